@@ -1,0 +1,1 @@
+"""The data stage: exactly equivariant look-alike generators, PDEGym ingestion, Zarr stores."""

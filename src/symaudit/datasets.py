@@ -1,0 +1,76 @@
+"""The dataset registry: the six flow families, their PDE, group (CE | NS) and channels.
+
+A channel is ``{"name", "kind", "vector", "axis"}`` (kind: ``scalar`` | ``vector`` |
+``pseudoscalar``; ``vector`` and ``axis`` only for vector components).  Stores carry the same
+list in their attrs, so code that holds a store never needs this module; it is the source the
+generators and the ingester write from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["CHANNELS", "DATASETS", "FAMILIES", "Family", "channels_for", "family"]
+
+
+def _scalar(name: str) -> dict:
+    return {"name": name, "kind": "scalar", "vector": None, "axis": None}
+
+
+def _component(vector: str, axis: str) -> dict:
+    return {"name": f"{vector}_{axis}", "kind": "vector", "vector": vector, "axis": axis}
+
+
+CHANNELS: dict[str, list[dict]] = {
+    "compressible_euler": [
+        _scalar("density"),
+        _component("momentum", "x"),
+        _component("momentum", "y"),
+        _scalar("energy"),
+    ],
+    "incompressible_ns": [_component("velocity", "x"), _component("velocity", "y")],
+}
+
+#: dataset groups as in the paper, classes always in this order
+DATASETS: dict[str, tuple[str, ...]] = {
+    "CE": ("CE-RP", "CE-CRP", "CE-RPUI"),
+    "NS": ("NS-BB", "NS-Gauss", "NS-Sines"),
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    dataset: str  # CE | NS
+    pde: str  # compressible_euler | incompressible_ns
+    netcdf_variable: str  # PDEGym variable name
+
+    @property
+    def channels(self) -> list[dict]:
+        return [dict(c) for c in CHANNELS[self.pde]]
+
+
+FAMILIES: dict[str, Family] = {
+    name: Family(
+        name,
+        group,
+        "compressible_euler" if group == "CE" else "incompressible_ns",
+        "data" if group == "CE" else "velocity",
+    )
+    for group, names in DATASETS.items()
+    for name in names
+}
+
+
+def family(name: str) -> Family:
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise ValueError(f"unknown family {name!r}; known: {', '.join(FAMILIES)}") from None
+
+
+def channels_for(name: str) -> list[dict]:
+    """Channel list of a dataset group (``CE``/``NS``) or a family (``CE-RP``...)."""
+    if name in DATASETS:
+        return family(DATASETS[name][0]).channels
+    return family(name).channels

@@ -1,0 +1,257 @@
+"""Zarr v3 dataset stores: ``<name>.zarr`` holding ``fields`` of layout
+``(trajectory, time, channel, y, x)``, float32, one frame per chunk and several whole
+trajectories per shard, described by its group attrs (family, pde, channels, time, stats,
+provenance; see ``contract.md``).
+
+Writes are atomic: a store is built under ``<name>.zarr.tmp-<pid>`` and renamed into place only
+when complete, so a reader never sees half a store and an interrupted job leaves nothing that
+Snakemake would mistake for output.  Workers write disjoint, shard-aligned trajectory ranges.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Store",
+    "StoreBuilder",
+    "check_finite",
+    "git_revision",
+    "open_store",
+    "shard_trajectories",
+    "stats_from_moments",
+    "write_store",
+]
+
+SCHEMA_VERSION = 1
+DIMS = ("trajectory", "time", "channel", "y", "x")
+
+
+def git_revision() -> str:
+    """The git revision of the source tree, or ``"unknown"`` outside a checkout."""
+    try:
+        here = Path(__file__).resolve().parent
+        out = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def shard_trajectories(n_trajectories: int, frame_bytes: int, n_times: int) -> int:
+    """Trajectories per shard: about 32 MiB per shard, at least 1, at most all."""
+    per_traj = frame_bytes * n_times
+    return int(max(1, min(n_trajectories, (32 << 20) // max(per_traj, 1))))
+
+
+def check_finite(block: np.ndarray, where: str) -> None:
+    """Raise a one-line error naming ``where`` when ``block`` holds NaN or inf."""
+    bad = ~np.isfinite(block)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{where}: non-finite value at index {idx} (NaN or inf in the field)")
+
+
+def moments(block: np.ndarray) -> dict:
+    """Per-channel sufficient statistics of a ``(trajectory, time, channel, y, x)`` block,
+    accumulated in float64 so partial results from workers combine exactly."""
+    b = block.astype(np.float64, copy=False)
+    return {
+        "count": int(b.shape[0] * b.shape[1] * b.shape[3] * b.shape[4]),
+        "sum": b.sum(axis=(0, 1, 3, 4)),
+        "sumsq": np.square(b).sum(axis=(0, 1, 3, 4)),
+    }
+
+
+def stats_from_moments(parts: Sequence[Mapping], channels: Sequence[Mapping]) -> dict:
+    """Combine per-worker moments into per-channel mean/std/rms plus the tied std of each
+    vector (one std shared by its components, so normalisation commutes with D4)."""
+    count = sum(p["count"] for p in parts)
+    total = np.sum([p["sum"] for p in parts], axis=0)
+    total_sq = np.sum([p["sumsq"] for p in parts], axis=0)
+    mean = total / count
+    meansq = total_sq / count
+    std = np.sqrt(np.maximum(meansq - mean**2, 0.0))
+    rms = np.sqrt(meansq)
+    tied = {}
+    for c, ch in enumerate(channels):
+        if ch["kind"] == "vector":
+            tied.setdefault(ch["vector"], []).append(c)
+    return {
+        "over": "all trajectories and times",
+        "channel": [ch["name"] for ch in channels],
+        "mean": mean.tolist(),
+        "std": std.tolist(),
+        "rms": rms.tolist(),
+        # RMS of the components about zero: sqrt(mean(|w|^2) / 2)
+        "vector_std": {v: float(np.sqrt(np.mean(meansq[idx]))) for v, idx in tied.items()},
+    }
+
+
+@dataclass
+class Store:
+    """A read-only view of a finished store."""
+
+    path: Path
+    array: object  # zarr.Array
+    attrs: dict
+
+    @property
+    def channels(self) -> list[dict]:
+        return list(self.attrs["channels"])
+
+    @property
+    def family(self) -> str:
+        return self.attrs["family"]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.array.shape)
+
+    def read(self, trajectories=slice(None), times=slice(None)) -> np.ndarray:
+        """Read ``fields[trajectories, times]`` into memory as float32."""
+        if isinstance(trajectories, slice):
+            return np.asarray(self.array[trajectories, times])
+        return np.asarray(self.array.oindex[np.asarray(trajectories), times])
+
+
+def open_store(path: str | os.PathLike) -> Store:
+    """Open ``<name>.zarr`` read-only; a one-line error names the path when it is not a
+    finished store."""
+    import zarr
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"store {path} does not exist (run the data stage first)")
+    try:
+        group = zarr.open_group(path, mode="r")
+        array = group["fields"]
+    except Exception as err:  # zarr raises several types for a broken store
+        raise ValueError(f"store {path}: not a symaudit Zarr store ({err})") from None
+    attrs = dict(group.attrs)
+    missing = {"family", "pde", "channels", "time", "stats", "provenance"} - set(attrs)
+    if missing:
+        raise ValueError(f"store {path}: missing attrs {sorted(missing)}")
+    return Store(path, array, attrs)
+
+
+class StoreBuilder:
+    """Build a store in a temporary directory; :meth:`commit` renames it into place.
+
+    >>> builder = StoreBuilder(path, n_trajectories, n_times, channels, resolution)
+    >>> builder.write(0, block)        # any process, shard-aligned start
+    >>> builder.commit(attrs, [moments(block), ...])
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        n_trajectories: int,
+        n_times: int,
+        channels: Sequence[Mapping],
+        resolution: int,
+        shard: int | None = None,
+        tmp: str | os.PathLike | None = None,
+        create: bool = True,
+    ):
+        import zarr
+
+        self.path = Path(path)
+        self.tmp = Path(tmp) if tmp else self.path.with_name(self.path.name + f".tmp-{os.getpid()}")
+        n_channels = len(channels)
+        frame = (1, 1, n_channels, resolution, resolution)
+        self.shard = shard or shard_trajectories(n_trajectories, 4 * n_channels * resolution**2, n_times)
+        self.shape = (n_trajectories, n_times, n_channels, resolution, resolution)
+        if create:
+            parent = self.path.parent
+            parent.mkdir(parents=True, exist_ok=True)
+            if not os.access(parent, os.W_OK):
+                raise PermissionError(f"output directory {parent} is not writable")
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            group = zarr.open_group(self.tmp, mode="w", zarr_format=3)
+            group.create_array(
+                "fields",
+                shape=self.shape,
+                chunks=frame,
+                shards=(self.shard, n_times, n_channels, resolution, resolution),
+                dtype="float32",
+                dimension_names=DIMS,
+                compressors=None,  # float fields barely compress (data.md §4.3); speed wins
+                fill_value=np.nan,
+            )
+
+    def write(self, start: int, block: np.ndarray) -> dict:
+        """Write ``block`` (trajectory, time, channel, y, x) at trajectory ``start``; return its
+        moments.  ``start`` must be shard-aligned so concurrent writers never share a shard."""
+        import zarr
+
+        if start % self.shard:
+            raise ValueError(f"write at trajectory {start} is not aligned to shards of {self.shard}")
+        if block.shape[1:] != self.shape[1:]:
+            raise ValueError(f"block shape {block.shape[1:]} != store frame shape {self.shape[1:]}")
+        check_finite(block, f"{self.path.name} trajectories {start}..{start + len(block) - 1}")
+        array = zarr.open_array(self.tmp / "fields", mode="r+")
+        array[start : start + len(block)] = block.astype(np.float32)
+        return moments(block.astype(np.float32))
+
+    def commit(self, attrs: Mapping, parts: Sequence[Mapping], extra_arrays: Mapping | None = None):
+        """Record attrs and statistics, then atomically move the store into place."""
+        import zarr
+
+        group = zarr.open_group(self.tmp, mode="r+")
+        for name, values in (extra_arrays or {}).items():
+            values = np.asarray(values)
+            group.create_array(name, shape=values.shape, dtype=values.dtype)[...] = values
+        full = dict(attrs)
+        full.setdefault("schema_version", SCHEMA_VERSION)
+        full.setdefault("axis_order", list(DIMS))
+        full["stats"] = stats_from_moments(parts, full["channels"])
+        group.attrs.update(_jsonable(full))
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        os.replace(self.tmp, self.path)
+        return open_store(self.path)
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def write_store(
+    path: str | os.PathLike, fields: np.ndarray, attrs: Mapping, extra_arrays: Mapping | None = None
+):
+    """Write a whole ``(trajectory, time, channel, y, x)`` array as a store, atomically."""
+    n, t, c, h, w = fields.shape
+    if h != w:
+        raise ValueError(f"fields must be square in (y, x), got {(h, w)}")
+    builder = StoreBuilder(path, n, t, attrs["channels"], h)
+    try:
+        parts = [
+            builder.write(s, fields[s : s + builder.shard]) for s in range(0, n, builder.shard)
+        ]
+        return builder.commit(attrs, parts, extra_arrays)
+    except BaseException:
+        builder.abort()
+        raise
+
+
+def _jsonable(value):
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value

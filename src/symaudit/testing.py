@@ -1,0 +1,39 @@
+"""Test helpers shipped with the package (used by the test suite and by the workflow's sanity
+check of the ``twirled`` control model)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+
+from symaudit import groups
+
+__all__ = ["assert_equivariant", "equivariance_deviation"]
+
+
+@torch.no_grad()
+def equivariance_deviation(model, element: str, inputs: torch.Tensor, channels) -> float:
+    """max |f(g x) - g f(x)| over ``inputs`` of layout ``(batch, channel, y, x)``."""
+    lhs = model(groups.act(element, inputs, channels))
+    rhs = groups.act(element, model(inputs), channels)
+    return float((lhs - rhs).abs().max())
+
+
+def assert_equivariant(
+    model,
+    elements: Sequence[str],
+    inputs: torch.Tensor,
+    channels: Sequence[Mapping],
+    atol: float = 1e-5,
+) -> dict[str, float]:
+    """Assert f(g x) = g f(x) to ``atol`` (max abs) for every element; return the deviations.
+
+    Raises ``AssertionError`` naming every element that fails and its deviation.
+    """
+    deviations = {g: equivariance_deviation(model, g, inputs, channels) for g in elements}
+    failed = {g: d for g, d in deviations.items() if not d <= atol}
+    if failed:
+        detail = ", ".join(f"{g}: {d:.3g}" for g, d in failed.items())
+        raise AssertionError(f"not equivariant to atol={atol:g}: {detail}")
+    return deviations
