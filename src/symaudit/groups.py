@@ -125,12 +125,17 @@ def inverse(element: str | Element) -> str:
     return Element(rotate=(-g.rotate) % 4).name
 
 
+def _shift(dx: int, dy: int) -> str:
+    # spelled out so the identity of a translation set reads t(0,0) in tables and figures
+    return f"t({dx},{dy})"
+
+
 def _shift_x(n: int, k: int | None) -> list[str]:
-    return [Element(dx=i).name for i in range(n)]
+    return [_shift(i, 0) for i in range(n)]
 
 
 def _shift_y(n: int, k: int | None) -> list[str]:
-    return [Element(dy=i).name for i in range(n)]
+    return [_shift(0, i) for i in range(n)]
 
 
 def _shift_box(n: int, k: int | None) -> list[str]:
@@ -138,7 +143,7 @@ def _shift_box(n: int, k: int | None) -> list[str]:
         raise ValueError("element set 'shift_box' needs K (the box side, config key 'shift_box_K')")
     if not 1 <= k <= n:
         raise ValueError(f"shift_box K={k} must lie in 1..N={n}")
-    return [Element(dx=dx, dy=dy).name for dy in range(k) for dx in range(k)]
+    return [_shift(dx, dy) for dy in range(k) for dx in range(k)]
 
 
 ELEMENT_SETS: Mapping[str, Callable[[int, int | None], list[str]]] = {

@@ -173,7 +173,10 @@ class StoreBuilder:
         self.shape = (n_trajectories, n_times, n_channels, resolution, resolution)
         if create:
             parent = self.path.parent
-            parent.mkdir(parents=True, exist_ok=True)
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise PermissionError(f"output directory {parent} cannot be created: {err}") from None
             if not os.access(parent, os.W_OK):
                 raise PermissionError(f"output directory {parent} is not writable")
             shutil.rmtree(self.tmp, ignore_errors=True)

@@ -1,0 +1,26 @@
+# symaudit: does a neural PDE emulator couple physically equivalent states?
+# Stages (each a target): stage_data -> stage_train -> stage_influence / stage_equivariance
+# -> stage_figures; `all` (default) = everything including the report.
+# Quick study:  snakemake --workflow-profile workflow/profiles/local --cores 2
+# Paper study:  snakemake --configfile config/paper.yaml --workflow-profile workflow/profiles/slurm
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/influence.smk"
+include: "workflow/rules/equivariance.smk"
+include: "workflow/rules/aggregate.smk"
+
+
+report: "workflow/report/workflow.rst"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.stage_figures.input,
+        expand("results/{study}/tables/.done", study=STUDY),

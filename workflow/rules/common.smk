@@ -1,0 +1,140 @@
+# Helpers shared by the rules (and only helpers: no rules in this file).
+import json
+import shlex
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from symaudit import datasets as symaudit_datasets
+from symaudit import groups as symaudit_groups
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+STUDY = config["study"]
+RESULTS = f"results/{STUDY}"
+SRC = Path(workflow.basedir) / "src" / "symaudit"
+
+# Library code each stage runs.  Listed as rule inputs so that editing a stage's code reruns
+# that stage and what follows it (Snakemake's rerun triggers do not see imported modules).
+_CORE = ["__init__.py", "cli.py", "groups.py", "datasets.py", "store.py"]
+_STAGE_CODE = {
+    "data": _CORE + ["data/*.py"],
+    "train": _CORE + ["losses.py", "models/*.py", "training/*.py"],
+    "influence": _CORE + ["losses.py", "influence/*.py"],
+    "equivariance": _CORE + ["losses.py", "testing.py", "equivariance/*.py"],
+    "aggregate": _CORE + ["aggregate/*.py"],
+}
+
+
+wildcard_constraints:
+    study=r"[A-Za-z0-9_-]+",
+    dataset=r"CE|NS",
+    family=r"(CE|NS)-[A-Za-z]+",
+    model=r"[a-z-]+",
+    seed=r"\d+",
+    batch=r"\d{2}",
+    set=r"d4|shift_x|shift_y|shift_box",
+    chunk=r"\d{3}",
+
+
+def stage_code(stage):
+    """The sorted source files of a stage (relative to the workflow directory)."""
+    files = []
+    for pattern in _STAGE_CODE[stage]:
+        files += sorted(str(p.relative_to(workflow.basedir)) for p in SRC.glob(pattern))
+    return files
+
+
+def section(name):
+    """A config section as compact JSON for a CLI's --settings (defaults filled by the schema)."""
+    return json.dumps(config.get(name, {}), sort_keys=True, separators=(",", ":"))
+
+
+def family_stores(wildcards):
+    """The three class stores of a dataset group, in the paper's class order."""
+    return [
+        f"{RESULTS}/data/{family}.zarr"
+        for family in symaudit_datasets.DATASETS[wildcards.dataset]
+    ]
+
+
+def model_dir(wildcards):
+    return f"{RESULTS}/models/{wildcards.dataset}/{wildcards.model}/seed{wildcards.seed}"
+
+
+def set_elements(set_name):
+    analysis = config["analysis"]
+    return symaudit_groups.elements(
+        set_name, config["data"]["resolution"], analysis.get("shift_box_K")
+    )
+
+
+def element_chunks(set_name):
+    """The chunks of one element set, each a list of element names (one job per chunk)."""
+    names = set_elements(set_name)
+    size = config["analysis"]["chunk_size"]
+    return [names[i : i + size] for i in range(0, len(names), size)]
+
+
+def chunk_elements(wildcards):
+    """The element names of one chunk, shell-quoted (names such as t(3,0) need quotes)."""
+    return shlex.join(element_chunks(wildcards.set)[int(wildcards.chunk)])
+
+
+def runs():
+    """(dataset, model, seed) of every trained model."""
+    return [
+        (d, m, s) for d in config["datasets"] for m in config["models"] for s in config["seeds"]
+    ]
+
+
+def analysis_batches():
+    return [f"{k:02d}" for k in range(config["analysis"]["batches"])]
+
+
+def chunk_ids(set_name):
+    return [f"{c:03d}" for c in range(len(element_chunks(set_name)))]
+
+
+def all_stores():
+    return [
+        f"{RESULTS}/data/{family}.zarr"
+        for dataset in config["datasets"]
+        for family in symaudit_datasets.DATASETS[dataset]
+    ]
+
+
+def all_models():
+    return [f"{RESULTS}/models/{d}/{m}/seed{s}/final.pt" for d, m, s in runs()]
+
+
+def all_influence():
+    return [
+        f"{RESULTS}/influence/{d}/{m}/seed{s}/batch{b}/{name}_chunk{c}.nc"
+        for d, m, s in runs()
+        for b in analysis_batches()
+        for name in config["analysis"]["element_sets"]
+        for c in chunk_ids(name)
+    ]
+
+
+def all_equivariance():
+    files = [
+        f"{RESULTS}/equivariance/{d}/{m}/seed{s}/{name}_chunk{c}.nc"
+        for d, m, s in runs()
+        for name in config["analysis"]["element_sets"]
+        for c in chunk_ids(name)
+    ]
+    return files + [f"{RESULTS}/equivariance/{d}/{m}/seed{s}/twirl.nc" for d, m, s in runs()]
+
+
+def pdegym_files(wildcards):
+    """The PDEGym netCDF chunk files of one family (config key `pdegym_dir`)."""
+    if not config.get("pdegym_dir"):
+        raise ValueError("data.source is 'pdegym' but config key 'pdegym_dir' is not set")
+    family_dir = Path(config["pdegym_dir"]) / wildcards.family
+    files = sorted(family_dir.glob("*.nc"))
+    if not files:
+        raise ValueError(f"pdegym_dir: no *.nc files in {family_dir}")
+    return [str(f) for f in files]

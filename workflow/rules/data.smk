@@ -1,0 +1,45 @@
+# Data stage: one Zarr store per flow family, generated (look-alike solvers) or ingested (PDEGym).
+
+
+if config["data"]["source"] == "generated":
+
+    rule simulate_family:
+        input:
+            code=stage_code("data"),
+        output:
+            store=directory(f"{RESULTS}/data/{{family}}.zarr"),
+        log:
+            f"logs/{STUDY}/data/{{family}}.log",
+        params:
+            resolution=config["data"]["resolution"],
+            trajectories=config["data"]["trajectories"],
+            time_steps=config["data"]["time_steps"],
+            seed=config["data"]["seed"],
+            cluster=json.dumps(config["data"]["cluster"]),
+        threads: config["data"]["cluster"]["workers"]
+        shell:
+            "symaudit simulate {wildcards.family} --resolution {params.resolution}"
+            " --trajectories {params.trajectories} --time-steps {params.time_steps}"
+            " --seed {params.seed} --cluster '{params.cluster}' --out {output.store}"
+            " --no-progress > {log} 2>&1"
+
+else:
+
+    rule ingest_family:
+        input:
+            netcdf=pdegym_files,
+            code=stage_code("data"),
+        output:
+            store=directory(f"{RESULTS}/data/{{family}}.zarr"),
+        log:
+            f"logs/{STUDY}/data/{{family}}.log",
+        params:
+            order=config["data"]["order"],
+        shell:
+            "symaudit ingest {input.netcdf} --family {wildcards.family}"
+            " --order {params.order} --out {output.store} > {log} 2>&1"
+
+
+rule stage_data:
+    input:
+        all_stores(),

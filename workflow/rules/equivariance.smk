@@ -1,0 +1,55 @@
+# Equivariance stage: per-example relative errors SMSE(f(gx), gy) / SMSE(f(x), y) for chunks of
+# group elements (one model load per chunk), and the D4 twirl decomposition per run.
+
+
+rule equivariance_errors:
+    input:
+        model=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/final.pt",
+        stores=family_stores,
+        code=stage_code("equivariance"),
+    output:
+        f"{RESULTS}/equivariance/{{dataset}}/{{model}}/seed{{seed}}/{{set}}_chunk{{chunk}}.nc",
+    log:
+        f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.log",
+    group:
+        "equivariance"
+    params:
+        elements=chunk_elements,
+        batches=" ".join(str(int(b)) for b in analysis_batches()),
+        run_dir=model_dir,
+        time_steps=config["analysis"]["time_steps"],
+    resources:
+        gpu=1,
+    shell:
+        "symaudit equivariance --checkpoint {input.model} --run-dir {params.run_dir}"
+        " --stores {input.stores} --batches {params.batches} --time-steps {params.time_steps}"
+        " --set-name {wildcards.set} --elements {params.elements} --out {output}"
+        " > {log} 2>&1"
+
+
+rule twirl_decomposition:
+    input:
+        model=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/final.pt",
+        stores=family_stores,
+        code=stage_code("equivariance"),
+    output:
+        f"{RESULTS}/equivariance/{{dataset}}/{{model}}/seed{{seed}}/twirl.nc",
+    log:
+        f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_twirl.log",
+    group:
+        "equivariance"
+    params:
+        batches=" ".join(str(int(b)) for b in analysis_batches()),
+        run_dir=model_dir,
+        time_steps=config["analysis"]["time_steps"],
+    resources:
+        gpu=1,
+    shell:
+        "symaudit equivariance --checkpoint {input.model} --run-dir {params.run_dir}"
+        " --stores {input.stores} --batches {params.batches} --time-steps {params.time_steps}"
+        " --set-name d4 --elements e --twirl-out {output} > {log} 2>&1"
+
+
+rule stage_equivariance:
+    input:
+        all_equivariance(),

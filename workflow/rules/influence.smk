@@ -1,0 +1,57 @@
+# Influence stage: solve the kets of each analysis batch once (the expensive Krylov solve), then
+# fan out over chunks of group elements; each bra is a gradient and a dot product.
+
+
+rule influence_solve:
+    input:
+        model=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/final.pt",
+        stores=family_stores,
+        code=stage_code("influence"),
+    output:
+        solution=directory(
+            f"{RESULTS}/influence/{{dataset}}/{{model}}/seed{{seed}}/batch{{batch}}/solution"
+        ),
+    log:
+        f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_batch{{batch}}_solve.log",
+    params:
+        settings=section("influence"),
+        run_dir=model_dir,
+        time_steps=config["analysis"]["time_steps"],
+    resources:
+        gpu=1,
+    shell:
+        "symaudit influence-solve --checkpoint {input.model} --run-dir {params.run_dir}"
+        " --stores {input.stores} --batch {wildcards.batch} --time-steps {params.time_steps}"
+        " --settings '{params.settings}' --out {output.solution} > {log} 2>&1"
+
+
+rule influence_bras:
+    input:
+        solution=rules.influence_solve.output.solution,
+        model=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/final.pt",
+        stores=family_stores,
+        code=stage_code("influence"),
+    output:
+        f"{RESULTS}/influence/{{dataset}}/{{model}}/seed{{seed}}/batch{{batch}}/{{set}}_chunk{{chunk}}.nc",
+    log:
+        f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_batch{{batch}}_{{set}}_{{chunk}}.log",
+    group:
+        "influence"
+    params:
+        elements=chunk_elements,
+        settings=section("influence"),
+        run_dir=model_dir,
+        time_steps=config["analysis"]["time_steps"],
+    resources:
+        gpu=1,
+    shell:
+        "symaudit influence-bras --solution {input.solution} --checkpoint {input.model}"
+        " --run-dir {params.run_dir} --stores {input.stores} --batch {wildcards.batch}"
+        " --time-steps {params.time_steps} --set-name {wildcards.set}"
+        " --elements {params.elements} --settings '{params.settings}' --out {output}"
+        " > {log} 2>&1"
+
+
+rule stage_influence:
+    input:
+        all_influence(),

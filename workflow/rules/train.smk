@@ -1,0 +1,38 @@
+# Training stage: one run per (dataset group, model, seed) on the group's three class stores.
+# GPUs, runtime and memory come from the profile (set-resources); `gpu` > 1 launches DDP.
+
+
+rule train_model:
+    input:
+        stores=family_stores,
+        code=stage_code("train"),
+    output:
+        model=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/final.pt",
+        metrics=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/metrics.csv",
+        curve=report(
+            f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/training_curve.png",
+            caption="../report/training_curve.rst",
+            category="Training",
+            subcategory="{dataset} {model}",
+            labels={"dataset": "{dataset}", "model": "{model}", "seed": "{seed}"},
+        ),
+    log:
+        f"logs/{STUDY}/train/{{dataset}}_{{model}}_seed{{seed}}.log",
+    params:
+        preset=config["preset"],
+        settings=section("train"),
+        out=model_dir,
+    resources:
+        gpu=1,
+    shell:
+        "if [ {resources.gpu} -gt 1 ]; then"
+        " launch='torchrun --standalone --nproc_per_node={resources.gpu} -m symaudit';"
+        " else launch=symaudit; fi;"
+        " $launch train --dataset {wildcards.dataset} --model {wildcards.model}"
+        " --preset {params.preset} --seed {wildcards.seed} --stores {input.stores}"
+        " --out {params.out} --settings '{params.settings}' > {log} 2>&1"
+
+
+rule stage_train:
+    input:
+        all_models(),
