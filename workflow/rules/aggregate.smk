@@ -14,10 +14,12 @@ rule aggregate_tables:
         done=touch(f"{RESULTS}/tables/.done"),
     log:
         f"logs/{STUDY}/aggregate/tables.log",
+    conda:
+        "../../envs/aggregate.yaml"
     params:
-        study_dir=RESULTS,
+        study_dir=lambda wildcards, output: Path(output.done).parents[1],
     shell:
-        "symaudit aggregate --study-dir {params.study_dir} --out-dir $(dirname {output.done})"
+        "python -m symaudit aggregate --study-dir {params.study_dir} --out-dir $(dirname {output.done})"
         " > {log} 2>&1"
 
 

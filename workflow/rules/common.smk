@@ -1,5 +1,6 @@
 # Helpers shared by the rules (and only helpers: no rules in this file).
 import json
+import os
 import shlex
 from pathlib import Path
 
@@ -8,12 +9,16 @@ from snakemake.utils import validate
 from symaudit import datasets as symaudit_datasets
 from symaudit import groups as symaudit_groups
 
-
 validate(config, schema="../schemas/config.schema.yaml")
 
 STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
 SRC = Path(workflow.basedir) / "src" / "symaudit"
+# Rules run `python -m symaudit` from THIS checkout: jobs inherit PYTHONPATH (locally and through
+# sbatch), so a --sdm conda environment needs only the dependencies, not an install.
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(filter(None, [str(SRC.parent), os.environ.get("PYTHONPATH")]))
+)
 
 # Library code each stage runs.  Listed as rule inputs so that editing a stage's code reruns
 # that stage and what follows it (Snakemake's rerun triggers do not see imported modules).
@@ -39,10 +44,10 @@ wildcard_constraints:
 
 
 def stage_code(stage):
-    """The sorted source files of a stage (relative to the workflow directory)."""
+    """The sorted source files of a stage (absolute: the working directory may be elsewhere)."""
     files = []
     for pattern in _STAGE_CODE[stage]:
-        files += sorted(str(p.relative_to(workflow.basedir)) for p in SRC.glob(pattern))
+        files += sorted(str(p) for p in SRC.glob(pattern))
     return files
 
 
@@ -54,8 +59,7 @@ def section(name):
 def family_stores(wildcards):
     """The three class stores of a dataset group, in the paper's class order."""
     return [
-        f"{RESULTS}/data/{family}.zarr"
-        for family in symaudit_datasets.DATASETS[wildcards.dataset]
+        f"{RESULTS}/data/{family}.zarr" for family in symaudit_datasets.DATASETS[wildcards.dataset]
     ]
 
 

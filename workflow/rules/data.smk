@@ -10,15 +10,17 @@ if config["data"]["source"] == "generated":
             store=directory(f"{RESULTS}/data/{{family}}.zarr"),
         log:
             f"logs/{STUDY}/data/{{family}}.log",
+        conda:
+            "../../envs/data.yaml"
+        threads: config["data"]["cluster"]["workers"]
         params:
             resolution=config["data"]["resolution"],
             trajectories=config["data"]["trajectories"],
             time_steps=config["data"]["time_steps"],
             seed=config["data"]["seed"],
             cluster=json.dumps(config["data"]["cluster"]),
-        threads: config["data"]["cluster"]["workers"]
         shell:
-            "symaudit simulate {wildcards.family} --resolution {params.resolution}"
+            "python -m symaudit simulate {wildcards.family} --resolution {params.resolution}"
             " --trajectories {params.trajectories} --time-steps {params.time_steps}"
             " --seed {params.seed} --cluster '{params.cluster}' --out {output.store}"
             " --no-progress > {log} 2>&1"
@@ -33,10 +35,12 @@ else:
             store=directory(f"{RESULTS}/data/{{family}}.zarr"),
         log:
             f"logs/{STUDY}/data/{{family}}.log",
+        conda:
+            "../../envs/data.yaml"
         params:
             order=config["data"]["order"],
         shell:
-            "symaudit ingest {input.netcdf} --family {wildcards.family}"
+            "python -m symaudit ingest {input.netcdf} --family {wildcards.family}"
             " --order {params.order} --out {output.store} > {log} 2>&1"
 
 

@@ -13,15 +13,17 @@ rule equivariance_errors:
         f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.log",
     group:
         "equivariance"
+    conda:
+        "../../envs/torch.yaml"
+    resources:
+        gpu=1,
     params:
         elements=chunk_elements,
         batches=" ".join(str(int(b)) for b in analysis_batches()),
         run_dir=model_dir,
         time_steps=config["analysis"]["time_steps"],
-    resources:
-        gpu=1,
     shell:
-        "symaudit equivariance --checkpoint {input.model} --run-dir {params.run_dir}"
+        "python -m symaudit equivariance --checkpoint {input.model} --run-dir {params.run_dir}"
         " --stores {input.stores} --batches {params.batches} --time-steps {params.time_steps}"
         " --set-name {wildcards.set} --elements {params.elements} --out {output}"
         " > {log} 2>&1"
@@ -38,14 +40,16 @@ rule twirl_decomposition:
         f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_twirl.log",
     group:
         "equivariance"
+    conda:
+        "../../envs/torch.yaml"
+    resources:
+        gpu=1,
     params:
         batches=" ".join(str(int(b)) for b in analysis_batches()),
         run_dir=model_dir,
         time_steps=config["analysis"]["time_steps"],
-    resources:
-        gpu=1,
     shell:
-        "symaudit equivariance --checkpoint {input.model} --run-dir {params.run_dir}"
+        "python -m symaudit equivariance --checkpoint {input.model} --run-dir {params.run_dir}"
         " --stores {input.stores} --batches {params.batches} --time-steps {params.time_steps}"
         " --set-name d4 --elements e --twirl-out {output} > {log} 2>&1"
 

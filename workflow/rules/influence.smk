@@ -13,14 +13,16 @@ rule influence_solve:
         ),
     log:
         f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_batch{{batch}}_solve.log",
+    conda:
+        "../../envs/torch.yaml"
+    resources:
+        gpu=1,
     params:
         settings=section("influence"),
         run_dir=model_dir,
         time_steps=config["analysis"]["time_steps"],
-    resources:
-        gpu=1,
     shell:
-        "symaudit influence-solve --checkpoint {input.model} --run-dir {params.run_dir}"
+        "python -m symaudit influence-solve --checkpoint {input.model} --run-dir {params.run_dir}"
         " --stores {input.stores} --batch {wildcards.batch} --time-steps {params.time_steps}"
         " --settings '{params.settings}' --out {output.solution} > {log} 2>&1"
 
@@ -37,15 +39,17 @@ rule influence_bras:
         f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_batch{{batch}}_{{set}}_{{chunk}}.log",
     group:
         "influence"
+    conda:
+        "../../envs/torch.yaml"
+    resources:
+        gpu=1,
     params:
         elements=chunk_elements,
         settings=section("influence"),
         run_dir=model_dir,
         time_steps=config["analysis"]["time_steps"],
-    resources:
-        gpu=1,
     shell:
-        "symaudit influence-bras --solution {input.solution} --checkpoint {input.model}"
+        "python -m symaudit influence-bras --solution {input.solution} --checkpoint {input.model}"
         " --run-dir {params.run_dir} --stores {input.stores} --batch {wildcards.batch}"
         " --time-steps {params.time_steps} --set-name {wildcards.set}"
         " --elements {params.elements} --settings '{params.settings}' --out {output}"

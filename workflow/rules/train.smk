@@ -18,17 +18,19 @@ rule train_model:
         ),
     log:
         f"logs/{STUDY}/train/{{dataset}}_{{model}}_seed{{seed}}.log",
+    conda:
+        "../../envs/torch.yaml"
+    resources:
+        gpu=1,
     params:
         preset=config["preset"],
         settings=section("train"),
         out=model_dir,
-    resources:
-        gpu=1,
     shell:
         "if [ {resources.gpu} -gt 1 ]; then"
-        " launch='torchrun --standalone --nproc_per_node={resources.gpu} -m symaudit';"
-        " else launch=symaudit; fi;"
-        " $launch train --dataset {wildcards.dataset} --model {wildcards.model}"
+        " launch='torchrun --standalone --nproc_per_node={resources.gpu}';"
+        " else launch=python; fi;"
+        " $launch -m symaudit train --dataset {wildcards.dataset} --model {wildcards.model}"
         " --preset {params.preset} --seed {wildcards.seed} --stores {input.stores}"
         " --out {params.out} --settings '{params.settings}' > {log} 2>&1"
 

@@ -1,0 +1,240 @@
+"""One pass over a set of group elements: f(g x) for every g, with f(x) computed once.
+
+Everything the stage needs falls out of the same forward passes:
+
+* the numerators of the relative error, SMSE(f(g x), g y) per example (pdehats.md §5.2);
+* the twisted predictions z_g = g^-1 f(g x) (twirling paper §2), folded into a running mean
+  and a running sum of squared deviations (Welford), so the twirl decomposition needs
+  O(batch) memory whatever the number of elements.
+
+Layouts: inputs and targets ``(batch, channel, y, x)``.  The model runs in its own dtype and on
+its own device; all losses and accumulators are float64.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from symaudit import groups
+from symaudit.losses import rms_scale, smse
+
+__all__ = ["SweepResult", "check_group", "is_identity", "sweep"]
+
+
+def _reduced(element: str, shape: tuple[int, int]) -> groups.Element:
+    """The element with its shift reduced modulo the grid (t(N,0) is the identity)."""
+    g = groups.parse(element)
+    if g.is_translation:
+        h, w = shape
+        return groups.Element(dx=g.dx % w, dy=g.dy % h)
+    return g
+
+
+def is_identity(element: str, shape: tuple[int, int]) -> bool:
+    """True when ``element`` acts as the identity on a ``shape = (y, x)`` periodic grid."""
+    return _reduced(element, shape) == groups.Element()
+
+
+def check_group(elements: Sequence[str], shape: tuple[int, int]) -> None:
+    """Raise ``ValueError`` unless ``elements`` is a finite group acting on a ``(y, x)`` grid.
+
+    Accepted: subgroups of D4 (D4 itself, the rotations, {e, s}, ...) and subgroups of the
+    periodic translations (shifts by multiples of k along x, y or both, with k dividing N).  The
+    twirled prediction mu(x) is exactly equivariant only over a group, and the decomposition is a
+    uniform average over it, so duplicates are rejected as well.
+    """
+    reduced = [_reduced(g, shape) for g in elements]
+    if not reduced:
+        raise ValueError("twirl: the element set is empty")
+    if len(set(reduced)) != len(reduced):
+        raise ValueError(f"twirl: duplicate elements in {list(elements)} (modulo the grid)")
+    if any(g.is_translation for g in reduced) and any(g.rotate or g.reflect for g in reduced):
+        raise ValueError("twirl: mixing D4 elements and translations is not supported")
+    members = set(reduced)
+    h, w = shape
+    for a in reduced:
+        for b in reduced:
+            if a.is_translation or b.is_translation:
+                c = groups.Element(dx=(a.dx + b.dx) % w, dy=(a.dy + b.dy) % h)
+            else:
+                c = groups.parse(groups.compose(a, b))
+            if c not in members:
+                raise ValueError(
+                    f"twirl: elements {[g.name for g in reduced]} do not form a group "
+                    f"({a.name} o {b.name} = {c.name} is missing)"
+                )
+
+
+def placement(model, inputs: torch.Tensor) -> tuple[torch.device, torch.dtype]:
+    """(device, dtype) the model computes in: those of its first parameter or buffer, else the
+    inputs' own (a parameter-free callable)."""
+    if isinstance(model, torch.nn.Module):
+        for tensor in (*model.parameters(), *model.buffers()):
+            if tensor.is_floating_point():
+                return tensor.device, tensor.dtype
+    return inputs.device, inputs.dtype
+
+
+@contextlib.contextmanager
+def evaluating(model):
+    """Run ``model`` in eval mode without gradients; restore each submodule's mode after."""
+    modes = [(m, m.training) for m in model.modules()] if isinstance(model, torch.nn.Module) else []
+    try:
+        for m, _ in modes:
+            m.training = False
+        with torch.no_grad():
+            yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
+@dataclass
+class SweepResult:
+    """What :func:`sweep` measured on one batch of n examples and E elements.
+
+    Attributes
+    ----------
+    elements : list of str
+        The element names, in the order of the first axis of ``errors``.
+    baseline : torch.Tensor
+        ``(n,)`` float64, SMSE(f(x), y) per example.
+    errors : torch.Tensor
+        ``(E, n)`` float64, SMSE(f(g x), g y) per example.
+    twirl : dict or None
+        When requested: per-example ``(n,)`` float64 tensors ``total``, ``mean``, ``equiv``
+        (see :func:`symaudit.equivariance.twirl_decomposition`) and ``prediction``, the
+        twirled prediction mu(x) of layout ``(batch, channel, y, x)`` in float64.
+    """
+
+    elements: list[str]
+    baseline: torch.Tensor
+    errors: torch.Tensor
+    twirl: dict | None = field(default=None)
+
+    @property
+    def relative(self) -> torch.Tensor:
+        """``(E, n)`` float64 relative errors SMSE(f(g x), g y) / SMSE(f(x), y)."""
+        return self.errors / self.baseline
+
+
+def _weighted_mean(sq: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """mean over (channel, y, x) of ``weight * sq``: the SMSE reduction with given weights."""
+    return (sq * weight).mean(dim=(-3, -2, -1))
+
+
+def sweep(
+    model,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    elements: Sequence[str],
+    channels: Sequence[Mapping],
+    *,
+    elements_per_batch: int = 8,
+    twirl: bool = False,
+    twirl_elements: Sequence[str] | None = None,
+) -> SweepResult:
+    """Evaluate ``model`` on g x for every element g (f(x) once), see the module docstring.
+
+    Parameters
+    ----------
+    model : callable
+        Maps ``(batch, channel, y, x)`` to the same layout (an ``nn.Module`` is put in eval mode
+        for the call and restored after).
+    inputs, targets : torch.Tensor
+        ``(batch, channel, y, x)``; cast to the model's dtype and device (targets to float64).
+    elements : sequence of str
+        Element names (``groups.parse``) whose relative errors are wanted.
+    channels : sequence of dict
+        The store's channel list (how vector components transform).
+    elements_per_batch : int
+        Transformed copies of the batch stacked into one forward pass (memory vs speed).
+    twirl : bool
+        Also accumulate the twirl decomposition over ``twirl_elements`` (default: ``elements``),
+        which must form a group (:func:`check_group`).  Elements in both lists share their
+        forward pass.
+    """
+    if inputs.ndim != 4 or inputs.shape != targets.shape:
+        raise ValueError(
+            f"inputs {tuple(inputs.shape)} and targets {tuple(targets.shape)} must both be "
+            "(batch, channel, y, x) of the same shape"
+        )
+    if elements_per_batch < 1:
+        raise ValueError(f"elements_per_batch must be >= 1, got {elements_per_batch}")
+    shape = tuple(inputs.shape[-2:])
+    elements = [str(g) for g in elements]
+    for g in elements:
+        groups.parse(g)  # a bad name fails before any forward pass
+    group = [str(g) for g in (twirl_elements if twirl_elements is not None else elements)]
+    if twirl:
+        check_group(group, shape)
+    device, dtype = placement(model, inputs)
+    x = inputs.to(device=device, dtype=dtype)
+    # the targets and every loss in float64: the ratios and the decomposition are compared at
+    # the 1e-10 level, far below float32 round-off of the model itself
+    y = targets.to(device=device, dtype=torch.float64)
+    n = x.shape[0]
+
+    # The union of both lists, each evaluated once.
+    wanted = list(dict.fromkeys(elements + (group if twirl else [])))
+    errors = torch.empty(len(elements), n, dtype=torch.float64, device=device)
+    row = {g: i for i, g in enumerate(elements)}
+    in_group = set(group) if twirl else set()
+    if twirl:
+        # Welford over the group: running mean and sum of squared deviations of z_g, which
+        # gives L_equiv without the cancellation of "E[z^2] - mu^2"
+        mu = torch.zeros_like(y)
+        m2 = torch.zeros_like(y)
+        total = torch.zeros(n, dtype=torch.float64, device=device)
+        count = 0
+        weight = 1.0 / rms_scale(y)  # the SMSE weights of the UNTRANSFORMED target
+
+    with evaluating(model):
+        fx = model(x).to(torch.float64)
+        baseline = smse(fx, y, reduction="per_example")
+        for start in range(0, len(wanted), elements_per_batch):
+            chunk = wanted[start : start + elements_per_batch]
+            # The identity reuses f(x): its ratio is then exactly 1, not 1 + the round-off of a
+            # differently-sized batch.
+            todo = [g for g in chunk if not is_identity(g, shape)]
+            outs: dict[str, torch.Tensor] = {}
+            if todo:
+                stacked = torch.cat([groups.act(g, x, channels) for g in todo])
+                out = model(stacked).to(torch.float64)
+                del stacked
+                outs = dict(zip(todo, out.split(n), strict=True))
+                del out  # the views in `outs` keep it alive until the end of the chunk
+            for g in chunk:
+                fgx = outs[g] if g in outs else fx
+                if g in row:
+                    gy = groups.act(g, y, channels)
+                    errors[row[g]] = smse(fgx, gy, reduction="per_example")
+                if g in in_group:
+                    z = groups.act(groups.inverse(g), fgx, channels)  # twisted prediction
+                    total += _weighted_mean((z - y).square(), weight)
+                    count += 1
+                    delta = z - mu
+                    mu += delta / count
+                    m2 += delta * (z - mu)
+            del outs  # free this chunk's outputs before the next forward pass
+
+    result = SweepResult(elements, baseline, errors)
+    if twirl:
+        result.twirl = {
+            "total": total / count,
+            "mean": _weighted_mean((mu - y).square(), weight),
+            "equiv": _weighted_mean(m2 / count, weight),
+            "prediction": mu,
+            "elements": group,
+        }
+    return result
+
+
+def elements_per_second(n_elements: int, seconds: float) -> float:
+    """Throughput, guarded against a zero clock reading."""
+    return n_elements / seconds if seconds > 0 else math.inf

@@ -1,0 +1,62 @@
+"""The conda environments for HPC users (envs/*.yaml) agree with pyproject.toml."""
+
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDA_TO_PYPI = {"pytorch": "torch", "netcdf4": "netCDF4", "distributed": "dask"}
+# run the workflow, not the rules: they live in the environment that launches Snakemake
+RUNNER_ONLY = {"snakemake", "snakemake-executor-plugin-slurm", "jsonschema"}
+
+
+def _pyproject():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    return {Requirement(d).name.lower(): Requirement(d) for d in deps}
+
+
+def _envs():
+    out = {}
+    for path in sorted((ROOT / "envs").glob("*.yaml")):
+        spec = yaml.safe_load(path.read_text())
+        assert spec["channels"] == ["conda-forge", "nodefaults"], path.name
+        pins = {}
+        for dep in spec["dependencies"]:
+            name, _, version = str(dep).partition("=")
+            pins[name] = version
+        out[path.name] = pins
+    return out
+
+
+@pytest.mark.parametrize("env", sorted(p.name for p in (ROOT / "envs").glob("*.yaml")))
+def test_env_pins_satisfy_pyproject(env):
+    project = _pyproject()
+    for conda_name, version in _envs()[env].items():
+        assert version, f"{env}: {conda_name} is not pinned"
+        if conda_name == "python":
+            assert Version(version) >= Version("3.11")
+            continue
+        name = CONDA_TO_PYPI.get(conda_name, conda_name).lower()
+        assert name in project, f"{env}: {conda_name} is not a dependency in pyproject.toml"
+        spec = project[name].specifier
+        # a conda pin like 2.4 means 2.4.*: its lowest release must satisfy pyproject
+        assert spec.contains(Version(version), prereleases=True), (env, conda_name, version, spec)
+
+
+def test_every_dependency_is_in_some_env():
+    covered = {
+        CONDA_TO_PYPI.get(n, n).lower() for pins in _envs().values() for n in pins
+    }
+    missing = set(_pyproject()) - covered - RUNNER_ONLY
+    assert not missing, f"pyproject dependencies in no envs/*.yaml: {sorted(missing)}"
+
+
+def test_rules_reference_existing_envs():
+    for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
+        for line in smk.read_text().splitlines():
+            if line.strip().startswith('"../../envs/'):
+                assert (smk.parent / line.strip().strip('",')).resolve().exists(), line
