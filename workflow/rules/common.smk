@@ -2,6 +2,7 @@
 import json
 import os
 import shlex
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -14,10 +15,12 @@ validate(config, schema="../schemas/config.schema.yaml")
 STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
 SRC = Path(workflow.basedir) / "src" / "symaudit"
-# Rules run `python -m symaudit` from THIS checkout: jobs inherit PYTHONPATH (locally and through
-# sbatch), so a --sdm conda environment needs only the dependencies, not an install.
+# Rules run `python -m symaudit` from THIS checkout with the interpreter running Snakemake (a
+# --sdm conda environment puts its own python first instead).  Jobs inherit the environment,
+# locally and through sbatch, so no install is needed in a conda environment.
 os.environ.update(
-    PYTHONPATH=os.pathsep.join(filter(None, [str(SRC.parent), os.environ.get("PYTHONPATH")]))
+    PYTHONPATH=os.pathsep.join(filter(None, [str(SRC.parent), os.environ.get("PYTHONPATH")])),
+    PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
 )
 
 # Library code each stage runs.  Listed as rule inputs so that editing a stage's code reruns
@@ -115,9 +118,8 @@ def all_models():
 
 def all_influence():
     return [
-        f"{RESULTS}/influence/{d}/{m}/seed{s}/batch{b}/{name}_chunk{c}.nc"
+        f"{RESULTS}/influence/{d}/{m}/seed{s}/{name}_chunk{c}.nc"
         for d, m, s in runs()
-        for b in analysis_batches()
         for name in config["analysis"]["element_sets"]
         for c in chunk_ids(name)
     ]

@@ -29,14 +29,16 @@ rule influence_solve:
 
 rule influence_bras:
     input:
-        solution=rules.influence_solve.output.solution,
+        solutions=lambda w: expand(
+            rules.influence_solve.output.solution, batch=analysis_batches(), allow_missing=True
+        ),
         model=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/final.pt",
         stores=family_stores,
         code=stage_code("influence"),
     output:
-        f"{RESULTS}/influence/{{dataset}}/{{model}}/seed{{seed}}/batch{{batch}}/{{set}}_chunk{{chunk}}.nc",
+        f"{RESULTS}/influence/{{dataset}}/{{model}}/seed{{seed}}/{{set}}_chunk{{chunk}}.nc",
     log:
-        f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_batch{{batch}}_{{set}}_{{chunk}}.log",
+        f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.log",
     group:
         "influence"
     conda:
@@ -45,15 +47,13 @@ rule influence_bras:
         gpu=1,
     params:
         elements=chunk_elements,
-        settings=section("influence"),
         run_dir=model_dir,
         time_steps=config["analysis"]["time_steps"],
     shell:
-        "python -m symaudit influence-bras --solution {input.solution} --checkpoint {input.model}"
-        " --run-dir {params.run_dir} --stores {input.stores} --batch {wildcards.batch}"
+        "python -m symaudit influence-bras --solutions {input.solutions}"
+        " --checkpoint {input.model} --run-dir {params.run_dir} --stores {input.stores}"
         " --time-steps {params.time_steps} --set-name {wildcards.set}"
-        " --elements {params.elements} --settings '{params.settings}' --out {output}"
-        " > {log} 2>&1"
+        " --elements {params.elements} --out {output} > {log} 2>&1"
 
 
 rule stage_influence:

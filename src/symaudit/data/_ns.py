@@ -131,6 +131,19 @@ class NSSolver:
         u = self._ifft(self.velocity_hat(w_hat))
         return u + mean[:, None, None]
 
+    def velocity_from_vorticity(self, vorticity: np.ndarray) -> np.ndarray:
+        """Zero-mean, dealiased, divergence-free velocity ``(2, y, x)`` of a vorticity ``(y, x)``.
+
+        The vorticity's own mean is dropped (a periodic velocity has zero mean vorticity).
+        """
+        w_hat = self._fft(np.asarray(vorticity, dtype=np.float64)) * self._ops["mask"]
+        return self.to_velocity(w_hat, np.zeros(2))
+
+    def vorticity(self, velocity: np.ndarray) -> np.ndarray:
+        """Spectral vorticity d_x u_y - d_y u_x ``(..., y, x)`` of the dealiased velocity."""
+        uh = self._fft(np.asarray(velocity, dtype=np.float64))
+        return self._ifft(self._ops["ikx"] * uh[..., 1, :, :] - self._ops["iky"] * uh[..., 0, :, :])
+
     def project(self, velocity: np.ndarray) -> np.ndarray:
         """Dealias and project onto divergence-free fields (idempotent to round-off)."""
         return self.to_velocity(*self.to_spectral(velocity))

@@ -115,6 +115,11 @@ def build(
     if channels is not None and len(channels) != in_channels:
         raise ValueError(f"channel list names {len(channels)} channels but in_channels={in_channels}")
     base, make, is_twirled = MODELS[name]
+    if base == "unet" and (resolution % UNet.stride or resolution < UNet.stride):
+        raise ValueError(
+            f"UNet resolution {resolution} must be a positive multiple of {UNet.stride} "
+            "(four stride-2 levels)"
+        )
     if is_twirled and channels is None:
         raise ValueError(f"model {name!r} needs the store's channel list (channels=...)")
     kwargs = PRESETS[preset][base]

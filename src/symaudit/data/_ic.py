@@ -1,0 +1,250 @@
+"""Initial-condition families of the six look-alike datasets (data.md section 2).
+
+Every family is periodic on the unit square and invariant IN DISTRIBUTION under D4 and under
+translations: a transformed sample is as likely as the sample itself, so the audit's transformed
+inputs stay in distribution.  How each family achieves it:
+
+* random phases or a uniformly random global offset give translation invariance;
+* isotropic amplitudes (depending on |k| only), symmetric coefficient ranges, wave-vector sets
+  closed under (i, j) -> (j, i) and sign flips, and i.i.d. quadrant states give D4 invariance.
+
+Layouts: NS returns the velocity ``(2, y, x)`` = (velocity_x, velocity_y); CE returns the
+conservative state ``(4, y, x)`` = (density, momentum_x, momentum_y, energy).  x is the LAST
+axis.  Grid: cell centres x_j = (j + 1/2)/N, so an index flip is the reflection about 1/2.
+Everything is float64 and a pure function of (resolution, numpy Generator).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._euler import conservative
+from ._ns import NSSolver
+
+__all__ = ["CE_STATE_RANGES", "IC_FAMILIES", "grid"]
+
+TWO_PI = 2.0 * np.pi
+
+
+def grid(n: int) -> np.ndarray:
+    """Cell-centre coordinates (j + 1/2)/N, j = 0..N-1, of the periodic unit interval."""
+    return (np.arange(n) + 0.5) / n
+
+
+# --- incompressible NS --------------------------------------------------------------------
+
+
+def _wrapped_gaussians(x: np.ndarray, centres: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Periodic sums exp(-(x - c + m)^2 / (2 sigma^2)) over images m = -1, 0, 1: ``(M, N)``.
+
+    The distance is first wrapped into [-1/2, 1/2), so the omitted images are >= 1.5 away
+    (e^-112 for sigma = 0.1): the result is smooth AND periodic to machine precision, unlike a
+    plain minimum-image distance, which has a kink of e^-12.5 at distance 1/2.
+    """
+    d = np.mod(x[None, :] - centres[:, None] + 0.5, 1.0) - 0.5
+    s2 = 2.0 * sigma[:, None] ** 2
+    return sum(np.exp(-((d + m) ** 2) / s2) for m in (-1.0, 0.0, 1.0))
+
+
+def ns_gauss(n: int, rng: np.random.Generator, ns: NSSolver) -> np.ndarray:
+    """NS-Gauss: vorticity = sum of 100 periodic Gaussians alpha_i/sigma_i exp(-r^2/2 sigma_i^2).
+
+    alpha ~ U[-1, 1], sigma ~ U[0.01, 0.1], centres ~ U[0, 1)^2 (PDEGym recipe, [2nd]).  The
+    velocity comes from the streamfunction; the vorticity mean is removed and the 2/3 mask
+    applied.  Isotropic Gaussians at uniform centres: D4- and translation-invariant.
+    """
+    m = 100
+    alpha = rng.uniform(-1.0, 1.0, m)
+    sigma = rng.uniform(0.01, 0.1, m)
+    cx = rng.uniform(0.0, 1.0, m)
+    cy = rng.uniform(0.0, 1.0, m)
+    x = grid(n)
+    gx = _wrapped_gaussians(x, cx, sigma)
+    gy = _wrapped_gaussians(x, cy, sigma)
+    omega = np.einsum("i,iy,ix->yx", alpha / sigma, gy, gx)
+    return ns.velocity_from_vorticity(omega)
+
+
+#: NS-BB velocity amplitude factor (sets the velocity std to about 0.5 per component)
+BB_AMPLITUDE = 0.5
+#: NS-BB pre-evolution: the field is evolved from t = -0.5 to t = 0
+BB_PRE_TIME = 0.5
+
+
+def ns_bb(n: int, rng: np.random.Generator, ns: NSSolver) -> np.ndarray:
+    """NS-BB: "Brownian-bridge"-like isotropic random field, pre-evolved with NS for t in [-0.5, 0].
+
+    The velocity modes have amplitude BB_AMPLITUDE |k|^{-3/2} times cos/sin coefficients
+    U[-1, 1] (the PDEGym recipe [2nd]); that is, streamfunction coefficients |k|^{-5/2}/(2 pi),
+    over every integer wave vector kept by the 2/3 mask.  A Brownian 1-D cut (power k^-2)
+    results.  Amplitudes depending on |k| only and symmetric coefficients make the family
+    D4-invariant; U[-1, 1] cos/sin pairs alone are not phase-invariant, so a uniformly random
+    global offset is added for translation invariance.  The rough field is then smoothed by
+    ``BB_PRE_TIME`` of NS evolution with the dataset's own solver.
+    """
+    k = np.fft.fftfreq(n, 1.0 / n)
+    ky, kx = np.meshgrid(k, k, indexing="ij")
+    kmax = (n - 1) // 3
+    inside = (np.abs(kx) <= kmax) & (np.abs(ky) <= kmax) & ((kx != 0) | (ky != 0))
+    # One representative of each +-k pair (upper half plane): kx > 0, or kx == 0 and ky > 0.
+    half = inside & ((kx > 0) | ((kx == 0) & (ky > 0)))
+    iy, ix = np.nonzero(half)
+    a = rng.uniform(-1.0, 1.0, iy.size)
+    b = rng.uniform(-1.0, 1.0, iy.size)
+    offset = rng.uniform(0.0, 1.0, 2)
+    kabs = np.hypot(kx[iy, ix], ky[iy, ix])
+    amp = BB_AMPLITUDE * kabs ** (-2.5) / TWO_PI
+    # psi(x) = sum_k amp (a cos(2 pi k.(x - x0)) + b sin(...)) = sum_{+-k} C_k e^{2 pi i k.x}
+    # with C_k = amp (a - i b)/2 e^{-2 pi i k.x0} and C_{-k} = conj(C_k); x = (j + 1/2)/N.
+    phase = np.exp(
+        -1j * TWO_PI * (kx[iy, ix] * (offset[0] - 0.5 / n) + ky[iy, ix] * (offset[1] - 0.5 / n))
+    )
+    # omega = -laplace(psi): its coefficients are (2 pi |k|)^2 C_k.
+    coef = 0.5 * amp * (a - 1j * b) * phase * (TWO_PI * kabs) ** 2
+    spec = np.zeros((n, n), dtype=np.complex128)
+    spec[iy, ix] = coef
+    spec[(-iy) % n, (-ix) % n] = np.conj(coef)
+    omega = np.fft.ifft2(spec).real * (n * n)
+    velocity = ns.velocity_from_vorticity(omega)
+    return ns.solve(velocity, [-BB_PRE_TIME, 0.0])[-1]
+
+
+#: NS-Sines: number of modes per direction
+SINES_P = 10
+
+
+def ns_sines(n: int, rng: np.random.Generator, ns: NSSolver) -> np.ndarray:
+    """NS-Sines: the PDEGym sines formula ([2nd]), projected to divergence-free.
+
+    u_x = sum_{i,j=1..p} alpha_ij / sqrt(2 pi (i + j)) sin(2 pi i x + beta_ij) sin(2 pi j y + gamma_ij)
+    u_y = sum_{i,j=1..p} alpha_ij / sqrt(2 pi (i + j)) cos(2 pi i x + beta_ij) cos(2 pi j y + gamma_ij)
+
+    p = 10, alpha ~ U[-1, 1], beta, gamma ~ U[0, 2 pi).  The formula is not divergence-free;
+    the solver's curl/streamfunction projection keeps its solenoidal part.  Uniform phases give
+    translation invariance; i <-> j with pi/2 phase shifts and beta -> -beta map the family onto
+    itself under D4 (data.md section 2).
+    """
+    p = SINES_P
+    alpha = rng.uniform(-1.0, 1.0, (p, p))
+    beta = rng.uniform(0.0, TWO_PI, (p, p))
+    gamma = rng.uniform(0.0, TWO_PI, (p, p))
+    i = np.arange(1, p + 1)[:, None, None]
+    j = np.arange(1, p + 1)[None, :, None]
+    x = grid(n)[None, None, :]
+    amp = alpha / np.sqrt(TWO_PI * (i + j)[..., 0])
+    ax = TWO_PI * i * x + beta[..., None]  # (i, j, x)
+    ay = TWO_PI * j * x + gamma[..., None]  # (i, j, y)
+    ux = np.einsum("ij,ijy,ijx->yx", amp, np.sin(ay), np.sin(ax))
+    uy = np.einsum("ij,ijy,ijx->yx", amp, np.cos(ay), np.cos(ax))
+    return ns.project(np.stack([ux, uy]))
+
+
+# --- compressible Euler -------------------------------------------------------------------
+
+#: Constant-state ranges (rho, velocity component, p), uniform and symmetric in velocity.
+#: CE-RP: chosen to match the measured CE-RP statistics (data.md section 1.4): rho mean 1.25,
+#: std 0.55 (U[0.3, 2.2] has exactly these), p mean 0.21 std 0.11, velocity std 0.26.
+#: CE-CRP: rho, p ~ U[0.1, 1] as in the recipe ([2nd], means 0.55 match the measured 0.552);
+#: the recipe's v ~ U[-1, 1] (std 0.58) contradicts the measured velocity std 0.275, so
+#: U[-0.5, 0.5] (std 0.29) is used.  CE-RPUI: CRP-like (the [2nd] ranges are contradicted by
+#: the measured means), velocity std 0.21 as measured.
+CE_STATE_RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "CE-RP": {"rho": (0.3, 2.2), "vel": (-0.45, 0.45), "p": (0.02, 0.40)},
+    "CE-CRP": {"rho": (0.1, 1.0), "vel": (-0.5, 0.5), "p": (0.1, 1.0)},
+    "CE-RPUI": {"rho": (0.1, 1.0), "vel": (-0.37, 0.37), "p": (0.1, 1.0)},
+}
+
+#: CE-CRP curved-partition parameters: sum over i, j = 1..p, amplitude U[-a, a]
+CRP_P, CRP_AMPLITUDE = 3, 0.1
+#: CE-RPUI interface perturbations: wave numbers i + 2 p^2, j + 2 p^2 (i, j = 1..p)
+RPUI_P, RPUI_AMPLITUDE = 2, 0.01
+
+
+def _states(rng: np.random.Generator, ranges: dict) -> np.ndarray:
+    """Four i.i.d. constant primitive states, ``(4 quadrants, 4 = rho, u, v, p)``."""
+    rho = rng.uniform(*ranges["rho"], 4)
+    u = rng.uniform(*ranges["vel"], 4)
+    v = rng.uniform(*ranges["vel"], 4)
+    p = rng.uniform(*ranges["p"], 4)
+    return np.stack([rho, u, v, p], axis=1)
+
+
+def _interface_field(
+    rng: np.random.Generator, n: int, p: int, amplitude: float, k0: int
+) -> np.ndarray:
+    """sigma(x, y) = sum_{i,j=1..p} alpha sin(2 pi ((i + k0) x + s (j + k0) y) + beta), ``(y, x)``.
+
+    alpha ~ U[-a, a], beta ~ U[0, 2 pi), s = +-1 with equal probability.  The random sign is the
+    reflection-invariant variant of the [2nd] formula (whose j y term also lacked the 2 pi that
+    periodicity needs): the wave-vector set {(i, +-j)} is closed under reflections, and the
+    family is closed under x <-> y once the i and j ranges are the same.
+    """
+    alpha = rng.uniform(-amplitude, amplitude, (p, p))
+    beta = rng.uniform(0.0, TWO_PI, (p, p))
+    sign = rng.choice(np.array([-1.0, 1.0]), (p, p))
+    x = grid(n)
+    out = np.zeros((n, n))
+    for a in range(p):
+        for b in range(p):
+            kx = a + 1 + k0
+            ky = sign[a, b] * (b + 1 + k0)
+            out += alpha[a, b] * np.sin(TWO_PI * (kx * x[None, :] + ky * x[:, None]) + beta[a, b])
+    return out
+
+
+def _quadrants(
+    n: int, rng: np.random.Generator, ranges: dict, sigma_x=None, sigma_y=None
+) -> np.ndarray:
+    """Conservative state of a (possibly warped) periodic 2 x 2 partition, ``(4, y, x)``.
+
+    Quadrant (qx, qy) = (floor(2 {x + sigma_x - x_s}), floor(2 {y + sigma_y - y_s})) with the
+    split point (x_s, y_s) ~ U[0, 1)^2, so the family is translation-invariant in distribution.
+    On the torus a 2 x 2 partition has four interfaces: x = x_s, x_s + 1/2 and likewise in y.
+    """
+    states = _states(rng, ranges)
+    split = rng.uniform(0.0, 1.0, 2)
+    x = grid(n)
+    xx = np.broadcast_to(x[None, :], (n, n))
+    yy = np.broadcast_to(x[:, None], (n, n))
+    if sigma_x is not None:
+        xx = xx + sigma_x
+    if sigma_y is not None:
+        yy = yy + sigma_y
+    qx = np.floor(2.0 * np.mod(xx - split[0], 1.0)).astype(np.int64).clip(0, 1)
+    qy = np.floor(2.0 * np.mod(yy - split[1], 1.0)).astype(np.int64).clip(0, 1)
+    prim = states[2 * qy + qx]  # (y, x, 4)
+    return conservative(prim[..., 0], prim[..., 1], prim[..., 2], prim[..., 3])
+
+
+def ce_rp(n: int, rng: np.random.Generator, ns=None) -> np.ndarray:
+    """CE-RP: four-quadrant Riemann problem, i.i.d. constant states, random split point."""
+    return _quadrants(n, rng, CE_STATE_RANGES["CE-RP"])
+
+
+def ce_crp(n: int, rng: np.random.Generator, ns=None) -> np.ndarray:
+    """CE-CRP: curved 2 x 2 partition, x -> x + sigma_x(x, y), y -> y + sigma_y(x, y)."""
+    sx = _interface_field(rng, n, CRP_P, CRP_AMPLITUDE, 0)
+    sy = _interface_field(rng, n, CRP_P, CRP_AMPLITUDE, 0)
+    return _quadrants(n, rng, CE_STATE_RANGES["CE-CRP"], sx, sy)
+
+
+def ce_rpui(n: int, rng: np.random.Generator, ns=None) -> np.ndarray:
+    """CE-RPUI: four quadrants with small high-frequency interface perturbations.
+
+    Wave numbers i + 2p^2 and j + 2p^2 (p = 2: 9 and 10), amplitude U[-0.01, 0.01].
+    """
+    k0 = 2 * RPUI_P * RPUI_P
+    sx = _interface_field(rng, n, RPUI_P, RPUI_AMPLITUDE, k0)
+    sy = _interface_field(rng, n, RPUI_P, RPUI_AMPLITUDE, k0)
+    return _quadrants(n, rng, CE_STATE_RANGES["CE-RPUI"], sx, sy)
+
+
+#: family name -> IC function (n, rng, ns_solver_or_None) -> (channel, y, x) float64
+IC_FAMILIES = {
+    "CE-RP": ce_rp,
+    "CE-CRP": ce_crp,
+    "CE-RPUI": ce_rpui,
+    "NS-BB": ns_bb,
+    "NS-Gauss": ns_gauss,
+    "NS-Sines": ns_sines,
+}

@@ -1,0 +1,34 @@
+"""Forward-pass equivariance error and the twirl decomposition.
+
+* :func:`relative_error` / :func:`relative_errors` — the paper's relative SMSE,
+  SMSE(f(g x), g y) / SMSE(f(x), y) per example (pdehats.md §5.2), for one element or for many
+  elements with f(x) computed once and several transformed copies per forward pass.
+* :func:`twirl_decomposition` — the twisted predictions g^-1 f(g x) over a finite group, their
+  mean mu(x) (the twirled, exactly equivariant prediction) and the exact split
+  L = L_mean + L_equiv of the SMSE-weighted loss (twirling paper, Proposition 1), with the
+  test-time-twirled loss.
+* :func:`sweep` — the engine both use; the stage CLI (:mod:`symaudit.equivariance.cli`) calls it
+  once per analysis batch to get the relative errors and the decomposition from the same
+  forward passes.
+
+Layout everywhere: ``(batch, channel, y, x)``; element names as in :mod:`symaudit.groups`.
+"""
+
+from symaudit.equivariance._api import (
+    decomposition,
+    relative_error,
+    relative_errors,
+    twirl_decomposition,
+)
+from symaudit.equivariance._sweep import SweepResult, check_group, is_identity, sweep
+
+__all__ = [
+    "SweepResult",
+    "check_group",
+    "decomposition",
+    "is_identity",
+    "relative_error",
+    "relative_errors",
+    "sweep",
+    "twirl_decomposition",
+]

@@ -1,0 +1,171 @@
+"""The public functions: relative errors (pdehats.md §5.2) and the twirl decomposition
+(twirling paper §2, Proposition 1), thin layers over :func:`._sweep.sweep`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+
+from symaudit.equivariance._sweep import sweep
+from symaudit.losses import smse
+
+__all__ = ["relative_error", "relative_errors", "twirl_decomposition"]
+
+
+def relative_error(
+    model,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    element: str,
+    channels: Sequence[Mapping],
+) -> torch.Tensor:
+    """Relative SMSE of one group element, per example.
+
+    R_g(n) = SMSE(f(g x_n), g y_n) / SMSE(f(x_n), y_n), where SMSE is
+    :func:`symaudit.losses.smse` (each term scaled by the RMS of ITS OWN target, as the
+    reference does).  This is the prediction error on the transformed pair relative to the
+    untransformed one, not |f(g x) - g f(x)|.
+
+    Parameters
+    ----------
+    model : callable
+        ``(batch, channel, y, x) -> (batch, channel, y, x)``; runs in its own dtype/device.
+    inputs, targets : torch.Tensor
+        ``(batch, channel, y, x)``.
+    element : str
+        A D4 name (``e r r2 r3 s sr sr2 sr3``) or a shift ``t(dx,dy)``.
+    channels : sequence of dict
+        The store's channel list.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(batch,)`` float64.  Exactly 1 for the identity (f(x) is reused); NaN where f(x) = y.
+    """
+    return relative_errors(model, inputs, targets, [element], channels)[0]
+
+
+def relative_errors(
+    model,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    elements: Sequence[str],
+    channels: Sequence[Mapping],
+    *,
+    elements_per_batch: int = 8,
+) -> torch.Tensor:
+    """:func:`relative_error` for many elements with f(x) computed once.
+
+    ``elements_per_batch`` transformed copies of the batch go through the model in one forward
+    pass (a batch of ``elements_per_batch * batch`` examples): larger is faster on a GPU and
+    costs proportionally more memory.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(len(elements), batch)`` float64.
+    """
+    result = sweep(
+        model, inputs, targets, elements, channels, elements_per_batch=elements_per_batch
+    )
+    return result.relative
+
+
+def _summary(per_example: Mapping[str, torch.Tensor]) -> dict[str, float]:
+    """Dataset-level values: means over examples; percent as the ratio of the means (the
+    paper's L_equiv / L), not the mean of per-example ratios."""
+    out = {k: float(v.mean()) for k, v in per_example.items() if k != "percent"}
+    out["percent"] = 100.0 * out["equiv"] / out["total"] if out["total"] > 0 else float("nan")
+    return out
+
+
+def twirl_decomposition(
+    model,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    elements: Sequence[str],
+    channels: Sequence[Mapping],
+    *,
+    elements_per_batch: int = 8,
+    return_prediction: bool = False,
+) -> dict:
+    """Split the group-averaged loss into twirled-prediction error and equivariance error.
+
+    With the twisted predictions z_g(x) = g^-1 f(g x) over a finite group G (``elements``: D4,
+    a subgroup of it, or a group of periodic shifts such as the multiples of k) and the twirled
+    prediction mu(x) = mean_g z_g(x) (exactly G-equivariant), per example::
+
+        total  = mean_g ||y - z_g||_w^2                    (the loss of f, averaged over G)
+        mean   = ||y - mu||_w^2                            (L_mean, the twirled-prediction error)
+        equiv  = mean_g ||z_g - mu||_w^2                   (L_equiv, the equivariance error)
+        total  = mean + equiv                              (exact: Proposition 1)
+        percent = 100 * equiv / total
+
+    where ||d||_w^2 = mean over (channel, y, x) of w_c d^2 with w_c = 1 / (RMS_c(y) + 1e-6),
+    the SMSE weights of the UNTRANSFORMED target y.  Why these weights: Proposition 1 is a
+    bias-variance identity and holds exactly only for a loss that is a fixed quadratic form in
+    the prediction; fixing w from y makes every term a weighted MSE with the same weights.
+    Because an element only permutes and sign-flips channels and pixels, RMS(g y) is the RMS of
+    y permuted the same way, so ||y - z_g||_w^2 = SMSE(f(g x), g y): ``total`` IS the plain
+    SMSE averaged over the group, i.e. total = SMSE(f(x), y) * mean_g R_g with R_g the
+    :func:`relative_error` (equal to round-off; checked by the tests).
+
+    Test-time twirling replaces f by mu.  ``twirled_loss`` = SMSE(mu(x), y) (equal to ``mean``
+    by construction) and ``plain`` = SMSE(f(x), y).  Jensen's inequality guarantees
+    twirled_loss <= total for every example; twirled_loss <= plain holds only in expectation
+    over a G-invariant data distribution, not per example.
+
+    Parameters
+    ----------
+    model : callable
+        ``(batch, channel, y, x) -> (batch, channel, y, x)``; runs in its own dtype/device.
+    inputs, targets : torch.Tensor
+        ``(batch, channel, y, x)``.
+    elements : sequence of str
+        The group G; must be closed under composition on the grid (checked).
+    channels : sequence of dict
+        The store's channel list.
+    elements_per_batch : int
+        Transformed copies of the batch per forward pass.
+    return_prediction : bool
+        Also return mu(x), ``(batch, channel, y, x)`` float64, under ``"prediction"``.
+
+    Returns
+    -------
+    dict
+        ``total``, ``mean``, ``equiv``, ``twirled_loss``, ``plain`` (floats: means over the
+        examples), ``percent`` (100 * equiv / total of those means), ``per_example`` (a dict of
+        the same keys, each ``(batch,)`` float64, percent per example) and ``elements``.
+    """
+    result = sweep(
+        model,
+        inputs,
+        targets,
+        [],
+        channels,
+        elements_per_batch=elements_per_batch,
+        twirl=True,
+        twirl_elements=elements,
+    )
+    return decomposition(result, targets, return_prediction=return_prediction)
+
+
+def decomposition(result, targets: torch.Tensor, return_prediction: bool = False) -> dict:
+    """The twirl dictionary of :func:`twirl_decomposition` from a sweep run with ``twirl``."""
+    tw = result.twirl
+    y = targets.to(device=tw["prediction"].device, dtype=torch.float64)
+    per_example = {
+        "total": tw["total"],
+        "mean": tw["mean"],
+        "equiv": tw["equiv"],
+        "twirled_loss": smse(tw["prediction"], y, reduction="per_example"),
+        "plain": result.baseline,
+    }
+    per_example["percent"] = 100.0 * per_example["equiv"] / per_example["total"]
+    out: dict = _summary(per_example)
+    out["per_example"] = per_example
+    out["elements"] = list(tw["elements"])
+    if return_prediction:
+        out["prediction"] = tw["prediction"]
+    return out
