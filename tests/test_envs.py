@@ -48,9 +48,7 @@ def test_env_pins_satisfy_pyproject(env):
 
 
 def test_every_dependency_is_in_some_env():
-    covered = {
-        CONDA_TO_PYPI.get(n, n).lower() for pins in _envs().values() for n in pins
-    }
+    covered = {CONDA_TO_PYPI.get(n, n).lower() for pins in _envs().values() for n in pins}
     missing = set(_pyproject()) - covered - RUNNER_ONLY
     assert not missing, f"pyproject dependencies in no envs/*.yaml: {sorted(missing)}"
 

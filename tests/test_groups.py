@@ -54,7 +54,7 @@ def test_inverse_undoes(field):
 
 
 def test_shifts_compose_additively(field):
-    for (a, b) in itertools.product([(1, 0), (0, 3), (-2, 5)], repeat=2):
+    for a, b in itertools.product([(1, 0), (0, 3), (-2, 5)], repeat=2):
         ta, tb = f"t({a[0]},{a[1]})", f"t({b[0]},{b[1]})"
         assert groups.compose(ta, tb) == f"t({a[0] + b[0]},{a[1] + b[1]})"
         two = groups.act(ta, groups.act(tb, field, MIXED), MIXED)
@@ -77,7 +77,9 @@ def test_contract_conventions(field):
     assert np.array_equal(s[:, 1], -flip(field[:, 1]))  # x component negated
     assert np.array_equal(s[:, 2], flip(field[:, 2]))
     assert np.array_equal(s[:, 3], -flip(field[:, 3]))  # pseudoscalar: det -1
-    assert np.array_equal(s[:, 4], flip(field[:, 4])) and np.array_equal(s[:, 5], -flip(field[:, 5]))
+    assert np.array_equal(s[:, 4], flip(field[:, 4])) and np.array_equal(
+        s[:, 5], -flip(field[:, 5])
+    )
 
 
 def test_rotation_of_a_physical_vector_field():

@@ -112,7 +112,9 @@ def compose(a: str | Element, b: str | Element) -> str:
             raise ValueError(f"composing a rotation with a translation is not supported: {a}, {b}")
         return Element(dx=ga.dx + gb.dx, dy=ga.dy + gb.dy).name
     sign = -1 if gb.reflect else 1
-    return Element(rotate=(sign * ga.rotate + gb.rotate) % 4, reflect=(ga.reflect + gb.reflect) % 2).name
+    return Element(
+        rotate=(sign * ga.rotate + gb.rotate) % 4, reflect=(ga.reflect + gb.reflect) % 2
+    ).name
 
 
 def inverse(element: str | Element) -> str:
@@ -183,7 +185,9 @@ def _channel_map(element: Element, kinds: tuple[tuple[str, str | None, str | Non
             vectors.setdefault(vector, {})[axis] = c
     for name, comps in vectors.items():
         if set(comps) != {"x", "y"}:
-            raise ValueError(f"vector {name!r} needs both an x and a y component, got {sorted(comps)}")
+            raise ValueError(
+                f"vector {name!r} needs both an x and a y component, got {sorted(comps)}"
+            )
     source, sign = [], []
     for c, (kind, vector, axis) in enumerate(kinds):
         if kind == "scalar":

@@ -16,7 +16,7 @@ EPS = 1e-6
 
 
 def rms_scale(target: torch.Tensor) -> torch.Tensor:
-    """Per-example, per-channel spatial RMS of the target + 1e-6, shape ``(batch, channel, 1, 1)``."""
+    """Per-example, per-channel spatial RMS of the target + 1e-6: ``(batch, channel, 1, 1)``."""
     return target.square().mean(dim=(-2, -1), keepdim=True).sqrt() + EPS
 
 

@@ -169,14 +169,18 @@ class StoreBuilder:
         self.tmp = Path(tmp) if tmp else self.path.with_name(self.path.name + f".tmp-{os.getpid()}")
         n_channels = len(channels)
         frame = (1, 1, n_channels, resolution, resolution)
-        self.shard = shard or shard_trajectories(n_trajectories, 4 * n_channels * resolution**2, n_times)
+        self.shard = shard or shard_trajectories(
+            n_trajectories, 4 * n_channels * resolution**2, n_times
+        )
         self.shape = (n_trajectories, n_times, n_channels, resolution, resolution)
         if create:
             parent = self.path.parent
             try:
                 parent.mkdir(parents=True, exist_ok=True)
             except OSError as err:
-                raise PermissionError(f"output directory {parent} cannot be created: {err}") from None
+                raise PermissionError(
+                    f"output directory {parent} cannot be created: {err}"
+                ) from None
             if not os.access(parent, os.W_OK):
                 raise PermissionError(f"output directory {parent} is not writable")
             shutil.rmtree(self.tmp, ignore_errors=True)
@@ -198,7 +202,9 @@ class StoreBuilder:
         import zarr
 
         if start % self.shard:
-            raise ValueError(f"write at trajectory {start} is not aligned to shards of {self.shard}")
+            raise ValueError(
+                f"write at trajectory {start} is not aligned to shards of {self.shard}"
+            )
         if block.shape[1:] != self.shape[1:]:
             raise ValueError(f"block shape {block.shape[1:]} != store frame shape {self.shape[1:]}")
         check_finite(block, f"{self.path.name} trajectories {start}..{start + len(block) - 1}")
@@ -220,6 +226,8 @@ class StoreBuilder:
         full["stats"] = stats_from_moments(parts, full["channels"])
         group.attrs.update(_jsonable(full))
         if self.path.exists():
+            if not (self.path / "zarr.json").exists():  # never delete what is not a store
+                raise FileExistsError(f"{self.path} exists and is not a Zarr store; remove it")
             shutil.rmtree(self.path)
         os.replace(self.tmp, self.path)
         return open_store(self.path)

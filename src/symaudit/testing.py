@@ -12,11 +12,20 @@ from symaudit import groups
 __all__ = ["assert_equivariant", "equivariance_deviation"]
 
 
-@torch.no_grad()
 def equivariance_deviation(model, element: str, inputs: torch.Tensor, channels) -> float:
-    """max |f(g x) - g f(x)| over ``inputs`` of layout ``(batch, channel, y, x)``."""
-    lhs = model(groups.act(element, inputs, channels))
-    rhs = groups.act(element, model(inputs), channels)
+    """max |f(g x) - g f(x)| over ``inputs`` of layout ``(batch, channel, y, x)``.
+
+    The model runs in eval mode (restored after) and without gradients, in its own dtype and on
+    its own device (``inputs`` are cast): dropout or a float32/float64 mismatch would otherwise
+    show up as a spurious deviation.
+    """
+    from symaudit.equivariance._sweep import evaluating, placement
+
+    device, dtype = placement(model, inputs)
+    x = inputs.to(device=device, dtype=dtype)
+    with evaluating(model):
+        lhs = model(groups.act(element, x, channels))
+        rhs = groups.act(element, model(x), channels)
     return float((lhs - rhs).abs().max())
 
 

@@ -41,9 +41,14 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1800
         cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout
     )
     if check and proc.returncode != 0:
-        logs = "\n".join(
-            f"--- {p}\n{p.read_text()[-3000:]}" for p in sorted((workdir / "logs").rglob("*.log"))
-        ) if (workdir / "logs").exists() else ""
+        logs = (
+            "\n".join(
+                f"--- {p}\n{p.read_text()[-3000:]}"
+                for p in sorted((workdir / "logs").rglob("*.log"))
+            )
+            if (workdir / "logs").exists()
+            else ""
+        )
         raise AssertionError(
             f"snakemake {' '.join(args)} failed ({proc.returncode}):\n"
             f"{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}\n{logs[-8000:]}"

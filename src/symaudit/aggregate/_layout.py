@@ -37,6 +37,7 @@ __all__ = [
     "FIGURE_SUFFIXES",
     "KINDS",
     "LINE_FIGURES",
+    "PAPER_RANGES",
     "TABLE_SUFFIXES",
     "FigureSpec",
     "expected_figures",
@@ -78,6 +79,25 @@ BOX_FIGURES: dict[tuple[str, str, str], int] = {
     ("influence", "CE", "unet"): 18,
     ("influence", "NS", "unet"): 15,
     ("influence", "NS", "vit"): 19,
+}
+
+#: (kind, set, dataset) -> (lo, hi, scale) of the reference's y axis (colour range for the box)
+PAPER_RANGES: dict[tuple[str, str, str], tuple[float, float, str] | None] = {
+    ("equivariance", "d4", "NS"): (0.5, 1e4, "log"),
+    ("equivariance", "d4", "CE"): (0.925, 1.25, "linear"),
+    ("influence", "d4", "NS"): (-2.0, 6.25, "linear"),
+    ("influence", "d4", "CE"): (-2.0, 6.25, "linear"),
+    **{
+        ("equivariance", s, d): (0.995, 1.0815, "linear")
+        for s in ("shift_x", "shift_y", "shift_box")
+        for d in ("CE", "NS")
+    },
+    ("influence", "shift_x", "CE"): (0.75, 6.1, "linear"),
+    ("influence", "shift_y", "CE"): (0.75, 6.1, "linear"),
+    ("influence", "shift_x", "NS"): (1.2, 5.2, "linear"),
+    ("influence", "shift_y", "NS"): (1.2, 5.2, "linear"),
+    ("influence", "shift_box", "CE"): None,  # reference: automatic colour range
+    ("influence", "shift_box", "NS"): None,
 }
 
 _WHAT = {"equivariance": "error", "influence": "influence"}
@@ -130,9 +150,7 @@ def table_stem(kind: str, element_set: str, per_seed: bool = False) -> str:
     return f"{kind}_{element_set}" + ("_per_seed" if per_seed else "")
 
 
-def expected_tables(
-    element_sets: Iterable[str], kinds: Sequence[str] = KINDS
-) -> list[str]:
+def expected_tables(element_sets: Iterable[str], kinds: Sequence[str] = KINDS) -> list[str]:
     """Stems of the tables ``symaudit aggregate`` writes (each as ``.csv`` and ``.nc``).
 
     Tables are tidy over datasets and models (those are columns), so only the element sets
@@ -189,7 +207,8 @@ def expected_figures(
 
     Examples
     --------
-    >>> expected_figures(["NS"], ["unet", "vit"], ["d4", "shift_box"])  # doctest: +NORMALIZE_WHITESPACE
+    >>> expected_figures(["NS"], ["unet", "vit"], ["d4", "shift_box"])
+    ... # doctest: +NORMALIZE_WHITESPACE
     ['fig01_d4_error_NS', 'fig02_d4_influence_NS', 'fig15_shift_box_influence_unet_NS',
      'fig17_shift_box_error_unet_NS', 'fig19_shift_box_influence_vit_NS',
      'fig20_shift_box_error_vit_NS']

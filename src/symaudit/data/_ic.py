@@ -65,7 +65,7 @@ def ns_gauss(n: int, rng: np.random.Generator, ns: NSSolver) -> np.ndarray:
     return ns.velocity_from_vorticity(omega)
 
 
-#: NS-BB velocity amplitude factor (sets the velocity std to about 0.5 per component)
+#: NS-BB velocity amplitude factor (velocity std about 0.4 per component at t = 0)
 BB_AMPLITUDE = 0.5
 #: NS-BB pre-evolution: the field is evolved from t = -0.5 to t = 0
 BB_PRE_TIME = 0.5
@@ -116,8 +116,10 @@ SINES_P = 10
 def ns_sines(n: int, rng: np.random.Generator, ns: NSSolver) -> np.ndarray:
     """NS-Sines: the PDEGym sines formula ([2nd]), projected to divergence-free.
 
-    u_x = sum_{i,j=1..p} alpha_ij / sqrt(2 pi (i + j)) sin(2 pi i x + beta_ij) sin(2 pi j y + gamma_ij)
-    u_y = sum_{i,j=1..p} alpha_ij / sqrt(2 pi (i + j)) cos(2 pi i x + beta_ij) cos(2 pi j y + gamma_ij)
+    u_x = sum_{i,j=1..p} a_ij sin(2 pi i x + beta_ij) sin(2 pi j y + gamma_ij)
+    u_y = sum_{i,j=1..p} a_ij cos(2 pi i x + beta_ij) cos(2 pi j y + gamma_ij)
+
+    with a_ij = alpha_ij / sqrt(2 pi (i + j)),
 
     p = 10, alpha ~ U[-1, 1], beta, gamma ~ U[0, 2 pi).  The formula is not divergence-free;
     the solver's curl/streamfunction projection keeps its solenoidal part.  Uniform phases give

@@ -183,7 +183,9 @@ def sweep(
     # The union of both lists, each evaluated once.
     wanted = list(dict.fromkeys(elements + (group if twirl else [])))
     errors = torch.empty(len(elements), n, dtype=torch.float64, device=device)
-    row = {g: i for i, g in enumerate(elements)}
+    rows: dict[str, list[int]] = {}
+    for i, g in enumerate(elements):  # a repeated name fills every row it names
+        rows.setdefault(g, []).append(i)
     in_group = set(group) if twirl else set()
     if twirl:
         # Welford over the group: running mean and sum of squared deviations of z_g, which
@@ -211,9 +213,9 @@ def sweep(
                 del out  # the views in `outs` keep it alive until the end of the chunk
             for g in chunk:
                 fgx = outs[g] if g in outs else fx
-                if g in row:
+                if g in rows:
                     gy = groups.act(g, y, channels)
-                    errors[row[g]] = smse(fgx, gy, reduction="per_example")
+                    errors[rows[g]] = smse(fgx, gy, reduction="per_example")
                 if g in in_group:
                     z = groups.act(groups.inverse(g), fgx, channels)  # twisted prediction
                     total += _weighted_mean((z - y).square(), weight)

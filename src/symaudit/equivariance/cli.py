@@ -123,7 +123,11 @@ def _run_identity(meta: dict, run_dir: Path, families: list[str]) -> dict[str, s
     if dataset is None:
         known = {datasets.FAMILIES[f].dataset for f in families if f in datasets.FAMILIES}
         dataset = known.pop() if len(known) == 1 else (parts[-3] if len(parts) >= 3 else "")
-    model = meta.get("model") or meta.get("name") or (parts[-2] if len(parts) >= 2 else "")
+    model = meta.get("model") or meta.get("name")
+    if isinstance(model, dict):  # load_checkpoint puts the architecture spec under "model"
+        model = model.get("name")
+    if not model:
+        model = parts[-2] if len(parts) >= 2 else ""
     seed = meta.get("seed", seed_match.group(1) if seed_match else "")
     return {"dataset": str(dataset), "model": str(model), "seed": str(seed)}
 
@@ -185,9 +189,13 @@ def run(args) -> int:
             raise ValueError(f"store {s.path}: channels differ from {stores[0].path}")
     n_grid = stores[0].shape[-1]
     twirl = args.twirl_out is not None
-    twirl_elements = list(args.twirl_elements or groups.elements(args.set_name, n_grid))
+    twirl_elements = list(args.twirl_elements or [])
     if twirl:
         try:
+            if not twirl_elements:
+                if args.set_name == "shift_box":  # a box of shifts is not closed under addition
+                    raise ValueError("the shift box is not a group; give --twirl-elements")
+                twirl_elements = groups.elements(args.set_name, n_grid)
             check_group(twirl_elements, (n_grid, n_grid))
         except ValueError as err:
             raise ValueError(f"--twirl-out over set {args.set_name!r}: {err}") from None

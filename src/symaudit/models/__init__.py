@@ -113,7 +113,9 @@ def build(
     if not isinstance(in_channels, int) or in_channels < 1:
         raise ValueError(f"in_channels must be a positive integer, got {in_channels!r}")
     if channels is not None and len(channels) != in_channels:
-        raise ValueError(f"channel list names {len(channels)} channels but in_channels={in_channels}")
+        raise ValueError(
+            f"channel list names {len(channels)} channels but in_channels={in_channels}"
+        )
     base, make, is_twirled = MODELS[name]
     if base == "unet" and (resolution % UNet.stride or resolution < UNet.stride):
         raise ValueError(
@@ -217,7 +219,9 @@ def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # a truncated or foreign file: say which one
-        raise ValueError(f"checkpoint {path}: cannot be read ({type(err).__name__}: {err})") from None
+        raise ValueError(
+            f"checkpoint {path}: cannot be read ({type(err).__name__}: {err})"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"checkpoint {path}: not a symaudit checkpoint")
     return payload

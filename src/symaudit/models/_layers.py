@@ -116,7 +116,9 @@ class CircularConv(nn.Module):
 
 
 class Dense(nn.Module):
-    """Lux ``Dense``: y = W x (+ b) on the last axis, W ~ U(+-sqrt(3/fan_in)), b ~ U(+-1/sqrt(fan_in))."""
+    """Lux ``Dense``: y = W x (+ b) on the last axis.
+
+    W ~ U(+-sqrt(3/fan_in)), b ~ U(+-1/sqrt(fan_in)) (Lux defaults, not PyTorch's)."""
 
     def __init__(self, d_in: int, d_out: int, bias: bool = True):
         super().__init__()

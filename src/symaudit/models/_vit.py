@@ -5,7 +5,8 @@ Layout ``(batch, channel, y, x)`` in and out, same shape, N divisible by 4::
     PatchEmbed : circular pad 2 -> Conv5x5(F -> c, stride 4)   overlapping 5x5 patches centred on
                  the 4-stride lattice; token p = i_x + (N/4) i_y (row-major over (y, x))
     PosEmbed   : x + E, E in R^{L x c} ~ N(0, 1), learned (so the grid is fixed at build time)
-    Encoder    : depth x [x += MHA(RMSNorm(x)); x += Dense(2c -> c)(swish(Dense(c -> 2c)(RMSNorm(x))))]
+    Encoder    : depth x [x += MHA(RMSNorm(x));
+                          x += Dense(2c -> c)(swish(Dense(c -> 2c)(RMSNorm(x))))]
     Head       : RMSNorm -> Dense(c -> 16 F)
     Unpatchify : the reference's SCRAMBLED reshape (see :func:`unpatchify`)
 
@@ -26,7 +27,8 @@ PIXELS_PER_TOKEN = PATCH * PATCH  # each token writes 16 output pixels per chann
 
 
 def unpatchify(y: torch.Tensor, channels: int, n: int) -> torch.Tensor:
-    """Map head outputs ``(batch, L, 16 F)`` to fields ``(batch, F, n, n)`` EXACTLY as the reference.
+    """Map head outputs ``(batch, L, 16 F)`` to fields ``(batch, F, n, n)`` exactly as the
+    reference does.
 
     Feature ``a + 16 f`` of token ``p`` (a in 0..15) goes to channel f, flat pixel ``16 p + a`` of
     the row-major (y, x) grid, i.e. y = (16 p + a) // n, x = (16 p + a) % n.  At n = 128 token p
@@ -88,7 +90,8 @@ class ViT(nn.Module):
         super().__init__()
         if resolution % PATCH or resolution < PATCH:
             raise ValueError(
-                f"ViT resolution {resolution} must be a positive multiple of the patch stride {PATCH}"
+                f"ViT resolution {resolution} must be a positive multiple of the patch "
+                f"stride {PATCH}"
             )
         self.in_channels, self.resolution = in_channels, resolution
         self.tokens = (resolution // PATCH) ** 2

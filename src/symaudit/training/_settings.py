@@ -24,6 +24,10 @@ DEFAULTS: dict = {
     "track_equivariance": False,
     "deterministic": True,
     "max_batches_per_epoch": None,
+    # float32 as the reference; float64 exists for exact comparisons (Adam turns float32
+    # round-off in the many exactly-flat directions, e.g. biases before an instance norm, into
+    # O(lr) parameter differences, so float32 runs only agree to ~lr across batch splits)
+    "dtype": "float32",
 }
 
 
@@ -88,6 +92,8 @@ def resolve_settings(raw: Mapping | None = None) -> dict:
         s[key] = _bool(key, s[key])
     for key in ("d4", "shifts"):
         s["augment"][key] = _bool(f"augment.{key}", s["augment"][key])
+    if s["dtype"] not in ("float32", "float64"):
+        raise _fail("dtype", f"expected float32 or float64, got {s['dtype']!r}")
     if s["max_batches_per_epoch"] is not None:
         s["max_batches_per_epoch"] = _int("max_batches_per_epoch", s["max_batches_per_epoch"], 1)
     split = s["split"]

@@ -1,0 +1,168 @@
+"""Synthetic per-job stores in the exact on-disk layout of the equivariance and influence stages.
+
+Used by the tests and to look at the figures without running a study.  The numbers are made up
+but shaped like the paper's: NS models fail on r, r3, s, sr2; ViTs show a patch-periodic
+response to shifts; the identity has relative error 1 and the largest self-influence.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from symaudit import groups
+from symaudit.datasets import DATASETS
+
+from ._io import write_atomic
+
+__all__ = ["write_synthetic_study"]
+
+_NS_FAILING = {"r", "r3", "s", "sr2"}  # the elements the NS paper figure shows failing
+
+
+def _pattern(model: str, dataset: str, element: str) -> float:
+    """A deterministic 'symmetry breaking strength' in [0, 1] for one element."""
+    g = groups.parse(element)
+    if element in groups.D4:
+        if element == "e":
+            return 0.0
+        return 1.0 if (dataset == "NS" and element in _NS_FAILING) else 0.1 * (1 + g.rotate)
+    if (g.dx, g.dy) == (0, 0):
+        return 0.0
+    if "vit" in model:  # resonance with the patch lattice: wavelength 16 along x, 32 along y
+        return (
+            0.5 * (1 - np.cos(2 * np.pi * g.dx / 16)) / 2
+            + 0.5 * (1 - np.cos(2 * np.pi * g.dy / 32)) / 2
+            + 0.05
+        )
+    return 0.2 + 0.05 * np.cos(2 * np.pi * (g.dx + g.dy) / 8)
+
+
+def _chunks(names: list[str], size: int) -> list[list[str]]:
+    return [names[i : i + size] for i in range(0, len(names), size)]
+
+
+def write_synthetic_study(
+    root: str | os.PathLike,
+    *,
+    datasets: Sequence[str] = ("CE", "NS"),
+    models: Sequence[str] = ("unet", "vit"),
+    seeds: Sequence[int] = (0, 1, 2),
+    batches: int = 2,
+    time_steps: int = 4,
+    resolution: int = 16,
+    box: int = 3,
+    element_sets: Sequence[str] = ("d4", "shift_x", "shift_y", "shift_box"),
+    chunk_size: int = 5,
+    kinds: Collection[str] = ("equivariance", "influence"),
+    unconverged: Collection[tuple[str, str, int, int]] = (),
+    rng: int = 0,
+) -> list[Path]:
+    """Write equivariance and influence stores under ``root`` (= ``results/{study}``).
+
+    Parameters
+    ----------
+    unconverged
+        ``(dataset, model, seed, batch)`` runs whose first ket solve is marked not converged.
+
+    Returns
+    -------
+    list[Path]
+        The files written.
+    """
+    root = Path(root)
+    gen = np.random.default_rng(rng)
+    written = []
+    for dataset in datasets:
+        classes = list(DATASETS[dataset])
+        nb = len(classes)
+        for model in models:
+            for seed in seeds:
+                for set_name in element_sets:
+                    names = groups.elements(set_name, resolution, box)
+                    for c, chunk in enumerate(_chunks(names, chunk_size)):
+                        strength = np.array([_pattern(model, dataset, e) for e in chunk])
+                        if "equivariance" in kinds:
+                            scale = 1e3 if dataset == "NS" else 0.2
+                            base = 1 + (scale if set_name == "d4" else 0.05) * strength
+                            noise = gen.lognormal(0, 0.05, (len(chunk), batches, time_steps, nb))
+                            rel = base[:, None, None, None] * noise
+                            rel[[e == "e" or e == "t(0,0)" for e in chunk]] = 1.0
+                            ds = xr.Dataset(
+                                {"relative_error": (("element", "batch", "time", "class"), rel)},
+                                coords={
+                                    "element": chunk,
+                                    "batch": np.arange(batches),
+                                    "time": np.arange(time_steps),
+                                    "class": classes,
+                                },
+                                attrs={
+                                    "dataset": dataset,
+                                    "model": model,
+                                    "seed": seed,
+                                    "set_name": set_name,
+                                },
+                            )
+                            path = (
+                                root
+                                / "equivariance"
+                                / dataset
+                                / model
+                                / f"seed{seed}"
+                                / f"{set_name}_chunk{c:03d}.nc"
+                            )
+                            written.append(write_atomic(path, ds.to_netcdf))
+                        if "influence" not in kinds:
+                            continue
+                        for k in range(batches):
+                            shape = (len(chunk), time_steps, nb, time_steps, nb)
+                            pi = gen.normal(0.3, 1.0, shape)
+                            diag = 5.0 * (1 - strength)[:, None, None] + gen.normal(
+                                0, 0.5, (len(chunk), time_steps, nb)
+                            )
+                            t, b = np.meshgrid(np.arange(time_steps), np.arange(nb), indexing="ij")
+                            pi[:, t, b, t, b] = diag
+                            converged = np.ones((time_steps, nb), dtype=bool)
+                            if (dataset, model, seed, k) in unconverged:
+                                converged[0, 0] = False
+                            dims = ("element", "bra_time", "bra_class", "ket_time", "ket_class")
+                            ds = xr.Dataset(
+                                {
+                                    "pi_raw": (dims, pi * 1e-3),
+                                    "pi_std": (dims, pi),
+                                    "ket_converged": (("ket_time", "ket_class"), converged),
+                                    "ket_true_relres": (
+                                        ("ket_time", "ket_class"),
+                                        np.where(converged, 1e-5, 1e-2),
+                                    ),
+                                },
+                                coords={
+                                    "element": chunk,
+                                    "bra_time": np.arange(time_steps),
+                                    "ket_time": np.arange(time_steps),
+                                    "bra_class": classes,
+                                    "ket_class": classes,
+                                },
+                                attrs={
+                                    "dataset": dataset,
+                                    "model": model,
+                                    "seed": seed,
+                                    "batch": k,
+                                    "set_name": set_name,
+                                },
+                            )
+                            path = (
+                                root
+                                / "influence"
+                                / dataset
+                                / model
+                                / f"seed{seed}"
+                                / f"batch{k:02d}"
+                                / f"{set_name}_chunk{c:03d}.nc"
+                            )
+                            written.append(write_atomic(path, ds.to_netcdf))
+    return written

@@ -1,0 +1,51 @@
+"""``symaudit aggregate --study-dir results/{study} --out-dir results/{study}/tables``.
+
+Reads every per-job equivariance and influence store of a study lazily (xarray + dask) and
+writes the quantile tables (``<kind>_<set>.csv`` and ``.nc``; see
+:func:`symaudit.aggregate.expected_tables`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from symaudit.aggregate._layout import ELEMENT_SETS, KINDS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--study-dir", required=True, help="results/{study}")
+    parser.add_argument("--out-dir", default=None, help="default: STUDY_DIR/tables")
+    parser.add_argument(
+        "--element-sets",
+        nargs="+",
+        choices=ELEMENT_SETS,
+        default=None,
+        help="sets to aggregate; every one named must have inputs (default: all found)",
+    )
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
+    parser.add_argument("--workers", type=int, default=None, help="dask threads (default: all)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import dask
+
+    from symaudit.aggregate._tables import aggregate
+
+    study = Path(args.study_dir)
+    if not study.is_dir():
+        raise FileNotFoundError(f"--study-dir {study} is not a directory")
+    out = Path(args.out_dir) if args.out_dir else study / "tables"
+    with dask.config.set(scheduler="threads", num_workers=args.workers):
+        written = aggregate(
+            study,
+            out,
+            element_sets=args.element_sets,
+            kinds=args.kinds,
+            require=args.element_sets is not None,
+        )
+    if not written:
+        raise FileNotFoundError(f"no equivariance or influence stores under {study}")
+    for path in written:
+        print(path)
+    return 0

@@ -1,0 +1,746 @@
+"""Influence Π = ∇C_braᵀ (M + λI)⁻¹ ∇C_ket, split so that kets are solved once and bras are dots.
+
+Pieces (each reusable on its own):
+
+* :func:`per_example_gradients` — ∇θ C(x_i, y_i) for every example (``vmap`` over ``grad``, in
+  chunks), C = per-example SMSE, or the mass / energy drift of the reference's conservation bras.
+* :func:`solve_kets` — X = (M + λI)⁻¹ G_ket for the ket gradients, with one record per ket;
+  returns a :class:`KetSolution` that can be saved (``torch.save``, loadable with
+  ``weights_only=True``) and reused for any number of bras.
+* :func:`bra_influence` — Π = G_bra Xᵀ for one set of bras (gradient + fp64 dot product).
+* :func:`influence_matrix` — the contract's one-call version of both.
+
+Why kets are the solved side: the kets are the 48 untransformed analysis examples, while the
+bras are hundreds of transformed copies (D4, shifts, mass/energy); only the kets need solves
+(influence-anchors.md §4.1).  Damping is absolute or relative to a Lanczos estimate of λ_max(M);
+both are recorded.  Every entry carries the a-posteriori bound |ΔΠ_ij| ≤ ‖g_bra,i‖·‖r_j‖/λ,
+which holds because M + λI ⪰ λI (r_j is the true residual of ket j).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import grad, vmap
+
+from symaudit import losses
+from symaudit.influence._operator import GaussNewtonOperator, ParameterSpace, gram, row_norms
+from symaudit.influence._solver import (
+    NystromPreconditioner,
+    SolveStats,
+    _spd_solve,
+    _sym,
+    block_cg,
+    lanczos_lambda_max,
+    lockstep_cg,
+    orthonormalize,
+)
+from symaudit.influence._standardise import standardise
+
+__all__ = [
+    "BRA_LOSSES",
+    "METHODS",
+    "Damping",
+    "InfluenceConvergenceError",
+    "InfluenceResult",
+    "KetRecord",
+    "KetSolution",
+    "bra_influence",
+    "influence_matrix",
+    "per_example_gradients",
+    "solve_kets",
+]
+
+#: solver methods: block CG (default), lock-step CG ("cg"), one RHS at a time, the reference's
+#: gradient-span Galerkin inverse
+METHODS = ("block_cg", "cg", "sequential_cg", "galerkin")
+#: bra observables; mass and energy are the CE conservation bras (channel by name)
+BRA_LOSSES = {"smse": None, "mass": "density", "energy": "energy"}
+_DEFAULT_BRA_CHANNEL = {"mass": 0, "energy": 3}  # CE layout (density, m_x, m_y, energy)
+
+SOLUTION_FORMAT = "symaudit-ket-solution"
+SOLUTION_VERSION = 1
+
+
+class InfluenceConvergenceError(RuntimeError):
+    """A ket solve missed its tolerance; ``.solution`` holds the (flagged) result."""
+
+    def __init__(self, message: str, solution: KetSolution | None = None):
+        super().__init__(message)
+        self.solution = solution
+
+
+# --- damping ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Damping:
+    """λ as an absolute number or relative to λ_max(M) (the config's ``damping`` section)."""
+
+    mode: str = "absolute"
+    value: float = 0.0
+
+    def __post_init__(self):
+        if self.mode not in ("absolute", "relative"):
+            raise ValueError(f"damping mode {self.mode!r}: absolute | relative")
+        if not (self.value > 0 and math.isfinite(self.value)):
+            raise ValueError(f"damping value must be positive and finite, got {self.value}")
+
+    @classmethod
+    def parse(cls, spec) -> Damping:
+        """A float (absolute), ``{"mode": ..., "value": ...}`` or a :class:`Damping`."""
+        if isinstance(spec, Damping):
+            return spec
+        if isinstance(spec, Mapping):
+            unknown = set(spec) - {"mode", "value"}
+            if unknown:
+                raise ValueError(f"damping: unknown keys {sorted(unknown)} (mode, value)")
+            return cls(str(spec.get("mode", "absolute")), float(spec["value"]))
+        if isinstance(spec, int | float) and not isinstance(spec, bool):
+            return cls("absolute", float(spec))
+        raise ValueError(f"damping must be a number or {{mode, value}}, got {spec!r}")
+
+    def resolve(self, lambda_max: float | None) -> float:
+        if self.mode == "absolute":
+            return self.value
+        if lambda_max is None or not lambda_max > 0:
+            raise ValueError(f"relative damping needs a positive λ_max estimate, got {lambda_max}")
+        return self.value * lambda_max
+
+
+# --- per-example gradients ----------------------------------------------------------------------
+
+
+def _bra_channel(loss: str, channel: int | None, channels: Sequence | None) -> int | None:
+    if loss not in BRA_LOSSES:
+        raise ValueError(f"unknown bra loss {loss!r}: {' | '.join(BRA_LOSSES)}")
+    if loss == "smse":
+        return None
+    if channel is not None:
+        return int(channel)
+    if channels is not None:
+        names = [c["name"] if isinstance(c, Mapping) else str(c) for c in channels]
+        want = BRA_LOSSES[loss]
+        if want not in names:
+            raise ValueError(f"bra loss {loss!r} needs a {want!r} channel; channels: {names}")
+        return names.index(want)
+    return _DEFAULT_BRA_CHANNEL[loss]
+
+
+def per_example_gradients(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor | None = None,
+    *,
+    loss: str = "smse",
+    channel: int | None = None,
+    channels: Sequence | None = None,
+    chunk_size: int = 8,
+    space: ParameterSpace | None = None,
+) -> torch.Tensor:
+    """∇θ C(x_i, y_i) for every example, as rows.
+
+    Parameters
+    ----------
+    model : nn.Module
+    inputs : Tensor (n, C, H, W)
+    targets : Tensor (n, C, H, W), optional
+        Needed for ``loss="smse"``.
+    loss : {"smse", "mass", "energy"}
+        Per-example SMSE (:func:`symaudit.losses.smse`) or the conservation drift
+        (:func:`symaudit.losses.conservation_loss`) of the density / energy channel.
+    channel : int, optional
+        Channel index of the conservation bra (else looked up by name in ``channels``, else the
+        CE layout: density 0, energy 3).
+    chunk_size : int
+        Examples per ``vmap`` call.
+
+    Returns
+    -------
+    Tensor (n, P) in the model's dtype.
+    """
+    space = space or ParameterSpace(model)
+    ch = _bra_channel(loss, channel, channels)
+    if loss == "smse":
+        if targets is None:
+            raise ValueError("the smse bra/ket needs targets")
+        if targets.shape != inputs.shape and targets.shape[0] != inputs.shape[0]:
+            raise ValueError(f"targets {tuple(targets.shape)} do not match inputs")
+    else:
+        targets = inputs  # unused by the conservation losses; keeps one vmap signature
+
+    def single(theta, x, y):
+        pred = space.call(theta, x[None])
+        if ch is None:
+            return losses.smse(pred, y[None], reduction="sum")
+        return losses.conservation_loss(pred, x[None], ch, reduction="sum")
+
+    theta = space.theta
+    x = inputs.to(dtype=space.dtype, device=space.device)
+    y = targets.to(dtype=space.dtype, device=space.device)
+    g = vmap(grad(single), in_dims=(None, 0, 0), chunk_size=chunk_size)
+    with torch.no_grad():
+        return g(theta, x, y)
+
+
+# --- records and solutions ----------------------------------------------------------------------
+
+
+@dataclass
+class KetRecord:
+    """Convergence record of one ket solve (one per ket; also written as a CSV row).
+
+    ``matvecs`` and ``wall_time`` belong to the solve of the ket's BLOCK (shared by the
+    ``block_size`` kets solved together: sum them over distinct ``block`` values for totals).
+    ``residual_bound`` = ‖r‖/λ bounds |ΔΠ| per unit bra-gradient norm; ``error_bound`` =
+    max over bras of ‖g_bra‖·‖r‖/λ once bras are known (NaN before).
+    """
+
+    ket: int
+    iterations: int
+    matvecs: int
+    block: int
+    block_size: int
+    relres_recursive: float
+    relres_true: float
+    converged: bool
+    rtol: float
+    damping: float
+    lambda_max: float
+    damping_relative: float
+    wall_time: float
+    residual_norm: float
+    rhs_norm: float
+    residual_bound: float
+    error_bound: float
+    method: str
+    preconditioner_rank: int
+    restarts: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> KetRecord:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
+class KetSolution:
+    """Solved kets X = (M + λI)⁻¹ G_ket of one (model, metric batch), reusable for any bras.
+
+    Attributes
+    ----------
+    vectors : Tensor (n_ket, P)
+        The solutions, in the model's dtype.
+    records : list of KetRecord
+    damping : float
+        The absolute λ used.
+    lambda_max : float or None
+        The λ_max(M) estimate (None when not estimated).
+    rtol : float
+    method, normalization : str
+    parameters : dict
+        ``names``, ``shapes``, ``size``, ``digest`` of the parameters the solve was made at.
+    setup : dict
+        Costs outside the solves (operator build, λ_max estimate, preconditioner).
+    meta : dict
+        Free-form plain data from the caller (dataset, model, seed, batch...).
+    """
+
+    vectors: torch.Tensor
+    records: list[KetRecord]
+    damping: float
+    lambda_max: float | None
+    rtol: float
+    method: str
+    normalization: str
+    parameters: dict
+    setup: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def residual_norms(self) -> torch.Tensor:
+        """(n_ket,) float64 absolute true residual norms."""
+        return torch.tensor([r.residual_norm for r in self.records], dtype=torch.float64)
+
+    @property
+    def converged(self) -> bool:
+        return all(r.converged for r in self.records)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Atomically write a ``torch.save`` file holding only plain data and tensors."""
+        path = Path(path)
+        payload = {
+            "format": SOLUTION_FORMAT,
+            "version": SOLUTION_VERSION,
+            "vectors": self.vectors.detach().cpu(),
+            "records": [r.as_dict() for r in self.records],
+            "damping": float(self.damping),
+            "lambda_max": None if self.lambda_max is None else float(self.lambda_max),
+            "rtol": float(self.rtol),
+            "method": self.method,
+            "normalization": self.normalization,
+            "parameters": self.parameters,
+            "setup": self.setup,
+            "meta": self.meta,
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, map_location="cpu") -> KetSolution:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+        if not isinstance(payload, dict) or payload.get("format") != SOLUTION_FORMAT:
+            raise ValueError(f"{path}: not a symaudit ket solution")
+        if payload.get("version") != SOLUTION_VERSION:
+            raise ValueError(f"{path}: unsupported ket-solution version {payload.get('version')}")
+        return cls(
+            vectors=payload["vectors"],
+            records=[KetRecord.from_dict(r) for r in payload["records"]],
+            damping=payload["damping"],
+            lambda_max=payload["lambda_max"],
+            rtol=payload["rtol"],
+            method=payload["method"],
+            normalization=payload["normalization"],
+            parameters=payload["parameters"],
+            setup=payload.get("setup", {}),
+            meta=payload.get("meta", {}),
+        )
+
+
+# --- the Galerkin (reference) solve -------------------------------------------------------------
+
+
+def _energy_rank(evals_desc: torch.Tensor, energy: float) -> int:
+    """Smallest k with 1 − Σ_{i≤k} S_i²/Σ S_i² ≤ energy (reference §4.2 step 2); all if 0."""
+    total = float(evals_desc.clamp_min(0).sum())
+    if not total > 0:
+        return 0
+    tail = 1.0 - torch.cumsum(evals_desc.clamp_min(0), 0) / total
+    hits = torch.nonzero(tail <= energy).flatten()
+    return int(hits[0]) + 1 if hits.numel() else int(evals_desc.numel())
+
+
+def _galerkin(op: GaussNewtonOperator, G: torch.Tensor, span: torch.Tensor, lam: float,
+              energy: float, rank_tol: float) -> tuple[torch.Tensor, int]:
+    """X = Q (Qᵀ M Q + λ QᵀQ)⁻¹ Qᵀ G with Q from the energy-truncated SVD of ``span``.
+
+    The reference builds Q from the thin SVD of the gradients (99.99 % energy, ``energy=1e-4``),
+    applies one JVP of the whole batch per column of Q and inverts (JQ)ᵀ(JQ)/D + εI exactly in
+    the subspace.  This is block-CG iteration 1 (with the bras added to the first search block
+    when they are part of ``span``).  Returns (X (n, P), k).
+    """
+    Gm = _sym(gram(span, span))
+    evals, evecs = torch.linalg.eigh(Gm)
+    evals, evecs = evals.flip(0), evecs.flip(1)
+    k = _energy_rank(evals, energy)
+    keep = evals[:k] > (rank_tol**2) * float(evals[0])
+    evals, evecs = evals[:k][keep], evecs[:, :k][:, keep]
+    Q = (evecs / evals.sqrt()).T.to(span.dtype) @ span  # left singular vectors, (k, P)
+    Q = orthonormalize(Q, rank_tol=rank_tol)
+    JQ = op.jvp_mm(Q).reshape(Q.shape[0], -1)
+    H = _sym(gram(JQ, JQ) * op.scale + lam * gram(Q, Q))
+    C = gram(G, Q)  # (n, k)
+    Y = _spd_solve(H, C.T).T  # (n, k)
+    return Y.to(G.dtype) @ Q, int(Q.shape[0])
+
+
+# --- solve_kets ---------------------------------------------------------------------------------
+
+
+def _stats_records(stats: SolveStats, *, first: int, block: int, method: str, lam: float,
+                   lambda_max: float | None, rank: int, rtol: float) -> list[KetRecord]:
+    n = len(stats.relres_true)
+    lmax = float("nan") if lambda_max is None else float(lambda_max)
+    return [
+        KetRecord(
+            ket=first + j,
+            iterations=int(stats.iterations[j]),
+            matvecs=int(stats.matvecs),
+            block=block,
+            block_size=n,
+            relres_recursive=float(stats.relres_recursive[j]),
+            relres_true=float(stats.relres_true[j]),
+            converged=bool(stats.converged[j]),
+            rtol=float(rtol),
+            damping=float(lam),
+            lambda_max=lmax,
+            damping_relative=float(lam / lmax) if lmax > 0 else float("nan"),
+            wall_time=float(stats.wall_time),
+            residual_norm=float(stats.residual_norms[j]),
+            rhs_norm=float(stats.rhs_norms[j]),
+            residual_bound=float(stats.residual_norms[j] / lam),
+            error_bound=float("nan"),
+            method=method,
+            preconditioner_rank=int(rank),
+            restarts=int(stats.restarts),
+        )
+        for j in range(n)
+    ]
+
+
+def _unconverged_message(records: Sequence[KetRecord], rtol: float, max_iterations: int) -> str:
+    bad = [r for r in records if not r.converged]
+    worst = max(bad, key=lambda r: r.relres_true)
+    return (
+        f"influence solve did not converge: {len(bad)}/{len(records)} kets above "
+        f"rtol={rtol:g} after {max_iterations} iterations (worst true relative residual "
+        f"{worst.relres_true:.3g} at ket {worst.ket}, λ/λ_max={worst.damping_relative:.3g}); "
+        "raise max_iterations, damping or preconditioner_rank"
+    )
+
+
+def solve_kets(
+    model: nn.Module,
+    metric_inputs: torch.Tensor,
+    ket_inputs: torch.Tensor,
+    ket_targets: torch.Tensor,
+    *,
+    damping,
+    rtol: float = 1e-4,
+    normalization: str = "per_output",
+    method: str = "block_cg",
+    preconditioner_rank: int = 0,
+    max_iterations: int = 500,
+    max_restarts: int = 2,
+    fail_on_unconverged: bool = True,
+    block_size: int = 48,
+    chunk_size: int = 8,
+    lambda_max: float | None = None,
+    estimate_lambda_max: bool = True,
+    lanczos_steps: int = 30,
+    seed: int = 0,
+    x0: torch.Tensor | str | None = None,
+    extra_span: torch.Tensor | None = None,
+    galerkin_energy: float = 1e-4,
+    rank_tol: float = 1e-6,
+    check_residual: bool = True,
+    operator: GaussNewtonOperator | None = None,
+    meta: Mapping | None = None,
+) -> KetSolution:
+    """Solve (M + λI) x_j = ∇θ SMSE(f(x_j), y_j) for every ket j.
+
+    Parameters
+    ----------
+    model : nn.Module
+    metric_inputs : Tensor (N, C, H, W)
+        The batch defining M = Jᵀ J / D.
+    ket_inputs, ket_targets : Tensor (n, C, H, W)
+    damping : float or {"mode": "absolute"|"relative", "value": v} or Damping
+        λ (absolute) or v·λ_max(M) (relative; λ_max estimated by Lanczos unless given).
+    rtol : float
+        Per-ket ‖b − Ax‖/‖b‖ ≤ rtol for EVERY ket (max over kets), on the true residual.
+    normalization : {"per_output", "per_example", "none"}
+    method : {"block_cg", "cg", "sequential_cg", "galerkin"}
+        Block CG; lock-step CG over the block; one CG per ket; or the reference's Galerkin
+        inverse in the (energy-truncated) span of the ket gradients plus ``extra_span``.
+        ``galerkin`` has no tolerance: its residuals are recorded but never raise.
+    preconditioner_rank : int
+        Rank of the randomized Nyström preconditioner (0 = none); built once, shared by all kets.
+    max_iterations, max_restarts : int
+        Per solve (block): iterations in total and true-residual restarts.
+    fail_on_unconverged : bool
+        Raise :class:`InfluenceConvergenceError` (one line; ``.solution`` attached) if any ket
+        misses ``rtol``; otherwise only flag it in its record.
+    block_size : int
+        Kets per block solve (larger sets are split).
+    chunk_size : int
+        Vectors per vmap in products and examples per vmap in gradients.
+    lambda_max : float, optional
+        A known λ_max(M) (skips the Lanczos estimate).
+    estimate_lambda_max : bool
+        Estimate λ_max even for absolute damping (for the λ/λ_max record).
+    x0 : Tensor (n, P) or "rhs", optional
+        Starting guess; ``"rhs"`` starts from b — a deliberately bad start for testing the
+        true-residual check (influence-anchors §4.2).
+    extra_span : Tensor (m, P), optional
+        Galerkin only: further gradients (the reference's bras) added to the subspace.
+    galerkin_energy : float
+        Galerkin only: discarded gradient energy (reference 1e-4; 0 keeps the full span).
+    check_residual : bool
+        Galerkin only: compute the true residuals (n extra products) for the records.
+    operator : GaussNewtonOperator, optional
+        Reuse an operator built for this model and metric batch.
+    meta : dict, optional
+        Plain data stored with the solution.
+
+    Returns
+    -------
+    KetSolution
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}: {' | '.join(METHODS)}")
+    if block_size < 1:
+        raise ValueError(f"block_size must be >= 1, got {block_size}")
+    damping = Damping.parse(damping)
+    t_start = time.perf_counter()
+    op = operator or GaussNewtonOperator(
+        model, metric_inputs, normalization=normalization, chunk_size=chunk_size
+    )
+    if operator is not None and operator.normalization != normalization:
+        raise ValueError(
+            f"operator normalization {operator.normalization!r} != requested {normalization!r}"
+        )
+    setup: dict = {
+        "operator_seconds": op.setup_seconds,
+        "operator_mode": op.mode,
+        "parameters": op.size,
+        "metric_outputs": op.num_outputs,
+    }
+
+    t0 = time.perf_counter()
+    G = per_example_gradients(
+        model, ket_inputs, ket_targets, chunk_size=chunk_size, space=op.space
+    )
+    setup["gradient_seconds"] = time.perf_counter() - t0
+
+    if lambda_max is None and (damping.mode == "relative" or estimate_lambda_max):
+        t0 = time.perf_counter()
+        lambda_max, products = lanczos_lambda_max(
+            op.mm, op.size, dtype=op.dtype, device=op.device, steps=lanczos_steps, seed=seed
+        )
+        setup.update(lambda_max_seconds=time.perf_counter() - t0, lambda_max_matvecs=products)
+    lam = damping.resolve(lambda_max)
+
+    def A(V: torch.Tensor) -> torch.Tensor:
+        return op.mm(V).add_(V, alpha=lam)
+
+    precond = None
+    rank = 0
+    if preconditioner_rank and method != "galerkin":
+        nys = NystromPreconditioner(
+            op.mm, op.size, preconditioner_rank, dtype=op.dtype, device=op.device, seed=seed
+        )
+        precond, rank = nys.for_damping(lam), nys.rank
+        setup.update(
+            preconditioner_seconds=nys.build_seconds,
+            preconditioner_matvecs=nys.build_matvecs,
+            preconditioner_rank=nys.rank,
+            preconditioner_lambda_r_over_damping=nys.lambda_min / lam,
+            nystrom_lambda_max=nys.lambda_max,
+        )
+
+    n = G.shape[0]
+    if isinstance(x0, str):
+        if x0 != "rhs":
+            raise ValueError(f"x0 must be a tensor, None or 'rhs', got {x0!r}")
+        x0 = G.clone()
+    elif x0 is not None and tuple(x0.shape) != tuple(G.shape):
+        raise ValueError(f"x0 shape {tuple(x0.shape)} != right-hand sides {tuple(G.shape)}")
+
+    X = torch.empty_like(G)
+    records: list[KetRecord] = []
+    kw = dict(rtol=rtol, max_iterations=max_iterations, max_restarts=max_restarts,
+              precond=precond)
+    if method == "galerkin":
+        t0 = time.perf_counter()
+        span = G if extra_span is None else torch.cat([G, extra_span.to(G)])
+        jvps0 = op.jvps
+        X, k = _galerkin(op, G, span, lam, galerkin_energy, rank_tol)
+        jvps = op.jvps - jvps0
+        if check_residual:
+            R = G - A(X)
+            res = row_norms(R).cpu().numpy()
+        else:
+            res = np.full(n, np.nan)
+        bn = row_norms(G).cpu().numpy()
+        rel = res / np.where(bn > 0, bn, 1.0)
+        stats = SolveStats(
+            iterations=np.ones(n, dtype=np.int64), relres_recursive=np.full(n, np.nan),
+            relres_true=rel, residual_norms=res, rhs_norms=bn, converged=rel <= rtol,
+            total_iterations=1, matvecs=jvps + (n if check_residual else 0),
+            wall_time=time.perf_counter() - t0,
+        )
+        setup["galerkin_rank"] = k
+        records = _stats_records(stats, first=0, block=0, method=method, lam=lam,
+                                 lambda_max=lambda_max, rank=0, rtol=rtol)
+    else:
+        width = 1 if method == "sequential_cg" else block_size
+        for b, start in enumerate(range(0, n, width)):
+            sl = slice(start, start + width)
+            x0_b = None if x0 is None else x0[sl]
+            if method == "block_cg":
+                Xb, stats = block_cg(A, G[sl], x0=x0_b, rank_tol=rank_tol, **kw)
+            else:
+                Xb, stats = lockstep_cg(A, G[sl], x0=x0_b, **kw)
+            X[sl] = Xb
+            records += _stats_records(stats, first=start, block=b, method=method, lam=lam,
+                                      lambda_max=lambda_max, rank=rank, rtol=rtol)
+    setup["total_seconds"] = time.perf_counter() - t_start
+    solution = KetSolution(
+        vectors=X,
+        records=records,
+        damping=float(lam),
+        lambda_max=None if lambda_max is None else float(lambda_max),
+        rtol=float(rtol),
+        method=method,
+        normalization=normalization,
+        parameters=op.space.describe(),
+        setup=setup,
+        meta=dict(meta or {}),
+    )
+    if fail_on_unconverged and method != "galerkin" and not solution.converged:
+        raise InfluenceConvergenceError(
+            _unconverged_message(records, rtol, max_iterations), solution
+        )
+    return solution
+
+
+# --- bras ---------------------------------------------------------------------------------------
+
+
+def _check_parameters(space: ParameterSpace, solution: KetSolution) -> None:
+    want = solution.parameters
+    if list(space.names) != list(want["names"]) or [list(s) for s in space.shapes] != [
+        list(s) for s in want["shapes"]
+    ]:
+        raise ValueError("bra model's parameters (names/shapes) differ from the solved kets'")
+    if space.digest() != want["digest"]:
+        raise ValueError(
+            "bra model's parameter values differ from those the kets were solved at "
+            f"(digest {space.digest()} != {want['digest']}); pass check_parameters=False to "
+            "override"
+        )
+
+
+def bra_influence(
+    model: nn.Module,
+    solution: KetSolution,
+    bra_inputs: torch.Tensor,
+    bra_targets: torch.Tensor | None = None,
+    *,
+    loss: str = "smse",
+    channel: int | None = None,
+    channels: Sequence | None = None,
+    chunk_size: int = 8,
+    check_parameters: bool = True,
+    return_bounds: bool = False,
+):
+    """Raw Π[i, j] = ∇θ C_bra(x_i)ᵀ x_j for solved kets x_j (gradients + fp64 dots).
+
+    Parameters
+    ----------
+    model : nn.Module
+        The model the kets were solved at (checked by a parameter digest).
+    solution : KetSolution
+    bra_inputs : Tensor (n_bra, C, H, W)
+        E.g. ``groups.act(g, x, channels)``.
+    bra_targets : Tensor (n_bra, C, H, W), optional
+        Needed for SMSE bras (e.g. ``groups.act(g, y, channels)``).
+    loss, channel, channels
+        As in :func:`per_example_gradients`.
+    return_bounds : bool
+        Also return the (n_bra, n_ket) entrywise bound ‖g_bra,i‖·‖r_j‖/λ.
+
+    Returns
+    -------
+    values : Tensor (n_bra, n_ket) float64
+    bounds : Tensor (n_bra, n_ket) float64, only with ``return_bounds``
+    """
+    space = ParameterSpace(model)
+    if check_parameters:
+        _check_parameters(space, solution)
+    Gb = per_example_gradients(
+        model, bra_inputs, bra_targets, loss=loss, channel=channel, channels=channels,
+        chunk_size=chunk_size, space=space,
+    )
+    values = gram(Gb, solution.vectors.to(dtype=Gb.dtype, device=Gb.device)).cpu()
+    if not return_bounds:
+        return values
+    bounds = row_norms(Gb).cpu()[:, None] * solution.residual_norms[None, :] / solution.damping
+    return values, bounds
+
+
+# --- the contract's one-call version ------------------------------------------------------------
+
+
+@dataclass
+class InfluenceResult:
+    """Result of :func:`influence_matrix`.
+
+    Attributes
+    ----------
+    values : Tensor (n_bra, n_ket) float64
+        Raw Π.
+    records : list of KetRecord
+        One per ket, ``error_bound`` filled with the max over these bras.
+    bounds : Tensor (n_bra, n_ket) float64
+        Entrywise a-posteriori bound ‖g_bra,i‖·‖r_j‖/λ on |Π − Π_exact|.
+    solution : KetSolution
+        The solved kets (reusable through :func:`bra_influence`).
+    """
+
+    values: torch.Tensor
+    records: list[KetRecord]
+    bounds: torch.Tensor
+    solution: KetSolution
+
+    @property
+    def standardised(self) -> torch.Tensor:
+        """Π with every bra row divided by the std of its ket entries (+1e-6)."""
+        return standardise(self.values)
+
+
+def influence_matrix(
+    model: nn.Module,
+    metric_inputs: torch.Tensor,
+    ket_inputs: torch.Tensor,
+    ket_targets: torch.Tensor,
+    bra_inputs: torch.Tensor,
+    bra_targets: torch.Tensor | None,
+    *,
+    damping,
+    rtol: float,
+    normalization: str = "per_output",
+    method: str = "block_cg",
+    bra_loss: str = "smse",
+    bra_channel: int | None = None,
+    channels: Sequence | None = None,
+    **solve_options,
+) -> InfluenceResult:
+    """Π[i, j] = ∇θ C_bra,i ᵀ (M + λI)⁻¹ ∇θ C_ket,j (the public contract).
+
+    C_ket is the per-example SMSE on (ket_inputs, ket_targets); C_bra the per-example SMSE on
+    (bra_inputs, bra_targets) or, with ``bra_loss="mass"|"energy"``, the conservation drift.
+    M = Jᵀ J / D over ``metric_inputs`` (``normalization="none"``: Jᵀ J), λ = ``damping``
+    (absolute, or ``{"mode": "relative", "value": v}``).  ``method="galerkin"`` reproduces the
+    reference's inverse in span([G_ket, G_bra]).  Further keywords go to :func:`solve_kets`
+    (``preconditioner_rank``, ``max_iterations``, ``fail_on_unconverged``, ...).
+
+    Returns
+    -------
+    InfluenceResult
+        ``values`` (n_bra, n_ket) float64 raw Π, ``records`` one per ket, ``bounds``.
+    """
+    space = ParameterSpace(model)
+    chunk = int(solve_options.get("chunk_size", 8))
+    Gb = per_example_gradients(
+        model, bra_inputs, bra_targets, loss=bra_loss, channel=bra_channel, channels=channels,
+        chunk_size=chunk, space=space,
+    )
+    if method == "galerkin" and "extra_span" not in solve_options:
+        solve_options["extra_span"] = Gb
+    solution = solve_kets(
+        model, metric_inputs, ket_inputs, ket_targets, damping=damping, rtol=rtol,
+        normalization=normalization, method=method, **solve_options,
+    )
+    values = gram(Gb, solution.vectors).cpu()
+    bounds = row_norms(Gb).cpu()[:, None] * solution.residual_norms[None, :] / solution.damping
+    col_max = bounds.max(dim=0).values if bounds.shape[0] else torch.zeros(bounds.shape[1])
+    for rec, b in zip(solution.records, col_max.tolist(), strict=True):
+        rec.error_bound = float(b)
+    return InfluenceResult(values=values, records=solution.records, bounds=bounds,
+                           solution=solution)

@@ -1,0 +1,459 @@
+"""Krylov solvers for (M + λI) X = B with many right-hand sides, and their helpers.
+
+Everything works on ROW blocks: B, X, residuals and search directions are ``(k, P)`` tensors in
+the operator's precision (fp32 for a fp32 model); every inner product, Gram matrix and scalar is
+float64 (:func:`~symaudit.influence._operator.gram`).  Design and measurements:
+influence-anchors.md §3–5.  In short:
+
+* :func:`block_cg` — breakdown-free block (P)CG (Ji & Li 2017): the search block is
+  re-orthonormalised by a rank-revealing eigen-decomposition of its fp64 Gram matrix (directions
+  below ``rank_tol`` relative singular value are dropped), and only the right-hand sides still
+  above tolerance feed new directions, while every column of X keeps being updated.  Sharing the
+  block Krylov space cut mat-vecs ~3× against separate CG runs on the GGN's outlier-dominated
+  spectrum.
+* :func:`lockstep_cg` — plain per-column (P)CG run side by side (the fallback; one RHS = CG).
+* both start from x₀ = 0 unless given a start, stop on the MAX over columns of the recursive
+  relative residual ‖b − Ax‖/‖b‖ ≤ rtol (unsquared), recompute the TRUE residual at exit and
+  restart from the current X if any column fails (fp32 recursions drift from κ ≳ 1e5).
+* :class:`NystromPreconditioner` — randomized Nyström (Frangella, Tropp & Udell 2023), built once
+  per metric from ``rank`` products and shared by every right-hand side.
+* :func:`lanczos_lambda_max` — λ_max of M for relative damping and diagnostics.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from symaudit.influence._operator import gram, row_norms
+
+__all__ = [
+    "NystromPreconditioner",
+    "SolveStats",
+    "block_cg",
+    "lanczos_lambda_max",
+    "lockstep_cg",
+    "orthonormalize",
+]
+
+Apply = Callable[[torch.Tensor], torch.Tensor]
+
+
+# --- linear-algebra helpers ---------------------------------------------------------------------
+
+
+def _sym(a: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (a + a.T)
+
+
+def orthonormalize(W: torch.Tensor, rank_tol: float = 1e-6, passes: int = 2) -> torch.Tensor:
+    """Orthonormal row basis of span(rows of W), dropping numerically dependent directions.
+
+    W (m, P) -> Q (k, P), k ≤ m.  Each pass eigen-decomposes the fp64 Gram matrix W Wᵀ and keeps
+    the directions whose singular value exceeds ``rank_tol`` × the largest; the second pass
+    repairs the orthonormality lost by forming Q in the working precision (CholQR2-style).
+    Never forms a fp64 copy of W, so it scales to P ~ 10^7.
+    """
+    Q = W
+    for i in range(passes):
+        if Q.shape[0] == 0:
+            return Q
+        G = _sym(gram(Q, Q))
+        evals, evecs = torch.linalg.eigh(G)
+        top = float(evals[-1]) if evals.numel() else 0.0
+        if not top > 0.0:
+            return Q[:0]
+        # first pass: the rank decision; later passes only re-normalise what survived
+        cut = (rank_tol**2) * top if i == 0 else 1e-2 * top * torch.finfo(torch.float64).eps
+        keep = evals > cut
+        T = evecs[:, keep] / evals[keep].sqrt()  # (m, k)
+        Q = T.T.to(W.dtype) @ Q
+    return Q
+
+
+def _spd_solve(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """Solve A X = B for a small fp64 SPD A (Cholesky; eigen pseudo-inverse if that fails)."""
+    L, info = torch.linalg.cholesky_ex(A)
+    if int(info) == 0:
+        return torch.cholesky_solve(B, L)
+    evals, evecs = torch.linalg.eigh(A)
+    inv = torch.where(evals > evals[-1] * 1e-14, 1.0 / evals, torch.zeros_like(evals))
+    return evecs @ (inv[:, None] * (evecs.T @ B))
+
+
+# --- results ------------------------------------------------------------------------------------
+
+
+@dataclass
+class SolveStats:
+    """Per-column diagnostics of one solve of (M + λI) X = B with n right-hand sides.
+
+    Attributes
+    ----------
+    iterations : ndarray (n,) int
+        Iteration (block iteration for block CG) at which the column last reached tolerance;
+        the total iteration count if it never did.
+    relres_recursive, relres_true : ndarray (n,) float
+        ‖r‖/‖b‖ from the recursion at exit and recomputed as ‖b − (M + λI)x‖/‖b‖.
+    residual_norms, rhs_norms : ndarray (n,) float
+        The absolute true residual ‖b − Ax‖ and ‖b‖.
+    converged : ndarray (n,) bool
+        relres_true ≤ rtol.
+    total_iterations, matvecs, restarts : int
+        Iterations of the whole solve, single-vector products (true residuals included), restarts.
+    wall_time : float
+        Seconds.
+    history : list of float
+        Max recursive relative residual over columns after every iteration.
+    """
+
+    iterations: np.ndarray
+    relres_recursive: np.ndarray
+    relres_true: np.ndarray
+    residual_norms: np.ndarray
+    rhs_norms: np.ndarray
+    converged: np.ndarray
+    total_iterations: int = 0
+    matvecs: int = 0
+    restarts: int = 0
+    wall_time: float = 0.0
+    history: list[float] = field(default_factory=list)
+
+
+class _Counter:
+    """Wraps the damped operator A = M + λI and counts single-vector products."""
+
+    def __init__(self, apply: Apply):
+        self.apply = apply
+        self.count = 0
+
+    def __call__(self, V: torch.Tensor) -> torch.Tensor:
+        self.count += V.shape[0]
+        return self.apply(V)
+
+
+# --- block CG -----------------------------------------------------------------------------------
+
+
+def _solve_driver(inner, A: Apply, B, *, rtol, max_iterations, x0, max_restarts, **kw):
+    """Common frame: x₀, the inner recursion, true residual at exit, restarts."""
+    t0 = time.perf_counter()
+    if B.ndim != 2:
+        raise ValueError(f"right-hand sides must be a (n, P) block, got {tuple(B.shape)}")
+    if not rtol > 0:
+        raise ValueError(f"rtol must be positive, got {rtol}")
+    A = _Counter(A)
+    n = B.shape[0]
+    bnorm = row_norms(B).cpu().numpy()
+    safe_bnorm = np.where(bnorm > 0, bnorm, 1.0)
+    if x0 is None:
+        X = torch.zeros_like(B)
+        R = B.clone()
+    else:
+        X = x0.to(dtype=B.dtype, device=B.device).clone()
+        R = B - A(X)
+    iterations = np.zeros(n, dtype=np.int64)
+    history: list[float] = []
+    state = {"it": 0}
+    restarts = 0
+    while True:
+        rel_rec = inner(
+            A, X, R, safe_bnorm, rtol=rtol, max_iterations=max_iterations, state=state,
+            iterations=iterations, history=history, **kw,
+        )
+        # the recursive residual drifts from the true one in finite precision (and lies for a
+        # start like x0 = b): always recompute it, and restart from X if any column fails
+        R_true = B - A(X)
+        res = row_norms(R_true).cpu().numpy()
+        rel_true = res / safe_bnorm
+        done = rel_true <= rtol
+        if done.all() or restarts >= max_restarts or state["it"] >= max_iterations:
+            break
+        R = R_true
+        restarts += 1
+    never = rel_true > rtol
+    iterations[never] = state["it"]
+    stats = SolveStats(
+        iterations=iterations,
+        relres_recursive=np.asarray(rel_rec, dtype=np.float64),
+        relres_true=rel_true,
+        residual_norms=res,
+        rhs_norms=bnorm,
+        converged=rel_true <= rtol,
+        total_iterations=state["it"],
+        matvecs=A.count,
+        restarts=restarts,
+        wall_time=time.perf_counter() - t0,
+        history=history,
+    )
+    return X, stats
+
+
+def _block_cg_inner(
+    A, X, R, bnorm, *, rtol, max_iterations, state, iterations, history,
+    precond=None, rank_tol=1e-6,
+):
+    rel = row_norms(R).cpu().numpy() / bnorm
+    active = rel > rtol
+    if not active.any():
+        return rel
+    act = torch.as_tensor(np.flatnonzero(active), device=R.device)
+    Z = precond(R[act]) if precond is not None else R[act]
+    P = orthonormalize(Z, rank_tol)
+    while state["it"] < max_iterations and P.shape[0] > 0:
+        Q = A(P)
+        state["it"] += 1
+        delta = _sym(gram(P, Q))  # Pᵀ A P, k × k
+        alpha = _spd_solve(delta, gram(P, R))  # k × n: A-optimal step for EVERY column
+        a32 = alpha.T.to(R.dtype)
+        X.add_(a32 @ P)
+        R.sub_(a32 @ Q)
+        rel = row_norms(R).cpu().numpy() / bnorm
+        history.append(float(rel.max()))
+        newly = (rel <= rtol) & active
+        iterations[newly] = state["it"]
+        active = rel > rtol  # a column may come back if round-off pushes it over again
+        if not active.any():
+            break
+        act = torch.as_tensor(np.flatnonzero(active), device=R.device)
+        Z = precond(R[act]) if precond is not None else R[act]
+        beta = _spd_solve(delta, gram(Q, Z))  # k × m: makes the new block A-conjugate to P
+        P = orthonormalize(Z - beta.T.to(R.dtype) @ P, rank_tol)
+    return rel
+
+
+def block_cg(
+    A: Apply,
+    B: torch.Tensor,
+    *,
+    rtol: float,
+    max_iterations: int = 500,
+    precond: Apply | None = None,
+    x0: torch.Tensor | None = None,
+    max_restarts: int = 2,
+    rank_tol: float = 1e-6,
+) -> tuple[torch.Tensor, SolveStats]:
+    """Breakdown-free block (preconditioned) CG for A X = B (see the module docstring).
+
+    Parameters
+    ----------
+    A : callable
+        Row-block product ``V (k, P) -> A V (k, P)`` with A symmetric positive definite.
+    B : Tensor, shape (n, P)
+        Right-hand sides as rows.
+    rtol : float
+        Stop when max_j ‖b_j − A x_j‖/‖b_j‖ ≤ rtol (recursive), confirmed on the true residual.
+    max_iterations : int
+        Block iterations in total, restarts included (one costs as many products as the block
+        has directions, ≤ n).
+    precond : callable, optional
+        Row-block application of an SPD preconditioner ≈ A⁻¹.
+    x0 : Tensor (n, P), optional
+        Starting guess (default 0; never b — influence-anchors §4.2).
+    max_restarts : int
+        Restarts from the current X when the true residual misses the tolerance.
+    rank_tol : float
+        Relative singular-value cut when re-orthonormalising the search block.
+
+    Returns
+    -------
+    X : Tensor (n, P)
+    stats : SolveStats
+    """
+    return _solve_driver(
+        _block_cg_inner, A, B, rtol=rtol, max_iterations=max_iterations, x0=x0,
+        max_restarts=max_restarts, precond=precond, rank_tol=rank_tol,
+    )
+
+
+# --- lock-step CG -------------------------------------------------------------------------------
+
+
+def _rowdot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a.double() * b.double()).sum(dim=1)
+
+
+def _lockstep_inner(
+    A, X, R, bnorm, *, rtol, max_iterations, state, iterations, history, precond=None,
+):
+    rel = row_norms(R).cpu().numpy() / bnorm
+    active = np.flatnonzero(rel > rtol)
+    if active.size == 0:
+        return rel
+    idx = torch.as_tensor(active, device=R.device)
+    Z = precond(R[idx]) if precond is not None else R[idx].clone()
+    D = Z.clone()  # search directions of the active columns
+    rz = _rowdot(R[idx], Z)
+    while state["it"] < max_iterations:
+        Q = A(D)
+        state["it"] += 1
+        alpha = rz / _rowdot(D, Q)
+        a32 = alpha.to(R.dtype)[:, None]
+        X[idx] += a32 * D
+        R[idx] -= a32 * Q
+        rel_act = row_norms(R[idx]).cpu().numpy() / bnorm[active]
+        rel[active] = rel_act
+        history.append(float(rel.max()))
+        keep = rel_act > rtol
+        iterations[active[~keep]] = state["it"]
+        if not keep.any():
+            break
+        # finished columns leave the products (they cost nothing any more)
+        k = torch.as_tensor(np.flatnonzero(keep), device=R.device)
+        active, idx, D, rz = active[keep], idx[k], D[k], rz[k]
+        Z = precond(R[idx]) if precond is not None else R[idx]
+        rz_new = _rowdot(R[idx], Z)
+        beta = (rz_new / rz).to(R.dtype)[:, None]
+        D = Z + beta * D
+        rz = rz_new
+    return rel
+
+
+def lockstep_cg(
+    A: Apply,
+    B: torch.Tensor,
+    *,
+    rtol: float,
+    max_iterations: int = 500,
+    precond: Apply | None = None,
+    x0: torch.Tensor | None = None,
+    max_restarts: int = 2,
+) -> tuple[torch.Tensor, SolveStats]:
+    """Per-column (preconditioned) CG, all columns side by side; same contract as
+    :func:`block_cg` (``max_iterations`` counts iterations of the lock-step loop)."""
+    return _solve_driver(
+        _lockstep_inner, A, B, rtol=rtol, max_iterations=max_iterations, x0=x0,
+        max_restarts=max_restarts, precond=precond,
+    )
+
+
+# --- randomized Nyström preconditioner ----------------------------------------------------------
+
+
+class NystromPreconditioner:
+    """Randomized Nyström approximation M ≈ U diag(Λ̂) Uᵀ and the preconditioner it defines.
+
+    Built once per metric (independent of the damping): Ω (rank, P) random orthonormal rows,
+    Y = M Ω, shift ν = √P·eps·‖Y‖_F for stability, and a Rayleigh–Ritz step in an orthonormal
+    basis of span(Y) — which keeps U orthonormal to working precision, so the preconditioner
+    stays SPD even when λ/λ̂₁ is tiny.  For a damping μ it applies
+
+        P⁻¹ r = r + U ((λ̂_r + μ)/(Λ̂ + μ) − 1) Uᵀ r
+
+    (Frangella, Tropp & Udell 2023).  λ̂_r/μ is the diagnostic: ≲ 1 means the sketch captured
+    every eigenvalue above the damping.
+
+    Parameters
+    ----------
+    matmat : callable
+        Undamped row-block product V (k, P) -> M V.
+    size : int
+        P.
+    rank : int
+        Sketch size (products spent on the build).
+    dtype, device
+        Of the vectors.
+    seed : int
+        Seed of the random test matrix.
+    """
+
+    def __init__(self, matmat: Apply, size: int, rank: int, *, dtype, device, seed: int = 0):
+        if rank < 1:
+            raise ValueError(f"Nyström rank must be >= 1, got {rank}")
+        t0 = time.perf_counter()
+        rank = min(int(rank), size)
+        gen = torch.Generator(device="cpu").manual_seed(int(seed))
+        omega = torch.randn(rank, size, generator=gen, dtype=torch.float64)
+        omega = orthonormalize(omega.to(dtype=dtype, device=device))
+        Y = matmat(omega)
+        yf = float(row_norms(Y).square().sum().sqrt())
+        nu = math.sqrt(size) * torch.finfo(dtype).eps * yf
+        Y = Y + nu * omega
+        basis = orthonormalize(Y)  # (k, P), span(Y_ν)
+        S = _sym(gram(omega, Y))  # Ωᵀ Y_ν = Ωᵀ M Ω + ν I, SPD
+        T = gram(basis, Y)  # (k, r)
+        K = _sym(T @ _spd_solve(S, T.T))  # the Nyström approximation in the basis
+        evals, evecs = torch.linalg.eigh(K)
+        order = torch.argsort(evals, descending=True)
+        evals, evecs = evals[order], evecs[:, order]
+        lam = (evals - nu).clamp_min(0.0)
+        keep = lam > 0
+        self.eigenvalues: torch.Tensor = lam[keep]  # fp64, descending
+        self.U: torch.Tensor = evecs[:, keep].T.to(dtype) @ basis  # (k, P) orthonormal rows
+        self.rank = int(self.eigenvalues.numel())
+        self.requested_rank = rank
+        self.shift = nu
+        self.build_matvecs = rank
+        self.build_seconds = time.perf_counter() - t0
+
+    @property
+    def lambda_max(self) -> float:
+        """Largest Nyström eigenvalue: a lower bound on λ_max(M)."""
+        return float(self.eigenvalues[0]) if self.rank else 0.0
+
+    @property
+    def lambda_min(self) -> float:
+        """Smallest retained Nyström eigenvalue λ̂_r."""
+        return float(self.eigenvalues[-1]) if self.rank else 0.0
+
+    def for_damping(self, mu: float) -> Apply:
+        """The preconditioner P⁻¹ for M + μI, as a row-block map."""
+        if not mu > 0:
+            raise ValueError(f"the Nyström preconditioner needs a positive damping, got {mu}")
+        if self.rank == 0:
+            return lambda R: R
+        coef = (self.lambda_min + mu) / (self.eigenvalues + mu) - 1.0  # (k,) in (-1, 0]
+        U = self.U
+
+        def apply(R: torch.Tensor) -> torch.Tensor:
+            C = gram(R, U) * coef  # (m, k) fp64
+            return R + C.to(R.dtype) @ U
+
+        return apply
+
+
+# --- λ_max -------------------------------------------------------------------------------------
+
+
+def lanczos_lambda_max(
+    matmat: Apply, size: int, *, dtype, device, steps: int = 30, tol: float = 1e-6,
+    seed: int = 0,
+) -> tuple[float, int]:
+    """Largest eigenvalue of a symmetric PSD operator by Lanczos with full re-orthogonalisation.
+
+    Returns ``(estimate, products)``.  The top Ritz value converges fast on the GGN's
+    outlier-dominated spectrum; iteration stops when it changes by less than ``tol`` relative.
+    The estimate is a lower bound (a Ritz value).
+    """
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    q = torch.randn(1, size, generator=gen, dtype=torch.float64).to(dtype=dtype, device=device)
+    q = q / float(row_norms(q)[0])
+    basis = [q]
+    alphas: list[float] = []
+    betas: list[float] = []
+    prev = 0.0
+    theta = 0.0
+    products = 0
+    for k in range(min(steps, size)):
+        w = matmat(basis[-1])
+        products += 1
+        alphas.append(float(gram(basis[-1], w)[0, 0]))
+        Qb = torch.cat(basis)
+        for _ in range(2):  # full re-orthogonalisation, twice is enough
+            w = w - gram(w, Qb).to(dtype) @ Qb
+        beta = float(row_norms(w)[0])
+        T = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
+        theta = float(np.linalg.eigvalsh(T)[-1])
+        if k > 0 and abs(theta - prev) <= tol * abs(theta):
+            break
+        prev = theta
+        if beta <= 1e-12 * max(abs(theta), 1e-300):
+            break  # invariant subspace found: theta is exact
+        betas.append(beta)
+        basis.append(w / beta)
+    return theta, products

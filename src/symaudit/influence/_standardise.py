@@ -1,0 +1,46 @@
+"""The reference code's standardisation of influence matrices (pdehats.md §4.3)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["STANDARDISE_EPS", "standardise"]
+
+#: the reference adds 1e-6 to the row standard deviation ([old] did not)
+STANDARDISE_EPS = 1e-6
+
+
+def standardise(values, *, ket_ndim: int = 1, eps: float = STANDARDISE_EPS):
+    """Divide every bra row by the sample std of its ket entries (no centring).
+
+    Π̃[bra, ket] = Π[bra, ket] / (std_ket Π[bra, ·] + eps), std with the n − 1 denominator
+    (Julia ``std``), the diagonal included — the reference's ``normalization = :standard``.
+
+    Parameters
+    ----------
+    values : Tensor or ndarray, shape (..., *ket_shape)
+        Raw influence; the LAST ``ket_ndim`` axes index the kets (1 for an (n_bra, n_ket)
+        matrix, 2 for a (bra_time, bra_class, ket_time, ket_class) array).
+    ket_ndim : int
+        Number of trailing ket axes.
+    eps : float
+        Added to the standard deviation.
+
+    Returns
+    -------
+    Same type and shape as ``values`` (float64 for torch input).
+    """
+    if ket_ndim < 1 or ket_ndim > values.ndim:
+        raise ValueError(f"ket_ndim={ket_ndim} invalid for an array of {values.ndim} dims")
+    axes = tuple(range(values.ndim - ket_ndim, values.ndim))
+    n = int(np.prod([values.shape[a] for a in axes]))
+    if n < 2:
+        raise ValueError("standardise needs at least two ket entries per bra row")
+    if isinstance(values, torch.Tensor):
+        v = values.to(torch.float64)
+        std = v.std(dim=axes, correction=1, keepdim=True)
+        return v / (std + eps)
+    v = np.asarray(values, dtype=np.float64)
+    std = v.std(axis=axes, ddof=1, keepdims=True)
+    return v / (std + eps)

@@ -1,0 +1,286 @@
+"""Training data: class stores, persisted trajectory splits, one-step transitions, augmentation,
+and the analysis mini-batches (pdehats.md §1.3-§1.6).
+
+Fields are ``(trajectory, time, channel, y, x)`` in stores and ``(batch, channel, y, x)`` in
+batches.  A transition is the pair (s_t, s_{t+1}) of one trajectory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from symaudit import groups
+from symaudit.datasets import DATASETS
+from symaudit.store import Store, open_store
+
+__all__ = [
+    "ClassData",
+    "Transitions",
+    "analysis_batch",
+    "augment",
+    "load_splits",
+    "make_splits",
+    "open_class_stores",
+    "write_splits",
+]
+
+SPLITS_FILE = "splits.json"
+
+
+def open_class_stores(dataset: str, paths: Sequence[str | os.PathLike]) -> list[Store]:
+    """Open the three class stores of ``dataset`` (in the group's class order) and check that
+    they agree (families in order, channels, square grid of one size)."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+    families = DATASETS[dataset]
+    if len(paths) != len(families):
+        raise ValueError(
+            f"dataset {dataset} needs {len(families)} stores ({', '.join(families)}), "
+            f"got {len(paths)}"
+        )
+    stores = [open_store(p) for p in paths]
+    first = stores[0]
+    for store, family in zip(stores, families, strict=True):
+        if store.family != family:
+            raise ValueError(
+                f"store {store.path} holds family {store.family!r} but {dataset} expects "
+                f"{family!r} at this position ({', '.join(families)})"
+            )
+        if store.channels != first.channels:
+            raise ValueError(f"store {store.path}: channels differ from {first.path}")
+        if store.shape[2:] != first.shape[2:]:
+            raise ValueError(
+                f"store {store.path}: frame shape {store.shape[2:]} differs from "
+                f"{first.shape[2:]} in {first.path}"
+            )
+    return stores
+
+
+def _split_sizes(n: int, train: float, val: float) -> tuple[int, int]:
+    # round half to even like Julia's round (MLUtils.splitobs); keep at least one training
+    # trajectory, and one validation trajectory when val > 0 and there are enough to spare
+    n_train = min(n, max(1, round(train * n)))
+    n_val = min(n - n_train, round(val * n))
+    if val > 0 and n_val == 0 and n - n_train >= 2:
+        n_val = 1
+    return n_train, n_val
+
+
+def make_splits(
+    families: Sequence[str], sizes: Sequence[int], seed: int, train: float, val: float
+) -> dict[str, dict[str, list[int]]]:
+    """Seeded train/val/test trajectory splits per class.
+
+    As in the reference, ONE generator seeded with ``seed`` is consumed class after class, so
+    class 2's permutation depends on class 1's draw.  Each list keeps the permuted order (the
+    k-th test trajectory of a class is ``test[k]``).  The Julia permutations cannot be
+    reproduced; these lists are persisted instead (``splits.json``).
+    """
+    gen = torch.Generator().manual_seed(int(seed))
+    out: dict[str, dict[str, list[int]]] = {}
+    for family, n in zip(families, sizes, strict=True):
+        perm = torch.randperm(int(n), generator=gen).tolist()
+        n_train, n_val = _split_sizes(int(n), train, val)
+        out[family] = {
+            "train": perm[:n_train],
+            "val": perm[n_train : n_train + n_val],
+            "test": perm[n_train + n_val :],
+        }
+    return out
+
+
+def write_splits(
+    run_dir: str | os.PathLike, splits: Mapping, seed: int, fractions: Mapping
+) -> Path:
+    """Persist ``splits`` as ``run_dir/splits.json`` (atomic)."""
+    path = Path(run_dir) / SPLITS_FILE
+    payload = {
+        "seed": int(seed),
+        "fractions": {"train": fractions["train"], "val": fractions["val"]},
+        "classes": list(splits),
+        "splits": {
+            k: {s: list(map(int, v[s])) for s in ("train", "val", "test")}
+            for k, v in splits.items()
+        },
+    }
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    # one line per class and part: readable, and small even with thousands of trajectories
+    lines = [f'{{"seed": {payload["seed"]}, "fractions": {json.dumps(payload["fractions"])},']
+    lines.append(f' "classes": {json.dumps(payload["classes"])}, "splits": {{')
+    for i, (family, parts) in enumerate(payload["splits"].items()):
+        lines.append(f"  {json.dumps(family)}: {{")
+        for j, part in enumerate(("train", "val", "test")):
+            lines.append(f"   {json.dumps(part)}: {json.dumps(parts[part])}" + ("," if j < 2 else ""))
+        lines.append("  }" + ("," if i < len(payload["splits"]) - 1 else ""))
+    lines.append("}}")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def load_splits(run_dir: str | os.PathLike) -> dict[str, dict[str, list[int]]]:
+    """The persisted splits of a training run: ``{family: {"train", "val", "test": [index...]}}``
+    in the dataset group's class order (trajectory indices into each class store)."""
+    path = Path(run_dir) / SPLITS_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"splits file {path} does not exist (train the run first)")
+    try:
+        payload = json.loads(path.read_text())
+        return {
+            k: {s: list(v[s]) for s in ("train", "val", "test")}
+            for k, v in payload["splits"].items()
+        }
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"splits file {path}: malformed ({err})") from None
+
+
+@dataclass
+class ClassData:
+    """The frames ``(trajectory, time, channel, y, x)`` of the selected trajectories of all
+    classes, concatenated class after class (float32, in RAM)."""
+
+    frames: torch.Tensor
+    class_of_trajectory: torch.Tensor  # (trajectory,) int64, 0..2
+
+
+class Transitions:
+    """One-step pairs (s_t, s_{t+1}), t = 0 .. time_steps - 2, of a :class:`ClassData`.
+
+    Flat index i -> trajectory i // (T - 1), time i % (T - 1): class-block order, t fastest,
+    as the reference ``Dataset`` (pdehats.md §1.4).
+    """
+
+    def __init__(self, data: ClassData):
+        self.frames = data.frames
+        self.steps = data.frames.shape[1] - 1
+
+    def __len__(self) -> int:
+        return self.frames.shape[0] * self.steps
+
+    def get(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and targets ``(len(index), channel, y, x)`` for flat transition indices."""
+        index = torch.as_tensor(index, dtype=torch.int64)
+        traj, t = index // self.steps, index % self.steps
+        return self.frames[traj, t], self.frames[traj, t + 1]
+
+
+def load_transitions(
+    stores: Sequence[Store], splits: Mapping, parts: Sequence[str], time_steps: int
+) -> dict[str, Transitions]:
+    """Load splits ``parts`` (train | val | test) of every class into RAM as transitions.
+
+    Each store is read once, whole (first ``time_steps`` frames), and indexed in memory: the
+    small stores this is meant for fit, and one contiguous read beats many scattered ones.
+    """
+    frames: dict[str, list] = {p: [] for p in parts}
+    classes: dict[str, list] = {p: [] for p in parts}
+    for c, store in enumerate(stores):
+        if store.shape[1] < time_steps:
+            raise ValueError(
+                f"store {store.path} has {store.shape[1]} time steps; time_steps={time_steps} "
+                "needs more"
+            )
+        block = store.read(slice(None), slice(0, time_steps))
+        for part in parts:
+            index = splits[store.family][part]
+            if index:
+                frames[part].append(
+                    torch.from_numpy(np.ascontiguousarray(block[np.asarray(index)]))
+                )
+                classes[part].append(torch.full((len(index),), c, dtype=torch.int64))
+    out = {}
+    for part in parts:
+        if frames[part]:
+            data = ClassData(torch.cat(frames[part]), torch.cat(classes[part]))
+        else:
+            shape = (0, time_steps, *stores[0].shape[2:])
+            data = ClassData(torch.empty(shape), torch.empty(0, dtype=torch.int64))
+        out[part] = Transitions(data)
+    return out
+
+
+def augment(
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    channels: Sequence[Mapping],
+    elements: Sequence[str] | None = None,
+    shifts: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Apply per-example group elements to matching ``(batch, channel, y, x)`` pairs.
+
+    ``elements[i]`` (a D4 name) acts first, then the periodic shift ``shifts[i] = (dx, dy)``;
+    the same transform is applied to input and target, so the pair stays a valid transition of
+    a symmetric PDE.
+    """
+    if elements is None and shifts is None:
+        return inputs, targets
+    inputs, targets = inputs.clone(), targets.clone()
+    if elements is not None:
+        for g in sorted(set(elements)):
+            if g == "e":
+                continue
+            rows = torch.tensor([i for i, e in enumerate(elements) if e == g])
+            inputs[rows] = groups.act(g, inputs[rows], channels)
+            targets[rows] = groups.act(g, targets[rows], channels)
+    if shifts is not None:
+        for i, (dx, dy) in enumerate(shifts.tolist()):
+            if dx or dy:
+                inputs[i] = torch.roll(inputs[i], shifts=(dy, dx), dims=(-2, -1))
+                targets[i] = torch.roll(targets[i], shifts=(dy, dx), dims=(-2, -1))
+    return inputs, targets
+
+
+def analysis_batch(
+    stores: Sequence[Store | str | os.PathLike],
+    splits: Mapping[str, Mapping[str, Sequence[int]]],
+    k: int,
+    time_steps: int = 16,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Analysis mini-batch ``k`` (0-based) of a run, pdehats.md §1.6.
+
+    Batch k is the k-th TEST trajectory of each of the 3 classes: inputs are its frames
+    ``0 .. time_steps - 1``, targets frames ``1 .. time_steps``.
+
+    Parameters
+    ----------
+    stores : sequence of Store or path
+        The dataset group's class stores, in class order.
+    splits : mapping
+        :func:`load_splits` of the run (``{family: {"test": [...]}}``).
+    k : int
+        Which test trajectory, 0-based (the reference's batches 1..18 are k = 0..17).
+    time_steps : int
+        Transitions per trajectory (16 in the reference).
+
+    Returns
+    -------
+    inputs, targets : torch.Tensor
+        float32, ``(time_steps * 3, channel, y, x)``, example ``n = t + time_steps * class``
+        (t fastest).
+    """
+    inputs, targets = [], []
+    for item in stores:
+        store = item if isinstance(item, Store) else open_store(item)
+        if store.family not in splits:
+            raise ValueError(f"store {store.path}: family {store.family!r} is not in the splits")
+        test = list(splits[store.family]["test"])
+        if not 0 <= k < len(test):
+            raise ValueError(
+                f"analysis batch k={k}: class {store.family} has {len(test)} test trajectories"
+            )
+        if store.shape[1] < time_steps + 1:
+            raise ValueError(
+                f"store {store.path} has {store.shape[1]} time steps; batch needs {time_steps + 1}"
+            )
+        traj = store.read([test[k]], slice(0, time_steps + 1))[0]  # (time, channel, y, x)
+        traj = torch.from_numpy(np.ascontiguousarray(traj, dtype=np.float32))
+        inputs.append(traj[:time_steps])
+        targets.append(traj[1 : time_steps + 1])
+    return torch.cat(inputs), torch.cat(targets)

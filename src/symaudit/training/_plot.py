@@ -1,0 +1,33 @@
+"""The training curve figure (train/val SMSE vs epoch, log y)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["plot_training_curve"]
+
+
+def plot_training_curve(rows: Sequence[dict], path: str | os.PathLike, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    import seaborn as sns
+
+    path = Path(path)
+    frame = pd.DataFrame(
+        [{"epoch": r["epoch"], "split": "train", "SMSE": r["train_smse"]} for r in rows]
+        + [{"epoch": r["epoch"], "split": "val", "SMSE": r["val_smse"]} for r in rows]
+    ).dropna()
+    fig, ax = plt.subplots(figsize=(5, 3.5), constrained_layout=True)
+    sns.lineplot(data=frame, x="epoch", y="SMSE", hue="split", marker="o", ax=ax)
+    ax.set_yscale("log")
+    ax.set_title(title)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path

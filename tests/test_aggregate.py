@@ -1,0 +1,455 @@
+"""Aggregation stage: quantile tables equal numpy's type-7 quantiles computed independently from
+the raw per-job files, counts and convergence flags are right, figures get drawn with labelled
+axes, file lists agree with what is written, and the report captions are in sync and render."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from symaudit import aggregate as agg
+from symaudit import groups
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS, BATCHES, T, N, K = (0, 1, 2), 2, 4, 8, 2
+CLASSES = 3
+UNCONVERGED = ("NS", "vit", 2, 1)  # (dataset, model, seed, batch) with one failed ket solve
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """A small synthetic study with every element set (several chunks each) and its tables."""
+    root = tmp_path_factory.mktemp("study")
+    agg.write_synthetic_study(
+        root,
+        seeds=SEEDS,
+        batches=BATCHES,
+        time_steps=T,
+        resolution=N,
+        box=K,
+        chunk_size=3,
+        unconverged=[UNCONVERGED],
+    )
+    written = agg.aggregate(root, root / "tables")
+    return root, written
+
+
+@pytest.fixture(scope="module")
+def tables(study):
+    root, _ = study
+    return {p.stem: agg.read_table(p) for p in (root / "tables").glob("*.csv")}
+
+
+def _raw_equivariance(root: Path, dataset, model, set_name) -> dict[int, xr.DataArray]:
+    """Per seed, the relative errors of all chunks (read file by file, no aggregation code)."""
+    out = {}
+    for seed in SEEDS:
+        files = sorted(
+            (root / "equivariance" / dataset / model / f"seed{seed}").glob(f"{set_name}_chunk*.nc")
+        )
+        out[seed] = xr.concat([xr.load_dataset(f)["relative_error"] for f in files], "element")
+    return out
+
+
+def _raw_influence(root: Path, dataset, model, set_name):
+    """Per (seed, batch): pi_std of all chunks and the ket_converged mask."""
+    out = {}
+    for seed in SEEDS:
+        for k in range(BATCHES):
+            d = root / "influence" / dataset / model / f"seed{seed}" / f"batch{k:02d}"
+            parts = [xr.load_dataset(f) for f in sorted(d.glob(f"{set_name}_chunk*.nc"))]
+            out[seed, k] = (
+                xr.concat([p["pi_std"] for p in parts], "element"),
+                parts[0]["ket_converged"].values,
+            )
+    return out
+
+
+# --- file lists ----------------------------------------------------------------------------
+
+
+def test_paper_figure_numbers_are_each_produced_once():
+    stems = agg.expected_figures(["CE", "NS"], ["unet", "vit"], agg.ELEMENT_SETS)
+    numbers = sorted(int(s[3:5]) for s in stems)
+    assert numbers == list(range(1, 21))
+    # the captions' assignments (influence-symmetry paper)
+    for stem in [
+        "fig01_d4_error_NS",
+        "fig09_d4_error_CE",
+        "fig02_d4_influence_NS",
+        "fig10_d4_influence_CE",
+        "fig03_shift_x_error_CE",
+        "fig13_shift_x_error_NS",
+        "fig04_shift_y_error_CE",
+        "fig12_shift_y_error_NS",
+        "fig05_shift_x_influence_CE",
+        "fig11_shift_x_influence_NS",
+        "fig06_shift_y_influence_CE",
+        "fig14_shift_y_influence_NS",
+        "fig07_shift_box_error_vit_CE",
+        "fig16_shift_box_error_unet_CE",
+        "fig17_shift_box_error_unet_NS",
+        "fig20_shift_box_error_vit_NS",
+        "fig08_shift_box_influence_vit_CE",
+        "fig18_shift_box_influence_unet_CE",
+        "fig15_shift_box_influence_unet_NS",
+        "fig19_shift_box_influence_vit_NS",
+    ]:
+        assert stem in stems
+    assert agg.expected_figures(["CE"], ["unet"], ["d4"], kinds=["equivariance"]) == [
+        "fig09_d4_error_CE"
+    ]
+    twirled = agg.expected_figures(["CE"], ["twirled-vit"], ["shift_box"])
+    assert twirled == [
+        "fig07_shift_box_error_twirled-vit_CE",
+        "fig08_shift_box_influence_twirled-vit_CE",
+    ]
+    with pytest.raises(ValueError, match="element set"):
+        agg.expected_figures(["CE"], ["unet"], ["d8"])
+
+
+def test_expected_tables_are_exactly_the_files_written(study):
+    root, written = study
+    stems = agg.expected_tables(agg.ELEMENT_SETS)
+    want = {f"{s}{suffix}" for s in stems for suffix in agg.TABLE_SUFFIXES}
+    assert {p.name for p in written} == want
+    # atomic writes leave no temporaries behind
+    assert sorted(p.name for p in (root / "tables").iterdir()) == sorted(want)
+
+
+# --- statistics ----------------------------------------------------------------------------
+
+
+def test_equivariance_statistic_is_median_over_seeds_of_per_seed_q3(study, tables):
+    root, _ = study
+    for set_name in ("d4", "shift_box"):
+        table = tables[f"equivariance_{set_name}"]
+        per_seed_table = tables[f"equivariance_{set_name}_per_seed"]
+        for dataset in ("CE", "NS"):
+            for model in ("unet", "vit"):
+                raw = _raw_equivariance(root, dataset, model, set_name)
+                for element in groups.elements(set_name, N, K):
+                    q3 = np.array(
+                        [
+                            np.quantile(raw[s].sel(element=element).values.ravel(), 0.75)
+                            for s in SEEDS
+                        ]
+                    )
+                    row = table[
+                        (table.dataset == dataset)
+                        & (table.model == model)
+                        & (table.element == element)
+                    ]
+                    assert len(row) == 1
+                    row = row.iloc[0]
+                    np.testing.assert_allclose(
+                        [row["q1"], row["median"], row["q3"]], np.quantile(q3, [0.25, 0.5, 0.75]), rtol=1e-12
+                    )
+                    # with 3 seeds, type 7 gives midpoints of adjacent sorted values
+                    a, b, c = np.sort(q3)
+                    np.testing.assert_allclose(
+                        [row["q1"], row["median"], row["q3"]], [(a + b) / 2, b, (b + c) / 2], rtol=1e-12
+                    )
+                    per_example = BATCHES * T * CLASSES
+                    assert (row.n_seeds, row.n_examples) == (3, 3 * per_example)
+                    assert row.n_examples_per_seed_min == per_example
+                    ps = per_seed_table[
+                        (per_seed_table.dataset == dataset)
+                        & (per_seed_table.model == model)
+                        & (per_seed_table.element == element)
+                    ]
+                    assert list(ps.seed) == list(SEEDS)
+                    np.testing.assert_allclose(ps.q3, q3, rtol=1e-12)
+                    assert set(ps.n) == {per_example}
+
+
+def test_influence_statistic_is_pooled_quantiles_of_the_diagonal(study, tables):
+    root, _ = study
+    t, b = np.meshgrid(np.arange(T), np.arange(CLASSES), indexing="ij")
+    for set_name in ("d4", "shift_x"):
+        table = tables[f"influence_{set_name}"]
+        for dataset in ("CE", "NS"):
+            for model in ("unet", "vit"):
+                raw = _raw_influence(root, dataset, model, set_name)
+                for element in groups.elements(set_name, N, K):
+                    pooled = np.concatenate(
+                        [
+                            pi.sel(element=element).values[t, b, t, b].ravel()
+                            for pi, _ in raw.values()
+                        ]
+                    )
+                    n_bad = sum(int((~conv).sum()) for _, conv in raw.values())
+                    row = table[
+                        (table.dataset == dataset)
+                        & (table.model == model)
+                        & (table.element == element)
+                    ].iloc[0]
+                    np.testing.assert_allclose(
+                        [row["q1"], row["median"], row["q3"]],
+                        np.quantile(pooled, [0.25, 0.5, 0.75]),
+                        rtol=1e-12,
+                    )
+                    assert row.n == pooled.size == len(SEEDS) * BATCHES * T * CLASSES
+                    assert (row.n_seeds, row.n_batches) == (3, 3 * BATCHES)
+                    assert row.n_kets == 3 * BATCHES * T * CLASSES
+                    assert row.n_unconverged == n_bad
+                    expect_bad = (dataset, model) == UNCONVERGED[:2]
+                    assert n_bad == int(expect_bad)
+                    assert bool(row.converged) is (not expect_bad)
+    assert tables["influence_d4"]["converged"].dtype == bool
+
+
+def test_statistics_on_in_memory_arrays_match_numpy():
+    gen = np.random.default_rng(3)
+    rel = xr.DataArray(
+        gen.lognormal(size=(3, 2, 2, 5, 3)),
+        dims=("seed", "element", "batch", "time", "class"),
+        coords={"element": ["e", "r"]},
+    )
+    summary, per_seed = agg.equivariance_statistics(rel)
+    q3 = np.quantile(rel.values.reshape(3, 2, -1), 0.75, axis=-1)  # (seed, element)
+    np.testing.assert_allclose(per_seed["q3"].values, q3, rtol=1e-12)
+    np.testing.assert_allclose(summary["median"].values, np.median(q3, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(summary["q1"].values, np.quantile(q3, 0.25, axis=0), rtol=1e-12)
+    # dask-backed input gives the same numbers
+    lazy, _ = agg.equivariance_statistics(rel.chunk({"seed": 1, "element": 1}))
+    xr.testing.assert_allclose(lazy.compute(), summary)
+
+
+def test_missing_chunks_and_nans_are_skipped_and_counted(tmp_path):
+    agg.write_synthetic_study(
+        tmp_path,
+        datasets=["CE"],
+        models=["unet"],
+        seeds=(0, 1),
+        batches=2,
+        time_steps=3,
+        resolution=8,
+        box=2,
+        element_sets=["d4"],
+        chunk_size=4,
+    )
+    # seed 1 lost its second chunk (elements s..sr3); one relative error of seed 0 is NaN
+    (tmp_path / "equivariance/CE/unet/seed1/d4_chunk001.nc").unlink()
+    (tmp_path / "influence/CE/unet/seed1/batch01/d4_chunk001.nc").unlink()
+    f = tmp_path / "equivariance/CE/unet/seed0/d4_chunk000.nc"
+    ds = xr.load_dataset(f)
+    ds["relative_error"][1, 0, 0, 0] = np.nan  # element r
+    ds.to_netcdf(f)
+
+    eq, _ = agg.equivariance_tables(agg.discover(tmp_path), "d4")
+    inf = agg.influence_table(agg.discover(tmp_path), "d4")
+    eq, inf = eq.set_index("element"), inf.set_index("element")
+    assert list(eq.index) == list(groups.D4)  # the paper's order despite the outer join
+    per_seed = 2 * 3 * 3
+    assert (eq.loc["r", "n_examples"], eq.loc["r", "n_seeds"]) == (2 * per_seed - 1, 2)
+    assert eq.loc["r", "n_examples_per_seed_min"] == per_seed - 1
+    assert (eq.loc["s", "n_seeds"], eq.loc["s", "n_examples"]) == (1, per_seed)
+    raw = xr.load_dataset(tmp_path / "equivariance/CE/unet/seed0/d4_chunk001.nc")
+    only = np.quantile(raw["relative_error"].sel(element="s").values, 0.75)
+    np.testing.assert_allclose(eq.loc["s", ["q1", "median", "q3"]].astype(float), [only] * 3)
+    r0 = np.nanquantile(ds["relative_error"].sel(element="r").values, 0.75)
+    assert np.isfinite(r0) and np.isfinite(eq.loc["r", "median"])
+    # influence: seed 1 has element s only in batch 0
+    assert (inf.loc["s", "n_batches"], inf.loc["s", "n_seeds"]) == (3, 2)
+    assert inf.loc["s", "n"] == 3 * 3 * 3
+    assert inf.loc["e", "n_batches"] == 4
+
+
+def test_netcdf_tables_hold_the_csv_values(study, tables):
+    root, _ = study
+    ds = xr.load_dataset(root / "tables" / "influence_shift_x.nc")
+    assert set(ds.dims) == {"dataset", "model", "element"}
+    assert list(ds["element"].values) == groups.elements("shift_x", N)
+    df = tables["influence_shift_x"]
+    row = df[(df.dataset == "NS") & (df.model == "vit") & (df.element == "t(3,0)")].iloc[0]
+    cell = ds.sel(dataset="NS", model="vit", element="t(3,0)")
+    assert float(cell["median"]) == pytest.approx(row["median"], rel=1e-12)
+    assert int(cell["converged"]) == int(row["converged"]) == 0
+    assert int(ds["dx"].sel(element="t(3,0)")) == 3
+    per_seed = xr.load_dataset(root / "tables" / "equivariance_d4_per_seed.nc")
+    assert set(per_seed.dims) == {"dataset", "model", "seed", "element"}
+
+
+# --- figures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def figures(study, tmp_path_factory):
+    root, _ = study
+    out = tmp_path_factory.mktemp("figures")
+    return out, agg.make_figures(root / "tables", out)
+
+
+def test_every_figure_is_written_as_nonempty_png_and_pdf(figures):
+    out, written = figures
+    stems = agg.expected_figures(["CE", "NS"], ["unet", "vit"], agg.ELEMENT_SETS)
+    want = {f"{s}{suffix}" for s in stems for suffix in agg.FIGURE_SUFFIXES}
+    assert {p.name for p in written} == want
+    assert sorted(p.name for p in out.iterdir()) == sorted(want)  # no temporaries
+    for p in written:
+        magic = b"\x89PNG\r\n\x1a\n" if p.suffix == ".png" else b"%PDF"
+        assert p.read_bytes().startswith(magic), p.name
+        assert p.stat().st_size > 5_000, p.name
+
+
+def _texts(fig):
+    return [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
+
+
+def test_figures_have_labelled_axes_and_mark_unconverged(tables):
+    for spec in agg.possible_figures(tables):
+        fig = agg.plot_figure(spec, tables)
+        ax = fig.axes[0]
+        assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title(), spec.stem
+        assert ax.has_data(), spec.stem
+        labels = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+        if spec.element_set == "shift_box":
+            assert fig.axes[1].get_ylabel(), spec.stem  # colour bar
+        else:
+            assert "UNet" in " ".join(labels) and "ViT" in " ".join(labels), spec.stem
+        flagged = spec.kind == "influence" and spec.dataset == "NS" and spec.model != "unet"
+        assert ("solve not converged" in labels) is flagged, spec.stem
+
+
+def test_shift_axis_is_signed_with_identity_at_zero(tables):
+    spec = agg.FigureSpec(3, "equivariance", "shift_x", "CE")
+    fig = agg.plot_figure(spec, tables)
+    line = next(ln for ln in fig.axes[0].get_lines() if len(ln.get_xdata()) == N)
+    x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+    assert list(x) == list(range(-N // 2, N // 2))
+    df = tables["equivariance_shift_x"]
+    ident = df[(df.dataset == "CE") & (df.model == "unet") & (df.element == "t(0,0)")]
+    assert y[x == 0][0] == pytest.approx(ident["median"].iloc[0])
+    ticks = fig.axes[0].get_xticks()
+    labels = [t.get_text().replace("\N{MINUS SIGN}", "-") for t in fig.axes[0].get_xticklabels()]
+    assert [int(v) for v in labels] == [int(v) for v in ticks]  # every label is the true shift
+
+
+def test_only_figures_whose_inputs_exist(tmp_path):
+    agg.write_synthetic_study(
+        tmp_path,
+        datasets=["NS"],
+        models=["vit"],
+        seeds=(0,),
+        batches=1,
+        time_steps=2,
+        resolution=8,
+        element_sets=["d4"],
+        kinds=["equivariance"],
+    )
+    agg.aggregate(tmp_path, tmp_path / "tables")
+    specs = agg.possible_figures(tmp_path / "tables")
+    assert [s.stem for s in specs] == ["fig01_d4_error_NS"]
+    with pytest.raises(ValueError, match="fig03"):
+        agg.make_figures(tmp_path / "tables", tmp_path / "figs", only=["fig03"])
+    written = agg.make_figures(
+        tmp_path / "tables", tmp_path / "figs", only=["fig01"], formats=["png"]
+    )
+    assert [p.name for p in written] == ["fig01_d4_error_NS.png"]
+
+
+def test_cli_aggregate_and_figures(tmp_path, capsys):
+    from symaudit.cli import main
+
+    study = tmp_path / "results" / "s"
+    agg.write_synthetic_study(
+        study,
+        datasets=["CE"],
+        models=["unet", "vit"],
+        seeds=(0, 1),
+        batches=1,
+        time_steps=2,
+        resolution=8,
+        box=2,
+        element_sets=["d4", "shift_box"],
+    )
+    tables = study / "tables"
+    assert (
+        main(
+            [
+                "aggregate",
+                "--study-dir",
+                str(study),
+                "--out-dir",
+                str(tables),
+                "--element-sets",
+                "d4",
+                "shift_box",
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert {p.name for p in tables.iterdir()} == {
+        f"{s}{x}" for s in agg.expected_tables(["d4", "shift_box"]) for x in agg.TABLE_SUFFIXES
+    }
+    # a requested set without inputs is an error, not a silently missing table
+    assert main(["aggregate", "--study-dir", str(study), "--element-sets", "shift_x"]) == 2
+    assert "shift_x" in capsys.readouterr().err
+    figs = study / "figures"
+    assert (
+        main(
+            [
+                "figures",
+                "--tables",
+                str(tables),
+                "--out-dir",
+                str(figs),
+                "--only",
+                "fig09",
+                "fig16_shift_box_error_unet_CE",
+            ]
+        )
+        == 0
+    )
+    assert sorted(p.name for p in figs.iterdir()) == [
+        "fig09_d4_error_CE.pdf",
+        "fig09_d4_error_CE.png",
+        "fig16_shift_box_error_unet_CE.pdf",
+        "fig16_shift_box_error_unet_CE.png",
+    ]
+    capsys.readouterr()
+    assert main(["figures", "--tables", str(tables), "--out-dir", str(figs), "--list"]) == 0
+    listed = capsys.readouterr().out.split()
+    assert listed == agg.expected_figures(["CE"], ["unet", "vit"], ["d4", "shift_box"])
+    assert main(["figures", "--tables", str(tmp_path / "nope"), "--out-dir", str(figs)]) == 2
+
+
+# --- report captions -----------------------------------------------------------------------
+
+
+def test_report_captions_are_in_sync_and_render(tmp_path):
+    import yaml
+    from docutils.core import publish_parts
+    from jinja2 import Environment
+
+    generated = agg.write_report_sources(tmp_path)
+    committed = ROOT / "workflow" / "report"
+    assert sorted(p.name for p in committed.glob("*.rst")) == sorted(p.name for p in generated), (
+        "workflow/report is stale: regenerate with symaudit.aggregate.write_report_sources"
+    )
+    for p in generated:
+        assert (committed / p.name).read_text() == p.read_text(), p.name
+    # every figure and table the workflow can produce has a caption
+    names = {p.stem for p in generated}
+    assert set(agg.expected_figures(["CE", "NS"], agg.ALL_MODELS, agg.ELEMENT_SETS)) <= names
+    assert set(agg.expected_tables(agg.ELEMENT_SETS)) <= names
+
+    class Snakemake:  # what Snakemake's report passes to the caption template
+        config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+    env = Environment(trim_blocks=True, lstrip_blocks=True)  # as snakemake.report does
+    for p in generated:
+        text = env.from_string(p.read_text()).render(snakemake=Snakemake)
+        assert "{{" not in text
+        html = publish_parts(
+            text, writer_name="html", settings_overrides={"halt_level": 2, "report_level": 5}
+        )["body"]
+        assert "quick" in html, p.name
+    fig1 = (committed / "fig01_d4_error_NS.rst").read_text()
+    assert "Figure 1" in fig1 and "Q3" in fig1 and "equivariance_d4.csv" in fig1
