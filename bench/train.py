@@ -69,9 +69,7 @@ def main(argv=None) -> int:
         f"{os.cpu_count()} CPUs, {torch.get_num_threads()} threads, "
         f"load average {os.getloadavg()[0]:.1f}, float32, {args.channels} channels"
     )
-    configs = [
-        (m, p, s, args.batch) for m in args.models for p in args.presets for s in args.sizes
-    ]
+    configs = [(m, p, s, args.batch) for m in args.models for p in args.presets for s in args.sizes]
     if args.paper128_batch and "paper" in args.presets:
         configs += [(m, "paper", 128, args.paper128_batch) for m in args.models]
     header = f"{'model':<6} {'preset':<6} {'N':>4} {'params':>10} {'batch':>5} "

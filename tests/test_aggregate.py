@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -30,7 +31,7 @@ def study(tmp_path_factory):
         time_steps=T,
         resolution=N,
         box=K,
-        chunk_size=3,
+        chunk_size=4,
         unconverged=[UNCONVERGED],
     )
     written = agg.aggregate(root, root / "tables")
@@ -55,15 +56,17 @@ def _raw_equivariance(root: Path, dataset, model, set_name) -> dict[int, xr.Data
 
 
 def _raw_influence(root: Path, dataset, model, set_name):
-    """Per (seed, batch): pi_std of all chunks and the ket_converged mask."""
+    """Per (seed, batch): pi_std of all chunks and the ket_converged mask (workflow layout:
+    one file per (seed, chunk) with a batch dimension)."""
     out = {}
     for seed in SEEDS:
+        d = root / "influence" / dataset / model / f"seed{seed}"
+        parts = [xr.load_dataset(f) for f in sorted(d.glob(f"{set_name}_chunk*.nc"))]
+        pi = xr.concat([p["pi_std"] for p in parts], "element")
         for k in range(BATCHES):
-            d = root / "influence" / dataset / model / f"seed{seed}" / f"batch{k:02d}"
-            parts = [xr.load_dataset(f) for f in sorted(d.glob(f"{set_name}_chunk*.nc"))]
             out[seed, k] = (
-                xr.concat([p["pi_std"] for p in parts], "element"),
-                parts[0]["ket_converged"].values,
+                pi.sel(batch=k).transpose("element", "bra_time", "bra_class", "ket_time", ...),
+                parts[0]["ket_converged"].sel(batch=k).values,
             )
     return out
 
@@ -146,12 +149,16 @@ def test_equivariance_statistic_is_median_over_seeds_of_per_seed_q3(study, table
                     assert len(row) == 1
                     row = row.iloc[0]
                     np.testing.assert_allclose(
-                        [row["q1"], row["median"], row["q3"]], np.quantile(q3, [0.25, 0.5, 0.75]), rtol=1e-12
+                        [row["q1"], row["median"], row["q3"]],
+                        np.quantile(q3, [0.25, 0.5, 0.75]),
+                        rtol=1e-12,
                     )
                     # with 3 seeds, type 7 gives midpoints of adjacent sorted values
                     a, b, c = np.sort(q3)
                     np.testing.assert_allclose(
-                        [row["q1"], row["median"], row["q3"]], [(a + b) / 2, b, (b + c) / 2], rtol=1e-12
+                        [row["q1"], row["median"], row["q3"]],
+                        [(a + b) / 2, b, (b + c) / 2],
+                        rtol=1e-12,
                     )
                     per_example = BATCHES * T * CLASSES
                     assert (row.n_seeds, row.n_examples) == (3, 3 * per_example)
@@ -231,6 +238,7 @@ def test_missing_chunks_and_nans_are_skipped_and_counted(tmp_path):
         box=2,
         element_sets=["d4"],
         chunk_size=4,
+        influence_layout="per_batch",
     )
     # seed 1 lost its second chunk (elements s..sr3); one relative error of seed 0 is NaN
     (tmp_path / "equivariance/CE/unet/seed1/d4_chunk001.nc").unlink()
@@ -281,18 +289,18 @@ def test_netcdf_tables_hold_the_csv_values(study, tables):
 def figures(study, tmp_path_factory):
     root, _ = study
     out = tmp_path_factory.mktemp("figures")
-    return out, agg.make_figures(root / "tables", out)
+    # PNG only here (PDF output is checked by the CLI test): keeps the suite fast on 2 cores
+    return out, agg.make_figures(root / "tables", out, formats=["png"])
 
 
-def test_every_figure_is_written_as_nonempty_png_and_pdf(figures):
+def test_every_figure_is_written_as_nonempty_png(figures):
     out, written = figures
     stems = agg.expected_figures(["CE", "NS"], ["unet", "vit"], agg.ELEMENT_SETS)
-    want = {f"{s}{suffix}" for s in stems for suffix in agg.FIGURE_SUFFIXES}
+    want = {f"{s}.png" for s in stems}
     assert {p.name for p in written} == want
     assert sorted(p.name for p in out.iterdir()) == sorted(want)  # no temporaries
     for p in written:
-        magic = b"\x89PNG\r\n\x1a\n" if p.suffix == ".png" else b"%PDF"
-        assert p.read_bytes().startswith(magic), p.name
+        assert p.read_bytes().startswith(b"\x89PNG\r\n\x1a\n"), p.name
         assert p.stat().st_size > 5_000, p.name
 
 
@@ -312,7 +320,7 @@ def test_figures_have_labelled_axes_and_mark_unconverged(tables):
         else:
             assert "UNet" in " ".join(labels) and "ViT" in " ".join(labels), spec.stem
         flagged = spec.kind == "influence" and spec.dataset == "NS" and spec.model != "unet"
-        assert ("solve not converged" in labels) is flagged, spec.stem
+        assert any("solve not converged" in label for label in labels) is flagged, spec.stem
 
 
 def test_shift_axis_is_signed_with_identity_at_zero(tables):
@@ -413,6 +421,9 @@ def test_cli_aggregate_and_figures(tmp_path, capsys):
         "fig16_shift_box_error_unet_CE.pdf",
         "fig16_shift_box_error_unet_CE.png",
     ]
+    for p in figs.iterdir():
+        magic = b"%PDF" if p.suffix == ".pdf" else b"\x89PNG\r\n\x1a\n"
+        assert p.read_bytes().startswith(magic) and p.stat().st_size > 5_000, p.name
     capsys.readouterr()
     assert main(["figures", "--tables", str(tables), "--out-dir", str(figs), "--list"]) == 0
     listed = capsys.readouterr().out.split()
@@ -448,8 +459,41 @@ def test_report_captions_are_in_sync_and_render(tmp_path):
         text = env.from_string(p.read_text()).render(snakemake=Snakemake)
         assert "{{" not in text
         html = publish_parts(
-            text, writer_name="html", settings_overrides={"halt_level": 2, "report_level": 5}
+            text, writer="html", settings_overrides={"halt_level": 2, "report_level": 5}
         )["body"]
         assert "quick" in html, p.name
     fig1 = (committed / "fig01_d4_error_NS.rst").read_text()
     assert "Figure 1" in fig1 and "Q3" in fig1 and "equivariance_d4.csv" in fig1
+
+
+def test_both_influence_layouts_give_the_same_table(tmp_path):
+    """Per-batch files (batchKK/) and all-batches files (a batch dim) are the same data."""
+    per_batch, all_batches = tmp_path / "per_batch", tmp_path / "all_batches"
+    agg.write_synthetic_study(
+        per_batch,
+        datasets=["NS"],
+        models=["vit"],
+        seeds=(0, 1),
+        batches=2,
+        time_steps=2,
+        resolution=8,
+        element_sets=["d4"],
+        chunk_size=5,
+        kinds=["influence"],
+        influence_layout="per_batch",
+        unconverged=[("NS", "vit", 1, 1)],
+    )
+    for run in sorted((per_batch / "influence/NS/vit").glob("seed*")):
+        for chunk in sorted((run / "batch00").glob("*.nc")):
+            parts = [xr.load_dataset(run / f"batch{k:02d}" / chunk.name) for k in range(2)]
+            merged = xr.concat(parts, xr.DataArray([0, 1], dims="batch", name="batch"))
+            out = all_batches / "influence/NS/vit" / run.name / chunk.name
+            out.parent.mkdir(parents=True, exist_ok=True)
+            merged.to_netcdf(out)
+    a = agg.influence_table(agg.discover(per_batch), "d4")
+    b = agg.influence_table(agg.discover(all_batches), "d4")
+    pd.testing.assert_frame_equal(a, b)
+    assert a["n_unconverged"].tolist() == [1] * 8 and not a["converged"].any()
+    mixed = agg.discover(per_batch) + agg.discover(all_batches)
+    with pytest.raises(ValueError, match="mix"):
+        agg.influence_table(mixed, "d4")

@@ -194,7 +194,8 @@ def test_normalisation_layers_match_formulas():
         norm.bias.copy_(torch.tensor([0.0, -1.0, 0.3]))
         mu = x.mean(dim=(-2, -1), keepdim=True)
         var = x.var(dim=(-2, -1), keepdim=True, unbiased=False)
-        z = (x - mu) / torch.sqrt(var + 1e-5) * norm.weight[:, None, None] + norm.bias[:, None, None]
+        gamma, beta = norm.weight[:, None, None], norm.bias[:, None, None]
+        z = (x - mu) / torch.sqrt(var + 1e-5) * gamma + beta
         assert torch.allclose(norm(x), z * torch.sigmoid(z), rtol=1e-12, atol=1e-15)
     assert rms.weight.numel() == 1  # ONE scalar gain, not one per channel
 

@@ -92,7 +92,9 @@ def stores(tmp_path_factory):
 
 def run(stores, out, settings=FAST, **kw):
     kw.setdefault("log", None)
-    return train("CE", kw.pop("model", "unet"), "tiny", kw.pop("seed", 0), stores, out, settings, **kw)
+    return train(
+        "CE", kw.pop("model", "unet"), "tiny", kw.pop("seed", 0), stores, out, settings, **kw
+    )
 
 
 def metrics(run_dir: Path) -> list[dict]:
@@ -245,8 +247,11 @@ def test_resume_after_kill_is_bit_exact(stores, tmp_path):
     a, b = read_checkpoint(straight), read_checkpoint(resumed)
     assert a["state_dict"].keys() == b["state_dict"].keys()
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
-    for pa, pb in zip(a["state"]["optimizer"]["state"].values(),
-                      b["state"]["optimizer"]["state"].values(), strict=True):
+    for pa, pb in zip(
+        a["state"]["optimizer"]["state"].values(),
+        b["state"]["optimizer"]["state"].values(),
+        strict=True,
+    ):
         assert all(torch.equal(pa[k], pb[k]) for k in pa)
     strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_time_s"} for r in rows]  # noqa: E731
     assert strip(metrics(resumed_dir)) == strip(metrics(tmp_path / "straight"))
@@ -259,7 +264,17 @@ def test_resume_after_kill_is_bit_exact(stores, tmp_path):
 def test_finished_run_can_be_extended(stores, tmp_path):
     one = {**FAST, "epochs": 1}
     run(stores, tmp_path / "a", one)
-    run(stores, tmp_path / "a", FAST)  # continues from final.pt (epoch 1) to epoch 3
+
+    def kill(event, info):  # after ckpt_epoch0002.pt, which is newer than final.pt (epoch 1)
+        if event == "step" and info["epoch"] == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(stores, tmp_path / "a", FAST, callbacks=[kill])
+    assert read_checkpoint(tmp_path / "a" / "final.pt")["state"]["epoch"] == 1
+    run(stores, tmp_path / "a", FAST)  # continues from ckpt_epoch0002.pt to epoch 3
+    assert [int(r["epoch"]) for r in metrics(tmp_path / "a")] == [1, 2, 3]
+    assert "resumed_from_epoch: 2" in (tmp_path / "a" / "config.yaml").read_text()
     run(stores, tmp_path / "b", FAST)
     a, b = state(tmp_path / "a" / "final.pt"), state(tmp_path / "b" / "final.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -296,7 +311,11 @@ def test_ddp_two_gloo_processes_match_single_process(stores, tmp_path):
     settings = {**FAST, "epochs": 2, "dtype": "float64", "augment": {"d4": True, "shifts": True}}
     single = run(stores, tmp_path / "single", settings)
     torchrun = Path(sys.executable).with_name("torchrun")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(Path(__file__).parents[1] / "src"),
+    }
     cmd = [
         str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "symaudit", "train",
         "--dataset", "CE", "--model", "unet", "--preset", "tiny", "--seed", "0",

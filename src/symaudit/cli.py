@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(modules[args.command].run(args) or 0)
-    except (UserError, ValueError, FileNotFoundError, PermissionError) as err:
+    except (UserError, ValueError, FileNotFoundError, PermissionError, FloatingPointError) as err:
         if os.environ.get("SYMAUDIT_DEBUG"):
             raise
         print(f"symaudit {args.command}: error: {err}", file=sys.stderr)

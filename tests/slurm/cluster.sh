@@ -8,7 +8,8 @@
 #           started (by the pidfiles under the state directory).  Never touches anything else.
 #   status  print the daemons and the node state; exit 0 only when the node is usable.
 #
-# Facts behind each setting: docs/spec slurm.md ("A real single-node Slurm for tests").
+# The settings follow the project spec's slurm.md ("A real single-node Slurm for tests"), verified on
+# Debian 12 / Slurm 22.05.  Ports: slurmctld 6817, slurmd 6818, slurmdbd 6819 (one cluster per machine).
 # Environment:
 #   SYMAUDIT_SLURM_DIR         state directory (configs, spool, logs, pidfiles, database);
 #                              default /tmp/symaudit-slurm
@@ -83,8 +84,6 @@ alive() {
 
 # wait (up to TIMEOUT s) until "$@" succeeds
 wait_for() {
-  local what=$1
-  shift
   local deadline=$((SECONDS + TIMEOUT))
   until "$@" >/dev/null 2>&1; do
     [ $SECONDS -lt $deadline ] || return 1
@@ -94,7 +93,7 @@ wait_for() {
 
 # stop the process named in $RUN/<name>.pid: TERM, wait, then KILL
 stop_pid() {
-  local name=$1 comm=$2 pid i
+  local name=$1 comm=$2 pid
   if ! alive "$name" "$comm"; then
     rm -f "$(pidfile "$name")"
     return 0
@@ -102,7 +101,7 @@ stop_pid() {
   pid=$(cat "$(pidfile "$name")")
   say "stopping $name (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     running "$pid" || break
     sleep 0.1
   done
@@ -132,14 +131,14 @@ need_cmds() {
 }
 
 install_packages() {
-  local missing pkgs policy_created=0
+  local missing policy_created=0
   missing=$(need_cmds)
   [ -z "$missing" ] && return 0
   is_root || die "missing commands ($missing) and not root: cannot apt-get install the Slurm packages"
   command -v apt-get >/dev/null || die "missing commands ($missing) and no apt-get on this machine"
-  pkgs="munge slurm-client slurmctld slurmd slurm-wlm-basic-plugins"
-  [ "$ACCOUNTING" = 1 ] && pkgs="$pkgs slurmdbd mariadb-server"
-  say "installing Debian packages: $pkgs"
+  local pkgs=(munge slurm-client slurmctld slurmd slurm-wlm-basic-plugins)
+  [ "$ACCOUNTING" = 1 ] && pkgs+=(slurmdbd mariadb-server)
+  say "installing Debian packages: ${pkgs[*]}"
   # Without systemd the postinst scripts would try (and fail, or half-succeed) to start the
   # services; we start every daemon ourselves, so forbid that for the duration of the install.
   if [ ! -e /usr/sbin/policy-rc.d ]; then
@@ -149,12 +148,12 @@ install_packages() {
   fi
   export DEBIAN_FRONTEND=noninteractive
   local apt_opts=(-y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
-  if ! apt-get install "${apt_opts[@]}" $pkgs >"$LOG/apt.log" 2>&1; then
+  if ! apt-get install "${apt_opts[@]}" "${pkgs[@]}" >"$LOG/apt.log" 2>&1; then
     say "apt-get install failed; running apt-get update and retrying"
     apt-get update -q >>"$LOG/apt.log" 2>&1 || true
-    apt-get install "${apt_opts[@]}" $pkgs >>"$LOG/apt.log" 2>&1 || {
+    apt-get install "${apt_opts[@]}" "${pkgs[@]}" >>"$LOG/apt.log" 2>&1 || {
       [ $policy_created = 1 ] && rm -f /usr/sbin/policy-rc.d
-      die "apt-get install $pkgs failed (see $LOG/apt.log)"
+      die "apt-get install ${pkgs[*]} failed (see $LOG/apt.log)"
     }
   fi
   [ $policy_created = 1 ] && rm -f /usr/sbin/policy-rc.d
@@ -294,7 +293,7 @@ start_munge() {
   rm -f /run/munge/munged.pid
   say "munge: starting munged"
   runuser -u munge -- munged --force >>"$LOG/munged.start.log" 2>&1 9>&- || die "munged did not start (see $LOG/munged.start.log, /var/log/munge/munged.log)"
-  wait_for munge sh -c 'munge -n | unmunge' || die "munged started but credentials do not round-trip"
+  wait_for sh -c 'munge -n | unmunge' || die "munged started but credentials do not round-trip"
   cp /run/munge/munged.pid "$RUN/munged.pid" # ours: `down` stops it
 }
 
@@ -319,8 +318,8 @@ start_mariadb() {
   setsid mariadbd --no-defaults --user=mysql --datadir="$DB/data" --socket="$DB_SOCK" \
     --pid-file="$(pidfile mariadb)" --port="$DB_PORT" --bind-address=127.0.0.1 --skip-name-resolve \
     --innodb-buffer-pool-size=64M --innodb-lock-wait-timeout=900 --log-error="$DB/mariadbd.log" </dev/null >/dev/null 2>&1 9>&- &
-  wait_for mariadb db_sql "SELECT 1" || die "MariaDB did not answer on $DB_SOCK (see $DB/mariadbd.log)"
-  wait_for mariadb-pid alive mariadb mariadbd || die "MariaDB wrote no pidfile (see $DB/mariadbd.log)"
+  wait_for db_sql "SELECT 1" || die "MariaDB did not answer on $DB_SOCK (see $DB/mariadbd.log)"
+  wait_for alive mariadb mariadbd || die "MariaDB wrote no pidfile (see $DB/mariadbd.log)"
   db_sql "CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY 'symaudit';
           CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'symaudit';
           GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';
@@ -334,9 +333,9 @@ start_slurmdbd() {
   else
     say "slurmdbd: starting"
     slurmdbd >>"$LOG/slurmdbd.start.log" 2>&1 9>&- || die "slurmdbd did not start (see $LOG/slurmdbd.log)"
-    wait_for slurmdbd alive slurmdbd slurmdbd || die "slurmdbd exited (see $LOG/slurmdbd.log)"
+    wait_for alive slurmdbd slurmdbd || die "slurmdbd exited (see $LOG/slurmdbd.log)"
   fi
-  wait_for slurmdbd sacctmgr -n list cluster || die "slurmdbd does not answer (see $LOG/slurmdbd.log)"
+  wait_for sacctmgr -n list cluster || die "slurmdbd does not answer (see $LOG/slurmdbd.log)"
   if [ -z "$(sacctmgr -n -P list cluster "$CLUSTER" format=cluster 2>/dev/null)" ]; then
     sacctmgr -i add cluster "$CLUSTER" >/dev/null || die "sacctmgr add cluster $CLUSTER failed"
   fi
@@ -349,9 +348,9 @@ start_slurmctld() {
   fi
   say "slurmctld: starting"
   slurmctld >>"$LOG/slurmctld.start.log" 2>&1 9>&- || die "slurmctld did not start (see $LOG/slurmctld.log)"
-  wait_for slurmctld scontrol ping || die "slurmctld does not answer (see $LOG/slurmctld.log)"
+  wait_for scontrol ping || die "slurmctld does not answer (see $LOG/slurmctld.log)"
   # --- `scontrol ping` prints DOWN but exits 0 on some versions: check the text too
-  wait_for slurmctld sh -c 'scontrol ping | grep -q UP' || die "slurmctld is not UP (see $LOG/slurmctld.log)"
+  wait_for sh -c 'scontrol ping | grep -q UP' || die "slurmctld is not UP (see $LOG/slurmctld.log)"
 }
 
 start_slurmd() {
@@ -361,7 +360,7 @@ start_slurmd() {
   fi
   say "slurmd: starting"
   slurmd -N "$NODE" >>"$LOG/slurmd.start.log" 2>&1 9>&- || die "slurmd did not start (see $LOG/slurmd.log)"
-  wait_for slurmd alive slurmd slurmd || die "slurmd exited (see $LOG/slurmd.log)"
+  wait_for alive slurmd slurmd || die "slurmd exited (see $LOG/slurmd.log)"
 }
 
 wait_node() {
@@ -370,7 +369,7 @@ wait_node() {
     state=$(node_state)
     case "$state" in
     idle | mixed | allocated | completing) break ;;
-    down* | drain* | drained* | inval* | fail*)
+    down* | drain* | inval* | fail*)
       if [ $resumed = 0 ]; then
         say "node $NODE is '$state': resuming it"
         scontrol update nodename="$NODE" state=resume >/dev/null 2>&1 || true
@@ -395,6 +394,10 @@ cmd_up() {
   flock -w 300 9 || die "another cluster.sh holds $DIR/lock"
   say "state directory $DIR (accounting: $([ "$ACCOUNTING" = 1 ] && echo on || echo off))"
   install_packages
+  if ! is_root; then
+    alive slurmctld slurmctld && alive slurmd slurmd && wait_node && return 0
+    die "not root: cannot start munged/slurmctld/slurmd (run '$0 up' as root)"
+  fi
   if write_configs; then
     # a changed slurm.conf/gres.conf needs fresh daemons (GRES cannot be reconfigured live)
     if alive slurmd slurmd || alive slurmctld slurmctld || alive slurmdbd slurmdbd; then
@@ -438,8 +441,7 @@ cmd_down() {
   if alive mariadb mariadbd; then
     say "stopping mariadb (pid $(cat "$(pidfile mariadb)"))"
     mariadb-admin --no-defaults --socket="$DB_SOCK" -uroot shutdown >/dev/null 2>&1 || true
-    local i
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
       alive mariadb mariadbd || break
       sleep 0.1
     done
@@ -461,6 +463,10 @@ cmd_status() {
   done
   if ! command -v sinfo >/dev/null 2>&1; then
     echo "node: sinfo not installed"
+    return 1
+  fi
+  if ! alive slurmctld slurmctld; then
+    echo "node $NODE: unreachable (slurmctld not running; '$0 up' starts it)"
     return 1
   fi
   local state

@@ -24,9 +24,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.timeout(600)]
 def _sbatch_wait(args: list[str], wrap: str, out: Path, timeout: int = 180) -> None:
     """Submit `wrap` with sbatch --wait and fail with the job's output when it does not succeed."""
     cmd = ["sbatch", "--parsable", "--wait", "-t", "5", "--mem=200", "-o", str(out), *args]
-    done = subprocess.run(
-        [*cmd, "--wrap", wrap], capture_output=True, text=True, timeout=timeout
-    )
+    done = subprocess.run([*cmd, "--wrap", wrap], capture_output=True, text=True, timeout=timeout)
     log = out.read_text() if out.exists() else "(no output file)"
     assert done.returncode == 0, f"{cmd} failed: {done.stderr}\n{log}"
 

@@ -22,6 +22,10 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(filter(None, [str(SRC.parent), os.environ.get("PYTHONPATH")])),
     PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
 )
+# One thread per job unless the user says otherwise: jobs already run side by side on the cores
+# Snakemake schedules, and a CPU reduction's rounding depends on the thread count, so results
+# are bitwise the same wherever a job runs (locally or in a Slurm allocation).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # Library code each stage runs.  Listed as rule inputs so that editing a stage's code reruns
 # that stage and what follows it (Snakemake's rerun triggers do not see imported modules).

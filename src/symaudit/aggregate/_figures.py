@@ -149,13 +149,13 @@ def _limits(values: np.ndarray, paper, mode: str) -> tuple[float, float, str]:
 def _counts_line(df: pd.DataFrame, kind: str) -> str:
     """One line saying what the quantiles were taken over (from the table's count columns)."""
 
-    def span(col):
+    def span(col: str, noun: str) -> str:
         lo, hi = int(df[col].min()), int(df[col].max())
-        return f"{lo}" if lo == hi else f"{lo}–{hi}"
+        return f"{lo} {noun}" if lo == hi == 1 else f"{lo if lo == hi else f'{lo}–{hi}'} {noun}s"
 
     if kind == "equivariance":
-        return f"{span('n_seeds')} seeds × {span('n_examples_per_seed_min')} examples per seed"
-    return f"{span('n')} pooled values ({span('n_batches')} seed×batch runs)"
+        return f"{span('n_seeds', 'seed')} × {span('n_examples_per_seed_min', 'example')} per seed"
+    return f"{span('n', 'pooled value')} ({span('n_batches', 'seed×batch run')})"
 
 
 def _baseline(ax, kind: str):
@@ -272,14 +272,14 @@ def plot_shift_line(
         fig = Figure(figsize=(8.0, 4.4), layout="constrained")
         ax = fig.add_subplot()
         handles = [_baseline(ax, spec.kind)]
-        bad_any = False
-        for m in models:
+        bad_handles = []
+        for i, m in enumerate(models):
             r = rows[rows["model"] == m].copy()
             r["signed"] = _signed(r[axis].to_numpy(), n)
             r = r.sort_values("signed")
             x = r["signed"].to_numpy()
             ax.fill_between(x, r["q1"], r["q3"], color=colours[m], alpha=0.25, lw=0)
-            (line,) = ax.plot(
+            ax.plot(
                 x,
                 r["median"],
                 color=colours[m],
@@ -296,17 +296,32 @@ def plot_shift_line(
             )
             bad = _not_converged(r).to_numpy()
             if bad.any():
-                bad_any = True
-                ax.plot(x[bad], r["median"].to_numpy()[bad], "x", color="red", ms=9, mew=2)
-        if bad_any:
-            handles.append(
-                Line2D([], [], ls="", marker="x", color="red", ms=9, mew=2, label=_NOT_CONVERGED)
-            )
+                # A rug along the bottom, one row per model: crosses on a 128-point line would
+                # bury the curve they annotate.
+                style = dict(
+                    ls="", marker=_MARKERS.get(m, "o"), color="red", mfc="none", ms=4, mew=1.0
+                )
+                rug = ax.get_xaxis_transform()  # x in data, y in axes fraction
+                ax.plot(
+                    x[bad],
+                    np.full(bad.sum(), 0.03 + 0.05 * i),
+                    transform=rug,
+                    clip_on=False,
+                    **style,
+                )
+                bad_handles.append(
+                    Line2D(
+                        [], [], label=f"{model_label(m)}: {_NOT_CONVERGED}", **{**style, "ms": 7}
+                    )
+                )
+        handles += bad_handles
         lo, hi, scale = _limits(
             rows[["q1", "median", "q3"]].to_numpy(float),
             PAPER_RANGES.get((spec.kind, spec.element_set, spec.dataset)),
             ranges,
         )
+        if bad_handles and scale == "linear":  # reserve a strip at the bottom for the rug
+            lo -= (0.05 + 0.05 * len(models)) * (hi - lo)
         ax.set_yscale(scale)
         ax.set_ylim(lo, hi)
         ax.set_xlim(-(n // 2) - 0.5, n - n // 2 - 0.5)
@@ -341,8 +356,7 @@ def plot_shift_box(df: pd.DataFrame, spec: FigureSpec, ranges: str = "union") ->
     vmin, vmax = _colour_range(
         grid, PAPER_RANGES.get((spec.kind, "shift_box", spec.dataset)), ranges
     )
-    cmap = mpl.colormaps[_CMAP[spec.kind]].copy()
-    cmap.set_bad("0.85")
+    cmap = mpl.colormaps[_CMAP[spec.kind]].with_extremes(bad="0.85")
     with _style():
         fig = Figure(figsize=(5.6, 4.8), layout="constrained")
         ax = fig.add_subplot()

@@ -46,6 +46,70 @@ def _chunks(names: list[str], size: int) -> list[list[str]]:
     return [names[i : i + size] for i in range(0, len(names), size)]
 
 
+def _equivariance_chunk(
+    gen, dataset, model, seed, set_name, chunk, strength, classes, batches, time_steps
+) -> xr.Dataset:
+    scale = 1e3 if dataset == "NS" else 0.2
+    base = 1 + (scale if set_name == "d4" else 0.05) * strength
+    noise = gen.lognormal(0, 0.05, (len(chunk), batches, time_steps, len(classes)))
+    rel = base[:, None, None, None] * noise
+    rel[[e in ("e", "t(0,0)") for e in chunk]] = 1.0  # the identity is exactly 1
+    return xr.Dataset(
+        {"relative_error": (("element", "batch", "time", "class"), rel)},
+        coords={
+            "element": chunk,
+            "batch": np.arange(batches),
+            "time": np.arange(time_steps),
+            "class": classes,
+        },
+        attrs={"dataset": dataset, "model": model, "seed": seed, "set_name": set_name},
+    )
+
+
+def _influence_chunk(
+    gen,
+    chunk,
+    strength,
+    classes,
+    batches: list[int],
+    time_steps,
+    bad_batches: set[int],
+    attrs: dict,
+    batch_dim: bool,
+) -> xr.Dataset:
+    nb, nk = len(classes), len(batches)
+    pi = gen.normal(0.3, 1.0, (len(chunk), nk, time_steps, nb, time_steps, nb))
+    diag = 5.0 * (1 - strength)[:, None, None, None] + gen.normal(
+        0, 0.5, (len(chunk), nk, time_steps, nb)
+    )
+    t, b = np.meshgrid(np.arange(time_steps), np.arange(nb), indexing="ij")
+    pi[:, :, t, b, t, b] = diag
+    converged = np.ones((nk, time_steps, nb), dtype=bool)
+    for i, k in enumerate(batches):
+        if k in bad_batches:
+            converged[i, 0, 0] = False
+    dims = ("element", "batch", "bra_time", "bra_class", "ket_time", "ket_class")
+    kets = ("batch", "ket_time", "ket_class")
+    ds = xr.Dataset(
+        {
+            "pi_raw": (dims, pi * 1e-3),
+            "pi_std": (dims, pi),
+            "ket_converged": (kets, converged),
+            "ket_true_relres": (kets, np.where(converged, 1e-5, 1e-2)),
+        },
+        coords={
+            "element": chunk,
+            "batch": batches,
+            "bra_time": np.arange(time_steps),
+            "ket_time": np.arange(time_steps),
+            "bra_class": classes,
+            "ket_class": classes,
+        },
+        attrs=attrs,
+    )
+    return ds if batch_dim else ds.isel(batch=0, drop=True)
+
+
 def write_synthetic_study(
     root: str | os.PathLike,
     *,
@@ -59,6 +123,7 @@ def write_synthetic_study(
     element_sets: Sequence[str] = ("d4", "shift_x", "shift_y", "shift_box"),
     chunk_size: int = 5,
     kinds: Collection[str] = ("equivariance", "influence"),
+    influence_layout: str = "all_batches",
     unconverged: Collection[tuple[str, str, int, int]] = (),
     rng: int = 0,
 ) -> list[Path]:
@@ -66,6 +131,10 @@ def write_synthetic_study(
 
     Parameters
     ----------
+    influence_layout
+        ``"all_batches"``: one influence file per (seed, chunk) with a ``batch`` dimension
+        (the workflow's layout); ``"per_batch"``: one file per (seed, batch, chunk) under
+        ``batchKK/``, without a batch dimension.
     unconverged
         ``(dataset, model, seed, batch)`` runs whose first ket solve is marked not converged.
 
@@ -74,95 +143,74 @@ def write_synthetic_study(
     list[Path]
         The files written.
     """
+    if influence_layout not in ("all_batches", "per_batch"):
+        raise ValueError(
+            f"influence_layout must be all_batches or per_batch, not {influence_layout!r}"
+        )
     root = Path(root)
     gen = np.random.default_rng(rng)
     written = []
     for dataset in datasets:
         classes = list(DATASETS[dataset])
-        nb = len(classes)
         for model in models:
             for seed in seeds:
+                run = Path(dataset) / model / f"seed{seed}"
+                bad = {k for d, m, s, k in unconverged if (d, m, s) == (dataset, model, seed)}
                 for set_name in element_sets:
                     names = groups.elements(set_name, resolution, box)
                     for c, chunk in enumerate(_chunks(names, chunk_size)):
                         strength = np.array([_pattern(model, dataset, e) for e in chunk])
+                        name = f"{set_name}_chunk{c:03d}.nc"
                         if "equivariance" in kinds:
-                            scale = 1e3 if dataset == "NS" else 0.2
-                            base = 1 + (scale if set_name == "d4" else 0.05) * strength
-                            noise = gen.lognormal(0, 0.05, (len(chunk), batches, time_steps, nb))
-                            rel = base[:, None, None, None] * noise
-                            rel[[e == "e" or e == "t(0,0)" for e in chunk]] = 1.0
-                            ds = xr.Dataset(
-                                {"relative_error": (("element", "batch", "time", "class"), rel)},
-                                coords={
-                                    "element": chunk,
-                                    "batch": np.arange(batches),
-                                    "time": np.arange(time_steps),
-                                    "class": classes,
-                                },
-                                attrs={
-                                    "dataset": dataset,
-                                    "model": model,
-                                    "seed": seed,
-                                    "set_name": set_name,
-                                },
+                            ds = _equivariance_chunk(
+                                gen,
+                                dataset,
+                                model,
+                                seed,
+                                set_name,
+                                chunk,
+                                strength,
+                                classes,
+                                batches,
+                                time_steps,
                             )
-                            path = (
-                                root
-                                / "equivariance"
-                                / dataset
-                                / model
-                                / f"seed{seed}"
-                                / f"{set_name}_chunk{c:03d}.nc"
-                            )
+                            path = root / "equivariance" / run / name
                             written.append(write_atomic(path, ds.to_netcdf))
                         if "influence" not in kinds:
                             continue
+                        attrs = {
+                            "dataset": dataset,
+                            "model": model,
+                            "seed": seed,
+                            "set_name": set_name,
+                        }
+                        if influence_layout == "all_batches":
+                            ds = _influence_chunk(
+                                gen,
+                                chunk,
+                                strength,
+                                classes,
+                                list(range(batches)),
+                                time_steps,
+                                bad,
+                                attrs,
+                                batch_dim=True,
+                            )
+                            path = root / "influence" / run / name
+                            written.append(write_atomic(path, ds.to_netcdf))
+                            continue
                         for k in range(batches):
-                            shape = (len(chunk), time_steps, nb, time_steps, nb)
-                            pi = gen.normal(0.3, 1.0, shape)
-                            diag = 5.0 * (1 - strength)[:, None, None] + gen.normal(
-                                0, 0.5, (len(chunk), time_steps, nb)
+                            ds = _influence_chunk(
+                                gen,
+                                chunk,
+                                strength,
+                                classes,
+                                [k],
+                                time_steps,
+                                bad,
+                                {**attrs, "batch": k},
+                                batch_dim=False,
                             )
-                            t, b = np.meshgrid(np.arange(time_steps), np.arange(nb), indexing="ij")
-                            pi[:, t, b, t, b] = diag
-                            converged = np.ones((time_steps, nb), dtype=bool)
-                            if (dataset, model, seed, k) in unconverged:
-                                converged[0, 0] = False
-                            dims = ("element", "bra_time", "bra_class", "ket_time", "ket_class")
-                            ds = xr.Dataset(
-                                {
-                                    "pi_raw": (dims, pi * 1e-3),
-                                    "pi_std": (dims, pi),
-                                    "ket_converged": (("ket_time", "ket_class"), converged),
-                                    "ket_true_relres": (
-                                        ("ket_time", "ket_class"),
-                                        np.where(converged, 1e-5, 1e-2),
-                                    ),
-                                },
-                                coords={
-                                    "element": chunk,
-                                    "bra_time": np.arange(time_steps),
-                                    "ket_time": np.arange(time_steps),
-                                    "bra_class": classes,
-                                    "ket_class": classes,
-                                },
-                                attrs={
-                                    "dataset": dataset,
-                                    "model": model,
-                                    "seed": seed,
-                                    "batch": k,
-                                    "set_name": set_name,
-                                },
-                            )
-                            path = (
-                                root
-                                / "influence"
-                                / dataset
-                                / model
-                                / f"seed{seed}"
-                                / f"batch{k:02d}"
-                                / f"{set_name}_chunk{c:03d}.nc"
-                            )
+                            path = root / "influence" / run / f"batch{k:02d}" / name
                             written.append(write_atomic(path, ds.to_netcdf))
     return written

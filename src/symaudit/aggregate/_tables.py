@@ -4,9 +4,9 @@ Inputs (one file per job, written by the equivariance and influence stages)::
 
     {study}/equivariance/{dataset}/{model}/seed{s}/{set}_chunk{c:03d}.nc
         relative_error (element, batch, time, class)
-    {study}/influence/{dataset}/{model}/seed{s}/batch{k:02d}/{set}_chunk{c:03d}.nc
-        pi_std (element, bra_time, bra_class, ket_time, ket_class),
-        ket_converged (ket_time, ket_class)
+    {study}/influence/{dataset}/{model}/seed{s}/[batch{k:02d}/]{set}_chunk{c:03d}.nc
+        pi_std (element, [batch,] bra_time, bra_class, ket_time, ket_class),
+        ket_converged ([batch,] ket_time, ket_class)
 
 Statistics (exactly those of the reference plotting scripts, pdehats.md section 6.1; all
 quantiles are numpy's default type 7, ``method="linear"``):
@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -68,19 +69,25 @@ _PATTERNS = {
         rf"(?P<element_set>{_SET})_chunk(?P<chunk>\d+)\.nc$"
     ),
     "influence": re.compile(
-        rf"^influence/(?P<dataset>[^/]+)/(?P<model>[^/]+)/seed(?P<seed>\d+)/batch(?P<batch>\d+)/"
-        rf"(?P<element_set>{_SET})_chunk(?P<chunk>\d+)\.nc$"
+        rf"^influence/(?P<dataset>[^/]+)/(?P<model>[^/]+)/seed(?P<seed>\d+)/"
+        rf"(?:batch(?P<batch>\d+)/)?(?P<element_set>{_SET})_chunk(?P<chunk>\d+)\.nc$"
     ),
 }
+# Influence stores come in two layouts: one file per (seed, batch, chunk) under batchKK/, or one
+# file per (seed, chunk) holding every analysis batch along a ``batch`` dimension.
 _GLOBS = {
-    "equivariance": "equivariance/*/*/seed*/*_chunk*.nc",
-    "influence": "influence/*/*/seed*/batch*/*_chunk*.nc",
+    "equivariance": ("equivariance/*/*/seed*/*_chunk*.nc",),
+    "influence": ("influence/*/*/seed*/batch*/*_chunk*.nc", "influence/*/*/seed*/*_chunk*.nc"),
 }
 
 
 @dataclass(frozen=True, order=True)
 class StoreFile:
-    """One per-job NetCDF file and what its path says about it (``batch`` only for influence)."""
+    """One per-job NetCDF file and what its path says about it.
+
+    ``batch`` is set only for influence files of the per-batch layout (``batchKK/``); files of
+    the all-batches layout carry a ``batch`` dimension instead.
+    """
 
     kind: str
     dataset: str
@@ -101,7 +108,7 @@ def discover(study_dir: str | os.PathLike, kinds: Sequence[str] = KINDS) -> list
     found = []
     for kind in kinds:
         pattern = _PATTERNS[kind]
-        for path in root.glob(_GLOBS[kind]):
+        for path in (p for g in _GLOBS[kind] for p in root.glob(g)):
             m = pattern.match(path.relative_to(root).as_posix())
             if m is None:
                 continue
@@ -270,9 +277,21 @@ def open_influence(files: Sequence[StoreFile], opened: list | None = None) -> xr
         ``n_unconverged`` and ``n_kets`` (seed, batch, element): ket solves of that run that did
         not converge / in total.  NaN where a (seed, batch) lacks an element.
 
-    ``opened``: as for :func:`open_equivariance`.
+    Both store layouts are read: per-batch files (``seed{s}/batch{k}/{set}_chunk{c}.nc``) and
+    all-batches files (``seed{s}/{set}_chunk{c}.nc`` with a ``batch`` dimension on ``pi_std``
+    and ``ket_converged``).  ``opened``: as for :func:`open_equivariance`.
     """
-    ds = _open_files(files, ("seed", "batch"), _influence_preprocess, opened)
+    layouts = {f.batch is None for f in files}
+    if len(layouts) > 1:
+        raise ValueError(
+            "influence stores of one (dataset, model, set) mix the per-batch (batchKK/) and "
+            f"all-batches layouts, e.g. {files[0].path} and {files[-1].path}"
+        )
+    per_batch = not layouts.pop()
+    levels = ("seed", "batch") if per_batch else ("seed",)
+    ds = _open_files(files, levels, _influence_preprocess, opened)
+    if "batch" not in ds.dims:  # all-batches layout written without a batch axis: one batch
+        ds = ds.expand_dims(batch=[0])
 
     pi = ds["pi_std"]
     nt, nb = pi.sizes["bra_time"], pi.sizes["bra_class"]
@@ -294,6 +313,16 @@ def open_influence(files: Sequence[StoreFile], opened: list | None = None) -> xr
     n_kets = bad.notnull().sum(ket_dims).where(n_bad.notnull())
     out = xr.Dataset({"diag": diag, "n_unconverged": n_bad, "n_kets": n_kets})
     return out.transpose("seed", "batch", "element", ...)
+
+
+def _compute(lazy: list):
+    """Evaluate all groups in one dask graph (shared file reads, every core busy)."""
+    import dask
+
+    with warnings.catch_warnings():
+        # an element missing from every run of a seed is an all-NaN slice: NaN is the answer
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+        return dask.compute(*lazy)
 
 
 def close_all(opened: list) -> None:
@@ -425,15 +454,13 @@ def equivariance_tables(
     files: Sequence[StoreFile], element_set: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(summary, per-seed) tables of one element set over every (dataset, model) in ``files``."""
-    import dask
-
     files = [f for f in files if f.kind == "equivariance" and f.element_set == element_set]
     keys, lazy, opened = [], [], []
     try:
         for key, members in _groups(files).items():
             keys.append(key)
             lazy.append(equivariance_statistics(open_equivariance(members, opened)))
-        computed = dask.compute(*lazy)  # one graph: shared file reads, both cores busy
+        computed = _compute(lazy)
     finally:
         close_all(opened)
     summary = [_frame(s, d, m, element_set) for (d, m), (s, _) in zip(keys, computed, strict=True)]
@@ -447,15 +474,13 @@ def equivariance_tables(
 
 def influence_table(files: Sequence[StoreFile], element_set: str) -> pd.DataFrame:
     """Pooled-diagonal influence table of one element set over every (dataset, model)."""
-    import dask
-
     files = [f for f in files if f.kind == "influence" and f.element_set == element_set]
     keys, lazy, opened = [], [], []
     try:
         for key, members in _groups(files).items():
             keys.append(key)
             lazy.append(influence_statistics(open_influence(members, opened)))
-        computed = dask.compute(*lazy)
+        computed = _compute(lazy)
     finally:
         close_all(opened)
     frames = [_frame(s, d, m, element_set) for (d, m), s in zip(keys, computed, strict=True)]

@@ -30,7 +30,8 @@ CLUSTER_DEFAULTS: dict = {
     "walltime": "00:30:00",
     "queue": None,
     "account": None,
-    "interface": None,
+    "interface": None,  # e.g. "ib0"; "lo" on the single-node test cluster
+    "log_directory": None,
     "job_extra_directives": [],
 }
 
@@ -89,13 +90,15 @@ def cluster_client(settings: Mapping | None):
     elif cfg["kind"] == "slurm":
         from dask_jobqueue import SLURMCluster
 
-        extra = {k: cfg[k] for k in ("queue", "account", "interface") if cfg[k]}
+        extra = {k: cfg[k] for k in ("queue", "account", "interface", "log_directory") if cfg[k]}
         cluster = SLURMCluster(
             cores=int(cfg["cores"]),
             processes=1,
             memory=str(cfg["memory"]),
             walltime=str(cfg["walltime"]),
             job_extra_directives=list(cfg["job_extra_directives"]),
+            # a random dashboard port: several studies (or users) may share a login node
+            scheduler_options={"dashboard_address": ":0"},
             **extra,
         )
         cluster.scale(jobs=int(cfg["workers"]))

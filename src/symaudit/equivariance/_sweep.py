@@ -14,7 +14,6 @@ its own device; all losses and accumulators are float64.
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -235,8 +234,3 @@ def sweep(
             "elements": group,
         }
     return result
-
-
-def elements_per_second(n_elements: int, seconds: float) -> float:
-    """Throughput, guarded against a zero clock reading."""
-    return n_elements / seconds if seconds > 0 else math.inf

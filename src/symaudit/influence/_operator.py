@@ -237,13 +237,16 @@ class GaussNewtonOperator:
         self._f: Callable[[torch.Tensor], torch.Tensor] = self._make_function()
         self.mode = mode
         self._jvp_fn = None
-        if mode == "linearize":
-            with warnings.catch_warnings():
-                # torch's constant folder warns about the folded attributes it creates
-                warnings.filterwarnings("ignore", message="Attempted to insert a get_attr Node")
+        with warnings.catch_warnings():
+            # torch-internal noise: the constant folder warns about the attributes it creates,
+            # and forward-mode AD's first use loads decompositions through torch.jit.script
+            warnings.filterwarnings("ignore", message="Attempted to insert a get_attr Node")
+            warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated")
+            if mode == "linearize":
                 out, self._jvp_fn = linearize(self._f, theta)
-        else:
-            out = None
+            else:
+                out = None
+                jvp(self._f, (theta,), (torch.zeros_like(theta),))  # loads them here, quietly
         out_vjp, self._vjp_fn = vjp(self._f, theta)
         self.output = (out if out is not None else out_vjp).detach()
         self.output_shape = tuple(self.output.shape)

@@ -117,7 +117,9 @@ def write_splits(
     for i, (family, parts) in enumerate(payload["splits"].items()):
         lines.append(f"  {json.dumps(family)}: {{")
         for j, part in enumerate(("train", "val", "test")):
-            lines.append(f"   {json.dumps(part)}: {json.dumps(parts[part])}" + ("," if j < 2 else ""))
+            lines.append(
+                f"   {json.dumps(part)}: {json.dumps(parts[part])}" + ("," if j < 2 else "")
+            )
         lines.append("  }" + ("," if i < len(payload["splits"]) - 1 else ""))
     lines.append("}}")
     tmp.write_text("\n".join(lines) + "\n")

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import math
 import os
 import re
@@ -109,13 +110,22 @@ def _first_difference(a, b, prefix: str = "") -> str | None:
     return None if a == b else f"{prefix.rstrip('.')}: {a!r} != {b!r}"
 
 
-def _newest_checkpoint(out: Path) -> Path | None:
-    if (out / FINAL).exists():
-        return out / FINAL
+def _newest_checkpoint(out: Path) -> tuple[Path, dict] | tuple[None, None]:
+    """The checkpoint with the most epochs and its payload; ``final.pt`` wins ties.
+
+    (``final.pt`` is not always the newest: a finished run being extended writes
+    ``ckpt_epoch*.pt`` beyond it before the new ``final.pt`` replaces it.)
+    """
     found = [
-        (int(m.group(1)), p) for p in out.glob("ckpt_epoch*.pt") if (m := _CKPT_RE.match(p.name))
+        (int(m.group(1)), 0, p) for p in out.glob("ckpt_epoch*.pt") if (m := _CKPT_RE.match(p.name))
     ]
-    return max(found)[1] if found else None
+    final = read_checkpoint(out / FINAL) if (out / FINAL).exists() else None
+    if final is not None:
+        found.append((int(final["state"]["epoch"]), 1, out / FINAL))
+    if not found:
+        return None, None
+    _, _, path = max(found)
+    return path, (final if path.name == FINAL else read_checkpoint(path))
 
 
 def _check_splits(splits: Mapping, stores, path: Path) -> None:
@@ -288,9 +298,8 @@ def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks,
 
     # ---- resume or skip ------------------------------------------------------------------
     resume = None
-    newest = _newest_checkpoint(out) if out.exists() else None
+    newest, payload = _newest_checkpoint(out) if out.exists() else (None, None)
     if newest is not None:
-        payload = read_checkpoint(newest)
         diff = _first_difference(payload["meta"].get("run"), identity)
         if diff:
             raise ValueError(f"{newest} belongs to a different run ({diff}); use another --out")
@@ -307,8 +316,6 @@ def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks,
     split_path = out / SPLITS_FILE
     fractions = s["split"]
     if split_path.exists():
-        import json
-
         recorded = json.loads(split_path.read_text())
         if recorded.get("seed") != seed or recorded.get("fractions") != fractions:
             raise ValueError(
