@@ -3,6 +3,8 @@
 
 localrules:
     aggregate_tables,
+    figures,
+    report_html,
 
 
 rule aggregate_tables:
@@ -11,18 +13,71 @@ rule aggregate_tables:
         equivariance=all_equivariance(),
         code=stage_code("aggregate"),
     output:
-        done=touch(f"{RESULTS}/tables/.done"),
+        tables=[
+            report(
+                f"{RESULTS}/tables/{name}.csv",
+                caption=f"../report/{name}.rst",
+                category="Tables",
+            )
+            for name in expected_tables() + twirl_tables()
+        ],
+        netcdf=[f"{RESULTS}/tables/{name}.nc" for name in expected_tables()],
     log:
         f"logs/{STUDY}/aggregate/tables.log",
     conda:
         "../../envs/aggregate.yaml"
     params:
-        study_dir=lambda wildcards, output: Path(output.done).parents[1],
+        study_dir=lambda wildcards, output: Path(output.tables[0]).parents[1],
+        element_sets=config["analysis"]["element_sets"],
     shell:
-        "python -m symaudit aggregate --study-dir {params.study_dir} --out-dir $(dirname {output.done})"
+        "python -m symaudit aggregate --study-dir {params.study_dir}"
+        " --element-sets {params.element_sets} > {log} 2>&1"
+
+
+rule figures:
+    input:
+        tables=rules.aggregate_tables.output.tables,
+        code=stage_code("aggregate"),
+    output:
+        png=[
+            report(
+                f"{RESULTS}/figures/{stem}.png",
+                caption=f"../report/{stem}.rst",
+                category="Figures",
+            )
+            for stem in expected_figures()
+        ],
+        pdf=[f"{RESULTS}/figures/{stem}.pdf" for stem in expected_figures()],
+    log:
+        f"logs/{STUDY}/aggregate/figures.log",
+    conda:
+        "../../envs/aggregate.yaml"
+    params:
+        tables=lambda wildcards, input: Path(input.tables[0]).parent,
+        out_dir=lambda wildcards, output: Path(output.png[0]).parent,
+    shell:
+        "python -m symaudit figures --tables {params.tables} --out-dir {params.out_dir}"
+        " > {log} 2>&1"
+
+
+rule report_html:
+    input:
+        rules.figures.output,
+        rules.aggregate_tables.output,
+    output:
+        f"{RESULTS}/report.html",
+    log:
+        f"logs/{STUDY}/aggregate/report.log",
+    conda:
+        "../../envs/aggregate.yaml"
+    params:
+        configfiles=" ".join(str(f) for f in workflow.configfiles),
+    shell:
+        # --nolock: the running workflow holds the lock; a report only reads its metadata
+        "python -m snakemake --nolock --configfile {params.configfiles} --report {output}"
         " > {log} 2>&1"
 
 
 rule stage_figures:
     input:
-        rules.aggregate_tables.output,
+        rules.figures.output,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+from symaudit import aggregate as symaudit_aggregate
 from symaudit import datasets as symaudit_datasets
 from symaudit import groups as symaudit_groups
 
@@ -148,3 +149,18 @@ def pdegym_files(wildcards):
     if not files:
         raise ValueError(f"pdegym_dir: no *.nc files in {family_dir}")
     return [str(f) for f in files]
+
+
+def expected_tables():
+    return symaudit_aggregate.expected_tables(config["analysis"]["element_sets"])
+
+
+def twirl_tables():
+    """The D4 twirl-decomposition table (CSV only), when the study analyses D4."""
+    return ["twirl_d4"] if "d4" in config["analysis"]["element_sets"] else []
+
+
+def expected_figures():
+    return symaudit_aggregate.expected_figures(
+        config["datasets"], config["models"], config["analysis"]["element_sets"]
+    )

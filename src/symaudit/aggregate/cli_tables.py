@@ -46,6 +46,14 @@ def run(args: argparse.Namespace) -> int:
         )
     if not written:
         raise FileNotFoundError(f"no equivariance or influence stores under {study}")
+    if "equivariance" in args.kinds and "d4" in (args.element_sets or ["d4"]):
+        from symaudit.aggregate._io import write_atomic
+        from symaudit.aggregate._twirl import TWIRL_TABLE, twirl_table
+
+        table = twirl_table(study)
+        written.append(
+            write_atomic(out / f"{TWIRL_TABLE}.csv", lambda p: table.to_csv(p, index=False))
+        )
     for path in written:
         print(path)
     return 0

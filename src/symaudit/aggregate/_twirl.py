@@ -1,0 +1,65 @@
+"""The D4 twirl decomposition table: how much of each model's loss is due to broken symmetry.
+
+Input: one ``equivariance/{dataset}/{model}/seed{seed}/twirl.nc`` per run, per-example values
+``example_{total,mean,equiv,twirled_loss}`` of dims (batch, time, class).  Output: per (dataset,
+model), quantiles (numpy type 7) of the per-example percent 100 L_equiv / L pooled over seeds x
+batches x examples, and the pooled losses with percent = 100 sum L_equiv / sum L.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+__all__ = ["TWIRL_TABLE", "twirl_table"]
+
+TWIRL_TABLE = "twirl_d4"
+
+
+def twirl_table(study_dir: str | os.PathLike) -> pd.DataFrame:
+    rows = []
+    for path in sorted(Path(study_dir).glob("equivariance/*/*/seed*/twirl.nc")):
+        with xr.open_dataset(path) as ds:
+            rows.append(
+                {
+                    "dataset": ds.attrs["dataset"],
+                    "model": ds.attrs["model"],
+                    "seed": int(ds.attrs["seed"]),
+                    **{
+                        k: ds[f"example_{k}"].values.ravel()
+                        for k in ("total", "mean", "equiv", "twirled_loss")
+                    },
+                }
+            )
+    if not rows:
+        raise FileNotFoundError(f"no twirl.nc under {study_dir}/equivariance")
+    out = []
+    frame = pd.DataFrame(rows)
+    for (dataset, model), group in frame.groupby(["dataset", "model"], sort=True):
+        parts = {
+            k: np.concatenate(group[k].to_list())
+            for k in ("total", "mean", "equiv", "twirled_loss")
+        }
+        percent = 100.0 * parts["equiv"] / parts["total"]
+        q1, median, q3 = np.quantile(percent, [0.25, 0.5, 0.75])
+        out.append(
+            {
+                "dataset": dataset,
+                "model": model,
+                "percent_q1": q1,
+                "percent_median": median,
+                "percent_q3": q3,
+                "pooled_percent": 100.0 * parts["equiv"].sum() / parts["total"].sum(),
+                "loss_total": parts["total"].mean(),
+                "loss_mean": parts["mean"].mean(),
+                "loss_equiv": parts["equiv"].mean(),
+                "loss_twirled": parts["twirled_loss"].mean(),
+                "n_seeds": group["seed"].nunique(),
+                "n_examples": percent.size,
+            }
+        )
+    return pd.DataFrame(out)

@@ -1,0 +1,43 @@
+"""The twirl-decomposition table against numpy on synthetic per-run files."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from symaudit.aggregate._twirl import twirl_table
+
+
+def test_twirl_table_matches_numpy(tmp_path):
+    rng = np.random.default_rng(3)
+    pooled = {"total": [], "equiv": []}
+    for seed in (0, 1):
+        run = tmp_path / f"equivariance/CE/unet/seed{seed}"
+        run.mkdir(parents=True)
+        mean = rng.uniform(1, 2, (2, 4, 3))
+        equiv = rng.uniform(0, 1, (2, 4, 3))
+        dims = ("batch", "time", "class")
+        xr.Dataset(
+            {
+                "example_total": (dims, mean + equiv),
+                "example_mean": (dims, mean),
+                "example_equiv": (dims, equiv),
+                "example_twirled_loss": (dims, mean),
+            },
+            attrs={"dataset": "CE", "model": "unet", "seed": seed},
+        ).to_netcdf(run / "twirl.nc")
+        pooled["total"].append((mean + equiv).ravel())
+        pooled["equiv"].append(equiv.ravel())
+    table = twirl_table(tmp_path)
+    total, equiv = np.concatenate(pooled["total"]), np.concatenate(pooled["equiv"])
+    percent = 100 * equiv / total
+    row = table.iloc[0]
+    assert (row["dataset"], row["model"], row["n_seeds"], row["n_examples"]) == ("CE", "unet", 2, 48)
+    assert row["percent_median"] == pytest.approx(np.quantile(percent, 0.5), rel=1e-14)
+    assert row["percent_q1"] == pytest.approx(np.quantile(percent, 0.25), rel=1e-14)
+    assert row["pooled_percent"] == pytest.approx(100 * equiv.sum() / total.sum(), rel=1e-14)
+    assert row["loss_twirled"] <= row["loss_total"]
+
+
+def test_twirl_table_without_inputs_names_the_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no twirl.nc under"):
+        twirl_table(tmp_path)
