@@ -91,8 +91,8 @@ def test_cancelled_training_resumes_to_identical_weights(tmp_path, slurm_cluster
             proc.kill()
     assert proc.returncode == 0, out[-4000:]
     got = torch.load(work / target, weights_only=True)
-    for name, tensor in expected["model"].items():
-        assert torch.equal(got["model"][name], tensor), name
+    for name, tensor in expected["state_dict"].items():
+        assert torch.equal(got["state_dict"][name], tensor), name
     log = (work / "logs/faults/train/NS_unet_seed0.log").read_text()
     assert "resum" in log.lower(), log[-2000:]
 

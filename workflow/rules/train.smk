@@ -32,7 +32,8 @@ rule train_model:
         " else launch=python; fi;"
         " $launch -m symaudit train --dataset {wildcards.dataset} --model {wildcards.model}"
         " --preset {params.preset} --seed {wildcards.seed} --stores {input.stores}"
-        " --out {params.out} --settings '{params.settings}' > {log} 2>&1"
+        " --out {params.out} --settings '{params.settings}' --restart-on-change"
+        " > {log} 2>&1"
 
 
 rule stage_train:

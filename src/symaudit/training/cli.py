@@ -11,6 +11,7 @@ DIR/final.pt is complete).  Multi-GPU / multi-process: launch the same arguments
 from __future__ import annotations
 
 import argparse
+import os
 
 from symaudit.datasets import DATASETS
 from symaudit.models import MODELS, PRESETS
@@ -35,12 +36,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the config's train section: a JSON object, or a JSON/YAML file holding one",
     )
     parser.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
+    parser.add_argument(
+        "--restart-on-change",
+        action="store_true",
+        help="discard DIR's checkpoints when the arguments, settings or training code changed "
+        "since they were written (the workflow's rerun after an edit); resume otherwise",
+    )
+
+
+def _fingerprint(args: argparse.Namespace, settings: dict) -> str:
+    """Hash of everything that defines the run: arguments, resolved settings, training code."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    import symaudit
+
+    root = Path(symaudit.__file__).parent
+    digest = hashlib.sha256()
+    identity = [args.dataset, args.model, args.preset, args.seed, settings]
+    digest.update(json.dumps(identity, sort_keys=True, default=str).encode())
+    for path in sorted(
+        [root / "losses.py", *root.glob("models/*.py"), *root.glob("training/*.py")]
+    ):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _restart_if_changed(out: str, fingerprint: str) -> None:
+    from pathlib import Path
+
+    run_dir = Path(out)
+    stamp = run_dir / "fingerprint.txt"
+    if stamp.exists() and stamp.read_text().strip() != fingerprint:
+        # an obsolete run (other code or settings): start over instead of resuming
+        for path in [
+            *run_dir.glob("ckpt_epoch*.pt"),
+            run_dir / "final.pt",
+            run_dir / "splits.json",
+        ]:
+            path.unlink(missing_ok=True)
+        print(f"train: code or settings changed since {stamp}; starting afresh")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint + "\n")
 
 
 def run(args: argparse.Namespace) -> int:
     from symaudit.training import train
-    from symaudit.training._settings import read_settings_argument
+    from symaudit.training._settings import read_settings_argument, resolve_settings
 
+    settings = read_settings_argument(args.settings)
+    if args.restart_on_change and int(os.environ.get("RANK", "0")) == 0:
+        _restart_if_changed(args.out, _fingerprint(args, resolve_settings(settings)))
     train(
         args.dataset,
         args.model,
@@ -48,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         args.seed,
         args.stores,
         args.out,
-        read_settings_argument(args.settings),
+        settings,
         device=args.device,
     )
     return 0
