@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import time
 import warnings
 
@@ -71,6 +72,77 @@ def rel_fro(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).norm() / b.norm())
 
 
+def solve_row(label, model, x, y, kets, rank, common, influence_err, rel) -> dict:
+    """One of our solves on the first ``kets`` kets, timed, as a table row."""
+    t0 = time.perf_counter()
+    sol = solve_kets(model, None, x[:kets], y[:kets], preconditioner_rank=rank, **common)
+    wall = time.perf_counter() - t0
+    mv = sum({r.block: r.matvecs for r in sol.records}.values())
+    mv += sol.setup.get("preconditioner_matvecs", 0)
+    return dict(label=label, lam=rel, kets=kets, matvecs=mv, wall=wall,
+                relres=max(r.relres_true for r in sol.records),
+                err=influence_err(sol.vectors), sol=sol)
+
+
+def curvlinops_row(rel, lam, ggn, params, op, G, peer_n, rtol, influence_err) -> dict:
+    """curvlinops' CGInverseLinearOperator over (½·GGN + λI), products counted."""
+    from curvlinops import CGInverseLinearOperator
+    from curvlinops.examples import IdentityLinearOperator
+
+    count = {"n": 0}
+    matmat = ggn._matmat_batch
+
+    def counted(X, Y, M):
+        count["n"] += M[0].shape[-1]
+        return matmat(X, Y, M)
+
+    ggn._matmat_batch = counted
+    try:
+        eye = IdentityLinearOperator([tuple(p.shape) for p in params], op.device, op.dtype)
+        inv = CGInverseLinearOperator(0.5 * ggn + lam * eye, tolerance=rtol, max_iter=5000)
+        t0 = time.perf_counter()
+        Xc = (inv @ G[:peer_n].T.contiguous()).T.contiguous()
+        wall = time.perf_counter() - t0
+    finally:
+        ggn._matmat_batch = matmat
+    return dict(label="curvlinops CGInverse", lam=rel, kets=peer_n, matvecs=count["n"],
+                wall=wall, relres=true_relres(op, lam, G[:peer_n], Xc), err=influence_err(Xc))
+
+
+def run_damping(rel, *, model, model64, x, y, G, G64, op, op64, ggn, params, lam_max, n_ref,
+                peer_n, args):
+    """All rows for one λ = rel·λ_max, and the Galerkin gap."""
+    lam = rel * lam_max
+    common = dict(damping=lam, rtol=args.rtol, lambda_max=lam_max, chunk_size=args.chunk_size,
+                  operator=op, max_iterations=5000, seed=args.seed)
+    # fp64 reference for the first n_ref kets
+    ref = solve_kets(model64, None, x[:n_ref].double(), y[:n_ref].double(), damping=lam,
+                     rtol=1e-10, lambda_max=lam_max, operator=op64, max_iterations=5000,
+                     preconditioner_rank=args.nystrom_rank, chunk_size=args.chunk_size)
+    pi_ref = G64 @ ref.vectors.T  # (n, n_ref)
+
+    def influence_err(X: torch.Tensor) -> float:
+        return rel_fro(gram(G, X[:n_ref]), pi_ref)
+
+    nys = f"ours block PCG Nyström({args.nystrom_rank})"
+    row = dict(model=model, x=x, y=y, common=common, influence_err=influence_err, rel=rel)
+    full = solve_row("ours block CG", kets=x.shape[0], rank=0, **row)
+    rows = [full, solve_row(nys, kets=x.shape[0], rank=args.nystrom_rank, **row)]
+    if not args.skip_peer:
+        mine = solve_row("ours block CG", kets=peer_n, rank=0, **row)
+        mine_pc = solve_row(nys, kets=peer_n, rank=args.nystrom_rank, **row)
+        peer = curvlinops_row(rel, lam, ggn, params, op, G, peer_n, args.rtol, influence_err)
+        mine["speedup"] = peer["wall"] / mine["wall"]
+        mine_pc["speedup"] = peer["wall"] / mine_pc["wall"]
+        rows += [mine, mine_pc, peer]
+    # the reference code's Galerkin shortcut (span of all ket gradients)
+    gal = solve_kets(model, None, x, y, method="galerkin", **common)
+    pi_conv = gram(G, full["sol"].vectors)
+    gap = (rel, gal.setup["galerkin_rank"], rel_fro(gram(G, gal.vectors), pi_conv),
+           max(r.relres_true for r in gal.records))
+    return rows, gap
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="tiny")
@@ -86,8 +158,7 @@ def main() -> int:
     ap.add_argument("--skip-peer", action="store_true")
     args = ap.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
-    from curvlinops import CGInverseLinearOperator, GGNLinearOperator
-    from curvlinops.examples import IdentityLinearOperator
+    from curvlinops import GGNLinearOperator
 
     t_all = time.perf_counter()
     gen = torch.Generator().manual_seed(args.seed)
@@ -97,6 +168,7 @@ def main() -> int:
     x = smooth_fields(n, 2, res, gen)
     y = torch.roll(x, shifts=1, dims=-1) + 0.05 * torch.randn(x.shape, generator=gen)
     P = count_parameters(model)
+    print(f"# load average at start: {os.getloadavg()[0]:.1f}")
     print(f"# unet/{args.preset}: P = {P}, metric batch = kets = {n} x 2 x {res}², "
           f"rtol = {args.rtol:g}, threads = {torch.get_num_threads()}")
 
@@ -132,67 +204,17 @@ def main() -> int:
     G64 = G.double()
     n_ref = min(args.reference_kets, n)
 
-    rows = []
-    gaps = []
+    ctx = dict(model=model, model64=model64, x=x, y=y, G=G, G64=G64, op=op, op64=op64,
+               ggn=ggn, params=params, lam_max=lam_max, n_ref=n_ref, peer_n=peer_n, args=args)
+    rows, gaps = [], []
     for rel in args.dampings:
-        lam = rel * lam_max
-        common = dict(damping=lam, rtol=args.rtol, lambda_max=lam_max, chunk_size=args.chunk_size,
-                      operator=op, max_iterations=5000, seed=args.seed)
-        # fp64 reference for the first n_ref kets
-        ref = solve_kets(model64, None, x[:n_ref].double(), y[:n_ref].double(), damping=lam,
-                         rtol=1e-10, lambda_max=lam_max, operator=op64, max_iterations=5000,
-                         preconditioner_rank=args.nystrom_rank, chunk_size=args.chunk_size)
-        pi_ref = G64 @ ref.vectors.T  # (n, n_ref)
-
-        def influence_err(X: torch.Tensor) -> float:
-            return rel_fro(gram(G, X[:n_ref]), pi_ref)
-
-        def ours(kets: int, rank: int, label: str):
-            t0 = time.perf_counter()
-            sol = solve_kets(model, None, x[:kets], y[:kets], preconditioner_rank=rank,
-                             **common)
-            wall = time.perf_counter() - t0
-            mv = sum({r.block: r.matvecs for r in sol.records}.values())
-            mv += sol.setup.get("preconditioner_matvecs", 0)
-            return dict(label=label, lam=rel, kets=kets, matvecs=mv, wall=wall,
-                        relres=max(r.relres_true for r in sol.records),
-                        err=influence_err(sol.vectors), sol=sol)
-
-        full = ours(n, 0, "ours block CG")
-        rows.append(full)
-        rows.append(ours(n, args.nystrom_rank, f"ours block PCG Nyström({args.nystrom_rank})"))
-        if not args.skip_peer:
-            mine = ours(peer_n, 0, "ours block CG")
-            rows.append(mine)
-            count = {"n": 0}
-            matmat = ggn._matmat_batch
-
-            def counted(X, Y, M, _orig=matmat):
-                count["n"] += M[0].shape[-1]
-                return _orig(X, Y, M)
-
-            ggn._matmat_batch = counted
-            eye = IdentityLinearOperator([tuple(p.shape) for p in params], op.device, op.dtype)
-            A = 0.5 * ggn + lam * eye
-            inv = CGInverseLinearOperator(A, tolerance=args.rtol, max_iter=5000)
-            t0 = time.perf_counter()
-            Xc = (inv @ G[:peer_n].T.contiguous()).T.contiguous()
-            wall = time.perf_counter() - t0
-            ggn._matmat_batch = matmat
-            peer = dict(label="curvlinops CGInverse", lam=rel, kets=peer_n, matvecs=count["n"],
-                        wall=wall, relres=true_relres(op, lam, G[:peer_n], Xc),
-                        err=influence_err(Xc))
-            peer["speedup"] = wall / mine["wall"]
-            rows.append(peer)
-        # the reference code's Galerkin shortcut (span of all ket gradients)
-        gal = solve_kets(model, None, x, y, method="galerkin", **common)
-        pi_conv = gram(G, full["sol"].vectors)
-        gaps.append((rel, gal.setup["galerkin_rank"], rel_fro(gram(G, gal.vectors), pi_conv),
-                     max(r.relres_true for r in gal.records)))
+        r, g = run_damping(rel, **ctx)
+        rows += r
+        gaps.append(g)
 
     print()
-    print(f"| λ/λ_max | solver | kets | product cost (× fwd+bwd) | mat-vecs | wall (s) "
-          f"| max true relres | influence err vs fp64 | speed-up |")
+    print("| λ/λ_max | solver | kets | product cost (× fwd+bwd) | mat-vecs | wall (s) "
+          "| max true relres | influence err vs fp64 | speed-up vs curvlinops |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         cost = t_curv / t_fb if r["label"].startswith("curvlinops") else t_ours / t_fb
@@ -205,7 +227,8 @@ def main() -> int:
     print("|---|---|---|---|")
     for rel, k, gap, rr in gaps:
         print(f"| {rel:.0e} | {k} | {gap:.3f} | {rr:.2e} |")
-    print(f"\n# total {time.perf_counter() - t_all:.0f} s")
+    print(f"\n# total {time.perf_counter() - t_all:.0f} s; "
+          f"load average at end: {os.getloadavg()[0]:.1f}")
     return 0
 
 

@@ -391,6 +391,8 @@ def test_ket_solution_roundtrip_and_parameter_check(problem, tmp_path):
     assert sol.meta == {"batch": 0} and sol.records[0].as_dict() == res.records[0].as_dict()
     values, bounds = bra_influence(net, sol, xb, yb, return_bounds=True)
     assert torch.equal(values, res.values) and torch.allclose(bounds, res.bounds)
+    blocked = bra_influence(net, sol, xb, yb, bra_block=2)  # bras in blocks of 2, 2 and 1
+    assert float((blocked - values).abs().max()) <= 1e-14 * float(values.abs().max())
     other = _net(seed=99)
     with pytest.raises(ValueError, match="differ"):
         bra_influence(other, sol, xb, yb)

@@ -43,7 +43,8 @@ def test_data_stage_stores(tiny_study):
         for family in DATASETS[dataset]:
             store = open_store(data / f"{family}.zarr")
             n, t = CFG["data"]["trajectories"], CFG["data"]["time_steps"]
-            assert store.shape == (n, t, len(store.channels), 32, 32)
+            res = CFG["data"]["resolution"]
+            assert store.shape == (n, t, len(store.channels), res, res)
             assert store.attrs["family"] == family
             assert store.attrs["equivariance_self_test"]["passed"] is True
             assert len(store.attrs["provenance"]["trajectory_seeds"]) == n

@@ -616,6 +616,30 @@ def _check_parameters(space: ParameterSpace, solution: KetSolution) -> None:
         )
 
 
+def _dot_bras(
+    model, space, X, bra_inputs, bra_targets, *, loss, channel, channels, chunk_size, bra_block
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(G_bra Xᵀ, ‖g_bra‖) computed ``bra_block`` bras at a time.
+
+    The bra gradients are never held all at once: a chunk of 64 elements × 48 examples of the
+    paper UNet would be 3072 × 13.9M floats (171 GB); per block only ``bra_block`` rows live.
+    """
+    n = bra_inputs.shape[0]
+    if bra_targets is not None and bra_targets.shape[0] != n:
+        raise ValueError(f"{n} bra inputs but {bra_targets.shape[0]} bra targets")
+    values = torch.empty(n, X.shape[0], dtype=torch.float64)
+    norms = torch.empty(n, dtype=torch.float64)
+    for start in range(0, n, bra_block):
+        sl = slice(start, start + bra_block)
+        Gb = per_example_gradients(
+            model, bra_inputs[sl], None if bra_targets is None else bra_targets[sl], loss=loss,
+            channel=channel, channels=channels, chunk_size=chunk_size, space=space,
+        )
+        values[sl] = gram(Gb, X.to(dtype=Gb.dtype, device=Gb.device)).cpu()
+        norms[sl] = row_norms(Gb).cpu()
+    return values, norms
+
+
 def bra_influence(
     model: nn.Module,
     solution: KetSolution,
@@ -626,6 +650,7 @@ def bra_influence(
     channel: int | None = None,
     channels: Sequence | None = None,
     chunk_size: int = 8,
+    bra_block: int = 64,
     check_parameters: bool = True,
     return_bounds: bool = False,
 ):
@@ -637,11 +662,13 @@ def bra_influence(
         The model the kets were solved at (checked by a parameter digest).
     solution : KetSolution
     bra_inputs : Tensor (n_bra, C, H, W)
-        E.g. ``groups.act(g, x, channels)``.
+        E.g. ``groups.act(g, x, channels)``; any number (processed ``bra_block`` at a time).
     bra_targets : Tensor (n_bra, C, H, W), optional
         Needed for SMSE bras (e.g. ``groups.act(g, y, channels)``).
     loss, channel, channels
         As in :func:`per_example_gradients`.
+    bra_block : int
+        Bra gradients held in memory at once.
     return_bounds : bool
         Also return the (n_bra, n_ket) entrywise bound ‖g_bra,i‖·‖r_j‖/λ.
 
@@ -653,15 +680,13 @@ def bra_influence(
     space = ParameterSpace(model)
     if check_parameters:
         _check_parameters(space, solution)
-    Gb = per_example_gradients(
-        model, bra_inputs, bra_targets, loss=loss, channel=channel, channels=channels,
-        chunk_size=chunk_size, space=space,
+    values, norms = _dot_bras(
+        model, space, solution.vectors, bra_inputs, bra_targets, loss=loss, channel=channel,
+        channels=channels, chunk_size=chunk_size, bra_block=bra_block,
     )
-    values = gram(Gb, solution.vectors.to(dtype=Gb.dtype, device=Gb.device)).cpu()
     if not return_bounds:
         return values
-    bounds = row_norms(Gb).cpu()[:, None] * solution.residual_norms[None, :] / solution.damping
-    return values, bounds
+    return values, norms[:, None] * solution.residual_norms[None, :] / solution.damping
 
 
 # --- the contract's one-call version ------------------------------------------------------------
@@ -727,18 +752,20 @@ def influence_matrix(
     """
     space = ParameterSpace(model)
     chunk = int(solve_options.get("chunk_size", 8))
-    Gb = per_example_gradients(
-        model, bra_inputs, bra_targets, loss=bra_loss, channel=bra_channel, channels=channels,
-        chunk_size=chunk, space=space,
-    )
+    bra = dict(loss=bra_loss, channel=bra_channel, channels=channels, chunk_size=chunk)
     if method == "galerkin" and "extra_span" not in solve_options:
-        solve_options["extra_span"] = Gb
+        # the reference's subspace includes the bras: their gradients are needed up front
+        solve_options["extra_span"] = per_example_gradients(
+            model, bra_inputs, bra_targets, space=space, **bra
+        )
     solution = solve_kets(
         model, metric_inputs, ket_inputs, ket_targets, damping=damping, rtol=rtol,
         normalization=normalization, method=method, **solve_options,
     )
-    values = gram(Gb, solution.vectors).cpu()
-    bounds = row_norms(Gb).cpu()[:, None] * solution.residual_norms[None, :] / solution.damping
+    values, norms = _dot_bras(
+        model, space, solution.vectors, bra_inputs, bra_targets, bra_block=64, **bra
+    )
+    bounds = norms[:, None] * solution.residual_norms[None, :] / solution.damping
     col_max = bounds.max(dim=0).values if bounds.shape[0] else torch.zeros(bounds.shape[1])
     for rec, b in zip(solution.records, col_max.tolist(), strict=True):
         rec.error_bound = float(b)

@@ -493,6 +493,9 @@ def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks,
             for cb in callbacks:
                 cb("epoch_end", {"epoch": epoch, "row": row, "model": net, "checkpoint": path})
     if d.is_main:
+        # rewritten here too: a run resumed from its last checkpoint runs no epoch, and the
+        # workflow deletes a failed job's metrics.csv before retrying it
+        _write_csv(history, out / "metrics.csv", columns)
         save(out / FINAL, s["epochs"])
         from symaudit.training._plot import plot_training_curve
 

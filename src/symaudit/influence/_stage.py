@@ -1,0 +1,70 @@
+"""Shared pieces of the influence stage's two commands: settings, the model and its analysis
+batch.  Kept here so ``influence-solve`` and ``influence-bras`` load them the same way."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+SETTINGS_DEFAULTS: dict = {
+    "damping": {"mode": "relative", "value": 1e-3},
+    "rtol": 1e-4,
+    "method": "block_cg",
+    "preconditioner_rank": 0,
+    "max_iterations": 1000,
+    "fail_on_unconverged": True,
+    "normalization": "per_output",
+}
+
+
+def resolve_settings(raw: str | Mapping | None) -> dict:
+    """The config's ``influence`` section (JSON text or mapping) with defaults filled in."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"--settings is not valid JSON: {err}") from None
+    raw = dict(raw or {})
+    unknown = set(raw) - set(SETTINGS_DEFAULTS)
+    if unknown:
+        raise ValueError(f"influence settings: unknown key(s) {sorted(unknown)}")
+    return {**SETTINGS_DEFAULTS, **raw}
+
+
+def load_analysis(checkpoint, run_dir, stores, batch: int, time_steps: int, device=None):
+    """(model, meta, channels, families, inputs, targets) for analysis batch ``batch``.
+
+    ``inputs``/``targets``: (3 * time_steps, channel, y, x) in the model's dtype, example
+    n = t + time_steps * class (pdehats.md §1.6).
+    """
+    from symaudit.models import load_checkpoint
+    from symaudit.store import open_store
+    from symaudit.training import analysis_batch, load_splits
+
+    model, meta = load_checkpoint(checkpoint)
+    opened = [open_store(p) for p in stores]
+    splits = load_splits(Path(run_dir))
+    inputs, targets = analysis_batch(opened, splits, int(batch), time_steps=time_steps)
+    dtype = next(model.parameters()).dtype
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model = model.to(device).eval()
+    inputs = torch.as_tensor(inputs).to(device=device, dtype=dtype)
+    targets = torch.as_tensor(targets).to(device=device, dtype=dtype)
+    channels = opened[0].channels
+    families = [s.family for s in opened]
+    return model, meta, channels, families, inputs, targets
+
+
+def run_identity(meta: Mapping, checkpoint) -> dict:
+    """dataset / model / seed of a checkpoint (meta first, then its run-directory path)."""
+    parts = Path(checkpoint).resolve().parts
+    guess = {}
+    if len(parts) >= 4 and parts[-2].startswith("seed"):
+        guess = {"dataset": parts[-4], "model": parts[-3], "seed": int(parts[-2][4:])}
+    found = {k: meta.get(k, guess.get(k)) for k in ("dataset", "model", "seed")}
+    if isinstance(found["model"], Mapping):  # checkpoints record the model's whole spec
+        found["model"] = found["model"].get("name", guess.get("model"))
+    return found
