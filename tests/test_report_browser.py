@@ -1,17 +1,13 @@
 """Looking at HTML output in a real browser (headless Chromium).
 
-For now this checks the helper on a small page listing synthetic figures; the screenshot test of
-the full Snakemake report (``results/{study}/report.html``) is wired once the workflow runs end
-to end (see ``test_full_report_screenshot``).
+This checks the helper on a small page listing synthetic figures; the screenshot of the full
+Snakemake report of the tiny study is ``tests/workflow/test_report.py``.
 """
 
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
-
-import pytest
 
 from tests._chromium import png_size, require_chromium, screenshot
 
@@ -58,15 +54,4 @@ def test_screenshot_of_a_figure_listing(tmp_path):
     png = screenshot(page, tmp_path / "shot.png", width=1400, height=3000, browser=browser)
     assert png_size(png) == (1400, 3000)
     # a blank page compresses to a few kB; two embedded figures cannot
-    assert png.stat().st_size > 30_000
-
-
-@pytest.mark.workflow
-@pytest.mark.skipif(
-    not os.environ.get("SYMAUDIT_REPORT"),
-    reason="set SYMAUDIT_REPORT=results/<study>/report.html (wired by the lead)",
-)
-def test_full_report_screenshot(tmp_path):  # placeholder until the workflow runs end to end
-    report = Path(os.environ["SYMAUDIT_REPORT"])
-    png = screenshot(report, tmp_path / "report.png")
     assert png.stat().st_size > 30_000

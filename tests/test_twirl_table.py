@@ -31,7 +31,12 @@ def test_twirl_table_matches_numpy(tmp_path):
     total, equiv = np.concatenate(pooled["total"]), np.concatenate(pooled["equiv"])
     percent = 100 * equiv / total
     row = table.iloc[0]
-    assert (row["dataset"], row["model"], row["n_seeds"], row["n_examples"]) == ("CE", "unet", 2, 48)
+    assert (row["dataset"], row["model"], row["n_seeds"], row["n_examples"]) == (
+        "CE",
+        "unet",
+        2,
+        48,
+    )
     assert row["percent_median"] == pytest.approx(np.quantile(percent, 0.5), rel=1e-14)
     assert row["percent_q1"] == pytest.approx(np.quantile(percent, 0.25), rel=1e-14)
     assert row["pooled_percent"] == pytest.approx(100 * equiv.sum() / total.sum(), rel=1e-14)

@@ -73,9 +73,22 @@ def test_cancelled_training_resumes_to_identical_weights(tmp_path, slurm_cluster
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     env.pop("PYTHONPATH", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "snakemake", "--configfile", str(cfg), *SLURM, "--retries", "2",
-         target],
-        cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--configfile",
+            str(cfg),
+            *SLURM,
+            "--retries",
+            "2",
+            target,
+        ],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         end = time.time() + 600
@@ -107,7 +120,11 @@ def test_interrupt_cancels_jobs_and_rerun_completes(tmp_path, slurm_cluster):
     env.pop("PYTHONPATH", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "snakemake", "--configfile", str(cfg), *SLURM, "stage_train"],
-        cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     end = time.time() + 300
     while not _squeue_ids() and time.time() < end:

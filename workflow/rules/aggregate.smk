@@ -72,9 +72,11 @@ rule report_html:
         "../../envs/aggregate.yaml"
     params:
         configfiles=" ".join(str(f) for f in workflow.configfiles),
+        snakefile=workflow.main_snakefile,
     shell:
         # --nolock: the running workflow holds the lock; a report only reads its metadata
-        "python -m snakemake --nolock --configfile {params.configfiles} --report {output}"
+        "python -m snakemake -s {params.snakefile} --nolock --configfile {params.configfiles}"
+        " --report {output}"
         " > {log} 2>&1"
 
 
