@@ -453,6 +453,7 @@ def test_report_captions_are_in_sync_and_render(tmp_path):
 
     class Snakemake:  # what Snakemake's report passes to the caption template
         config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+        wildcards = {"dataset": "CE", "model": "unet", "seed": "0"}  # per-run outputs
 
     env = Environment(trim_blocks=True, lstrip_blocks=True)  # as snakemake.report does
     for p in generated:

@@ -5,6 +5,21 @@ localrules:
     aggregate_tables,
     figures,
     report_html,
+    study_config,
+
+
+rule study_config:
+    output:
+        f"{RESULTS}/config.yaml",
+    log:
+        f"logs/{STUDY}/aggregate/config.log",
+    params:
+        resolved=json.dumps(config, sort_keys=True),
+    run:
+        # the resolved configuration next to the outputs (and what the report is built from)
+        import yaml
+
+        Path(output[0]).write_text(yaml.safe_dump(json.loads(params.resolved), sort_keys=False))
 
 
 rule aggregate_tables:
@@ -29,9 +44,10 @@ rule aggregate_tables:
     params:
         study_dir=lambda wildcards, output: Path(output.tables[0]).parents[1],
         element_sets=config["analysis"]["element_sets"],
+        twirl="--twirl" if twirl_tables() else "",
     shell:
         "python -m symaudit aggregate --study-dir {params.study_dir}"
-        " --element-sets {params.element_sets} > {log} 2>&1"
+        " --element-sets {params.element_sets} {params.twirl} > {log} 2>&1"
 
 
 rule figures:
@@ -64,6 +80,7 @@ rule report_html:
     input:
         rules.figures.output,
         rules.aggregate_tables.output,
+        config=rules.study_config.output,
     output:
         f"{RESULTS}/report.html",
     log:
@@ -71,11 +88,10 @@ rule report_html:
     conda:
         "../../envs/aggregate.yaml"
     params:
-        configfiles=" ".join(str(f) for f in workflow.configfiles),
         snakefile=workflow.main_snakefile,
     shell:
         # --nolock: the running workflow holds the lock; a report only reads its metadata
-        "python -m snakemake -s {params.snakefile} --nolock --configfile {params.configfiles}"
+        "python -m snakemake -s {params.snakefile} --nolock --configfile {input.config}"
         " --report {output}"
         " > {log} 2>&1"
 

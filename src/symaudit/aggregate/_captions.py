@@ -281,6 +281,26 @@ def workflow_description() -> str:
     )
 
 
+#: captions of outputs made outside the aggregation tables and figures
+OTHER_CAPTIONS: dict[str, str] = {
+    "training_curve": (
+        "Training curve of {{ snakemake.wildcards.dataset }} {{ snakemake.wildcards.model }},"
+        " seed {{ snakemake.wildcards.seed }}: mean scaled MSE (SMSE, the reference's loss:"
+        " squared error over the per-example, per-channel RMS of the target) per epoch on the"
+        " training transitions and on the validation split (65/5/30 % of each class's"
+        " trajectories, persisted in ``splits.json``)."
+    ),
+    "twirl_d4": (
+        "**Twirl decomposition over D4** for every dataset and model: the share of the loss due"
+        " to broken symmetry, percent = 100 L_equiv / L with L = L_mean + L_equiv (twirling"
+        " paper, Proposition 1), per example, pooled over seeds x analysis batches x examples"
+        " (Q1, median, Q3, numpy type 7), plus the pooled losses and the loss of the test-time"
+        " twirled prediction (``loss_twirled``, never above ``loss_total``).  Weights are"
+        " 1/RMS of the untransformed target, so the decomposition is exact."
+    ),
+}
+
+
 def caption_file(stem: str) -> str:
     """Caption path for a figure or table stem, relative to ``workflow/`` (Snakemake
     resolves ``caption=`` relative to the rule file in ``workflow/rules/``, so rules pass
@@ -303,6 +323,7 @@ def write_report_sources(report_dir: str | os.PathLike) -> list[Path]:
     texts = {"workflow": workflow_description()}
     texts |= {s.stem: figure_caption(s) for s in specs}
     texts |= {t: table_caption(t) for t in tables}
+    texts |= {name: f"{text}\n\n{_STUDY}\n" for name, text in OTHER_CAPTIONS.items()}
     return [
         write_atomic(out / f"{name}.rst", lambda p, t=text: p.write_text(t))
         for name, text in texts.items()

@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
     parser.add_argument("--workers", type=int, default=None, help="dask threads (default: all)")
+    parser.add_argument(
+        "--twirl", action="store_true", help="also the D4 twirl-decomposition table (twirl_d4.csv)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if not written:
         raise FileNotFoundError(f"no equivariance or influence stores under {study}")
-    if "equivariance" in args.kinds and "d4" in (args.element_sets or ["d4"]):
+    if args.twirl:
         from symaudit.aggregate._io import write_atomic
         from symaudit.aggregate._twirl import TWIRL_TABLE, twirl_table
 
