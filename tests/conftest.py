@@ -77,3 +77,7 @@ def _skip_slurm_tests_without_cluster(request: pytest.FixtureRequest) -> None:
     """Every test marked ``slurm`` depends on ``slurm_cluster`` (and so skips without one)."""
     if request.node.get_closest_marker("slurm") is not None:
         request.getfixturevalue("slurm_cluster")
+
+
+# the tiny study, run once per session, is shared by the workflow and the Slurm tests
+from tests.workflow.conftest import tiny_study  # noqa: E402, F401

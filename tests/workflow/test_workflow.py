@@ -69,7 +69,7 @@ def test_training_outputs(tiny_study):
             assert len(metrics) == CFG["train"]["epochs"]
             assert metrics["train_smse"].iloc[-1] < metrics["train_smse"].iloc[0]
             net, meta = load_checkpoint(run / "final.pt")  # weights_only=True inside
-            assert isinstance(net, torch.nn.Module) and meta["seed"] == 0
+            assert isinstance(net, torch.nn.Module) and meta["run"]["seed"] == 0
             assert (run / "training_curve.png").stat().st_size > 1000
 
 

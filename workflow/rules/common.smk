@@ -52,10 +52,11 @@ wildcard_constraints:
 
 
 def stage_code(stage):
-    """The sorted source files of a stage (absolute: the working directory may be elsewhere)."""
+    """The sorted source files of a stage, relative to the working directory (so a moved or
+    copied checkout keeps its provenance and reruns nothing)."""
     files = []
     for pattern in _STAGE_CODE[stage]:
-        files += sorted(str(p) for p in SRC.glob(pattern))
+        files += sorted(os.path.relpath(p) for p in SRC.glob(pattern))
     return files
 
 

@@ -64,7 +64,8 @@ def run_identity(meta: Mapping, checkpoint) -> dict:
     guess = {}
     if len(parts) >= 4 and parts[-2].startswith("seed"):
         guess = {"dataset": parts[-4], "model": parts[-3], "seed": int(parts[-2][4:])}
-    found = {k: meta.get(k, guess.get(k)) for k in ("dataset", "model", "seed")}
+    recorded = meta.get("run", meta)  # training checkpoints keep the run's identity in "run"
+    found = {k: recorded.get(k, guess.get(k)) for k in ("dataset", "model", "seed")}
     if isinstance(found["model"], Mapping):  # checkpoints record the model's whole spec
         found["model"] = found["model"].get("name", guess.get("model"))
     return found
