@@ -79,5 +79,12 @@ def _skip_slurm_tests_without_cluster(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("slurm_cluster")
 
 
-# the tiny study, run once per session, is shared by the workflow and the Slurm tests
-from tests.workflow.conftest import tiny_study  # noqa: E402, F401
+@pytest.fixture(scope="session")
+def tiny_study(tmp_path_factory):
+    """The tiny study run end to end (`all`, report included) in a repository copy; shared by
+    the workflow and the Slurm tests."""
+    from tests._workflow import TINY, copy_repo, snakemake
+
+    work = copy_repo(tmp_path_factory.mktemp("tiny"))
+    snakemake(work, *TINY, "--workflow-profile", "workflow/profiles/local", "--cores", "2", "all")
+    return work

@@ -70,11 +70,13 @@ def _flat_params(model):
 def dense_metric(model, inputs, normalization="per_output") -> torch.Tensor:
     """Jᵀ J / D from a dense ``jacrev`` Jacobian (independent of the operator's closures)."""
     params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
-    consts = {**{n: p.detach() for n, p in model.named_parameters() if not p.requires_grad},
-              **dict(model.named_buffers())}
-    jac = torch.func.jacrev(
-        lambda ps: torch.func.functional_call(model, (ps, consts), (inputs,))
-    )(params)
+    consts = {
+        **{n: p.detach() for n, p in model.named_parameters() if not p.requires_grad},
+        **dict(model.named_buffers()),
+    }
+    jac = torch.func.jacrev(lambda ps: torch.func.functional_call(model, (ps, consts), (inputs,)))(
+        params
+    )
     J = torch.cat([j.reshape(inputs[0].numel() * inputs.shape[0], -1) for j in jac.values()], 1)
     scale = {"per_output": 1 / J.shape[0], "per_example": 1 / inputs.shape[0], "none": 1.0}
     return J.T @ J * scale[normalization], J
@@ -121,7 +123,11 @@ def problem():
     x, y = _data()
     M, J = dense_metric(net, x)
     return {
-        "net": net, "x": x, "y": y, "M": M, "J": J,
+        "net": net,
+        "x": x,
+        "y": y,
+        "M": M,
+        "J": J,
         "lambda_max": float(torch.linalg.eigvalsh(M)[-1]),
         "G": loop_gradients(net, x, y),
     }
@@ -207,9 +213,7 @@ def test_per_example_gradients_match_autograd_loop(problem):
 # --- influence against the dense formula --------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "method,rank", [("block_cg", 0), ("block_cg", 24), ("cg", 0), ("cg", 24)]
-)
+@pytest.mark.parametrize("method,rank", [("block_cg", 0), ("block_cg", 24), ("cg", 0), ("cg", 24)])
 def test_influence_matrix_equals_dense_formula(problem, method, rank):
     net, x, y, M, G = problem["net"], problem["x"], problem["y"], problem["M"], problem["G"]
     xb, yb = _data(n=5, seed=7)
@@ -235,8 +239,12 @@ def test_preconditioner_and_block_save_matvecs(problem):
     seq = solve_kets(net, x, x, y, method="sequential_cg", **kw)
     blk = solve_kets(net, x, x, y, method="block_cg", **kw)
     pre = solve_kets(net, x, x, y, method="block_cg", preconditioner_rank=48, **kw)
-    total = {s.method + str(s.records[0].preconditioner_rank): sum(
-        {r.block: r.matvecs for r in s.records}.values()) for s in (seq, blk, pre)}
+    total = {
+        s.method + str(s.records[0].preconditioner_rank): sum(
+            {r.block: r.matvecs for r in s.records}.values()
+        )
+        for s in (seq, blk, pre)
+    }
     assert total["block_cg0"] < total["sequential_cg0"]
     assert total["block_cg48"] < total["block_cg0"]
 
@@ -254,11 +262,30 @@ def test_block_cg_equals_sequential_cg(problem):
 
 def test_one_block_iteration_equals_galerkin_in_ket_span(problem):
     net, x, y = problem["net"], problem["x"], problem["y"]
-    one = solve_kets(net, x, x, y, damping=REL, rtol=1e-8, method="block_cg",
-                     max_iterations=1, max_restarts=0, fail_on_unconverged=False)
+    one = solve_kets(
+        net,
+        x,
+        x,
+        y,
+        damping=REL,
+        rtol=1e-8,
+        method="block_cg",
+        max_iterations=1,
+        max_restarts=0,
+        fail_on_unconverged=False,
+    )
     assert all(r.iterations == 1 and not r.converged for r in one.records)
-    gal = solve_kets(net, x, x, y, damping=one.damping, rtol=1e-8, method="galerkin",
-                     galerkin_energy=0.0, lambda_max=one.lambda_max)
+    gal = solve_kets(
+        net,
+        x,
+        x,
+        y,
+        damping=one.damping,
+        rtol=1e-8,
+        method="galerkin",
+        galerkin_energy=0.0,
+        lambda_max=one.lambda_max,
+    )
     assert gal.setup["galerkin_rank"] == 6
     assert rel_err(gal.vectors, one.vectors) <= 1e-10
     rel = [r.relres_true for r in gal.records]  # recorded, never raised
@@ -294,8 +321,7 @@ def test_galerkin_reproduces_reference_pipeline(problem):
 @pytest.mark.parametrize("rtol,rank", [(1e-3, 0), (1e-6, 16), (1e-9, 0)])
 def test_every_ket_meets_rtol_on_its_true_residual(problem, rtol, rank):
     net, x, y, M, G = problem["net"], problem["x"], problem["y"], problem["M"], problem["G"]
-    sol = solve_kets(net, x, x, y, damping=REL, rtol=rtol, preconditioner_rank=rank,
-                     block_size=4)
+    sol = solve_kets(net, x, x, y, damping=REL, rtol=rtol, preconditioner_rank=rank, block_size=4)
     A = M + sol.damping * torch.eye(M.shape[0], dtype=M.dtype)
     true = (G - sol.vectors @ A).norm(dim=1) / G.norm(dim=1)
     for rec, t in zip(sol.records, true.tolist(), strict=True):
@@ -307,7 +333,7 @@ def test_entrywise_bound_holds(problem):
     net, x, y, M, G = problem["net"], problem["x"], problem["y"], problem["M"], problem["G"]
     xb, yb = _data(n=5, seed=5)
     res = influence_matrix(net, x, x, y, xb, yb, damping=REL, rtol=1e-3)
-    err = (res.values - dense_influence(M, loop_gradients(net, xb, yb), G, res.solution.damping))
+    err = res.values - dense_influence(M, loop_gradients(net, xb, yb), G, res.solution.damping)
     assert bool((err.abs() <= res.bounds * (1 + 1e-9)).all())
     assert float(err.abs().max()) > 0  # the bound is tested on a genuinely inexact solve
     for j, rec in enumerate(res.records):
@@ -373,18 +399,19 @@ def test_mass_bra_against_dense(problem):
     net, x, y, M, G = problem["net"], problem["x"], problem["y"], problem["M"], problem["G"]
     xb = x.clone()
     xb[:, 0] += 1.5
-    res = influence_matrix(net, x, x, y, xb, None, damping=REL, rtol=1e-9, bra_loss="mass",
-                           bra_channel=0)
-    ref = dense_influence(M, loop_gradients(net, xb, loss="mass", channel=0), G,
-                          res.solution.damping)
+    res = influence_matrix(
+        net, x, x, y, xb, None, damping=REL, rtol=1e-9, bra_loss="mass", bra_channel=0
+    )
+    ref = dense_influence(
+        M, loop_gradients(net, xb, loss="mass", channel=0), G, res.solution.damping
+    )
     assert rel_err(res.values, ref) <= 1e-6
 
 
 def test_ket_solution_roundtrip_and_parameter_check(problem, tmp_path):
     net, x, y = problem["net"], problem["x"], problem["y"]
     xb, yb = _data(n=3, seed=13)
-    res = influence_matrix(net, x, x, y, xb, yb, damping=1e-3, rtol=1e-6,
-                           meta={"batch": 0})
+    res = influence_matrix(net, x, x, y, xb, yb, damping=1e-3, rtol=1e-6, meta={"batch": 0})
     path = res.solution.save(tmp_path / "kets.pt")
     torch.load(path, weights_only=True)  # plain data only
     sol = KetSolution.load(path)

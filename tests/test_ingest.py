@@ -60,8 +60,12 @@ def ce_fields(rng, samples=S, times=T):
         p0, ph = rng.uniform(0.5, 1.0), rng.uniform(0, 2 * np.pi, 3)
         for i, t in enumerate(np.linspace(0, 1, times)):
             xs, ys = x - cx * t, y - cy * t
-            rho = (1 + 0.3 * np.sin(2 * np.pi * xs + ph[0]) + 0.2 * np.cos(2 * np.pi * ys + ph[1])
-                   + 0.1 * np.sin(2 * np.pi * (xs - ys) + ph[2]))
+            rho = (
+                1
+                + 0.3 * np.sin(2 * np.pi * xs + ph[0])
+                + 0.2 * np.cos(2 * np.pi * ys + ph[1])
+                + 0.1 * np.sin(2 * np.pi * (xs - ys) + ph[2])
+            )
             one = np.ones_like(rho)
             energy = p0 / (GAMMA - 1) + 0.5 * rho * (cx**2 + cy**2)
             out[s, i] = [rho, cx * one, cy * one, p0 * one, energy]
@@ -188,8 +192,7 @@ def test_ce_pairing_recovered_and_conversion_exact(tmp_path, truth):
     assert conv["eos"]["relative_residual"] < 1e-6
     assert conv["eos"]["gamma_fit"] == pytest.approx(GAMMA, rel=1e-6)
     fields = store.read()
-    assert [c["name"] for c in store.channels] == [
-        "density", "momentum_x", "momentum_y", "energy"]
+    assert [c["name"] for c in store.channels] == ["density", "momentum_x", "momentum_y", "energy"]
     expected = expected_store(phys, "ce")
     np.testing.assert_array_equal(fields, expected)
     # the momentum is the float32 product rho*u of the file's own float32 values, pointwise
@@ -216,11 +219,12 @@ def test_duplicated_endpoint_detected_and_pairing_still_decided(tmp_path):
 def test_streams_across_files_and_shards(tmp_path):
     rng = np.random.default_rng(40)
     parts = [ns_fields(rng, samples=n) for n in (3, 4, 2)]
-    files = [write_pdegym(tmp_path / f"velocity_{i}.nc", "velocity", to_file_layout(p, "x"))
-             for i, p in enumerate(parts)]
+    files = [
+        write_pdegym(tmp_path / f"velocity_{i}.nc", "velocity", to_file_layout(p, "x"))
+        for i, p in enumerate(parts)
+    ]
     # shard 2 over files of 3, 4, 2 samples: shards [2, 4) and [6, 8) straddle file boundaries
-    store = ing.ingest(files[::-1], "NS-Sines", tmp_path / "s.zarr", shard=2,
-                       check_trajectories=2)
+    store = ing.ingest(files[::-1], "NS-Sines", tmp_path / "s.zarr", shard=2, check_trajectories=2)
     expected = np.concatenate([expected_store(p, "ns") for p in parts])
     np.testing.assert_array_equal(store.read(), expected)
     np.testing.assert_array_equal(_array(store, "source_file"), [0, 0, 0, 1, 1, 1, 1, 2, 2])
@@ -239,17 +243,21 @@ def _array(store, name):
 def test_chunk_order(tmp_path, capsys, order):
     rng = np.random.default_rng(50)
     parts = {i: ce_fields(rng, samples=1) for i in range(11)}  # data_0 ... data_10
-    files = [write_pdegym(tmp_path / f"data_{i}.nc", "data", to_file_layout(p, "y"))
-             for i, p in parts.items()]
+    files = [
+        write_pdegym(tmp_path / f"data_{i}.nc", "data", to_file_layout(p, "y"))
+        for i, p in parts.items()
+    ]
     shuffled = [files[i] for i in np.random.default_rng(0).permutation(len(files))]
     out = tmp_path / f"{order}.zarr"
-    code, stdout, _ = run_cli(capsys, *shuffled, "--family", "CE-CRP", "--out", out,
-                              "--order", order, "--quiet")
+    code, stdout, _ = run_cli(
+        capsys, *shuffled, "--family", "CE-CRP", "--out", out, "--order", order, "--quiet"
+    )
     assert code == 0 and stdout.startswith(f"wrote {out}")
     expect = list(range(11)) if order == "numeric" else [0, 1, 10, 2, 3, 4, 5, 6, 7, 8, 9]
     store = open_store(out)
     np.testing.assert_array_equal(
-        store.read(), np.concatenate([expected_store(parts[i], "ce") for i in expect]))
+        store.read(), np.concatenate([expected_store(parts[i], "ce") for i in expect])
+    )
     assert store.attrs["provenance"]["order"] == order
     names = [p.rsplit("/", 1)[-1] for p in store.attrs["provenance"]["input_files"]]
     assert names == [f"data_{i}.nc" for i in expect]
@@ -258,9 +266,17 @@ def test_chunk_order(tmp_path, capsys, order):
 def test_order_files_rules(tmp_path):
     names = ["data_10.nc", "data_2.nc", "data_0.nc", "data_1.nc"]
     assert [p.name for p in ing.order_files([tmp_path / n for n in names])] == [
-        "data_0.nc", "data_1.nc", "data_2.nc", "data_10.nc"]
+        "data_0.nc",
+        "data_1.nc",
+        "data_2.nc",
+        "data_10.nc",
+    ]
     assert [p.name for p in ing.order_files([tmp_path / n for n in names], "lexicographic")] == [
-        "data_0.nc", "data_1.nc", "data_10.nc", "data_2.nc"]
+        "data_0.nc",
+        "data_1.nc",
+        "data_10.nc",
+        "data_2.nc",
+    ]
     with pytest.raises(ValueError, match="given twice"):
         ing.order_files([tmp_path / "data_1.nc", tmp_path / "data_1.nc"])
     with pytest.raises(ValueError, match="same chunk number 1"):
@@ -315,8 +331,12 @@ def test_error_not_netcdf(tmp_path, capsys):
 
 
 def test_error_wrong_rank(tmp_path, capsys):
-    src = write_pdegym(tmp_path / "data_0.nc", "data", np.zeros((2, 3, 5, 8), np.float32),
-                       dims=("sample", "time", "channel", "x"))
+    src = write_pdegym(
+        tmp_path / "data_0.nc",
+        "data",
+        np.zeros((2, 3, 5, 8), np.float32),
+        dims=("sample", "time", "channel", "x"),
+    )
     line = one_line_error(capsys, src, "--family", "CE-RP", "--out", tmp_path / "o.zarr")
     assert str(src) in line and "'data'" in line and "(2, 3, 5, 8)" in line and "rank 5" in line
 
@@ -328,17 +348,22 @@ def test_error_wrong_channel_count(tmp_path, capsys):
 
 
 def test_error_non_square(tmp_path, capsys):
-    src = write_pdegym(tmp_path / "velocity_0.nc", "velocity",
-                       np.zeros((2, 3, 2, 8, 16), np.float32))
+    src = write_pdegym(
+        tmp_path / "velocity_0.nc", "velocity", np.zeros((2, 3, 2, 8, 16), np.float32)
+    )
     line = one_line_error(capsys, src, "--family", "NS-BB", "--out", tmp_path / "o.zarr")
     assert str(src) in line and "(2, 3, 2, 8, 16)" in line and "square" in line
 
 
 def test_error_mismatched_files(ns_file, tmp_path, capsys):
-    other = write_pdegym(tmp_path / "velocity_1.nc", "velocity",
-                         ns_fields(np.random.default_rng(1), samples=1, times=3))
-    line = one_line_error(capsys, ns_file[0], other, "--family", "NS-BB",
-                          "--out", tmp_path / "o.zarr")
+    other = write_pdegym(
+        tmp_path / "velocity_1.nc",
+        "velocity",
+        ns_fields(np.random.default_rng(1), samples=1, times=3),
+    )
+    line = one_line_error(
+        capsys, ns_file[0], other, "--family", "NS-BB", "--out", tmp_path / "o.zarr"
+    )
     assert str(other) in line and "(3, 3, 32, 32)" in line and "(5, 3, 32, 32)" in line
 
 
@@ -348,8 +373,16 @@ def test_error_non_finite(tmp_path, capsys, bad, check, kind):
     phys = ns_fields(np.random.default_rng(80))
     phys[bad, 2, 1, 5, 7] = np.nan if kind == "NaN" else np.inf
     src = write_pdegym(tmp_path / "velocity_0.nc", "velocity", phys)
-    line = one_line_error(capsys, src, "--family", "NS-BB", "--out", tmp_path / "o.zarr",
-                          "--check-trajectories", check)
+    line = one_line_error(
+        capsys,
+        src,
+        "--family",
+        "NS-BB",
+        "--out",
+        tmp_path / "o.zarr",
+        "--check-trajectories",
+        check,
+    )
     assert str(src) in line and f"{kind} in variable 'velocity' at trajectory {bad}" in line
     assert "time 2" in line and "channel 'v'" in line
     assert not (tmp_path / "o.zarr").exists()
@@ -365,8 +398,9 @@ def test_error_unwritten_fill_values(tmp_path, capsys):
         for name, size in zip(("sample", "time", "channel", "x", "y"), phys.shape, strict=True):
             ds.createDimension(name, size)
         ds.createVariable("velocity", "f4", ("sample", "time", "channel", "x", "y"))[:3] = phys[:3]
-    line = one_line_error(capsys, src, "--family", "NS-BB", "--out", tmp_path / "o.zarr",
-                          "--check-trajectories", 1)
+    line = one_line_error(
+        capsys, src, "--family", "NS-BB", "--out", tmp_path / "o.zarr", "--check-trajectories", 1
+    )
     assert str(src) in line and "fill value (unwritten)" in line and "trajectory 3" in line
 
 
@@ -396,9 +430,14 @@ def test_error_neither_pairing_fits(tmp_path, capsys):
 
 def test_error_mixed_conventions(tmp_path, capsys):
     rng = np.random.default_rng(92)
-    files = [write_pdegym(tmp_path / f"velocity_{i}.nc", "velocity",
-                          to_file_layout(ns_fields(rng, samples=2), truth))
-             for i, truth in enumerate(["x", "x", "y"])]
+    files = [
+        write_pdegym(
+            tmp_path / f"velocity_{i}.nc",
+            "velocity",
+            to_file_layout(ns_fields(rng, samples=2), truth),
+        )
+        for i, truth in enumerate(["x", "x", "y"])
+    ]
     line = one_line_error(capsys, *files, "--family", "NS-BB", "--out", tmp_path / "o.zarr")
     assert str(files[2]) in line and "mixed conventions" in line
 

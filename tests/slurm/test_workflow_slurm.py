@@ -16,7 +16,7 @@ import pytest
 import torch
 import yaml
 
-from tests.workflow.conftest import TINY, copy_repo, snakemake
+from tests._workflow import TINY, copy_repo, snakemake
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 SLURM = ["--workflow-profile", "workflow/profiles/slurm-local"]

@@ -88,7 +88,7 @@ rule report_html:
     conda:
         "../../envs/aggregate.yaml"
     params:
-        snakefile=workflow.main_snakefile,
+        snakefile=os.path.relpath(workflow.main_snakefile),
     shell:
         # --nolock: the running workflow holds the lock; a report only reads its metadata
         "python -m snakemake -s {params.snakefile} --nolock --configfile {input.config}"

@@ -172,8 +172,11 @@ def per_example_gradients(
     if loss == "smse":
         if targets is None:
             raise ValueError("the smse bra/ket needs targets")
-        if targets.shape != inputs.shape and targets.shape[0] != inputs.shape[0]:
-            raise ValueError(f"targets {tuple(targets.shape)} do not match inputs")
+        if targets.shape[0] != inputs.shape[0]:
+            raise ValueError(
+                f"{inputs.shape[0]} inputs but {targets.shape[0]} targets (shapes "
+                f"{tuple(inputs.shape)}, {tuple(targets.shape)})"
+            )
     else:
         targets = inputs  # unused by the conservation losses; keeps one vmap signature
 
@@ -486,6 +489,8 @@ def solve_kets(
     if block_size < 1:
         raise ValueError(f"block_size must be >= 1, got {block_size}")
     damping = Damping.parse(damping)
+    if operator is None and metric_inputs is None:
+        raise ValueError("solve_kets needs metric_inputs (or a prebuilt operator)")
     t_start = time.perf_counter()
     op = operator or GaussNewtonOperator(
         model, metric_inputs, normalization=normalization, chunk_size=chunk_size

@@ -1,4 +1,4 @@
-"""Run real Snakemake workflows on a copy of the repository in a temporary directory.
+"""Helpers to run real Snakemake workflows on a copy of the repository in a temporary directory.
 
 The copy keeps the repository clean and lets tests edit source files (to check which jobs a
 change reruns) without touching the checkout.  The tiny study runs ONCE per session
@@ -12,8 +12,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 COPIED = ["Snakefile", "workflow", "src", "config", "envs", "tests/workflow/tiny.yaml"]
@@ -57,12 +55,3 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1800
 
 
 TINY = ["--configfile", "tests/workflow/tiny.yaml"]
-
-
-@pytest.fixture(scope="session")
-def tiny_study(tmp_path_factory):
-    """The tiny study run end to end (`all`, report included) in a repository copy."""
-    work = copy_repo(tmp_path_factory.mktemp("tiny"))
-    snakemake(work, *TINY, "--workflow-profile", "workflow/profiles/local", "--cores", "2", "all")
-    snakemake(work, *TINY, "--cores", "1", "--report", "results/tiny/report.html")
-    return work
