@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 COPIED = ["Snakefile", "workflow", "src", "config", "envs", "tests/workflow/tiny.yaml"]
 
 

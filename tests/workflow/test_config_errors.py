@@ -1,0 +1,27 @@
+"""Bad configuration is refused before anything runs, with a message naming the culprit."""
+
+import pytest
+import yaml
+
+from tests._workflow import copy_repo, snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.mark.parametrize(
+    ("edit", "culprit"),
+    [
+        (lambda c: c["train"].update(epoch=3), "epoch"),  # a typo of `epochs`
+        (lambda c: c.update(models=["unet", "resnet"]), "resnet"),
+        (lambda c: c["data"].update(resolution="big"), "big"),
+    ],
+)
+def test_config_typo_is_named(tmp_path, edit, culprit):
+    work = copy_repo(tmp_path / "repo")
+    cfg = yaml.safe_load((work / "tests/workflow/tiny.yaml").read_text())
+    edit(cfg)
+    (work / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(work, "--configfile", "bad.yaml", "-n", "all", check=False)
+    assert proc.returncode != 0
+    assert culprit in proc.stderr + proc.stdout
+    assert not (work / "results").exists()
