@@ -22,10 +22,9 @@ $(STAMP): pyproject.toml
 
 env: $(STAMP)
 
-## the embedded quick study, end to end (data -> train -> influence/equivariance -> report)
+## the embedded quick study, end to end (data -> train -> influence/equivariance -> report.html)
 study: env
 	$(VENV)/bin/snakemake --workflow-profile workflow/profiles/local --cores $(CORES) all
-	$(VENV)/bin/snakemake --cores 1 --report results/quick/report.html
 
 ## the whole test suite (what .ci/run calls)
 test: env
