@@ -34,6 +34,7 @@ NS_CHANNELS = [
     {"name": "velocity_y", "kind": "vector", "vector": "velocity", "axis": "y"},
 ]
 REL = {"mode": "relative", "value": 1e-3}
+EASY = {"mode": "relative", "value": 1e-2}  # κ ≤ 100: fewer iterations where κ is not the point
 
 
 class TinyNet(nn.Module):
@@ -251,7 +252,7 @@ def test_preconditioner_and_block_save_matvecs(problem):
 
 def test_block_cg_equals_sequential_cg(problem):
     net, x, y = problem["net"], problem["x"], problem["y"]
-    kw = dict(damping=REL, rtol=1e-8)
+    kw = dict(damping=EASY, rtol=1e-8)
     seq = solve_kets(net, x, x, y, method="sequential_cg", **kw)
     blk = solve_kets(net, x, x, y, method="block_cg", block_size=4, **kw)  # blocks of 4 and 2
     assert [r.block for r in blk.records] == [0, 0, 0, 0, 1, 1]
@@ -385,14 +386,14 @@ def test_twirled_model_d4_bras_equal_identity():
     torch.manual_seed(3)
     model = twirled(TinyNet(hidden=6).double(), NS_CHANNELS)
     x, y = _data(n=4, seed=9)
-    sol = solve_kets(model, x, x, y, damping=REL, rtol=1e-10)
+    sol = solve_kets(model, x, x, y, damping=EASY, rtol=1e-9)
     ref = bra_influence(model, sol, x, y)
-    for g in groups.D4:
+    for g in groups.D4:  # same solved kets: equal up to round-off, whatever the rtol
         gx, gy = groups.act(g, x, NS_CHANNELS), groups.act(g, y, NS_CHANNELS)
         assert rel_err(bra_influence(model, sol, gx, gy), ref) <= 1e-8, g
     gx = groups.act("sr", x, NS_CHANNELS)  # metric over the transformed batch: same M
-    moved = influence_matrix(model, gx, x, y, x, y, damping=REL, rtol=1e-10)
-    assert rel_err(moved.values, ref) <= 1e-8
+    moved = influence_matrix(model, gx, x, y, x, y, damping=EASY, rtol=1e-9)
+    assert rel_err(moved.values, ref) <= 1e-6  # two solves to rtol 1e-9 at κ ≤ 100
 
 
 def test_mass_bra_against_dense(problem):

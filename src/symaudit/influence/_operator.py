@@ -219,6 +219,8 @@ class GaussNewtonOperator:
         The normalisation factor (1/D, 1/N or 1).
     matvecs : int
         Running count of products with single vectors (a k-column block counts k).
+    product_seconds : float
+        Running wall time spent inside :meth:`mv` / :meth:`mm` / :meth:`jvp_mm`.
     setup_seconds : float
         Time spent building the closures (tracing included).
     """
@@ -250,6 +252,7 @@ class GaussNewtonOperator:
         self.patch_circular_pad = patch_circular_pad
         self.matvecs = 0
         self.jvps = 0
+        self.product_seconds = 0.0
         theta = self.space.theta
 
         self._f: Callable[[torch.Tensor], torch.Tensor] = self._make_function()
@@ -355,8 +358,11 @@ class GaussNewtonOperator:
     def mv(self, v: torch.Tensor) -> torch.Tensor:
         """M v for one flat vector (P,)."""
         self.matvecs += 1
+        t0 = time.perf_counter()
         with torch.no_grad(), _no_tf32(self.device):
-            return self._mv_single(v) * self.scale
+            out = self._mv_single(v) * self.scale
+        self.product_seconds += time.perf_counter() - t0
+        return out
 
     def _chunked(self, fn, V: torch.Tensor) -> list[torch.Tensor]:
         if V.ndim != 2 or V.shape[1] != self.size:
@@ -372,16 +378,20 @@ class GaussNewtonOperator:
         """M Vᵀ for a row block V (k, P); returns (k, P) (row i = M V[i])."""
         if V.shape[0] == 0:
             return torch.empty_like(V)
+        t0 = time.perf_counter()
         with torch.no_grad(), _no_tf32(self.device):
-            out = torch.cat(self._chunked(self._mv_single, V))
+            out = torch.cat(self._chunked(self._mv_single, V)).mul_(self.scale)
         self.matvecs += V.shape[0]
-        return out.mul_(self.scale)
+        self.product_seconds += time.perf_counter() - t0
+        return out
 
     def jvp_mm(self, V: torch.Tensor) -> torch.Tensor:
         """J Vᵀ for a row block V (k, P); returns (k, *output_shape)."""
+        t0 = time.perf_counter()
         with torch.no_grad(), _no_tf32(self.device):
             out = torch.cat(self._chunked(self._jvp_single, V))
         self.jvps += V.shape[0]
+        self.product_seconds += time.perf_counter() - t0
         return out
 
     def dense(self) -> torch.Tensor:
