@@ -135,39 +135,38 @@ class Dense(nn.Module):
         return F.linear(x, self.weight, self.bias)
 
 
-class SpatialRMSNorm(nn.Module):
+class _ScalarGainRMSNorm(nn.Module):
+    """x / sqrt(mean over ``dims`` of x^2 + 1e-5) * gamma with ONE scalar gain gamma (init 1)."""
+
+    dims: tuple[int, ...] = ()
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(1))
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        nn.init.ones_(self.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rms = torch.sqrt(x.square().mean(dim=self.dims, keepdim=True) + EPS)
+        return x / rms * self.weight
+
+
+class SpatialRMSNorm(_ScalarGainRMSNorm):
     """Lux ``RMSNorm((1, 1))`` on an image: x / sqrt(mean_{y,x} x^2 + 1e-5) * gamma.
 
     One RMS per (example, channel), taken over SPACE, and a single scalar gain gamma (init 1).
     Not ``nn.RMSNorm``, which normalises over channels with a per-channel gain (pitfall §9.1).
     """
 
-    def __init__(self):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(1))
-
-    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        nn.init.ones_(self.weight)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rms = torch.sqrt(x.square().mean(dim=(-2, -1), keepdim=True) + EPS)
-        return x / rms * self.weight
+    dims = (-2, -1)
 
 
-class TokenRMSNorm(nn.Module):
+class TokenRMSNorm(_ScalarGainRMSNorm):
     """Lux ``RMSNorm((1,))`` on tokens ``(batch, token, feature)``: RMS over the features of
     each token, single scalar gain (init 1)."""
 
-    def __init__(self):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(1))
-
-    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        nn.init.ones_(self.weight)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rms = torch.sqrt(x.square().mean(dim=-1, keepdim=True) + EPS)
-        return x / rms * self.weight
+    dims = (-1,)
 
 
 class InstanceNormSwish(nn.Module):
