@@ -160,7 +160,8 @@ def run_damping(rel, *, model, model64, x, y, G, G64, op, op64, ggn, params, lam
             if peer["relres"] <= target or args.peer_tolerance:
                 break
             print(f"#   curvlinops at tolerance {tolerance:.1e}: max true relres "
-                  f"{peer['relres']:.2e} > {target:.2e}; halving", flush=True)
+                  f"{peer['relres']:.2e} > {target:.2e} after {peer['matvecs']} mat-vecs, "
+                  f"{peer['wall']:.1f} s; halving", flush=True)
             tolerance /= 2
         for r in (mine, mine_pc):
             r["speedup"] = peer["wall"] / r["wall"]

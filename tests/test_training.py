@@ -31,6 +31,7 @@ from symaudit.training import (
     resolve_settings,
     train,
 )
+from symaudit.training._data import load_transitions
 
 N, T, TRAJ = 32, 5, 8  # grid, frames, trajectories per class of the test stores
 CE = channels_for("CE")
@@ -278,6 +279,42 @@ def test_finished_run_can_be_extended(stores, tmp_path):
     run(stores, tmp_path / "b", FAST)
     a, b = state(tmp_path / "a" / "final.pt"), state(tmp_path / "b" / "final.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_lazy_store_reading_equals_numpy_and_trains_identically(stores, tmp_path):
+    """Splits larger than ``in_memory_max_gb`` are read batch by batch from the stores: the
+    same transitions as numpy indexing of the whole store, the same weights as an in-RAM run,
+    and the knob is not part of a run's identity (a lazy run resumes an in-RAM one)."""
+    opened = [open_store(p) for p in stores]
+    splits = make_splits([s.family for s in opened], [s.shape[0] for s in opened], 0, 0.65, 0.05)
+    ram = load_transitions(opened, splits, ("train", "val"), T)
+    lazy = load_transitions(opened, splits, ("train", "val"), T, in_memory_max_gb=0.0)
+    assert lazy["train"].lazy and not ram["train"].lazy
+    assert len(lazy["train"]) == len(ram["train"]) == 3 * len(splits["CE-RP"]["train"]) * (T - 1)
+    whole = [np.asarray(s.read()) for s in opened]
+    rows = [(c, j) for c, s in enumerate(opened) for j in splits[s.family]["train"]]
+    index = torch.randperm(len(ram["train"]), generator=torch.Generator().manual_seed(1))[:23]
+    for part in (ram, lazy):
+        x, y = part["train"].get(index)
+        for k, i in enumerate(index.tolist()):
+            c, j = rows[i // (T - 1)]
+            t = i % (T - 1)
+            assert np.array_equal(x[k].numpy(), whole[c][j, t])
+            assert np.array_equal(y[k].numpy(), whole[c][j, t + 1])
+    blocks = [index[:8], index[8:16], index[16:]]
+    for (xa, ya), (xb, yb) in zip(
+        ram["train"].prefetched(blocks), lazy["train"].prefetched(blocks), strict=True
+    ):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+
+    in_ram = run(stores, tmp_path / "ram", FAST)
+    from_store = run(stores, tmp_path / "lazy", {**FAST, "in_memory_max_gb": 0.0})
+    a, b = state(in_ram), state(from_store)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    run(stores, tmp_path / "mixed", {**FAST, "epochs": 1})
+    run(stores, tmp_path / "mixed", {**FAST, "in_memory_max_gb": 0.0})  # resumes, no refusal
+    c = state(tmp_path / "mixed" / "final.pt")
+    assert all(torch.equal(a[k], c[k]) for k in a)
 
 
 def test_different_run_in_same_directory_is_refused(stores, tmp_path):

@@ -121,7 +121,12 @@ class Store:
         """Read ``fields[trajectories, times]`` into memory as float32."""
         if isinstance(trajectories, slice):
             return np.asarray(self.array[trajectories, times])
-        return np.asarray(self.array.oindex[np.asarray(trajectories), times])
+        index = np.asarray(trajectories, dtype=np.int64).reshape(-1)
+        if index.size == 0:
+            return np.asarray(self.array[0:0, times])
+        # one basic selection per trajectory: zarr's oindex with an index array was 35x
+        # slower here (bench/loader.py's stores: 6.2 s against 0.18 s for 26 trajectories)
+        return np.stack([np.asarray(self.array[int(i), times]) for i in index])
 
 
 def open_store(path: str | os.PathLike) -> Store:

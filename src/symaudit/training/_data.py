@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,55 +152,118 @@ class ClassData:
     class_of_trajectory: torch.Tensor  # (trajectory,) int64, 0..2
 
 
+class _StoreFrames:
+    """Frames ``[trajectory, time]`` read on demand from the class stores: the selected
+    trajectories of every class, class after class, as :class:`ClassData` lays them out."""
+
+    def __init__(self, stores: Sequence[Store], trajectories: Sequence[np.ndarray]):
+        self.parts = [
+            (st, np.asarray(ix, dtype=np.int64))
+            for st, ix in zip(stores, trajectories, strict=True)
+        ]
+        self.offsets = np.cumsum([0] + [len(ix) for _, ix in self.parts])
+        self.frame_shape = tuple(stores[0].shape[2:])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def pairs(self, traj: np.ndarray, time: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames ``time`` and ``time + 1`` of the selected trajectories ``traj``."""
+        out = np.empty((len(traj), 2, *self.frame_shape), dtype=np.float32)
+        part = np.searchsorted(self.offsets, traj, side="right") - 1
+        for row, (c, i, t) in enumerate(zip(part, traj, time, strict=True)):
+            store, index = self.parts[c]
+            # a basic selection reads just the two frame chunks from the trajectory's shard
+            # (zarr's vindex wants an index array for every dimension)
+            out[row] = store.array[int(index[i - self.offsets[c]]), int(t) : int(t) + 2]
+        pair = torch.from_numpy(out)
+        return pair[:, 0].contiguous(), pair[:, 1].contiguous()
+
+
 class Transitions:
-    """One-step pairs (s_t, s_{t+1}), t = 0 .. time_steps - 2, of a :class:`ClassData`.
+    """One-step pairs (s_t, s_{t+1}), t = 0 .. time_steps - 2, of a :class:`ClassData` held in
+    RAM, or of the selected trajectories read batch by batch from the stores (``lazy``; the
+    same float32 numbers, for splits larger than memory).
 
     Flat index i -> trajectory i // (T - 1), time i % (T - 1): class-block order, t fastest,
     as the reference ``Dataset`` (pdehats.md §1.4).
     """
 
-    def __init__(self, data: ClassData):
-        self.frames = data.frames
-        self.steps = data.frames.shape[1] - 1
+    def __init__(self, data: ClassData | _StoreFrames, time_steps: int | None = None):
+        if isinstance(data, ClassData):
+            frames = data.frames
+            self._pairs = lambda traj, t: (frames[traj, t], frames[traj, t + 1])
+            self.n_trajectories, self.steps = frames.shape[0], frames.shape[1] - 1
+        else:
+            self._pairs = lambda traj, t: data.pairs(traj.numpy(), t.numpy())
+            self.n_trajectories, self.steps = len(data), int(time_steps) - 1
+        self.lazy = not isinstance(data, ClassData)
 
     def __len__(self) -> int:
-        return self.frames.shape[0] * self.steps
+        return self.n_trajectories * self.steps
 
     def get(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs and targets ``(len(index), channel, y, x)`` for flat transition indices."""
         index = torch.as_tensor(index, dtype=torch.int64)
-        traj, t = index // self.steps, index % self.steps
-        return self.frames[traj, t], self.frames[traj, t + 1]
+        return self._pairs(index // self.steps, index % self.steps)
+
+    def prefetched(self, indices: Iterable[torch.Tensor]) -> Iterator[tuple[torch.Tensor, ...]]:
+        """``get`` of every index block in order; for lazy data the next block is read in a
+        background thread while the caller computes on the current one."""
+        if not self.lazy:
+            yield from (self.get(ix) for ix in indices)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = None
+            for ix in indices:
+                nxt = pool.submit(self.get, ix)
+                if pending is not None:
+                    yield pending.result()
+                pending = nxt
+            if pending is not None:
+                yield pending.result()
 
 
 def load_transitions(
-    stores: Sequence[Store], splits: Mapping, parts: Sequence[str], time_steps: int
+    stores: Sequence[Store],
+    splits: Mapping,
+    parts: Sequence[str],
+    time_steps: int,
+    in_memory_max_gb: float = float("inf"),
 ) -> dict[str, Transitions]:
-    """Load splits ``parts`` (train | val | test) of every class into RAM as transitions.
+    """The transitions of splits ``parts`` (train | val | test) of every class.
 
-    Each store is read once, whole (first ``time_steps`` frames), and indexed in memory: the
-    small stores this is meant for fit, and one contiguous read beats many scattered ones.
+    When the selected frames of all ``parts`` need at most ``in_memory_max_gb`` they are read
+    into RAM, one read per store; otherwise every batch is read from the stores on demand
+    (``Transitions.lazy``), which holds no more than a few batches in memory.
     """
-    frames: dict[str, list] = {p: [] for p in parts}
-    classes: dict[str, list] = {p: [] for p in parts}
-    for c, store in enumerate(stores):
+    for store in stores:
         if store.shape[1] < time_steps:
             raise ValueError(
                 f"store {store.path} has {store.shape[1]} time steps; time_steps={time_steps} "
                 "needs more"
             )
-        block = store.read(slice(None), slice(0, time_steps))
-        for part in parts:
-            index = splits[store.family][part]
-            if index:
-                frames[part].append(
-                    torch.from_numpy(np.ascontiguousarray(block[np.asarray(index)]))
-                )
-                classes[part].append(torch.full((len(index),), c, dtype=torch.int64))
+    frame_bytes = 4 * int(np.prod(stores[0].shape[2:]))
+    selected = sum(len(splits[st.family][p]) for st in stores for p in parts)
+    lazy = selected * time_steps * frame_bytes > in_memory_max_gb * 2**30
     out = {}
     for part in parts:
-        if frames[part]:
-            data = ClassData(torch.cat(frames[part]), torch.cat(classes[part]))
+        index = [np.asarray(splits[st.family][part], dtype=np.int64) for st in stores]
+        if lazy:
+            out[part] = Transitions(_StoreFrames(stores, index), time_steps)
+            continue
+        frames = [
+            torch.from_numpy(np.ascontiguousarray(st.read(ix, slice(0, time_steps))))
+            for st, ix in zip(stores, index, strict=True)
+            if len(ix)
+        ]
+        classes = [
+            torch.full((len(ix),), c, dtype=torch.int64) for c, ix in enumerate(index) if len(ix)
+        ]
+        if frames:
+            data = ClassData(torch.cat(frames), torch.cat(classes))
         else:
             shape = (0, time_steps, *stores[0].shape[2:])
             data = ClassData(torch.empty(shape), torch.empty(0, dtype=torch.int64))

@@ -62,7 +62,7 @@ from symaudit.training._data import (
 )
 from symaudit.training._dist import Dist, setup, teardown
 from symaudit.training._equiv import equivariance_fraction
-from symaudit.training._settings import resolve_settings
+from symaudit.training._settings import RUN_INDEPENDENT, resolve_settings
 
 __all__ = ["TrainingDiverged", "train"]
 
@@ -96,7 +96,9 @@ def _identity(dataset, model, preset, seed, stores, settings) -> dict:
         "preset": preset,
         "seed": int(seed),
         "stores": [{"family": s.family, "shape": list(s.shape)} for s in stores],
-        "settings": {k: v for k, v in settings.items() if k != "epochs"},
+        "settings": {
+            k: v for k, v in settings.items() if k != "epochs" and k not in RUN_INDEPENDENT
+        },
     }
 
 
@@ -334,7 +336,9 @@ def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks,
         )
         if d.is_main:
             write_splits(out, splits, seed, fractions)
-    data = load_transitions(stores, splits, ("train", "val"), s["time_steps"])
+    data = load_transitions(
+        stores, splits, ("train", "val"), s["time_steps"], s["in_memory_max_gb"]
+    )
     train_set, val_set = data["train"], data["val"]
     steps = len(train_set) // batch  # the last incomplete batch is dropped
     if s["max_batches_per_epoch"] is not None:
@@ -427,8 +431,11 @@ def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks,
             order = torch.randperm(len(train_set), generator=shuffle_gen)
             loss_sum = 0.0
             bar = _progress(steps, f"epoch {epoch}/{s['epochs']}", d.is_main)
-            for step in range(steps):
-                index = order[step * batch : (step + 1) * batch]
+            part = slice(d.rank * local, (d.rank + 1) * local)
+            batches = train_set.prefetched(
+                order[step * batch : (step + 1) * batch][part] for step in range(steps)
+            )
+            for step, (x, y) in enumerate(batches):
                 # augmentation is drawn for the whole GLOBAL batch on every rank, so a rank's
                 # slice is transformed exactly as in a single-process run
                 elements = shifts = None
@@ -437,8 +444,6 @@ def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks,
                     elements = [groups.D4[i] for i in draw.tolist()]
                 if s["augment"]["shifts"]:
                     shifts = torch.randint(resolution, (batch, 2), generator=augment_gen)
-                part = slice(d.rank * local, (d.rank + 1) * local)
-                x, y = train_set.get(index[part])
                 x, y = augment(
                     x,
                     y,

@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["DEFAULTS", "resolve_settings", "read_settings_argument"]
+__all__ = ["DEFAULTS", "RUN_INDEPENDENT", "resolve_settings", "read_settings_argument"]
 
 #: Defaults follow the reference code (pdehats.md §1.5, §3.2, §3.3).
 DEFAULTS: dict = {
@@ -28,7 +28,14 @@ DEFAULTS: dict = {
     # round-off in the many exactly-flat directions, e.g. biases before an instance norm, into
     # O(lr) parameter differences, so float32 runs only agree to ~lr across batch splits)
     "dtype": "float32",
+    # train + val frames are held in RAM up to this size (GB); larger splits (the paper's CE:
+    # ~90 GB) are read batch by batch from the Zarr stores instead -- the same numbers bitwise,
+    # so this is not part of a run's identity (see RUN_INDEPENDENT)
+    "in_memory_max_gb": 16.0,
 }
+
+#: Settings that change how a run is computed but never its numbers.
+RUN_INDEPENDENT = ("in_memory_max_gb",)
 
 
 def _fail(key: str, message: str) -> ValueError:
@@ -94,6 +101,7 @@ def resolve_settings(raw: Mapping | None = None) -> dict:
         s["augment"][key] = _bool(f"augment.{key}", s["augment"][key])
     if s["dtype"] not in ("float32", "float64"):
         raise _fail("dtype", f"expected float32 or float64, got {s['dtype']!r}")
+    s["in_memory_max_gb"] = _float("in_memory_max_gb", s["in_memory_max_gb"], 0.0, strict=False)
     if s["max_batches_per_epoch"] is not None:
         s["max_batches_per_epoch"] = _int("max_batches_per_epoch", s["max_batches_per_epoch"], 1)
     split = s["split"]

@@ -54,6 +54,9 @@ def _fingerprint(args: argparse.Namespace, settings: dict) -> str:
 
     root = Path(symaudit.__file__).parent
     digest = hashlib.sha256()
+    from symaudit.training._settings import RUN_INDEPENDENT
+
+    settings = {k: v for k, v in settings.items() if k not in RUN_INDEPENDENT}
     identity = [args.dataset, args.model, args.preset, args.seed, settings]
     digest.update(json.dumps(identity, sort_keys=True, default=str).encode())
     for path in sorted(
