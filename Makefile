@@ -40,6 +40,7 @@ bench: env
 	$(PY) -m pip install -q --no-deps curvlinops-for-pytorch backpack-for-pytorch einops einconv opt-einsum linear-operator unfoldnd
 	$(PY) bench/generators.py
 	$(PY) bench/train.py
+	$(PY) bench/loader.py
 	$(PY) bench/influence.py
 	$(PY) bench/equivariance.py
 
