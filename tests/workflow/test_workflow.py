@@ -92,6 +92,7 @@ def test_equivariance_identity_is_one(tiny_study):
         sorted((tiny_study / "results/tiny/equivariance/CE/unet/seed0").glob("shift_x_chunk*.nc")),
         combine="nested",
         concat_dim="element",
+        data_vars="all",
     )
     assert list(found["element"].values) == names
 
