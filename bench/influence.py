@@ -119,7 +119,7 @@ def curvlinops_row(rel, lam, ggn, params, op, G, peer_n, tolerance, influence_er
         wall = time.perf_counter() - t0
     finally:
         ggn._matmat_batch = matmat
-    return dict(label=f"curvlinops CGInverse (tolerance {tolerance:.0e})", lam=rel, kets=peer_n,
+    return dict(label=f"curvlinops CGInverse (tolerance {tolerance:g})", lam=rel, kets=peer_n,
                 matvecs=count["n"], wall=wall, products=count["seconds"],
                 relres=true_relres(op, lam, G[:peer_n], Xc), err=influence_err(Xc))
 

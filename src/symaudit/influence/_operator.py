@@ -186,7 +186,6 @@ def _no_tf32(device: torch.device) -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32 = previous
 
 
-
 class GaussNewtonOperator:
     """Matrix-free M = Jᵀ J / D of one metric batch (see the module docstring).
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,6 @@ from symaudit.datasets import DATASETS
 from symaudit.store import Store, open_store
 
 __all__ = [
-    "ClassData",
     "Transitions",
     "analysis_batch",
     "augment",
@@ -143,69 +142,64 @@ def load_splits(run_dir: str | os.PathLike) -> dict[str, dict[str, list[int]]]:
         raise ValueError(f"splits file {path}: malformed ({err})") from None
 
 
-@dataclass
-class ClassData:
+class _MemoryFrames:
     """The frames ``(trajectory, time, channel, y, x)`` of the selected trajectories of all
-    classes, concatenated class after class (float32, in RAM)."""
+    classes, class after class, held in RAM (float32)."""
 
-    frames: torch.Tensor
-    class_of_trajectory: torch.Tensor  # (trajectory,) int64, 0..2
+    def __init__(self, frames: torch.Tensor):
+        self.frames = frames
+
+    def __len__(self) -> int:
+        return self.frames.shape[0]
+
+    def pairs(self, traj: torch.Tensor, time: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames ``time`` and ``time + 1`` of the selected trajectories ``traj``."""
+        return self.frames[traj, time], self.frames[traj, time + 1]
 
 
 class _StoreFrames:
-    """Frames ``[trajectory, time]`` read on demand from the class stores: the selected
-    trajectories of every class, class after class, as :class:`ClassData` lays them out."""
+    """The same frames as :class:`_MemoryFrames`, read on demand from the class stores."""
 
     def __init__(self, stores: Sequence[Store], trajectories: Sequence[np.ndarray]):
-        self.parts = [
-            (st, np.asarray(ix, dtype=np.int64))
-            for st, ix in zip(stores, trajectories, strict=True)
-        ]
-        self.offsets = np.cumsum([0] + [len(ix) for _, ix in self.parts])
-        self.frame_shape = tuple(stores[0].shape[2:])
+        self.parts = list(zip(stores, trajectories, strict=True))
+        self.offsets = np.cumsum([0] + [len(ix) for ix in trajectories])
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
 
-    def pairs(self, traj: np.ndarray, time: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def pairs(self, traj: torch.Tensor, time: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Frames ``time`` and ``time + 1`` of the selected trajectories ``traj``."""
-        out = np.empty((len(traj), 2, *self.frame_shape), dtype=np.float32)
-        part = np.searchsorted(self.offsets, traj, side="right") - 1
-        for row, (c, i, t) in enumerate(zip(part, traj, time, strict=True)):
+        part = np.searchsorted(self.offsets, traj.numpy(), side="right") - 1
+        frames = []
+        for c, i, t in zip(part, traj.tolist(), time.tolist(), strict=True):
             store, index = self.parts[c]
-            # a basic selection reads just the two frame chunks from the trajectory's shard
-            # (zarr's vindex wants an index array for every dimension)
-            out[row] = store.array[int(index[i - self.offsets[c]]), int(t) : int(t) + 2]
-        pair = torch.from_numpy(out)
+            # a basic selection: just the two frame chunks from the trajectory's shard
+            frames.append(store.read([index[i - self.offsets[c]]], slice(t, t + 2))[0])
+        pair = torch.from_numpy(np.stack(frames))
         return pair[:, 0].contiguous(), pair[:, 1].contiguous()
 
 
 class Transitions:
-    """One-step pairs (s_t, s_{t+1}), t = 0 .. time_steps - 2, of a :class:`ClassData` held in
-    RAM, or of the selected trajectories read batch by batch from the stores (``lazy``; the
-    same float32 numbers, for splits larger than memory).
+    """One-step pairs (s_t, s_{t+1}), t = 0 .. time_steps - 2, of the selected trajectories of
+    every class, held in RAM or read batch by batch from the stores (``lazy``; the same float32
+    numbers, for splits larger than memory).
 
     Flat index i -> trajectory i // (T - 1), time i % (T - 1): class-block order, t fastest,
     as the reference ``Dataset`` (pdehats.md §1.4).
     """
 
-    def __init__(self, data: ClassData | _StoreFrames, time_steps: int | None = None):
-        if isinstance(data, ClassData):
-            frames = data.frames
-            self._pairs = lambda traj, t: (frames[traj, t], frames[traj, t + 1])
-            self.n_trajectories, self.steps = frames.shape[0], frames.shape[1] - 1
-        else:
-            self._pairs = lambda traj, t: data.pairs(traj.numpy(), t.numpy())
-            self.n_trajectories, self.steps = len(data), int(time_steps) - 1
-        self.lazy = not isinstance(data, ClassData)
+    def __init__(self, frames: _MemoryFrames | _StoreFrames, time_steps: int):
+        self.frames = frames
+        self.steps = time_steps - 1
+        self.lazy = isinstance(frames, _StoreFrames)
 
     def __len__(self) -> int:
-        return self.n_trajectories * self.steps
+        return len(self.frames) * self.steps
 
     def get(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs and targets ``(len(index), channel, y, x)`` for flat transition indices."""
         index = torch.as_tensor(index, dtype=torch.int64)
-        return self._pairs(index // self.steps, index % self.steps)
+        return self.frames.pairs(index // self.steps, index % self.steps)
 
     def prefetched(self, indices: Iterable[torch.Tensor]) -> Iterator[tuple[torch.Tensor, ...]]:
         """``get`` of every index block in order; for lazy data the next block is read in a
@@ -213,8 +207,6 @@ class Transitions:
         if not self.lazy:
             yield from (self.get(ix) for ix in indices)
             return
-        from concurrent.futures import ThreadPoolExecutor
-
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending = None
             for ix in indices:
@@ -236,8 +228,8 @@ def load_transitions(
     """The transitions of splits ``parts`` (train | val | test) of every class.
 
     When the selected frames of all ``parts`` need at most ``in_memory_max_gb`` they are read
-    into RAM, one read per store; otherwise every batch is read from the stores on demand
-    (``Transitions.lazy``), which holds no more than a few batches in memory.
+    into RAM; otherwise every batch is read from the stores on demand (``Transitions.lazy``),
+    which holds no more than two batches in memory.
     """
     for store in stores:
         if store.shape[1] < time_steps:
@@ -252,22 +244,13 @@ def load_transitions(
     for part in parts:
         index = [np.asarray(splits[st.family][part], dtype=np.int64) for st in stores]
         if lazy:
-            out[part] = Transitions(_StoreFrames(stores, index), time_steps)
-            continue
-        frames = [
-            torch.from_numpy(np.ascontiguousarray(st.read(ix, slice(0, time_steps))))
-            for st, ix in zip(stores, index, strict=True)
-            if len(ix)
-        ]
-        classes = [
-            torch.full((len(ix),), c, dtype=torch.int64) for c, ix in enumerate(index) if len(ix)
-        ]
-        if frames:
-            data = ClassData(torch.cat(frames), torch.cat(classes))
+            frames = _StoreFrames(stores, index)
         else:
-            shape = (0, time_steps, *stores[0].shape[2:])
-            data = ClassData(torch.empty(shape), torch.empty(0, dtype=torch.int64))
-        out[part] = Transitions(data)
+            reads = [
+                st.read(ix, slice(0, time_steps)) for st, ix in zip(stores, index, strict=True)
+            ]
+            frames = _MemoryFrames(torch.from_numpy(np.concatenate(reads)))
+        out[part] = Transitions(frames, time_steps)
     return out
 
 

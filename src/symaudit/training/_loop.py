@@ -62,7 +62,7 @@ from symaudit.training._data import (
 )
 from symaudit.training._dist import Dist, setup, teardown
 from symaudit.training._equiv import equivariance_fraction
-from symaudit.training._settings import RUN_INDEPENDENT, resolve_settings
+from symaudit.training._settings import resolve_settings, run_defining
 
 __all__ = ["TrainingDiverged", "train"]
 
@@ -96,9 +96,7 @@ def _identity(dataset, model, preset, seed, stores, settings) -> dict:
         "preset": preset,
         "seed": int(seed),
         "stores": [{"family": s.family, "shape": list(s.shape)} for s in stores],
-        "settings": {
-            k: v for k, v in settings.items() if k != "epochs" and k not in RUN_INDEPENDENT
-        },
+        "settings": {k: v for k, v in run_defining(settings).items() if k != "epochs"},
     }
 
 

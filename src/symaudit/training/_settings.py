@@ -8,7 +8,13 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["DEFAULTS", "RUN_INDEPENDENT", "resolve_settings", "read_settings_argument"]
+__all__ = [
+    "DEFAULTS",
+    "RUN_INDEPENDENT",
+    "read_settings_argument",
+    "resolve_settings",
+    "run_defining",
+]
 
 #: Defaults follow the reference code (pdehats.md §1.5, §3.2, §3.3).
 DEFAULTS: dict = {
@@ -36,6 +42,11 @@ DEFAULTS: dict = {
 
 #: Settings that change how a run is computed but never its numbers.
 RUN_INDEPENDENT = ("in_memory_max_gb",)
+
+
+def run_defining(settings: Mapping) -> dict:
+    """The settings that define a run's numbers (all but :data:`RUN_INDEPENDENT`)."""
+    return {k: v for k, v in settings.items() if k not in RUN_INDEPENDENT}
 
 
 def _fail(key: str, message: str) -> ValueError:

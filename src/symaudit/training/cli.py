@@ -51,13 +51,11 @@ def _fingerprint(args: argparse.Namespace, settings: dict) -> str:
     from pathlib import Path
 
     import symaudit
+    from symaudit.training._settings import run_defining
 
     root = Path(symaudit.__file__).parent
     digest = hashlib.sha256()
-    from symaudit.training._settings import RUN_INDEPENDENT
-
-    settings = {k: v for k, v in settings.items() if k not in RUN_INDEPENDENT}
-    identity = [args.dataset, args.model, args.preset, args.seed, settings]
+    identity = [args.dataset, args.model, args.preset, args.seed, run_defining(settings)]
     digest.update(json.dumps(identity, sort_keys=True, default=str).encode())
     for path in sorted(
         [root / "losses.py", *root.glob("models/*.py"), *root.glob("training/*.py")]
