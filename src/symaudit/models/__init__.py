@@ -2,7 +2,8 @@
 
 Layout everywhere ``(batch, channel, y, x)``; every model maps s_t -> s_{t+1} with the same shape
 and works in float32 and float64.  Names (config ``model:``) are the keys of :data:`MODELS`:
-``unet``, ``vit``, ``twirled-unet``, ``twirled-vit``.  Sizes are the keys of :data:`PRESETS`:
+``unet``, ``vit``, ``twirled-unet``, ``twirled-vit``, and the linear periodic convolutions
+``linear`` (f = K * u) and ``linear2`` (f = K2 * (K1 * u)) of the conservation study.  Sizes are the keys of :data:`PRESETS`:
 ``paper`` (the reference sizes: 13 875 081 / 4 504 913 parameters for CE), ``small`` and ``tiny``
 (CPU-friendly, for tests and the quick study).
 
@@ -21,12 +22,15 @@ import torch
 from torch import nn
 
 from symaudit.models._layers import fused_attention, reset_parameters
+from symaudit.models._linear import LinearConv, TwoLayerLinearConv
 from symaudit.models._twirl import Twirled, twirled
 from symaudit.models._unet import UNet
 from symaudit.models._vit import ViT, unpatchify
 
 __all__ = [
     "MODELS",
+    "LinearConv",
+    "TwoLayerLinearConv",
     "PRESETS",
     "Twirled",
     "UNet",
@@ -53,6 +57,9 @@ PRESETS: dict[str, dict[str, dict[str, int]]] = {
     # CPU-friendly: ~1e4-1e5 parameters, a 32^2 batch of 48 in a fraction of a second
     "tiny": {"unet": {"chs": 2}, "vit": {"chs": 32, "depth": 2, "heads": 2}},
 }
+# the linear emulators of the conservation study have one size whatever the preset
+for _sizes in PRESETS.values():
+    _sizes.update({"linear": {}, "linear2": {"hidden": 4}})
 
 
 def _unet(in_channels: int, resolution: int, **kw) -> nn.Module:
@@ -63,12 +70,22 @@ def _vit(in_channels: int, resolution: int, **kw) -> nn.Module:
     return ViT(in_channels, resolution=resolution, **kw)
 
 
+def _linear(in_channels: int, resolution: int, **kw) -> nn.Module:
+    return LinearConv(in_channels, resolution, **kw)
+
+
+def _linear2(in_channels: int, resolution: int, **kw) -> nn.Module:
+    return TwoLayerLinearConv(in_channels, resolution, **kw)
+
+
 #: config name -> (base architecture, constructor(in_channels, resolution, **preset), twirled?)
 MODELS: dict[str, tuple[str, Callable[..., nn.Module], bool]] = {
     "unet": ("unet", _unet, False),
     "vit": ("vit", _vit, False),
     "twirled-unet": ("unet", _unet, True),
     "twirled-vit": ("vit", _vit, True),
+    "linear": ("linear", _linear, False),
+    "linear2": ("linear2", _linear2, False),
 }
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
