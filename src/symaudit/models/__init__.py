@@ -3,9 +3,9 @@
 Layout everywhere ``(batch, channel, y, x)``; every model maps s_t -> s_{t+1} with the same shape
 and works in float32 and float64.  Names (config ``model:``) are the keys of :data:`MODELS`:
 ``unet``, ``vit``, ``twirled-unet``, ``twirled-vit``, and the linear periodic convolutions
-``linear`` (f = K * u) and ``linear2`` (f = K2 * (K1 * u)) of the conservation study.  Sizes are the keys of :data:`PRESETS`:
-``paper`` (the reference sizes: 13 875 081 / 4 504 913 parameters for CE), ``small`` and ``tiny``
-(CPU-friendly, for tests and the quick study).
+``linear`` (f = K * u) and ``linear2`` (f = K2 * (K1 * u)) of the conservation study.  Sizes
+are the keys of :data:`PRESETS`: ``paper`` (the reference sizes: 13 875 081 / 4 504 913
+parameters for CE), ``small`` and ``tiny`` (CPU-friendly, for tests and the quick study).
 
 Checkpoints (:func:`save_checkpoint`, :func:`load_checkpoint`) hold only tensors, dicts, lists,
 tuples, strings, numbers, booleans and None, so they load with ``torch.load(weights_only=True)``:

@@ -107,9 +107,9 @@ def twirl_kernel(
     """P(K) = mean_g g . K: the kernel of the twirled map mean_g g^-1 o f o g (the same set
     because ``elements`` is a group).  An orthogonal projection (Frobenius inner product) onto
     the kernels of ``elements``-equivariant convolutions."""
-    return torch.stack(
-        [act_kernel(g, kernel, out_channels, in_channels) for g in elements]
-    ).mean(dim=0)
+    return torch.stack([act_kernel(g, kernel, out_channels, in_channels) for g in elements]).mean(
+        dim=0
+    )
 
 
 class LinearConv(nn.Module):
