@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "equivariance": ("symaudit.equivariance.cli", "relative errors and twirl decomposition"),
     "aggregate": ("symaudit.aggregate.cli_tables", "quantile tables from per-job stores"),
     "figures": ("symaudit.aggregate.cli_figures", "the paper's figures from the tables"),
+    "conservation": ("symaudit.conservation.cli", "the conservation study: findings and figure"),
 }
 
 
