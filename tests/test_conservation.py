@@ -299,3 +299,28 @@ def test_two_layer_balancedness_drift_is_second_order_in_the_step():
         drift.append(float(balancedness_drift(hist.kernel1, hist.kernel2)[-1]))
     assert 1e-12 < drift[1] < drift[0]
     assert 1.9 < drift[0] / drift[1] < 2.1
+
+
+# --- the study and its command line ---------------------------------------------------------
+
+
+def test_conservation_cli_writes_findings_and_figure(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from symaudit.cli import main
+
+    settings = {"resolution": 16, "batch": 6, "steps": 30, "two_layer_steps": 20}
+    rc = main(["conservation", "--out-dir", str(tmp_path), "--settings", json.dumps(settings)])
+    findings = pd.read_csv(tmp_path / "tables" / "findings.csv")
+    assert list(findings.columns) == ["case", "expected", "measured", "holds"]
+    assert len(findings) == 24 and findings["holds"].all() and rc == 0
+    defects = pd.read_csv(tmp_path / "tables" / "defects.csv")
+    assert set(defects["arm"]) == {"orbit", "random", "none", "adam", "logcosh"}
+    assert len(defects) == 2 * 5 * 31
+    assert (tmp_path / "figures" / "conservation_defect.png").stat().st_size > 10_000
+    with pytest.raises(ValueError, match="unknown keys"):
+        from symaudit.conservation._study import settings_with_defaults
+
+        settings_with_defaults({"stepz": 3})

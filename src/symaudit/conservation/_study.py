@@ -332,7 +332,7 @@ def _two_layer_rows(s: Mapping) -> list[dict]:
             f"{tag}: drift(lr) / drift(lr/2) at fixed time",
             "2 (first order in lr), in [1.9, 2.1]",
             ratio,
-            1.8 < ratio < 2.2,
+            1.9 < ratio < 2.1,
         ),
     ]
 
