@@ -16,10 +16,19 @@ include: "workflow/rules/equivariance.smk"
 include: "workflow/rules/aggregate.smk"
 
 
+if config["conservation"]["enabled"]:
+
+    include: "workflow/rules/conservation.smk"
+
+
 report: "workflow/report/workflow.rst"
 
 
 rule all:
     default_target: True
     input:
-        rules.report_html.output,
+        (
+            rules.conservation_report.output
+            if config["conservation"]["standalone"]
+            else rules.report_html.output
+        ),

@@ -37,6 +37,8 @@ _STAGE_CODE = {
     "influence": _CORE + ["losses.py", "influence/*.py"],
     "equivariance": _CORE + ["losses.py", "testing.py", "equivariance/*.py"],
     "aggregate": _CORE + ["aggregate/*.py"],
+    "conservation": _CORE
+    + ["losses.py", "models/*.py", "training/*.py", "equivariance/*.py", "conservation/*.py"],
 }
 
 

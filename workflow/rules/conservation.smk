@@ -1,0 +1,61 @@
+# The conservation study (docs/conservation.md): included by the Snakefile when
+# config["conservation"]["enabled"].  One job: every arm on every target, the findings table
+# and the defect figure.  Standalone studies put them under results/{study}/, otherwise under
+# results/{study}/conservation/.
+
+CONSERVATION = config["conservation"]
+CONSERVATION_DIR = RESULTS if CONSERVATION["standalone"] else f"{RESULTS}/conservation"
+
+
+rule conservation:
+    input:
+        code=stage_code("conservation"),
+    output:
+        findings=report(
+            f"{CONSERVATION_DIR}/tables/findings.csv",
+            caption="../report/conservation_findings.rst",
+            category="Conservation",
+        ),
+        defects=f"{CONSERVATION_DIR}/tables/defects.csv",
+        figure=report(
+            f"{CONSERVATION_DIR}/figures/conservation_defect.png",
+            caption="../report/conservation_defect.rst",
+            category="Conservation",
+        ),
+    log:
+        f"logs/{STUDY}/conservation/conservation.log",
+    conda:
+        "../../envs/torch.yaml"
+    params:
+        out_dir=lambda wildcards, output: Path(output.findings).parent.parent,
+        settings=shlex.quote(section("conservation")),
+    shell:
+        "python -m symaudit conservation --out-dir {params.out_dir} --settings {params.settings}"
+        " > {log} 2>&1"
+
+
+rule stage_conservation:
+    input:
+        rules.conservation.output,
+
+
+if CONSERVATION["standalone"]:
+
+    rule conservation_report:
+        input:
+            rules.conservation.output,
+            config=rules.study_config.output,
+        output:
+            f"{RESULTS}/report.html",
+        log:
+            f"logs/{STUDY}/conservation/report.log",
+        conda:
+            "../../envs/aggregate.yaml"
+        params:
+            snakefile=os.path.relpath(workflow.main_snakefile),
+        shell:
+            "python -m snakemake -s {params.snakefile} --nolock --configfile {input.config}"
+            " --report {output} stage_conservation"
+            " > {log} 2>&1"
+
+    ruleorder: conservation_report > report_html
