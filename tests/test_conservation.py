@@ -324,3 +324,16 @@ def test_conservation_cli_writes_findings_and_figure(tmp_path):
         from symaudit.conservation._study import settings_with_defaults
 
         settings_with_defaults({"stepz": 3})
+
+
+def test_orbit_complete_sgd_conserves_direction_with_varying_factors(data):
+    """Mini-batches of 4 examples, each orbit-completed: every step's second moment is
+    orbit-constant, so the direction is still conserved; the per-step factor changes with the
+    batch, so the norm is no longer geometric."""
+    x, targets = data
+    hist = train_full_batch(
+        _model(), x, targets["advection"], SCALAR, steps=40, lr=safe_lr(x, 0.5), batch_size=4
+    )
+    tr = track(hist.kernels, SCALAR)
+    assert float(np.nanmax(tr.max_defect().numpy())) < 1e-10
+    assert tr.ratio_power_error() > 1e-3

@@ -73,6 +73,7 @@ def train_full_batch(
     loss: str = "mse",
     seed: int = 0,
     elements: Sequence[str] = groups.D4,
+    batch_size: int | None = None,
 ) -> History:
     """Train ``model`` (a :class:`~symaudit.models.LinearConv` or
     :class:`~symaudit.models.TwoLayerLinearConv`) in place for ``steps`` full-batch steps.
@@ -80,7 +81,9 @@ def train_full_batch(
     ``inputs`` / ``targets`` ``(batch, channel, y, x)`` in the model's dtype.  Under
     ``"orbit"`` the batch of every step is ``cat_g (g inputs, g targets)`` (``|G| * batch``
     examples, G = ``elements``); under ``"random"`` a fresh element per example is drawn each
-    step from a generator seeded with ``seed``.
+    step from a generator seeded with ``seed``.  ``batch_size``: draw that many examples
+    (without replacement, same generator) each step before augmenting — SGD; ``None`` uses the
+    full batch every step.
     """
     if augmentation not in AUGMENTATIONS:
         raise ValueError(f"augmentation {augmentation!r}: expected one of {AUGMENTATIONS}")
@@ -99,19 +102,21 @@ def train_full_batch(
         else torch.optim.Adam(params, lr=lr)
     )
     gen = torch.Generator().manual_seed(seed)
-    if augmentation == "orbit":
-        x_full = torch.cat([groups.act(g, inputs, channels) for g in elements])
-        y_full = torch.cat([groups.act(g, targets, channels) for g in elements])
     snaps = [_snapshot(model)]
     losses = []
     for _ in range(steps):
+        x, y = inputs, targets
+        if batch_size is not None:
+            rows = torch.randperm(inputs.shape[0], generator=gen)[:batch_size]
+            x, y = inputs[rows], targets[rows]
         if augmentation == "orbit":
-            x, y = x_full, y_full
+            x, y = (
+                torch.cat([groups.act(g, x, channels) for g in elements]),
+                torch.cat([groups.act(g, y, channels) for g in elements]),
+            )
         elif augmentation == "random":
-            draw = torch.randint(len(groups.D4), (inputs.shape[0],), generator=gen)
-            x, y = augment(inputs, targets, channels, [groups.D4[i] for i in draw.tolist()])
-        else:
-            x, y = inputs, targets
+            draw = torch.randint(len(groups.D4), (x.shape[0],), generator=gen)
+            x, y = augment(x, y, channels, [groups.D4[i] for i in draw.tolist()])
         residual = model(x) - y
         value = residual.square().mean() if loss == "mse" else logcosh(residual).mean()
         opt.zero_grad(set_to_none=True)
