@@ -312,7 +312,9 @@ def test_conservation_cli_writes_findings_and_figure(tmp_path):
     from symaudit.cli import main
 
     settings = {"resolution": 16, "batch": 6, "steps": 30, "two_layer_steps": 20}
-    rc = main(["conservation", "--out-dir", str(tmp_path), "--settings", json.dumps(settings)])
+    rc = main(
+        ["conservation", "--out-dir", str(tmp_path), "--settings", json.dumps(settings), "--strict"]
+    )
     findings = pd.read_csv(tmp_path / "tables" / "findings.csv")
     assert list(findings.columns) == ["case", "expected", "measured", "holds"]
     assert len(findings) == 24 and findings["holds"].all() and rc == 0

@@ -43,6 +43,10 @@ from symaudit.conservation._theory import (
 )
 from symaudit.conservation._track import DEFAULT_FLOOR, balancedness_drift, track
 from symaudit.conservation._train import train_full_batch
+from symaudit.datasets import channels_for
+from symaudit.equivariance import twirl_decomposition
+from symaudit.models import TwoLayerLinearConv, build
+from symaudit.models._linear import twirl_kernel
 
 __all__ = ["ARMS", "DEFAULTS", "StudyResult", "run_study", "settings_with_defaults", "write_study"]
 
@@ -111,23 +115,24 @@ def _row(case: str, expected: str, measured: float, holds: bool) -> dict:
 
 
 def _model(kind: str, n: int, seed: int, channels=SCALAR, hidden: int = 4):
-    from symaudit.models import build
-
-    model = build(
-        kind,
-        "tiny",
-        len(channels),
-        channels,
-        resolution=n,
-        dtype=torch.float64,
-        generator=torch.Generator().manual_seed(seed),
-    )
-    if kind == "linear2" and model.kernel1.shape[0] != hidden:
-        from symaudit.models import TwoLayerLinearConv
-
+    """A float64 ``linear`` model from the registry, or a ``linear2`` with ``hidden`` channels."""
+    gen = torch.Generator().manual_seed(seed)
+    if kind == "linear2":
         model = TwoLayerLinearConv(len(channels), n, hidden=hidden).to(torch.float64)
-        model.reset_parameters(torch.Generator().manual_seed(seed))
-    return model
+        model.reset_parameters(gen)
+        return model
+    return build(
+        kind, "tiny", len(channels), channels, resolution=n, dtype=torch.float64, generator=gen
+    )
+
+
+def _perp_spectrum_error(kernels, factors, steps, channels) -> float:
+    """max over steps and k of |fft2(K_n - P K_n)(k) - K_perp_0^(k) A(k)^n|, relative to the
+    largest |fft2(K_n)| of the same step."""
+    pred = predicted_perp(kernels[0], factors, steps, channels)
+    got = torch.fft.fft2(kernels - twirl_kernel(kernels, channels)).permute(0, 3, 4, 1, 2)
+    scale = torch.fft.fft2(kernels).abs().amax(dim=(1, 2, 3, 4))[:, None, None, None, None]
+    return float(((got - pred).abs() / scale).max())
 
 
 def run_study(settings: Mapping | None = None) -> StudyResult:
@@ -201,13 +206,7 @@ def run_study(settings: Mapping | None = None) -> StudyResult:
                         rel < ORACLE,
                     )
                 )
-                pred = predicted_perp(hist.kernels[0], factors, steps, SCALAR)
-                k = hist.kernels
-                from symaudit.models._linear import twirl_kernel
-
-                got = torch.fft.fft2(k - twirl_kernel(k, SCALAR)).permute(0, 3, 4, 1, 2)
-                scale = torch.fft.fft2(k).abs().amax(dim=(1, 2, 3, 4))[:, None, None, None, None]
-                rel = float(((got - pred).abs() / scale).max())
+                rel = _perp_spectrum_error(hist.kernels, factors, steps, SCALAR)
                 rows.append(
                     _row(
                         f"{tag}: spectrum of K_perp = K_perp_0 * lambda^n",
@@ -216,8 +215,6 @@ def run_study(settings: Mapping | None = None) -> StudyResult:
                         rel < ORACLE,
                     )
                 )
-                from symaudit.equivariance import twirl_decomposition
-
                 with torch.no_grad():
                     dec = twirl_decomposition(model, x, y, list(groups.D4), SCALAR)
                     orbit_form, _, _ = equiv_orbit_form(model.kernel, x, y)
@@ -253,9 +250,6 @@ def _vector_rows(s: Mapping) -> list[dict]:
     """CE channel kinds (scalar, momentum vector, scalar): the factor is a channel matrix A(k);
     K_perp(k) A(k)^n is exact, the per-orbit direction is not conserved unless every twirled
     second moment S(k) is a multiple of the identity."""
-    from symaudit.datasets import channels_for
-    from symaudit.models._linear import twirl_kernel
-
     ch = channels_for("CE")
     n, steps = 16, 30
     x = random_fields(6, n, len(ch), seed=s["seed"] + 2)
@@ -264,16 +258,10 @@ def _vector_rows(s: Mapping) -> list[dict]:
     lr = safe_lr(x, s["lr_fraction"])
     hist = train_full_batch(model, x, y, ch, steps=steps, lr=lr, augmentation="orbit")
     second = twirled_second_moment(x, ch)
-    pred = predicted_perp(hist.kernels[0], gd_factors(second, lr), steps, ch)
-    k = hist.kernels
-    got = torch.fft.fft2(k - twirl_kernel(k, ch)).permute(0, 3, 4, 1, 2)
-    scale = torch.fft.fft2(k).abs().amax(dim=(1, 2, 3, 4))[:, None, None, None, None]
-    rel = float(((got - pred).abs() / scale).max())
+    rel = _perp_spectrum_error(hist.kernels, gd_factors(second, lr), steps, ch)
     aniso = channel_anisotropy(second)
-    worst = float(np.nanmax(track(k, ch, floor=s["floor"]).max_defect().numpy()))
+    worst = float(np.nanmax(track(hist.kernels, ch, floor=s["floor"]).max_defect().numpy()))
     with torch.no_grad():
-        from symaudit.equivariance import twirl_decomposition
-
         dec = twirl_decomposition(model, x, y, list(groups.D4), ch)
         closed = equiv_closed_form(model.kernel, x, y, ch)
     ref = dec["per_example"]["equiv"]
