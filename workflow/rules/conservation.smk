@@ -1,7 +1,14 @@
 # The conservation study (docs/conservation.md): included by the Snakefile when
 # config["conservation"]["enabled"].  One job: every arm on every target, the findings table
 # and the defect figure.  Standalone studies put them under results/{study}/, otherwise under
-# results/{study}/conservation/.
+# results/{study}/conservation/ and only the target stage_conservation builds them (the main
+# report does not wait for them).  A few seconds of CPU: local rules on a cluster too.
+
+
+localrules:
+    conservation,
+    stage_conservation,
+
 
 CONSERVATION = config["conservation"]
 CONSERVATION_DIR = RESULTS if CONSERVATION["standalone"] else f"{RESULTS}/conservation"
@@ -40,6 +47,9 @@ rule stage_conservation:
 
 
 if CONSERVATION["standalone"]:
+
+    localrules:
+        conservation_report,
 
     rule conservation_report:
         input:
