@@ -339,3 +339,65 @@ def test_orbit_complete_sgd_conserves_direction_with_varying_factors(data):
     tr = track(hist.kernels, SCALAR)
     assert float(np.nanmax(tr.max_defect().numpy())) < 1e-10
     assert tr.ratio_power_error() > 1e-3
+
+
+# --- the options in the real training loop --------------------------------------------------
+
+
+@pytest.mark.parametrize("orbit", [True, False])
+def test_training_loop_orbit_augmentation_keeps_equivariant_kernels_equivariant(tmp_path, orbit):
+    """``train`` with ``augment.orbit`` and ``optimizer: sgd``: the SMSE averaged over every
+    D4 element of every example is invariant under K -> g.K, so its gradient is equivariant and
+    a kernel made equivariant at the first step stays equivariant to round-off (NS: vector
+    channels).  One random element per example (``augment.d4``) does not keep it."""
+    from symaudit.training import train
+    from tests.test_training import T, write_group
+
+    ch = channels_for("NS")
+    stores = write_group(tmp_path / "stores", "NS", n_traj=4)
+    start = {}
+
+    def make_equivariant(event, info):
+        if event == "step" and info["epoch"] == 1 and info["step"] == 1:
+            with torch.no_grad():
+                k = info["model"].kernel
+                k.copy_(twirl_kernel(k, ch))
+                start["kernel"] = k.detach().clone()
+
+    settings = {
+        "epochs": 2,
+        "batch_size": 4,
+        "time_steps": T,
+        "checkpoint_every": 1,
+        "max_batches_per_epoch": 3,
+        "dtype": "float64",
+        "optimizer": "sgd",
+        "lr": 1e-3,
+        "weight_decay": 0.0,
+        "augment": {"orbit": orbit, "d4": not orbit},
+    }
+    final = train(
+        "NS", "linear", "tiny", 0, stores, tmp_path / "run", settings,
+        callbacks=[make_equivariant], log=None,
+    )  # fmt: skip
+    model, meta = load_checkpoint(final)
+    k = model.kernel.detach()
+    moved = float((k - start["kernel"]).norm() / start["kernel"].norm())
+    perp = float((k - twirl_kernel(k, ch)).norm() / k.norm())
+    assert moved > 1e-3  # training did change the kernel
+    if orbit:
+        assert perp < 1e-13
+    else:
+        assert perp > 1e-4
+
+
+def test_training_settings_for_the_conservation_options():
+    from symaudit.training import resolve_settings
+
+    s = resolve_settings({"optimizer": "sgd", "augment": {"orbit": True}})
+    assert s["optimizer"] == "sgd" and s["augment"] == {"d4": False, "shifts": False, "orbit": True}
+    assert resolve_settings({})["optimizer"] == "adamw"
+    with pytest.raises(ValueError, match="optimizer"):
+        resolve_settings({"optimizer": "lbfgs"})
+    with pytest.raises(ValueError, match="exclude each other"):
+        resolve_settings({"augment": {"orbit": True, "d4": True}})

@@ -112,7 +112,7 @@ def state(path: Path) -> dict:
 
 def test_settings_fill_defaults_and_reject_unknown_keys():
     s = resolve_settings({"epochs": 3, "augment": {"d4": True}})
-    assert s["epochs"] == 3 and s["augment"] == {"d4": True, "shifts": False}
+    assert s["epochs"] == 3 and s["augment"] == {"d4": True, "shifts": False, "orbit": False}
     assert s["lr"] == 5e-4 and s["weight_decay"] == 1e-4 and s["batch_size"] == 48
     assert s["split"] == {"train": 0.65, "val": 0.05} and s["time_steps"] == 17
     assert set(s) == set(DEFAULTS)

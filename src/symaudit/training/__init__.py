@@ -10,12 +10,19 @@ Public API
   analysis mini-batches built from its test trajectories (used by the influence and
   equivariance stages).
 * :func:`equivariance_fraction` — the minimal L_equiv / L tracker used at checkpoints.
-* :func:`augment`, :func:`make_splits` — building blocks, exposed for tests and ablations.
+* :func:`augment`, :func:`orbit_complete`, :func:`make_splits` — building blocks, exposed for
+  tests and ablations.
 
 Layouts: stores ``(trajectory, time, channel, y, x)``; batches ``(batch, channel, y, x)``.
 """
 
-from symaudit.training._data import analysis_batch, augment, load_splits, make_splits
+from symaudit.training._data import (
+    analysis_batch,
+    augment,
+    load_splits,
+    make_splits,
+    orbit_complete,
+)
 from symaudit.training._equiv import equivariance_fraction
 from symaudit.training._loop import TrainingDiverged, checkpoint_name, train
 from symaudit.training._settings import DEFAULTS, resolve_settings
@@ -29,6 +36,7 @@ __all__ = [
     "equivariance_fraction",
     "load_splits",
     "make_splits",
+    "orbit_complete",
     "resolve_settings",
     "train",
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "load_splits",
     "make_splits",
     "open_class_stores",
+    "orbit_complete",
     "write_splits",
 ]
 
@@ -283,6 +284,22 @@ def augment(
                 inputs[i] = torch.roll(inputs[i], shifts=(dy, dx), dims=(-2, -1))
                 targets[i] = torch.roll(targets[i], shifts=(dy, dx), dims=(-2, -1))
     return inputs, targets
+
+
+def orbit_complete(
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    channels: Sequence[Mapping],
+    elements: Sequence[str] = groups.D4,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every element of ``elements`` applied to every ``(batch, channel, y, x)`` pair: the
+    orbit-complete batch ``(len(elements) * batch, channel, y, x)``, element-major (the whole
+    batch under the first element, then under the second, ...).  A loss averaged over it is
+    exactly the group average of the loss over the batch."""
+    return (
+        torch.cat([groups.act(g, inputs, channels) for g in elements]),
+        torch.cat([groups.act(g, targets, channels) for g in elements]),
+    )
 
 
 def analysis_batch(

@@ -15,7 +15,9 @@ What a run directory ``DIR`` holds after :func:`train`:
 Only rank 0 writes.  The optimisation follows the reference (pdehats.md §3): AdamW with
 lr 5e-4 and decoupled weight decay 1e-4 on every parameter (the reference CODE's value; the
 paper TEXT says 1e-6), constant learning rate, no clipping, SMSE loss, float32, batches of
-``batch_size`` transitions with the last incomplete batch dropped.
+``batch_size`` transitions with the last incomplete batch dropped.  Beyond the reference, for
+the conservation study: ``optimizer: sgd`` (plain SGD) and ``augment.orbit`` (every D4 element
+of every example in each batch, so the loss is exactly group-averaged).
 
 Difference from the reference, on purpose: ``batch_size`` is the GLOBAL batch, cut into equal
 disjoint slices across DDP ranks, so k ranks give the same optimisation as one process.  The
@@ -58,6 +60,7 @@ from symaudit.training._data import (
     load_transitions,
     make_splits,
     open_class_stores,
+    orbit_complete,
     write_splits,
 )
 from symaudit.training._dist import Dist, setup, teardown
@@ -283,6 +286,15 @@ def train(
         teardown(d)
 
 
+def _optimiser(net: torch.nn.Module, s: Mapping) -> torch.optim.Optimizer:
+    """AdamW (the reference), or plain SGD (no momentum; weight decay as an L2 term)."""
+    if s["optimizer"] == "sgd":
+        return torch.optim.SGD(
+            net.parameters(), lr=s["lr"], momentum=0.0, weight_decay=s["weight_decay"]
+        )
+    return torch.optim.AdamW(net.parameters(), lr=s["lr"], weight_decay=s["weight_decay"])
+
+
 def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks, equiv_fn, say):
     stores = open_class_stores(dataset, store_paths)
     channels = stores[0].channels
@@ -356,7 +368,7 @@ def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks,
         generator=torch.Generator().manual_seed(seed),
         dtype=getattr(torch, s["dtype"]),
     ).to(d.device)
-    optimiser = torch.optim.AdamW(net.parameters(), lr=s["lr"], weight_decay=s["weight_decay"])
+    optimiser = _optimiser(net, s)
     shuffle_gen = torch.Generator().manual_seed(seed)
     augment_gen = torch.Generator().manual_seed(seed + _AUGMENT_SEED_OFFSET)
     history: list[dict] = []
@@ -449,6 +461,8 @@ def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks,
                     elements[part] if elements is not None else None,
                     shifts[part] if shifts is not None else None,
                 )
+                if s["augment"]["orbit"]:  # every D4 element of every example (8x the batch)
+                    x, y = orbit_complete(x, y, channels)
                 x = x.to(d.device, dtype, non_blocking=True)
                 y = y.to(d.device, dtype, non_blocking=True)
                 for cb in callbacks:

@@ -26,7 +26,11 @@ DEFAULTS: dict = {
     "split": {"train": 0.65, "val": 0.05},  # test = the rest
     "time_steps": 17,  # frames 0..16 -> 16 transitions per trajectory
     "checkpoint_every": 5,  # the analyses need epochs 1, 5k (pitfall §9.12)
-    "augment": {"d4": False, "shifts": False},
+    "augment": {"d4": False, "shifts": False, "orbit": False},
+    # "adamw" (the reference) or "sgd": plain (stochastic) gradient descent, no momentum,
+    # weight_decay as an L2 term.  With augment.orbit (every D4 element of every example in
+    # every batch) it is the setting of the conservation study (docs/conservation.md).
+    "optimizer": "adamw",
     "track_equivariance": False,
     "deterministic": True,
     "max_batches_per_epoch": None,
@@ -108,8 +112,12 @@ def resolve_settings(raw: Mapping | None = None) -> dict:
     s["checkpoint_every"] = _int("checkpoint_every", s["checkpoint_every"], 1)
     for key in ("track_equivariance", "deterministic"):
         s[key] = _bool(key, s[key])
-    for key in ("d4", "shifts"):
+    for key in ("d4", "shifts", "orbit"):
         s["augment"][key] = _bool(f"augment.{key}", s["augment"][key])
+    if s["augment"]["orbit"] and s["augment"]["d4"]:
+        raise _fail("augment", "orbit and d4 exclude each other (orbit applies every element)")
+    if s["optimizer"] not in ("adamw", "sgd"):
+        raise _fail("optimizer", f"expected adamw or sgd, got {s['optimizer']!r}")
     if s["dtype"] not in ("float32", "float64"):
         raise _fail("dtype", f"expected float32 or float64, got {s['dtype']!r}")
     s["in_memory_max_gb"] = _float("in_memory_max_gb", s["in_memory_max_gb"], 0.0, strict=False)
