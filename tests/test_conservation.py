@@ -321,6 +321,9 @@ def test_conservation_cli_writes_findings_and_figure(tmp_path):
     defects = pd.read_csv(tmp_path / "tables" / "defects.csv")
     assert set(defects["arm"]) == {"orbit", "random", "none", "adam", "logcosh"}
     assert len(defects) == 2 * 5 * 31
+    orbits = pd.read_csv(tmp_path / "tables" / "orbits.csv.gz")
+    assert set(orbits.columns) >= {"step", "orbit", "size", "norm", "ratio", "defect", "floored"}
+    assert len(pd.read_csv(tmp_path / "tables" / "balancedness.csv")) == 21 + 41
     assert (tmp_path / "figures" / "conservation_defect.png").stat().st_size > 10_000
     with pytest.raises(ValueError, match="unknown keys"):
         from symaudit.conservation._study import settings_with_defaults

@@ -24,6 +24,8 @@ rule conservation:
             category="Conservation",
         ),
         defects=f"{CONSERVATION_DIR}/tables/defects.csv",
+        orbits=f"{CONSERVATION_DIR}/tables/orbits.csv.gz",
+        balancedness=f"{CONSERVATION_DIR}/tables/balancedness.csv",
         figure=report(
             f"{CONSERVATION_DIR}/figures/conservation_defect.png",
             caption="../report/conservation_defect.rst",

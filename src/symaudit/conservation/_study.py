@@ -13,9 +13,11 @@ logcosh    orbit        gd        logcosh   not conserved
 ========== ============ ========= ========= =========================================
 
 Outputs (:func:`write_study`): ``tables/findings.csv`` (``case, expected, measured, holds``),
-``tables/defects.csv`` (``arm, target, step, max_defect, orbits_above_floor``) and
-``figures/conservation_defect.png`` (max_O d_O over the steps, one line per arm, one panel per
-target).
+``tables/defects.csv`` (``arm, target, step, max_defect, orbits_above_floor, perp_norm_ratio,
+loss``), ``tables/orbits.csv.gz`` (the tracker's per-orbit table, ``step, orbit, size, norm,
+ratio, defect, floored, arm, target``), ``tables/balancedness.csv`` (two-layer drift: ``lr,
+step, time, drift``) and ``figures/conservation_defect.png`` (max_O d_O and the norm of K_perp
+over the steps, one line per arm, one column per target).
 """
 
 from __future__ import annotations
@@ -105,8 +107,14 @@ def settings_with_defaults(settings: Mapping | None) -> dict:
 
 @dataclass
 class StudyResult:
+    """``findings`` (case, expected, measured, holds); ``defects`` one row per arm, target and
+    step; ``orbits`` one row per arm, target, step and orbit (:meth:`OrbitTrack.table`);
+    ``balancedness`` the two-layer drift per step and step size; ``seconds`` wall time."""
+
     findings: pd.DataFrame
     defects: pd.DataFrame
+    orbits: pd.DataFrame
+    balancedness: pd.DataFrame
     seconds: float
 
 
@@ -144,7 +152,7 @@ def run_study(settings: Mapping | None = None) -> StudyResult:
     lr = safe_lr(x, s["lr_fraction"])
     second = twirled_second_moment(x, SCALAR)
     factors = gd_factors(second, lr)
-    rows, curves = [], []
+    rows, curves, orbits = [], [], []
     for target in s["targets"]:
         y = make_target(x, target)
         for arm in s["arms"]:
@@ -164,6 +172,7 @@ def run_study(settings: Mapping | None = None) -> StudyResult:
             )
             tr = track(hist.kernels, SCALAR, floor=s["floor"])
             per_step = tr.max_defect().numpy()
+            perp_total = tr.norm.square().sum(dim=1).sqrt()
             worst = float(np.nanmax(per_step))
             curves.append(
                 pd.DataFrame(
@@ -173,9 +182,12 @@ def run_study(settings: Mapping | None = None) -> StudyResult:
                         "step": np.arange(steps + 1),
                         "max_defect": per_step,
                         "orbits_above_floor": (~tr.floored).sum(dim=1).numpy(),
+                        "perp_norm_ratio": (perp_total / perp_total[0]).numpy(),
+                        "loss": np.append(hist.loss.numpy(), np.nan),
                     }
                 )
             )
+            orbits.append(tr.table().assign(arm=arm, target=target))
             tag = f"{arm} ({aug} augmentation, {opt}, {loss}) / {target}"
             if arm == "orbit":
                 rows.append(
@@ -238,10 +250,13 @@ def run_study(settings: Mapping | None = None) -> StudyResult:
                     )
                 )
     rows.extend(_vector_rows(s))
-    rows.extend(_two_layer_rows(s))
+    two_layer_rows, balanced = _two_layer_rows(s)
+    rows.extend(two_layer_rows)
     return StudyResult(
         pd.DataFrame(rows, columns=["case", "expected", "measured", "holds"]),
         pd.concat(curves, ignore_index=True),
+        pd.concat(orbits, ignore_index=True),
+        balanced,
         time.perf_counter() - start,
     )
 
@@ -295,18 +310,29 @@ def _vector_rows(s: Mapping) -> list[dict]:
     ]
 
 
-def _two_layer_rows(s: Mapping) -> list[dict]:
+def _two_layer_rows(s: Mapping) -> tuple[list[dict], pd.DataFrame]:
     """Balancedness K1 K1^H - K2^H K2 per wave-vector: conserved by gradient flow, drifting by
     O(lr) over a fixed time under GD, so halving lr (doubling the steps) halves the drift."""
     n, steps = 16, s["two_layer_steps"]
     x = random_fields(8, n, 1, seed=s["seed"] + 3)
     y = make_target(x, "advection")
     lr = safe_lr(x, 0.05)
-    drift = []
+    drift, tables = [], []
     for scale, m in ((1.0, steps), (0.5, 2 * steps)):
         model = _model("linear2", n, s["seed"], hidden=s["hidden"])
         hist = train_full_batch(model, x, y, SCALAR, steps=m, lr=scale * lr)
-        drift.append(float(balancedness_drift(hist.kernel1, hist.kernel2)[-1]))
+        per_step = balancedness_drift(hist.kernel1, hist.kernel2).numpy()
+        drift.append(float(per_step[-1]))
+        tables.append(
+            pd.DataFrame(
+                {
+                    "lr": scale * lr,
+                    "step": np.arange(m + 1),
+                    "time": scale * lr * np.arange(m + 1),
+                    "drift": per_step,
+                }
+            )
+        )
     ratio = drift[0] / drift[1]
     tag = "two-layer linear, orbit augmentation, gd, mse"
     return [
@@ -322,32 +348,35 @@ def _two_layer_rows(s: Mapping) -> list[dict]:
             ratio,
             1.9 < ratio < 2.1,
         ),
-    ]
+    ], pd.concat(tables, ignore_index=True)
 
 
 def _figure(defects: pd.DataFrame, path: Path) -> None:
+    """Top row: max_O d_O per step; bottom row: ||K_perp|| / ||K_perp_0||; one column per
+    target, one line per arm."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     targets = list(dict.fromkeys(defects["target"]))
-    fig, axes = plt.subplots(1, len(targets), figsize=(5.0 * len(targets), 3.6), sharey=True)
-    axes = np.atleast_1d(axes)
-    for ax, target in zip(axes, targets, strict=True):
+    fig, axes = plt.subplots(
+        2, len(targets), figsize=(5.0 * len(targets), 6.4), sharex=True, squeeze=False
+    )
+    for col, target in enumerate(targets):
         sub = defects[defects["target"] == target]
+        top, bottom = axes[0, col], axes[1, col]
         for arm, part in sub.groupby("arm", sort=False):
             aug, opt, loss = ARMS[arm]
-            ax.semilogy(
-                part["step"],
-                part["max_defect"].clip(lower=1e-17),
-                label=f"{arm} ({aug}, {opt}, {loss})",
-            )
-        ax.axhline(CONSERVED, color="k", ls=":", lw=0.8)
-        ax.set_title(f"target: {target}")
-        ax.set_xlabel("GD step n")
-    axes[0].set_ylabel("max over orbits of direction defect d_O")
-    axes[-1].legend(fontsize=7, loc="center right")
+            label = f"{arm} ({aug}, {opt}, {loss})"
+            top.semilogy(part["step"], part["max_defect"].clip(lower=1e-17), label=label)
+            bottom.semilogy(part["step"], part["perp_norm_ratio"], label=label)
+        top.axhline(CONSERVED, color="k", ls=":", lw=0.8)
+        top.set_title(f"target: {target}")
+        bottom.set_xlabel("step n")
+    axes[0, 0].set_ylabel("max over orbits of d_O")
+    axes[1, 0].set_ylabel("||K_perp_n|| / ||K_perp_0||")
+    axes[0, -1].legend(fontsize=7, loc="center right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -358,9 +387,17 @@ def write_study(result: StudyResult, out_dir: str | Path) -> list[Path]:
     """Write the findings and defect tables and the figure under ``out_dir``."""
     out = Path(out_dir)
     (out / "tables").mkdir(parents=True, exist_ok=True)
-    paths = [out / "tables" / "findings.csv", out / "tables" / "defects.csv"]
+    tables = out / "tables"
+    paths = [
+        tables / "findings.csv",
+        tables / "defects.csv",
+        tables / "orbits.csv.gz",
+        tables / "balancedness.csv",
+    ]
     result.findings.to_csv(paths[0], index=False)
     result.defects.to_csv(paths[1], index=False)
+    result.orbits.to_csv(paths[2], index=False, float_format="%.6e")
+    result.balancedness.to_csv(paths[3], index=False)
     fig = out / "figures" / "conservation_defect.png"
     _figure(result.defects, fig)
     return [*paths, fig]

@@ -2,7 +2,8 @@
 
 Runs the conservation study (:mod:`symaudit.conservation._study`) and writes
 ``OUT_DIR/tables/findings.csv`` (``case, expected, measured, holds``),
-``OUT_DIR/tables/defects.csv`` and ``OUT_DIR/figures/conservation_defect.png``.  Settings: the
+``OUT_DIR/tables/defects.csv``, ``orbits.csv.gz``, ``balancedness.csv`` and
+``OUT_DIR/figures/conservation_defect.png``.  Settings: the
 ``conservation:`` section of a study config (``--config``) or the same as JSON
 (``--settings``); defaults fill in missing keys.  Findings that do not hold are listed on
 stdout and in the table (``holds = False``); with ``--strict`` they also make the exit status 1.
