@@ -404,3 +404,14 @@ def test_training_settings_for_the_conservation_options():
         resolve_settings({"optimizer": "lbfgs"})
     with pytest.raises(ValueError, match="exclude each other"):
         resolve_settings({"augment": {"orbit": True, "d4": True}})
+
+
+def test_twirled_linear_is_the_convolution_with_the_twirled_kernel():
+    """The registry's ``twirled-linear`` (Twirled over D4, by channel kind) is exactly the
+    convolution with P(K): the model-level and the kernel-level twirl agree."""
+    ch = channels_for("CE")
+    model = _model("twirled-linear", channels=ch, n=8, seed=11)
+    x = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(12), dtype=torch.float64)
+    with torch.no_grad():
+        expected = periodic_conv(twirl_kernel(model.model.kernel, ch), x)
+        assert torch.allclose(model(x), expected, atol=1e-13, rtol=0)

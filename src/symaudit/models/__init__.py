@@ -3,9 +3,10 @@
 Layout everywhere ``(batch, channel, y, x)``; every model maps s_t -> s_{t+1} with the same shape
 and works in float32 and float64.  Names (config ``model:``) are the keys of :data:`MODELS`:
 ``unet``, ``vit``, ``twirled-unet``, ``twirled-vit``, and the linear periodic convolutions
-``linear`` (f = K * u) and ``linear2`` (f = K2 * (K1 * u)) of the conservation study.  Sizes
-are the keys of :data:`PRESETS`: ``paper`` (the reference sizes: 13 875 081 / 4 504 913
-parameters for CE), ``small`` and ``tiny`` (CPU-friendly, for tests and the quick study).
+``linear`` (f = K * u), ``twirled-linear`` and ``linear2`` (f = K2 * (K1 * u)) of the
+conservation study.  Sizes are the keys of :data:`PRESETS`: ``paper`` (the reference sizes:
+13 875 081 / 4 504 913 parameters for CE), ``small`` and ``tiny`` (CPU-friendly, for tests and
+the quick study); the linear models have one size under every preset.
 
 Checkpoints (:func:`save_checkpoint`, :func:`load_checkpoint`) hold only tensors, dicts, lists,
 tuples, strings, numbers, booleans and None, so they load with ``torch.load(weights_only=True)``:
@@ -86,6 +87,7 @@ MODELS: dict[str, tuple[str, Callable[..., nn.Module], bool]] = {
     "twirled-vit": ("vit", _vit, True),
     "linear": ("linear", _linear, False),
     "linear2": ("linear2", _linear2, False),
+    "twirled-linear": ("linear", _linear, True),
 }
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
