@@ -317,7 +317,7 @@ def test_conservation_cli_writes_findings_and_figure(tmp_path):
     )
     findings = pd.read_csv(tmp_path / "tables" / "findings.csv")
     assert list(findings.columns) == ["case", "expected", "measured", "holds"]
-    assert len(findings) == 24 and findings["holds"].all() and rc == 0
+    assert len(findings) == 25 and findings["holds"].all() and rc == 0
     defects = pd.read_csv(tmp_path / "tables" / "defects.csv")
     assert set(defects["arm"]) == {"orbit", "random", "none", "adam", "logcosh"}
     assert len(defects) == 2 * 5 * 31
@@ -415,3 +415,22 @@ def test_twirled_linear_is_the_convolution_with_the_twirled_kernel():
     with torch.no_grad():
         expected = periodic_conv(twirl_kernel(model.model.kernel, ch), x)
         assert torch.allclose(model(x), expected, atol=1e-13, rtol=0)
+
+
+def test_vector_channels_with_scalar_second_moment_conserve_direction():
+    """The exact condition is sufficient: fields (a, b), (b, a), (a, -b), (b, -a) together have
+    u^(k) u^(k)^H = (|a^|^2 + |b^|^2) I at every k, so S(k) is a multiple of the identity and the
+    per-orbit direction of K_perp is conserved for a velocity (vector) channel pair too."""
+    ch = channels_for("NS")
+    n, steps = 16, 40
+    a, b = random_fields(2, n, 2, seed=13).unbind(dim=1)
+    x = torch.cat(
+        [torch.stack(p, dim=1) for p in ((a, b), (b, a), (a, -b), (b, -a))]
+    )  # (8, 2, n, n)
+    y = make_target(x, "advection")
+    assert channel_anisotropy(twirled_second_moment(x, ch)) < 1e-13
+    hist = train_full_batch(_model(channels=ch, n=n, seed=14), x, y, ch, steps=steps,
+                            lr=safe_lr(x, 0.5))  # fmt: skip
+    tr = track(hist.kernels, ch)
+    assert float(np.nanmax(tr.max_defect().numpy())) < 1e-10
+    assert tr.ratio_power_error() < 1e-9

@@ -281,8 +281,28 @@ def _vector_rows(s: Mapping) -> list[dict]:
         closed = equiv_closed_form(model.kernel, x, y, ch)
     ref = dec["per_example"]["equiv"]
     twirl_rel = float(((closed - ref).abs() / ref).max())
+    # the condition is sufficient: (a, b), (b, a), (a, -b), (b, -a) make S(k) scalar exactly
+    nch = channels_for("NS")
+    a, b = random_fields(2, n, 2, seed=s["seed"] + 4).unbind(dim=1)
+    xs = torch.cat([torch.stack(p, dim=1) for p in ((a, b), (b, a), (a, -b), (b, -a))])
+    ys = make_target(xs, "advection")
+    hist_s = train_full_batch(
+        _model("linear", n, s["seed"], channels=nch), xs, ys, nch, steps=steps,
+        lr=safe_lr(xs, s["lr_fraction"]), augmentation="orbit",
+    )  # fmt: skip
+    aniso_s = channel_anisotropy(twirled_second_moment(xs, nch))
+    worst_s = float(np.nanmax(track(hist_s.kernels, nch, floor=s["floor"]).max_defect().numpy()))
     tag = "vector channels (CE kinds), orbit augmentation, gd, mse"
+    tag_s = (
+        "vector channels (NS velocity, S(k) scalar by construction), orbit augmentation, gd, mse"
+    )
     return [
+        _row(
+            f"{tag_s}: direction of K_perp per orbit",
+            f"max d_O < {CONSERVED:g} (anisotropy {aniso_s:.1e})",
+            worst_s,
+            worst_s < CONSERVED,
+        ),
         _row(
             f"{tag}: spectrum of K_perp = K_perp_0(k) A(k)^n",
             f"max error / max|K^| < {ORACLE:g}",
