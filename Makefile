@@ -10,7 +10,7 @@ CORES ?= 2
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: env study test lint bench clean-results
+.PHONY: env study conservation test lint bench clean-results
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,6 +25,10 @@ env: $(STAMP)
 ## the embedded quick study, end to end (data -> train -> influence/equivariance -> report.html)
 study: env
 	$(VENV)/bin/snakemake --workflow-profile workflow/profiles/local --cores $(CORES) all
+
+## the conservation study alone (docs/conservation.md): findings table, figure, report.html
+conservation: env
+	$(VENV)/bin/snakemake --configfile config/conservation.yaml --workflow-profile workflow/profiles/local --cores $(CORES)
 
 ## the whole test suite (what .ci/run calls)
 test: env
@@ -45,4 +49,4 @@ bench: env
 	$(PY) bench/equivariance.py
 
 clean-results:
-	rm -rf results/quick results/tiny
+	rm -rf results/quick results/tiny results/conservation
