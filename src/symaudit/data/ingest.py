@@ -456,7 +456,8 @@ def _self_check(
             res = divergence_residuals(trimmed)
         elif n_times >= 2:
             res = continuity_residuals(trimmed, dt)
-        entry = {"file": str(src.path), "trajectories": int(raw.shape[0]), "endpoint_gap": gaps}
+        entry = {"file": str(src.path), "trajectories": int(raw.shape[0]),
+                 "endpoint_gap": gaps}
         if res is not None:
             for c in ("x", "y"):
                 units[c].append(res[c].ravel())
@@ -481,13 +482,9 @@ def _self_check(
         gamma_fit = (
             1.0 + eos_total["p_p"] / eos_total["p_eint"] if eos_total["p_eint"] else float("nan")
         )
-        eos = {
-            "gamma": GAMMA,
-            "relative_residual": rel,
-            "gamma_fit": _num(gamma_fit),
-            "tolerance": thresholds["eos"],
-            "formula": "||E - (p/(gamma-1) + rho(u^2+v^2)/2)|| / ||E||",
-        }
+        eos = {"gamma": GAMMA, "relative_residual": rel, "gamma_fit": _num(gamma_fit),
+               "tolerance": thresholds["eos"],
+               "formula": "||E - (p/(gamma-1) + rho(u^2+v^2)/2)|| / ||E||"}
         worst, src = max(eos_all, key=lambda t: t[0])
         if worst > thresholds["eos"]:
             raise ValueError(
@@ -497,9 +494,8 @@ def _self_check(
             )
 
     # -- the axis decision
-    medians = {
-        c: _median(np.concatenate(units[c])) if units[c] else float("nan") for c in ("x", "y")
-    }
+    medians = {c: _median(np.concatenate(units[c])) if units[c] else float("nan")
+               for c in ("x", "y")}
     preferred = "x" if not medians["y"] < medians["x"] else "y"
     other = "y" if preferred == "x" else "x"
     ratio = _ratio(medians[preferred], medians[other])
@@ -508,19 +504,15 @@ def _self_check(
     theirs = np.concatenate(units[other]) if units[other] else np.empty(0)
     valid = np.isfinite(mine) & np.isfinite(theirs)
     wins = float(np.mean(mine[valid] < theirs[valid])) if valid.any() else None
-    where = (
-        f"{family}: first {k} trajectories of each of {len(sources)} file(s), "
-        f"{test.replace('_', ' ')}"
-    )
+    where = (f"{family}: first {k} trajectories of each of {len(sources)} file(s), "
+             f"{test.replace('_', ' ')}")
     hint = "pass --x-axis x|y to decide explicitly"
     if x_axis == "auto":
         if not np.isfinite(medians[preferred]):
             need = " (needs at least 2 frames)" if pde == CE and n_times < 2 else ""
             raise ValueError(f"{where}: no usable frames to decide the axis pairing{need}; {hint}")
-        figures = (
-            f"median relative residual {medians['x']:.3g} with u along netCDF dim 'x' "
-            f"vs {medians['y']:.3g} along 'y'"
-        )
+        figures = (f"median relative residual {medians['x']:.3g} with u along netCDF dim 'x' "
+                   f"vs {medians['y']:.3g} along 'y'")
         if medians[preferred] > thresholds["max_best"]:
             raise ValueError(
                 f"{where}: neither axis pairing fits ({figures}; need <= "
@@ -535,10 +527,8 @@ def _self_check(
             best_f, other_f = entry.get(preferred), entry.get(other)
             if best_f is None or other_f is None:
                 continue
-            if (
-                other_f <= thresholds["max_best"]
-                and _ratio(other_f, best_f) >= thresholds["min_ratio"]
-            ):
+            if (other_f <= thresholds["max_best"]
+                    and _ratio(other_f, best_f) >= thresholds["min_ratio"]):
                 raise ValueError(
                     f"{entry['file']}: its first trajectories pair u with netCDF dim {other!r} "
                     f"(residual {other_f:.3g} vs {best_f:.3g}) but the files together pair it "
@@ -554,18 +544,12 @@ def _self_check(
     evidence = {
         "test": test,
         "candidates_key": "netCDF dim (as PDEGym names it) taken to be x, i.e. paired with u",
-        "statistic": (
-            "median over (trajectory, frame) of the relative residual"
-            if pde == NS
-            else "median over (trajectory, 3-frame window) of the relative residual"
-        ),
+        "statistic": ("median over (trajectory, frame) of the relative residual" if pde == NS
+                      else "median over (trajectory, 3-frame window) of the relative residual"),
         "candidates": {
-            c: {
-                "median": _num(medians[c]),
+            c: {"median": _num(medians[c]),
                 "pooled": _num(np.sqrt(pooled[f"sq_{c}"] / pooled["sq_scale"]))
-                if pooled["sq_scale"] > 0
-                else None,
-            }
+                if pooled["sq_scale"] > 0 else None}
             for c in ("x", "y")
         },
         "preferred": preferred if np.isfinite(medians[preferred]) else None,
@@ -576,34 +560,24 @@ def _self_check(
         "per_file": per_file,
     }
     if pde == NS:
-        evidence["formula"] = (
-            "||d_a u + d_b v|| / ||grad(u, v)|| (spectral, Nyquist zeroed; a = the axis taken as x)"
-        )
+        evidence["formula"] = ("||d_a u + d_b v|| / ||grad(u, v)|| (spectral, Nyquist zeroed; a = "
+                               "the axis taken as x)")
     else:
-        evidence["formula"] = (
-            "low Fourier modes of rho(t+2) - rho(t) + int div(rho v) dt, "
-            "relative (see symaudit.data.ingest.continuity_residuals)"
-        )
+        evidence["formula"] = ("low Fourier modes of rho(t+2) - rho(t) + int div(rho v) dt, "
+                               "relative (see symaudit.data.ingest.continuity_residuals)")
         evidence["modes"] = CONTINUITY_MODES
         evidence["dt"] = _num(dt)
         evidence["time_rule"] = "simpson" if n_times >= 3 else "trapezoid"
     convention = {
-        "x_axis": {
-            "netcdf_dim": chosen,
-            "netcdf_axis": NETCDF_AXIS[chosen],
-            "file_dim_name": sources[0].dims[NETCDF_AXIS[chosen]],
-        },
-        "y_axis": {
-            "netcdf_dim": y_name,
-            "netcdf_axis": NETCDF_AXIS[y_name],
-            "file_dim_name": sources[0].dims[NETCDF_AXIS[y_name]],
-        },
+        "x_axis": {"netcdf_dim": chosen, "netcdf_axis": NETCDF_AXIS[chosen],
+                   "file_dim_name": sources[0].dims[NETCDF_AXIS[chosen]]},
+        "y_axis": {"netcdf_dim": y_name, "netcdf_axis": NETCDF_AXIS[y_name],
+                   "file_dim_name": sources[0].dims[NETCDF_AXIS[y_name]]},
         "transposed": chosen == "x",
         "rule": "x = the netCDF spatial axis paired with channel u; stored as the last axis",
         "decided_by": decided_by,
-        "agrees_with_evidence": (
-            None if evidence["preferred"] is None else evidence["preferred"] == chosen
-        ),
+        "agrees_with_evidence": (None if evidence["preferred"] is None
+                                 else evidence["preferred"] == chosen),
         "reference_pdehats_x_axis": REFERENCE_X_AXIS,
         "agrees_with_reference": chosen == REFERENCE_X_AXIS,
         "evidence": evidence,
@@ -624,10 +598,7 @@ def _self_check(
 
 
 def _stream(
-    sources: Sequence[SourceFile],
-    pde: str,
-    shard: int,
-    x_axis: str,
+    sources: Sequence[SourceFile], pde: str, shard: int, x_axis: str,
     progress: Callable[[str], None],
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(start, block)`` shard-aligned store blocks ``(trajectory, time, channel, y, x)``
@@ -732,10 +703,8 @@ def ingest(
     except OSError as err:  # e.g. a parent that is a file: still the user's output path
         raise PermissionError(f"cannot create output store {out}: {_one_line(err)}") from None
     try:
-        parts = [
-            builder.write(start, block)
-            for start, block in _stream(sources, fam.pde, builder.shard, chosen, say)
-        ]
+        parts = [builder.write(start, block)
+                 for start, block in _stream(sources, fam.pde, builder.shard, chosen, say)]
         attrs = {
             "family": fam.name,
             "dataset": fam.dataset,
@@ -754,21 +723,13 @@ def ingest(
                 "ingester": {"name": "symaudit.data.ingest", "version": INGESTER_VERSION},
                 "input_files": [str(s.path.resolve()) for s in sources],
                 "order": order,
-                "files": [
-                    {
-                        "path": str(s.path),
-                        "n_trajectories": s.n_samples,
-                        "dims": list(s.dims),
-                        "dtype": s.dtype,
-                    }
-                    for s in sources
-                ],
+                "files": [{"path": str(s.path), "n_trajectories": s.n_samples,
+                           "dims": list(s.dims), "dtype": s.dtype} for s in sources],
                 "netcdf_variable": fam.netcdf_variable,
                 "conversion": (
                     "fields[:, :, c, y, x] = [rho, rho*u, rho*v, E] (float32 products) of "
-                    "netCDF [rho, u, v, p, E]; p dropped"
-                    if fam.pde == CE
-                    else "fields[:, :, c, y, x] = netCDF channels [u, v]; tracer dropped"
+                    "netCDF [rho, u, v, p, E]; p dropped" if fam.pde == CE else
+                    "fields[:, :, c, y, x] = netCDF channels [u, v]; tracer dropped"
                 ),
                 "git_revision": git_revision(),
                 "store_dtype": "float32",
@@ -778,11 +739,9 @@ def ingest(
         }
         extra = {
             "source_file": np.concatenate(
-                [np.full(s.n_samples, i, dtype=np.int32) for i, s in enumerate(sources)]
-            ),
+                [np.full(s.n_samples, i, dtype=np.int32) for i, s in enumerate(sources)]),
             "source_sample": np.concatenate(
-                [np.arange(s.n_samples, dtype=np.int64) for s in sources]
-            ),
+                [np.arange(s.n_samples, dtype=np.int64) for s in sources]),
         }
         return builder.commit(attrs, parts, extra)
     except BaseException:

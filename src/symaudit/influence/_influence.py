@@ -337,14 +337,8 @@ def _energy_rank(evals_desc: torch.Tensor, energy: float) -> int:
     return int(hits[0]) + 1 if hits.numel() else int(evals_desc.numel())
 
 
-def _galerkin(
-    op: GaussNewtonOperator,
-    G: torch.Tensor,
-    span: torch.Tensor,
-    lam: float,
-    energy: float,
-    rank_tol: float,
-) -> tuple[torch.Tensor, int]:
+def _galerkin(op: GaussNewtonOperator, G: torch.Tensor, span: torch.Tensor, lam: float,
+              energy: float, rank_tol: float) -> tuple[torch.Tensor, int]:
     """X = Q (Qᵀ M Q + λ QᵀQ)⁻¹ Qᵀ G with Q from the energy-truncated SVD of ``span``.
 
     The reference builds Q from the thin SVD of the gradients (99.99 % energy, ``energy=1e-4``),
@@ -370,17 +364,8 @@ def _galerkin(
 # --- solve_kets ---------------------------------------------------------------------------------
 
 
-def _stats_records(
-    stats: SolveStats,
-    *,
-    first: int,
-    block: int,
-    method: str,
-    lam: float,
-    lambda_max: float | None,
-    rank: int,
-    rtol: float,
-) -> list[KetRecord]:
+def _stats_records(stats: SolveStats, *, first: int, block: int, method: str, lam: float,
+                   lambda_max: float | None, rank: int, rtol: float) -> list[KetRecord]:
     n = len(stats.relres_true)
     lmax = float("nan") if lambda_max is None else float(lambda_max)
     return [
@@ -522,7 +507,9 @@ def solve_kets(
     }
 
     t0 = time.perf_counter()
-    G = per_example_gradients(model, ket_inputs, ket_targets, chunk_size=chunk_size, space=op.space)
+    G = per_example_gradients(
+        model, ket_inputs, ket_targets, chunk_size=chunk_size, space=op.space
+    )
     setup["gradient_seconds"] = time.perf_counter() - t0
 
     if lambda_max is None and (damping.mode == "relative" or estimate_lambda_max):
@@ -561,7 +548,8 @@ def solve_kets(
 
     X = torch.empty_like(G)
     records: list[KetRecord] = []
-    kw = dict(rtol=rtol, max_iterations=max_iterations, max_restarts=max_restarts, precond=precond)
+    kw = dict(rtol=rtol, max_iterations=max_iterations, max_restarts=max_restarts,
+              precond=precond)
     if method == "galerkin":
         t0 = time.perf_counter()
         span = G if extra_span is None else torch.cat([G, extra_span.to(G)])
@@ -576,27 +564,14 @@ def solve_kets(
         bn = row_norms(G).cpu().numpy()
         rel = res / np.where(bn > 0, bn, 1.0)
         stats = SolveStats(
-            iterations=np.ones(n, dtype=np.int64),
-            relres_recursive=np.full(n, np.nan),
-            relres_true=rel,
-            residual_norms=res,
-            rhs_norms=bn,
-            converged=rel <= rtol,
-            total_iterations=1,
-            matvecs=jvps + (n if check_residual else 0),
+            iterations=np.ones(n, dtype=np.int64), relres_recursive=np.full(n, np.nan),
+            relres_true=rel, residual_norms=res, rhs_norms=bn, converged=rel <= rtol,
+            total_iterations=1, matvecs=jvps + (n if check_residual else 0),
             wall_time=time.perf_counter() - t0,
         )
         setup["galerkin_rank"] = k
-        records = _stats_records(
-            stats,
-            first=0,
-            block=0,
-            method=method,
-            lam=lam,
-            lambda_max=lambda_max,
-            rank=0,
-            rtol=rtol,
-        )
+        records = _stats_records(stats, first=0, block=0, method=method, lam=lam,
+                                 lambda_max=lambda_max, rank=0, rtol=rtol)
     else:
         width = 1 if method == "sequential_cg" else block_size
         for b, start in enumerate(range(0, n, width)):
@@ -607,16 +582,8 @@ def solve_kets(
             else:
                 Xb, stats = lockstep_cg(A, G[sl], x0=x0_b, **kw)
             X[sl] = Xb
-            records += _stats_records(
-                stats,
-                first=start,
-                block=b,
-                method=method,
-                lam=lam,
-                lambda_max=lambda_max,
-                rank=rank,
-                rtol=rtol,
-            )
+            records += _stats_records(stats, first=start, block=b, method=method, lam=lam,
+                                      lambda_max=lambda_max, rank=rank, rtol=rtol)
     setup["total_seconds"] = time.perf_counter() - t_start
     solution = KetSolution(
         vectors=X,
@@ -670,14 +637,8 @@ def _dot_bras(
     for start in range(0, n, bra_block):
         sl = slice(start, start + bra_block)
         Gb = per_example_gradients(
-            model,
-            bra_inputs[sl],
-            None if bra_targets is None else bra_targets[sl],
-            loss=loss,
-            channel=channel,
-            channels=channels,
-            chunk_size=chunk_size,
-            space=space,
+            model, bra_inputs[sl], None if bra_targets is None else bra_targets[sl], loss=loss,
+            channel=channel, channels=channels, chunk_size=chunk_size, space=space,
         )
         values[sl] = gram(Gb, X.to(dtype=Gb.dtype, device=Gb.device)).cpu()
         norms[sl] = row_norms(Gb).cpu()
@@ -725,16 +686,8 @@ def bra_influence(
     if check_parameters:
         _check_parameters(space, solution)
     values, norms = _dot_bras(
-        model,
-        space,
-        solution.vectors,
-        bra_inputs,
-        bra_targets,
-        loss=loss,
-        channel=channel,
-        channels=channels,
-        chunk_size=chunk_size,
-        bra_block=bra_block,
+        model, space, solution.vectors, bra_inputs, bra_targets, loss=loss, channel=channel,
+        channels=channels, chunk_size=chunk_size, bra_block=bra_block,
     )
     if not return_bounds:
         return values
@@ -811,15 +764,8 @@ def influence_matrix(
             model, bra_inputs, bra_targets, space=space, **bra
         )
     solution = solve_kets(
-        model,
-        metric_inputs,
-        ket_inputs,
-        ket_targets,
-        damping=damping,
-        rtol=rtol,
-        normalization=normalization,
-        method=method,
-        **solve_options,
+        model, metric_inputs, ket_inputs, ket_targets, damping=damping, rtol=rtol,
+        normalization=normalization, method=method, **solve_options,
     )
     values, norms = _dot_bras(
         model, space, solution.vectors, bra_inputs, bra_targets, bra_block=64, **bra
@@ -828,6 +774,5 @@ def influence_matrix(
     col_max = bounds.max(dim=0).values if bounds.shape[0] else torch.zeros(bounds.shape[1])
     for rec, b in zip(solution.records, col_max.tolist(), strict=True):
         rec.error_bound = float(b)
-    return InfluenceResult(
-        values=values, records=solution.records, bounds=bounds, solution=solution
-    )
+    return InfluenceResult(values=values, records=solution.records, bounds=bounds,
+                           solution=solution)

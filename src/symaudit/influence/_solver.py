@@ -163,16 +163,8 @@ def _solve_driver(inner, A: Apply, B, *, rtol, max_iterations, x0, max_restarts,
     restarts = 0
     while True:
         rel_rec = inner(
-            A,
-            X,
-            R,
-            safe_bnorm,
-            rtol=rtol,
-            max_iterations=max_iterations,
-            state=state,
-            iterations=iterations,
-            history=history,
-            **kw,
+            A, X, R, safe_bnorm, rtol=rtol, max_iterations=max_iterations, state=state,
+            iterations=iterations, history=history, **kw,
         )
         # the recursive residual drifts from the true one in finite precision (and lies for a
         # start like x0 = b): always recompute it, and restart from X if any column fails
@@ -203,18 +195,8 @@ def _solve_driver(inner, A: Apply, B, *, rtol, max_iterations, x0, max_restarts,
 
 
 def _block_cg_inner(
-    A,
-    X,
-    R,
-    bnorm,
-    *,
-    rtol,
-    max_iterations,
-    state,
-    iterations,
-    history,
-    precond=None,
-    rank_tol=1e-6,
+    A, X, R, bnorm, *, rtol, max_iterations, state, iterations, history,
+    precond=None, rank_tol=1e-6,
 ):
     rel = row_norms(R).cpu().numpy() / bnorm
     active = rel > rtol
@@ -284,15 +266,8 @@ def block_cg(
     stats : SolveStats
     """
     return _solve_driver(
-        _block_cg_inner,
-        A,
-        B,
-        rtol=rtol,
-        max_iterations=max_iterations,
-        x0=x0,
-        max_restarts=max_restarts,
-        precond=precond,
-        rank_tol=rank_tol,
+        _block_cg_inner, A, B, rtol=rtol, max_iterations=max_iterations, x0=x0,
+        max_restarts=max_restarts, precond=precond, rank_tol=rank_tol,
     )
 
 
@@ -304,17 +279,7 @@ def _rowdot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _lockstep_inner(
-    A,
-    X,
-    R,
-    bnorm,
-    *,
-    rtol,
-    max_iterations,
-    state,
-    iterations,
-    history,
-    precond=None,
+    A, X, R, bnorm, *, rtol, max_iterations, state, iterations, history, precond=None,
 ):
     rel = row_norms(R).cpu().numpy() / bnorm
     active = np.flatnonzero(rel > rtol)
@@ -362,14 +327,8 @@ def lockstep_cg(
     """Per-column (preconditioned) CG, all columns side by side; same contract as
     :func:`block_cg` (``max_iterations`` counts iterations of the lock-step loop)."""
     return _solve_driver(
-        _lockstep_inner,
-        A,
-        B,
-        rtol=rtol,
-        max_iterations=max_iterations,
-        x0=x0,
-        max_restarts=max_restarts,
-        precond=precond,
+        _lockstep_inner, A, B, rtol=rtol, max_iterations=max_iterations, x0=x0,
+        max_restarts=max_restarts, precond=precond,
     )
 
 
@@ -462,13 +421,7 @@ class NystromPreconditioner:
 
 
 def lanczos_lambda_max(
-    matmat: Apply,
-    size: int,
-    *,
-    dtype,
-    device,
-    steps: int = 30,
-    tol: float = 1e-6,
+    matmat: Apply, size: int, *, dtype, device, steps: int = 30, tol: float = 1e-6,
     seed: int = 0,
 ) -> tuple[float, int]:
     """Largest eigenvalue of a symmetric PSD operator by Lanczos with full re-orthogonalisation.
