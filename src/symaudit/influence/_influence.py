@@ -41,7 +41,6 @@ from symaudit.influence._solver import (
     block_cg,
     lanczos_lambda_max,
     lockstep_cg,
-    orthonormalize,
 )
 from symaudit.influence._standardise import standardise
 
@@ -49,6 +48,8 @@ __all__ = [
     "BRA_LOSSES",
     "METHODS",
     "Damping",
+    "GalerkinKets",
+    "GalerkinResult",
     "InfluenceConvergenceError",
     "InfluenceResult",
     "KetRecord",
@@ -205,6 +206,14 @@ class KetRecord:
     ``block_size`` kets solved together: sum them over distinct ``block`` values for totals).
     ``residual_bound`` = ‖r‖/λ bounds |ΔΠ| per unit bra-gradient norm; ``error_bound`` =
     max over bras of ‖g_bra‖·‖r‖/λ once bras are known (NaN before).
+
+    Galerkin records (``method="galerkin"``): the solve is exact in its subspace, so
+    ``converged`` is True and ``relres_true`` is the residual of the k × k subspace system
+    (rounding); ``relres_full_space`` is ‖b − (M + λI)x‖/‖b‖ in the full parameter space, kept
+    for information (it measures the subspace restriction, not a solver tolerance), and
+    ``residual_norm`` / ``residual_bound`` / ``error_bound`` refer to that full-space residual
+    (they bound the distance to the full-space inverse).  NaN for the Krylov methods and for
+    a Galerkin ket-gradient solution whose subspaces are built per bra set.
     """
 
     ket: int
@@ -227,6 +236,7 @@ class KetRecord:
     method: str
     preconditioner_rank: int
     restarts: int
+    relres_full_space: float = float("nan")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -244,7 +254,9 @@ class KetSolution:
     Attributes
     ----------
     vectors : Tensor (n_ket, P)
-        The solutions, in the model's dtype.
+        The solutions, in the model's dtype (``kind="solutions"``), or the ket gradients
+        themselves (``kind="ket_gradients"``: a Galerkin solution, whose subspace is rebuilt
+        for every bra set by :func:`galerkin_bra_influence`).
     records : list of KetRecord
     damping : float
         The absolute λ used.
@@ -270,6 +282,7 @@ class KetSolution:
     parameters: dict
     setup: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+    kind: str = "solutions"
 
     @property
     def residual_norms(self) -> torch.Tensor:
@@ -296,6 +309,7 @@ class KetSolution:
             "parameters": self.parameters,
             "setup": self.setup,
             "meta": self.meta,
+            "kind": self.kind,
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -321,6 +335,7 @@ class KetSolution:
             parameters=payload["parameters"],
             setup=payload.get("setup", {}),
             meta=payload.get("meta", {}),
+            kind=payload.get("kind", "solutions"),
         )
 
 
@@ -328,7 +343,7 @@ class KetSolution:
 
 
 def _energy_rank(evals_desc: torch.Tensor, energy: float) -> int:
-    """Smallest k with 1 − Σ_{i≤k} S_i²/Σ S_i² ≤ energy (reference §4.2 step 2); all if 0."""
+    """Smallest k with 1 − Σ_{i≤k} S_i²/Σ S_i² ≤ energy (reference ``qr.jl``); all if 0."""
     total = float(evals_desc.clamp_min(0).sum())
     if not total > 0:
         return 0
@@ -337,28 +352,193 @@ def _energy_rank(evals_desc: torch.Tensor, energy: float) -> int:
     return int(hits[0]) + 1 if hits.numel() else int(evals_desc.numel())
 
 
-def _galerkin(op: GaussNewtonOperator, G: torch.Tensor, span: torch.Tensor, lam: float,
-              energy: float, rank_tol: float) -> tuple[torch.Tensor, int]:
-    """X = Q (Qᵀ M Q + λ QᵀQ)⁻¹ Qᵀ G with Q from the energy-truncated SVD of ``span``.
+def _span_basis(K: torch.Tensor, energy: float, rank_tol: float) -> torch.Tensor:
+    """Coefficients W (k, m) of an orthonormal basis Q = W S of the truncated span of S.
 
-    The reference builds Q from the thin SVD of the gradients (99.99 % energy, ``energy=1e-4``),
-    applies one JVP of the whole batch per column of Q and inverts (JQ)ᵀ(JQ)/D + εI exactly in
-    the subspace.  This is block-CG iteration 1 (with the bras added to the first search block
-    when they are part of ``span``).  Returns (X (n, P), k).
+    ``K`` = S Sᵀ (m, m) fp64.  The first eigen-decomposition makes the rank decision (the
+    energy rule on the singular values S_i² = eig(K), then ``rank_tol`` relative to the
+    largest); the second re-normalises (W K Wᵀ = I to fp64 rounding).  Working in coefficient
+    space never forms Q, so the Jacobian products of S can be cached and reused.
     """
-    Gm = _sym(gram(span, span))
-    evals, evecs = torch.linalg.eigh(Gm)
+    evals, evecs = torch.linalg.eigh(_sym(K))
     evals, evecs = evals.flip(0), evecs.flip(1)
     k = _energy_rank(evals, energy)
+    if k == 0:
+        return K.new_zeros(0, K.shape[0])
     keep = evals[:k] > (rank_tol**2) * float(evals[0])
-    evals, evecs = evals[:k][keep], evecs[:, :k][:, keep]
-    Q = (evecs / evals.sqrt()).T.to(span.dtype) @ span  # left singular vectors, (k, P)
-    Q = orthonormalize(Q, rank_tol=rank_tol)
-    JQ = op.jvp_mm(Q).reshape(Q.shape[0], -1)
-    H = _sym(gram(JQ, JQ) * op.scale + lam * gram(Q, Q))
-    C = gram(G, Q)  # (n, k)
-    Y = _spd_solve(H, C.T).T  # (n, k)
-    return Y.to(G.dtype) @ Q, int(Q.shape[0])
+    W = (evecs[:, :k][:, keep] / evals[:k][keep].sqrt()).T
+    e2, v2 = torch.linalg.eigh(_sym(W @ K @ W.T))
+    return (v2 / e2.clamp_min(torch.finfo(e2.dtype).tiny).sqrt()).T @ W
+
+
+@dataclass
+class GalerkinResult:
+    """The reference's Galerkin influence for one set of bras (one group element).
+
+    Attributes
+    ----------
+    values : Tensor (n_bra, n_ket) float64
+        Π = (Q G_bra)ᵀ (Q M Qᵀ + λ I)⁻¹ (Q G_ket) with Q the orthonormal basis of the
+        energy-truncated span[G_ket, G_bra].
+    rank : int
+        k, the dimension of the subspace.
+    relres_subspace : ndarray (n_ket,)
+        ‖Q b − (Q M Qᵀ + λ) y‖/‖Q b‖ of the k × k system (rounding only: the solve is exact).
+    residual_norms : ndarray (n_ket,)
+        Full-space ‖b − (M + λI) x‖ of the Galerkin solution x = Qᵀ y (NaN if not computed).
+    rhs_norms : ndarray (n_ket,)
+        ‖b‖ = ‖∇θ C_ket‖.
+    bra_norms : ndarray (n_bra,)
+        ‖∇θ C_bra‖ (for the bound ‖g_bra‖·‖r‖/λ against the full-space inverse).
+    vectors : Tensor (n_ket, P) or None
+        x = Qᵀ y in the model's dtype (only with ``return_vectors``).
+    jvps, vjps : int
+        Jacobian products spent on this call (the kets' were cached).
+    """
+
+    values: torch.Tensor
+    rank: int
+    relres_subspace: np.ndarray
+    residual_norms: np.ndarray
+    rhs_norms: np.ndarray
+    bra_norms: np.ndarray
+    vectors: torch.Tensor | None
+    jvps: int
+    vjps: int
+
+    @property
+    def relres_full_space(self) -> np.ndarray:
+        return self.residual_norms / np.where(self.rhs_norms > 0, self.rhs_norms, 1.0)
+
+
+class GalerkinKets:
+    """The g-independent half of the reference's Galerkin influence (``qr.jl`` / ``qr_eqv.jl``).
+
+    The reference inverts the damped Gauss–Newton metric of the untransformed batch exactly
+    in Q = the energy-truncated left singular vectors of [G_ket, G_bra(g)], rebuilt for every
+    bra set g: Π^g = (Q G_bra)ᵀ (Q (JᵀJ/D) Qᵀ + ε I)⁻¹ (Q G_ket).  Since Q = W [G_ket; G_bra]
+    for a small coefficient matrix W, every quantity follows from the Gram matrices of the
+    gradients and of their Jacobian products; the kets' part of both is computed here ONCE
+    (n JVPs), and each bra set adds only its own n_bra JVPs (the reference recomputed all of
+    it per element).
+
+    Parameters
+    ----------
+    operator : GaussNewtonOperator
+        M of the (untransformed) metric batch.
+    ket_gradients : Tensor (n_ket, P)
+        ∇θ C_ket rows, in the model's dtype.
+    """
+
+    def __init__(self, operator: GaussNewtonOperator, ket_gradients: torch.Tensor):
+        self.op = operator
+        self.G = ket_gradients
+        n = ket_gradients.shape[0]
+        jvps0 = operator.jvps
+        self.JG = operator.jvp_mm(ket_gradients).reshape(n, -1)
+        self.jvps = operator.jvps - jvps0
+        self.K = gram(self.G, self.G)
+        self.KJ = gram(self.JG, self.JG)
+        self.rhs_norms = row_norms(self.G).cpu().numpy()
+
+    @classmethod
+    def from_solution(
+        cls, model: nn.Module, solution: KetSolution, metric_inputs: torch.Tensor, *,
+        chunk_size: int = 8, check_parameters: bool = True,
+    ) -> GalerkinKets:
+        """The basis of a deferred Galerkin :class:`KetSolution` (``kind="ket_gradients"``),
+        with M rebuilt on ``metric_inputs`` (N, C, H, W) — the untransformed batch."""
+        if solution.kind != "ket_gradients":
+            raise ValueError(f"GalerkinKets needs a ket-gradient solution, got {solution.kind!r}")
+        op = GaussNewtonOperator(
+            model, metric_inputs, normalization=solution.normalization, chunk_size=chunk_size
+        )
+        if check_parameters:
+            _check_parameters(op.space, solution)
+        return cls(op, solution.vectors.to(dtype=op.dtype, device=op.device))
+
+    @property
+    def n_ket(self) -> int:
+        return int(self.G.shape[0])
+
+    def influence(
+        self,
+        bra_gradients: torch.Tensor | None,
+        damping: float,
+        *,
+        energy: float = 1e-4,
+        rank_tol: float = 1e-6,
+        full_residual: bool = True,
+        return_vectors: bool = False,
+        bra_in_span: bool = True,
+    ) -> GalerkinResult:
+        """Π for one bra set.
+
+        Parameters
+        ----------
+        bra_gradients : Tensor (n_bra, P) or None
+            ∇θ C_bra rows (model dtype); None = no bras (the span of the kets alone).
+        damping : float
+            Absolute ε added in the subspace (the reference: 1e-6 with M = JᵀJ/D).
+        energy : float
+            Discarded gradient energy (reference 1e-4; 0 keeps the full span).
+        full_residual : bool
+            Also compute the full-space residual (n_ket VJPs): information only.
+        bra_in_span : bool
+            Add the bras to the subspace (the reference); False uses span(G_ket) alone.
+        """
+        op, n, lam = self.op, self.n_ket, float(damping)
+        Gb = bra_gradients if bra_gradients is not None else self.G[:0]
+        jvps0 = op.jvps
+        if bra_in_span and Gb.shape[0]:
+            JGb = op.jvp_mm(Gb).reshape(Gb.shape[0], -1)
+            Kkb, Kbb = gram(self.G, Gb), gram(Gb, Gb)
+            KJkb, KJbb = gram(self.JG, JGb), gram(JGb, JGb)
+            K = torch.cat([torch.cat([self.K, Kkb], 1), torch.cat([Kkb.T, Kbb], 1)])
+            KJ = torch.cat([torch.cat([self.KJ, KJkb], 1), torch.cat([KJkb.T, KJbb], 1)])
+        else:
+            JGb = None
+            K, KJ = self.K, self.KJ
+        jvps = op.jvps - jvps0
+        W = _span_basis(K, energy, rank_tol)  # (k, m)
+        H = _sym(op.scale * (W @ KJ @ W.T) + lam * (W @ K @ W.T))
+        C = K[:n] @ W.T  # (n, k): Q G_ket
+        Y = _spd_solve(H, C.T)  # (k, n)
+        sub = (C.T - H @ Y).norm(dim=0) / C.norm(dim=1).clamp_min(torch.finfo(C.dtype).tiny)
+        Z = (W.T @ Y).T  # (n, m): x_j = Σ_i Z[j, i] S_i, S = [G_ket; G_bra]
+        Zk, Zb = Z[:, :n], Z[:, n:]
+        if JGb is not None:
+            values = K[n:] @ Z.T
+        elif Gb.shape[0]:
+            values = gram(Gb, self.G) @ Zk.T
+        else:
+            values = K.new_zeros(0, n)
+        X = None
+        vjps = 0
+        if full_residual or return_vectors:
+            X = Zk.to(self.G.dtype) @ self.G
+            if JGb is not None:
+                X += Zb.to(Gb.dtype) @ Gb
+        if full_residual:
+            JX = Zk.to(self.JG.dtype) @ self.JG
+            if JGb is not None:
+                JX += Zb.to(JGb.dtype) @ JGb
+            R = self.G - op.vjp_mm(JX).mul_(op.scale) - lam * X
+            vjps = n
+            res = row_norms(R).cpu().numpy()
+        else:
+            res = np.full(n, np.nan)
+        return GalerkinResult(
+            values=values.cpu(),
+            rank=int(W.shape[0]),
+            relres_subspace=sub.cpu().numpy(),
+            residual_norms=res,
+            rhs_norms=self.rhs_norms,
+            bra_norms=row_norms(Gb).cpu().numpy(),
+            vectors=X if return_vectors else None,
+            jvps=jvps,
+            vjps=vjps,
+        )
 
 
 # --- solve_kets ---------------------------------------------------------------------------------
@@ -429,6 +609,7 @@ def solve_kets(
     x0: torch.Tensor | str | None = None,
     extra_span: torch.Tensor | None = None,
     galerkin_energy: float = 1e-4,
+    galerkin_defer: bool = False,
     rank_tol: float = 1e-6,
     check_residual: bool = True,
     operator: GaussNewtonOperator | None = None,
@@ -473,6 +654,10 @@ def solve_kets(
         Galerkin only: further gradients (the reference's bras) added to the subspace.
     galerkin_energy : float
         Galerkin only: discarded gradient energy (reference 1e-4; 0 keeps the full span).
+    galerkin_defer : bool
+        Galerkin only: solve nothing yet and store the ket gradients (``kind="ket_gradients"``,
+        records ``converged=True`` with NaN residuals); the subspace span[G_ket, G_bra(g)]
+        depends on the bras, so :class:`GalerkinKets` builds it per bra set (the workflow).
     check_residual : bool
         Galerkin only: compute the true residuals (n extra products) for the records.
     operator : GaussNewtonOperator, optional
@@ -550,28 +735,37 @@ def solve_kets(
     records: list[KetRecord] = []
     kw = dict(rtol=rtol, max_iterations=max_iterations, max_restarts=max_restarts,
               precond=precond)
-    if method == "galerkin":
-        t0 = time.perf_counter()
-        span = G if extra_span is None else torch.cat([G, extra_span.to(G)])
-        jvps0 = op.jvps
-        X, k = _galerkin(op, G, span, lam, galerkin_energy, rank_tol)
-        jvps = op.jvps - jvps0
-        if check_residual:
-            R = G - A(X)
-            res = row_norms(R).cpu().numpy()
-        else:
-            res = np.full(n, np.nan)
-        bn = row_norms(G).cpu().numpy()
-        rel = res / np.where(bn > 0, bn, 1.0)
+    if method == "galerkin" and galerkin_defer:
+        X = G
+        setup["galerkin_energy"] = galerkin_energy
+        nan = np.full(n, np.nan)
         stats = SolveStats(
-            iterations=np.ones(n, dtype=np.int64), relres_recursive=np.full(n, np.nan),
-            relres_true=rel, residual_norms=res, rhs_norms=bn, converged=rel <= rtol,
-            total_iterations=1, matvecs=jvps + (n if check_residual else 0),
-            wall_time=time.perf_counter() - t0,
+            iterations=np.zeros(n, dtype=np.int64), relres_recursive=nan, relres_true=nan,
+            residual_norms=nan, rhs_norms=row_norms(G).cpu().numpy(),
+            converged=np.ones(n, dtype=bool), total_iterations=0, matvecs=0, wall_time=0.0,
         )
-        setup["galerkin_rank"] = k
         records = _stats_records(stats, first=0, block=0, method=method, lam=lam,
                                  lambda_max=lambda_max, rank=0, rtol=rtol)
+    elif method == "galerkin":
+        t0 = time.perf_counter()
+        basis = GalerkinKets(op, G)
+        res = basis.influence(
+            None if extra_span is None else extra_span.to(G), lam, energy=galerkin_energy,
+            rank_tol=rank_tol, full_residual=check_residual, return_vectors=True,
+        )
+        X = res.vectors
+        stats = SolveStats(
+            iterations=np.ones(n, dtype=np.int64), relres_recursive=np.full(n, np.nan),
+            relres_true=res.relres_subspace, residual_norms=res.residual_norms,
+            rhs_norms=res.rhs_norms, converged=np.ones(n, dtype=bool), total_iterations=1,
+            matvecs=basis.jvps + res.jvps + res.vjps, wall_time=time.perf_counter() - t0,
+        )
+        setup["galerkin_rank"] = res.rank
+        setup["galerkin_energy"] = galerkin_energy
+        records = _stats_records(stats, first=0, block=0, method=method, lam=lam,
+                                 lambda_max=lambda_max, rank=0, rtol=rtol)
+        for rec, full in zip(records, res.relres_full_space.tolist(), strict=True):
+            rec.relres_full_space = float(full)
     else:
         width = 1 if method == "sequential_cg" else block_size
         for b, start in enumerate(range(0, n, width)):
@@ -596,7 +790,11 @@ def solve_kets(
         parameters=op.space.describe(),
         setup=setup,
         meta=dict(meta or {}),
+        kind="ket_gradients" if method == "galerkin" and galerkin_defer else "solutions",
     )
+    if method == "galerkin" and not galerkin_defer:
+        # Π of the span's own extra rows, straight from the fp64 coefficients (influence_matrix)
+        solution._span_values = res.values
     if fail_on_unconverged and method != "galerkin" and not solution.converged:
         raise InfluenceConvergenceError(
             _unconverged_message(records, rtol, max_iterations), solution
@@ -682,6 +880,11 @@ def bra_influence(
     values : Tensor (n_bra, n_ket) float64
     bounds : Tensor (n_bra, n_ket) float64, only with ``return_bounds``
     """
+    if solution.kind != "solutions":
+        raise ValueError(
+            "bra_influence: this solution holds ket gradients (deferred Galerkin); use "
+            "GalerkinKets.from_solution(...).influence(...) per bra set"
+        )
     space = ParameterSpace(model)
     if check_parameters:
         _check_parameters(space, solution)
@@ -758,18 +961,21 @@ def influence_matrix(
     space = ParameterSpace(model)
     chunk = int(solve_options.get("chunk_size", 8))
     bra = dict(loss=bra_loss, channel=bra_channel, channels=channels, chunk_size=chunk)
-    if method == "galerkin" and "extra_span" not in solve_options:
+    span_bras = method == "galerkin" and "extra_span" not in solve_options
+    if span_bras:
         # the reference's subspace includes the bras: their gradients are needed up front
-        solve_options["extra_span"] = per_example_gradients(
-            model, bra_inputs, bra_targets, space=space, **bra
-        )
+        Gb = per_example_gradients(model, bra_inputs, bra_targets, space=space, **bra)
+        solve_options["extra_span"] = Gb
     solution = solve_kets(
         model, metric_inputs, ket_inputs, ket_targets, damping=damping, rtol=rtol,
         normalization=normalization, method=method, **solve_options,
     )
-    values, norms = _dot_bras(
-        model, space, solution.vectors, bra_inputs, bra_targets, bra_block=64, **bra
-    )
+    if span_bras:
+        values, norms = solution._span_values, row_norms(Gb).cpu()
+    else:
+        values, norms = _dot_bras(
+            model, space, solution.vectors, bra_inputs, bra_targets, bra_block=64, **bra
+        )
     bounds = norms[:, None] * solution.residual_norms[None, :] / solution.damping
     col_max = bounds.max(dim=0).values if bounds.shape[0] else torch.zeros(bounds.shape[1])
     for rec, b in zip(solution.records, col_max.tolist(), strict=True):

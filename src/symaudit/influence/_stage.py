@@ -10,13 +10,22 @@ from pathlib import Path
 import torch
 
 SETTINGS_DEFAULTS: dict = {
-    "damping": {"mode": "relative", "value": 1e-3},
+    "damping": None,  # by method: DAMPING_DEFAULTS
     "rtol": 1e-4,
     "method": "block_cg",
     "preconditioner_rank": 0,
     "max_iterations": 1000,
     "fail_on_unconverged": True,
+    "include_unconverged": False,
+    "galerkin_energy": 1e-4,
     "normalization": "per_output",
+}
+
+#: damping when the config names none: the Krylov default, and the reference code's ε = 1e-6
+#: added to JᵀJ/D inside the Galerkin subspace (lanl/PDEHats ``scripts/HatMatrix/qr.jl``)
+DAMPING_DEFAULTS: dict = {
+    "galerkin": {"mode": "absolute", "value": 1e-6},
+    None: {"mode": "relative", "value": 1e-3},
 }
 
 
@@ -31,7 +40,11 @@ def resolve_settings(raw: str | Mapping | None) -> dict:
     unknown = set(raw) - set(SETTINGS_DEFAULTS)
     if unknown:
         raise ValueError(f"influence settings: unknown key(s) {sorted(unknown)}")
-    return {**SETTINGS_DEFAULTS, **raw}
+    settings = {**SETTINGS_DEFAULTS, **raw}
+    if settings["damping"] is None:
+        method = settings["method"]
+        settings["damping"] = dict(DAMPING_DEFAULTS.get(method, DAMPING_DEFAULTS[None]))
+    return settings
 
 
 def load_analysis(checkpoint, run_dir, stores, batch: int, time_steps: int, device=None):

@@ -2,18 +2,29 @@
 
     symaudit influence-bras --solutions .../batch00/solution .../batch01/solution \\
         --checkpoint final.pt --run-dir RUN --stores A B C --time-steps 16 \\
-        --set-name d4 --elements e r r2 ... --out .../d4_chunk000.nc
+        --set-name d4 --elements e r r2 ... --settings '{...}' --out .../d4_chunk000.nc
 
 For each batch's solved kets x_j and each element g, the bras are the SMSE gradients at
 (g x, g y) (and, for CE, the mass and energy drifts at g x), so Pi^g = G_bra(g) X^T costs one
-gradient per bra and a dot product.  Writes one NetCDF (atomically) with
+gradient per bra and a dot product.  A Galerkin solution (``method: galerkin``: the stored
+vectors are the ket gradients) instead gets the reference's Pi^g per element and observable:
+the subspace span[G_ket, G_bra(g)] with the 1e-4 energy rule, the metric of the untransformed
+batch (lanl/PDEHats ``scripts/HatMatrix/qr_eqv.jl``); the kets' gradients, Jacobian products
+and Gram matrices are computed once per batch and shared by every element of the chunk.
+Writes one NetCDF (atomically) with
 
 * ``pi_raw``, ``pi_std`` (element, batch, bra_time, bra_class, ket_time, ket_class): raw and
-  standardised influence (each bra row divided by the std of its ket entries, pdehats §4.3);
+  standardised influence (each bra row divided by the std of its ket entries).  Unless
+  ``include_unconverged`` is true, kets whose solve did not converge are NaN in ``pi_std`` and
+  left out of every row's std (so out of every quantile downstream);
 * CE only: ``pi_mass_raw/std``, ``pi_energy_raw/std`` with the same dims;
-* ``pi_error_bound`` (element, batch): max_ij ||g_bra,i|| ||r_j|| / lambda;
+* ``pi_error_bound`` (element, batch): max_ij ||g_bra,i|| ||r_j|| / lambda (Galerkin: r_j is
+  the full-space residual, so the bound is on the distance to the full-space inverse);
 * ``ket_converged``, ``ket_true_relres`` (batch, ket_time, ket_class), ``damping`` and
-  ``lambda_max`` (batch).
+  ``lambda_max`` (batch);
+* Galerkin only: ``ket_full_space_relres`` (element, batch, ket_time, ket_class), the SMSE
+  Galerkin solution's full-space ||b - (M + lambda I) x|| / ||b|| (information; not a
+  tolerance), and ``galerkin_rank`` (element, batch).
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-steps", type=int, default=16)
     parser.add_argument("--set-name", required=True)
     parser.add_argument("--elements", nargs="+", required=True)
+    parser.add_argument("--settings", default=None, help="the config's influence section (JSON)")
     parser.add_argument("--out", required=True, help="output NetCDF")
     parser.add_argument("--device", default=None)
 
@@ -42,6 +54,51 @@ def _to_grid(values, n_elements: int, time_steps: int):
     return grid.transpose(0, 2, 1, 4, 3)
 
 
+def _galerkin_batch(model, solution, x, y, elements, channels, observables):
+    """Per observable: (values (E * n, n), bounds (E,), full relres (E, n) | None, ranks (E,),
+    subspace relres (n,)) of the reference's per-element Galerkin influence."""
+    import numpy as np
+    import torch
+
+    from symaudit import groups
+    from symaudit.influence import GalerkinKets, per_example_gradients
+
+    basis = GalerkinKets.from_solution(model, solution, x)
+    energy = float(solution.setup.get("galerkin_energy", 1e-4))
+    out = {}
+    sub = np.zeros(basis.n_ket)
+    for suffix, loss in observables.items():
+        values, bounds, full, ranks = [], [], [], []
+        for g in elements:
+            gx = groups.act(g, x, channels)
+            gy = groups.act(g, y, channels) if loss == "smse" else None
+            Gb = per_example_gradients(
+                model, gx, gy, loss=loss, channels=channels, space=basis.op.space
+            )
+            res = basis.influence(
+                Gb, solution.damping, energy=energy, full_residual=loss == "smse"
+            )
+            values.append(res.values.numpy())
+            ranks.append(res.rank)
+            sub = np.maximum(sub, res.relres_subspace)
+            if loss == "smse":
+                full.append(res.relres_full_space)
+                bounds.append(
+                    float(np.max(res.bra_norms[:, None] * res.residual_norms[None, :]))
+                    / solution.damping
+                )
+            del Gb
+        out[suffix] = (
+            np.concatenate(values),
+            np.array(bounds) if bounds else None,
+            np.stack(full) if full else None,
+            np.array(ranks),
+        )
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    return out, sub
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
@@ -49,17 +106,22 @@ def run(args: argparse.Namespace) -> int:
 
     from symaudit import groups
     from symaudit.influence import KetSolution, bra_influence, standardise
-    from symaudit.influence._stage import load_analysis, run_identity
+    from symaudit.influence._stage import load_analysis, resolve_settings, run_identity
 
+    settings = resolve_settings(args.settings)
     for name in args.elements:
         groups.parse(name)
     solutions = [KetSolution.load(Path(p) / "solution.pt") for p in args.solutions]
     batches = [int(s.meta["batch"]) for s in solutions]
+    kinds = {s.kind for s in solutions}
+    if len(kinds) > 1:
+        raise ValueError(f"--solutions mix kinds {sorted(kinds)} (rerun influence-solve)")
+    galerkin = kinds == {"ket_gradients"}
     n_el, t = len(args.elements), args.time_steps
     observables = {"": "smse"}
     pde_is_ce = None
     results: dict[str, list] = {}
-    bounds, converged, relres = [], [], []
+    bounds, converged, relres, full_relres, ranks = [], [], [], [], []
     identity = None
     for solution, batch in zip(solutions, batches, strict=True):
         model, meta, channels, families, x, y = load_analysis(
@@ -70,33 +132,53 @@ def run(args: argparse.Namespace) -> int:
             pde_is_ce = any(c["name"] == "density" for c in channels)
             if pde_is_ce:
                 observables.update({"_mass": "mass", "_energy": "energy"})
-        bra_x = torch.cat([groups.act(g, x, channels) for g in args.elements])
-        bra_y = torch.cat([groups.act(g, y, channels) for g in args.elements])
-        for suffix, loss in observables.items():
-            values, bound = bra_influence(
-                model,
-                solution,
-                bra_x,
-                bra_y if loss == "smse" else None,
-                loss=loss,
-                channels=channels,
-                return_bounds=True,
+        if galerkin:
+            per_obs, sub = _galerkin_batch(
+                model, solution, x, y, args.elements, channels, observables
             )
-            results.setdefault(suffix, []).append(_to_grid(values.numpy(), n_el, t))
-            if loss == "smse":
-                bounds.append(bound.numpy().reshape(n_el, -1).max(axis=1))
+            for suffix, (values, bound, full, rank) in per_obs.items():
+                results.setdefault(suffix, []).append(_to_grid(values, n_el, t))
+                if bound is not None:
+                    bounds.append(bound)
+                    full_relres.append(full.reshape(n_el, 3, t).transpose(0, 2, 1))
+                    ranks.append(rank)
+            relres.append(sub.reshape(3, t).T)
+        else:
+            bra_x = torch.cat([groups.act(g, x, channels) for g in args.elements])
+            bra_y = torch.cat([groups.act(g, y, channels) for g in args.elements])
+            for suffix, loss in observables.items():
+                values, bound = bra_influence(
+                    model,
+                    solution,
+                    bra_x,
+                    bra_y if loss == "smse" else None,
+                    loss=loss,
+                    channels=channels,
+                    return_bounds=True,
+                )
+                results.setdefault(suffix, []).append(_to_grid(values.numpy(), n_el, t))
+                if loss == "smse":
+                    bounds.append(bound.numpy().reshape(n_el, -1).max(axis=1))
+            relres.append(np.array([r.relres_true for r in solution.records]).reshape(3, t).T)
         converged.append(np.array([r.converged for r in solution.records]).reshape(3, t).T)
-        relres.append(np.array([r.relres_true for r in solution.records]).reshape(3, t).T)
 
     pi_dims = ("element", "batch", "bra_time", "bra_class", "ket_time", "ket_class")
+    ket_conv = np.stack(converged)  # (batch, ket_time, ket_class)
+    keep = None if settings["include_unconverged"] else ket_conv[None, :, None, None]
     data = {}
     for suffix, parts in results.items():
         raw = np.stack(parts, axis=1)  # (element, batch, ...)
         data[f"pi{suffix}_raw"] = (pi_dims, raw)
-        data[f"pi{suffix}_std"] = (pi_dims, standardise(raw, ket_ndim=2))
+        data[f"pi{suffix}_std"] = (pi_dims, standardise(raw, ket_ndim=2, ket_mask=keep))
     data["pi_error_bound"] = (("element", "batch"), np.stack(bounds, axis=1))
-    data["ket_converged"] = (("batch", "ket_time", "ket_class"), np.stack(converged))
+    data["ket_converged"] = (("batch", "ket_time", "ket_class"), ket_conv)
     data["ket_true_relres"] = (("batch", "ket_time", "ket_class"), np.stack(relres))
+    if galerkin:
+        data["ket_full_space_relres"] = (
+            ("element", "batch", "ket_time", "ket_class"),
+            np.stack(full_relres, axis=1),
+        )
+        data["galerkin_rank"] = (("element", "batch"), np.stack(ranks, axis=1))
     data["damping"] = (("batch",), np.array([s.damping for s in solutions]))
     data["lambda_max"] = (
         ("batch",),
@@ -118,7 +200,9 @@ def run(args: argparse.Namespace) -> int:
             "rtol": solutions[0].rtol,
             "method": solutions[0].method,
             "normalization": solutions[0].normalization,
-            "standardisation": "each bra row / sample std (n-1) of its ket entries, no centring",
+            "standardisation": "each bra row / sample std (n-1) of its ket entries, no centring"
+            + ("" if keep is None else "; unconverged kets NaN and left out of the std"),
+            "include_unconverged": int(bool(settings["include_unconverged"])),
             "example_order": "n = time + time_steps * class",
         },
     )

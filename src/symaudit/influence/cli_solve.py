@@ -5,7 +5,10 @@
 
 Writes ``solution.pt`` (the solved vectors and records; ``KetSolution.load``), ``records.csv``
 (one row per ket) and ``settings.json`` into OUT, atomically (OUT appears only when complete).
-The metric batch is the analysis batch itself (the reference's mini-batch NTK).  An unconverged
+The metric batch is the analysis batch itself (the reference's mini-batch NTK).  With
+``method: galerkin`` nothing is solved here: the ket gradients are stored (``kind =
+"ket_gradients"``) and ``influence-bras`` builds the reference's subspace span[G_ket, G_bra(g)]
+per element.  An unconverged
 solve writes nothing and fails with one line, unless ``fail_on_unconverged`` is false, in which
 case the records carry ``converged = False`` and every downstream table flags it.
 """
@@ -55,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
             preconditioner_rank=settings["preconditioner_rank"],
             max_iterations=settings["max_iterations"],
             fail_on_unconverged=settings["fail_on_unconverged"],
+            galerkin_energy=settings["galerkin_energy"],
+            galerkin_defer=True,  # Galerkin: the subspace is rebuilt per element in the bras
             meta={**identity, "families": families, "time_steps": args.time_steps},
         )
     except InfluenceConvergenceError as err:
@@ -69,6 +74,13 @@ def run(args: argparse.Namespace) -> int:
     if out.exists():
         shutil.rmtree(out)
     os.replace(tmp, out)
+    if solution.kind == "ket_gradients":
+        print(
+            f"influence-solve {identity}: {len(solution.records)} ket gradients stored for the "
+            f"Galerkin bras, epsilon={solution.damping:.3g} "
+            f"(lambda_max~{solution.lambda_max or float('nan'):.3g})"
+        )
+        return 0
     worst = max(r.relres_true for r in solution.records)
     print(
         f"influence-solve {identity}: {len(solution.records)} kets, lambda={solution.damping:.3g}"

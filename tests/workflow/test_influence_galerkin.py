@@ -1,0 +1,70 @@
+"""The workflow's Galerkin mode is the reference's per-element method (real Snakemake, one run).
+
+A copy of the tiny study restricted to CE / unet / d4 with ``influence.method: galerkin`` and no
+damping in the config (so the reference's ε = 1e-6 on JᵀJ/D applies): its bras file must flag no
+ket as unconverged, and its Π for element r must equal ``influence_matrix(method="galerkin")``
+recomputed here on the same checkpoint and analysis batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+import yaml
+
+from symaudit import groups
+from tests._workflow import ROOT, copy_repo, snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def galerkin_study(tmp_path_factory):
+    work = copy_repo(tmp_path_factory.mktemp("galerkin"))
+    cfg = yaml.safe_load((ROOT / "tests/workflow/tiny.yaml").read_text())
+    cfg.update(study="galerkin", datasets=["CE"], models=["unet"])
+    cfg["analysis"]["element_sets"] = ["d4"]
+    cfg["influence"] = {"method": "galerkin", "rtol": 1e-4}
+    (work / "galerkin.yaml").write_text(yaml.safe_dump(cfg))
+    target = "results/galerkin/influence/CE/unet/seed0/d4_chunk000.nc"
+    snakemake(work, "--configfile", "galerkin.yaml", "--cores", "2", target)
+    return work, cfg, work / target
+
+
+def test_galerkin_stage_is_converged_and_equals_influence_matrix(galerkin_study):
+    from symaudit.influence import KetSolution, influence_matrix
+    from symaudit.influence._stage import load_analysis
+
+    work, cfg, path = galerkin_study
+    ds = xr.open_dataset(path)
+    assert bool(ds["ket_converged"].all())
+    assert ds.attrs["method"] == "galerkin"
+    np.testing.assert_array_equal(ds["damping"].values, 1e-6)  # the reference's ε, absolute
+    assert np.isfinite(ds["pi_std"]).all() and np.isfinite(ds["pi_mass_raw"]).all()
+    full = ds["ket_full_space_relres"].values
+    assert np.isfinite(full).all() and (full > 0).all()  # recorded, not a failure
+    run = work / "results/galerkin/models/CE/unet/seed0"
+    stores = [work / f"results/galerkin/data/{f}.zarr" for f in ("CE-RP", "CE-CRP", "CE-KH")]
+    stores = [str(s) for s in stores] if all(s.exists() for s in stores) else None
+    if stores is None:  # family names from the dataset table
+        from symaudit.datasets import DATASETS
+
+        stores = [str(work / f"results/galerkin/data/{f}.zarr") for f in DATASETS["CE"]]
+    t = cfg["analysis"]["time_steps"]
+    model, _, channels, _, x, y = load_analysis(run / "final.pt", run, stores, 0, t, "cpu")
+    sol = KetSolution.load(work / "results/galerkin/influence/CE/unet/seed0/batch00/solution"
+                           / "solution.pt")
+    assert sol.kind == "ket_gradients" and all(r.converged for r in sol.records)
+    gx, gy = groups.act("r", x, channels), groups.act("r", y, channels)
+    ref = influence_matrix(
+        model, x, x, y, gx, gy, damping={"mode": "absolute", "value": 1e-6}, rtol=1e-4,
+        method="galerkin",
+    )
+    assert all(r.converged for r in ref.records)
+    # (E, batch, bra_time, bra_class, ket_time, ket_class) -> (n_bra, n_ket), n = t + T * class
+    got = ds["pi_raw"].sel(element="r").isel(batch=0).values.transpose(1, 0, 3, 2)
+    got = torch.from_numpy(got.reshape(3 * t, 3 * t))
+    err = float((got - ref.values).norm() / ref.values.norm())
+    assert err <= 1e-4, err  # fp32 model; same algorithm, thread counts differ
