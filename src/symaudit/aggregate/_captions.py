@@ -75,6 +75,18 @@ _INFLUENCE_STAT = (
     "mark elements that rest on at least one ket solve that did not converge (table column "
     "``converged``)."
 )
+_INF = 'snakemake.config.get("influence", {})'
+#: how the influence was computed and what happened to unconverged kets (Jinja, from the config)
+_INFLUENCE_SOLVE = (
+    "**Solver.** ``{{ " + _INF + '.get("method", "block_cg") }}``, damping '
+    "{% set d = " + _INF + '.get("damping") %}'
+    "{% if d %}{{ d.mode }} {{ d.value }}"
+    "{% elif " + _INF + '.get("method") == "galerkin" %}absolute 1e-06 on JᵀJ/D (the reference '
+    "code's ε){% else %}relative 0.001 (λ/λ_max(M)){% endif %}. Kets whose solve did not "
+    "converge {% if " + _INF + '.get("include_unconverged") %}are kept in the quantiles, '
+    "flagged{% else %}are left out of the standardisation and of the quantiles "
+    "(``include_unconverged: false``); ``n_unconverged`` in the table counts them{% endif %}."
+)
 _RANGE_NOTE = (
     "**Axis.** The reference's range {paper} is kept and widened only where the data "
     "fall outside it (``symaudit figures --ranges union``)."
@@ -136,6 +148,8 @@ def figure_caption(spec: FigureSpec) -> str:
         if spec.kind == "influence"
         else stat.format(marks=marks, ranges=ranges)
     )
+    if spec.kind == "influence":
+        lines += ["", _INFLUENCE_SOLVE]
     if spec.kind == "equivariance" and spec.element_set == "d4":
         lines += [
             "",
