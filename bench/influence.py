@@ -172,7 +172,7 @@ def run_damping(rel, *, model, model64, x, y, G, G64, op, op64, ggn, params, lam
     gal = solve_kets(model, None, x, y, method="galerkin", **common)
     pi_conv = gram(G, full["sol"].vectors)
     gap = (rel, gal.setup["galerkin_rank"], rel_fro(gram(G, gal.vectors), pi_conv),
-           max(r.relres_true for r in gal.records))
+           max(r.relres_full_space for r in gal.records))
     return rows, gap
 
 

@@ -504,3 +504,44 @@ def test_standardise_leaves_masked_kets_out():
     np.testing.assert_allclose(out.reshape(3, 4, 2, 8)[..., keep.reshape(-1)], want, rtol=1e-14)
     np.testing.assert_array_equal(standardise(raw, ket_ndim=2, ket_mask=np.ones((4, 2), bool)),
                                   standardise(raw, ket_ndim=2))
+
+
+@pytest.mark.parametrize("start,rank", [("warm", 0), ("cold", 0), ("warm", 16)])
+def test_damping_path_every_lambda_against_dense(problem, start, rank):
+    """A path in one call: (n_damping, n_bra, n_ket) values, one record per (λ, ket), and every
+    λ within the solve's a-posteriori accuracy of a dense fp64 solve."""
+    net, x, y, M, G = problem["net"], problem["x"], problem["y"], problem["M"], problem["G"]
+    xb, yb = _data(n=4, seed=17)
+    Gb = loop_gradients(net, xb, yb)
+    rels = [1e-2, 1e-4, 1e-3]  # not sorted: solved largest first, returned in this order
+    path = {"mode": "relative", "values": rels, "primary": 1e-3}
+    rtol = 1e-8
+    res = influence_matrix(net, x, x, y, xb, yb, damping=path, rtol=rtol, path_start=start,
+                           preconditioner_rank=rank, lambda_max=problem["lambda_max"])
+    assert res.values.shape == (3, 4, 6) and res.bounds.shape == (3, 4, 6)
+    assert len(res.records) == 3 * 6 and isinstance(res.solution, list)
+    for i, rel in enumerate(rels):
+        lam = rel * problem["lambda_max"]
+        recs = res.records[6 * i : 6 * (i + 1)]
+        assert all(r.damping == pytest.approx(lam, rel=1e-15) and r.converged for r in recs)
+        assert all(r.relres_true <= rtol for r in recs)
+        ref = dense_influence(M, Gb, G, lam)
+        assert rel_err(res.values[i], ref) <= 10 * rtol / rel  # κ ≤ 1/rel amplifies rtol
+        assert ((res.values[i] - ref).abs() <= res.bounds[i] * (1 + 1e-6) + 1e-14).all()
+        assert res.solution[i].meta["damping_primary"] == pytest.approx(
+            1e-3 * problem["lambda_max"])
+    single = influence_matrix(net, x, x, y, xb, yb, damping=REL, rtol=rtol,
+                              preconditioner_rank=rank, lambda_max=problem["lambda_max"])
+    assert rel_err(res.values[2], single.values) <= 10 * rtol / 1e-3
+
+
+def test_damping_path_config_errors_name_the_key():
+    from symaudit.influence import DampingPath
+
+    with pytest.raises(ValueError, match=r"primary 0\.5 is not one of influence\.damping\.values"):
+        DampingPath.parse({"mode": "relative", "values": [1e-2, 1e-3], "primary": 0.5})
+    with pytest.raises(ValueError, match=r"influence\.damping\.values: repeated"):
+        DampingPath.parse([1e-3, 1e-3])
+    p = DampingPath.parse({"mode": "relative", "values": [1e-2, 1e-3], "primary": 1e-3})
+    assert p.is_path and p.primary == 1 and p.needs_lambda_max
+    assert not DampingPath.parse(1e-3).is_path

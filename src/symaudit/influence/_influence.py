@@ -48,6 +48,7 @@ __all__ = [
     "BRA_LOSSES",
     "METHODS",
     "Damping",
+    "DampingPath",
     "GalerkinKets",
     "GalerkinResult",
     "InfluenceConvergenceError",
@@ -115,6 +116,57 @@ class Damping:
         if lambda_max is None or not lambda_max > 0:
             raise ValueError(f"relative damping needs a positive λ_max estimate, got {lambda_max}")
         return self.value * lambda_max
+
+
+@dataclass(frozen=True)
+class DampingPath:
+    """Several λ solved in one job (a damping path), one of them the study's ``primary``.
+
+    Parsed from a single damping (a path of length 1, ``is_path`` False), a list of dampings
+    (numbers or ``{mode, value}``; primary = the first), or the config's
+    ``{"mode": ..., "values": [...], "primary": v}`` (primary = the value ``v``, which must be
+    one of ``values``).
+    """
+
+    values: tuple[Damping, ...]
+    primary: int = 0
+    is_path: bool = False
+
+    def __post_init__(self):
+        if not self.values:
+            raise ValueError("influence.damping: an empty damping path")
+        keys = [(d.mode, d.value) for d in self.values]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"influence.damping.values: repeated values {keys}")
+        if not 0 <= self.primary < len(self.values):
+            raise ValueError(f"damping path: primary index {self.primary} out of range")
+
+    @classmethod
+    def parse(cls, spec) -> DampingPath:
+        if isinstance(spec, DampingPath):
+            return spec
+        if isinstance(spec, Mapping) and "values" in spec:
+            unknown = set(spec) - {"mode", "values", "primary"}
+            if unknown:
+                raise ValueError(
+                    f"influence.damping: unknown keys {sorted(unknown)} (mode, values, primary)"
+                )
+            mode = str(spec.get("mode", "absolute"))
+            vals = [float(v) for v in spec["values"]]
+            primary = float(spec.get("primary", vals[0] if vals else 0.0))
+            if primary not in vals:
+                raise ValueError(
+                    f"influence.damping.primary {primary:g} is not one of "
+                    f"influence.damping.values {vals}"
+                )
+            return cls(tuple(Damping(mode, v) for v in vals), vals.index(primary), True)
+        if isinstance(spec, Sequence) and not isinstance(spec, str | bytes):
+            return cls(tuple(Damping.parse(v) for v in spec), 0, True)
+        return cls((Damping.parse(spec),), 0, False)
+
+    @property
+    def needs_lambda_max(self) -> bool:
+        return any(d.mode == "relative" for d in self.values)
 
 
 # --- per-example gradients ----------------------------------------------------------------------
@@ -610,6 +662,7 @@ def solve_kets(
     extra_span: torch.Tensor | None = None,
     galerkin_energy: float = 1e-4,
     galerkin_defer: bool = False,
+    path_start: str = "warm",
     rank_tol: float = 1e-6,
     check_residual: bool = True,
     operator: GaussNewtonOperator | None = None,
@@ -623,8 +676,11 @@ def solve_kets(
     metric_inputs : Tensor (N, C, H, W)
         The batch defining M = Jᵀ J / D.
     ket_inputs, ket_targets : Tensor (n, C, H, W)
-    damping : float or {"mode": "absolute"|"relative", "value": v} or Damping
-        λ (absolute) or v·λ_max(M) (relative; λ_max estimated by Lanczos unless given).
+    damping : float or {"mode": "absolute"|"relative", "value": v} or Damping, or a path
+        λ (absolute) or v·λ_max(M) (relative; λ_max estimated by Lanczos unless given).  A
+        list of such values, or ``{"mode": m, "values": [...], "primary": v}``, is a damping
+        path: one operator, gradient set, λ_max estimate and Nyström sketch serve every λ,
+        solved from the largest λ down (see ``path_start``); returns a list of solutions.
     rtol : float
         Per-ket ‖b − Ax‖/‖b‖ ≤ rtol for EVERY ket (max over kets), on the true residual.
     normalization : {"per_output", "per_example", "none"}
@@ -654,6 +710,9 @@ def solve_kets(
         Galerkin only: further gradients (the reference's bras) added to the subspace.
     galerkin_energy : float
         Galerkin only: discarded gradient energy (reference 1e-4; 0 keeps the full span).
+    path_start : {"warm", "cold"}
+        Damping paths: start each λ from the solution at the next larger λ (``warm``) or
+        from ``x0`` (``cold``, independent solves).
     galerkin_defer : bool
         Galerkin only: solve nothing yet and store the ket gradients (``kind="ket_gradients"``,
         records ``converged=True`` with NaN residuals); the subspace span[G_ket, G_bra(g)]
@@ -667,13 +726,15 @@ def solve_kets(
 
     Returns
     -------
-    KetSolution
+    KetSolution, or a list of them (one per λ, in the order given) for a damping path
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}: {' | '.join(METHODS)}")
     if block_size < 1:
         raise ValueError(f"block_size must be >= 1, got {block_size}")
-    damping = Damping.parse(damping)
+    path = DampingPath.parse(damping)
+    if path_start not in ("warm", "cold"):
+        raise ValueError(f"path_start must be warm or cold, got {path_start!r}")
     if operator is None and metric_inputs is None:
         raise ValueError("solve_kets needs metric_inputs (or a prebuilt operator)")
     t_start = time.perf_counter()
@@ -697,29 +758,23 @@ def solve_kets(
     )
     setup["gradient_seconds"] = time.perf_counter() - t0
 
-    if lambda_max is None and (damping.mode == "relative" or estimate_lambda_max):
+    if lambda_max is None and (path.needs_lambda_max or estimate_lambda_max):
         t0 = time.perf_counter()
         lambda_max, products = lanczos_lambda_max(
             op.mm, op.size, dtype=op.dtype, device=op.device, steps=lanczos_steps, seed=seed
         )
         setup.update(lambda_max_seconds=time.perf_counter() - t0, lambda_max_matvecs=products)
-    lam = damping.resolve(lambda_max)
+    lams = [d.resolve(lambda_max) for d in path.values]
 
-    def A(V: torch.Tensor) -> torch.Tensor:
-        return op.mm(V).add_(V, alpha=lam)
-
-    precond = None
-    rank = 0
+    nys = None
     if preconditioner_rank and method != "galerkin":
         nys = NystromPreconditioner(
             op.mm, op.size, preconditioner_rank, dtype=op.dtype, device=op.device, seed=seed
         )
-        precond, rank = nys.for_damping(lam), nys.rank
         setup.update(
             preconditioner_seconds=nys.build_seconds,
             preconditioner_matvecs=nys.build_matvecs,
             preconditioner_rank=nys.rank,
-            preconditioner_lambda_r_over_damping=nys.lambda_min / lam,
             nystrom_lambda_max=nys.lambda_max,
         )
 
@@ -731,75 +786,105 @@ def solve_kets(
     elif x0 is not None and tuple(x0.shape) != tuple(G.shape):
         raise ValueError(f"x0 shape {tuple(x0.shape)} != right-hand sides {tuple(G.shape)}")
 
-    X = torch.empty_like(G)
-    records: list[KetRecord] = []
-    kw = dict(rtol=rtol, max_iterations=max_iterations, max_restarts=max_restarts,
-              precond=precond)
-    if method == "galerkin" and galerkin_defer:
-        X = G
-        setup["galerkin_energy"] = galerkin_energy
-        nan = np.full(n, np.nan)
-        stats = SolveStats(
-            iterations=np.zeros(n, dtype=np.int64), relres_recursive=nan, relres_true=nan,
-            residual_norms=nan, rhs_norms=row_norms(G).cpu().numpy(),
-            converged=np.ones(n, dtype=bool), total_iterations=0, matvecs=0, wall_time=0.0,
+    def one(lam: float, start: torch.Tensor | None) -> KetSolution:
+        """Solve at one λ (the Nyström sketch is shared: only its λ-shift changes)."""
+        local = dict(setup)
+        precond, rank = None, 0
+        if nys is not None:
+            precond, rank = nys.for_damping(lam), nys.rank
+            local["preconditioner_lambda_r_over_damping"] = nys.lambda_min / lam
+
+        def A(V: torch.Tensor) -> torch.Tensor:
+            return op.mm(V).add_(V, alpha=lam)
+
+        X = torch.empty_like(G)
+        records: list[KetRecord] = []
+        kw = dict(rtol=rtol, max_iterations=max_iterations, max_restarts=max_restarts,
+                  precond=precond)
+        res = None
+        if method == "galerkin" and galerkin_defer:
+            X = G
+            local["galerkin_energy"] = galerkin_energy
+            nan = np.full(n, np.nan)
+            stats = SolveStats(
+                iterations=np.zeros(n, dtype=np.int64), relres_recursive=nan, relres_true=nan,
+                residual_norms=nan, rhs_norms=row_norms(G).cpu().numpy(),
+                converged=np.ones(n, dtype=bool), total_iterations=0, matvecs=0, wall_time=0.0,
+            )
+            records = _stats_records(stats, first=0, block=0, method=method, lam=lam,
+                                     lambda_max=lambda_max, rank=0, rtol=rtol)
+        elif method == "galerkin":
+            t0 = time.perf_counter()
+            basis = GalerkinKets(op, G)
+            res = basis.influence(
+                None if extra_span is None else extra_span.to(G), lam, energy=galerkin_energy,
+                rank_tol=rank_tol, full_residual=check_residual, return_vectors=True,
+            )
+            X = res.vectors
+            stats = SolveStats(
+                iterations=np.ones(n, dtype=np.int64), relres_recursive=np.full(n, np.nan),
+                relres_true=res.relres_subspace, residual_norms=res.residual_norms,
+                rhs_norms=res.rhs_norms, converged=np.ones(n, dtype=bool), total_iterations=1,
+                matvecs=basis.jvps + res.jvps + res.vjps, wall_time=time.perf_counter() - t0,
+            )
+            local["galerkin_rank"] = res.rank
+            local["galerkin_energy"] = galerkin_energy
+            records = _stats_records(stats, first=0, block=0, method=method, lam=lam,
+                                     lambda_max=lambda_max, rank=0, rtol=rtol)
+            for rec, full in zip(records, res.relres_full_space.tolist(), strict=True):
+                rec.relres_full_space = float(full)
+        else:
+            width = 1 if method == "sequential_cg" else block_size
+            for b, first in enumerate(range(0, n, width)):
+                sl = slice(first, first + width)
+                x0_b = None if start is None else start[sl]
+                if method == "block_cg":
+                    Xb, stats = block_cg(A, G[sl], x0=x0_b, rank_tol=rank_tol, **kw)
+                else:
+                    Xb, stats = lockstep_cg(A, G[sl], x0=x0_b, **kw)
+                X[sl] = Xb
+                records += _stats_records(stats, first=first, block=b, method=method, lam=lam,
+                                          lambda_max=lambda_max, rank=rank, rtol=rtol)
+        local["total_seconds"] = time.perf_counter() - t_start
+        solution = KetSolution(
+            vectors=X,
+            records=records,
+            damping=float(lam),
+            lambda_max=None if lambda_max is None else float(lambda_max),
+            rtol=float(rtol),
+            method=method,
+            normalization=normalization,
+            parameters=op.space.describe(),
+            setup=local,
+            meta=dict(meta or {}),
+            kind="ket_gradients" if method == "galerkin" and galerkin_defer else "solutions",
         )
-        records = _stats_records(stats, first=0, block=0, method=method, lam=lam,
-                                 lambda_max=lambda_max, rank=0, rtol=rtol)
-    elif method == "galerkin":
-        t0 = time.perf_counter()
-        basis = GalerkinKets(op, G)
-        res = basis.influence(
-            None if extra_span is None else extra_span.to(G), lam, energy=galerkin_energy,
-            rank_tol=rank_tol, full_residual=check_residual, return_vectors=True,
-        )
-        X = res.vectors
-        stats = SolveStats(
-            iterations=np.ones(n, dtype=np.int64), relres_recursive=np.full(n, np.nan),
-            relres_true=res.relres_subspace, residual_norms=res.residual_norms,
-            rhs_norms=res.rhs_norms, converged=np.ones(n, dtype=bool), total_iterations=1,
-            matvecs=basis.jvps + res.jvps + res.vjps, wall_time=time.perf_counter() - t0,
-        )
-        setup["galerkin_rank"] = res.rank
-        setup["galerkin_energy"] = galerkin_energy
-        records = _stats_records(stats, first=0, block=0, method=method, lam=lam,
-                                 lambda_max=lambda_max, rank=0, rtol=rtol)
-        for rec, full in zip(records, res.relres_full_space.tolist(), strict=True):
-            rec.relres_full_space = float(full)
-    else:
-        width = 1 if method == "sequential_cg" else block_size
-        for b, start in enumerate(range(0, n, width)):
-            sl = slice(start, start + width)
-            x0_b = None if x0 is None else x0[sl]
-            if method == "block_cg":
-                Xb, stats = block_cg(A, G[sl], x0=x0_b, rank_tol=rank_tol, **kw)
-            else:
-                Xb, stats = lockstep_cg(A, G[sl], x0=x0_b, **kw)
-            X[sl] = Xb
-            records += _stats_records(stats, first=start, block=b, method=method, lam=lam,
-                                      lambda_max=lambda_max, rank=rank, rtol=rtol)
-    setup["total_seconds"] = time.perf_counter() - t_start
-    solution = KetSolution(
-        vectors=X,
-        records=records,
-        damping=float(lam),
-        lambda_max=None if lambda_max is None else float(lambda_max),
-        rtol=float(rtol),
-        method=method,
-        normalization=normalization,
-        parameters=op.space.describe(),
-        setup=setup,
-        meta=dict(meta or {}),
-        kind="ket_gradients" if method == "galerkin" and galerkin_defer else "solutions",
-    )
-    if method == "galerkin" and not galerkin_defer:
-        # Π of the span's own extra rows, straight from the fp64 coefficients (influence_matrix)
-        solution._span_values = res.values
-    if fail_on_unconverged and method != "galerkin" and not solution.converged:
-        raise InfluenceConvergenceError(
-            _unconverged_message(records, rtol, max_iterations), solution
-        )
-    return solution
+        if res is not None:
+            # Π of the span's own extra rows, straight from the fp64 coefficients
+            solution._span_values = res.values
+        return solution
+
+    # down the path from the largest λ (best conditioned) to the smallest; "warm" starts each
+    # solve from the previous λ's solution
+    solutions: list[KetSolution | None] = [None] * len(lams)
+    previous = x0
+    for i in sorted(range(len(lams)), key=lambda i: -lams[i]):
+        solutions[i] = one(lams[i], previous if path_start == "warm" else x0)
+        if path_start == "warm" and method != "galerkin":
+            previous = solutions[i].vectors
+    if fail_on_unconverged and method != "galerkin":
+        for sol in solutions:
+            if not sol.converged:
+                raise InfluenceConvergenceError(
+                    _unconverged_message(sol.records, rtol, max_iterations),
+                    solutions if path.is_path else sol,
+                )
+    if path.is_path:
+        for sol in solutions:
+            sol.meta["damping_path"] = [float(v) for v in lams]
+            sol.meta["damping_primary"] = float(lams[path.primary])
+        return solutions
+    return solutions[0]
 
 
 # --- bras ---------------------------------------------------------------------------------------
@@ -845,7 +930,7 @@ def _dot_bras(
 
 def bra_influence(
     model: nn.Module,
-    solution: KetSolution,
+    solution: KetSolution | Sequence[KetSolution],
     bra_inputs: torch.Tensor,
     bra_targets: torch.Tensor | None = None,
     *,
@@ -863,7 +948,8 @@ def bra_influence(
     ----------
     model : nn.Module
         The model the kets were solved at (checked by a parameter digest).
-    solution : KetSolution
+    solution : KetSolution, or a list of them (a damping path: each bra gradient is computed
+        once and dotted with every λ's solutions)
     bra_inputs : Tensor (n_bra, C, H, W)
         E.g. ``groups.act(g, x, channels)``; any number (processed ``bra_block`` at a time).
     bra_targets : Tensor (n_bra, C, H, W), optional
@@ -873,28 +959,39 @@ def bra_influence(
     bra_block : int
         Bra gradients held in memory at once.
     return_bounds : bool
-        Also return the (n_bra, n_ket) entrywise bound ‖g_bra,i‖·‖r_j‖/λ.
+        Also return the entrywise bound ‖g_bra,i‖·‖r_j‖/λ, shaped like ``values``.
 
     Returns
     -------
-    values : Tensor (n_bra, n_ket) float64
-    bounds : Tensor (n_bra, n_ket) float64, only with ``return_bounds``
+    values : Tensor (n_bra, n_ket) float64 — (n_damping, n_bra, n_ket) for a list
+    bounds : same shape, only with ``return_bounds``
     """
-    if solution.kind != "solutions":
+    solutions = list(solution) if isinstance(solution, Sequence) else [solution]
+    if not solutions:
+        raise ValueError("bra_influence: no solutions")
+    if any(s.kind != "solutions" for s in solutions):
         raise ValueError(
             "bra_influence: this solution holds ket gradients (deferred Galerkin); use "
             "GalerkinKets.from_solution(...).influence(...) per bra set"
         )
     space = ParameterSpace(model)
     if check_parameters:
-        _check_parameters(space, solution)
-    values, norms = _dot_bras(
-        model, space, solution.vectors, bra_inputs, bra_targets, loss=loss, channel=channel,
+        for sol in solutions:
+            _check_parameters(space, sol)
+    X = torch.cat([s.vectors for s in solutions])
+    flat, norms = _dot_bras(
+        model, space, X, bra_inputs, bra_targets, loss=loss, channel=channel,
         channels=channels, chunk_size=chunk_size, bra_block=bra_block,
     )
+    values = flat.reshape(flat.shape[0], len(solutions), -1).transpose(0, 1).contiguous()
+    bounds = torch.stack([
+        norms[:, None] * s.residual_norms[None, :] / s.damping for s in solutions
+    ])
+    if not isinstance(solution, Sequence):
+        values, bounds = values[0], bounds[0]
     if not return_bounds:
         return values
-    return values, norms[:, None] * solution.residual_norms[None, :] / solution.damping
+    return values, bounds
 
 
 # --- the contract's one-call version ------------------------------------------------------------
@@ -906,13 +1003,14 @@ class InfluenceResult:
 
     Attributes
     ----------
-    values : Tensor (n_bra, n_ket) float64
+    values : Tensor (n_bra, n_ket) float64, or (n_damping, n_bra, n_ket) for a damping path
         Raw Π.
     records : list of KetRecord
-        One per ket, ``error_bound`` filled with the max over these bras.
-    bounds : Tensor (n_bra, n_ket) float64
+        One per ket (per (λ, ket), λ-major, for a path), ``error_bound`` filled with the max
+        over these bras.
+    bounds : Tensor shaped like ``values``, float64
         Entrywise a-posteriori bound ‖g_bra,i‖·‖r_j‖/λ on |Π − Π_exact|.
-    solution : KetSolution
+    solution : KetSolution, or a list of them (one per λ) for a path
         The solved kets (reusable through :func:`bra_influence`).
     """
 
@@ -923,7 +1021,7 @@ class InfluenceResult:
 
     @property
     def standardised(self) -> torch.Tensor:
-        """Π with every bra row divided by the std of its ket entries (+1e-6)."""
+        """Π with every bra row divided by the std of its ket entries (+1e-6); per λ."""
         return standardise(self.values)
 
 
@@ -953,32 +1051,47 @@ def influence_matrix(
     reference's inverse in span([G_ket, G_bra]).  Further keywords go to :func:`solve_kets`
     (``preconditioner_rank``, ``max_iterations``, ``fail_on_unconverged``, ...).
 
+    A damping path (``damping=[λ1, λ2, ...]`` or ``{"mode", "values", "primary"}``) solves
+    every λ in one call (see :func:`solve_kets`) and computes each bra gradient once.
+
     Returns
     -------
     InfluenceResult
-        ``values`` (n_bra, n_ket) float64 raw Π, ``records`` one per ket, ``bounds``.
+        ``values`` (n_bra, n_ket) float64 raw Π — (n_damping, n_bra, n_ket) for a path, λ in
+        the order given — ``records`` one per ket (per (λ, ket), λ-major, for a path; each
+        record names its λ), ``bounds`` shaped like ``values``.
     """
     space = ParameterSpace(model)
     chunk = int(solve_options.get("chunk_size", 8))
     bra = dict(loss=bra_loss, channel=bra_channel, channels=channels, chunk_size=chunk)
     span_bras = method == "galerkin" and "extra_span" not in solve_options
+    Gb = None
     if span_bras:
         # the reference's subspace includes the bras: their gradients are needed up front
         Gb = per_example_gradients(model, bra_inputs, bra_targets, space=space, **bra)
         solve_options["extra_span"] = Gb
-    solution = solve_kets(
+    solved = solve_kets(
         model, metric_inputs, ket_inputs, ket_targets, damping=damping, rtol=rtol,
         normalization=normalization, method=method, **solve_options,
     )
+    solutions = solved if isinstance(solved, list) else [solved]
     if span_bras:
-        values, norms = solution._span_values, row_norms(Gb).cpu()
+        values = torch.stack([sol._span_values for sol in solutions])
+        norms = row_norms(Gb).cpu()
     else:
-        values, norms = _dot_bras(
-            model, space, solution.vectors, bra_inputs, bra_targets, bra_block=64, **bra
-        )
-    bounds = norms[:, None] * solution.residual_norms[None, :] / solution.damping
-    col_max = bounds.max(dim=0).values if bounds.shape[0] else torch.zeros(bounds.shape[1])
-    for rec, b in zip(solution.records, col_max.tolist(), strict=True):
-        rec.error_bound = float(b)
-    return InfluenceResult(values=values, records=solution.records, bounds=bounds,
-                           solution=solution)
+        # one gradient per bra for the whole path: dot it with every λ's solutions at once
+        X = torch.cat([sol.vectors for sol in solutions])
+        flat, norms = _dot_bras(model, space, X, bra_inputs, bra_targets, bra_block=64, **bra)
+        values = flat.reshape(flat.shape[0], len(solutions), -1).transpose(0, 1).contiguous()
+    bounds = torch.stack([
+        norms[:, None] * sol.residual_norms[None, :] / sol.damping for sol in solutions
+    ])
+    records = []
+    for sol, bound in zip(solutions, bounds, strict=True):
+        col_max = bound.max(dim=0).values if bound.shape[0] else torch.zeros(bound.shape[1])
+        for rec, b in zip(sol.records, col_max.tolist(), strict=True):
+            rec.error_bound = float(b)
+        records += sol.records
+    if not isinstance(solved, list):
+        values, bounds = values[0], bounds[0]
+    return InfluenceResult(values=values, records=records, bounds=bounds, solution=solved)

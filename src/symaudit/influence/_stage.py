@@ -18,6 +18,7 @@ SETTINGS_DEFAULTS: dict = {
     "fail_on_unconverged": True,
     "include_unconverged": False,
     "galerkin_energy": 1e-4,
+    "galerkin_reference": False,
     "normalization": "per_output",
 }
 
@@ -44,7 +45,22 @@ def resolve_settings(raw: str | Mapping | None) -> dict:
     if settings["damping"] is None:
         method = settings["method"]
         settings["damping"] = dict(DAMPING_DEFAULTS.get(method, DAMPING_DEFAULTS[None]))
+    if settings["method"] == "galerkin" and "values" in settings["damping"]:
+        raise ValueError(
+            "influence.damping.values: a damping path needs a Krylov method (block_cg, cg); "
+            "galerkin takes one ε (influence.damping.value)"
+        )
     return settings
+
+
+def load_solutions(directory) -> list:
+    """The :class:`KetSolution` files of one ``influence-solve`` output: ``[solution.pt]``,
+    or one per λ of a damping path (``solution_00.pt``, ... in the config's order)."""
+    from symaudit.influence import KetSolution
+
+    directory = Path(directory)
+    files = sorted(directory.glob("solution_[0-9][0-9].pt")) or [directory / "solution.pt"]
+    return [KetSolution.load(f) for f in files]
 
 
 def load_analysis(checkpoint, run_dir, stores, batch: int, time_steps: int, device=None):

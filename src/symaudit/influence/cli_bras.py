@@ -20,8 +20,15 @@ Writes one NetCDF (atomically) with
 * CE only: ``pi_mass_raw/std``, ``pi_energy_raw/std`` with the same dims;
 * ``pi_error_bound`` (element, batch): max_ij ||g_bra,i|| ||r_j|| / lambda (Galerkin: r_j is
   the full-space residual, so the bound is on the distance to the full-space inverse);
-* ``ket_converged``, ``ket_true_relres`` (batch, ket_time, ket_class), ``damping`` and
-  ``lambda_max`` (batch);
+* ``ket_converged``, ``ket_true_relres`` (batch, ket_time, ket_class), ``damping`` (absolute
+  λ) and ``lambda_max`` (batch);
+* a damping path (``influence.damping.values``): every variable above is at the ``primary``
+  λ, whose absolute value per batch is then ``lambda_primary``; the SMSE influence at every λ
+  is ``pi_path_raw``/``pi_path_std`` (damping, element, batch, bra_time, bra_class, ket_time,
+  ket_class) with coordinate ``damping`` = the configured values, ``ket_converged_path``
+  (damping, batch, ket_time, ket_class) and ``damping_absolute`` (damping, batch);
+* ``galerkin_reference: true``: ``pi_galerkin_raw``/``pi_galerkin_std`` (as ``pi_raw``), the
+  reference's Galerkin values (ε = 1e-6 on JᵀJ/D) beside the Krylov ones;
 * Galerkin only: ``ket_full_space_relres`` (element, batch, ket_time, ket_class), the SMSE
   Galerkin solution's full-space ||b - (M + lambda I) x|| / ||b|| (information; not a
   tolerance), and ``galerkin_rank`` (element, batch).
@@ -45,6 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--settings", default=None, help="the config's influence section (JSON)")
     parser.add_argument("--out", required=True, help="output NetCDF")
     parser.add_argument("--device", default=None)
+
+
+#: ε of the Galerkin comparison values (``galerkin_reference``): the reference code's, on JᵀJ/D
+GALERKIN_EPS = 1e-6
 
 
 def _to_grid(values, n_elements: int, time_steps: int):
@@ -99,31 +110,66 @@ def _galerkin_batch(model, solution, x, y, elements, channels, observables):
     return out, sub
 
 
+def _galerkin_reference(model, x, y, elements, channels, epsilon):
+    """(E * n, n) raw Π of the reference's Galerkin method (SMSE bras), for comparison with a
+    Krylov study: ket gradients and their products computed once per batch."""
+    import numpy as np
+
+    from symaudit import groups
+    from symaudit.influence import GalerkinKets, GaussNewtonOperator, per_example_gradients
+
+    op = GaussNewtonOperator(model, x)
+    basis = GalerkinKets(op, per_example_gradients(model, x, y, space=op.space))
+    parts = []
+    for g in elements:
+        gx, gy = groups.act(g, x, channels), groups.act(g, y, channels)
+        Gb = per_example_gradients(model, gx, gy, space=op.space)
+        parts.append(basis.influence(Gb, epsilon, full_residual=False).values.numpy())
+    return np.concatenate(parts)
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
     import xarray as xr
 
     from symaudit import groups
-    from symaudit.influence import KetSolution, bra_influence, standardise
-    from symaudit.influence._stage import load_analysis, resolve_settings, run_identity
+    from symaudit.influence import bra_influence, standardise
+    from symaudit.influence._stage import (
+        load_analysis,
+        load_solutions,
+        resolve_settings,
+        run_identity,
+    )
 
     settings = resolve_settings(args.settings)
     for name in args.elements:
         groups.parse(name)
-    solutions = [KetSolution.load(Path(p) / "solution.pt") for p in args.solutions]
+    paths = [load_solutions(p) for p in args.solutions]
+    lengths = {len(p) for p in paths}
+    if len(lengths) > 1:
+        raise ValueError(f"--solutions hold damping paths of different lengths {sorted(lengths)}")
+    n_damp = lengths.pop()
+    primary = 0
+    if n_damp > 1:
+        want = paths[0][0].meta.get("damping_primary")
+        primary = [s.damping for s in paths[0]].index(want)
+    solutions = [p[primary] for p in paths]
     batches = [int(s.meta["batch"]) for s in solutions]
     kinds = {s.kind for s in solutions}
     if len(kinds) > 1:
         raise ValueError(f"--solutions mix kinds {sorted(kinds)} (rerun influence-solve)")
     galerkin = kinds == {"ket_gradients"}
+    reference = bool(settings["galerkin_reference"]) and not galerkin
     n_el, t = len(args.elements), args.time_steps
     observables = {"": "smse"}
     pde_is_ce = None
     results: dict[str, list] = {}
+    path_raw, path_conv, gal_raw = [], [], []
     bounds, converged, relres, full_relres, ranks = [], [], [], [], []
     identity = None
-    for solution, batch in zip(solutions, batches, strict=True):
+    for path, batch in zip(paths, batches, strict=True):
+        solution = path[primary]
         model, meta, channels, families, x, y = load_analysis(
             args.checkpoint, args.run_dir, args.stores, batch, t, args.device
         )
@@ -147,19 +193,32 @@ def run(args: argparse.Namespace) -> int:
             bra_x = torch.cat([groups.act(g, x, channels) for g in args.elements])
             bra_y = torch.cat([groups.act(g, y, channels) for g in args.elements])
             for suffix, loss in observables.items():
+                # SMSE bras: every λ of the path from one gradient per bra
+                sols = path if loss == "smse" else [solution]
                 values, bound = bra_influence(
                     model,
-                    solution,
+                    sols,
                     bra_x,
                     bra_y if loss == "smse" else None,
                     loss=loss,
                     channels=channels,
                     return_bounds=True,
                 )
-                results.setdefault(suffix, []).append(_to_grid(values.numpy(), n_el, t))
+                values, bound = values.numpy(), bound.numpy()
+                k = primary if loss == "smse" else 0
+                results.setdefault(suffix, []).append(_to_grid(values[k], n_el, t))
                 if loss == "smse":
-                    bounds.append(bound.numpy().reshape(n_el, -1).max(axis=1))
+                    bounds.append(bound[k].reshape(n_el, -1).max(axis=1))
+                    if n_damp > 1:
+                        path_raw.append(np.stack([_to_grid(v, n_el, t) for v in values]))
+                        path_conv.append(np.stack([
+                            np.array([r.converged for r in s.records]).reshape(3, t).T
+                            for s in path
+                        ]))
             relres.append(np.array([r.relres_true for r in solution.records]).reshape(3, t).T)
+            if reference:
+                gal = _galerkin_reference(model, x, y, args.elements, channels, GALERKIN_EPS)
+                gal_raw.append(_to_grid(gal, n_el, t))
         converged.append(np.array([r.converged for r in solution.records]).reshape(3, t).T)
 
     pi_dims = ("element", "batch", "bra_time", "bra_class", "ket_time", "ket_class")
@@ -179,14 +238,37 @@ def run(args: argparse.Namespace) -> int:
             np.stack(full_relres, axis=1),
         )
         data["galerkin_rank"] = (("element", "batch"), np.stack(ranks, axis=1))
-    data["damping"] = (("batch",), np.array([s.damping for s in solutions]))
+    if path_raw:
+        # (damping, element, batch, ...): the SMSE influence at every λ of the path
+        raw = np.stack(path_raw, axis=2)
+        conv = np.stack(path_conv, axis=1)  # (damping, batch, ket_time, ket_class)
+        mask = None if settings["include_unconverged"] else conv[:, None, :, None, None]
+        data["pi_path_raw"] = (("damping",) + pi_dims, raw)
+        data["pi_path_std"] = (("damping",) + pi_dims, standardise(raw, ket_ndim=2, ket_mask=mask))
+        data["ket_converged_path"] = (("damping", "batch", "ket_time", "ket_class"), conv)
+        data["damping_absolute"] = (
+            ("damping", "batch"), np.array([[s.damping for s in p] for p in paths]).T
+        )
+    if gal_raw:
+        raw = np.stack(gal_raw, axis=1)
+        data["pi_galerkin_raw"] = (pi_dims, raw)
+        data["pi_galerkin_std"] = (pi_dims, standardise(raw, ket_ndim=2))
+    # absolute λ of the (primary) solve per batch; with a path, ``damping`` is the path's dim
+    data["lambda_primary" if path_raw else "damping"] = (
+        ("batch",), np.array([s.damping for s in solutions])
+    )
     data["lambda_max"] = (
         ("batch",),
         np.array([np.nan if s.lambda_max is None else s.lambda_max for s in solutions]),
     )
+    coords = {}
+    if path_raw:
+        spec = settings["damping"]
+        coords["damping"] = [float(v) for v in spec["values"]]
     ds = xr.Dataset(
         data,
         coords={
+            **coords,
             "element": list(args.elements),
             "batch": batches,
             "bra_time": np.arange(t),
@@ -203,6 +285,13 @@ def run(args: argparse.Namespace) -> int:
             "standardisation": "each bra row / sample std (n-1) of its ket entries, no centring"
             + ("" if keep is None else "; unconverged kets NaN and left out of the std"),
             "include_unconverged": int(bool(settings["include_unconverged"])),
+            "damping_mode": settings["damping"].get("mode", "absolute"),
+            "damping_primary": float(
+                settings["damping"].get("primary", settings["damping"].get("values", [0])[0])
+                if "values" in settings["damping"]
+                else settings["damping"].get("value", float("nan"))
+            ),
+            "galerkin_reference_epsilon": GALERKIN_EPS if reference else float("nan"),
             "example_order": "n = time + time_steps * class",
         },
     )
