@@ -4,6 +4,7 @@
 localrules:
     aggregate_tables,
     figures,
+    influence_robustness,
     report_html,
     study_config,
 
@@ -76,10 +77,42 @@ rule figures:
         " > {log} 2>&1"
 
 
+rule influence_robustness:
+    input:
+        influence=all_influence(),
+        code=stage_code("aggregate"),
+    output:
+        table=report(
+            f"{RESULTS}/tables/influence_robustness.csv",
+            caption="../report/influence_robustness.rst",
+            category="Tables",
+        ),
+        medians=f"{RESULTS}/tables/influence_robustness_medians.csv",
+        png=[
+            report(
+                f"{RESULTS}/figures/{stem}.png",
+                caption="../report/robustness_figure.rst",
+                category="Robustness",
+            )
+            for stem in robustness_figures()
+        ],
+    log:
+        f"logs/{STUDY}/aggregate/robustness.log",
+    conda:
+        "../../envs/aggregate.yaml"
+    params:
+        study_dir=lambda wildcards, output: Path(output.table).parents[1],
+        primary=config["influence"].get("damping", {}).get("primary", ""),
+    shell:
+        "python -m symaudit aggregate --study-dir {params.study_dir} --kinds influence"
+        " --robustness-only --primary '{params.primary}' > {log} 2>&1"
+
+
 rule report_html:
     input:
         rules.figures.output,
         rules.aggregate_tables.output,
+        robustness=rules.influence_robustness.output if damping_path() else [],
         config=rules.study_config.output,
     output:
         f"{RESULTS}/report.html",

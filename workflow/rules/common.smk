@@ -161,6 +161,23 @@ def twirl_tables():
     return ["twirl_d4"] if "d4" in config["analysis"]["element_sets"] else []
 
 
+def damping_path():
+    """True when the study solves a damping path (influence.damping.values)."""
+    return "values" in config.get("influence", {}).get("damping", {})
+
+
+def robustness_figures():
+    """One robustness figure per (dataset, model, element set) of a damping-path study."""
+    if not damping_path():
+        return []
+    return [
+        f"robustness_{name}_{m}_{d}"
+        for d in config["datasets"]
+        for m in config["models"]
+        for name in config["analysis"]["element_sets"]
+    ]
+
+
 def expected_figures():
     return symaudit_aggregate.expected_figures(
         config["datasets"], config["models"], config["analysis"]["element_sets"]

@@ -80,7 +80,9 @@ _INF = 'snakemake.config.get("influence", {})'
 _INFLUENCE_SOLVE = (
     "**Solver.** ``{{ " + _INF + '.get("method", "block_cg") }}``, damping '
     "{% set d = " + _INF + '.get("damping") %}'
-    "{% if d %}{{ d.mode }} {{ d.value }}"
+    '{% if d and d.get("values") %}path {{ d.get("mode") }} {{ d.get("values") }}, shown at '
+    'the primary λ {{ d.get("primary") }} (robustness across λ: influence_robustness.csv)'
+    '{% elif d %}{{ d.get("mode") }} {{ d.get("value") }}'
     "{% elif " + _INF + '.get("method") == "galerkin" %}absolute 1e-06 on JᵀJ/D (the reference '
     "code's ε){% else %}relative 0.001 (λ/λ_max(M)){% endif %}. Kets whose solve did not "
     "converge {% if " + _INF + '.get("include_unconverged") %}are kept in the quantiles, '
@@ -297,6 +299,27 @@ def workflow_description() -> str:
 
 #: captions of outputs made outside the aggregation tables and figures
 OTHER_CAPTIONS: dict[str, str] = {
+    "influence_robustness": (
+        "Does the influence ranking survive a change of the damping λ? For every (dataset,"
+        " model, element set), the elements are ranked by their median standardised"
+        " self-influence Π̃\\ :sup:`g`\\ [t,b,t,b] (pooled over seeds × analysis batches ×"
+        " examples, unconverged kets left out unless ``include_unconverged``) at each λ of the"
+        " damping path ``{{ snakemake.config.get('influence', {}).get('damping', {}) }}``; the"
+        " table gives Kendall's τ-b between the rankings at neighbouring λ (``damping_a``,"
+        " ``damping_b``) and, when ``galerkin_reference`` is on, between each λ and the"
+        " reference's Galerkin values. **A ranking with τ < 0.7 (column ``stable`` false) is"
+        " not stable: conclusions about which elements have suppressed influence then depend"
+        " on λ.** The paper figures use the primary λ. Medians per element and λ:"
+        " ``influence_robustness_medians.csv``."
+    ),
+    "robustness_figure": (
+        "Median standardised self-influence of every group element (one line each) against the"
+        " damping λ of the path (largest λ left; the primary λ is marked on the axis), with the"
+        " reference's Galerkin value (squares) beside it. The title gives the smallest Kendall"
+        " τ of the element ranking over the comparisons in ``influence_robustness.csv``; a red"
+        " title saying **ranking NOT stable** marks τ < 0.7, where the figure's conclusions"
+        " depend on λ. The dashed line is the noise baseline 1."
+    ),
     "training_curve": (
         "Training curve of {{ snakemake.wildcards.dataset }} {{ snakemake.wildcards.model }},"
         " seed {{ snakemake.wildcards.seed }}: mean scaled MSE (SMSE, the reference's loss:"
