@@ -662,7 +662,7 @@ def solve_kets(
     extra_span: torch.Tensor | None = None,
     galerkin_energy: float = 1e-4,
     galerkin_defer: bool = False,
-    path_start: str = "warm",
+    path_start: str = "cold",
     rank_tol: float = 1e-6,
     check_residual: bool = True,
     operator: GaussNewtonOperator | None = None,
@@ -710,9 +710,12 @@ def solve_kets(
         Galerkin only: further gradients (the reference's bras) added to the subspace.
     galerkin_energy : float
         Galerkin only: discarded gradient energy (reference 1e-4; 0 keeps the full span).
-    path_start : {"warm", "cold"}
-        Damping paths: start each λ from the solution at the next larger λ (``warm``) or
-        from ``x0`` (``cold``, independent solves).
+    path_start : {"cold", "warm"}
+        Damping paths: start each λ from ``x0`` (``cold``: independent solves sharing the
+        operator, gradients, λ_max and the Nyström sketch) or from the solution at the next
+        larger λ (``warm``).  Cold is the default: at equal true residual warm starts saved
+        nothing (tiny UNet, 24 kets, λ/λ_max = 1e-2, 1e-3, 1e-4: 1220 vs 1252 mat-vecs, with
+        Nyström(32) 937 vs 945; ``bench/influence_path.py``).
     galerkin_defer : bool
         Galerkin only: solve nothing yet and store the ket gradients (``kind="ket_gradients"``,
         records ``converged=True`` with NaN residuals); the subspace span[G_ket, G_bra(g)]
@@ -864,8 +867,8 @@ def solve_kets(
             solution._span_values = res.values
         return solution
 
-    # down the path from the largest λ (best conditioned) to the smallest; "warm" starts each
-    # solve from the previous λ's solution
+    # from the largest λ (best conditioned) to the smallest; "warm" starts each solve from the
+    # previous λ's solution
     solutions: list[KetSolution | None] = [None] * len(lams)
     previous = x0
     for i in sorted(range(len(lams)), key=lambda i: -lams[i]):
