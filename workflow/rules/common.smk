@@ -13,6 +13,27 @@ from symaudit import groups as symaudit_groups
 
 validate(config, schema="../schemas/config.schema.yaml")
 
+
+def _check_damping(section):
+    """Damping-path rules the schema cannot express (the same as the influence commands'
+    resolve_settings / DampingPath.parse, checked here so nothing runs first)."""
+    damping = section.get("damping", {})
+    if "values" not in damping:
+        return
+    if damping["primary"] not in damping["values"]:
+        raise ValueError(
+            f"influence.damping.primary {damping['primary']:g} is not one of "
+            f"influence.damping.values {damping['values']}"
+        )
+    if section.get("method") == "galerkin":
+        raise ValueError(
+            "influence.damping.values: a damping path needs a Krylov method (block_cg, cg); "
+            "galerkin takes one ε (influence.damping.value)"
+        )
+
+
+_check_damping(config.get("influence", {}))
+
 STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
 SRC = Path(workflow.basedir) / "src" / "symaudit"
