@@ -9,6 +9,11 @@ Pieces (each reusable on its own):
   ``weights_only=True``) and reused for any number of bras.
 * :func:`bra_influence` — Π = G_bra Xᵀ for one set of bras (gradient + fp64 dot product).
 * :func:`influence_matrix` — the contract's one-call version of both.
+* :class:`GalerkinKets` — the reference's Galerkin influence (lanl/PDEHats ``qr_eqv.jl``): the
+  exact inverse in span[G_ket, G_bra(g)], rebuilt per bra set from Gram matrices, with the
+  kets' Jacobian products computed once.
+* Damping paths (:class:`DampingPath`): several λ in one call, sharing the operator, the
+  gradients, the λ_max estimate and the Nyström sketch; values gain a leading λ axis.
 
 Why kets are the solved side: the kets are the 48 untransformed analysis examples, while the
 bras are hundreds of transformed copies (D4, shifts, mass/energy); only the kets need solves
