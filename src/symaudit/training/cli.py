@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from symaudit.baselines import add_gate_argument, warn_if_failed
 from symaudit.datasets import DATASETS
 from symaudit.models import MODELS, PRESETS
 
@@ -42,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="discard DIR's checkpoints when the arguments, settings or training code changed "
         "since they were written (the workflow's rerun after an edit); resume otherwise",
     )
+    add_gate_argument(parser)
 
 
 def _fingerprint(args: argparse.Namespace, settings: dict) -> str:
@@ -55,7 +57,9 @@ def _fingerprint(args: argparse.Namespace, settings: dict) -> str:
 
     root = Path(symaudit.__file__).parent
     digest = hashlib.sha256()
-    identity = [args.dataset, args.model, args.preset, args.seed, run_defining(settings)]
+    # epochs are left out: asking for more extends a run from its newest checkpoint
+    defining = {k: v for k, v in run_defining(settings).items() if k != "epochs"}
+    identity = [args.dataset, args.model, args.preset, args.seed, defining]
     digest.update(json.dumps(identity, sort_keys=True, default=str).encode())
     for path in sorted(
         [root / "losses.py", *root.glob("models/*.py"), *root.glob("training/*.py")]
@@ -99,4 +103,6 @@ def run(args: argparse.Namespace) -> int:
         settings,
         device=args.device,
     )
+    if int(os.environ.get("RANK", "0")) == 0:
+        warn_if_failed(args.out, args.max_persistence_ratio)
     return 0
