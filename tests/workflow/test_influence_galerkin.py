@@ -118,3 +118,5 @@ def test_damping_path_stage_and_robustness_table(path_study):
         assert row.tau == pytest.approx(want, abs=1e-12)
         assert row.stable == (row.tau >= 0.7)
     assert (path_study / "results/path/figures/robustness_d4_unet_NS.png").stat().st_size > 5000
+    status = yaml.safe_load((tables / "robustness_status.yaml").read_text())["robustness_status"]
+    assert len(status["unstable"]) == int((~table["stable"]).sum())

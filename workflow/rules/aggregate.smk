@@ -118,6 +118,7 @@ rule influence_robustness:
             category="Tables",
         ),
         medians=f"{RESULTS}/tables/influence_robustness_medians.csv",
+        status=f"{RESULTS}/tables/robustness_status.yaml",
         png=[
             report(
                 f"{RESULTS}/figures/{stem}.png",
@@ -135,7 +136,8 @@ rule influence_robustness:
         primary=config["influence"].get("damping", {}).get("primary", ""),
     shell:
         "python -m symaudit aggregate --study-dir {params.study_dir} --kinds influence"
-        " --robustness-only --primary '{params.primary}' > {log} 2>&1"
+        " --robustness-only --primary '{params.primary}' --status {output.status}"
+        " > {log} 2>&1"
 
 
 rule report_html:
@@ -144,6 +146,7 @@ rule report_html:
         rules.aggregate_tables.output,
         rules.model_quality.output,
         robustness=rules.influence_robustness.output if damping_path() else [],
+        robustness_status=(rules.influence_robustness.output.status if damping_path() else []),
         config=rules.study_config.output,
         status=rules.model_quality.output.status,
     output:
@@ -156,9 +159,10 @@ rule report_html:
         snakefile=os.path.relpath(workflow.main_snakefile),
     shell:
         # --nolock: the running workflow holds the lock; a report only reads its metadata
-        # the quality status joins the config so that captions can flag failed runs
+        # the quality (and robustness) status joins the config so that captions can flag
+        # failed runs and rankings that change with λ
         "python -m snakemake -s {params.snakefile} --nolock"
-        " --configfile {input.config} {input.status}"
+        " --configfile {input.config} {input.status} {input.robustness_status}"
         " --report {output}"
         " > {log} 2>&1"
 

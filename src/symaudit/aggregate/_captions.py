@@ -127,6 +127,35 @@ def quality_banner(
     )
 
 
+def robustness_banner(
+    dataset: str | None = None,
+    element_set: str | None = None,
+    model: str | None = None,
+    scope: str = "behind this output",
+) -> str:
+    """Jinja2 RST naming the element rankings behind an output that change with the damping λ.
+
+    A damping-path study's report rule adds ``tables/robustness_status.yaml`` to the config
+    (key ``robustness_status``, :func:`symaudit.aggregate._robustness.robustness_status`); the
+    text renders to nothing when every ranking is stable (Kendall τ ≥ 0.7) or without a path.
+    """
+    tests = "".join(
+        f' | selectattr("{key}", "equalto", {value})'
+        for key, value in (("dataset", dataset), ("element_set", element_set), ("model", model))
+        if value is not None
+    )
+    return (
+        '{% set rs = snakemake.config.get("robustness_status") or {} %}'
+        f'{{% set unstable = rs.get("unstable", []){tests} | list %}}'
+        "{% if unstable %}**Not robust to the damping: "
+        f"{{{{ unstable | length }}}} element ranking(s) {scope} change with λ** "
+        "(Kendall τ < {{ rs.stable_tau }}, table ``influence_robustness.csv``): "
+        '{% for r in unstable %}{{ r.label }} (τ = {{ r.tau }}){{ ", " if not loop.last }}'
+        "{% endfor %}. Which elements look suppressed depends on λ; the figures show the "
+        "primary λ only.\n\n{% endif %}"
+    )
+
+
 def _quoted(text: str) -> str:
     return f'"{text}"'
 
@@ -155,6 +184,8 @@ def figure_caption(spec: FigureSpec) -> str:
     table = f"``{spec.table}.csv``"
     model = _quoted(spec.model) if spec.model is not None else None
     lines = [quality_banner(_quoted(spec.dataset), model)]
+    if spec.kind == "influence":
+        lines.append(robustness_banner(_quoted(spec.dataset), _quoted(spec.element_set), model))
     if spec.model is None:
         subject = f"{_SET_TEXT[spec.element_set]}, {spec.dataset} data"
         lines.append(f"**Fig. {spec.number}: {what} under {subject}.**")
@@ -305,6 +336,7 @@ def workflow_description() -> str:
             "=================================================================",
             "",
             quality_banner(scope="of this study"),
+            robustness_banner(scope="of this study"),
             _QUALITY_SECTION,
             "",
             "This report audits whether neural PDE emulators (UNet, ViT) trained on 2-D flows "

@@ -31,6 +31,7 @@ __all__ = [
     "kendall_tau",
     "robustness_figures",
     "robustness_medians",
+    "robustness_status",
     "robustness_table",
 ]
 
@@ -134,6 +135,28 @@ def robustness_table(medians: pd.DataFrame) -> pd.DataFrame:
             })
     return pd.DataFrame(rows, columns=["dataset", "model", "element_set", "damping_a",
                                        "damping_b", "tau", "n_elements", "stable"])
+
+
+def robustness_status(table: pd.DataFrame) -> dict:
+    """``{"robustness_status": {stable_tau, min_tau, unstable: [...]}}`` for the report's
+    config (plain data): one entry per comparison with τ < :data:`STABLE_TAU`."""
+    bad = table[~table["stable"].astype(bool)]
+    unstable = [
+        {
+            "dataset": r.dataset, "model": r.model, "element_set": r.element_set,
+            "label": f"{r.dataset} {r.model} {r.element_set}, λ {r.damping_a} vs {r.damping_b}",
+            "tau": round(float(r.tau), 3) if np.isfinite(r.tau) else None,
+        }
+        for r in bad.itertuples()
+    ]
+    taus = table["tau"].to_numpy(dtype=float)
+    return {
+        "robustness_status": {
+            "stable_tau": STABLE_TAU,
+            "min_tau": float(np.nanmin(taus)) if np.isfinite(taus).any() else None,
+            "unstable": unstable,
+        }
+    }
 
 
 def robustness_figures(medians: pd.DataFrame, table: pd.DataFrame, out_dir, *,

@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "figures (STUDY_DIR/figures/robustness_*.png)",
     )
     parser.add_argument("--primary", default="", help="the path's primary λ (figure ticks)")
+    parser.add_argument(
+        "--status", default=None, help="with --robustness-only: robustness_status.yaml (report)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"--study-dir {study} is not a directory")
     out = Path(args.out_dir) if args.out_dir else study / "tables"
     if args.robustness_only:
-        return _robustness(study, out, args.primary)
+        return _robustness(study, out, args.primary, args.status)
     with dask.config.set(scheduler="threads", num_workers=args.workers):
         written = aggregate(
             study,
@@ -71,8 +74,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _robustness(study: Path, out: Path, primary: str) -> int:
+def _robustness(study: Path, out: Path, primary: str, status: str | None) -> int:
     import sys
+
+    import yaml
 
     from symaudit.aggregate._io import write_atomic
     from symaudit.aggregate._robustness import (
@@ -80,6 +85,7 @@ def _robustness(study: Path, out: Path, primary: str) -> int:
         STABLE_TAU,
         robustness_figures,
         robustness_medians,
+        robustness_status,
         robustness_table,
     )
 
@@ -92,6 +98,9 @@ def _robustness(study: Path, out: Path, primary: str) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in ((ROBUSTNESS_TABLE, table), (f"{ROBUSTNESS_TABLE}_medians", medians)):
         print(write_atomic(out / f"{name}.csv", lambda p, f=frame: f.to_csv(p, index=False)))
+    if status:
+        text = yaml.safe_dump(robustness_status(table), sort_keys=False)
+        print(write_atomic(Path(status), lambda p: p.write_text(text)))
     label = repr(float(primary)) if primary else None
     for path in robustness_figures(medians, table, study / "figures", primary=label):
         print(path)
