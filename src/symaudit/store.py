@@ -1,7 +1,8 @@
 """Zarr v3 dataset stores: ``<name>.zarr`` holding ``fields`` of layout
 ``(trajectory, time, channel, y, x)``, float32, one frame per chunk and several whole
 trajectories per shard, described by its group attrs (family, pde, channels, time, stats,
-provenance; see ``contract.md``).
+provenance).  Coordinate arrays ``time`` (physical), ``channel`` (names), ``y`` and ``x`` (cell
+centres) and consolidated metadata make ``xr.open_zarr(path)`` open it as a Dataset.
 
 Writes are atomic: a store is built under ``<name>.zarr.tmp-<pid>`` and renamed into place only
 when complete, so a reader never sees half a store and an interrupted job leaves nothing that
@@ -222,14 +223,17 @@ class StoreBuilder:
         import zarr
 
         group = zarr.open_group(self.tmp, mode="r+")
-        for name, values in (extra_arrays or {}).items():
-            values = np.asarray(values)
-            group.create_array(name, shape=values.shape, dtype=values.dtype)[...] = values
         full = dict(attrs)
         full.setdefault("schema_version", SCHEMA_VERSION)
         full.setdefault("axis_order", list(DIMS))
         full["stats"] = stats_from_moments(parts, full["channels"])
+        for name, (dims, values, meta) in _coordinates(full, self.shape).items():
+            _put_array(group, name, dims, values, meta)
+        for name, values in (extra_arrays or {}).items():
+            dims, values = _extra_dims(name, values, self.shape[0])
+            _put_array(group, name, dims, values)
         group.attrs.update(_jsonable(full))
+        _consolidate(self.tmp)
         if self.path.exists():
             if not (self.path / "zarr.json").exists():  # never delete what is not a store
                 raise FileExistsError(f"{self.path} exists and is not a Zarr store; remove it")
@@ -257,6 +261,70 @@ def write_store(
     except BaseException:
         builder.abort()
         raise
+
+
+COORDINATES = ("time", "channel", "y", "x")
+
+
+def _coordinates(attrs: Mapping, shape: Sequence[int]) -> dict:
+    """The coordinate arrays ``xr.open_zarr`` shows: physical time, channel names and the cell
+    centres of y and x on the store's domain (default the unit square)."""
+    _, n_times, n_channels, ny, nx = shape
+    times = np.asarray(attrs["time"], dtype=np.float64)
+    if times.shape != (n_times,):
+        raise ValueError(f"attrs time has {times.size} entries but fields has {n_times} frames")
+    names = [str(ch["name"]) for ch in attrs["channels"]]
+    if len(names) != n_channels:
+        raise ValueError(f"attrs channels has {len(names)} entries but fields has {n_channels}")
+    domain = (attrs.get("grid") or {}).get("domain") or [[0.0, 1.0], [0.0, 1.0]]
+    (x0, x1), (y0, y1) = domain
+
+    def centres(lo, hi, n):
+        return lo + (np.arange(n, dtype=np.float64) + 0.5) * (hi - lo) / n
+
+    return {
+        "time": (("time",), times, {"long_name": "physical time of the frame"}),
+        "channel": (("channel",), np.asarray(names, dtype=str), {"long_name": "channel name"}),
+        "y": (("y",), centres(y0, y1, ny), {"long_name": "cell centre y"}),
+        "x": (("x",), centres(x0, x1, nx), {"long_name": "cell centre x"}),
+    }
+
+
+def _extra_dims(name: str, values, n_trajectories: int) -> tuple[tuple[str, ...], np.ndarray]:
+    """Dimension names of an extra array: ``(dims, values)`` as given, else ``trajectory`` for a
+    leading axis of one entry per trajectory and ``<name>_dim<i>`` for the other axes."""
+    if isinstance(values, tuple) and len(values) == 2 and isinstance(values[0], tuple | list):
+        dims, values = tuple(values[0]), np.asarray(values[1])
+        if len(dims) != values.ndim:
+            raise ValueError(f"extra array {name}: {len(dims)} dimension names for "
+                             f"{values.ndim} axes")
+        return dims, values
+    values = np.asarray(values)
+    dims = tuple(f"{name}_dim{i}" for i in range(values.ndim))
+    if values.ndim and values.shape[0] == n_trajectories:
+        dims = ("trajectory",) + dims[1:]
+    return dims, values
+
+
+def _put_array(group, name: str, dims, values: np.ndarray, meta: Mapping | None = None) -> None:
+    if name in group:
+        raise ValueError(f"store array {name} already exists (names {COORDINATES} are reserved)")
+    kwargs = {"dtype": str} if values.dtype.kind in "US" else {"dtype": values.dtype}
+    array = group.create_array(name, shape=values.shape, dimension_names=tuple(dims), **kwargs)
+    array[...] = values
+    if meta:
+        array.attrs.update(dict(meta))
+
+
+def _consolidate(path: Path) -> None:
+    """Consolidated metadata (one read opens the store); zarr warns that v3 has no spec for it."""
+    import warnings
+
+    import zarr
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+        zarr.consolidate_metadata(path)
 
 
 def _jsonable(value):
