@@ -54,12 +54,21 @@ def shard_trajectories(n_trajectories: int, frame_bytes: int, n_times: int) -> i
     return int(max(1, min(n_trajectories, (32 << 20) // max(per_traj, 1))))
 
 
-def check_finite(block: np.ndarray, where: str) -> None:
-    """Raise a one-line error naming ``where`` when ``block`` holds NaN or inf."""
+def check_finite(block: np.ndarray, where: str, first_trajectory: int | None = None) -> None:
+    """Raise a one-line error naming ``where`` when ``block`` holds NaN or inf; for a
+    ``(trajectory, time, channel, y, x)`` block starting at store trajectory
+    ``first_trajectory`` the message names the trajectory, frame and channel index."""
     bad = ~np.isfinite(block)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{where}: non-finite value at index {idx} (NaN or inf in the field)")
+        value = block[idx]
+        if first_trajectory is not None and block.ndim == 5:
+            i, t, c, y, x = idx
+            raise ValueError(
+                f"{where}: trajectory {first_trajectory + i} frame {t} channel {c} holds {value} "
+                f"at (y, x) = ({y}, {x}) ({int(bad.sum())} non-finite values in this block)"
+            )
+        raise ValueError(f"{where}: non-finite value {value} at index {idx}")
 
 
 def moments(block: np.ndarray) -> dict:
@@ -213,7 +222,7 @@ class StoreBuilder:
             )
         if block.shape[1:] != self.shape[1:]:
             raise ValueError(f"block shape {block.shape[1:]} != store frame shape {self.shape[1:]}")
-        check_finite(block, f"{self.path.name} trajectories {start}..{start + len(block) - 1}")
+        check_finite(block, f"store {self.path}", start)
         array = zarr.open_array(self.tmp / "fields", mode="r+")
         array[start : start + len(block)] = block.astype(np.float32)
         return moments(block.astype(np.float32))
