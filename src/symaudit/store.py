@@ -285,17 +285,21 @@ def _coordinates(attrs: Mapping, shape: Sequence[int]) -> dict:
     names = [str(ch["name"]) for ch in attrs["channels"]]
     if len(names) != n_channels:
         raise ValueError(f"attrs channels has {len(names)} entries but fields has {n_channels}")
-    domain = (attrs.get("grid") or {}).get("domain") or [[0.0, 1.0], [0.0, 1.0]]
-    (x0, x1), (y0, y1) = domain
+    grid = attrs.get("grid") or {}
+    (x0, x1), (y0, y1) = grid.get("domain") or [[0.0, 1.0], [0.0, 1.0]]
+    # periodic grid of n points: cell centres, or nodes from the lower edge (a node grid whose
+    # duplicated endpoint was dropped at ingest)
+    node = grid.get("layout") == "node"
+    offset, what = (0.0, "grid node") if node else (0.5, "cell centre")
 
-    def centres(lo, hi, n):
-        return lo + (np.arange(n, dtype=np.float64) + 0.5) * (hi - lo) / n
+    def points(lo, hi, n):
+        return lo + (np.arange(n, dtype=np.float64) + offset) * (hi - lo) / n
 
     return {
         "time": (("time",), times, {"long_name": "physical time of the frame"}),
         "channel": (("channel",), np.asarray(names, dtype=str), {"long_name": "channel name"}),
-        "y": (("y",), centres(y0, y1, ny), {"long_name": "cell centre y"}),
-        "x": (("x",), centres(x0, x1, nx), {"long_name": "cell centre x"}),
+        "y": (("y",), points(y0, y1, ny), {"long_name": f"{what} y"}),
+        "x": (("x",), points(x0, x1, nx), {"long_name": f"{what} x"}),
     }
 
 
