@@ -365,7 +365,7 @@ def test_cli_writes_relative_errors_and_twirl(tiny_run, tmp_path, capsys):
         "--elements-per-batch", "3", "--out", str(out), "--twirl-out", str(twirl_out),
     )  # fmt: skip
     assert rc == 0
-    assert "elements/s" in capsys.readouterr().out
+    assert "elements/s" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["chunk.nc", "twirl.nc"]
 
     families = list(datasets.DATASETS["NS"])

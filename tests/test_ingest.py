@@ -17,6 +17,8 @@ store must hold ``phys`` in layout ``(..., y, x)``.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -109,7 +111,7 @@ def one_line_error(capsys, *argv):
     lines = err.strip().splitlines()
     assert code == 2, err
     assert len(lines) == 1, err
-    assert lines[0].startswith("symaudit ingest: error: ")
+    assert re.match(r"\S+Z symaudit ingest: error: ", lines[0]), lines[0]
     return lines[0]
 
 

@@ -25,9 +25,9 @@ Influence rows carry ``converged`` (False when any ket solve of any contributing
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-import sys
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -591,10 +591,9 @@ def aggregate(
                 written += _write_table(table, out, table_stem(kind, name), kind, name)
                 bad = table[~table["converged"]]
                 for (d, m), rows in bad.groupby(["dataset", "model"]):
-                    print(
-                        f"warning: {kind} {name} {d}/{m}: {len(rows)} element(s) rest on ket "
-                        f"solves that did not converge (column 'converged')",
-                        file=sys.stderr,
+                    logging.getLogger("symaudit.aggregate").warning(
+                        f"{kind} {name} {d}/{m}: {len(rows)} element(s) rest on ket "
+                        f"solves that did not converge (column 'converged')"
                     )
     return written
 

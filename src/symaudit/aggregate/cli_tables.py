@@ -23,7 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="sets to aggregate; every one named must have inputs (default: all found)",
     )
-    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
+    parser.add_argument(
+        "--kinds", nargs="+", choices=KINDS, default=list(KINDS),
+        help="which per-job outputs to aggregate (default: all)",
+    )
     parser.add_argument("--workers", type=int, default=None, help="dask threads (default: all)")
     parser.add_argument(
         "--twirl", action="store_true", help="also the D4 twirl-decomposition table (twirl_d4.csv)"

@@ -8,7 +8,7 @@ the axis pairing is decided from the data (see ``symaudit.data.ingest``).
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,9 +53,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from symaudit.data.ingest import ingest
 
-    def progress(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
     store = ingest(
         args.files,
         args.family,
@@ -64,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         check_trajectories=args.check_trajectories,
         x_axis=args.x_axis,
         shard=args.shard,
-        progress=None if args.quiet else progress,
+        progress=None if args.quiet else logging.getLogger("symaudit.ingest").info,
         endpoint=args.endpoint,
     )
     conv = store.attrs["axis_convention"]

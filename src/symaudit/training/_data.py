@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from symaudit import groups
+from symaudit._io import write_atomic
 from symaudit.datasets import DATASETS
 from symaudit.store import Store, open_store
 
@@ -110,7 +111,6 @@ def write_splits(
             for k, v in splits.items()
         },
     }
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     # one line per class and part: readable, and small even with thousands of trajectories
     lines = [f'{{"seed": {payload["seed"]}, "fractions": {json.dumps(payload["fractions"])},']
     lines.append(f' "classes": {json.dumps(payload["classes"])}, "splits": {{')
@@ -122,8 +122,7 @@ def write_splits(
             )
         lines.append("  }" + ("," if i < len(payload["splits"]) - 1 else ""))
     lines.append("}}")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
     return path
 
 

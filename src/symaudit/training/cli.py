@@ -11,6 +11,7 @@ DIR/final.pt is complete).  Multi-GPU / multi-process: launch the same arguments
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 from symaudit.datasets import DATASETS
@@ -21,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
     parser.add_argument("--model", required=True, help=f"one of: {', '.join(MODELS)}")
     parser.add_argument("--preset", default="paper", help=f"one of: {', '.join(PRESETS)}")
-    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--seed", type=int, required=True, help="the run's seed (splits, init)")
     parser.add_argument(
         "--stores",
         nargs=3,
@@ -77,7 +78,9 @@ def _restart_if_changed(out: str, fingerprint: str) -> None:
             run_dir / "splits.json",
         ]:
             path.unlink(missing_ok=True)
-        print(f"train: code or settings changed since {stamp}; starting afresh")
+        logging.getLogger("symaudit.train").warning(
+            f"code or settings changed since {stamp}; starting afresh"
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     stamp.write_text(fingerprint + "\n")
 
@@ -98,5 +101,6 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         settings,
         device=args.device,
+        log=logging.getLogger("symaudit.train").info,
     )
     return 0
