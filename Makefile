@@ -24,7 +24,13 @@ $(STAMP): pyproject.toml
 	  echo "make env: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); symaudit needs 3.11-3.13 (make env PYTHON=python3.12)" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "$(TORCH)"
+	@# TORCH_INDEX where it answers; else (an offline site, a local mirror) pip's configured sources
+	if [ -n "$(TORCH_INDEX)" ] && $(PY) -c "import sys, urllib.request as u; u.urlopen(sys.argv[1], timeout=20)" "$(TORCH_INDEX)/" 2>/dev/null; then \
+	  $(PY) -m pip install -q --extra-index-url "$(TORCH_INDEX)" "$(TORCH)"; \
+	else \
+	  echo "make env: TORCH_INDEX=$(TORCH_INDEX) does not answer; installing $(TORCH) from pip's configured sources"; \
+	  $(PY) -m pip install -q "$(TORCH)"; \
+	fi
 	$(PY) -m pip install -q -e '.[test]'
 	@# a CUDA build without a visible GPU is normal on a login node: say so, do not fail
 	@$(PY) -c "import torch; cuda = torch.version.cuda; n = torch.cuda.device_count() if cuda else 0; \
