@@ -141,8 +141,9 @@ def order_files(files: Sequence[str | os.PathLike], order: str = "numeric") -> l
         digits = re.findall(r"\d+", p.stem)
         if not digits:
             raise ValueError(
-                f"{p}: no chunk number in the file name (needed by --order numeric; "
-                "use --order lexicographic)"
+                f"{p}: no chunk number in the file name, needed by --order numeric to place it "
+                f"among {len(paths)} files (an assembled file goes alone, without its chunks; "
+                "or use --order lexicographic)"
             )
         number = int(digits[-1])
         if number in numbered:
