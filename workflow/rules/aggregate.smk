@@ -47,7 +47,8 @@ rule aggregate_tables:
         twirl="--twirl" if twirl_tables() else "",
     shell:
         "python -m symaudit aggregate --study-dir {params.study_dir}"
-        " --element-sets {params.element_sets} {params.twirl} > {log} 2>&1"
+        " --element-sets {params.element_sets} {params.twirl}"
+        " --inputs {input.influence} {input.equivariance} > {log} 2>&1"
 
 
 rule figures:
@@ -71,9 +72,10 @@ rule figures:
     params:
         tables=lambda wildcards, input: Path(input.tables[0]).parent,
         out_dir=lambda wildcards, output: Path(output.png[0]).parent,
+        only=expected_figures(),
     shell:
         "python -m symaudit figures --tables {params.tables} --out-dir {params.out_dir}"
-        " > {log} 2>&1"
+        " --only {params.only} > {log} 2>&1"
 
 
 rule report_html:

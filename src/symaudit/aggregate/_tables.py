@@ -107,24 +107,50 @@ def discover(study_dir: str | os.PathLike, kinds: Sequence[str] = KINDS) -> list
     root = Path(study_dir)
     found = []
     for kind in kinds:
-        pattern = _PATTERNS[kind]
         for path in (p for g in _GLOBS[kind] for p in root.glob(g)):
-            m = pattern.match(path.relative_to(root).as_posix())
-            if m is None:
-                continue
-            g = m.groupdict()
-            found.append(
-                StoreFile(
-                    kind,
-                    g["dataset"],
-                    g["model"],
-                    g["element_set"],
-                    int(g["seed"]),
-                    int(g["batch"]) if g.get("batch") is not None else None,
-                    int(g["chunk"]),
-                    path,
-                )
-            )
+            item = _parse(root, path, kind)
+            if item is not None:
+                found.append(item)
+    return sorted(found)
+
+
+def _parse(root: Path, path: Path, kind: str) -> StoreFile | None:
+    m = _PATTERNS[kind].match(path.relative_to(root).as_posix())
+    if m is None:
+        return None
+    g = m.groupdict()
+    return StoreFile(
+        kind,
+        g["dataset"],
+        g["model"],
+        g["element_set"],
+        int(g["seed"]),
+        int(g["batch"]) if g.get("batch") is not None else None,
+        int(g["chunk"]),
+        path,
+    )
+
+
+def parse_files(
+    study_dir: str | os.PathLike, paths: Sequence[str | os.PathLike], kinds: Sequence[str] = KINDS
+) -> list[StoreFile]:
+    """Exactly the given per-job stores (a workflow rule's declared inputs), parsed from their
+    paths under ``study_dir``; ``twirl.nc`` files are skipped; any other path is an error."""
+    root = Path(study_dir).resolve()
+    found = []
+    for raw in paths:
+        path = Path(raw).resolve()
+        if path.name == "twirl.nc":
+            continue
+        if not path.is_relative_to(root):
+            raise ValueError(f"input {raw} is not under the study directory {study_dir}")
+        parsed = [f for f in (_parse(root, path, k) for k in KINDS) if f is not None]
+        if not parsed:
+            raise ValueError(f"input {raw} is not a per-job equivariance or influence store")
+        if parsed[0].kind in kinds:
+            if not path.exists():
+                raise FileNotFoundError(f"input {raw} does not exist")
+            found.append(parsed[0])
     return sorted(found)
 
 
@@ -546,6 +572,7 @@ def aggregate(
     element_sets: Sequence[str] | None = None,
     kinds: Sequence[str] = KINDS,
     require: bool = False,
+    inputs: Sequence[str | os.PathLike] | None = None,
 ) -> list[Path]:
     """Write every quantile table of a study; returns the paths written.
 
@@ -562,8 +589,11 @@ def aggregate(
     require
         Raise :class:`FileNotFoundError` when a requested (kind, set) has no input files
         (the workflow passes this so a missing stage cannot yield a silently absent table).
+    inputs
+        Exactly the per-job stores to read (the workflow's declared inputs); default: every
+        store found under ``study_dir``, leftovers of earlier configurations included.
     """
-    files = discover(study_dir, kinds)
+    files = discover(study_dir, kinds) if inputs is None else parse_files(study_dir, inputs, kinds)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sets = (

@@ -27,6 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--kinds", nargs="+", choices=KINDS, default=list(KINDS),
         help="which per-job outputs to aggregate (default: all)",
     )
+    parser.add_argument(
+        "--inputs", nargs="+", default=None, metavar="FILE",
+        help="read exactly these per-job stores (and twirl.nc files), e.g. a workflow rule's "
+        "declared inputs; default: every store found under STUDY_DIR",
+    )
     parser.add_argument("--workers", type=int, default=None, help="dask threads (default: all)")
     parser.add_argument(
         "--twirl", action="store_true", help="also the D4 twirl-decomposition table (twirl_d4.csv)"
@@ -49,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
             element_sets=args.element_sets,
             kinds=args.kinds,
             require=args.element_sets is not None,
+            inputs=args.inputs,
         )
     if not written:
         raise FileNotFoundError(f"no equivariance or influence stores under {study}")
@@ -56,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         from symaudit.aggregate._io import write_atomic
         from symaudit.aggregate._twirl import TWIRL_TABLE, twirl_table
 
-        table = twirl_table(study)
+        table = twirl_table(study, args.inputs)
         written.append(
             write_atomic(out / f"{TWIRL_TABLE}.csv", lambda p: table.to_csv(p, index=False))
         )
