@@ -101,3 +101,8 @@ def test_xarray_opens_a_store_with_dims_and_coordinates(tmp_path):
     for name, array in group.arrays():
         assert array.metadata.dimension_names, name
     assert np.array_equal(st.open_store(tmp_path / "x.zarr").read(), fields)
+    # an array added to a finished store is seen through the refreshed consolidated metadata
+    st.add_arrays(tmp_path / "x.zarr", {"late": (("trajectory", "time"), np.zeros((3, 3)))})
+    assert xr.open_zarr(tmp_path / "x.zarr")["late"].dims == ("trajectory", "time")
+    with pytest.raises(ValueError, match="store array time already exists"):
+        st.add_arrays(tmp_path / "x.zarr", {"time": np.zeros(3)})

@@ -24,6 +24,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Store",
     "StoreBuilder",
+    "add_arrays",
     "check_finite",
     "git_revision",
     "open_store",
@@ -273,6 +274,21 @@ def write_store(
 
 
 COORDINATES = ("time", "channel", "y", "x")
+
+
+def add_arrays(path: str | os.PathLike, arrays: Mapping) -> Store:
+    """Add arrays to a finished store (``{name: values}`` or ``{name: (dims, values)}``, dims as
+    for ``extra_arrays`` of :meth:`StoreBuilder.commit`) and refresh its consolidated metadata,
+    so ``xr.open_zarr`` and :func:`open_store` see them."""
+    import zarr
+
+    store = open_store(path)
+    group = zarr.open_group(store.path, mode="r+", use_consolidated=False)
+    for name, values in arrays.items():
+        dims, values = _extra_dims(name, values, store.shape[0])
+        _put_array(group, name, dims, values)
+    _consolidate(store.path)
+    return open_store(store.path)
 
 
 def _coordinates(attrs: Mapping, shape: Sequence[int]) -> dict:
