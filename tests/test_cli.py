@@ -21,6 +21,12 @@ def test_version(capsys):
     assert capsys.readouterr().out.strip() == f"symaudit {symaudit.__version__}"
 
 
+def test_log_level_before_the_command(capsys):
+    argv = ["--log-level", "debug", "model-info", "unet", "--preset", "tiny", "--dataset", "CE"]
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out.startswith("parameters: ")
+
+
 @pytest.mark.parametrize("command", sorted(cli.COMMANDS))
 def test_every_option_has_help(command):
     parser = argparse.ArgumentParser()

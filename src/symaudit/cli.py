@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         help="lowest level of the log lines on stderr (default: INFO or $SYMAUDIT_LOG_LEVEL)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    chosen = next((a for a in argv if not a.startswith("-")), None)
+    chosen = next((a for a, before in zip(argv, [None, *argv], strict=False)
+                   if not a.startswith("-") and before != "--log-level"), None)
     modules = {}
     for name, (module_name, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text)
