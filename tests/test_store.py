@@ -56,7 +56,8 @@ def test_shard_aligned_parallel_writes_combine(tmp_path):
 def test_nan_is_rejected_and_nothing_is_left_behind(tmp_path):
     fields = np.zeros((2, 2, 4, 8, 8), np.float32)
     fields[1, 0, 2, 3, 4] = np.nan
-    with pytest.raises(ValueError, match=r"c.zarr: trajectory 1 frame 0 channel 2 holds nan at"):
+    message = r"c.zarr: trajectory 1 frame 0 channel momentum_y holds nan at \(y, x\) = \(3, 4\)"
+    with pytest.raises(ValueError, match=message):
         st.write_store(tmp_path / "c.zarr", fields, _attrs())
     assert list(tmp_path.iterdir()) == []
 

@@ -55,19 +55,27 @@ def shard_trajectories(n_trajectories: int, frame_bytes: int, n_times: int) -> i
     return int(max(1, min(n_trajectories, (32 << 20) // max(per_traj, 1))))
 
 
-def check_finite(block: np.ndarray, where: str, first_trajectory: int | None = None) -> None:
+def check_finite(
+    block: np.ndarray,
+    where: str,
+    first_trajectory: int | None = None,
+    channels: Sequence[str] | None = None,
+) -> None:
     """Raise a one-line error naming ``where`` when ``block`` holds NaN or inf; for a
     ``(trajectory, time, channel, y, x)`` block starting at store trajectory
-    ``first_trajectory`` the message names the trajectory, frame and channel index."""
+    ``first_trajectory`` the message names the trajectory, frame and channel (``channels``:
+    their names)."""
     bad = ~np.isfinite(block)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         value = block[idx]
         if first_trajectory is not None and block.ndim == 5:
             i, t, c, y, x = idx
+            name = channels[c] if channels is not None and c < len(channels) else c
             raise ValueError(
-                f"{where}: trajectory {first_trajectory + i} frame {t} channel {c} holds {value} "
-                f"at (y, x) = ({y}, {x}) ({int(bad.sum())} non-finite values in this block)"
+                f"{where}: trajectory {first_trajectory + i} frame {t} channel {name} holds "
+                f"{value} at (y, x) = ({y}, {x}) ({int(bad.sum())} non-finite values in this "
+                "block)"
             )
         raise ValueError(f"{where}: non-finite value {value} at index {idx}")
 
@@ -186,6 +194,7 @@ class StoreBuilder:
         self.path = Path(path)
         self.tmp = Path(tmp) if tmp else self.path.with_name(self.path.name + f".tmp-{os.getpid()}")
         n_channels = len(channels)
+        self.channel_names = [str(ch.get("name", i)) for i, ch in enumerate(channels)]
         frame = (1, 1, n_channels, resolution, resolution)
         self.shard = shard or shard_trajectories(
             n_trajectories, 4 * n_channels * resolution**2, n_times
@@ -225,7 +234,7 @@ class StoreBuilder:
             )
         if block.shape[1:] != self.shape[1:]:
             raise ValueError(f"block shape {block.shape[1:]} != store frame shape {self.shape[1:]}")
-        check_finite(block, f"store {self.path}", start)
+        check_finite(block, f"store {self.path}", start, self.channel_names)
         array = zarr.open_array(self.tmp / "fields", mode="r+")
         array[start : start + len(block)] = block.astype(np.float32)
         return moments(block.astype(np.float32))
