@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "equivariance": ("symaudit.equivariance.cli", "relative errors and twirl decomposition"),
     "aggregate": ("symaudit.aggregate.cli_tables", "quantile tables from per-job stores"),
     "figures": ("symaudit.aggregate.cli_figures", "the paper's figures from the tables"),
+    "quality": ("symaudit.aggregate.cli_quality", "model-quality table: each run vs persistence"),
 }
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from symaudit import baselines
+
 __all__ = [
     "SCHEMA_VERSION",
     "Store",
@@ -123,6 +125,7 @@ class Store:
     path: Path
     array: object  # zarr.Array
     attrs: dict
+    group: object = None  # zarr.Group: the store's other arrays (baselines, seeds, ...)
 
     @property
     def channels(self) -> list[dict]:
@@ -167,7 +170,7 @@ def open_store(path: str | os.PathLike) -> Store:
     missing = {"family", "pde", "channels", "time", "stats", "provenance"} - set(attrs)
     if missing:
         raise ValueError(f"store {path}: missing attrs {sorted(missing)}")
-    return Store(path, array, attrs)
+    return Store(path, array, attrs, group)
 
 
 class StoreBuilder:
@@ -235,9 +238,13 @@ class StoreBuilder:
         if block.shape[1:] != self.shape[1:]:
             raise ValueError(f"block shape {block.shape[1:]} != store frame shape {self.shape[1:]}")
         check_finite(block, f"store {self.path}", start, self.channel_names)
+        block = block.astype(np.float32)
         array = zarr.open_array(self.tmp / "fields", mode="r+")
-        array[start : start + len(block)] = block.astype(np.float32)
-        return moments(block.astype(np.float32))
+        array[start : start + len(block)] = block
+        part = moments(block)
+        # the persistence baseline of what was written, for the store's baselines
+        part["start"], part[baselines.ARRAY] = start, baselines.persistence_smse(block)
+        return part
 
     def commit(self, attrs: Mapping, parts: Sequence[Mapping], extra_arrays: Mapping | None = None):
         """Record attrs and statistics, then atomically move the store into place."""
@@ -245,6 +252,17 @@ class StoreBuilder:
 
         group = zarr.open_group(self.tmp, mode="r+")
         full = dict(attrs)
+        if parts and all(baselines.ARRAY in p for p in parts):
+            table = np.empty((self.shape[0], self.shape[1] - 1), dtype=np.float64)
+            for p in parts:
+                table[p["start"] : p["start"] + len(p[baselines.ARRAY])] = p[baselines.ARRAY]
+            group.create_array(
+                baselines.ARRAY,
+                shape=table.shape,
+                dtype=table.dtype,
+                dimension_names=baselines.DIMS,
+            )[...] = table
+            full["baselines"] = baselines.baseline_attrs(table)
         full.setdefault("schema_version", SCHEMA_VERSION)
         full.setdefault("axis_order", list(DIMS))
         full["stats"] = stats_from_moments(parts, full["channels"])

@@ -2,6 +2,7 @@
 
 
 localrules:
+    model_quality,
     aggregate_tables,
     figures,
     report_html,
@@ -20,6 +21,35 @@ rule study_config:
         import yaml
 
         Path(output[0]).write_text(yaml.safe_dump(json.loads(params.resolved), sort_keys=False))
+
+
+rule model_quality:
+    input:
+        metrics=[f"{RESULTS}/models/{d}/{m}/seed{s}/metrics.csv" for d, m, s in runs()],
+        equivariance=quality_equivariance_files(),
+        code=stage_code("aggregate"),
+    output:
+        table=report(
+            f"{RESULTS}/tables/model_quality.csv",
+            caption="../report/model_quality_table.rst",
+            category="Model quality",
+        ),
+        figure=report(
+            f"{RESULTS}/figures/model_quality.png",
+            caption="../report/model_quality.rst",
+            category="Model quality",
+        ),
+        status=f"{RESULTS}/tables/quality_status.yaml",
+    log:
+        f"logs/{STUDY}/aggregate/model_quality.log",
+    conda:
+        "../../envs/aggregate.yaml"
+    params:
+        runs=quality_run_arguments,
+        max_ratio=config["quality"]["max_persistence_ratio"],
+    shell:
+        "python -m symaudit quality {params.runs} --max-persistence-ratio {params.max_ratio}"
+        " --table {output.table} --figure {output.figure} --status {output.status} > {log} 2>&1"
 
 
 rule aggregate_tables:
@@ -82,7 +112,9 @@ rule report_html:
     input:
         rules.figures.output,
         rules.aggregate_tables.output,
+        rules.model_quality.output,
         config=rules.study_config.output,
+        status=rules.model_quality.output.status,
     output:
         f"{RESULTS}/report.html",
     log:
@@ -93,7 +125,9 @@ rule report_html:
         snakefile=os.path.relpath(workflow.main_snakefile),
     shell:
         # --nolock: the running workflow holds the lock; a report only reads its metadata
-        "python -m snakemake -s {params.snakefile} --nolock --configfile {input.config}"
+        # the quality status joins the config so that captions can flag failed runs
+        "python -m snakemake -s {params.snakefile} --nolock"
+        " --configfile {input.config} {input.status}"
         " --report {output}"
         " > {log} 2>&1"
 
@@ -101,3 +135,4 @@ rule report_html:
 rule stage_figures:
     input:
         rules.figures.output,
+        rules.model_quality.output,

@@ -27,6 +27,9 @@ os.environ.update(
 # Snakemake schedules, and a CPU reduction's rounding depends on the thread count, so results
 # are bitwise the same wherever a job runs (locally or in a Slurm allocation).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# The quality gate reaches the stage CLIs (their warnings) through the environment, not as a
+# rule parameter: it changes no number, so changing it must rerun nothing but the report.
+os.environ["SYMAUDIT_MAX_PERSISTENCE_RATIO"] = str(config["quality"]["max_persistence_ratio"])
 
 # Library code each stage runs.  Listed as rule inputs so that editing a stage's code reruns
 # that stage and what follows it (Snakemake's rerun triggers do not see imported modules).
@@ -68,6 +71,16 @@ def stage_code(stage):
 def section(name):
     """A config section as compact JSON for a CLI's --settings (defaults filled by the schema)."""
     return json.dumps(config.get(name, {}), sort_keys=True, separators=(",", ":"))
+
+
+def train_settings(wildcards):
+    """The train section for one run: ``epochs`` given per dataset resolved to its value."""
+    train = dict(config.get("train", {}))
+    if isinstance(train.get("epochs"), dict):
+        if wildcards.dataset not in train["epochs"]:
+            raise ValueError(f"train.epochs names no value for dataset {wildcards.dataset}")
+        train["epochs"] = train["epochs"][wildcards.dataset]
+    return json.dumps(train, sort_keys=True, separators=(",", ":"))
 
 
 def family_stores(wildcards):
@@ -144,6 +157,25 @@ def all_equivariance():
         for c in chunk_ids(name)
     ]
     return files + [f"{RESULTS}/equivariance/{d}/{m}/seed{s}/twirl.nc" for d, m, s in runs()]
+
+
+def quality_equivariance_files():
+    """Per run, the first equivariance output (it holds the analysis-batch SMSEs)."""
+    first = config["analysis"]["element_sets"][0]
+    return [
+        f"{RESULTS}/equivariance/{d}/{m}/seed{s}/{first}_chunk{chunk_ids(first)[0]}.nc"
+        for d, m, s in runs()
+    ]
+
+
+def quality_run_arguments(wildcards, input):
+    """``--run DATASET MODEL SEED METRICS EQUIVARIANCE`` for every run, in input order."""
+    return " ".join(
+        f"--run {d} {m} {s} {metrics} {equivariance}"
+        for (d, m, s), metrics, equivariance in zip(
+            runs(), input.metrics, input.equivariance, strict=True
+        )
+    )
 
 
 def pdegym_files(wildcards):

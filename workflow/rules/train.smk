@@ -24,7 +24,7 @@ rule train_model:
         gpu=1,
     params:
         preset=config["preset"],
-        settings=section("train"),
+        settings=train_settings,
         out=model_dir,
     shell:
         "if [ {resources.gpu} -gt 1 ]; then"

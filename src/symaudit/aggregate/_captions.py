@@ -81,6 +81,42 @@ _RANGE_NOTE = (
 )
 
 
+def quality_banner(
+    dataset: str | None = None,
+    model: str | None = None,
+    seed: str | None = None,
+    scope: str = "behind this output",
+) -> str:
+    """Jinja2 RST that names the runs behind an output which failed the quality gate.
+
+    The report rule adds ``tables/quality_status.yaml`` to the config (key
+    ``quality_status``, see :mod:`symaudit.aggregate._quality`); the text renders to nothing
+    when every relevant run passed or when no status is present.  ``dataset``, ``model`` and
+    ``seed`` restrict the runs to those behind the output (Jinja expressions allowed for
+    ``seed``).
+    """
+    tests = "".join(
+        f' | selectattr("{key}", "equalto", {value})'
+        for key, value in (("dataset", dataset), ("model", model), ("seed", seed))
+        if value is not None
+    )
+    return (
+        '{% set q = snakemake.config.get("quality_status") or {} %}'
+        f'{{% set bad = q.get("flagged", []){tests} | list %}}'
+        "{% if bad %}**Premise failed: "
+        f"{{{{ bad | length }}}} run(s) {scope} did not learn the dynamics** "
+        "(validation SMSE above {{ q.max_persistence_ratio }} × persistence, table "
+        "``model_quality.csv``): "
+        '{% for r in bad %}{{ r.label }} ({{ r.ratio }} × persistence){{ ", " if not loop.last }}'
+        "{% endfor %}. Their numbers are included, but they describe networks that did not "
+        "beat predicting no change.\n\n{% endif %}"
+    )
+
+
+def _quoted(text: str) -> str:
+    return f'"{text}"'
+
+
 def _paper_range(kind: str, element_set: str, dataset: str) -> str | None:
     r = PAPER_RANGES.get((kind, element_set, dataset))
     if r is None:
@@ -103,7 +139,8 @@ def figure_caption(spec: FigureSpec) -> str:
     """The RST (Jinja2) caption of one figure."""
     what = "equivariance error" if spec.kind == "equivariance" else "influence"
     table = f"``{spec.table}.csv``"
-    lines = []
+    model = _quoted(spec.model) if spec.model is not None else None
+    lines = [quality_banner(_quoted(spec.dataset), model)]
     if spec.model is None:
         subject = f"{_SET_TEXT[spec.element_set]}, {spec.dataset} data"
         lines.append(f"**Fig. {spec.number}: {what} under {subject}.**")
@@ -201,6 +238,7 @@ def table_caption(stem: str) -> str:
     }[key]
     return "\n".join(
         [
+            quality_banner(),
             f"**{title}, {_SET_TEXT[element_set]}.** One row per dataset × model × element "
             "(numpy type-7 quantiles; NaNs skipped and reflected in the counts). Also written as "
             f"``{stem}.nc`` with dims (dataset, model, {'seed, ' if per_seed else ''}element).",
@@ -250,6 +288,9 @@ def workflow_description() -> str:
             "symaudit: did the emulators learn the symmetries of their flows?",
             "=================================================================",
             "",
+            quality_banner(scope="of this study"),
+            _QUALITY_SECTION,
+            "",
             "This report audits whether neural PDE emulators (UNet, ViT) trained on 2-D flows "
             "(CE: compressible Euler, classes RP, CRP, RPUI; NS: incompressible Navier–Stokes, "
             "classes BB, Gauss, Sines) learned the symmetries of the equations: the dihedral group "
@@ -281,17 +322,75 @@ def workflow_description() -> str:
     )
 
 
+#: the report's first section: how well each emulator learned (from the quality status)
+_QUALITY_SECTION = "\n".join(
+    [
+        "**Model quality** (first: every number below describes a trained emulator only if it "
+        "learned the dynamics). Each run's final validation SMSE against persistence "
+        "(predicting s\\ :sub:`t+1` = s\\ :sub:`t`) on the same transitions; the gate is "
+        '{{ (snakemake.config.get("quality_status") or {}).get("max_persistence_ratio", "?") }}'
+        " × persistence. Curves and the full table: category *Model quality*.",
+        "",
+        '{% set q = snakemake.config.get("quality_status") or {} %}{% if q.get("runs") %}',
+        ".. list-table::",
+        "   :header-rows: 1",
+        "",
+        "   * - run",
+        "     - epochs",
+        "     - val SMSE",
+        "     - persistence",
+        "     - ratio",
+        "     - gate",
+        '{% for r in q["runs"] %}',
+        "   * - {{ r.label }}",
+        "     - {{ r.epochs }}",
+        "     - {{ r.val_smse }}",
+        "     - {{ r.persistence }}",
+        "     - {{ r.ratio }}",
+        '     - {{ "passed" if r.passes else "FAILED" }}',
+        "{% endfor %}",
+        "{% endif %}",
+    ]
+)
+
 #: captions of outputs made outside the aggregation tables and figures
 OTHER_CAPTIONS: dict[str, str] = {
     "training_curve": (
-        "Training curve of {{ snakemake.wildcards.dataset }} {{ snakemake.wildcards.model }},"
+        quality_banner(
+            "snakemake.wildcards.dataset",
+            "snakemake.wildcards.model",
+            "snakemake.wildcards.seed | int",
+        )
+        + "Training curve of {{ snakemake.wildcards.dataset }} {{ snakemake.wildcards.model }},"
         " seed {{ snakemake.wildcards.seed }}: mean scaled MSE (SMSE, the reference's loss:"
         " squared error over the per-example, per-channel RMS of the target) per epoch on the"
         " training transitions and on the validation split (65/5/30 % of each class's"
-        " trajectories, persisted in ``splits.json``)."
+        " trajectories, persisted in ``splits.json``). The dashed line is persistence: the"
+        " validation SMSE of predicting no change (s_{t+1} = s_t)."
+    ),
+    "model_quality": (
+        quality_banner()
+        + "**Did each emulator learn the dynamics?** Validation SMSE divided by the SMSE of"
+        " persistence (predicting s_{t+1} = s_t) on the same validation transitions, per"
+        " epoch; one panel per dataset, one line per model (median over seeds, band Q1–Q3)."
+        " The dashed line at 1 is persistence: a model above it predicts worse than no change."
+        " The dotted red line, when drawn, is the study's quality gate"
+        ' ({{ snakemake.config.get("quality", {}).get("max_persistence_ratio", 1.0) }}).'
+    ),
+    "model_quality_table": (
+        quality_banner()
+        + "**Model quality, one row per dataset × model × seed.** ``epochs``, ``steps``"
+        " (optimiser steps), ``wall_time_s`` (training, summed over epochs); final"
+        " ``train_smse`` and ``val_smse``; ``val_persistence_smse``: persistence on the same"
+        " validation transitions; ``ratio`` = val_smse / val_persistence_smse;"
+        " ``analysis_smse`` and ``analysis_persistence_smse``: the same on the analysis batches"
+        " the audit uses (test trajectories), and their ``analysis_ratio``; ``passes``: ratio"
+        " at most the quality gate"
+        ' ({{ snakemake.config.get("quality", {}).get("max_persistence_ratio", 1.0) }}).'
     ),
     "twirl_d4": (
-        "**Twirl decomposition over D4** for every dataset and model: the share of the loss due"
+        quality_banner()
+        + "**Twirl decomposition over D4** for every dataset and model: the share of the loss due"
         " to broken symmetry, percent = 100 L_equiv / L with L = L_mean + L_equiv (twirling"
         " paper, Proposition 1), per example, pooled over seeds x analysis batches x examples"
         " (Q1, median, Q3, numpy type 7), plus the pooled losses and the loss of the test-time"

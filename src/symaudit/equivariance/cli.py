@@ -10,7 +10,8 @@ model ``--elements-per-batch`` at a time.  The model keeps its checkpoint dtype;
 ratios are float64.
 
 ``--out`` (NetCDF, written atomically): ``relative_error`` (element, batch, time, class) =
-SMSE(f(g x), g y) / SMSE(f(x), y), plus the SMSEs themselves (``smse``, ``smse_transformed``).
+SMSE(f(g x), g y) / SMSE(f(x), y), plus the SMSEs themselves (``smse``, ``smse_transformed``)
+and the persistence baseline SMSE(x, y) (``persistence_smse``).
 ``--twirl-out``: the twirl decomposition over the full group ``--twirl-elements`` (default:
 the whole ``--set-name`` set, e.g. D4), per (batch, class) as means over time (``total``,
 ``mean``, ``equiv``, ``twirled_loss``, ``plain``; ``percent`` = 100 equiv / total) and per
@@ -31,6 +32,7 @@ import torch
 
 from symaudit import groups
 from symaudit._io import write_atomic
+from symaudit.baselines import add_gate_argument, warn_if_failed
 
 __all__ = ["add_arguments", "run"]
 
@@ -73,6 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="transformed copies of a batch per forward pass (default 8)",
     )
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:i] (default auto)")
+    add_gate_argument(parser)
 
 
 # --- the two collaborators (separate functions so the tests can stand in for them) ----------
@@ -173,9 +176,11 @@ def run(args) -> int:
     from symaudit import __version__
     from symaudit.equivariance._api import decomposition
     from symaudit.equivariance._sweep import check_group, placement, sweep
+    from symaudit.losses import smse
     from symaudit.store import git_revision, open_store
 
     _check_args(args)
+    warn_if_failed(args.run_dir, args.max_persistence_ratio)
     stores = [open_store(p) for p in args.stores]
     families = [s.family for s in stores]
     channels = stores[0].channels
@@ -202,6 +207,7 @@ def run(args) -> int:
     relative = np.full((E, B, T, C), np.nan)
     transformed = np.full((E, B, T, C), np.nan)
     baseline = np.full((B, T, C), np.nan)
+    persistence = np.full((B, T, C), np.nan)
     tw_keys = ("total", "mean", "equiv", "twirled_loss", "plain", "percent")
     tw_class = {k: np.full((B, C), np.nan) for k in tw_keys}
     tw_example = {k: np.full((B, T, C), np.nan) for k in tw_keys if k != "percent"}
@@ -231,6 +237,8 @@ def run(args) -> int:
         )
         dtype = str(placement(model, inputs)[1]).removeprefix("torch.")
         baseline[i] = _per_class(result.baseline, T, C)
+        # the SMSE of predicting no change, SMSE(x, y): what the model must beat
+        persistence[i] = _per_class(smse(inputs.double(), targets.double(), "per_example"), T, C)
         if wanted:
             relative[:, i] = _per_class(result.relative, T, C)
             transformed[:, i] = _per_class(result.errors, T, C)
@@ -272,6 +280,7 @@ def run(args) -> int:
                 "relative_error": (("element", *btc), relative),
                 "smse_transformed": (("element", *btc), transformed),
                 "smse": (btc, baseline),
+                "persistence_smse": (btc, persistence),
             },
             coords={"element": np.asarray(args.elements, dtype=object), **coords},
             attrs=attrs,
@@ -279,6 +288,7 @@ def run(args) -> int:
         ds["relative_error"].attrs["description"] = "SMSE(f(g x), g y) / SMSE(f(x), y)"
         ds["smse_transformed"].attrs["description"] = "SMSE(f(g x), g y)"
         ds["smse"].attrs["description"] = "SMSE(f(x), y)"
+        ds["persistence_smse"].attrs["description"] = "SMSE(x, y): predicting no change"
         _write_atomic(ds, args.out)
     if twirl:
         data = {key: (("batch", "class"), tw_class[key]) for key in tw_keys}

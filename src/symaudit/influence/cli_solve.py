@@ -18,10 +18,13 @@ import os
 import shutil
 from pathlib import Path
 
+from symaudit.baselines import add_gate_argument, warn_if_failed
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="the model checkpoint (final.pt)")
     parser.add_argument("--run-dir", required=True, help="the model's run directory (splits)")
+    add_gate_argument(parser)
     parser.add_argument("--stores", nargs=3, required=True, metavar="STORE",
                         help="the group's three class stores, in class order")
     parser.add_argument("--batch", type=int, required=True, help="analysis batch index k")
@@ -39,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from symaudit.influence._stage import load_analysis, resolve_settings, run_identity
 
     settings = resolve_settings(args.settings)
+    warn_if_failed(args.run_dir, args.max_persistence_ratio)
     model, meta, _, families, inputs, targets = load_analysis(
         args.checkpoint, args.run_dir, args.stores, args.batch, args.time_steps, args.device
     )

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from symaudit._io import atomic_path
+from symaudit.models._increment import Increment
 from symaudit.models._layers import fused_attention, reset_parameters
 from symaudit.models._twirl import Twirled, twirled
 from symaudit.models._unet import UNet
@@ -29,6 +30,7 @@ from symaudit.models._vit import ViT, unpatchify
 __all__ = [
     "MODELS",
     "PRESETS",
+    "Increment",
     "Twirled",
     "UNet",
     "ViT",
@@ -84,6 +86,7 @@ def build(
     resolution: int = 128,
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float32,
+    increment: bool = False,
 ) -> nn.Module:
     """Build model ``name`` at size ``preset`` for ``in_channels`` field channels.
 
@@ -106,6 +109,9 @@ def build(
         when omitted.  The same generator state always gives the same weights.
     dtype : torch.dtype
         float32 (training) or float64 (exact checks).
+    increment : bool
+        Predict the change over one step: the model is x -> x + net(x) (:class:`Increment`)
+        instead of the reference's direct map x -> net(x).  Twirling wraps the whole map.
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
@@ -128,6 +134,8 @@ def build(
     kwargs = PRESETS[preset][base]
     model = make(in_channels, resolution, **kwargs)
     reset_parameters(model, generator)
+    if increment:
+        model = Increment(model)
     if is_twirled:
         model = twirled(model, channels)
     model = model.to(dtype)
@@ -139,6 +147,7 @@ def build(
         "channels": [dict(c) for c in channels] if channels is not None else None,
         "resolution": int(resolution),
         "dtype": str(dtype).removeprefix("torch."),
+        "increment": bool(increment),
     }
     return model
 
@@ -236,6 +245,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[nn.Mod
         spec["channels"],
         resolution=spec["resolution"],
         dtype=_DTYPES[spec["dtype"]],
+        increment=spec.get("increment", False),
     )
     model.load_state_dict(payload["state_dict"])
     if isinstance(map_location, str | torch.device):

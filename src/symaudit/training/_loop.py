@@ -8,7 +8,8 @@ What a run directory ``DIR`` holds after :func:`train`:
   epoch (the analyses need early epochs, pitfall §9.12); ``final.pt`` — the finished run.
   Every checkpoint holds the model, the AdamW state, the data-order and augmentation generator
   states and the metric history, so a resumed run continues bit-for-bit (CPU, deterministic).
-* ``metrics.csv`` — epoch, train_smse, val_smse, wall_time_s [, equiv_fraction].
+* ``metrics.csv`` — :data:`METRICS_COLUMNS` [, equiv_fraction]: the SMSEs, the persistence
+  baseline on the same validation transitions and the model/persistence ratio, per epoch.
 * ``config.yaml`` — resolved settings, arguments, torch version, git revision.
 * ``training_curve.png`` — train/val SMSE per epoch, log y.
 
@@ -41,6 +42,7 @@ import torch
 
 from symaudit import groups
 from symaudit._io import atomic_path, write_atomic
+from symaudit.baselines import split_persistence
 from symaudit.losses import smse
 from symaudit.models import (
     MODELS,
@@ -68,6 +70,19 @@ from symaudit.training._settings import resolve_settings, run_defining
 __all__ = ["TrainingDiverged", "train"]
 
 FINAL = "final.pt"
+#: the columns of a run's metrics.csv (``equiv_fraction`` follows when tracked): ``steps`` =
+#: optimiser steps so far; ``val_persistence_smse`` = the SMSE of predicting no change on the
+#: same validation transitions; ``val_ratio`` = val_smse / val_persistence_smse (< 1: the model
+#: beats persistence)
+METRICS_COLUMNS = (
+    "epoch",
+    "steps",
+    "train_smse",
+    "val_smse",
+    "val_persistence_smse",
+    "val_ratio",
+    "wall_time_s",
+)
 _CKPT_RE = re.compile(r"^ckpt_epoch(\d{4,})\.pt$")
 # the augmentation stream is separate from the shuffle stream, so switching augmentation on
 # or off leaves the data order unchanged
@@ -335,6 +350,8 @@ def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks,
         stores, splits, ("train", "val"), s["time_steps"], s["in_memory_max_gb"]
     )
     train_set, val_set = data["train"], data["val"]
+    # the baseline every epoch is judged against: predicting no change (s_{t+1} = s_t)
+    persistence = split_persistence(stores, splits, "val", s["time_steps"])
     steps = len(train_set) // batch  # the last incomplete batch is dropped
     if s["max_batches_per_epoch"] is not None:
         steps = min(steps, s["max_batches_per_epoch"])
@@ -352,6 +369,7 @@ def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks,
         resolution=resolution,
         generator=torch.Generator().manual_seed(seed),
         dtype=getattr(torch, s["dtype"]),
+        increment=s["predict"] == "increment",
     ).to(d.device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=s["lr"], weight_decay=s["weight_decay"])
     shuffle_gen = torch.Generator().manual_seed(seed)
@@ -376,7 +394,7 @@ def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks,
         # the only buffers are the fixed pooling stencils: nothing to sync at each forward
         wrapped = DistributedDataParallel(net, device_ids=ids, forward_sync_buffers=False)
 
-    columns = ["epoch", "train_smse", "val_smse", "wall_time_s"]
+    columns = list(METRICS_COLUMNS)
     columns += ["equiv_fraction"] if s["track_equivariance"] else []
     if d.is_main:
         import symaudit
@@ -474,8 +492,11 @@ def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks,
             val, equiv = _evaluate(net, val_set, d, batch, channels, track)
             row = {
                 "epoch": epoch,
+                "steps": epoch * steps,
                 "train_smse": loss_sum / steps,
                 "val_smse": val,
+                "val_persistence_smse": persistence,
+                "val_ratio": val / persistence if persistence > 0 else math.nan,
                 "wall_time_s": round(time.perf_counter() - t0, 3),
             }
             if s["track_equivariance"]:
@@ -488,7 +509,8 @@ def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks,
                     path = last_good = save(out / checkpoint_name(epoch), epoch)
             say(
                 f"epoch {epoch}/{s['epochs']}: train_smse {row['train_smse']:.4g} "
-                f"val_smse {val:.4g} ({row['wall_time_s']:.1f} s)"
+                f"val_smse {val:.4g} = {row['val_ratio']:.3g} x persistence "
+                f"({row['wall_time_s']:.1f} s)"
             )
             for cb in callbacks:
                 cb("epoch_end", {"epoch": epoch, "row": row, "model": net, "checkpoint": path})

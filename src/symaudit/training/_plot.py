@@ -1,4 +1,4 @@
-"""The training curve figure (train/val SMSE vs epoch, log y)."""
+"""The training curve figure (train/val SMSE vs epoch, log y, persistence as a line)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,12 @@ def plot_training_curve(rows: Sequence[dict], path: str | os.PathLike, title: st
     ).dropna()
     fig, ax = plt.subplots(figsize=(5, 3.5), constrained_layout=True)
     sns.lineplot(data=frame, x="epoch", y="SMSE", hue="split", marker="o", ax=ax)
+    baseline = [r.get("val_persistence_smse") for r in rows]
+    baseline = [b for b in baseline if b not in (None, "")]
+    if baseline:
+        # the validation SMSE of predicting no change, s_{t+1} = s_t
+        ax.axhline(float(baseline[-1]), color="0.3", ls="--", lw=1, label="persistence (val)")
+        ax.legend()
     ax.set_yscale("log")
     ax.set_title(title)
     try:

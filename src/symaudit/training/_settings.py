@@ -10,6 +10,7 @@ from pathlib import Path
 
 __all__ = [
     "DEFAULTS",
+    "PREDICT",
     "RUN_INDEPENDENT",
     "read_settings_argument",
     "resolve_settings",
@@ -38,7 +39,13 @@ DEFAULTS: dict = {
     # ~90 GB) are read batch by batch from the Zarr stores instead -- the same numbers bitwise,
     # so this is not part of a run's identity (see RUN_INDEPENDENT)
     "in_memory_max_gb": 16.0,
+    # what the network predicts: "state" = s_{t+1} directly (the reference), "increment" =
+    # s_{t+1} - s_t, i.e. the model is x -> x + net(x) (symaudit.models.Increment)
+    "predict": "state",
 }
+
+#: Values of ``predict``: the network's output is the next state or its increment.
+PREDICT = ("state", "increment")
 
 #: Settings that change how a run is computed but never its numbers.
 RUN_INDEPENDENT = ("in_memory_max_gb",)
@@ -110,6 +117,8 @@ def resolve_settings(raw: Mapping | None = None) -> dict:
         s[key] = _bool(key, s[key])
     for key in ("d4", "shifts"):
         s["augment"][key] = _bool(f"augment.{key}", s["augment"][key])
+    if s["predict"] not in PREDICT:
+        raise _fail("predict", f"expected one of {', '.join(PREDICT)}, got {s['predict']!r}")
     if s["dtype"] not in ("float32", "float64"):
         raise _fail("dtype", f"expected float32 or float64, got {s['dtype']!r}")
     s["in_memory_max_gb"] = _float("in_memory_max_gb", s["in_memory_max_gb"], 0.0, strict=False)

@@ -14,6 +14,7 @@ import argparse
 import logging
 import os
 
+from symaudit.baselines import add_gate_argument, warn_if_failed
 from symaudit.datasets import DATASETS
 from symaudit.models import MODELS, PRESETS
 
@@ -43,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="discard DIR's checkpoints when the arguments, settings or training code changed "
         "since they were written (the workflow's rerun after an edit); resume otherwise",
     )
+    add_gate_argument(parser)
 
 
 def fingerprint_code() -> list:
@@ -66,6 +68,7 @@ def _fingerprint(args: argparse.Namespace, settings: dict) -> str:
     from symaudit.training._settings import run_defining
 
     digest = hashlib.sha256()
+    # epochs are left out: asking for more extends a run from its newest checkpoint
     defining = {k: v for k, v in run_defining(settings).items() if k != "epochs"}
     identity = [args.dataset, args.model, args.preset, args.seed, defining]
     digest.update(json.dumps(identity, sort_keys=True, default=str).encode())
@@ -118,4 +121,6 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         log=logging.getLogger("symaudit.train").info,
     )
+    if int(os.environ.get("RANK", "0")) == 0:
+        warn_if_failed(args.out, args.max_persistence_ratio)
     return 0
