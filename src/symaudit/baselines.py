@@ -144,4 +144,4 @@ def warn_if_failed(run_dir, max_ratio: float) -> None:
 
     message = quality_warning(run_dir, max_ratio)
     if message:
-        logging.getLogger("symaudit.quality").warning(message)
+        logging.getLogger("symaudit.quality").warning(message.removeprefix("warning: "))
