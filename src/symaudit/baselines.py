@@ -118,7 +118,7 @@ def quality_warning(run_dir, max_ratio: float) -> str | None:
         return f"warning: run {run_dir} records no persistence baseline; its quality is unknown"
     if not ratio <= max_ratio:  # NaN fails too
         return (
-            f"warning: run {run_dir} did not learn the dynamics: validation SMSE = {ratio:.3g} x "
+            f"warning: run {run_dir} did not learn the dynamics: validation SMSE = {ratio:.4g} x "
             f"persistence (quality gate {max_ratio:g}); its audit numbers are flagged"
         )
     return None

@@ -143,7 +143,7 @@ def quality_status(table: pd.DataFrame, max_ratio: float) -> dict:
                 "epochs": int(row.epochs),
                 "val_smse": f"{row.val_smse:.3g}",
                 "persistence": f"{row.val_persistence_smse:.3g}",
-                "ratio": f"{row.ratio:.3g}",
+                "ratio": f"{row.ratio:.4g}",
                 "passes": bool(row.passes),
             }
         )
@@ -165,6 +165,7 @@ def plot_model_quality(metrics: dict[RunFiles, pd.DataFrame], max_ratio: float):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import seaborn as sns
+    from matplotlib.ticker import MaxNLocator
 
     frame = pd.concat(
         [
@@ -205,6 +206,7 @@ def plot_model_quality(metrics: dict[RunFiles, pd.DataFrame], max_ratio: float):
         if max_ratio != 1.0:
             ax.axhline(max_ratio, color="tab:red", ls=":", lw=1.2, label="quality gate")
         ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(f"{dataset}: validation SMSE relative to persistence")
         ax.legend(fontsize=8)
     return fig

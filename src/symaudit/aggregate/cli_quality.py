@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         if not row.passes:
             logging.getLogger("symaudit.quality").warning(
                 f"{row.dataset} {row.model} seed {row.seed} did not learn the dynamics: "
-                f"val SMSE = {row.ratio:.3g} x persistence (gate {args.max_persistence_ratio:g})"
+                f"val SMSE = {row.ratio:.4g} x persistence (gate {args.max_persistence_ratio:g})"
             )
     print(
         f"wrote {args.table}, {args.figure}, {args.status}: {len(table)} runs, "
