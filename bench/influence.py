@@ -14,7 +14,9 @@ periodic fields; the kets are the per-example SMSE gradients of the batch (as in
   kets: the influence error is ‖ΔΠ‖_F/‖Π_ref‖_F of those columns of Π = G Xᵀ, with all
   kets' gradients as bras;
 * the Galerkin shortcut of the reference code (span of the ket gradients, 99.99 % energy): its
-  relative Frobenius gap to our converged Π.
+  relative Frobenius gap to our converged Π;
+* the damping path: all ``--dampings`` in ONE ``solve_kets`` call (shared operator, gradients,
+  λ_max and Nyström sketch), its mat-vecs against one solve at the smallest λ (target ≤ 2×).
 
 Columns: product cost per vector in units of one forward+backward of the batch loss,
 mat-vecs (single-vector products; the Nyström build and true-residual checks included), wall
@@ -124,6 +126,10 @@ def curvlinops_row(rel, lam, ggn, params, op, G, peer_n, tolerance, influence_er
                 relres=true_relres(op, lam, G[:peer_n], Xc), err=influence_err(Xc))
 
 
+def nys_label(args) -> str:
+    return f"ours block PCG Nyström({args.nystrom_rank})"
+
+
 def run_damping(rel, *, model, model64, x, y, G, G64, op, op64, ggn, params, lam_max, n_ref,
                 peer_n, args, costs):
     """All rows for one λ = rel·λ_max, and the Galerkin gap."""
@@ -139,7 +145,7 @@ def run_damping(rel, *, model, model64, x, y, G, G64, op, op64, ggn, params, lam
     def influence_err(X: torch.Tensor) -> float:
         return rel_fro(gram(G, X[:n_ref]), pi_ref)
 
-    nys = f"ours block PCG Nyström({args.nystrom_rank})"
+    nys = nys_label(args)
     row = dict(model=model, x=x, y=y, common=common, influence_err=influence_err, rel=rel)
     full = solve_row("ours block CG", kets=x.shape[0], rank=0, **row)
     full_pc = solve_row(nys, kets=x.shape[0], rank=args.nystrom_rank, **row)
@@ -172,7 +178,7 @@ def run_damping(rel, *, model, model64, x, y, G, G64, op, op64, ggn, params, lam
     gal = solve_kets(model, None, x, y, method="galerkin", **common)
     pi_conv = gram(G, full["sol"].vectors)
     gap = (rel, gal.setup["galerkin_rank"], rel_fro(gram(G, gal.vectors), pi_conv),
-           max(r.relres_true for r in gal.records))
+           max(r.relres_full_space for r in gal.records))
     return rows, gap
 
 
@@ -199,7 +205,8 @@ def main() -> int:
                          "spectrum: λ_max ~ 1e8 from the tiny-width norms)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
-    from curvlinops import GGNLinearOperator
+    if not args.skip_peer:
+        from curvlinops import GGNLinearOperator  # only the head-to-head needs it
 
     t_all = time.perf_counter()
     gen = torch.Generator().manual_seed(args.seed)
@@ -232,8 +239,8 @@ def main() -> int:
     op = GaussNewtonOperator(model, x, chunk_size=args.chunk_size)
     V = torch.randn(args.chunk_size, op.size, generator=gen)
     params = [p for p in model.parameters() if p.requires_grad]
-    ggn = GGNLinearOperator(model, torch.nn.MSELoss(), params, [(x, y)],
-                            check_deterministic=False)
+    ggn = None if args.skip_peer else GGNLinearOperator(
+        model, torch.nn.MSELoss(), params, [(x, y)], check_deterministic=False)
     peer_n = min(args.peer_kets or n, n)
     Vc = torch.randn(op.size, peer_n, generator=gen)
     # the machine is shared: interleave the timings so that load changes hit all alike
@@ -241,17 +248,19 @@ def main() -> int:
         "fb": (fwd_bwd, 1),
         "ours": (lambda: op.mm(V), V.shape[0]),
         "ours1": (lambda: op.mv(V[0]), 1),
-        "curv": (lambda: ggn @ Vc, peer_n),
     }
+    if ggn is not None:
+        jobs["curv"] = (lambda: ggn @ Vc, peer_n)
     for fn, _ in jobs.values():
         fn()  # warm-up (first vmap calls trace)
     samples: dict[str, list[float]] = {k: [] for k in jobs}
     for _ in range(5):
         for key, (fn, per) in jobs.items():
             samples[key].append(timed(fn) / per)
-    t_fb, t_ours, t_ours1, t_curv = (sorted(samples[k])[2] for k in jobs)
+    t_fb, t_ours, t_ours1 = (sorted(samples[k])[2] for k in ("fb", "ours", "ours1"))
+    t_curv = sorted(samples["curv"])[2] if ggn is not None else float("nan")
     costs = {"ours": t_ours / t_fb, "curvlinops": t_curv / t_fb}
-    agree = rel_fro(0.5 * (ggn @ V[:2].T).T, op.mm(V[:2]))
+    agree = rel_fro(0.5 * (ggn @ V[:2].T).T, op.mm(V[:2])) if ggn is not None else float("nan")
     print(f"# forward+backward {t_fb * 1e3:.1f} ms; operator build {op.setup_seconds:.1f} s "
           f"(mode {op.mode}); ours vs curvlinops ½GGN agree to {agree:.1e}")
     print(f"# product cost / fwd+bwd: ours {t_ours / t_fb:.2f} (vmap {args.chunk_size}), "
@@ -290,6 +299,31 @@ def main() -> int:
     print("|---|---|---|---|")
     for rel, k, gap, rr in gaps:
         print(f"| {rel:.0e} | {k} | {gap:.3f} | {rr:.2e} |")
+    # ---- the damping path: every λ in one solve_kets call vs one solve at the smallest λ ----
+    if len(args.dampings) > 1:
+        print()
+        print("| path λ/λ_max | solver | mat-vecs per λ (+ sketch) | path mat-vecs | wall s "
+              "| max true relres | one solve at smallest λ | path / one |")
+        print("|---|---|---|---|---|---|---|---|")
+        smallest = min(args.dampings)
+        for rank, label in ((0, "ours block CG"), (args.nystrom_rank, nys_label(args))):
+            one = next(r for r in rows if r["label"] == label and r["lam"] == smallest
+                       and r["kets"] == n)
+            t0 = time.perf_counter()
+            sols = solve_kets(model, None, x, y,
+                              damping={"mode": "relative", "values": list(args.dampings)},
+                              rtol=args.rtol, lambda_max=lam_max, operator=op,
+                              max_iterations=5000, seed=args.seed, preconditioner_rank=rank,
+                              chunk_size=args.chunk_size)
+            wall = time.perf_counter() - t0
+            per = [sum({r.block: r.matvecs for r in s.records}.values()) for s in sols]
+            sketch = sols[0].setup.get("preconditioner_matvecs", 0)
+            total = sum(per) + sketch
+            worst = max(r.relres_true for s in sols for r in s.records)
+            print(f"| {', '.join(f'{v:.0e}' for v in args.dampings)} | {label} | "
+                  f"{' / '.join(map(str, per))} (+{sketch}) | {total} | {wall:.1f} | "
+                  f"{worst:.2e} | {one['matvecs']} ({one['wall']:.1f} s) | "
+                  f"{total / one['matvecs']:.2f}× |", flush=True)
     print(f"\n# total {time.perf_counter() - t_all:.0f} s; "
           f"load average at end: {os.getloadavg()[0]:.1f}")
     return 0

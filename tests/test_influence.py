@@ -16,6 +16,7 @@ from torch import nn
 
 from symaudit import groups, losses
 from symaudit.influence import (
+    GalerkinKets,
     GaussNewtonOperator,
     InfluenceConvergenceError,
     KetSolution,
@@ -289,7 +290,10 @@ def test_one_block_iteration_equals_galerkin_in_ket_span(problem):
     )
     assert gal.setup["galerkin_rank"] == 6
     assert rel_err(gal.vectors, one.vectors) <= 1e-10
-    rel = [r.relres_true for r in gal.records]  # recorded, never raised
+    # exact in its subspace: converged, subspace residual at rounding; the full-space residual
+    # is recorded under its own name (information, never a failure)
+    assert all(r.converged and r.relres_true < 1e-12 for r in gal.records)
+    rel = [r.relres_full_space for r in gal.records]
     assert np.allclose(rel, [r.relres_true for r in one.records], rtol=1e-6)
 
 
@@ -416,7 +420,8 @@ def test_ket_solution_roundtrip_and_parameter_check(problem, tmp_path):
     path = res.solution.save(tmp_path / "kets.pt")
     torch.load(path, weights_only=True)  # plain data only
     sol = KetSolution.load(path)
-    assert sol.meta == {"batch": 0} and sol.records[0].as_dict() == res.records[0].as_dict()
+    # repr: NaN fields (relres_full_space of a Krylov solve) compare equal as text
+    assert sol.meta == {"batch": 0} and repr(sol.records[0]) == repr(res.records[0])
     values, bounds = bra_influence(net, sol, xb, yb, return_bounds=True)
     assert torch.equal(values, res.values) and torch.allclose(bounds, res.bounds)
     blocked = bra_influence(net, sol, xb, yb, bra_block=2)  # bras in blocks of 2, 2 and 1
@@ -439,3 +444,104 @@ def test_standardise_matches_numpy():
     assert np.allclose(standardise(raw, ket_ndim=2).reshape(48, 48), expect, rtol=1e-14)
     t = standardise(torch.from_numpy(flat).float())
     assert t.dtype == torch.float64 and np.allclose(t.numpy(), expect, rtol=1e-6)
+
+
+def _reference_galerkin(J, Gk, Gb, eps, energy=1e-4):
+    """numpy transcription of lanl/PDEHats ``qr_eqv.jl``: SVD of [G_ket, G_bra] (p × 2n), the
+    energy rule, JQ, χ̂⁻¹ = V' diag(1/((S'/√D)² + ε)) V'ᵀ, Π = (QᵀG_bra)ᵀ χ̂⁻¹ (QᵀG_ket)."""
+    U, S, _ = np.linalg.svd(np.concatenate([Gk, Gb], axis=1), full_matrices=False)
+    tail = 1 - np.cumsum(S**2) / np.sum(S**2)
+    k = int(np.flatnonzero(tail <= energy)[0]) + 1
+    Q = U[:, :k]
+    _, S2, V2t = np.linalg.svd(J @ Q, full_matrices=False)
+    chi = V2t.T @ np.diag(1 / ((S2 / np.sqrt(J.shape[0])) ** 2 + eps)) @ V2t
+    return (Q.T @ Gb).T @ chi @ (Q.T @ Gk), k
+
+
+def test_deferred_galerkin_per_element_equals_reference_formula(problem):
+    """The workflow's path: ket gradients stored (no solve), then per element a subspace
+    span[G_ket, G_bra(g)] from cached ket products; bras at rotated / reflected batches."""
+    net, x, y, J = problem["net"], problem["x"], problem["y"], problem["J"].numpy()
+    eps = 1e-6
+    sol = solve_kets(net, x, x, y, damping=eps, rtol=1e-4, method="galerkin",
+                     galerkin_defer=True)
+    assert sol.kind == "ket_gradients" and all(r.converged for r in sol.records)
+    assert rel_err(sol.vectors, problem["G"]) <= 1e-12
+    with pytest.raises(ValueError, match="ket gradients"):
+        bra_influence(net, sol, x, y)
+    basis = GalerkinKets.from_solution(net, sol, x)
+    jvps_kets = basis.op.jvps
+    for g in ("r", "sr2", "e"):
+        gx, gy = groups.act(g, x, NS_CHANNELS), groups.act(g, y, NS_CHANNELS)
+        Gb = per_example_gradients(net, gx, gy)
+        res = basis.influence(Gb, sol.damping)
+        ref, k = _reference_galerkin(J, problem["G"].numpy().T, Gb.numpy().T, eps)
+        assert res.rank == k
+        assert rel_err(res.values, torch.from_numpy(ref)) <= 1e-10, g
+        # the full-space residual of x = Qᵀy, against the dense metric
+        one = influence_matrix(net, x, x, y, gx, gy, damping=eps, rtol=1e-4, method="galerkin")
+        assert rel_err(res.values, one.values) <= 1e-12
+        A = problem["M"] + eps * torch.eye(problem["M"].shape[0], dtype=torch.float64)
+        true = (problem["G"] - one.solution.vectors @ A).norm(dim=1)
+        np.testing.assert_allclose(res.residual_norms, true.numpy(), rtol=1e-8)
+        assert all(r.converged for r in one.records)
+        np.testing.assert_allclose(
+            [r.relres_full_space for r in one.records], res.relres_full_space, rtol=1e-8
+        )
+    # kets' Jacobian products were made once; each element adds only its bras' n JVPs
+    assert basis.op.jvps - jvps_kets == 3 * x.shape[0]
+
+
+def test_standardise_leaves_masked_kets_out():
+    gen = np.random.default_rng(0)
+    raw = gen.normal(size=(3, 4, 2, 4, 2))  # (element, bra_time, bra_class, ket_time, ket_class)
+    keep = np.ones((4, 2), dtype=bool)
+    keep[1, 0] = keep[3, 1] = False
+    out = standardise(raw, ket_ndim=2, ket_mask=keep)
+    assert np.isnan(out[..., 1, 0]).all() and np.isnan(out[..., 3, 1]).all()
+    rows = raw.reshape(3, 4, 2, 8)[..., keep.reshape(-1)]
+    want = rows / (rows.std(axis=-1, ddof=1, keepdims=True) + 1e-6)
+    np.testing.assert_allclose(out.reshape(3, 4, 2, 8)[..., keep.reshape(-1)], want, rtol=1e-14)
+    np.testing.assert_array_equal(standardise(raw, ket_ndim=2, ket_mask=np.ones((4, 2), bool)),
+                                  standardise(raw, ket_ndim=2))
+
+
+@pytest.mark.parametrize("start,rank", [("warm", 0), ("cold", 0), ("warm", 16)])
+def test_damping_path_every_lambda_against_dense(problem, start, rank):
+    """A path in one call: (n_damping, n_bra, n_ket) values, one record per (λ, ket), and every
+    λ within the solve's a-posteriori accuracy of a dense fp64 solve."""
+    net, x, y, M, G = problem["net"], problem["x"], problem["y"], problem["M"], problem["G"]
+    xb, yb = _data(n=4, seed=17)
+    Gb = loop_gradients(net, xb, yb)
+    rels = [1e-2, 1e-4, 1e-3]  # not sorted: solved largest first, returned in this order
+    path = {"mode": "relative", "values": rels, "primary": 1e-3}
+    rtol = 1e-8
+    res = influence_matrix(net, x, x, y, xb, yb, damping=path, rtol=rtol, path_start=start,
+                           preconditioner_rank=rank, lambda_max=problem["lambda_max"])
+    assert res.values.shape == (3, 4, 6) and res.bounds.shape == (3, 4, 6)
+    assert len(res.records) == 3 * 6 and isinstance(res.solution, list)
+    for i, rel in enumerate(rels):
+        lam = rel * problem["lambda_max"]
+        recs = res.records[6 * i : 6 * (i + 1)]
+        assert all(r.damping == pytest.approx(lam, rel=1e-15) and r.converged for r in recs)
+        assert all(r.relres_true <= rtol for r in recs)
+        ref = dense_influence(M, Gb, G, lam)
+        assert rel_err(res.values[i], ref) <= 10 * rtol / rel  # κ ≤ 1/rel amplifies rtol
+        assert ((res.values[i] - ref).abs() <= res.bounds[i] * (1 + 1e-6) + 1e-14).all()
+        assert res.solution[i].meta["damping_primary"] == pytest.approx(
+            1e-3 * problem["lambda_max"])
+    single = influence_matrix(net, x, x, y, xb, yb, damping=REL, rtol=rtol,
+                              preconditioner_rank=rank, lambda_max=problem["lambda_max"])
+    assert rel_err(res.values[2], single.values) <= 10 * rtol / 1e-3
+
+
+def test_damping_path_config_errors_name_the_key():
+    from symaudit.influence import DampingPath
+
+    with pytest.raises(ValueError, match=r"primary 0\.5 is not one of influence\.damping\.values"):
+        DampingPath.parse({"mode": "relative", "values": [1e-2, 1e-3], "primary": 0.5})
+    with pytest.raises(ValueError, match=r"influence\.damping\.values: repeated"):
+        DampingPath.parse([1e-3, 1e-3])
+    p = DampingPath.parse({"mode": "relative", "values": [1e-2, 1e-3], "primary": 1e-3})
+    assert p.is_path and p.primary == 1 and p.needs_lambda_max
+    assert not DampingPath.parse(1e-3).is_path

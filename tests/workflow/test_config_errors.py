@@ -14,6 +14,18 @@ pytestmark = pytest.mark.workflow
         (lambda c: c["train"].update(epoch=3), "epoch"),  # a typo of `epochs`
         (lambda c: c.update(models=["unet", "resnet"]), "resnet"),
         (lambda c: c["data"].update(resolution="big"), "big"),
+        (
+            lambda c: c["influence"].update(
+                damping={"mode": "relative", "values": [1e-2, 1e-3], "primary": 1e-4}
+            ),
+            "influence.damping.primary 0.0001 is not one of influence.damping.values",
+        ),
+        (
+            lambda c: c["influence"].update(
+                method="galerkin", damping={"mode": "absolute", "values": [1, 2], "primary": 1}
+            ),
+            "influence.damping.values: a damping path needs a Krylov method",
+        ),
     ],
 )
 def test_config_typo_is_named(tmp_path, edit, culprit):

@@ -5,6 +5,7 @@ localrules:
     model_quality,
     aggregate_tables,
     figures,
+    influence_robustness,
     report_html,
     study_config,
 
@@ -108,11 +109,46 @@ rule figures:
         " --only {params.only} > {log} 2>&1"
 
 
+rule influence_robustness:
+    input:
+        influence=all_influence(),
+        code=stage_code("aggregate"),
+    output:
+        table=report(
+            f"{RESULTS}/tables/influence_robustness.csv",
+            caption="../report/influence_robustness.rst",
+            category="Tables",
+        ),
+        medians=f"{RESULTS}/tables/influence_robustness_medians.csv",
+        status=f"{RESULTS}/tables/robustness_status.yaml",
+        png=[
+            report(
+                f"{RESULTS}/figures/{stem}.png",
+                caption="../report/robustness_figure.rst",
+                category="Robustness",
+            )
+            for stem in robustness_figures()
+        ],
+    log:
+        f"logs/{STUDY}/aggregate/robustness.log",
+    conda:
+        "../../envs/aggregate.yaml"
+    params:
+        study_dir=lambda wildcards, output: Path(output.table).parents[1],
+        primary=config["influence"].get("damping", {}).get("primary", ""),
+    shell:
+        "python -m symaudit aggregate --study-dir {params.study_dir} --kinds influence"
+        " --robustness-only --primary '{params.primary}' --status {output.status}"
+        " --inputs {input.influence} > {log} 2>&1"
+
+
 rule report_html:
     input:
         rules.figures.output,
         rules.aggregate_tables.output,
         rules.model_quality.output,
+        robustness=rules.influence_robustness.output if damping_path() else [],
+        robustness_status=(rules.influence_robustness.output.status if damping_path() else []),
         config=rules.study_config.output,
         status=rules.model_quality.output.status,
     output:
@@ -125,9 +161,10 @@ rule report_html:
         snakefile=os.path.relpath(workflow.main_snakefile),
     shell:
         # --nolock: the running workflow holds the lock; a report only reads its metadata
-        # the quality status joins the config so that captions can flag failed runs
+        # the quality (and robustness) status joins the config so that captions can flag
+        # failed runs and rankings that change with λ
         "python -m snakemake -s {params.snakefile} --nolock"
-        " --configfile {input.config} {input.status}"
+        " --configfile {input.config} {input.status} {input.robustness_status}"
         " --report {output}"
         " > {log} 2>&1"
 

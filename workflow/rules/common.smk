@@ -13,6 +13,27 @@ from symaudit import groups as symaudit_groups
 
 validate(config, schema="../schemas/config.schema.yaml")
 
+
+def _check_damping(section):
+    """Damping-path rules the schema cannot express (the same as the influence commands'
+    resolve_settings / DampingPath.parse, checked here so nothing runs first)."""
+    damping = section.get("damping", {})
+    if "values" not in damping:
+        return
+    if damping["primary"] not in damping["values"]:
+        raise ValueError(
+            f"influence.damping.primary {damping['primary']:g} is not one of "
+            f"influence.damping.values {damping['values']}"
+        )
+    if section.get("method") == "galerkin":
+        raise ValueError(
+            "influence.damping.values: a damping path needs a Krylov method (block_cg, cg); "
+            "galerkin takes one ε (influence.damping.value)"
+        )
+
+
+_check_damping(config.get("influence", {}))
+
 STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
 SRC = Path(workflow.basedir) / "src" / "symaudit"
@@ -196,6 +217,23 @@ def expected_tables():
 def twirl_tables():
     """The D4 twirl-decomposition table (CSV only), when the study analyses D4."""
     return ["twirl_d4"] if "d4" in config["analysis"]["element_sets"] else []
+
+
+def damping_path():
+    """True when the study solves a damping path (influence.damping.values)."""
+    return "values" in config.get("influence", {}).get("damping", {})
+
+
+def robustness_figures():
+    """One robustness figure per (dataset, model, element set) of a damping-path study."""
+    if not damping_path():
+        return []
+    return [
+        f"robustness_{name}_{m}_{d}"
+        for d in config["datasets"]
+        for m in config["models"]
+        for name in config["analysis"]["element_sets"]
+    ]
 
 
 def expected_figures():

@@ -46,6 +46,7 @@ rule influence_bras:
     resources:
         gpu=1,
     params:
+        settings=section("influence"),
         elements=chunk_elements,
         run_dir=model_dir,
         time_steps=config["analysis"]["time_steps"],
@@ -53,7 +54,8 @@ rule influence_bras:
         "python -m symaudit influence-bras --solutions {input.solutions}"
         " --checkpoint {input.model} --run-dir {params.run_dir} --stores {input.stores}"
         " --time-steps {params.time_steps} --set-name {wildcards.set}"
-        " --elements {params.elements} --out {output} > {log} 2>&1"
+        " --elements {params.elements} --settings '{params.settings}' --out {output}"
+        " > {log} 2>&1"
 
 
 rule stage_influence:

@@ -75,6 +75,20 @@ _INFLUENCE_STAT = (
     "mark elements that rest on at least one ket solve that did not converge (table column "
     "``converged``)."
 )
+_INF = 'snakemake.config.get("influence", {})'
+#: how the influence was computed and what happened to unconverged kets (Jinja, from the config)
+_INFLUENCE_SOLVE = (
+    "**Solver.** ``{{ " + _INF + '.get("method", "block_cg") }}``, damping '
+    "{% set d = " + _INF + '.get("damping") %}'
+    '{% if d and d.get("values") %}path {{ d.get("mode") }} {{ d.get("values") }}, shown at '
+    'the primary λ {{ d.get("primary") }} (robustness across λ: influence_robustness.csv)'
+    '{% elif d %}{{ d.get("mode") }} {{ d.get("value") }}'
+    "{% elif " + _INF + '.get("method") == "galerkin" %}absolute 1e-06 on JᵀJ/D (the reference '
+    "code's ε){% else %}relative 0.001 (λ/λ_max(M)){% endif %}. Kets whose solve did not "
+    "converge {% if " + _INF + '.get("include_unconverged") %}are kept in the quantiles, '
+    "flagged{% else %}are left out of the standardisation and of the quantiles "
+    "(``include_unconverged: false``); ``n_unconverged`` in the table counts them{% endif %}."
+)
 _RANGE_NOTE = (
     "**Axis.** The reference's range {paper} is kept and widened only where the data "
     "fall outside it (``symaudit figures --ranges union``)."
@@ -113,6 +127,35 @@ def quality_banner(
     )
 
 
+def robustness_banner(
+    dataset: str | None = None,
+    element_set: str | None = None,
+    model: str | None = None,
+    scope: str = "behind this output",
+) -> str:
+    """Jinja2 RST naming the element rankings behind an output that change with the damping λ.
+
+    A damping-path study's report rule adds ``tables/robustness_status.yaml`` to the config
+    (key ``robustness_status``, :func:`symaudit.aggregate._robustness.robustness_status`); the
+    text renders to nothing when every ranking is stable (Kendall τ ≥ 0.7) or without a path.
+    """
+    tests = "".join(
+        f' | selectattr("{key}", "equalto", {value})'
+        for key, value in (("dataset", dataset), ("element_set", element_set), ("model", model))
+        if value is not None
+    )
+    return (
+        '{% set rs = snakemake.config.get("robustness_status") or {} %}'
+        f'{{% set unstable = rs.get("unstable", []){tests} | list %}}'
+        "{% if unstable %}**Not robust to the damping: "
+        f"{{{{ unstable | length }}}} element ranking(s) {scope} change with λ** "
+        "(Kendall τ < {{ rs.stable_tau }}, table ``influence_robustness.csv``): "
+        '{% for r in unstable %}{{ r.label }} (τ = {{ r.tau }}){{ ", " if not loop.last }}'
+        "{% endfor %}. Which elements look suppressed depends on λ; the figures show the "
+        "primary λ only.\n\n{% endif %}"
+    )
+
+
 def _quoted(text: str) -> str:
     return f'"{text}"'
 
@@ -141,6 +184,8 @@ def figure_caption(spec: FigureSpec) -> str:
     table = f"``{spec.table}.csv``"
     model = _quoted(spec.model) if spec.model is not None else None
     lines = [quality_banner(_quoted(spec.dataset), model)]
+    if spec.kind == "influence":
+        lines.append(robustness_banner(_quoted(spec.dataset), _quoted(spec.element_set), model))
     if spec.model is None:
         subject = f"{_SET_TEXT[spec.element_set]}, {spec.dataset} data"
         lines.append(f"**Fig. {spec.number}: {what} under {subject}.**")
@@ -173,6 +218,8 @@ def figure_caption(spec: FigureSpec) -> str:
         if spec.kind == "influence"
         else stat.format(marks=marks, ranges=ranges)
     )
+    if spec.kind == "influence":
+        lines += ["", _INFLUENCE_SOLVE]
     if spec.kind == "equivariance" and spec.element_set == "d4":
         lines += [
             "",
@@ -289,6 +336,7 @@ def workflow_description() -> str:
             "=================================================================",
             "",
             quality_banner(scope="of this study"),
+            robustness_banner(scope="of this study"),
             _QUALITY_SECTION,
             "",
             "This report audits whether neural PDE emulators (UNet, ViT) trained on 2-D flows "
@@ -355,6 +403,27 @@ _QUALITY_SECTION = "\n".join(
 
 #: captions of outputs made outside the aggregation tables and figures
 OTHER_CAPTIONS: dict[str, str] = {
+    "influence_robustness": (
+        "Does the influence ranking survive a change of the damping λ? For every (dataset,"
+        " model, element set), the elements are ranked by their median standardised"
+        " self-influence Π̃\\ :sup:`g`\\ [t,b,t,b] (pooled over seeds × analysis batches ×"
+        " examples, unconverged kets left out unless ``include_unconverged``) at each λ of the"
+        " damping path ``{{ snakemake.config.get('influence', {}).get('damping', {}) }}``; the"
+        " table gives Kendall's τ-b between the rankings at neighbouring λ (``damping_a``,"
+        " ``damping_b``) and, when ``galerkin_reference`` is on, between each λ and the"
+        " reference's Galerkin values. **A ranking with τ < 0.7 (column ``stable`` false) is"
+        " not stable: conclusions about which elements have suppressed influence then depend"
+        " on λ.** The paper figures use the primary λ. Medians per element and λ:"
+        " ``influence_robustness_medians.csv``."
+    ),
+    "robustness_figure": (
+        "Median standardised self-influence of every group element (one line each) against the"
+        " damping λ of the path (largest λ left; the primary λ is marked on the axis), with the"
+        " reference's Galerkin value (squares) beside it. The title gives the smallest Kendall"
+        " τ of the element ranking over the comparisons in ``influence_robustness.csv``; a red"
+        " title saying **ranking NOT stable** marks τ < 0.7, where the figure's conclusions"
+        " depend on λ. The dashed line is the noise baseline 1."
+    ),
     "training_curve": (
         quality_banner(
             "snakemake.wildcards.dataset",

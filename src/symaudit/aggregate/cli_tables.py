@@ -36,6 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--twirl", action="store_true", help="also the D4 twirl-decomposition table (twirl_d4.csv)"
     )
+    parser.add_argument(
+        "--robustness-only",
+        action="store_true",
+        help="only the damping-path robustness table (influence_robustness.csv, medians) and "
+        "figures (STUDY_DIR/figures/robustness_*.png)",
+    )
+    parser.add_argument("--primary", default="", help="the path's primary λ (figure ticks)")
+    parser.add_argument(
+        "--status", default=None, help="with --robustness-only: robustness_status.yaml (report)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     if not study.is_dir():
         raise FileNotFoundError(f"--study-dir {study} is not a directory")
     out = Path(args.out_dir) if args.out_dir else study / "tables"
+    if args.robustness_only:
+        return _robustness(study, out, args.primary, args.status, args.inputs)
     with dask.config.set(scheduler="threads", num_workers=args.workers):
         written = aggregate(
             study,
@@ -68,4 +80,46 @@ def run(args: argparse.Namespace) -> int:
         )
     for path in written:
         print(path)
+    return 0
+
+
+def _robustness(
+    study: Path, out: Path, primary: str, status: str | None, inputs: list | None = None
+) -> int:
+    import sys
+
+    import yaml
+
+    from symaudit.aggregate._io import write_atomic
+    from symaudit.aggregate._robustness import (
+        ROBUSTNESS_TABLE,
+        STABLE_TAU,
+        robustness_figures,
+        robustness_medians,
+        robustness_status,
+        robustness_table,
+    )
+
+    medians = robustness_medians(study, inputs)
+    if medians.empty:
+        raise FileNotFoundError(
+            f"no damping-path influence (pi_path_std) under {study}: set influence.damping.values"
+        )
+    table = robustness_table(medians)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in ((ROBUSTNESS_TABLE, table), (f"{ROBUSTNESS_TABLE}_medians", medians)):
+        print(write_atomic(out / f"{name}.csv", lambda p, f=frame: f.to_csv(p, index=False)))
+    if status:
+        text = yaml.safe_dump(robustness_status(table), sort_keys=False)
+        print(write_atomic(Path(status), lambda p: p.write_text(text)))
+    label = repr(float(primary)) if primary else None
+    for path in robustness_figures(medians, table, study / "figures", primary=label):
+        print(path)
+    for row in table[~table["stable"]].itertuples():
+        print(
+            f"warning: influence ranking of {row.dataset}/{row.model}/{row.element_set} not "
+            f"stable between damping {row.damping_a} and {row.damping_b}: Kendall tau "
+            f"{row.tau:.2f} < {STABLE_TAU}",
+            file=sys.stderr,
+        )
     return 0

@@ -9,6 +9,11 @@ Pieces (each reusable on its own):
   ``weights_only=True``) and reused for any number of bras.
 * :func:`bra_influence` — Π = G_bra Xᵀ for one set of bras (gradient + fp64 dot product).
 * :func:`influence_matrix` — the contract's one-call version of both.
+* :class:`GalerkinKets` — the reference's Galerkin influence (lanl/PDEHats ``qr_eqv.jl``): the
+  exact inverse in span[G_ket, G_bra(g)], rebuilt per bra set from Gram matrices, with the
+  kets' Jacobian products computed once.
+* Damping paths (:class:`DampingPath`): several λ in one call, sharing the operator, the
+  gradients, the λ_max estimate and the Nyström sketch; values gain a leading λ axis.
 
 Why kets are the solved side: the kets are the 48 untransformed analysis examples, while the
 bras are hundreds of transformed copies (D4, shifts, mass/energy); only the kets need solves
@@ -41,7 +46,6 @@ from symaudit.influence._solver import (
     block_cg,
     lanczos_lambda_max,
     lockstep_cg,
-    orthonormalize,
 )
 from symaudit.influence._standardise import standardise
 
@@ -49,6 +53,9 @@ __all__ = [
     "BRA_LOSSES",
     "METHODS",
     "Damping",
+    "DampingPath",
+    "GalerkinKets",
+    "GalerkinResult",
     "InfluenceConvergenceError",
     "InfluenceResult",
     "KetRecord",
@@ -114,6 +121,57 @@ class Damping:
         if lambda_max is None or not lambda_max > 0:
             raise ValueError(f"relative damping needs a positive λ_max estimate, got {lambda_max}")
         return self.value * lambda_max
+
+
+@dataclass(frozen=True)
+class DampingPath:
+    """Several λ solved in one job (a damping path), one of them the study's ``primary``.
+
+    Parsed from a single damping (a path of length 1, ``is_path`` False), a list of dampings
+    (numbers or ``{mode, value}``; primary = the first), or the config's
+    ``{"mode": ..., "values": [...], "primary": v}`` (primary = the value ``v``, which must be
+    one of ``values``).
+    """
+
+    values: tuple[Damping, ...]
+    primary: int = 0
+    is_path: bool = False
+
+    def __post_init__(self):
+        if not self.values:
+            raise ValueError("influence.damping: an empty damping path")
+        keys = [(d.mode, d.value) for d in self.values]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"influence.damping.values: repeated values {keys}")
+        if not 0 <= self.primary < len(self.values):
+            raise ValueError(f"damping path: primary index {self.primary} out of range")
+
+    @classmethod
+    def parse(cls, spec) -> DampingPath:
+        if isinstance(spec, DampingPath):
+            return spec
+        if isinstance(spec, Mapping) and "values" in spec:
+            unknown = set(spec) - {"mode", "values", "primary"}
+            if unknown:
+                raise ValueError(
+                    f"influence.damping: unknown keys {sorted(unknown)} (mode, values, primary)"
+                )
+            mode = str(spec.get("mode", "absolute"))
+            vals = [float(v) for v in spec["values"]]
+            primary = float(spec.get("primary", vals[0] if vals else 0.0))
+            if primary not in vals:
+                raise ValueError(
+                    f"influence.damping.primary {primary:g} is not one of "
+                    f"influence.damping.values {vals}"
+                )
+            return cls(tuple(Damping(mode, v) for v in vals), vals.index(primary), True)
+        if isinstance(spec, Sequence) and not isinstance(spec, str | bytes):
+            return cls(tuple(Damping.parse(v) for v in spec), 0, True)
+        return cls((Damping.parse(spec),), 0, False)
+
+    @property
+    def needs_lambda_max(self) -> bool:
+        return any(d.mode == "relative" for d in self.values)
 
 
 # --- per-example gradients ----------------------------------------------------------------------
@@ -205,6 +263,14 @@ class KetRecord:
     ``block_size`` kets solved together: sum them over distinct ``block`` values for totals).
     ``residual_bound`` = ‖r‖/λ bounds |ΔΠ| per unit bra-gradient norm; ``error_bound`` =
     max over bras of ‖g_bra‖·‖r‖/λ once bras are known (NaN before).
+
+    Galerkin records (``method="galerkin"``): the solve is exact in its subspace, so
+    ``converged`` is True and ``relres_true`` is the residual of the k × k subspace system
+    (rounding); ``relres_full_space`` is ‖b − (M + λI)x‖/‖b‖ in the full parameter space, kept
+    for information (it measures the subspace restriction, not a solver tolerance), and
+    ``residual_norm`` / ``residual_bound`` / ``error_bound`` refer to that full-space residual
+    (they bound the distance to the full-space inverse).  NaN for the Krylov methods and for
+    a Galerkin ket-gradient solution whose subspaces are built per bra set.
     """
 
     ket: int
@@ -227,6 +293,7 @@ class KetRecord:
     method: str
     preconditioner_rank: int
     restarts: int
+    relres_full_space: float = float("nan")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -244,7 +311,9 @@ class KetSolution:
     Attributes
     ----------
     vectors : Tensor (n_ket, P)
-        The solutions, in the model's dtype.
+        The solutions, in the model's dtype (``kind="solutions"``), or the ket gradients
+        themselves (``kind="ket_gradients"``: a Galerkin solution, whose subspace is rebuilt
+        for every bra set by :func:`galerkin_bra_influence`).
     records : list of KetRecord
     damping : float
         The absolute λ used.
@@ -270,6 +339,7 @@ class KetSolution:
     parameters: dict
     setup: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+    kind: str = "solutions"
 
     @property
     def residual_norms(self) -> torch.Tensor:
@@ -296,6 +366,7 @@ class KetSolution:
             "parameters": self.parameters,
             "setup": self.setup,
             "meta": self.meta,
+            "kind": self.kind,
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -321,6 +392,7 @@ class KetSolution:
             parameters=payload["parameters"],
             setup=payload.get("setup", {}),
             meta=payload.get("meta", {}),
+            kind=payload.get("kind", "solutions"),
         )
 
 
@@ -328,7 +400,7 @@ class KetSolution:
 
 
 def _energy_rank(evals_desc: torch.Tensor, energy: float) -> int:
-    """Smallest k with 1 − Σ_{i≤k} S_i²/Σ S_i² ≤ energy (reference §4.2 step 2); all if 0."""
+    """Smallest k with 1 − Σ_{i≤k} S_i²/Σ S_i² ≤ energy (reference ``qr.jl``); all if 0."""
     total = float(evals_desc.clamp_min(0).sum())
     if not total > 0:
         return 0
@@ -337,28 +409,193 @@ def _energy_rank(evals_desc: torch.Tensor, energy: float) -> int:
     return int(hits[0]) + 1 if hits.numel() else int(evals_desc.numel())
 
 
-def _galerkin(op: GaussNewtonOperator, G: torch.Tensor, span: torch.Tensor, lam: float,
-              energy: float, rank_tol: float) -> tuple[torch.Tensor, int]:
-    """X = Q (Qᵀ M Q + λ QᵀQ)⁻¹ Qᵀ G with Q from the energy-truncated SVD of ``span``.
+def _span_basis(K: torch.Tensor, energy: float, rank_tol: float) -> torch.Tensor:
+    """Coefficients W (k, m) of an orthonormal basis Q = W S of the truncated span of S.
 
-    The reference builds Q from the thin SVD of the gradients (99.99 % energy, ``energy=1e-4``),
-    applies one JVP of the whole batch per column of Q and inverts (JQ)ᵀ(JQ)/D + εI exactly in
-    the subspace.  This is block-CG iteration 1 (with the bras added to the first search block
-    when they are part of ``span``).  Returns (X (n, P), k).
+    ``K`` = S Sᵀ (m, m) fp64.  The first eigen-decomposition makes the rank decision (the
+    energy rule on the singular values S_i² = eig(K), then ``rank_tol`` relative to the
+    largest); the second re-normalises (W K Wᵀ = I to fp64 rounding).  Working in coefficient
+    space never forms Q, so the Jacobian products of S can be cached and reused.
     """
-    Gm = _sym(gram(span, span))
-    evals, evecs = torch.linalg.eigh(Gm)
+    evals, evecs = torch.linalg.eigh(_sym(K))
     evals, evecs = evals.flip(0), evecs.flip(1)
     k = _energy_rank(evals, energy)
+    if k == 0:
+        return K.new_zeros(0, K.shape[0])
     keep = evals[:k] > (rank_tol**2) * float(evals[0])
-    evals, evecs = evals[:k][keep], evecs[:, :k][:, keep]
-    Q = (evecs / evals.sqrt()).T.to(span.dtype) @ span  # left singular vectors, (k, P)
-    Q = orthonormalize(Q, rank_tol=rank_tol)
-    JQ = op.jvp_mm(Q).reshape(Q.shape[0], -1)
-    H = _sym(gram(JQ, JQ) * op.scale + lam * gram(Q, Q))
-    C = gram(G, Q)  # (n, k)
-    Y = _spd_solve(H, C.T).T  # (n, k)
-    return Y.to(G.dtype) @ Q, int(Q.shape[0])
+    W = (evecs[:, :k][:, keep] / evals[:k][keep].sqrt()).T
+    e2, v2 = torch.linalg.eigh(_sym(W @ K @ W.T))
+    return (v2 / e2.clamp_min(torch.finfo(e2.dtype).tiny).sqrt()).T @ W
+
+
+@dataclass
+class GalerkinResult:
+    """The reference's Galerkin influence for one set of bras (one group element).
+
+    Attributes
+    ----------
+    values : Tensor (n_bra, n_ket) float64
+        Π = (Q G_bra)ᵀ (Q M Qᵀ + λ I)⁻¹ (Q G_ket) with Q the orthonormal basis of the
+        energy-truncated span[G_ket, G_bra].
+    rank : int
+        k, the dimension of the subspace.
+    relres_subspace : ndarray (n_ket,)
+        ‖Q b − (Q M Qᵀ + λ) y‖/‖Q b‖ of the k × k system (rounding only: the solve is exact).
+    residual_norms : ndarray (n_ket,)
+        Full-space ‖b − (M + λI) x‖ of the Galerkin solution x = Qᵀ y (NaN if not computed).
+    rhs_norms : ndarray (n_ket,)
+        ‖b‖ = ‖∇θ C_ket‖.
+    bra_norms : ndarray (n_bra,)
+        ‖∇θ C_bra‖ (for the bound ‖g_bra‖·‖r‖/λ against the full-space inverse).
+    vectors : Tensor (n_ket, P) or None
+        x = Qᵀ y in the model's dtype (only with ``return_vectors``).
+    jvps, vjps : int
+        Jacobian products spent on this call (the kets' were cached).
+    """
+
+    values: torch.Tensor
+    rank: int
+    relres_subspace: np.ndarray
+    residual_norms: np.ndarray
+    rhs_norms: np.ndarray
+    bra_norms: np.ndarray
+    vectors: torch.Tensor | None
+    jvps: int
+    vjps: int
+
+    @property
+    def relres_full_space(self) -> np.ndarray:
+        return self.residual_norms / np.where(self.rhs_norms > 0, self.rhs_norms, 1.0)
+
+
+class GalerkinKets:
+    """The g-independent half of the reference's Galerkin influence (``qr.jl`` / ``qr_eqv.jl``).
+
+    The reference inverts the damped Gauss–Newton metric of the untransformed batch exactly
+    in Q = the energy-truncated left singular vectors of [G_ket, G_bra(g)], rebuilt for every
+    bra set g: Π^g = (Q G_bra)ᵀ (Q (JᵀJ/D) Qᵀ + ε I)⁻¹ (Q G_ket).  Since Q = W [G_ket; G_bra]
+    for a small coefficient matrix W, every quantity follows from the Gram matrices of the
+    gradients and of their Jacobian products; the kets' part of both is computed here ONCE
+    (n JVPs), and each bra set adds only its own n_bra JVPs (the reference recomputed all of
+    it per element).
+
+    Parameters
+    ----------
+    operator : GaussNewtonOperator
+        M of the (untransformed) metric batch.
+    ket_gradients : Tensor (n_ket, P)
+        ∇θ C_ket rows, in the model's dtype.
+    """
+
+    def __init__(self, operator: GaussNewtonOperator, ket_gradients: torch.Tensor):
+        self.op = operator
+        self.G = ket_gradients
+        n = ket_gradients.shape[0]
+        jvps0 = operator.jvps
+        self.JG = operator.jvp_mm(ket_gradients).reshape(n, -1)
+        self.jvps = operator.jvps - jvps0
+        self.K = gram(self.G, self.G)
+        self.KJ = gram(self.JG, self.JG)
+        self.rhs_norms = row_norms(self.G).cpu().numpy()
+
+    @classmethod
+    def from_solution(
+        cls, model: nn.Module, solution: KetSolution, metric_inputs: torch.Tensor, *,
+        chunk_size: int = 8, check_parameters: bool = True,
+    ) -> GalerkinKets:
+        """The basis of a deferred Galerkin :class:`KetSolution` (``kind="ket_gradients"``),
+        with M rebuilt on ``metric_inputs`` (N, C, H, W) — the untransformed batch."""
+        if solution.kind != "ket_gradients":
+            raise ValueError(f"GalerkinKets needs a ket-gradient solution, got {solution.kind!r}")
+        op = GaussNewtonOperator(
+            model, metric_inputs, normalization=solution.normalization, chunk_size=chunk_size
+        )
+        if check_parameters:
+            _check_parameters(op.space, solution)
+        return cls(op, solution.vectors.to(dtype=op.dtype, device=op.device))
+
+    @property
+    def n_ket(self) -> int:
+        return int(self.G.shape[0])
+
+    def influence(
+        self,
+        bra_gradients: torch.Tensor | None,
+        damping: float,
+        *,
+        energy: float = 1e-4,
+        rank_tol: float = 1e-6,
+        full_residual: bool = True,
+        return_vectors: bool = False,
+        bra_in_span: bool = True,
+    ) -> GalerkinResult:
+        """Π for one bra set.
+
+        Parameters
+        ----------
+        bra_gradients : Tensor (n_bra, P) or None
+            ∇θ C_bra rows (model dtype); None = no bras (the span of the kets alone).
+        damping : float
+            Absolute ε added in the subspace (the reference: 1e-6 with M = JᵀJ/D).
+        energy : float
+            Discarded gradient energy (reference 1e-4; 0 keeps the full span).
+        full_residual : bool
+            Also compute the full-space residual (n_ket VJPs): information only.
+        bra_in_span : bool
+            Add the bras to the subspace (the reference); False uses span(G_ket) alone.
+        """
+        op, n, lam = self.op, self.n_ket, float(damping)
+        Gb = bra_gradients if bra_gradients is not None else self.G[:0]
+        jvps0 = op.jvps
+        if bra_in_span and Gb.shape[0]:
+            JGb = op.jvp_mm(Gb).reshape(Gb.shape[0], -1)
+            Kkb, Kbb = gram(self.G, Gb), gram(Gb, Gb)
+            KJkb, KJbb = gram(self.JG, JGb), gram(JGb, JGb)
+            K = torch.cat([torch.cat([self.K, Kkb], 1), torch.cat([Kkb.T, Kbb], 1)])
+            KJ = torch.cat([torch.cat([self.KJ, KJkb], 1), torch.cat([KJkb.T, KJbb], 1)])
+        else:
+            JGb = None
+            K, KJ = self.K, self.KJ
+        jvps = op.jvps - jvps0
+        W = _span_basis(K, energy, rank_tol)  # (k, m)
+        H = _sym(op.scale * (W @ KJ @ W.T) + lam * (W @ K @ W.T))
+        C = K[:n] @ W.T  # (n, k): Q G_ket
+        Y = _spd_solve(H, C.T)  # (k, n)
+        sub = (C.T - H @ Y).norm(dim=0) / C.norm(dim=1).clamp_min(torch.finfo(C.dtype).tiny)
+        Z = (W.T @ Y).T  # (n, m): x_j = Σ_i Z[j, i] S_i, S = [G_ket; G_bra]
+        Zk, Zb = Z[:, :n], Z[:, n:]
+        if JGb is not None:
+            values = K[n:] @ Z.T
+        elif Gb.shape[0]:
+            values = gram(Gb, self.G) @ Zk.T
+        else:
+            values = K.new_zeros(0, n)
+        X = None
+        vjps = 0
+        if full_residual or return_vectors:
+            X = Zk.to(self.G.dtype) @ self.G
+            if JGb is not None:
+                X += Zb.to(Gb.dtype) @ Gb
+        if full_residual:
+            JX = Zk.to(self.JG.dtype) @ self.JG
+            if JGb is not None:
+                JX += Zb.to(JGb.dtype) @ JGb
+            R = self.G - op.vjp_mm(JX).mul_(op.scale) - lam * X
+            vjps = n
+            res = row_norms(R).cpu().numpy()
+        else:
+            res = np.full(n, np.nan)
+        return GalerkinResult(
+            values=values.cpu(),
+            rank=int(W.shape[0]),
+            relres_subspace=sub.cpu().numpy(),
+            residual_norms=res,
+            rhs_norms=self.rhs_norms,
+            bra_norms=row_norms(Gb).cpu().numpy(),
+            vectors=X if return_vectors else None,
+            jvps=jvps,
+            vjps=vjps,
+        )
 
 
 # --- solve_kets ---------------------------------------------------------------------------------
@@ -429,6 +666,8 @@ def solve_kets(
     x0: torch.Tensor | str | None = None,
     extra_span: torch.Tensor | None = None,
     galerkin_energy: float = 1e-4,
+    galerkin_defer: bool = False,
+    path_start: str = "cold",
     rank_tol: float = 1e-6,
     check_residual: bool = True,
     operator: GaussNewtonOperator | None = None,
@@ -442,8 +681,11 @@ def solve_kets(
     metric_inputs : Tensor (N, C, H, W)
         The batch defining M = Jᵀ J / D.
     ket_inputs, ket_targets : Tensor (n, C, H, W)
-    damping : float or {"mode": "absolute"|"relative", "value": v} or Damping
-        λ (absolute) or v·λ_max(M) (relative; λ_max estimated by Lanczos unless given).
+    damping : float or {"mode": "absolute"|"relative", "value": v} or Damping, or a path
+        λ (absolute) or v·λ_max(M) (relative; λ_max estimated by Lanczos unless given).  A
+        list of such values, or ``{"mode": m, "values": [...], "primary": v}``, is a damping
+        path: one operator, gradient set, λ_max estimate and Nyström sketch serve every λ,
+        solved from the largest λ down (see ``path_start``); returns a list of solutions.
     rtol : float
         Per-ket ‖b − Ax‖/‖b‖ ≤ rtol for EVERY ket (max over kets), on the true residual.
     normalization : {"per_output", "per_example", "none"}
@@ -473,6 +715,16 @@ def solve_kets(
         Galerkin only: further gradients (the reference's bras) added to the subspace.
     galerkin_energy : float
         Galerkin only: discarded gradient energy (reference 1e-4; 0 keeps the full span).
+    path_start : {"cold", "warm"}
+        Damping paths: start each λ from ``x0`` (``cold``: independent solves sharing the
+        operator, gradients, λ_max and the Nyström sketch) or from the solution at the next
+        larger λ (``warm``).  Cold is the default: at equal true residual warm starts saved
+        nothing (tiny UNet, 24 kets, λ/λ_max = 1e-2, 1e-3, 1e-4: 1220 vs 1252 mat-vecs, with
+        Nyström(32) 937 vs 945; ``bench/influence_path.py``).
+    galerkin_defer : bool
+        Galerkin only: solve nothing yet and store the ket gradients (``kind="ket_gradients"``,
+        records ``converged=True`` with NaN residuals); the subspace span[G_ket, G_bra(g)]
+        depends on the bras, so :class:`GalerkinKets` builds it per bra set (the workflow).
     check_residual : bool
         Galerkin only: compute the true residuals (n extra products) for the records.
     operator : GaussNewtonOperator, optional
@@ -482,13 +734,15 @@ def solve_kets(
 
     Returns
     -------
-    KetSolution
+    KetSolution, or a list of them (one per λ, in the order given) for a damping path
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}: {' | '.join(METHODS)}")
     if block_size < 1:
         raise ValueError(f"block_size must be >= 1, got {block_size}")
-    damping = Damping.parse(damping)
+    path = DampingPath.parse(damping)
+    if path_start not in ("warm", "cold"):
+        raise ValueError(f"path_start must be warm or cold, got {path_start!r}")
     if operator is None and metric_inputs is None:
         raise ValueError("solve_kets needs metric_inputs (or a prebuilt operator)")
     t_start = time.perf_counter()
@@ -512,29 +766,23 @@ def solve_kets(
     )
     setup["gradient_seconds"] = time.perf_counter() - t0
 
-    if lambda_max is None and (damping.mode == "relative" or estimate_lambda_max):
+    if lambda_max is None and (path.needs_lambda_max or estimate_lambda_max):
         t0 = time.perf_counter()
         lambda_max, products = lanczos_lambda_max(
             op.mm, op.size, dtype=op.dtype, device=op.device, steps=lanczos_steps, seed=seed
         )
         setup.update(lambda_max_seconds=time.perf_counter() - t0, lambda_max_matvecs=products)
-    lam = damping.resolve(lambda_max)
+    lams = [d.resolve(lambda_max) for d in path.values]
 
-    def A(V: torch.Tensor) -> torch.Tensor:
-        return op.mm(V).add_(V, alpha=lam)
-
-    precond = None
-    rank = 0
+    nys = None
     if preconditioner_rank and method != "galerkin":
         nys = NystromPreconditioner(
             op.mm, op.size, preconditioner_rank, dtype=op.dtype, device=op.device, seed=seed
         )
-        precond, rank = nys.for_damping(lam), nys.rank
         setup.update(
             preconditioner_seconds=nys.build_seconds,
             preconditioner_matvecs=nys.build_matvecs,
             preconditioner_rank=nys.rank,
-            preconditioner_lambda_r_over_damping=nys.lambda_min / lam,
             nystrom_lambda_max=nys.lambda_max,
         )
 
@@ -546,62 +794,105 @@ def solve_kets(
     elif x0 is not None and tuple(x0.shape) != tuple(G.shape):
         raise ValueError(f"x0 shape {tuple(x0.shape)} != right-hand sides {tuple(G.shape)}")
 
-    X = torch.empty_like(G)
-    records: list[KetRecord] = []
-    kw = dict(rtol=rtol, max_iterations=max_iterations, max_restarts=max_restarts,
-              precond=precond)
-    if method == "galerkin":
-        t0 = time.perf_counter()
-        span = G if extra_span is None else torch.cat([G, extra_span.to(G)])
-        jvps0 = op.jvps
-        X, k = _galerkin(op, G, span, lam, galerkin_energy, rank_tol)
-        jvps = op.jvps - jvps0
-        if check_residual:
-            R = G - A(X)
-            res = row_norms(R).cpu().numpy()
+    def one(lam: float, start: torch.Tensor | None) -> KetSolution:
+        """Solve at one λ (the Nyström sketch is shared: only its λ-shift changes)."""
+        local = dict(setup)
+        precond, rank = None, 0
+        if nys is not None:
+            precond, rank = nys.for_damping(lam), nys.rank
+            local["preconditioner_lambda_r_over_damping"] = nys.lambda_min / lam
+
+        def A(V: torch.Tensor) -> torch.Tensor:
+            return op.mm(V).add_(V, alpha=lam)
+
+        X = torch.empty_like(G)
+        records: list[KetRecord] = []
+        kw = dict(rtol=rtol, max_iterations=max_iterations, max_restarts=max_restarts,
+                  precond=precond)
+        res = None
+        if method == "galerkin" and galerkin_defer:
+            X = G
+            local["galerkin_energy"] = galerkin_energy
+            nan = np.full(n, np.nan)
+            stats = SolveStats(
+                iterations=np.zeros(n, dtype=np.int64), relres_recursive=nan, relres_true=nan,
+                residual_norms=nan, rhs_norms=row_norms(G).cpu().numpy(),
+                converged=np.ones(n, dtype=bool), total_iterations=0, matvecs=0, wall_time=0.0,
+            )
+            records = _stats_records(stats, first=0, block=0, method=method, lam=lam,
+                                     lambda_max=lambda_max, rank=0, rtol=rtol)
+        elif method == "galerkin":
+            t0 = time.perf_counter()
+            basis = GalerkinKets(op, G)
+            res = basis.influence(
+                None if extra_span is None else extra_span.to(G), lam, energy=galerkin_energy,
+                rank_tol=rank_tol, full_residual=check_residual, return_vectors=True,
+            )
+            X = res.vectors
+            stats = SolveStats(
+                iterations=np.ones(n, dtype=np.int64), relres_recursive=np.full(n, np.nan),
+                relres_true=res.relres_subspace, residual_norms=res.residual_norms,
+                rhs_norms=res.rhs_norms, converged=np.ones(n, dtype=bool), total_iterations=1,
+                matvecs=basis.jvps + res.jvps + res.vjps, wall_time=time.perf_counter() - t0,
+            )
+            local["galerkin_rank"] = res.rank
+            local["galerkin_energy"] = galerkin_energy
+            records = _stats_records(stats, first=0, block=0, method=method, lam=lam,
+                                     lambda_max=lambda_max, rank=0, rtol=rtol)
+            for rec, full in zip(records, res.relres_full_space.tolist(), strict=True):
+                rec.relres_full_space = float(full)
         else:
-            res = np.full(n, np.nan)
-        bn = row_norms(G).cpu().numpy()
-        rel = res / np.where(bn > 0, bn, 1.0)
-        stats = SolveStats(
-            iterations=np.ones(n, dtype=np.int64), relres_recursive=np.full(n, np.nan),
-            relres_true=rel, residual_norms=res, rhs_norms=bn, converged=rel <= rtol,
-            total_iterations=1, matvecs=jvps + (n if check_residual else 0),
-            wall_time=time.perf_counter() - t0,
+            width = 1 if method == "sequential_cg" else block_size
+            for b, first in enumerate(range(0, n, width)):
+                sl = slice(first, first + width)
+                x0_b = None if start is None else start[sl]
+                if method == "block_cg":
+                    Xb, stats = block_cg(A, G[sl], x0=x0_b, rank_tol=rank_tol, **kw)
+                else:
+                    Xb, stats = lockstep_cg(A, G[sl], x0=x0_b, **kw)
+                X[sl] = Xb
+                records += _stats_records(stats, first=first, block=b, method=method, lam=lam,
+                                          lambda_max=lambda_max, rank=rank, rtol=rtol)
+        local["total_seconds"] = time.perf_counter() - t_start
+        solution = KetSolution(
+            vectors=X,
+            records=records,
+            damping=float(lam),
+            lambda_max=None if lambda_max is None else float(lambda_max),
+            rtol=float(rtol),
+            method=method,
+            normalization=normalization,
+            parameters=op.space.describe(),
+            setup=local,
+            meta=dict(meta or {}),
+            kind="ket_gradients" if method == "galerkin" and galerkin_defer else "solutions",
         )
-        setup["galerkin_rank"] = k
-        records = _stats_records(stats, first=0, block=0, method=method, lam=lam,
-                                 lambda_max=lambda_max, rank=0, rtol=rtol)
-    else:
-        width = 1 if method == "sequential_cg" else block_size
-        for b, start in enumerate(range(0, n, width)):
-            sl = slice(start, start + width)
-            x0_b = None if x0 is None else x0[sl]
-            if method == "block_cg":
-                Xb, stats = block_cg(A, G[sl], x0=x0_b, rank_tol=rank_tol, **kw)
-            else:
-                Xb, stats = lockstep_cg(A, G[sl], x0=x0_b, **kw)
-            X[sl] = Xb
-            records += _stats_records(stats, first=start, block=b, method=method, lam=lam,
-                                      lambda_max=lambda_max, rank=rank, rtol=rtol)
-    setup["total_seconds"] = time.perf_counter() - t_start
-    solution = KetSolution(
-        vectors=X,
-        records=records,
-        damping=float(lam),
-        lambda_max=None if lambda_max is None else float(lambda_max),
-        rtol=float(rtol),
-        method=method,
-        normalization=normalization,
-        parameters=op.space.describe(),
-        setup=setup,
-        meta=dict(meta or {}),
-    )
-    if fail_on_unconverged and method != "galerkin" and not solution.converged:
-        raise InfluenceConvergenceError(
-            _unconverged_message(records, rtol, max_iterations), solution
-        )
-    return solution
+        if res is not None:
+            # Π of the span's own extra rows, straight from the fp64 coefficients
+            solution._span_values = res.values
+        return solution
+
+    # from the largest λ (best conditioned) to the smallest; "warm" starts each solve from the
+    # previous λ's solution
+    solutions: list[KetSolution | None] = [None] * len(lams)
+    previous = x0
+    for i in sorted(range(len(lams)), key=lambda i: -lams[i]):
+        solutions[i] = one(lams[i], previous if path_start == "warm" else x0)
+        if path_start == "warm" and method != "galerkin":
+            previous = solutions[i].vectors
+    if fail_on_unconverged and method != "galerkin":
+        for sol in solutions:
+            if not sol.converged:
+                raise InfluenceConvergenceError(
+                    _unconverged_message(sol.records, rtol, max_iterations),
+                    solutions if path.is_path else sol,
+                )
+    if path.is_path:
+        for sol in solutions:
+            sol.meta["damping_path"] = [float(v) for v in lams]
+            sol.meta["damping_primary"] = float(lams[path.primary])
+        return solutions
+    return solutions[0]
 
 
 # --- bras ---------------------------------------------------------------------------------------
@@ -647,7 +938,7 @@ def _dot_bras(
 
 def bra_influence(
     model: nn.Module,
-    solution: KetSolution,
+    solution: KetSolution | Sequence[KetSolution],
     bra_inputs: torch.Tensor,
     bra_targets: torch.Tensor | None = None,
     *,
@@ -665,7 +956,8 @@ def bra_influence(
     ----------
     model : nn.Module
         The model the kets were solved at (checked by a parameter digest).
-    solution : KetSolution
+    solution : KetSolution, or a list of them (a damping path: each bra gradient is computed
+        once and dotted with every λ's solutions)
     bra_inputs : Tensor (n_bra, C, H, W)
         E.g. ``groups.act(g, x, channels)``; any number (processed ``bra_block`` at a time).
     bra_targets : Tensor (n_bra, C, H, W), optional
@@ -675,23 +967,39 @@ def bra_influence(
     bra_block : int
         Bra gradients held in memory at once.
     return_bounds : bool
-        Also return the (n_bra, n_ket) entrywise bound ‖g_bra,i‖·‖r_j‖/λ.
+        Also return the entrywise bound ‖g_bra,i‖·‖r_j‖/λ, shaped like ``values``.
 
     Returns
     -------
-    values : Tensor (n_bra, n_ket) float64
-    bounds : Tensor (n_bra, n_ket) float64, only with ``return_bounds``
+    values : Tensor (n_bra, n_ket) float64 — (n_damping, n_bra, n_ket) for a list
+    bounds : same shape, only with ``return_bounds``
     """
+    solutions = list(solution) if isinstance(solution, Sequence) else [solution]
+    if not solutions:
+        raise ValueError("bra_influence: no solutions")
+    if any(s.kind != "solutions" for s in solutions):
+        raise ValueError(
+            "bra_influence: this solution holds ket gradients (deferred Galerkin); use "
+            "GalerkinKets.from_solution(...).influence(...) per bra set"
+        )
     space = ParameterSpace(model)
     if check_parameters:
-        _check_parameters(space, solution)
-    values, norms = _dot_bras(
-        model, space, solution.vectors, bra_inputs, bra_targets, loss=loss, channel=channel,
+        for sol in solutions:
+            _check_parameters(space, sol)
+    X = torch.cat([s.vectors for s in solutions])
+    flat, norms = _dot_bras(
+        model, space, X, bra_inputs, bra_targets, loss=loss, channel=channel,
         channels=channels, chunk_size=chunk_size, bra_block=bra_block,
     )
+    values = flat.reshape(flat.shape[0], len(solutions), -1).transpose(0, 1).contiguous()
+    bounds = torch.stack([
+        norms[:, None] * s.residual_norms[None, :] / s.damping for s in solutions
+    ])
+    if not isinstance(solution, Sequence):
+        values, bounds = values[0], bounds[0]
     if not return_bounds:
         return values
-    return values, norms[:, None] * solution.residual_norms[None, :] / solution.damping
+    return values, bounds
 
 
 # --- the contract's one-call version ------------------------------------------------------------
@@ -703,13 +1011,14 @@ class InfluenceResult:
 
     Attributes
     ----------
-    values : Tensor (n_bra, n_ket) float64
+    values : Tensor (n_bra, n_ket) float64, or (n_damping, n_bra, n_ket) for a damping path
         Raw Π.
     records : list of KetRecord
-        One per ket, ``error_bound`` filled with the max over these bras.
-    bounds : Tensor (n_bra, n_ket) float64
+        One per ket (per (λ, ket), λ-major, for a path), ``error_bound`` filled with the max
+        over these bras.
+    bounds : Tensor shaped like ``values``, float64
         Entrywise a-posteriori bound ‖g_bra,i‖·‖r_j‖/λ on |Π − Π_exact|.
-    solution : KetSolution
+    solution : KetSolution, or a list of them (one per λ) for a path
         The solved kets (reusable through :func:`bra_influence`).
     """
 
@@ -720,7 +1029,7 @@ class InfluenceResult:
 
     @property
     def standardised(self) -> torch.Tensor:
-        """Π with every bra row divided by the std of its ket entries (+1e-6)."""
+        """Π with every bra row divided by the std of its ket entries (+1e-6); per λ."""
         return standardise(self.values)
 
 
@@ -750,29 +1059,47 @@ def influence_matrix(
     reference's inverse in span([G_ket, G_bra]).  Further keywords go to :func:`solve_kets`
     (``preconditioner_rank``, ``max_iterations``, ``fail_on_unconverged``, ...).
 
+    A damping path (``damping=[λ1, λ2, ...]`` or ``{"mode", "values", "primary"}``) solves
+    every λ in one call (see :func:`solve_kets`) and computes each bra gradient once.
+
     Returns
     -------
     InfluenceResult
-        ``values`` (n_bra, n_ket) float64 raw Π, ``records`` one per ket, ``bounds``.
+        ``values`` (n_bra, n_ket) float64 raw Π — (n_damping, n_bra, n_ket) for a path, λ in
+        the order given — ``records`` one per ket (per (λ, ket), λ-major, for a path; each
+        record names its λ), ``bounds`` shaped like ``values``.
     """
     space = ParameterSpace(model)
     chunk = int(solve_options.get("chunk_size", 8))
     bra = dict(loss=bra_loss, channel=bra_channel, channels=channels, chunk_size=chunk)
-    if method == "galerkin" and "extra_span" not in solve_options:
+    span_bras = method == "galerkin" and "extra_span" not in solve_options
+    Gb = None
+    if span_bras:
         # the reference's subspace includes the bras: their gradients are needed up front
-        solve_options["extra_span"] = per_example_gradients(
-            model, bra_inputs, bra_targets, space=space, **bra
-        )
-    solution = solve_kets(
+        Gb = per_example_gradients(model, bra_inputs, bra_targets, space=space, **bra)
+        solve_options["extra_span"] = Gb
+    solved = solve_kets(
         model, metric_inputs, ket_inputs, ket_targets, damping=damping, rtol=rtol,
         normalization=normalization, method=method, **solve_options,
     )
-    values, norms = _dot_bras(
-        model, space, solution.vectors, bra_inputs, bra_targets, bra_block=64, **bra
-    )
-    bounds = norms[:, None] * solution.residual_norms[None, :] / solution.damping
-    col_max = bounds.max(dim=0).values if bounds.shape[0] else torch.zeros(bounds.shape[1])
-    for rec, b in zip(solution.records, col_max.tolist(), strict=True):
-        rec.error_bound = float(b)
-    return InfluenceResult(values=values, records=solution.records, bounds=bounds,
-                           solution=solution)
+    solutions = solved if isinstance(solved, list) else [solved]
+    if span_bras:
+        values = torch.stack([sol._span_values for sol in solutions])
+        norms = row_norms(Gb).cpu()
+    else:
+        # one gradient per bra for the whole path: dot it with every λ's solutions at once
+        X = torch.cat([sol.vectors for sol in solutions])
+        flat, norms = _dot_bras(model, space, X, bra_inputs, bra_targets, bra_block=64, **bra)
+        values = flat.reshape(flat.shape[0], len(solutions), -1).transpose(0, 1).contiguous()
+    bounds = torch.stack([
+        norms[:, None] * sol.residual_norms[None, :] / sol.damping for sol in solutions
+    ])
+    records = []
+    for sol, bound in zip(solutions, bounds, strict=True):
+        col_max = bound.max(dim=0).values if bound.shape[0] else torch.zeros(bound.shape[1])
+        for rec, b in zip(sol.records, col_max.tolist(), strict=True):
+            rec.error_bound = float(b)
+        records += sol.records
+    if not isinstance(solved, list):
+        values, bounds = values[0], bounds[0]
+    return InfluenceResult(values=values, records=records, bounds=bounds, solution=solved)

@@ -393,6 +393,25 @@ class GaussNewtonOperator:
         self.product_seconds += time.perf_counter() - t0
         return out
 
+    def vjp_mm(self, U: torch.Tensor) -> torch.Tensor:
+        """Jᵀ U for a block of output-shaped cotangents U (k, *output_shape) or (k, D); returns
+        (k, P).  No normalisation (M V = scale · Jᵀ (J V))."""
+        U = U.reshape(U.shape[0], *self.output_shape).to(dtype=self.dtype, device=self.device)
+        if U.shape[0] == 0:
+            return torch.empty(0, self.size, dtype=self.dtype, device=self.device)
+        t0 = time.perf_counter()
+
+        def one(u):
+            return self._vjp_fn(u)[0]
+
+        outs = []
+        with torch.no_grad(), _no_tf32(self.device):
+            for start in range(0, U.shape[0], self.chunk_size):
+                chunk = U[start : start + self.chunk_size]
+                outs.append(one(chunk[0])[None] if chunk.shape[0] == 1 else vmap(one)(chunk))
+        self.product_seconds += time.perf_counter() - t0
+        return torch.cat(outs)
+
     def dense(self) -> torch.Tensor:
         """The dense P × P matrix (tests and tiny models only: P products)."""
         if self.size > 20_000:

@@ -10,13 +10,23 @@ from pathlib import Path
 import torch
 
 SETTINGS_DEFAULTS: dict = {
-    "damping": {"mode": "relative", "value": 1e-3},
+    "damping": None,  # by method: DAMPING_DEFAULTS
     "rtol": 1e-4,
     "method": "block_cg",
     "preconditioner_rank": 0,
     "max_iterations": 1000,
     "fail_on_unconverged": True,
+    "include_unconverged": False,
+    "galerkin_energy": 1e-4,
+    "galerkin_reference": False,
     "normalization": "per_output",
+}
+
+#: damping when the config names none: the Krylov default, and the reference code's ε = 1e-6
+#: added to JᵀJ/D inside the Galerkin subspace (lanl/PDEHats ``scripts/HatMatrix/qr.jl``)
+DAMPING_DEFAULTS: dict = {
+    "galerkin": {"mode": "absolute", "value": 1e-6},
+    None: {"mode": "relative", "value": 1e-3},
 }
 
 
@@ -31,7 +41,26 @@ def resolve_settings(raw: str | Mapping | None) -> dict:
     unknown = set(raw) - set(SETTINGS_DEFAULTS)
     if unknown:
         raise ValueError(f"influence settings: unknown key(s) {sorted(unknown)}")
-    return {**SETTINGS_DEFAULTS, **raw}
+    settings = {**SETTINGS_DEFAULTS, **raw}
+    if settings["damping"] is None:
+        method = settings["method"]
+        settings["damping"] = dict(DAMPING_DEFAULTS.get(method, DAMPING_DEFAULTS[None]))
+    if settings["method"] == "galerkin" and "values" in settings["damping"]:
+        raise ValueError(
+            "influence.damping.values: a damping path needs a Krylov method (block_cg, cg); "
+            "galerkin takes one ε (influence.damping.value)"
+        )
+    return settings
+
+
+def load_solutions(directory) -> list:
+    """The :class:`KetSolution` files of one ``influence-solve`` output: ``[solution.pt]``,
+    or one per λ of a damping path (``solution_00.pt``, ... in the config's order)."""
+    from symaudit.influence import KetSolution
+
+    directory = Path(directory)
+    files = sorted(directory.glob("solution_[0-9][0-9].pt")) or [directory / "solution.pt"]
+    return [KetSolution.load(f) for f in files]
 
 
 def load_analysis(checkpoint, run_dir, stores, batch: int, time_steps: int, device=None):

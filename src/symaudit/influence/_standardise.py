@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -11,7 +13,7 @@ __all__ = ["STANDARDISE_EPS", "standardise"]
 STANDARDISE_EPS = 1e-6
 
 
-def standardise(values, *, ket_ndim: int = 1, eps: float = STANDARDISE_EPS):
+def standardise(values, *, ket_ndim: int = 1, eps: float = STANDARDISE_EPS, ket_mask=None):
     """Divide every bra row by the sample std of its ket entries (no centring).
 
     Π̃[bra, ket] = Π[bra, ket] / (std_ket Π[bra, ·] + eps), std with the n − 1 denominator
@@ -26,6 +28,9 @@ def standardise(values, *, ket_ndim: int = 1, eps: float = STANDARDISE_EPS):
         Number of trailing ket axes.
     eps : float
         Added to the standard deviation.
+    ket_mask : array of bool, shape broadcastable to ``values``, optional
+        Kets to keep (numpy input only): the others become NaN and leave the row's standard
+        deviation (the workflow's unconverged kets); None keeps every ket.
 
     Returns
     -------
@@ -42,5 +47,11 @@ def standardise(values, *, ket_ndim: int = 1, eps: float = STANDARDISE_EPS):
         std = v.std(dim=axes, correction=1, keepdim=True)
         return v / (std + eps)
     v = np.asarray(values, dtype=np.float64)
+    if ket_mask is not None:
+        v = np.where(np.broadcast_to(ket_mask, v.shape), v, np.nan)
+        with warnings.catch_warnings():  # a row with < 2 kept kets is NaN, not an error
+            warnings.simplefilter("ignore", RuntimeWarning)
+            std = np.nanstd(v, axis=axes, ddof=1, keepdims=True)
+        return v / (std + eps)
     std = v.std(axis=axes, ddof=1, keepdims=True)
     return v / (std + eps)

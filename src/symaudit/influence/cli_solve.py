@@ -3,9 +3,14 @@
     symaudit influence-solve --checkpoint final.pt --run-dir RUN --stores A B C --batch 0 \\
         --time-steps 16 --settings '{"rtol": 1e-4, ...}' --out .../batch00/solution
 
-Writes ``solution.pt`` (the solved vectors and records; ``KetSolution.load``), ``records.csv``
-(one row per ket) and ``settings.json`` into OUT, atomically (OUT appears only when complete).
-The metric batch is the analysis batch itself (the reference's mini-batch NTK).  An unconverged
+Writes ``solution.pt`` (the solved vectors and records; ``KetSolution.load``) — for a damping
+path ``solution_00.pt``, ``solution_01.pt``, ... one per λ in the config's order, so the
+scratch space grows with the path's length (logged) — ``records.csv`` (one row per (λ, ket))
+and ``settings.json`` into OUT, atomically (OUT appears only when complete).  The metric
+batch is the analysis batch itself (the reference's mini-batch NTK).  With
+``method: galerkin`` nothing is solved here: the ket gradients are stored (``kind =
+"ket_gradients"``) and ``influence-bras`` builds the reference's subspace span[G_ket, G_bra(g)]
+per element.  An unconverged
 solve writes nothing and fails with one line, unless ``fail_on_unconverged`` is false, in which
 case the records carry ``converged = False`` and every downstream table flags it.
 """
@@ -60,24 +65,44 @@ def run(args: argparse.Namespace) -> int:
             preconditioner_rank=settings["preconditioner_rank"],
             max_iterations=settings["max_iterations"],
             fail_on_unconverged=settings["fail_on_unconverged"],
+            galerkin_energy=settings["galerkin_energy"],
+            galerkin_defer=True,  # Galerkin: the subspace is rebuilt per element in the bras
             meta={**identity, "families": families, "time_steps": args.time_steps},
         )
     except InfluenceConvergenceError as err:
         raise UserError(f"{identity}: {err}") from None
+    solutions = solution if isinstance(solution, list) else [solution]
     out = Path(args.out)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    solution.save(tmp / "solution.pt")
-    pd.DataFrame([r.as_dict() for r in solution.records]).to_csv(tmp / "records.csv", index=False)
+    if len(solutions) == 1 and not isinstance(solution, list):
+        solution.save(tmp / "solution.pt")
+    else:  # a damping path: one file per λ, in the config's order
+        for i, sol in enumerate(solutions):
+            sol.save(tmp / f"solution_{i:02d}.pt")
+    records = [r.as_dict() for sol in solutions for r in sol.records]
+    pd.DataFrame(records).to_csv(tmp / "records.csv", index=False)
     (tmp / "settings.json").write_text(json.dumps({**settings, **identity}, indent=1))
     if out.exists():
         shutil.rmtree(out)
     os.replace(tmp, out)
-    worst = max(r.relres_true for r in solution.records)
-    print(
-        f"influence-solve {identity}: {len(solution.records)} kets, lambda={solution.damping:.3g}"
-        f" (lambda_max~{solution.lambda_max or float('nan'):.3g}), max true relres {worst:.2e},"
-        f" converged={solution.converged}"
-    )
+    first = solutions[0]
+    if first.kind == "ket_gradients":
+        print(
+            f"influence-solve {identity}: {len(first.records)} ket gradients stored for the "
+            f"Galerkin bras, epsilon={first.damping:.3g} "
+            f"(lambda_max~{first.lambda_max or float('nan'):.3g})"
+        )
+        return 0
+    for sol in solutions:
+        worst = max(r.relres_true for r in sol.records)
+        mv = sum({r.block: r.matvecs for r in sol.records}.values())
+        print(
+            f"influence-solve {identity}: {len(sol.records)} kets, lambda={sol.damping:.3g}"
+            f" (lambda_max~{sol.lambda_max or float('nan'):.3g}), max true relres {worst:.2e},"
+            f" {mv} mat-vecs, converged={sol.converged}"
+        )
+    size = sum(s.vectors.numel() * s.vectors.element_size() for s in solutions)
+    print(f"influence-solve: {len(solutions)} lambda(s), stored vectors {size / 2**20:.1f} MiB")
     return 0

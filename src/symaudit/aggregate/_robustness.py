@@ -1,0 +1,218 @@
+"""Does the element ranking survive a change of λ?  The damping-path robustness table/figures.
+
+Input: the influence stores of a study run with a damping path (``influence.damping.values``):
+``pi_path_std`` (damping, element, batch, bra_time, bra_class, ket_time, ket_class) and, with
+``influence.galerkin_reference``, ``pi_galerkin_std`` (element, batch, ...).  For every
+(dataset, model, element set) and every λ, the median of the standardised self-influence
+Π̃^g[t,b,t,b] is pooled over seeds × batches × examples (NaN — unconverged kets — left out),
+one value per element.  The ranking of the elements by that median is compared between
+neighbouring λ and between each λ and the Galerkin values by Kendall's τ-b.
+
+Outputs: ``influence_robustness.csv`` (one row per comparison: ``tau``, ``n_elements``,
+``stable`` = τ ≥ :data:`STABLE_TAU`) and ``influence_robustness_medians.csv`` (the medians, one
+row per (dataset, model, element set, element, λ | galerkin)), and one figure per
+(dataset, model, element set).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from symaudit.aggregate._tables import discover, element_order, parse_files
+
+__all__ = [
+    "ROBUSTNESS_TABLE",
+    "STABLE_TAU",
+    "kendall_tau",
+    "robustness_figures",
+    "robustness_medians",
+    "robustness_status",
+    "robustness_table",
+]
+
+ROBUSTNESS_TABLE = "influence_robustness"
+#: below this τ a ranking is reported as not stable under the change of λ
+STABLE_TAU = 0.7
+GALERKIN = "galerkin"
+
+
+def kendall_tau(a, b) -> float:
+    """Kendall's τ-b of two equally long 1-D samples (ties in either corrected; NaN pairs
+    dropped); NaN when fewer than two pairs remain or one side is constant."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    if a.size < 2:
+        return float("nan")
+    da = np.sign(a[:, None] - a[None, :])
+    db = np.sign(b[:, None] - b[None, :])
+    iu = np.triu_indices(a.size, 1)
+    da, db = da[iu], db[iu]
+    n_a, n_b = np.count_nonzero(da), np.count_nonzero(db)  # pairs not tied in a / in b
+    if n_a == 0 or n_b == 0:
+        return float("nan")
+    return float(np.sum(da * db) / np.sqrt(float(n_a) * float(n_b)))
+
+
+def _self_influence(pi: xr.DataArray) -> np.ndarray:
+    """(..., element, batch, t, b, t, b) -> (..., element, values) of Π[g, t, b, t, b]."""
+    nt, nb = pi.sizes["bra_time"], pi.sizes["bra_class"]
+    t, b = np.meshgrid(np.arange(nt), np.arange(nb), indexing="ij")
+    v = pi.values[..., t, b, t, b]  # (..., element, batch, nt, nb)
+    return v.reshape(*v.shape[:-3], -1)
+
+
+def robustness_medians(
+    study_dir: str | os.PathLike, inputs: list[str | os.PathLike] | None = None
+) -> pd.DataFrame:
+    """Per (dataset, model, element_set, element, damping): the pooled median standardised
+    self-influence (``damping`` = the configured value, or ``"galerkin"``) and ``n`` values,
+    from exactly the influence stores ``inputs`` (default: every one under ``study_dir``)."""
+    kinds = ("influence",)
+    files = (discover(study_dir, kinds) if inputs is None
+             else parse_files(study_dir, inputs, kinds))
+    groups: dict[tuple, list] = {}
+    for f in files:
+        groups.setdefault((f.dataset, f.model, f.element_set), []).append(f)
+    rows = []
+    for (dataset, model, element_set), members in sorted(groups.items()):
+        pooled: dict[tuple[str, str], list[np.ndarray]] = {}
+        for f in members:
+            with xr.open_dataset(f.path) as ds:
+                if "pi_path_std" not in ds:
+                    continue
+                elements = [str(e) for e in ds["element"].values]
+                path = _self_influence(ds["pi_path_std"])  # (damping, element, values)
+                for i, lam in enumerate(ds["damping"].values):
+                    for j, g in enumerate(elements):
+                        pooled.setdefault((repr(float(lam)), g), []).append(path[i, j])
+                if "pi_galerkin_std" in ds:
+                    gal = _self_influence(ds["pi_galerkin_std"])
+                    for j, g in enumerate(elements):
+                        pooled.setdefault((GALERKIN, g), []).append(gal[j])
+        for (lam, g), parts in pooled.items():
+            v = np.concatenate(parts)
+            v = v[np.isfinite(v)]
+            rows.append({
+                "dataset": dataset, "model": model, "element_set": element_set,
+                "element": g, "damping": lam,
+                "median": float(np.median(v)) if v.size else float("nan"), "n": int(v.size),
+            })
+    frame = pd.DataFrame(rows, columns=["dataset", "model", "element_set", "element",
+                                        "damping", "median", "n"])
+    if frame.empty:
+        return frame
+    frame["_order"] = frame["element"].map(element_order)
+    frame = frame.sort_values(["dataset", "model", "element_set", "damping", "_order"])
+    return frame.drop(columns="_order").reset_index(drop=True)
+
+
+def _ordered_dampings(values) -> list[str]:
+    """Path values from the largest λ to the smallest, then ``galerkin``."""
+    lams = sorted((v for v in set(values) if v != GALERKIN), key=float, reverse=True)
+    return lams + ([GALERKIN] if GALERKIN in set(values) else [])
+
+
+def robustness_table(medians: pd.DataFrame) -> pd.DataFrame:
+    """Kendall τ-b of the element ranking between neighbouring λ and of every λ vs Galerkin."""
+    rows = []
+    for (dataset, model, element_set), group in medians.groupby(
+        ["dataset", "model", "element_set"], sort=True
+    ):
+        wide = group.pivot(index="element", columns="damping", values="median")
+        order = _ordered_dampings(wide.columns)
+        lams = [d for d in order if d != GALERKIN]
+        pairs = list(zip(lams[:-1], lams[1:], strict=True))
+        if GALERKIN in order:
+            pairs += [(d, GALERKIN) for d in lams]
+        for a, b in pairs:
+            tau = kendall_tau(wide[a].to_numpy(), wide[b].to_numpy())
+            rows.append({
+                "dataset": dataset, "model": model, "element_set": element_set,
+                "damping_a": a, "damping_b": b, "tau": tau,
+                "n_elements": int((wide[a].notna() & wide[b].notna()).sum()),
+                "stable": bool(tau >= STABLE_TAU),
+            })
+    return pd.DataFrame(rows, columns=["dataset", "model", "element_set", "damping_a",
+                                       "damping_b", "tau", "n_elements", "stable"])
+
+
+def robustness_status(table: pd.DataFrame) -> dict:
+    """``{"robustness_status": {stable_tau, min_tau, unstable: [...]}}`` for the report's
+    config (plain data): one entry per comparison with τ < :data:`STABLE_TAU`."""
+    bad = table[~table["stable"].astype(bool)]
+    unstable = [
+        {
+            "dataset": r.dataset, "model": r.model, "element_set": r.element_set,
+            "label": f"{r.dataset} {r.model} {r.element_set}, λ {r.damping_a} vs {r.damping_b}",
+            "tau": round(float(r.tau), 3) if np.isfinite(r.tau) else None,
+        }
+        for r in bad.itertuples()
+    ]
+    taus = table["tau"].to_numpy(dtype=float)
+    return {
+        "robustness_status": {
+            "stable_tau": STABLE_TAU,
+            "min_tau": float(np.nanmin(taus)) if np.isfinite(taus).any() else None,
+            "unstable": unstable,
+        }
+    }
+
+
+def robustness_figures(medians: pd.DataFrame, table: pd.DataFrame, out_dir, *,
+                       primary: str | None = None) -> list[Path]:
+    """One PNG per (dataset, model, element set): median standardised self-influence of every
+    element against λ (log axis, largest λ left), the Galerkin value beside the path; the title
+    says NOT STABLE (red) when any τ < :data:`STABLE_TAU`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for (dataset, model, element_set), group in medians.groupby(
+        ["dataset", "model", "element_set"], sort=True
+    ):
+        wide = group.pivot(index="element", columns="damping", values="median")
+        wide = wide.loc[sorted(wide.index, key=element_order)]
+        order = _ordered_dampings(wide.columns)
+        lams = [d for d in order if d != GALERKIN]
+        xs = np.arange(len(lams))
+        taus = table[(table.dataset == dataset) & (table.model == model)
+                     & (table.element_set == element_set)]
+        worst = float(taus["tau"].min()) if len(taus) else float("nan")
+        fig, ax = plt.subplots(figsize=(6.4, 4.0))
+        cmap = plt.get_cmap("tab10" if len(wide) <= 10 else "viridis")
+        for i, (g, row) in enumerate(wide.iterrows()):
+            color = cmap(i % 10) if len(wide) <= 10 else cmap(i / max(len(wide) - 1, 1))
+            ax.plot(xs, row[lams].to_numpy(), "-o", ms=3, lw=1, color=color,
+                    label=g if len(wide) <= 10 else None)
+            if GALERKIN in order:
+                ax.plot([len(lams) + 0.5], [row[GALERKIN]], "s", ms=4, color=color)
+        ticks = [f"{float(v):g}" + (" (primary)" if v == primary else "") for v in lams]
+        if GALERKIN in order:
+            ticks.append("Galerkin")
+            xs = np.append(xs, len(lams) + 0.5)
+        ax.set_xticks(xs, ticks, fontsize=8)
+        ax.set_xlabel("damping λ (path, largest first) | reference Galerkin")
+        ax.set_ylabel("median standardised self-influence")
+        ax.axhline(1.0, color="0.6", lw=0.8, ls="--")
+        stable = not (worst < STABLE_TAU)
+        title = f"{dataset} {model} {element_set}: min Kendall τ = {worst:.2f}"
+        ax.set_title(title + ("" if stable else " — ranking NOT stable"),
+                     color="black" if stable else "red", fontsize=10)
+        if len(wide) <= 10:
+            ax.legend(fontsize=7, ncol=2, frameon=False)
+        fig.tight_layout()
+        path = out / f"robustness_{element_set}_{model}_{dataset}.png"
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        written.append(path)
+    return written
