@@ -49,8 +49,8 @@ os.environ.update(
 # are bitwise the same wherever a job runs (locally or in a Slurm allocation).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 # The quality gate reaches the stage CLIs (their warnings) through the environment, not as a
-# rule parameter: it changes no number, so changing it must rerun nothing but the report.
-os.environ["SYMAUDIT_MAX_PERSISTENCE_RATIO"] = str(config["quality"]["max_persistence_ratio"])
+# rule parameter (it changes no number, so changing it must rerun nothing but the report).
+os.environ.update(SYMAUDIT_MAX_PERSISTENCE_RATIO=str(config["quality"]["max_persistence_ratio"]))
 
 # Library code each stage runs.  Listed as rule inputs so that editing a stage's code reruns
 # that stage and what follows it (Snakemake's rerun triggers do not see imported modules).
