@@ -75,6 +75,8 @@ def test_check_solver_exact_inside_violated_outside(n):
     for g in outside:
         assert dev[g] >= 1e-3, (g, dev[g])
     assert generators.check_failures(FAMILY, n, dev) == []
+    # the same deviations judged for an unforced family: every element must commute
+    assert generators.check_failures("NS-Gauss", n, dev) == outside
 
 
 def test_laminar_profile_from_rest():
