@@ -12,7 +12,7 @@ from symaudit import baselines, datasets, groups, losses
 from symaudit.aggregate._captions import quality_banner
 from symaudit.aggregate._quality import COLUMNS, RunFiles, model_quality_table, quality_status
 from symaudit.data.generate import generate_store
-from symaudit.models import Increment, build, load_checkpoint, save_checkpoint
+from symaudit.models import Increment, build, input_normalisation, load_checkpoint, save_checkpoint
 from symaudit.store import open_store, write_store
 from symaudit.training._data import load_transitions, make_splits
 
@@ -218,3 +218,27 @@ def test_banner_names_only_the_failed_runs_behind_a_caption():
         config = {}
 
     assert Environment().from_string(quality_banner()).render(snakemake=Empty) == ""
+
+
+def test_input_normalisation_pools_stores_and_commutes_with_d4():
+    channels = datasets.family("CE-RP").channels  # density, momentum_x, momentum_y, energy
+    stats = [
+        {"mean": [1.0, 0.2, -0.1, 2.5], "rms": [1.1, 0.5, 0.4, 2.6]},
+        {"mean": [3.0, 0.0, 0.3, 4.5], "rms": [3.3, 0.7, 0.6, 4.6]},
+    ]
+    shift, scale = input_normalisation(channels, stats, counts=[1, 3])
+    # density: pooled mean 2.5, pooled mean square (1.21 + 3 * 10.89) / 4
+    assert float(shift[0]) == pytest.approx(2.5)
+    assert float(scale[0]) == pytest.approx(np.sqrt((1.21 + 3 * 10.89) / 4 - 2.5**2))
+    # the momentum components: no shift, one scale (a rotation mixes them)
+    assert float(shift[1]) == float(shift[2]) == 0.0
+    pooled = [(0.25 + 3 * 0.49) / 4, (0.16 + 3 * 0.36) / 4]
+    assert float(scale[1]) == float(scale[2]) == pytest.approx(np.sqrt(np.mean(pooled)))
+    x = torch.randn(2, 4, 8, 8, dtype=torch.float64)
+    for g in groups.D4:
+        torch.testing.assert_close(
+            (groups.act(g, x, channels) - shift) / scale,
+            groups.act(g, (x - shift) / scale, channels),
+            rtol=0,
+            atol=1e-15,
+        )

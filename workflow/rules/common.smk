@@ -89,13 +89,22 @@ def section(name):
     return json.dumps(config.get(name, {}), sort_keys=True, separators=(",", ":"))
 
 
+def run_epochs(epochs, dataset, model, key="train.epochs"):
+    """``train.epochs`` for one run: an integer, or a mapping keyed by model or dataset (the
+    model's key first), nested at most twice."""
+    if not isinstance(epochs, dict):
+        return epochs
+    for name in (model, dataset):
+        if name in epochs:
+            return run_epochs(epochs[name], dataset, model, f"{key}.{name}")
+    raise ValueError(f"{key} names no value for dataset {dataset} / model {model}")
+
+
 def train_settings(wildcards):
-    """The train section for one run: ``epochs`` given per dataset resolved to its value."""
+    """The train section for one run, ``epochs`` resolved to the run's value."""
     train = dict(config.get("train", {}))
-    if isinstance(train.get("epochs"), dict):
-        if wildcards.dataset not in train["epochs"]:
-            raise ValueError(f"train.epochs names no value for dataset {wildcards.dataset}")
-        train["epochs"] = train["epochs"][wildcards.dataset]
+    if "epochs" in train:
+        train["epochs"] = run_epochs(train["epochs"], wildcards.dataset, wildcards.model)
     return json.dumps(train, sort_keys=True, separators=(",", ":"))
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from symaudit.models._increment import Increment
+from symaudit.models._increment import Increment, input_normalisation
 from symaudit.models._layers import fused_attention, reset_parameters
 from symaudit.models._twirl import Twirled, twirled
 from symaudit.models._unet import UNet
@@ -36,6 +36,7 @@ __all__ = [
     "build",
     "count_parameters",
     "fused_attention",
+    "input_normalisation",
     "load_checkpoint",
     "read_checkpoint",
     "save_checkpoint",
@@ -54,6 +55,11 @@ PRESETS: dict[str, dict[str, dict[str, int]]] = {
     "small": {"unet": {"chs": 8}, "vit": {"chs": 64, "depth": 4, "heads": 4}},
     # CPU-friendly: ~1e4-1e5 parameters, a 32^2 batch of 48 in a fraction of a second
     "tiny": {"unet": {"chs": 2}, "vit": {"chs": 32, "depth": 2, "heads": 2}},
+    # the embedded quick study: the tiny UNet and a wide, shallow ViT.  At 32^2 the reference's
+    # scrambled unpatchify makes every token write a half-row strip up to 16 px outside its own
+    # patch; the narrow tiny ViT (32 wide, 2 heads) never learns such a non-local routing of a
+    # local map and stays at persistence, while 96 wide with 12 heads does (docs/training.md)
+    "quick": {"unet": {"chs": 2}, "vit": {"chs": 96, "depth": 2, "heads": 12}},
 }
 
 
@@ -134,7 +140,7 @@ def build(
     model = make(in_channels, resolution, **kwargs)
     reset_parameters(model, generator)
     if increment:
-        model = Increment(model)
+        model = Increment(model, in_channels)
     if is_twirled:
         model = twirled(model, channels)
     model = model.to(dtype)

@@ -46,8 +46,10 @@ from symaudit.losses import smse
 from symaudit.models import (
     MODELS,
     PRESETS,
+    Increment,
     build,
     fused_attention,
+    input_normalisation,
     read_checkpoint,
     save_checkpoint,
 )
@@ -96,6 +98,20 @@ class TrainingDiverged(ValueError):
 
 def checkpoint_name(epoch: int) -> str:
     return f"ckpt_epoch{epoch:04d}.pt"
+
+
+def _set_input_normalisation(net, stores) -> None:
+    """An increment model standardises its input with the training stores' statistics (pooled
+    over the classes; stored in the checkpoint as buffers, so a resumed run restores them)."""
+    shift, scale = input_normalisation(
+        stores[0].channels,
+        [st.attrs["stats"] for st in stores],
+        [st.shape[0] * st.shape[1] for st in stores],
+    )
+    for module in net.modules():
+        if isinstance(module, Increment):
+            module.shift.copy_(shift.to(module.shift.dtype))
+            module.scale.copy_(scale.to(module.scale.dtype))
 
 
 def _is_checkpoint_epoch(epoch: int, settings: Mapping) -> bool:
@@ -374,6 +390,7 @@ def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks,
         dtype=getattr(torch, s["dtype"]),
         increment=s["predict"] == "increment",
     ).to(d.device)
+    _set_input_normalisation(net, stores)
     optimiser = torch.optim.AdamW(net.parameters(), lr=s["lr"], weight_decay=s["weight_decay"])
     shuffle_gen = torch.Generator().manual_seed(seed)
     augment_gen = torch.Generator().manual_seed(seed + _AUGMENT_SEED_OFFSET)
