@@ -1,5 +1,8 @@
 """The dataset registry: the six flow families, their PDE, group (CE | NS) and channels.
 
+Beside them, :data:`VALIDATION_FAMILIES` holds generated-only families of the validation study
+(group ``NSK``: ``NS-Kolmogorov``), which never join the paper's two groups.
+
 A channel is ``{"name", "kind", "vector", "axis"}`` (kind: ``scalar`` | ``vector`` |
 ``pseudoscalar``; ``vector`` and ``axis`` only for vector components).  Stores carry the same
 list in their attrs, so code that holds a store never needs this module; it is the source the
