@@ -171,6 +171,11 @@ def test_equivariance_statistic_is_median_over_seeds_of_per_seed_q3(study, table
                     assert list(ps.seed) == list(SEEDS)
                     np.testing.assert_allclose(ps.q3, q3, rtol=1e-12)
                     assert set(ps.n) == {per_example}
+                    values = np.stack([raw[s].sel(element=element).values for s in SEEDS])
+                    assert (row["min"], row["max"]) == (values.min(), values.max())
+                    np.testing.assert_array_equal(
+                        ps["max"], values.reshape(len(SEEDS), -1).max(axis=1)
+                    )
 
 
 def test_influence_statistic_is_pooled_quantiles_of_the_diagonal(study, tables):
@@ -200,6 +205,7 @@ def test_influence_statistic_is_pooled_quantiles_of_the_diagonal(study, tables):
                         rtol=1e-12,
                     )
                     assert row.n == pooled.size == len(SEEDS) * BATCHES * T * CLASSES
+                    assert (row["min"], row["max"]) == (pooled.min(), pooled.max())
                     assert (row.n_seeds, row.n_batches) == (3, 3 * BATCHES)
                     assert row.n_kets == 3 * BATCHES * T * CLASSES
                     assert row.n_unconverged == n_bad

@@ -8,6 +8,7 @@ localrules:
     influence_robustness,
     report_html,
     study_config,
+    findings,
 
 
 rule study_config:
@@ -142,6 +143,30 @@ rule influence_robustness:
         " --inputs {input.influence} > {log} 2>&1"
 
 
+rule findings:
+    input:
+        tables=rules.aggregate_tables.output.tables,
+        quality=rules.model_quality.output.table,
+        status=rules.model_quality.output.status,
+        code=stage_code("aggregate"),
+    output:
+        report(
+            f"{RESULTS}/tables/findings.csv",
+            caption="../report/findings.rst",
+            category="Findings",
+        ),
+    log:
+        f"logs/{STUDY}/aggregate/findings.log",
+    conda:
+        "../../envs/aggregate.yaml"
+    params:
+        tables=lambda wildcards, input: Path(input.quality).parent,
+        max_ratio=config["quality"]["max_persistence_ratio"],
+    shell:
+        "python -m symaudit findings --tables {params.tables} --out {output}"
+        " --max-persistence-ratio {params.max_ratio} > {log} 2>&1"
+
+
 rule report_html:
     input:
         rules.figures.output,
@@ -151,6 +176,7 @@ rule report_html:
         robustness_status=(rules.influence_robustness.output.status if damping_path() else []),
         config=rules.study_config.output,
         status=rules.model_quality.output.status,
+        findings=rules.findings.output if findings_enabled() else [],
     output:
         f"{RESULTS}/report.html",
     log:

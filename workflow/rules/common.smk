@@ -228,6 +228,11 @@ def twirl_tables():
     return ["twirl_d4"] if "d4" in config["analysis"]["element_sets"] else []
 
 
+def findings_enabled():
+    """True when the study builds tables/findings.csv (config findings.enabled)."""
+    return bool(config.get("findings", {}).get("enabled", False))
+
+
 def damping_path():
     """True when the study solves a damping path (influence.damping.values)."""
     return "values" in config.get("influence", {}).get("damping", {})

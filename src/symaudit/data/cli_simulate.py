@@ -9,7 +9,8 @@ from symaudit import datasets
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("family", help=f"one of {', '.join(datasets.FAMILIES)}")
+    known = [*datasets.FAMILIES, *datasets.VALIDATION_FAMILIES]
+    parser.add_argument("family", help=f"one of {', '.join(known)}")
     parser.add_argument("--resolution", type=int, required=True, help="grid size N (N x N)")
     parser.add_argument("--trajectories", type=int, required=True, help="trajectories M")
     parser.add_argument("--seed", type=int, required=True, help="study seed for this family")
