@@ -2,22 +2,40 @@
 # Both create the virtual environment first; it is rebuilt when pyproject.toml changes.
 SHELL := /bin/bash
 VENV ?= .venv
+# any Python 3.11-3.13 (make env PYTHON=python3.12)
+PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CORES ?= 2
-# The CPU wheel of torch must be installed BEFORE anything that depends on torch: with no torch
-# present pip resolves a bare `torch` requirement to the newest CUDA build (several GB).
-TORCH ?= torch==2.13.0
+# torch is installed BEFORE anything that depends on torch: with no torch present pip resolves
+# `torch==2.13.0` from PyPI to the CUDA build (several GB), even on a machine without a GPU.
+# Default: the CPU build, from PyTorch's CPU wheel index or any index / wheel directory pip is
+# configured with.  A CUDA build (GPU nodes): make env TORCH=torch==2.13.0 TORCH_INDEX=
+# (PyPI's Linux wheel is the CUDA build) or TORCH_INDEX=https://download.pytorch.org/whl/cu128.
+# macOS has no +cpu wheels: make env TORCH=torch==2.13.0 TORCH_INDEX=
+TORCH ?= torch==2.13.0+cpu
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 PYTEST_ARGS ?=
 
 .PHONY: env study conservation test lint bench clean-results
 
 $(STAMP): pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' || { \
+	  echo "make env: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); symaudit needs 3.11-3.13 (make env PYTHON=python3.12)" >&2; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "$(TORCH)"
+	@# TORCH_INDEX where it answers; else (an offline site, a local mirror) pip's configured sources
+	if [ -n "$(TORCH_INDEX)" ] && $(PY) -c "import sys, urllib.request as u; u.urlopen(sys.argv[1], timeout=20)" "$(TORCH_INDEX)/" 2>/dev/null; then \
+	  $(PY) -m pip install -q --extra-index-url "$(TORCH_INDEX)" "$(TORCH)"; \
+	else \
+	  echo "make env: TORCH_INDEX=$(TORCH_INDEX) does not answer; installing $(TORCH) from pip's configured sources"; \
+	  $(PY) -m pip install -q "$(TORCH)"; \
+	fi
 	$(PY) -m pip install -q -e '.[test]'
-	$(PY) -c "import torch; assert not torch.version.cuda or torch.cuda.is_available(), 'a CUDA torch was installed on a CPU machine'"
+	@# a CUDA build without a visible GPU is normal on a login node: say so, do not fail
+	@$(PY) -c "import torch; cuda = torch.version.cuda; n = torch.cuda.device_count() if cuda else 0; \
+	  print(f'make env: torch {torch.__version__}, ' + (f'CUDA {cuda} build, {n} GPU(s) visible' if cuda else 'CPU build')); \
+	  cuda and not n and print('make env: warning: a CUDA build of torch but no GPU visible here (fine on a login node; on a CPU-only machine use the default TORCH)')"
 	touch $@
 
 env: $(STAMP)

@@ -1,7 +1,7 @@
 """Headless Chromium for tests that look at HTML output (the Snakemake report).
 
-:func:`require_chromium` returns the browser's path, installing Debian's ``chromium`` package
-when running as root and it is missing; otherwise the calling test is skipped.
+:func:`require_chromium` returns the browser's path, or skips the calling test when there is
+none (the tests install nothing; ``.ci/run`` installs Debian's ``chromium`` package).
 :func:`screenshot` renders a local HTML file to a PNG.
 
 Flags: ``--headless --no-sandbox`` (root in a container has no user namespace for the
@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-INSTALL_TIMEOUT_S = 900
 
 
 def find_chromium() -> str | None:
@@ -33,34 +32,12 @@ def find_chromium() -> str | None:
     return None
 
 
-def _apt_install() -> tuple[bool, str]:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    cmd = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
-    run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=INSTALL_TIMEOUT_S)
-    if run.returncode != 0:  # stale package lists: refresh once and retry
-        subprocess.run(
-            ["apt-get", "update"], capture_output=True, env=env, timeout=INSTALL_TIMEOUT_S
-        )
-        run = subprocess.run(
-            cmd, capture_output=True, text=True, env=env, timeout=INSTALL_TIMEOUT_S
-        )
-    return run.returncode == 0, (run.stderr or run.stdout)[-500:]
-
-
 def require_chromium() -> str:
-    """Path of a Chromium binary; install it (root + apt-get) or skip the test."""
+    """Path of a Chromium binary, or skip the calling test (tests install nothing: CI's
+    ``.ci/run`` installs Debian's ``chromium`` package before the suite)."""
     path = find_chromium()
-    if path:
-        return path
-    if not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.skip("chromium is not installed and cannot be installed (needs root and apt-get)")
-    try:
-        ok, log = _apt_install()
-    except (OSError, subprocess.TimeoutExpired) as err:
-        pytest.skip(f"installing chromium failed: {err}")
-    path = find_chromium()
-    if not ok or path is None:
-        pytest.skip(f"installing chromium failed: {log}")
+    if path is None:
+        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run does)")
     return path
 
 

@@ -171,6 +171,11 @@ def test_equivariance_statistic_is_median_over_seeds_of_per_seed_q3(study, table
                     assert list(ps.seed) == list(SEEDS)
                     np.testing.assert_allclose(ps.q3, q3, rtol=1e-12)
                     assert set(ps.n) == {per_example}
+                    values = np.stack([raw[s].sel(element=element).values for s in SEEDS])
+                    assert (row["min"], row["max"]) == (values.min(), values.max())
+                    np.testing.assert_array_equal(
+                        ps["max"], values.reshape(len(SEEDS), -1).max(axis=1)
+                    )
 
 
 def test_influence_statistic_is_pooled_quantiles_of_the_diagonal(study, tables):
@@ -200,6 +205,7 @@ def test_influence_statistic_is_pooled_quantiles_of_the_diagonal(study, tables):
                         rtol=1e-12,
                     )
                     assert row.n == pooled.size == len(SEEDS) * BATCHES * T * CLASSES
+                    assert (row["min"], row["max"]) == (pooled.min(), pooled.max())
                     assert (row.n_seeds, row.n_batches) == (3, 3 * BATCHES)
                     assert row.n_kets == 3 * BATCHES * T * CLASSES
                     assert row.n_unconverged == n_bad
@@ -498,3 +504,34 @@ def test_both_influence_layouts_give_the_same_table(tmp_path):
     mixed = agg.discover(per_batch) + agg.discover(all_batches)
     with pytest.raises(ValueError, match="mix"):
         agg.influence_table(mixed, "d4")
+
+
+def test_tables_read_exactly_the_given_inputs_not_leftovers(tmp_path, capsys):
+    from symaudit.cli import main
+
+    small = dict(datasets=["CE"], models=["unet"], batches=1, time_steps=2, resolution=8,
+                 element_sets=["d4"])
+    study = tmp_path / "results" / "s"
+    inputs = agg.write_synthetic_study(study, seeds=(0, 1), **small)
+    def csvs(paths):
+        return {p.name: p.read_text() for p in paths if p.suffix == ".csv"}
+
+    clean = csvs(agg.aggregate(study, tmp_path / "clean"))
+    assert clean
+    # a leftover seed of an earlier configuration lies in the same study directory
+    old = agg.write_synthetic_study(tmp_path / "old", seeds=(7,), rng=3, **small)
+    for path in old:
+        target = study / path.relative_to(tmp_path / "old")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(target)
+    globbed = csvs(agg.aggregate(study, tmp_path / "globbed"))
+    assert globbed != clean  # the glob picks the leftover up
+    argv = ["aggregate", "--study-dir", str(study), "--out-dir", str(tmp_path / "exact"),
+            "--element-sets", "d4", "--workers", "1", "--inputs", *map(str, inputs)]
+    assert main(argv) == 0
+    exact = csvs((tmp_path / "exact").iterdir())
+    assert exact == clean
+    stray = tmp_path / "elsewhere.nc"
+    stray.touch()
+    assert main([*argv, str(stray)]) == 2
+    assert "is not under the study directory" in capsys.readouterr().err

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,9 +15,22 @@ CONDA_TO_PYPI = {"pytorch": "torch", "netcdf4": "netCDF4", "distributed": "dask"
 RUNNER_ONLY = {"snakemake", "snakemake-executor-plugin-slurm", "jsonschema"}
 
 
-def _pyproject():
+def _pyproject(python: str = "3.11"):
+    """The dependencies that apply under ``python`` (markers evaluated), by lower-case name."""
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    return {Requirement(d).name.lower(): Requirement(d) for d in deps}
+    out = {}
+    for dep in map(Requirement, deps):
+        if dep.marker is None or dep.marker.evaluate({"python_version": python}):
+            assert dep.name.lower() not in out, f"{dep.name}: two requirements apply"
+            out[dep.name.lower()] = dep
+    return out
+
+
+@pytest.mark.parametrize("python", ["3.11", "3.12", "3.13"])
+def test_pyproject_allows_python(python):
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert SpecifierSet(project["requires-python"]).contains(python + ".0")
+    assert "zarr" in _pyproject(python) and "torch" in _pyproject(python)
 
 
 def _envs():
@@ -34,7 +48,7 @@ def _envs():
 
 @pytest.mark.parametrize("env", sorted(p.name for p in (ROOT / "envs").glob("*.yaml")))
 def test_env_pins_satisfy_pyproject(env):
-    project = _pyproject()
+    project = _pyproject(_envs()[env]["python"])
     for conda_name, version in _envs()[env].items():
         assert version, f"{env}: {conda_name} is not pinned"
         if conda_name == "python":

@@ -17,6 +17,8 @@ store must hold ``phys`` in layout ``(..., y, x)``.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -109,7 +111,7 @@ def one_line_error(capsys, *argv):
     lines = err.strip().splitlines()
     assert code == 2, err
     assert len(lines) == 1, err
-    assert lines[0].startswith("symaudit ingest: error: ")
+    assert re.match(r"\S+Z symaudit ingest: error: ", lines[0]), lines[0]
     return lines[0]
 
 
@@ -201,19 +203,72 @@ def test_ce_pairing_recovered_and_conversion_exact(tmp_path, truth):
     np.testing.assert_array_equal(fields[:, :, 1], rho_u.swapaxes(-1, -2))
 
 
-def test_duplicated_endpoint_detected_and_pairing_still_decided(tmp_path):
+def test_duplicated_endpoint_detected_dropped_and_recorded(tmp_path, capsys):
     # a node grid including x = 1: the last column repeats the first (up to sin(2 pi) ~ 1e-16)
-    phys = ns_fields(np.random.default_rng(30), grid=np.linspace(0, 1, N))
+    phys = ns_fields(np.random.default_rng(30), grid=np.linspace(0, 1, N + 1))
     src = write_pdegym(tmp_path / "velocity_0.nc", "velocity", to_file_layout(phys, "y"))
-    store = ing.ingest([src], "NS-BB", tmp_path / "dup.zarr")
+    code, stdout, _ = run_cli(capsys, src, "--family", "NS-BB", "--out", tmp_path / "dup.zarr",
+                              "--quiet")
+    assert code == 0 and "duplicated endpoint: dropped (N 33 -> 32)" in stdout
+    store = open_store(tmp_path / "dup.zarr")
     conv = store.attrs["axis_convention"]
     assert conv["periodicity"]["duplicate_endpoint"] == {"x": True, "y": True}
     assert max(conv["periodicity"]["max_relative_endpoint_gap"].values()) < 1e-6
     assert store.attrs["grid"]["duplicate_endpoint"] == {"x": True, "y": True}
+    assert store.attrs["grid"]["N"] == N and store.attrs["grid"]["layout"] == "node"
+    ends = store.attrs["provenance"]["endpoint"]
+    assert ends["duplicated"] and (ends["file_N"], ends["stored_N"]) == (N + 1, N)
     # the duplicate column was dropped for the spectral test, so the decision is still clean
     assert conv["x_axis"]["netcdf_dim"] == "y"
     assert conv["evidence"]["candidates"]["y"]["median"] < 1e-5
-    np.testing.assert_array_equal(store.read(), expected_store(phys, "ns"))
+    # the stored grid is the periodic one: nodes 0, 1/N, ..., (N-1)/N, no repeated point
+    np.testing.assert_array_equal(store.read(), expected_store(phys, "ns")[..., :N, :N])
+    assert store.shape[-2:] == (N, N)
+    xr = pytest.importorskip("xarray")
+    np.testing.assert_allclose(xr.open_zarr(store.path)["x"].values, np.arange(N) / N)
+    # refused on request, with the figures in one line
+    line = one_line_error(capsys, src, "--family", "NS-BB", "--out", tmp_path / "r.zarr",
+                          "--endpoint", "refuse")
+    assert str(src) in line and "duplicated periodic endpoint" in line and "off by one" in line
+    assert not (tmp_path / "r.zarr").exists()
+
+
+def test_duplicated_endpoint_beyond_the_checked_trajectories_is_refused(tmp_path, capsys):
+    phys = ns_fields(np.random.default_rng(31), samples=3, grid=np.linspace(0, 1, N + 1))
+    phys[2, :, :, -1, :] += 0.5  # trajectory 2 (not among K = 1 checked) has a real last column
+    src = write_pdegym(tmp_path / "velocity_0.nc", "velocity", to_file_layout(phys, "y"))
+    line = one_line_error(capsys, src, "--family", "NS-BB", "--out", tmp_path / "o.zarr",
+                          "--check-trajectories", 1)
+    assert str(src) in line and "trajectory 2" in line and "refusing to drop" in line
+    assert not (tmp_path / "o.zarr").exists()
+
+
+def test_duplicated_endpoint_along_one_axis_or_in_some_files_is_refused(tmp_path, capsys):
+    grid = np.linspace(0, 1, N + 1)
+    phys = ns_fields(np.random.default_rng(32), samples=2, grid=grid)
+    one_axis = phys.copy()
+    one_axis[..., :, -1] += 0.5  # netCDF dim y's last point now differs from its first
+    a = write_pdegym(tmp_path / "velocity_0.nc", "velocity", one_axis)
+    line = one_line_error(capsys, a, "--family", "NS-BB", "--out", tmp_path / "o.zarr",
+                          "--x-axis", "x")
+    assert str(a) in line and "along netCDF dim 'x' only" in line
+    b = write_pdegym(tmp_path / "velocity_1.nc", "velocity", phys)
+    periodic = ns_fields(np.random.default_rng(33), samples=2, grid=np.arange(N + 1) / (N + 1))
+    c = write_pdegym(tmp_path / "velocity_2.nc", "velocity", periodic)
+    line = one_line_error(capsys, b, c, "--family", "NS-BB", "--out", tmp_path / "o.zarr",
+                          "--x-axis", "x")
+    assert str(c) in line and "different grids" in line
+
+
+def test_one_assembled_file_needs_no_chunk_number(tmp_path, capsys):
+    phys = ce_fields(np.random.default_rng(34), samples=2)
+    src = write_pdegym(tmp_path / "CE-RP.nc", "data", to_file_layout(phys, "y"))
+    code, stdout, _ = run_cli(capsys, src, "--family", "CE-RP", "--out", tmp_path / "a.zarr",
+                              "--quiet")
+    assert code == 0 and "duplicated endpoint: none" in stdout
+    store = open_store(tmp_path / "a.zarr")
+    np.testing.assert_array_equal(store.read(), expected_store(phys, "ce"))
+    assert store.attrs["provenance"]["input_files"] == [str(src.resolve())]
 
 
 def test_streams_across_files_and_shards(tmp_path):
@@ -281,8 +336,9 @@ def test_order_files_rules(tmp_path):
         ing.order_files([tmp_path / "data_1.nc", tmp_path / "data_1.nc"])
     with pytest.raises(ValueError, match="same chunk number 1"):
         ing.order_files([tmp_path / "data_1.nc", tmp_path / "data_01.nc"])
+    assert ing.order_files([tmp_path / "CE-RP.nc"]) == [tmp_path / "CE-RP.nc"]
     with pytest.raises(ValueError, match="no chunk number"):
-        ing.order_files([tmp_path / "data.nc"])
+        ing.order_files([tmp_path / "CE-RP.nc", tmp_path / "data_1.nc"])
 
 
 def test_override_records_evidence(tmp_path):

@@ -342,6 +342,30 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(stores, tmp_path):
     assert all(torch.isfinite(v).all() for v in good.values())
 
 
+@pytest.mark.parametrize("lazy", [False, True], ids=["in_ram", "from_store"])
+def test_nan_in_a_validation_trajectory_is_named_and_never_used(tmp_path, lazy):
+    import zarr
+
+    paths = write_group(tmp_path / "stores")
+    opened = [open_store(p) for p in paths]
+    fractions = DEFAULTS["split"]
+    splits = make_splits([s.family for s in opened], [s.shape[0] for s in opened], 0,
+                         fractions["train"], fractions["val"])
+    victim = splits["CE-CRP"]["val"][0]
+    zarr.open_array(Path(paths[1]) / "fields", mode="r+")[victim, 2, 1, 3, 4] = np.nan
+    settings = {**FAST, "in_memory_max_gb": 0.0} if lazy else FAST
+    with pytest.raises(ValueError) as caught:
+        run(paths, tmp_path / "run", settings)
+    message = str(caught.value)
+    assert f"CE-CRP.zarr: trajectory {victim} frame 2 (time 0.1) channel momentum_x" in message
+    assert "nan" in message and "\n" not in message
+    assert not (tmp_path / "run" / "final.pt").exists()
+    test = splits["CE-RP"]["test"][0]
+    zarr.open_array(Path(paths[0]) / "fields", mode="r+")[test, 0, 3, 0, 1] = np.inf
+    with pytest.raises(ValueError, match=rf"CE-RP.zarr: trajectory {test} frame 0 .*inf"):
+        analysis_batch(paths, splits, 0, time_steps=T - 1)
+
+
 def test_ddp_two_gloo_processes_match_single_process(stores, tmp_path):
     # float64: in float32, Adam turns round-off in exactly-flat directions (biases before an
     # instance norm) into O(lr) differences between any two batch decompositions

@@ -139,9 +139,9 @@ def add_gate_argument(parser) -> None:
 
 
 def warn_if_failed(run_dir, max_ratio: float) -> None:
-    """Print :func:`quality_warning`'s line to stderr when the run failed the gate."""
-    import sys
+    """Log :func:`quality_warning`'s line (a warning on stderr) when the run failed the gate."""
+    import logging
 
     message = quality_warning(run_dir, max_ratio)
     if message:
-        print(message, file=sys.stderr, flush=True)
+        logging.getLogger("symaudit.quality").warning(message.removeprefix("warning: "))

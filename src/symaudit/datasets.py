@@ -1,5 +1,8 @@
 """The dataset registry: the six flow families, their PDE, group (CE | NS) and channels.
 
+Beside them, :data:`VALIDATION_FAMILIES` holds generated-only families of the validation study
+(group ``NSK``: ``NS-Kolmogorov``), which never join the paper's two groups.
+
 A channel is ``{"name", "kind", "vector", "axis"}`` (kind: ``scalar`` | ``vector`` |
 ``pseudoscalar``; ``vector`` and ``axis`` only for vector components).  Stores carry the same
 list in their attrs, so code that holds a store never needs this module; it is the source the
@@ -10,7 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CHANNELS", "DATASETS", "FAMILIES", "Family", "channels_for", "family"]
+__all__ = [
+    "CHANNELS",
+    "DATASETS",
+    "FAMILIES",
+    "VALIDATION_DATASETS",
+    "VALIDATION_FAMILIES",
+    "Family",
+    "channels_for",
+    "family",
+]
 
 
 def _scalar(name: str) -> dict:
@@ -62,15 +74,30 @@ FAMILIES: dict[str, Family] = {
 }
 
 
+#: generated-only families of the validation study (no PDEGym counterpart), kept apart from
+#: DATASETS/FAMILIES so the paper's two groups and their three classes never change.
+#: NSK: Kolmogorov-forced NS (symaudit.data._kolmogorov), equivariant only under a subgroup.
+VALIDATION_DATASETS: dict[str, tuple[str, ...]] = {"NSK": ("NS-Kolmogorov",)}
+
+VALIDATION_FAMILIES: dict[str, Family] = {
+    name: Family(name, group, "incompressible_ns", "velocity")
+    for group, names in VALIDATION_DATASETS.items()
+    for name in names
+}
+
+
 def family(name: str) -> Family:
-    try:
-        return FAMILIES[name]
-    except KeyError:
-        raise ValueError(f"unknown family {name!r}; known: {', '.join(FAMILIES)}") from None
+    """A family of :data:`FAMILIES` or :data:`VALIDATION_FAMILIES` by name."""
+    found = FAMILIES.get(name) or VALIDATION_FAMILIES.get(name)
+    if found is None:
+        known = ", ".join([*FAMILIES, *VALIDATION_FAMILIES])
+        raise ValueError(f"unknown family {name!r}; known: {known}")
+    return found
 
 
 def channels_for(name: str) -> list[dict]:
     """Channel list of a dataset group (``CE``/``NS``) or a family (``CE-RP``...)."""
-    if name in DATASETS:
-        return family(DATASETS[name][0]).channels
+    groups = {**DATASETS, **VALIDATION_DATASETS}
+    if name in groups:
+        return family(groups[name][0]).channels
     return family(name).channels

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.workflow
 
 
 def test_report_renders_and_lists_every_figure(tiny_study, tmp_path):
-    browser = require_chromium()  # installs Debian chromium when root, else skips
+    browser = require_chromium()  # skips where chromium is not installed
     report = tiny_study / "results/tiny/report.html"
     png = screenshot(report, tmp_path / "report.png", width=1400, height=1600, browser=browser)
     assert png_size(png) == (1400, 1600)

@@ -51,6 +51,12 @@ def test_data_stage_stores(tiny_study):
             np.testing.assert_allclose(
                 store.attrs["stats"]["mean"], fields.mean(axis=(0, 1, 3, 4)), rtol=1e-4, atol=1e-6
             )
+            with xr.open_zarr(data / f"{family}.zarr") as ds:  # xarray-native, coordinates
+                assert ds["fields"].dims == ("trajectory", "time", "channel", "y", "x")
+                assert list(ds["channel"].values) == [c["name"] for c in store.channels]
+                np.testing.assert_allclose(ds["time"].values, store.attrs["time"])
+                np.testing.assert_allclose(ds["x"].values, (np.arange(res) + 0.5) / res)
+                assert ds["trajectory_seed"].dims == ("trajectory",)
 
 
 def test_nothing_to_do_after_a_complete_run(tiny_study):

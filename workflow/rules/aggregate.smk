@@ -8,6 +8,7 @@ localrules:
     influence_robustness,
     report_html,
     study_config,
+    findings,
 
 
 rule study_config:
@@ -78,7 +79,8 @@ rule aggregate_tables:
         twirl="--twirl" if twirl_tables() else "",
     shell:
         "python -m symaudit aggregate --study-dir {params.study_dir}"
-        " --element-sets {params.element_sets} {params.twirl} > {log} 2>&1"
+        " --element-sets {params.element_sets} {params.twirl}"
+        " --inputs {input.influence} {input.equivariance} > {log} 2>&1"
 
 
 rule figures:
@@ -102,9 +104,10 @@ rule figures:
     params:
         tables=lambda wildcards, input: Path(input.tables[0]).parent,
         out_dir=lambda wildcards, output: Path(output.png[0]).parent,
+        only=expected_figures(),
     shell:
         "python -m symaudit figures --tables {params.tables} --out-dir {params.out_dir}"
-        " > {log} 2>&1"
+        " --only {params.only} > {log} 2>&1"
 
 
 rule influence_robustness:
@@ -137,7 +140,31 @@ rule influence_robustness:
     shell:
         "python -m symaudit aggregate --study-dir {params.study_dir} --kinds influence"
         " --robustness-only --primary '{params.primary}' --status {output.status}"
-        " > {log} 2>&1"
+        " --inputs {input.influence} > {log} 2>&1"
+
+
+rule findings:
+    input:
+        tables=rules.aggregate_tables.output.tables,
+        quality=rules.model_quality.output.table,
+        status=rules.model_quality.output.status,
+        code=stage_code("aggregate"),
+    output:
+        report(
+            f"{RESULTS}/tables/findings.csv",
+            caption="../report/findings.rst",
+            category="Findings",
+        ),
+    log:
+        f"logs/{STUDY}/aggregate/findings.log",
+    conda:
+        "../../envs/aggregate.yaml"
+    params:
+        tables=lambda wildcards, input: Path(input.quality).parent,
+        max_ratio=config["quality"]["max_persistence_ratio"],
+    shell:
+        "python -m symaudit findings --tables {params.tables} --out {output}"
+        " --max-persistence-ratio {params.max_ratio} > {log} 2>&1"
 
 
 rule report_html:
@@ -149,6 +176,7 @@ rule report_html:
         robustness_status=(rules.influence_robustness.output.status if damping_path() else []),
         config=rules.study_config.output,
         status=rules.model_quality.output.status,
+        findings=rules.findings.output if findings_enabled() else [],
     output:
         f"{RESULTS}/report.html",
     log:

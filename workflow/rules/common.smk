@@ -49,12 +49,16 @@ os.environ.update(
 # are bitwise the same wherever a job runs (locally or in a Slurm allocation).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 # The quality gate reaches the stage CLIs (their warnings) through the environment, not as a
-# rule parameter: it changes no number, so changing it must rerun nothing but the report.
-os.environ["SYMAUDIT_MAX_PERSISTENCE_RATIO"] = str(config["quality"]["max_persistence_ratio"])
+# rule parameter (it changes no number, so changing it must rerun nothing but the report).
+os.environ.update(SYMAUDIT_MAX_PERSISTENCE_RATIO=str(config["quality"]["max_persistence_ratio"]))
 
 # Library code each stage runs.  Listed as rule inputs so that editing a stage's code reruns
 # that stage and what follows it (Snakemake's rerun triggers do not see imported modules).
-_CORE = ["__init__.py", "cli.py", "groups.py", "datasets.py", "store.py"]
+# Only code that can change a stage's numbers: not the command dispatcher (symaudit/cli.py),
+# the package docstring and version (__init__.py), the file writer (_io.py) or the training
+# front end (training/cli.py: arguments and help); after editing those, --forcerun if needed.
+_CORE = ["groups.py", "datasets.py", "store.py"]
+_NOT_CODE = {"training/cli.py"}
 _STAGE_CODE = {
     "data": _CORE + ["data/*.py"],
     "train": _CORE + ["losses.py", "models/*.py", "training/*.py"],
@@ -82,7 +86,8 @@ def stage_code(stage):
     copied checkout keeps its provenance and reruns nothing)."""
     files = []
     for pattern in _STAGE_CODE[stage]:
-        files += sorted(os.path.relpath(p) for p in SRC.glob(pattern))
+        found = (p for p in SRC.glob(pattern) if p.relative_to(SRC).as_posix() not in _NOT_CODE)
+        files += sorted(os.path.relpath(p) for p in found)
     return files
 
 
@@ -223,6 +228,11 @@ def expected_tables():
 def twirl_tables():
     """The D4 twirl-decomposition table (CSV only), when the study analyses D4."""
     return ["twirl_d4"] if "d4" in config["analysis"]["element_sets"] else []
+
+
+def findings_enabled():
+    """True when the study builds tables/findings.csv (config findings.enabled)."""
+    return bool(config.get("findings", {}).get("enabled", False))
 
 
 def damping_path():

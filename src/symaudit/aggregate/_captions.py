@@ -457,6 +457,16 @@ OTHER_CAPTIONS: dict[str, str] = {
         " at most the quality gate"
         ' ({{ snakemake.config.get("quality", {}).get("max_persistence_ratio", 1.0) }}).'
     ),
+    "findings": (
+        "**What the audit is known to get right.** One row per check of a known answer"
+        " (docs/validation.md), built from this study's own tables by ``symaudit findings``:"
+        " ``case`` names the check (case number, dataset, model, element), ``expected`` the"
+        " known answer, ``measured`` what the tables say, and ``holds`` whether they agree."
+        " Case 1: a D4-twirled model has relative error 1 ± 1e-6 for every example and every"
+        " D4 element and the influence of every element equals e's; case 2: the UNet is exact"
+        " for shifts that are multiples of its total stride, the other shifts reported beside."
+        " A row ``not measured`` names the input that was absent; it never counts as holding."
+    ),
     "twirl_d4": (
         quality_banner()
         + "**Twirl decomposition over D4** for every dataset and model: the share of the loss due"

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from symaudit.aggregate._tables import discover, element_order
+from symaudit.aggregate._tables import discover, element_order, parse_files
 
 __all__ = [
     "ROBUSTNESS_TABLE",
@@ -67,10 +67,15 @@ def _self_influence(pi: xr.DataArray) -> np.ndarray:
     return v.reshape(*v.shape[:-3], -1)
 
 
-def robustness_medians(study_dir: str | os.PathLike) -> pd.DataFrame:
+def robustness_medians(
+    study_dir: str | os.PathLike, inputs: list[str | os.PathLike] | None = None
+) -> pd.DataFrame:
     """Per (dataset, model, element_set, element, damping): the pooled median standardised
-    self-influence (``damping`` = the configured value, or ``"galerkin"``) and ``n`` values."""
-    files = [f for f in discover(study_dir, ("influence",))]
+    self-influence (``damping`` = the configured value, or ``"galerkin"``) and ``n`` values,
+    from exactly the influence stores ``inputs`` (default: every one under ``study_dir``)."""
+    kinds = ("influence",)
+    files = (discover(study_dir, kinds) if inputs is None
+             else parse_files(study_dir, inputs, kinds))
     groups: dict[tuple, list] = {}
     for f in files:
         groups.setdefault((f.dataset, f.model, f.element_set), []).append(f)

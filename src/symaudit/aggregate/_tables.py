@@ -16,6 +16,10 @@ quantiles are numpy's default type 7, ``method="linear"``):
   values over seeds.  The per-seed Q1/median/Q3 are kept in a ``*_per_seed`` companion table.
 * **influence** (``influence_*.jl``): Q1, median and Q3 of the pooled standardised diagonal
   Pi-tilde^g[t, b, t, b] over seeds x batches x examples.
+* beside them (not in the reference), ``min`` and ``max`` over every value pooled (equivariance:
+  all seeds x examples, per seed in the companion table; influence: as the quantiles), so an
+  exact property ("the relative error is 1 for every example") can be checked, not only
+  its quartiles.
 
 Every row carries the counts its quantiles came from.  NaNs (an element missing from one
 seed's chunk, a failed example) are skipped, and the counts show how many values remained.
@@ -25,9 +29,9 @@ Influence rows carry ``converged`` (False when any ket solve of any contributing
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-import sys
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -107,24 +111,50 @@ def discover(study_dir: str | os.PathLike, kinds: Sequence[str] = KINDS) -> list
     root = Path(study_dir)
     found = []
     for kind in kinds:
-        pattern = _PATTERNS[kind]
         for path in (p for g in _GLOBS[kind] for p in root.glob(g)):
-            m = pattern.match(path.relative_to(root).as_posix())
-            if m is None:
-                continue
-            g = m.groupdict()
-            found.append(
-                StoreFile(
-                    kind,
-                    g["dataset"],
-                    g["model"],
-                    g["element_set"],
-                    int(g["seed"]),
-                    int(g["batch"]) if g.get("batch") is not None else None,
-                    int(g["chunk"]),
-                    path,
-                )
-            )
+            item = _parse(root, path, kind)
+            if item is not None:
+                found.append(item)
+    return sorted(found)
+
+
+def _parse(root: Path, path: Path, kind: str) -> StoreFile | None:
+    m = _PATTERNS[kind].match(path.relative_to(root).as_posix())
+    if m is None:
+        return None
+    g = m.groupdict()
+    return StoreFile(
+        kind,
+        g["dataset"],
+        g["model"],
+        g["element_set"],
+        int(g["seed"]),
+        int(g["batch"]) if g.get("batch") is not None else None,
+        int(g["chunk"]),
+        path,
+    )
+
+
+def parse_files(
+    study_dir: str | os.PathLike, paths: Sequence[str | os.PathLike], kinds: Sequence[str] = KINDS
+) -> list[StoreFile]:
+    """Exactly the given per-job stores (a workflow rule's declared inputs), parsed from their
+    paths under ``study_dir``; ``twirl.nc`` files are skipped; any other path is an error."""
+    root = Path(study_dir).resolve()
+    found = []
+    for raw in paths:
+        path = Path(raw).resolve()
+        if path.name == "twirl.nc":
+            continue
+        if not path.is_relative_to(root):
+            raise ValueError(f"input {raw} is not under the study directory {study_dir}")
+        parsed = [f for f in (_parse(root, path, k) for k in KINDS) if f is not None]
+        if not parsed:
+            raise ValueError(f"input {raw} is not a per-job equivariance or influence store")
+        if parsed[0].kind in kinds:
+            if not path.exists():
+                raise FileNotFoundError(f"input {raw} does not exist")
+            found.append(parsed[0])
     return sorted(found)
 
 
@@ -343,6 +373,11 @@ def _quantiles(da: xr.DataArray, dims: Sequence[str]) -> xr.Dataset:
     return xr.Dataset(out)
 
 
+def _extremes(da: xr.DataArray, dims: Sequence[str]) -> dict[str, xr.DataArray]:
+    """NaN-skipping min and max over ``dims`` (NaN where every value is NaN)."""
+    return {"min": da.min(dim=list(dims), skipna=True), "max": da.max(dim=list(dims), skipna=True)}
+
+
 def equivariance_statistics(rel: xr.DataArray) -> tuple[xr.Dataset, xr.Dataset]:
     """The reference's equivariance statistic.
 
@@ -355,12 +390,14 @@ def equivariance_statistics(rel: xr.DataArray) -> tuple[xr.Dataset, xr.Dataset]:
     -------
     summary
         dims ``(element,)``: ``q1, median, q3`` over seeds of the per-seed Q3, ``n_seeds``
-        (seeds with a finite per-seed Q3), ``n_examples`` (finite values over all seeds) and
-        ``n_examples_per_seed_min``.
+        (seeds with a finite per-seed Q3), ``n_examples`` (finite values over all seeds),
+        ``n_examples_per_seed_min``, and ``min``/``max`` over all seeds x examples.
     per_seed
-        dims ``(seed, element)``: per-seed ``q1, median, q3`` over the seed's examples and ``n``.
+        dims ``(seed, element)``: per-seed ``q1, median, q3`` over the seed's examples, ``n``,
+        and ``min``/``max`` over them.
     """
     per_seed = _quantiles(rel, EXAMPLE_DIMS)
+    per_seed = per_seed.assign(_extremes(rel, EXAMPLE_DIMS))
     across = _quantiles(per_seed["q3"], ["seed"])
     summary = xr.Dataset(
         {
@@ -370,6 +407,8 @@ def equivariance_statistics(rel: xr.DataArray) -> tuple[xr.Dataset, xr.Dataset]:
             "n_seeds": across["n"],
             "n_examples": per_seed["n"].sum("seed"),
             "n_examples_per_seed_min": per_seed["n"].min("seed"),
+            "min": per_seed["min"].min("seed", skipna=True),
+            "max": per_seed["max"].max("seed", skipna=True),
         }
     )
     return summary, per_seed
@@ -388,7 +427,8 @@ def influence_statistics(ds: xr.Dataset) -> xr.Dataset:
     xr.Dataset
         dims ``(element,)``: ``q1, median, q3``, ``n`` (pooled finite values), ``n_seeds``,
         ``n_batches`` ((seed, batch) pairs holding the element), ``n_unconverged`` (ket solves
-        that did not converge, summed over those pairs), ``n_kets`` and ``converged``.
+        that did not converge, summed over those pairs), ``n_kets``, ``converged``, and
+        ``min``/``max`` of the pooled values.
     """
     stats = _quantiles(ds["diag"], ["seed", "batch", "time", "class"])
     present = ds["diag"].notnull().any(["time", "class"])
@@ -397,7 +437,7 @@ def influence_statistics(ds: xr.Dataset) -> xr.Dataset:
     stats["n_unconverged"] = ds["n_unconverged"].where(present).sum(["seed", "batch"])
     stats["n_kets"] = ds["n_kets"].where(present).sum(["seed", "batch"])
     stats["converged"] = stats["n_unconverged"] == 0
-    return stats
+    return stats.assign(_extremes(ds["diag"], ["seed", "batch", "time", "class"]))
 
 
 # --- tables ---------------------------------------------------------------------------------
@@ -495,9 +535,11 @@ _ATTRS = {
         "statistic": "Q1/median/Q3 over seeds of the per-seed Q3 of the relative SMSE "
         "SMSE(f(g.x), g.y) / SMSE(f(x), y) over all examples (batches x times x classes)",
         "quantile_method": "numpy type 7 (linear)",
+        "extremes": "min/max of the relative SMSE over all seeds x examples",
     },
     "equivariance_per_seed": {
-        "statistic": "per-seed Q1/median/Q3 of the relative SMSE over the seed's examples",
+        "statistic": "per-seed Q1/median/Q3 (and min/max) of the relative SMSE over the seed's "
+        "examples",
         "quantile_method": "numpy type 7 (linear)",
     },
     "influence": {
@@ -505,6 +547,7 @@ _ATTRS = {
         "Pi_std^g[t,b,t,b] over seeds x batches x examples",
         "quantile_method": "numpy type 7 (linear)",
         "converged": "1 when every ket solve behind the element converged, else 0",
+        "extremes": "min/max of the pooled standardised diagonal",
     },
 }
 
@@ -546,6 +589,7 @@ def aggregate(
     element_sets: Sequence[str] | None = None,
     kinds: Sequence[str] = KINDS,
     require: bool = False,
+    inputs: Sequence[str | os.PathLike] | None = None,
 ) -> list[Path]:
     """Write every quantile table of a study; returns the paths written.
 
@@ -562,8 +606,11 @@ def aggregate(
     require
         Raise :class:`FileNotFoundError` when a requested (kind, set) has no input files
         (the workflow passes this so a missing stage cannot yield a silently absent table).
+    inputs
+        Exactly the per-job stores to read (the workflow's declared inputs); default: every
+        store found under ``study_dir``, leftovers of earlier configurations included.
     """
-    files = discover(study_dir, kinds)
+    files = discover(study_dir, kinds) if inputs is None else parse_files(study_dir, inputs, kinds)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sets = (
@@ -591,10 +638,9 @@ def aggregate(
                 written += _write_table(table, out, table_stem(kind, name), kind, name)
                 bad = table[~table["converged"]]
                 for (d, m), rows in bad.groupby(["dataset", "model"]):
-                    print(
-                        f"warning: {kind} {name} {d}/{m}: {len(rows)} element(s) rest on ket "
-                        f"solves that did not converge (column 'converged')",
-                        file=sys.stderr,
+                    logging.getLogger("symaudit.aggregate").warning(
+                        f"{kind} {name} {d}/{m}: {len(rows)} element(s) rest on ket "
+                        f"solves that did not converge (column 'converged')"
                     )
     return written
 

@@ -20,9 +20,17 @@ __all__ = ["TWIRL_TABLE", "twirl_table"]
 TWIRL_TABLE = "twirl_d4"
 
 
-def twirl_table(study_dir: str | os.PathLike) -> pd.DataFrame:
+def twirl_table(
+    study_dir: str | os.PathLike, inputs: list[str | os.PathLike] | None = None
+) -> pd.DataFrame:
+    """The table from the ``twirl.nc`` files among ``inputs`` (default: all under
+    ``study_dir``)."""
+    if inputs is None:
+        paths = sorted(Path(study_dir).glob("equivariance/*/*/seed*/twirl.nc"))
+    else:
+        paths = sorted(Path(p) for p in inputs if Path(p).name == "twirl.nc")
     rows = []
-    for path in sorted(Path(study_dir).glob("equivariance/*/*/seed*/twirl.nc")):
+    for path in paths:
         with xr.open_dataset(path) as ds:
             rows.append(
                 {

@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=[s.lstrip(".") for s in FIGURE_SUFFIXES],
         choices=["png", "pdf", "svg"],
+        help="file formats of every figure (default: %(default)s)",
     )
     parser.add_argument(
         "--resolution",

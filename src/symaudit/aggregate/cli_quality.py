@@ -12,6 +12,7 @@ warning line per run that failed the gate.
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 
@@ -57,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
     table = write_quality(runs, args.max_persistence_ratio, args.table, args.figure, args.status)
     for row in table.itertuples(index=False):
         if not row.passes:
-            print(
-                f"warning: {row.dataset} {row.model} seed {row.seed} did not learn the dynamics: "
+            logging.getLogger("symaudit.quality").warning(
+                f"{row.dataset} {row.model} seed {row.seed} did not learn the dynamics: "
                 f"val SMSE = {row.ratio:.4g} x persistence (gate {args.max_persistence_ratio:g})"
             )
     print(

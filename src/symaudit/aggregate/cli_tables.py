@@ -23,7 +23,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="sets to aggregate; every one named must have inputs (default: all found)",
     )
-    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
+    parser.add_argument(
+        "--kinds", nargs="+", choices=KINDS, default=list(KINDS),
+        help="which per-job outputs to aggregate (default: all)",
+    )
+    parser.add_argument(
+        "--inputs", nargs="+", default=None, metavar="FILE",
+        help="read exactly these per-job stores (and twirl.nc files), e.g. a workflow rule's "
+        "declared inputs; default: every store found under STUDY_DIR",
+    )
     parser.add_argument("--workers", type=int, default=None, help="dask threads (default: all)")
     parser.add_argument(
         "--twirl", action="store_true", help="also the D4 twirl-decomposition table (twirl_d4.csv)"
@@ -50,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"--study-dir {study} is not a directory")
     out = Path(args.out_dir) if args.out_dir else study / "tables"
     if args.robustness_only:
-        return _robustness(study, out, args.primary, args.status)
+        return _robustness(study, out, args.primary, args.status, args.inputs)
     with dask.config.set(scheduler="threads", num_workers=args.workers):
         written = aggregate(
             study,
@@ -58,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
             element_sets=args.element_sets,
             kinds=args.kinds,
             require=args.element_sets is not None,
+            inputs=args.inputs,
         )
     if not written:
         raise FileNotFoundError(f"no equivariance or influence stores under {study}")
@@ -65,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         from symaudit.aggregate._io import write_atomic
         from symaudit.aggregate._twirl import TWIRL_TABLE, twirl_table
 
-        table = twirl_table(study)
+        table = twirl_table(study, args.inputs)
         written.append(
             write_atomic(out / f"{TWIRL_TABLE}.csv", lambda p: table.to_csv(p, index=False))
         )
@@ -74,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _robustness(study: Path, out: Path, primary: str, status: str | None) -> int:
+def _robustness(
+    study: Path, out: Path, primary: str, status: str | None, inputs: list | None = None
+) -> int:
     import sys
 
     import yaml
@@ -89,7 +100,7 @@ def _robustness(study: Path, out: Path, primary: str, status: str | None) -> int
         robustness_table,
     )
 
-    medians = robustness_medians(study)
+    medians = robustness_medians(study, inputs)
     if medians.empty:
         raise FileNotFoundError(
             f"no damping-path influence (pi_path_std) under {study}: set influence.damping.values"

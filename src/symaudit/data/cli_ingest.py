@@ -8,7 +8,7 @@ the axis pairing is decided from the data (see ``symaudit.data.ingest``).
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,15 +36,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="netCDF dim that is physical x (paired with u); default: decide from the data",
     )
-    parser.add_argument("--shard", type=int, default=None, help="trajectories per shard")
+    parser.add_argument(
+        "--endpoint",
+        choices=("drop", "refuse"),
+        default="drop",
+        help="a duplicated periodic endpoint (last grid point = first): drop it (default; "
+        "checked on every trajectory, recorded in provenance) or refuse the input",
+    )
+    parser.add_argument(
+        "--shard", type=int, default=None, metavar="S",
+        help="trajectories per store shard (default: about 32 MiB per shard)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
 def run(args: argparse.Namespace) -> int:
     from symaudit.data.ingest import ingest
-
-    def progress(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
 
     store = ingest(
         args.files,
@@ -54,11 +61,12 @@ def run(args: argparse.Namespace) -> int:
         check_trajectories=args.check_trajectories,
         x_axis=args.x_axis,
         shard=args.shard,
-        progress=None if args.quiet else progress,
+        progress=None if args.quiet else logging.getLogger("symaudit.ingest").info,
+        endpoint=args.endpoint,
     )
     conv = store.attrs["axis_convention"]
     cand = conv["evidence"]["candidates"]
-    dup = conv["periodicity"]["duplicate_endpoint"]
+    ends = store.attrs["provenance"]["endpoint"]
 
     def fmt(value):
         return "n/a" if value is None else f"{value:.3g}"
@@ -70,6 +78,6 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {store.path}: fields {store.shape}; x = netCDF dim {chosen!r} ({how}; median "
         f"relative residual {fmt(cand[chosen]['median'])} with u along {chosen!r} vs "
         f"{fmt(cand[other]['median'])} along {other!r}); duplicated endpoint: "
-        f"x={dup['x']}, y={dup['y']}"
+        + (f"dropped (N {ends['file_N']} -> {ends['stored_N']})" if ends["duplicated"] else "none")
     )
     return 0

@@ -9,17 +9,21 @@ from symaudit import datasets
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("family", help=f"one of {', '.join(datasets.FAMILIES)}")
+    known = [*datasets.FAMILIES, *datasets.VALIDATION_FAMILIES]
+    parser.add_argument("family", help=f"one of {', '.join(known)}")
     parser.add_argument("--resolution", type=int, required=True, help="grid size N (N x N)")
-    parser.add_argument("--trajectories", type=int, required=True)
+    parser.add_argument("--trajectories", type=int, required=True, help="trajectories M")
     parser.add_argument("--seed", type=int, required=True, help="study seed for this family")
     parser.add_argument("--out", required=True, help="output store PATH.zarr")
     parser.add_argument("--time-steps", type=int, default=21, help="frames on t in [0, 1]")
     parser.add_argument(
         "--cluster", default='{"kind": "local"}', help="JSON: the config's data.cluster section"
     )
-    parser.add_argument("--shard", type=int, default=None, help="trajectories per shard")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--shard", type=int, default=None,
+        help="trajectories per store shard (default: about 32 MiB per shard)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,16 +5,22 @@ LAST axis, channels as in :func:`symaudit.datasets.channels_for`):
 
 * :data:`GENERATORS` -- family name -> :class:`Generator` (the six names of
   :data:`symaudit.datasets.FAMILIES`);
+* :data:`VALIDATION_GENERATORS` -- the generated-only families of
+  :data:`symaudit.datasets.VALIDATION_FAMILIES` (``NS-Kolmogorov``: forced NS, equivariant only
+  under the subgroup :func:`symaudit.data._kolmogorov.subgroup`);
 * :func:`initial_condition` ``(family, resolution, seed) -> (C, N, N)``;
 * :func:`solve` ``(family, x0, times) -> (T, C, N, N)``;
 * :func:`simulate` ``(family, resolution, seed, time_steps=21) -> (T, C, N, N)`` on [0, 1];
 * :func:`check_solver` -> ``{element name: max relative deviation}``;
+* :func:`check_failures` -- the elements whose deviation contradicts the family's symmetry;
 * :data:`TOLERANCE` -- per PDE, the largest deviation :func:`check_solver` may report;
 * :func:`generator_info` -- provenance dict for stores.
 
 Equivariance guarantees (checked by :func:`check_solver` and the tests): for every D4 element
 and integer translation g, ``solve(g . x0) == g . solve(x0)`` BITWISE for compressible Euler and
 to FFT round-off (about 1e-14 relative) for incompressible NS.  See the solver modules for why.
+A forced family is equivariant (to the same round-off) only for g in its subgroup, and
+violates equivariance by at least :data:`VIOLATION` (relative) for the checked g outside it.
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ from functools import lru_cache
 import numpy as np
 
 from .. import groups
-from ..datasets import FAMILIES, channels_for
-from . import _euler, _ic, _ns
+from ..datasets import FAMILIES, VALIDATION_FAMILIES, channels_for
+from . import _euler, _ic, _kolmogorov, _ns
 
 __all__ = [
     "DASK_WORKER_CONFIG",
@@ -36,8 +42,12 @@ __all__ = [
     "GENERATOR_VERSION",
     "SHIFTS",
     "TOLERANCE",
+    "VALIDATION_GENERATORS",
+    "VIOLATION",
     "Generator",
+    "check_failures",
     "check_solver",
+    "expected_symmetric",
     "generator_info",
     "initial_condition",
     "simulate",
@@ -49,6 +59,9 @@ GENERATOR_VERSION = "1.0.0"
 
 #: largest max-relative deviation check_solver may report, per PDE
 TOLERANCE: dict[str, float] = {"compressible_euler": 0.0, "incompressible_ns": 1e-10}
+
+#: smallest max-relative deviation a forced family must show OUTSIDE its symmetry subgroup
+VIOLATION = 1e-3
 
 #: translations checked besides the 8 D4 elements (cells along x, y)
 SHIFTS: tuple[str, ...] = ("t(3,0)", "t(0,5)", "t(7,-3)")
@@ -93,6 +106,9 @@ class Generator:
         ``(n, rng, ns_solver_or_None) -> (C, n, n)`` float64.
     ic_parameters : dict
         The IC family's constants (JSON-serialisable).
+    forcing_k : int
+        0: unforced (D4 x translations).  k > 0: Kolmogorov forcing A (sin(2 pi k y), 0), the
+        solver :class:`symaudit.data._kolmogorov.KolmogorovSolver`.
     """
 
     family: str
@@ -102,10 +118,17 @@ class Generator:
     parameters: dict
     ic: Callable = field(repr=False)
     ic_parameters: dict = field(default_factory=dict)
+    forcing_k: int = 0
 
     def solver(self, n: int):
         """The (cached) solver instance for an n x n grid."""
+        if self.forcing_k:
+            return _forced_solver(n, self.forcing_k)
         return _solver(self.pde, n)
+
+    def symmetry(self, n: int) -> list[str] | None:
+        """The words of the solver's symmetry subgroup on an n x n grid; None = all of D4 x T."""
+        return _kolmogorov.subgroup(n, self.forcing_k) if self.forcing_k else None
 
     def initial_condition(self, resolution: int, seed: int) -> np.ndarray:
         rng = np.random.default_rng(seed)
@@ -128,6 +151,13 @@ def _solver(pde: str, n: int):
         return _ns.NSSolver(n, **_NS_PARAMS)
     params = {k: v for k, v in _EULER_PARAMS.items() if k != "gamma"}
     return _euler.EulerSolver(n, **params)
+
+
+@lru_cache(maxsize=16)
+def _forced_solver(n: int, k: int):
+    return _kolmogorov.KolmogorovSolver(
+        n, **_NS_PARAMS, k=k, amplitude=_kolmogorov.KOLMOGOROV_AMPLITUDE
+    )
 
 
 _NS_SCHEME = (
@@ -191,12 +221,37 @@ def _make(name: str) -> Generator:
 #: family name -> Generator, in the registry's order
 GENERATORS: dict[str, Generator] = {name: _make(name) for name in FAMILIES}
 
+_KOLMOGOROV_SCHEME = _NS_SCHEME + (
+    "; Kolmogorov body force A (sin(2 pi k y), 0): vorticity source -2 pi k A cos(2 pi k y) "
+    "on modes (+-k, 0), written analytically, added to every RK4 stage; step bound adds A"
+)
+
+#: generated-only validation families (symaudit.datasets.VALIDATION_FAMILIES)
+VALIDATION_GENERATORS: dict[str, Generator] = {
+    "NS-Kolmogorov": Generator(
+        family="NS-Kolmogorov",
+        pde=VALIDATION_FAMILIES["NS-Kolmogorov"].pde,
+        name="symaudit.ns_spectral_kolmogorov",
+        scheme=_KOLMOGOROV_SCHEME,
+        parameters={
+            **_NS_PARAMS,
+            "forcing": "A (sin(2 pi k y), 0)",
+            "forcing_k": _kolmogorov.KOLMOGOROV_K,
+            "forcing_amplitude": _kolmogorov.KOLMOGOROV_AMPLITUDE,
+        },
+        ic=_ic.IC_FAMILIES["NS-Gauss"],
+        ic_parameters={"as": "NS-Gauss", **_IC_PARAMETERS["NS-Gauss"]},
+        forcing_k=_kolmogorov.KOLMOGOROV_K,
+    )
+}
+
 
 def _generator(family: str) -> Generator:
-    try:
-        return GENERATORS[family]
-    except KeyError:
-        raise ValueError(f"unknown family {family!r}; known: {', '.join(GENERATORS)}") from None
+    found = GENERATORS.get(family) or VALIDATION_GENERATORS.get(family)
+    if found is None:
+        known = ", ".join([*GENERATORS, *VALIDATION_GENERATORS])
+        raise ValueError(f"unknown family {family!r}; known: {known}")
+    return found
 
 
 def initial_condition(family: str, resolution: int, seed: int) -> np.ndarray:
@@ -264,16 +319,24 @@ def check_solver(
 
     For each element g: ``max|solve(g . x0) - g . solve(x0)| / max|solve(x0)|`` over all
     ``frames`` output times in [0, t_end] and all channels (x0 = the family's IC).  The action
-    is :func:`symaudit.groups.act` with the family's channel kinds.
+    is :func:`symaudit.groups.act` with the family's channel kinds; a word ``"s*t(0,2)"``
+    (s o t(0,2), see :mod:`symaudit.data._kolmogorov`) applies its letters right to left.
 
     Returns
     -------
     dict
-        element name -> max relative deviation (float), the 8 D4 elements then :data:`SHIFTS`.
-        Compare with ``TOLERANCE[GENERATORS[family].pde]``.
+        element name -> max relative deviation (float), the 8 D4 elements then :data:`SHIFTS`
+        (a forced family: a sample of its subgroup, then a sample outside it).  Judge with
+        :func:`check_failures`.
     """
     gen = _generator(family)
     channels = channels_for(family)
+    if gen.forcing_k:
+        if elements is None:
+            n = int(resolution)
+            elements = _kolmogorov.subgroup_sample(n, gen.forcing_k)
+            elements += _kolmogorov.outside_sample(n, gen.forcing_k)
+        return _check_words(gen, channels, resolution, seed, t_end, frames, list(elements))
     elements = list(groups.D4) + list(SHIFTS) if elements is None else list(elements)
     times = np.linspace(0.0, float(t_end), max(int(frames), 2))
     x0 = gen.initial_condition(int(resolution), int(seed))
@@ -285,6 +348,42 @@ def check_solver(
         expected = groups.act(name, reference, channels)
         result[groups.parse(name).name] = float(np.max(np.abs(moved - expected)) / scale)
     return result
+
+
+def _check_words(gen, channels, resolution, seed, t_end, frames, words) -> dict[str, float]:
+    times = np.linspace(0.0, float(t_end), max(int(frames), 2))
+    x0 = gen.initial_condition(int(resolution), int(seed))
+    reference = gen.solve(x0, times)
+    scale = float(np.max(np.abs(reference)))
+    result = {}
+    for name in words:
+        moved = gen.solve(_kolmogorov.act_word(name, x0, channels), times)
+        expected = _kolmogorov.act_word(name, reference, channels)
+        result[name] = float(np.max(np.abs(moved - expected)) / scale)
+    return result
+
+
+def expected_symmetric(family: str, resolution: int, element: str) -> bool:
+    """Whether the family's solver should commute with ``element`` (a name or word) at N."""
+    gen = _generator(family)
+    if not gen.forcing_k:
+        return True  # the unforced solvers commute with all of D4 x translations
+    return str(element).replace(" ", "") in set(gen.symmetry(int(resolution)))
+
+
+def check_failures(family: str, resolution: int, deviations: dict[str, float]) -> list[str]:
+    """Elements of a :func:`check_solver` result that contradict the family's symmetry: above
+    ``TOLERANCE`` although symmetric, or below :data:`VIOLATION` although not (NaN fails)."""
+    gen = _generator(family)
+    tol = TOLERANCE[gen.pde]
+    failed = []
+    for name, dev in deviations.items():
+        if expected_symmetric(family, resolution, name):
+            if not dev <= tol:
+                failed.append(name)
+        elif not dev >= VIOLATION:
+            failed.append(name)
+    return failed
 
 
 def generator_info(family: str) -> dict:
@@ -299,6 +398,14 @@ def generator_info(family: str) -> dict:
         "parameters": dict(gen.parameters),
         "initial_condition": copy.deepcopy(gen.ic_parameters),
         "equivariance_tolerance": TOLERANCE[gen.pde],
+        **(
+            {
+                "symmetry": "G(N, k): {e, r2} o t(dx, m N/k) u {s, sr2} o t(dx, N/(2k) + m N/k)",
+                "violation_outside": VIOLATION,
+            }
+            if gen.forcing_k
+            else {}
+        ),
         "seeding": "numpy.random.default_rng(seed)",
         "dtype": "float64",
     }

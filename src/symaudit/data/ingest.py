@@ -47,6 +47,7 @@ from symaudit.store import Store, StoreBuilder, git_revision
 
 __all__ = [
     "INGESTER_VERSION",
+    "ENDPOINTS",
     "ORDERS",
     "THRESHOLDS",
     "X_AXES",
@@ -64,6 +65,8 @@ __all__ = [
 INGESTER_VERSION = "1.0"
 GAMMA = 1.4
 ORDERS = ("numeric", "lexicographic")
+#: what to do with a duplicated periodic endpoint (the last grid point repeating the first)
+ENDPOINTS = ("drop", "refuse")
 #: ``x_axis`` choices: decide from the data, or force the netCDF dim (name as in PDEGym) = x
 X_AXES = ("auto", "x", "y")
 #: position of the spatial dims PDEGym calls x and y in ``(sample, time, channel, x, y)``
@@ -116,12 +119,15 @@ def order_files(files: Sequence[str | os.PathLike], order: str = "numeric") -> l
     ``data_10.nc``), the order in which the paper's assembled files were concatenated
     (data.md §1.1); ``lexicographic`` sorts the paths as plain strings, reproducing
     ``assemble_data.py`` (``nc_files.sort()``: 0, 1, 10, 11, ..., 2, ...).
+    One file (an assembled ``CE-RP.nc`` or a single chunk) needs no chunk number.
     """
     paths = [Path(f) for f in files]
     if not paths:
         raise ValueError("no input files given")
     if order not in ORDERS:
         raise ValueError(f"unknown order {order!r}; use one of {', '.join(ORDERS)}")
+    if len(paths) == 1:
+        return paths
     seen: dict[str, Path] = {}
     for p in paths:
         key = os.path.realpath(p)
@@ -135,8 +141,9 @@ def order_files(files: Sequence[str | os.PathLike], order: str = "numeric") -> l
         digits = re.findall(r"\d+", p.stem)
         if not digits:
             raise ValueError(
-                f"{p}: no chunk number in the file name (needed by --order numeric; "
-                "use --order lexicographic)"
+                f"{p}: no chunk number in the file name, needed by --order numeric to place it "
+                f"among {len(paths)} files (an assembled file goes alone, without its chunks; "
+                "or use --order lexicographic)"
             )
         number = int(digits[-1])
         if number in numbered:
@@ -593,17 +600,72 @@ def _self_check(
     return convention
 
 
+def _endpoint_decision(convention: Mapping, endpoint: str) -> bool:
+    """Whether to drop a duplicated periodic endpoint; a one-line error when it must be refused
+    (``endpoint="refuse"``, one axis only, or files that disagree)."""
+    per_file = convention["evidence"]["per_file"]
+    flags = [{a: e["endpoint_gap"][a] <= DUPLICATE_TOLERANCE for a in ("x", "y")}
+             for e in per_file]
+    for a in ("x", "y"):
+        have = [f[a] for f in flags]
+        if any(have) and not all(have):
+            odd = per_file[have.index(not have[0])]["file"]
+            raise ValueError(
+                f"{odd}: its first trajectories {'do' if not have[0] else 'do not'} repeat the "
+                f"first grid point at the end of netCDF dim {a!r} but {per_file[0]['file']}'s "
+                f"{'do not' if not have[0] else 'do'}; files with different grids are not "
+                "supported"
+            )
+    dup = flags[0]
+    if not (dup["x"] or dup["y"]):
+        return False
+    gaps = convention["periodicity"]["max_relative_endpoint_gap"]
+    figures = ", ".join(f"{k} {v:.3g}" for k, v in gaps.items())
+    if dup["x"] != dup["y"]:
+        one = "x" if dup["x"] else "y"
+        raise ValueError(
+            f"{per_file[0]['file']}: the last grid point repeats the first along netCDF dim "
+            f"{one!r} only (relative endpoint gaps {figures}); a non-square periodic grid is "
+            "not supported"
+        )
+    if endpoint == "refuse":
+        raise ValueError(
+            f"{per_file[0]['file']}: duplicated periodic endpoint (the last grid point repeats "
+            f"the first, relative endpoint gaps {figures} <= {DUPLICATE_TOLERANCE:g}): shifts "
+            "and flips would be off by one cell; use --endpoint drop to drop it"
+        )
+    return True
+
+
 # --------------------------------------------------------------------------------------------
 # streaming
 
 
+def _drop_endpoint(raw: np.ndarray, src: SourceFile, start: int) -> np.ndarray:
+    """Drop the duplicated last grid point of both spatial axes of raw samples ``(sample, time,
+    channel, a, b)`` after checking that every sample really repeats its first point there (the
+    self-check only saw the first K samples of each file)."""
+    for i in range(raw.shape[0]):
+        gaps = endpoint_gaps(raw[i : i + 1])
+        for dim, gap in gaps.items():
+            if gap > DUPLICATE_TOLERANCE:
+                raise ValueError(
+                    f"{src.path}: trajectory {start + i} (sample index in this file) does not "
+                    f"repeat its first grid point at the end of netCDF dim {dim!r} (relative "
+                    f"gap {gap:.3g} > {DUPLICATE_TOLERANCE:g}) although the first checked "
+                    "trajectories do; refusing to drop a grid point that holds data"
+                )
+    return raw[..., :-1, :-1]
+
+
 def _stream(
     sources: Sequence[SourceFile], pde: str, shard: int, x_axis: str,
-    progress: Callable[[str], None],
+    progress: Callable[[str], None], drop_endpoint: bool = False,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(start, block)`` shard-aligned store blocks ``(trajectory, time, channel, y, x)``
     of ``shard`` trajectories (the last one may be shorter), reading at most ``shard`` samples
-    at a time so a 5 GB chunk file is never loaded whole; blocks straddle file boundaries."""
+    at a time so a 5 GB chunk file is never loaded whole; blocks straddle file boundaries.
+    ``drop_endpoint`` drops the duplicated last point of both spatial axes."""
     pending: list[np.ndarray] = []
     count = start = 0
     for src in sources:
@@ -611,7 +673,10 @@ def _stream(
             var = _variable(ds, src)
             for s0 in range(0, src.n_samples, shard):
                 s1 = min(s0 + shard, src.n_samples)
-                pending.append(to_store_layout(_read(var, src, pde, s0, s1), pde, x_axis))
+                raw = _read(var, src, pde, s0, s1)
+                if drop_endpoint:
+                    raw = _drop_endpoint(raw, src, s0)
+                pending.append(to_store_layout(raw, pde, x_axis))
                 count += s1 - s0
                 while count >= shard:
                     block = np.concatenate(pending) if len(pending) > 1 else pending[0]
@@ -638,6 +703,7 @@ def ingest(
     shard: int | None = None,
     thresholds: Mapping[str, float] | None = None,
     progress: Callable[[str], None] | None = None,
+    endpoint: str = "drop",
 ) -> Store:
     """Ingest PDEGym chunk files of ``family`` into the store ``out`` and return it.
 
@@ -667,6 +733,11 @@ def ingest(
         Overrides of ``THRESHOLDS[pde]`` (``max_best``, ``min_ratio``, ``eos``).
     progress
         Called with one-line progress messages.
+    endpoint
+        A duplicated periodic endpoint (the last grid point of both spatial axes repeats the
+        first, a node grid including x = 1, on which shifts and flips would be off by one
+        cell): ``drop`` removes it (checked on every trajectory; recorded in provenance
+        ``endpoint``), ``refuse`` fails with a one-line error.
 
     Returns
     -------
@@ -682,6 +753,8 @@ def ingest(
         raise ValueError(f"x_axis must be one of {', '.join(X_AXES)}, got {x_axis!r}")
     if check_trajectories < 1:
         raise ValueError(f"check_trajectories must be >= 1, got {check_trajectories}")
+    if endpoint not in ENDPOINTS:
+        raise ValueError(f"endpoint must be one of {', '.join(ENDPOINTS)}, got {endpoint!r}")
     limits = dict(THRESHOLDS[fam.pde]) | dict(thresholds or {})
     say = progress or (lambda message: None)
     paths = order_files(files, order)
@@ -696,15 +769,17 @@ def ingest(
     chosen = convention["x_axis"]["netcdf_dim"]
     n_total = sum(s.n_samples for s in sources)
     n_times, n = sources[0].n_times, sources[0].n
+    drop = _endpoint_decision(convention, endpoint)
+    n_stored = n - int(drop)
     try:
-        builder = StoreBuilder(out, n_total, n_times, fam.channels, n, shard)
+        builder = StoreBuilder(out, n_total, n_times, fam.channels, n_stored, shard)
     except PermissionError:
         raise
     except OSError as err:  # e.g. a parent that is a file: still the user's output path
         raise PermissionError(f"cannot create output store {out}: {_one_line(err)}") from None
     try:
         parts = [builder.write(start, block)
-                 for start, block in _stream(sources, fam.pde, builder.shard, chosen, say)]
+                 for start, block in _stream(sources, fam.pde, builder.shard, chosen, say, drop)]
         attrs = {
             "family": fam.name,
             "dataset": fam.dataset,
@@ -712,10 +787,11 @@ def ingest(
             "channels": fam.channels,
             "time": np.linspace(0.0, 1.0, n_times).tolist(),
             "grid": {
-                "N": n,
+                "N": n_stored,
                 "domain": [[0, 1], [0, 1]],
                 "boundary": "periodic",
-                "layout": "unknown",  # PDEGym files carry no coordinates (data.md §1.1)
+                # PDEGym files carry no coordinates; a repeated endpoint means grid nodes
+                "layout": "node" if drop else "unknown",
                 "duplicate_endpoint": convention["periodicity"]["duplicate_endpoint"],
             },
             "provenance": {
@@ -723,6 +799,13 @@ def ingest(
                 "ingester": {"name": "symaudit.data.ingest", "version": INGESTER_VERSION},
                 "input_files": [str(s.path.resolve()) for s in sources],
                 "order": order,
+                "endpoint": {
+                    "duplicated": bool(drop),
+                    "action": "dropped the last point of x and y" if drop else "none",
+                    "file_N": n,
+                    "stored_N": n_stored,
+                    "tolerance": DUPLICATE_TOLERANCE,
+                },
                 "files": [{"path": str(s.path), "n_trajectories": s.n_samples,
                            "dims": list(s.dims), "dtype": s.dtype} for s in sources],
                 "netcdf_variable": fam.netcdf_variable,

@@ -21,7 +21,7 @@ example (``example_*``, dims batch, time, class).  Elements in both lists share 
 from __future__ import annotations
 
 import argparse
-import os
+import logging
 import re
 import sys
 import time
@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from symaudit import groups
+from symaudit._io import write_atomic
 from symaudit.baselines import add_gate_argument, warn_if_failed
 
 __all__ = ["add_arguments", "run"]
@@ -145,13 +146,7 @@ def _per_class(values: torch.Tensor, time_steps: int, n_classes: int) -> np.ndar
 def _write_atomic(ds, path: Path) -> None:
     """Write ``ds`` to a temporary name next to ``path``, then rename it into place, so a
     reader (or Snakemake) never sees a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        ds.to_netcdf(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, ds.to_netcdf)
 
 
 def _check_args(args) -> None:
@@ -256,10 +251,9 @@ def run(args) -> int:
             with np.errstate(invalid="ignore", divide="ignore"):
                 tw_class["percent"][i] = 100.0 * tw_class["equiv"][i] / tw_class["total"][i]
         seconds = time.perf_counter() - tic
-        print(
+        logging.getLogger("symaudit.equivariance").info(
             f"batch {k}: {n_forward} elements in {seconds:.2f} s "
-            f"({n_forward / max(seconds, 1e-9):.2f} elements/s)",
-            flush=True,
+            f"({n_forward / max(seconds, 1e-9):.2f} elements/s)"
         )
 
     ident = _run_identity(meta, args.run_dir, families)

@@ -43,15 +43,17 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--solutions", nargs="+", required=True, help="influence-solve outputs")
-    parser.add_argument("--checkpoint", required=True)
-    parser.add_argument("--run-dir", required=True)
-    parser.add_argument("--stores", nargs=3, required=True, metavar="STORE")
-    parser.add_argument("--time-steps", type=int, default=16)
-    parser.add_argument("--set-name", required=True)
-    parser.add_argument("--elements", nargs="+", required=True)
+    parser.add_argument("--checkpoint", required=True, help="the model checkpoint (final.pt)")
+    parser.add_argument("--run-dir", required=True, help="the model's run directory (splits)")
+    parser.add_argument("--stores", nargs=3, required=True, metavar="STORE",
+                        help="the group's three class stores, in class order")
+    parser.add_argument("--time-steps", type=int, default=16, help="transitions per class")
+    parser.add_argument("--set-name", required=True, help="element set name (e.g. d4, shift_x)")
+    parser.add_argument("--elements", nargs="+", required=True,
+                        help="the group elements of this chunk (names as in symaudit.groups)")
     parser.add_argument("--settings", default=None, help="the config's influence section (JSON)")
     parser.add_argument("--out", required=True, help="output NetCDF")
-    parser.add_argument("--device", default=None)
+    parser.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
 
 
 #: ε of the Galerkin comparison values (``galerkin_reference``): the reference code's, on JᵀJ/D

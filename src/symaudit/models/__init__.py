@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from symaudit._io import atomic_path
 from symaudit.models._increment import Increment, input_normalisation
 from symaudit.models._layers import fused_attention, reset_parameters
 from symaudit.models._linear import LinearConv, TwoLayerLinearConv
@@ -231,16 +232,8 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: Mapping, **
     }
     _check_plain(payload, path.name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path, fsync=True) as tmp:
+        torch.save(payload, tmp)
     return path
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from symaudit import groups
+from symaudit._io import write_atomic
 from symaudit.datasets import DATASETS
 from symaudit.store import Store, open_store
 
@@ -24,6 +25,7 @@ __all__ = [
     "Transitions",
     "analysis_batch",
     "augment",
+    "check_finite_frames",
     "load_splits",
     "make_splits",
     "open_class_stores",
@@ -110,7 +112,6 @@ def write_splits(
             for k, v in splits.items()
         },
     }
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     # one line per class and part: readable, and small even with thousands of trajectories
     lines = [f'{{"seed": {payload["seed"]}, "fractions": {json.dumps(payload["fractions"])},']
     lines.append(f' "classes": {json.dumps(payload["classes"])}, "splits": {{')
@@ -122,8 +123,7 @@ def write_splits(
             )
         lines.append("  }" + ("," if i < len(payload["splits"]) - 1 else ""))
     lines.append("}}")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
     return path
 
 
@@ -141,6 +141,30 @@ def load_splits(run_dir: str | os.PathLike) -> dict[str, dict[str, list[int]]]:
         }
     except (json.JSONDecodeError, KeyError, TypeError) as err:
         raise ValueError(f"splits file {path}: malformed ({err})") from None
+
+
+def check_finite_frames(
+    store: Store, trajectories: Sequence[int], first_frame: int, block: np.ndarray
+) -> None:
+    """Refuse non-finite data read from ``store``: ``block`` is ``(trajectory, time, channel, y,
+    x)`` of store trajectories ``trajectories`` from frame ``first_frame`` on; a one-line error
+    names the store, the trajectory, the frame and the channel of the first NaN/inf."""
+    for i in range(len(block)):
+        if np.isfinite(block[i]).all():
+            continue
+        bad = ~np.isfinite(block[i])
+        t, c, y, x = (int(v) for v in np.argwhere(bad)[0])
+        frame = first_frame + t
+        times = store.attrs.get("time") or []
+        at = f" (time {times[frame]:g})" if frame < len(times) else ""
+        names = [ch.get("name", str(k)) for k, ch in enumerate(store.channels)]
+        name = names[c] if c < len(names) else str(c)
+        raise ValueError(
+            f"store {store.path}: trajectory {int(trajectories[i])} frame {frame}{at} channel "
+            f"{name} holds {block[i][t, c, y, x]} at (y, x) = ({y}, {x}) ({int(bad.sum())} "
+            "non-finite values in this trajectory's frames read); refusing to use it - rebuild "
+            "the store"
+        )
 
 
 class _MemoryFrames:
@@ -175,7 +199,10 @@ class _StoreFrames:
         for c, i, t in zip(part, traj.tolist(), time.tolist(), strict=True):
             store, index = self.parts[c]
             # a basic selection: just the two frame chunks from the trajectory's shard
-            frames.append(store.read([index[i - self.offsets[c]]], slice(t, t + 2))[0])
+            j = int(index[i - self.offsets[c]])
+            pair = store.read([j], slice(t, t + 2))
+            check_finite_frames(store, [j], t, pair)
+            frames.append(pair[0])
         pair = torch.from_numpy(np.stack(frames))
         return pair[:, 0].contiguous(), pair[:, 1].contiguous()
 
@@ -250,6 +277,8 @@ def load_transitions(
             reads = [
                 st.read(ix, slice(0, time_steps)) for st, ix in zip(stores, index, strict=True)
             ]
+            for st, ix, block in zip(stores, index, reads, strict=True):
+                check_finite_frames(st, ix, 0, block)
             frames = _MemoryFrames(torch.from_numpy(np.concatenate(reads)))
         out[part] = Transitions(frames, time_steps)
     return out
@@ -344,7 +373,9 @@ def analysis_batch(
             raise ValueError(
                 f"store {store.path} has {store.shape[1]} time steps; batch needs {time_steps + 1}"
             )
-        traj = store.read([test[k]], slice(0, time_steps + 1))[0]  # (time, channel, y, x)
+        block = store.read([test[k]], slice(0, time_steps + 1))
+        check_finite_frames(store, [test[k]], 0, block)
+        traj = block[0]  # (time, channel, y, x)
         traj = torch.from_numpy(np.ascontiguousarray(traj, dtype=np.float32))
         inputs.append(traj[:time_steps])
         targets.append(traj[1 : time_steps + 1])

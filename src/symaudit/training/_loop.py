@@ -43,6 +43,7 @@ from pathlib import Path
 import torch
 
 from symaudit import groups
+from symaudit._io import atomic_path, write_atomic
 from symaudit.baselines import split_persistence
 from symaudit.losses import smse
 from symaudit.models import (
@@ -173,21 +174,17 @@ def _check_splits(splits: Mapping, stores, path: Path) -> None:
 
 
 def _write_csv(rows: Sequence[Mapping], path: Path, columns: Sequence[str]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", newline="") as fh:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
-    os.replace(tmp, path)
 
 
 def _write_yaml(data: Mapping, path: Path) -> None:
     import yaml
 
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(yaml.safe_dump(dict(data), sort_keys=False))
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: tmp.write_text(yaml.safe_dump(dict(data), sort_keys=False)))
 
 
 @contextlib.contextmanager

@@ -6,6 +6,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from symaudit._io import write_atomic
+
 __all__ = ["plot_training_curve"]
 
 
@@ -32,8 +34,8 @@ def plot_training_curve(rows: Sequence[dict], path: str | os.PathLike, title: st
         ax.legend()
     ax.set_yscale("log")
     ax.set_title(title)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120))
+    finally:
+        plt.close(fig)
     return path

@@ -11,6 +11,7 @@ DIR/final.pt is complete).  Multi-GPU / multi-process: launch the same arguments
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 from symaudit.baselines import add_gate_argument, warn_if_failed
@@ -22,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
     parser.add_argument("--model", required=True, help=f"one of: {', '.join(MODELS)}")
     parser.add_argument("--preset", default="paper", help=f"one of: {', '.join(PRESETS)}")
-    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--seed", type=int, required=True, help="the run's seed (splits, init)")
     parser.add_argument(
         "--stores",
         nargs=3,
@@ -46,42 +47,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_gate_argument(parser)
 
 
-def _fingerprint(args: argparse.Namespace, settings: dict) -> str:
-    """Hash of everything that defines the run: arguments, resolved settings, training code."""
-    import hashlib
-    import json
+def fingerprint_code() -> list:
+    """The source files whose edits can change a run's numbers: the loss, the models and the
+    training loop (not this command-line front end, whose help text changes nothing)."""
     from pathlib import Path
 
     import symaudit
-    from symaudit.training._settings import run_defining
 
     root = Path(symaudit.__file__).parent
+    files = [root / "losses.py", *root.glob("models/*.py"), *root.glob("training/*.py")]
+    return sorted(p for p in files if p.name != "cli.py")
+
+
+def _fingerprint(args: argparse.Namespace, settings: dict) -> str:
+    """Hash of everything that defines the run: arguments, resolved settings but ``epochs``
+    (raising it extends the run from its last checkpoint), and :func:`fingerprint_code`."""
+    import hashlib
+    import json
+
+    from symaudit.training._settings import run_defining
+
     digest = hashlib.sha256()
     # epochs are left out: asking for more extends a run from its newest checkpoint
     defining = {k: v for k, v in run_defining(settings).items() if k != "epochs"}
     identity = [args.dataset, args.model, args.preset, args.seed, defining]
     digest.update(json.dumps(identity, sort_keys=True, default=str).encode())
-    for path in sorted(
-        [root / "losses.py", *root.glob("models/*.py"), *root.glob("training/*.py")]
-    ):
+    for path in fingerprint_code():
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
 def _restart_if_changed(out: str, fingerprint: str) -> None:
+    """Start an obsolete run (other code or settings) afresh: its checkpoints, splits and
+    metrics move aside to ``superseded-<old fingerprint>/`` in the run directory."""
     from pathlib import Path
 
     run_dir = Path(out)
     stamp = run_dir / "fingerprint.txt"
-    if stamp.exists() and stamp.read_text().strip() != fingerprint:
-        # an obsolete run (other code or settings): start over instead of resuming
-        for path in [
-            *run_dir.glob("ckpt_epoch*.pt"),
-            run_dir / "final.pt",
-            run_dir / "splits.json",
-        ]:
-            path.unlink(missing_ok=True)
-        print(f"train: code or settings changed since {stamp}; starting afresh")
+    if stamp.exists() and (old := stamp.read_text().strip()) != fingerprint:
+        aside = run_dir / f"superseded-{old or 'unknown'}"
+        moved = [
+            p for p in [*run_dir.glob("ckpt_epoch*.pt"), *(run_dir / n for n in (
+                "final.pt", "splits.json", "metrics.csv", "config.yaml", "training_curve.png"))]
+            if p.exists()
+        ]
+        if moved:
+            aside.mkdir(exist_ok=True)
+            for path in moved:
+                os.replace(path, aside / path.name)
+        logging.getLogger("symaudit.train").warning(
+            f"code or settings changed since {stamp}; starting afresh "
+            f"({len(moved)} file(s) of the old run moved to {aside})"
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     stamp.write_text(fingerprint + "\n")
 
@@ -102,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         settings,
         device=args.device,
+        log=logging.getLogger("symaudit.train").info,
     )
     if int(os.environ.get("RANK", "0")) == 0:
         warn_if_failed(args.out, args.max_persistence_ratio)

@@ -1,0 +1,62 @@
+"""``symaudit findings --tables DIR --out findings.csv``: the validation study's findings table.
+
+Reads the study's own tables (``symaudit aggregate`` and ``symaudit quality`` outputs) and writes
+one row per check of a known answer, columns ``case, expected, measured, holds`` (see
+:mod:`symaudit.aggregate._findings`).  Prints one line per check that does not hold (or was not
+measured) and a summary line; exit status 0 either way (a finding is a result, not an error),
+2 when the tables directory does not exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__.splitlines()[0]
+    parser.add_argument("--tables", required=True, type=Path, help="results/{study}/tables")
+    parser.add_argument("--out", required=True, type=Path, help="findings.csv to write")
+    parser.add_argument(
+        "--max-persistence-ratio",
+        type=float,
+        default=None,
+        help="quality bound (default: quality_status.yaml's, else 1)",
+    )
+    parser.add_argument(
+        "--twirled",
+        nargs="+",
+        default=None,
+        metavar="MODEL",
+        help="case 1 models (default: every twirled-* model in the tables)",
+    )
+    parser.add_argument(
+        "--unet", nargs="+", default=["unet"], metavar="MODEL", help="case 2 models (default unet)"
+    )
+    parser.add_argument(
+        "--stride", type=int, default=None, help="case 2 down-sampling (default UNet.stride)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from symaudit.aggregate._findings import build_findings, write_findings
+
+    if args.stride is not None and args.stride < 1:
+        raise ValueError(f"--stride must be a positive integer, got {args.stride}")
+    df = build_findings(
+        args.tables,
+        max_persistence_ratio=args.max_persistence_ratio,
+        twirled_models=args.twirled,
+        unet_models=args.unet,
+        stride=args.stride,
+    )
+    write_findings(df, args.out)
+    unmeasured = df["measured"].str.startswith("not measured")
+    for row in df[~df["holds"]].itertuples(index=False):
+        state = "not measured" if row.measured.startswith("not measured") else "does not hold"
+        print(f"{state}: {row.case}: expected {row.expected}; {row.measured}")
+    print(
+        f"wrote {args.out}: {len(df)} checks, {int(df['holds'].sum())} hold, "
+        f"{int((~df['holds'] & ~unmeasured).sum())} do not, {int(unmeasured.sum())} not measured"
+    )
+    return 0

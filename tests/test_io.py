@@ -1,0 +1,50 @@
+"""Atomic writes respect the umask; ``symaudit --version``; timestamped CLI logging."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+import torch
+
+from symaudit import _io
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test and restore it afterwards."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield lambda mask: os.umask(mask)
+    os.umask(before)
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.mark.parametrize("mask", [0o002, 0o022, 0o077])
+def test_atomic_writes_follow_the_umask(tmp_path, umask, mask):
+    from symaudit.aggregate._io import write_atomic as table_writer
+    from symaudit.models import build, save_checkpoint
+
+    umask(mask)
+    assert _io.current_umask() == mask
+    table = table_writer(tmp_path / "tables" / "t.csv", lambda p: p.write_text("a\n1\n"))
+    assert table.read_text() == "a\n1\n"
+    assert _mode(table) == 0o666 & ~mask  # not mkstemp's 0600
+    net = build("unet", "tiny", 2, None, resolution=16, generator=torch.Generator().manual_seed(0))
+    ckpt = save_checkpoint(tmp_path / "final.pt", net, {"x": 1})
+    assert _mode(ckpt) == 0o666 & ~mask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["final.pt", "tables"]  # no temp left
+
+
+def test_a_failed_write_leaves_nothing(tmp_path):
+    def boom(path):
+        path.write_text("half")
+        raise RuntimeError("writer failed")
+
+    with pytest.raises(RuntimeError, match="writer failed"):
+        _io.write_atomic(tmp_path / "f.png", boom)
+    assert list(tmp_path.iterdir()) == []
