@@ -467,6 +467,38 @@ OTHER_CAPTIONS: dict[str, str] = {
         " for shifts that are multiples of its total stride, the other shifts reported beside."
         " A row ``not measured`` names the input that was absent; it never counts as holding."
     ),
+    "conservation_defect": (
+        "**Direction defect over training** (top row), max over the D4 orbits of wave-vectors"
+        " above the noise floor of d_O (the sine of the angle between the non-equivariant "
+        "part of the kernel's spectrum on O at step n and at the start), one line per arm, "
+        "one panel per target (``diffusion``: a D4-equivariant target; ``advection``: "
+        "diffusion then a one-cell shift along x, a D4-breaking target). The dotted line is "
+        "10⁻¹⁰. Bottom row: the norm of the whole non-equivariant part, ‖K̂⊥_n‖ / ‖K̂⊥_0‖. "
+        "Only orbit-complete augmentation with gradient descent and MSE stays at round-off, "
+        "whatever the target; the slow rise is round-off relative to orbits whose K̂⊥ decays,"
+        " and the steps down are orbits crossing the noise floor."
+    ),
+    "conservation_findings": (
+        "**Conservation findings.** Linear periodic convolutions f(u) = K ⊛ u trained with "
+        "full-batch steps on random fields, one row per claim: each arm's measured quantity "
+        "beside its expectation and whether it holds. Per D4 orbit O of wave-vectors, d_O is "
+        "the sine of the angle between the non-equivariant part of the kernel's spectrum, K̂⊥"
+        " = (K − P K)^ on O, at step n and at the start (P the D4 twirl). With orbit-complete"
+        " augmentation (every group element of every example in every batch), plain gradient "
+        "descent and MSE, K̂⊥ on each orbit is multiplied by the scalar 1 − 2η s̄_O / N² per "
+        "step (s̄_O the orbit mean of the twirled power spectrum), so its direction is "
+        "conserved to round-off and its norm decays geometrically; random single-element "
+        "augmentation, no augmentation, Adam and log-cosh do not conserve it. Also: "
+        "``twirl_decomposition``'s L_equiv against its closed form Σ_O s̄_O ‖K̂⊥_O‖², the "
+        "matrix version for vector channels, and the balancedness drift of a two-layer model."
+        " Derivation and assumptions: ``docs/conservation.md``."
+        "\n"
+        ""
+        "\n"
+        '{% set c = snakemake.config.get("conservation", {}) %}Settings: {{ '
+        'c.get("resolution") }}² grid, batch {{ c.get("batch") }}, {{ c.get("steps") }} '
+        'steps, noise floor {{ c.get("floor") }}.'
+    ),
     "twirl_d4": (
         quality_banner()
         + "**Twirl decomposition over D4** for every dataset and model: the share of the loss due"
