@@ -95,6 +95,16 @@ _RANGE_NOTE = (
 )
 
 
+def _select(**filters: str | None) -> str:
+    """A Jinja filter chain keeping the status entries whose keys equal the given Jinja
+    expressions (``None`` = no restriction), in the order given."""
+    return "".join(
+        f' | selectattr("{key}", "equalto", {value})'
+        for key, value in filters.items()
+        if value is not None
+    )
+
+
 def quality_banner(
     dataset: str | None = None,
     model: str | None = None,
@@ -109,11 +119,7 @@ def quality_banner(
     ``seed`` restrict the runs to those behind the output (Jinja expressions allowed for
     ``seed``).
     """
-    tests = "".join(
-        f' | selectattr("{key}", "equalto", {value})'
-        for key, value in (("dataset", dataset), ("model", model), ("seed", seed))
-        if value is not None
-    )
+    tests = _select(dataset=dataset, model=model, seed=seed)
     return (
         '{% set q = snakemake.config.get("quality_status") or {} %}'
         f'{{% set bad = q.get("flagged", []){tests} | list %}}'
@@ -139,11 +145,7 @@ def robustness_banner(
     (key ``robustness_status``, :func:`symaudit.aggregate._robustness.robustness_status`); the
     text renders to nothing when every ranking is stable (Kendall τ ≥ 0.7) or without a path.
     """
-    tests = "".join(
-        f' | selectattr("{key}", "equalto", {value})'
-        for key, value in (("dataset", dataset), ("element_set", element_set), ("model", model))
-        if value is not None
-    )
+    tests = _select(dataset=dataset, element_set=element_set, model=model)
     return (
         '{% set rs = snakemake.config.get("robustness_status") or {} %}'
         f'{{% set unstable = rs.get("unstable", []){tests} | list %}}'
