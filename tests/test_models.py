@@ -1,5 +1,5 @@
 """Models: reference parameter counts, the scrambled ViT unpatchify, shift/D4 structure,
-dtypes and sizes, reference initialisation, checkpoints and errors (pdehats.md §2)."""
+dtypes and sizes, reference initialisation, checkpoints and errors (docs/algorithms.md §2)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def _fields(n: int, c: int, size: int, dtype=torch.float64, seed: int = 0) -> to
     return torch.randn(n, c, size, size, generator=_seeded(seed), dtype=torch.float64).to(dtype)
 
 
-# --- parameter counts (oracle: pdehats.md §2.1/§2.2, computed analytically there) ------------
+# --- parameter counts (oracle: docs/algorithms.md §2.1/§2.2 layouts, computed analytically) ------------
 
 
 @pytest.mark.parametrize(
@@ -219,7 +219,7 @@ def test_reference_initialisation():
     bound = math.sqrt(3 / 768)
     assert q.abs().max() <= bound and q.abs().max() > 0.99 * bound
     assert abs(q.std().item() / (bound / math.sqrt(3)) - 1) < 0.02
-    assert unet.across_attn.attn.q.bias is None  # bias-free attention (pitfall §9.3)
+    assert unet.across_attn.attn.q.bias is None  # bias-free attention (docs/algorithms.md §2.3)
     vit = build("vit", "paper", 4, generator=_seeded(0))
     assert abs(vit.pos_embed.std().item() - 1) < 0.01  # N(0, 1), unscaled
     m = vit.blocks[0].mlp_in.weight

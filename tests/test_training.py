@@ -1,5 +1,5 @@
 """Training: settings, splits, analysis batches, augmentation, the equivariance tracker,
-bit-exact resume, DDP = single process, divergence and user errors (pdehats.md §1, §3)."""
+bit-exact resume, DDP = single process, divergence and user errors (docs/algorithms.md §1, §3)."""
 
 from __future__ import annotations
 

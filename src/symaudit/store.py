@@ -222,7 +222,7 @@ class StoreBuilder:
                 shards=(self.shard, n_times, n_channels, resolution, resolution),
                 dtype="float32",
                 dimension_names=DIMS,
-                compressors=None,  # float fields barely compress (data.md §4.3); speed wins
+                compressors=None,  # float fields barely compress (docs/data.md §4); speed wins
                 fill_value=np.nan,
             )
 

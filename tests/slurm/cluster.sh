@@ -8,7 +8,7 @@
 #           started (by the pidfiles under the state directory).  Never touches anything else.
 #   status  print the daemons and the node state; exit 0 only when the node is usable.
 #
-# The settings follow the project spec's slurm.md ("A real single-node Slurm for tests"), verified on
+# A real single-node Slurm for tests (controller, node daemon and accounting on localhost), verified on
 # Debian 12 / Slurm 22.05.  Ports: slurmctld 6817, slurmd 6818, slurmdbd 6819 (one cluster per machine).
 # Environment:
 #   SYMAUDIT_SLURM_DIR         state directory (configs, spool, logs, pidfiles, database);

@@ -10,8 +10,8 @@ Three plot types, all reading the tables written by :func:`symaudit.aggregate.ag
   itself makes every tick label true (identity at 0).
 * **shift box** (Figs. 7, 8, 15-20): a K x K heatmap of the median over (dx, dy), x = dx.
 
-Axis ranges (``ranges=``): ``"paper"`` uses the reference's fixed ranges (pdehats.md section
-6.1) even if data fall outside; ``"data"`` autoscales; ``"union"`` (default) starts from the
+Axis ranges (``ranges=``): ``"paper"`` uses the reference's fixed ranges (docs/algorithms.md
+§7) even if data fall outside; ``"data"`` autoscales; ``"union"`` (default) starts from the
 paper's range and widens it just enough to show every Q1-Q3 bar, so figures of a small study
 stay comparable to the paper without hiding anything.
 
@@ -160,7 +160,7 @@ def _counts_line(df: pd.DataFrame, kind: str) -> str:
 
 def _baseline(ax, kind: str):
     # 1 is "no symmetry breaking" for the relative error and the noise level for the
-    # standardised influence (pdehats.md 4.3): the reference point of every panel.
+    # standardised influence (docs/algorithms.md §6.5): the reference point of every panel.
     return ax.axhline(
         1.0,
         color="0.45",

@@ -8,7 +8,7 @@ Inputs (one file per job, written by the equivariance and influence stages)::
         pi_std (element, [batch,] bra_time, bra_class, ket_time, ket_class),
         ket_converged ([batch,] ket_time, ket_class)
 
-Statistics (exactly those of the reference plotting scripts, pdehats.md section 6.1; all
+Statistics (exactly those of the reference plotting scripts, docs/algorithms.md §7; all
 quantiles are numpy's default type 7, ``method="linear"``):
 
 * **equivariance** (``err_eqv_*.jl``): for every seed, Q3 of the relative SMSE over all its

@@ -10,7 +10,7 @@ Scheme: MUSCL reconstruction of the primitives (rho, u, v, p) with the MC limite
 HLL) flux, unsplit update, SSP-RK2 (or SSP-RK3), CFL time step clipped to land on output times.
 
 Every floating-point expression below is written so that the 8 elements of D4 and integer rolls
-commute with the step EXACTLY, not merely to round-off (data.md section 3.b).  The rules, and
+commute with the step EXACTLY, not merely to round-off (docs/data.md §3.3).  The rules, and
 why each holds:
 
 * stencils are ``np.roll`` only, so a translation relabels cells and nothing else;

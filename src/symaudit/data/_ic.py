@@ -1,4 +1,4 @@
-"""Initial-condition families of the six look-alike datasets (data.md section 2).
+"""Initial-condition families of the six look-alike datasets (docs/data.md §2).
 
 Every family is periodic on the unit square and invariant IN DISTRIBUTION under D4 and under
 translations: a transformed sample is as likely as the sample itself, so the audit's transformed
@@ -124,7 +124,7 @@ def ns_sines(n: int, rng: np.random.Generator, ns: NSSolver) -> np.ndarray:
     p = 10, alpha ~ U[-1, 1], beta, gamma ~ U[0, 2 pi).  The formula is not divergence-free;
     the solver's curl/streamfunction projection keeps its solenoidal part.  Uniform phases give
     translation invariance; i <-> j with pi/2 phase shifts and beta -> -beta map the family onto
-    itself under D4 (data.md section 2).
+    itself under D4 (docs/data.md §2).
     """
     p = SINES_P
     alpha = rng.uniform(-1.0, 1.0, (p, p))
@@ -144,7 +144,7 @@ def ns_sines(n: int, rng: np.random.Generator, ns: NSSolver) -> np.ndarray:
 # --- compressible Euler -------------------------------------------------------------------
 
 #: Constant-state ranges (rho, velocity component, p), uniform and symmetric in velocity.
-#: CE-RP: chosen to match the measured CE-RP statistics (data.md section 1.4): rho mean 1.25,
+#: CE-RP: chosen to match the measured CE-RP statistics (docs/data.md §1.2): rho mean 1.25,
 #: std 0.55 (U[0.3, 2.2] has exactly these), p mean 0.21 std 0.11, velocity std 0.26.
 #: CE-CRP: rho, p ~ U[0.1, 1] as in the recipe ([2nd], means 0.55 match the measured 0.552);
 #: the recipe's v ~ U[-1, 1] (std 0.58) contradicts the measured velocity std 0.275, so

@@ -13,7 +13,7 @@ State in and out is the VELOCITY on layout ``(channel, y, x)`` with channels
 unit square with N x N points; physical wavenumbers are 2 pi times integers.
 
 Why this design is equivariant under D4 and integer translations (to FFT round-off, about 1e-15
-relative; see /work/shared/spec/data.md section 3.a):
+relative; see docs/data.md §3.2):
 
 * every Fourier multiplier (dealias mask, viscosity, inverse Laplacian) depends only on
   ``|kx|`` and ``|ky|`` symmetrically, so it commutes with axis flips and the x<->y swap;

@@ -1,7 +1,7 @@
 """PDEGym netCDF chunk files -> a symaudit Zarr store, with self-checks that decide the axis
 convention from the data.
 
-Input (data.md §1.1): one or several PDEGym chunk files (``data_0.nc``, ``data_1.nc``, ... or
+Input (docs/data.md §1.1): one or several PDEGym chunk files (``data_0.nc``, ``data_1.nc``, ... or
 ``velocity_*.nc``), each holding ONE float variable with dims ``(sample, time, channel, x, y)``:
 
 * CE families (variable ``data``): 5 primitive channels ``[rho, u, v, p, E]``;
@@ -11,13 +11,13 @@ Output: a store (``symaudit.store``) with ``fields`` of layout ``(trajectory, ti
 x)``, float32; CE channels ``[rho, rho*u, rho*v, E]`` (conservative; p is dropped), NS channels
 ``[u, v]``.  Trajectories are the files' samples concatenated in chunk order (``numeric``:
 by the integer in the file name, ``lexicographic``: plain string sort, as PDEGym's
-``assemble_data.py`` does; data.md §1.1).
+``assemble_data.py`` does; docs/data.md §1.1).
 
 Why the self-checks.  Nothing in the files says along which spatial axis the velocity component
 ``u`` points: the dims are merely *named* x and y, and the reference code may pair them the
-wrong way (pdehats.md §10.1).  A wrong pairing turns half of D4 into "symmetry + v -> -v", which
+wrong way (docs/algorithms.md §8).  A wrong pairing turns half of D4 into "symmetry + v -> -v", which
 is exactly the kind of failure the study measures, so the ingester decides the pairing from
-physics on the first K trajectories of every file (data.md §1.6) and refuses to guess:
+physics on the first K trajectories of every file (docs/data.md §1.3) and refuses to guess:
 
 * NS: spectral divergence of (u, v) under both pairings; the right one is ~1e-6 (float32).
 * CE: mass continuity ``d_t rho + div(rho v) = 0`` under both pairings, plus the ideal-gas EOS
@@ -71,7 +71,7 @@ ENDPOINTS = ("drop", "refuse")
 X_AXES = ("auto", "x", "y")
 #: position of the spatial dims PDEGym calls x and y in ``(sample, time, channel, x, y)``
 NETCDF_AXIS = {"x": 3, "y": 4}
-#: lanl/PDEHats treats u as the component along Julia d1 = netCDF axis 4 (pdehats.md §10.1)
+#: lanl/PDEHats treats u as the component along Julia d1 = netCDF axis 4 (docs/algorithms.md §8)
 REFERENCE_X_AXIS = "y"
 
 CE, NS = "compressible_euler", "incompressible_ns"
@@ -117,7 +117,7 @@ def order_files(files: Sequence[str | os.PathLike], order: str = "numeric") -> l
 
     ``numeric`` sorts by the last integer in the file name (``data_2.nc`` before
     ``data_10.nc``), the order in which the paper's assembled files were concatenated
-    (data.md §1.1); ``lexicographic`` sorts the paths as plain strings, reproducing
+    (docs/data.md §1.1); ``lexicographic`` sorts the paths as plain strings, reproducing
     ``assemble_data.py`` (``nc_files.sort()``: 0, 1, 10, 11, ..., 2, ...).
     One file (an assembled ``CE-RP.nc`` or a single chunk) needs no chunk number.
     """
@@ -282,7 +282,7 @@ def endpoint_gaps(raw: np.ndarray) -> dict[str, float]:
     """Relative endpoint gap per netCDF spatial dim: max over channels of
     ``max|f[..., 0] - f[..., -1]| / max|f|`` along that axis.  About 0 means the grid repeats
     its first point at the end (a node grid including x = 1), so the stored grid is not the
-    periodic one and ``roll`` is not an exact symmetry (data.md §1.1)."""
+    periodic one and ``roll`` is not an exact symmetry (docs/data.md §1.1)."""
     f = np.asarray(raw, dtype=np.float64)
     scale = np.abs(f).max(axis=(0, 1, 3, 4))
     live = scale > 0

@@ -1,5 +1,5 @@
-"""The public functions: relative errors (pdehats.md §5.2) and the twirl decomposition
-(twirling paper §2, Proposition 1), thin layers over :func:`._sweep.sweep`."""
+"""The public functions: relative errors (docs/algorithms.md §5.1) and the twirl decomposition
+(docs/algorithms.md §5.2; the twirling paper §2, Proposition 1), thin layers over :func:`._sweep.sweep`."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Everything the stage needs falls out of the same forward passes:
 
-* the numerators of the relative error, SMSE(f(g x), g y) per example (pdehats.md §5.2);
+* the numerators of the relative error, SMSE(f(g x), g y) per example (docs/algorithms.md §5.1);
 * the twisted predictions z_g = g^-1 f(g x) (twirling paper §2), folded into a running mean
   and a running sum of squared deviations (Welford), so the twirl decomposition needs
   O(batch) memory whatever the number of elements.

@@ -18,7 +18,7 @@ Solve once, many bras (the workflow)::
 
 Building blocks: :class:`GaussNewtonOperator` (matrix-free M), :func:`block_cg`,
 :func:`lockstep_cg`, :class:`NystromPreconditioner`, :func:`lanczos_lambda_max`,
-:func:`per_example_gradients`, :func:`standardise`.  Design notes: influence-anchors.md §5.
+:func:`per_example_gradients`, :func:`standardise`.  Design notes: docs/algorithms.md §6.
 """
 
 from symaudit.influence._influence import (

@@ -17,7 +17,7 @@ Pieces (each reusable on its own):
 
 Why kets are the solved side: the kets are the 48 untransformed analysis examples, while the
 bras are hundreds of transformed copies (D4, shifts, mass/energy); only the kets need solves
-(influence-anchors.md §4.1).  Damping is absolute or relative to a Lanczos estimate of λ_max(M);
+(docs/algorithms.md §6.1).  Damping is absolute or relative to a Lanczos estimate of λ_max(M);
 both are recorded.  Every entry carries the a-posteriori bound |ΔΠ_ij| ≤ ‖g_bra,i‖·‖r_j‖/λ,
 which holds because M + λI ⪰ λI (r_j is the true residual of ket j).
 """
@@ -710,7 +710,7 @@ def solve_kets(
         Estimate λ_max even for absolute damping (for the λ/λ_max record).
     x0 : Tensor (n, P) or "rhs", optional
         Starting guess; ``"rhs"`` starts from b — a deliberately bad start for testing the
-        true-residual check (influence-anchors §4.2).
+        true-residual check (docs/algorithms.md §6.3).
     extra_span : Tensor (m, P), optional
         Galerkin only: further gradients (the reference's bras) added to the subspace.
     galerkin_energy : float

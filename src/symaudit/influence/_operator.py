@@ -5,7 +5,7 @@ the flattened trainable parameters θ ∈ R^P and D the number of scalar outputs
 (``normalization="per_output"``, the reference code's 1/D).  ``"per_example"`` divides by the
 number of examples instead and ``"none"`` gives Jᵀ J.
 
-Why it is built the way it is (influence-anchors.md §3.2, §4.1):
+Why it is built the way it is (docs/algorithms.md §6.2):
 
 * ``torch.func.linearize`` traces the JVP once and a ``torch.func.vjp`` closure is built once, so
   a product is jvp_fn(v) followed by vjp_fn(·) and never re-runs the primal forward pass
@@ -56,7 +56,7 @@ def gram(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """fp64 ``a @ b.T`` for row blocks ``a`` (k, P) and ``b`` (m, P); returns (k, m) float64.
 
     The products of the solver stay in the model's precision, but every inner product that
-    feeds a scalar or a small Gram matrix is accumulated in float64 (influence-anchors §5,
+    feeds a scalar or a small Gram matrix is accumulated in float64 (docs/algorithms.md §6.3,
     "Precision"); the conversion is done in column chunks so no fp64 copy of a block exists.
     """
     if a.shape[-1] != b.shape[-1]:
@@ -173,7 +173,7 @@ class _CircularPadAsCat(TorchFunctionMode):
 @contextlib.contextmanager
 def _no_tf32(device: torch.device) -> Iterator[None]:
     """Products in true fp32 on CUDA: TF32 carries a ~1e-3 relative mantissa, which would
-    floor the attainable residual far above the usual rtol (influence-anchors §5)."""
+    floor the attainable residual far above the usual rtol (docs/algorithms.md §6.3)."""
     if device.type != "cuda":
         yield
         return

@@ -3,7 +3,7 @@
 Everything works on ROW blocks: B, X, residuals and search directions are ``(k, P)`` tensors in
 the operator's precision (fp32 for a fp32 model); every inner product, Gram matrix and scalar is
 float64 (:func:`~symaudit.influence._operator.gram`).  Design and measurements:
-influence-anchors.md §3–5.  In short:
+docs/algorithms.md §6.3.  In short:
 
 * :func:`block_cg` — breakdown-free block (P)CG (Ji & Li 2017): the search block is
   re-orthonormalised by a rank-revealing eigen-decomposition of its fp64 Gram matrix (directions
@@ -254,7 +254,7 @@ def block_cg(
     precond : callable, optional
         Row-block application of an SPD preconditioner ≈ A⁻¹.
     x0 : Tensor (n, P), optional
-        Starting guess (default 0; never b — influence-anchors §4.2).
+        Starting guess (default 0; never b — docs/algorithms.md §6.3).
     max_restarts : int
         Restarts from the current X when the true residual misses the tolerance.
     rank_tol : float

@@ -67,7 +67,7 @@ def load_analysis(checkpoint, run_dir, stores, batch: int, time_steps: int, devi
     """(model, meta, channels, families, inputs, targets) for analysis batch ``batch``.
 
     ``inputs``/``targets``: (3 * time_steps, channel, y, x) in the model's dtype, example
-    n = t + time_steps * class (pdehats.md §1.6).
+    n = t + time_steps * class (docs/algorithms.md §1.5).
     """
     from symaudit.models import load_checkpoint
     from symaudit.store import open_store

@@ -1,4 +1,4 @@
-"""The reference code's standardisation of influence matrices (pdehats.md §4.3)."""
+"""The reference code's standardisation of influence matrices (docs/algorithms.md §6.5)."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ CHECKPOINT_VERSION = 1
 
 #: preset -> base architecture -> constructor keywords
 PRESETS: dict[str, dict[str, dict[str, int]]] = {
-    # the reference code's sizes (pdehats.md §2.1, §2.2)
+    # the reference code's sizes (docs/algorithms.md §2.1, §2.2)
     "paper": {"unet": {"chs": 24}, "vit": {"chs": 256, "depth": 8, "heads": 8}},
     # ~1/9 of the UNet width, a quarter-width half-depth ViT: GPU-minutes per epoch on small data
     "small": {"unet": {"chs": 8}, "vit": {"chs": 64, "depth": 4, "heads": 4}},

@@ -1,7 +1,7 @@
 """Layers shared by the UNet and the ViT, faithful to the reference (Lux.jl v1.24) semantics.
 
 Everything here works on layout ``(batch, channel, y, x)`` (images) or ``(batch, token, feature)``
-(tokens).  Read pdehats.md §2 and pitfalls §9.1, §9.3, §9.11 before "simplifying" anything: the
+(tokens).  Read docs/algorithms.md §2 and §2.3 before "simplifying" anything: the
 normalisations are deliberately NOT ``nn.LayerNorm``/``nn.RMSNorm``, the attention has no biases,
 and the initialisation follows Lux, not PyTorch.
 
@@ -60,7 +60,7 @@ def swish(x: torch.Tensor) -> torch.Tensor:
 
 def _lux_uniform_(weight: torch.Tensor, fan_in: int, generator) -> None:
     # Lux's default weight init: kaiming-uniform with gain 1, i.e. U(+-sqrt(3/fan_in));
-    # PyTorch's default would be U(+-1/sqrt(fan_in)) (pitfall §9.11).
+    # PyTorch's default would be U(+-1/sqrt(fan_in)) (docs/algorithms.md §2.3).
     bound = math.sqrt(3.0 / fan_in)
     nn.init.uniform_(weight, -bound, bound, generator=generator)
 
@@ -156,7 +156,7 @@ class SpatialRMSNorm(_ScalarGainRMSNorm):
     """Lux ``RMSNorm((1, 1))`` on an image: x / sqrt(mean_{y,x} x^2 + 1e-5) * gamma.
 
     One RMS per (example, channel), taken over SPACE, and a single scalar gain gamma (init 1).
-    Not ``nn.RMSNorm``, which normalises over channels with a per-channel gain (pitfall §9.1).
+    Not ``nn.RMSNorm``, which normalises over channels with a per-channel gain (docs/algorithms.md §2.3).
     """
 
     dims = (-2, -1)
@@ -194,7 +194,7 @@ class InstanceNormSwish(nn.Module):
 class Attention(nn.Module):
     """Lux ``MultiHeadAttention(d; nheads=h)`` on tokens ``(batch, token, feature)``.
 
-    q, k, v and output projections are bias-free ``Dense(d, d)`` (pitfall §9.3); head ``j``
+    q, k, v and output projections are bias-free ``Dense(d, d)`` (docs/algorithms.md §2.3); head ``j``
     owns the contiguous features ``d_h * j ... d_h * (j + 1) - 1``; plain softmax(q k^T /
     sqrt(d_h)) v, no dropout, no positional encoding (the ViT adds its own embedding).
     """

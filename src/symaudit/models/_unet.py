@@ -1,4 +1,4 @@
-"""The reference UNet (PDEHats ``src/Models/UNet``), pdehats.md §2.1.
+"""The reference UNet (PDEHats ``src/Models/UNet``), docs/algorithms.md §2.1.
 
 Layout ``(batch, channel, y, x)`` in and out, same shape; the model maps s_t -> s_{t+1}
 directly (no residual formulation).  With ``c = chs`` and F input channels::

@@ -1,4 +1,4 @@
-"""The reference ViT (PDEHats ``src/Models/ViT``), pdehats.md §2.2.
+"""The reference ViT (PDEHats ``src/Models/ViT``), docs/algorithms.md §2.2.
 
 Layout ``(batch, channel, y, x)`` in and out, same shape, N divisible by 4::
 
@@ -33,7 +33,7 @@ def unpatchify(y: torch.Tensor, channels: int, n: int) -> torch.Tensor:
     Feature ``a + 16 f`` of token ``p`` (a in 0..15) goes to channel f, flat pixel ``16 p + a`` of
     the row-major (y, x) grid, i.e. y = (16 p + a) // n, x = (16 p + a) % n.  At n = 128 token p
     writes the 1 x 16 horizontal strip x = 16 (p mod 8) + a, y = p // 8 — NOT its own 4 x 4
-    patch.  This scramble is part of the inductive bias the paper analyses (pitfall §9.2);
+    patch.  This scramble is part of the inductive bias the paper analyses (docs/algorithms.md §2.3);
     do not replace it with a standard fold.
     """
     batch, length, features = y.shape
@@ -74,7 +74,7 @@ class ViT(nn.Module):
     resolution : int
         N, divisible by 4; fixes the token grid (N/4)^2 and the positional embedding's size.
     chs, depth, heads, ratio : int
-        Width c (paper 256), encoder depth (code 8; the papers say 6, see pdehats.md §10.2),
+        Width c (paper 256), encoder depth (code 8; the papers say 6, see docs/algorithms.md §8),
         attention heads (8), MLP ratio (2).
     """
 

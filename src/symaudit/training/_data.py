@@ -1,5 +1,5 @@
 """Training data: class stores, persisted trajectory splits, one-step transitions, augmentation,
-and the analysis mini-batches (pdehats.md §1.3-§1.6).
+and the analysis mini-batches (docs/algorithms.md §1.2-§1.5).
 
 Fields are ``(trajectory, time, channel, y, x)`` in stores and ``(batch, channel, y, x)`` in
 batches.  A transition is the pair (s_t, s_{t+1}) of one trajectory.
@@ -213,7 +213,7 @@ class Transitions:
     numbers, for splits larger than memory).
 
     Flat index i -> trajectory i // (T - 1), time i % (T - 1): class-block order, t fastest,
-    as the reference ``Dataset`` (pdehats.md §1.4).
+    as the reference ``Dataset`` (docs/algorithms.md §1.3).
     """
 
     def __init__(self, frames: _MemoryFrames | _StoreFrames, time_steps: int):
@@ -337,7 +337,7 @@ def analysis_batch(
     k: int,
     time_steps: int = 16,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Analysis mini-batch ``k`` (0-based) of a run, pdehats.md §1.6.
+    """Analysis mini-batch ``k`` (0-based) of a run, docs/algorithms.md §1.5.
 
     Batch k is the k-th TEST trajectory of each of the 3 classes: inputs are its frames
     ``0 .. time_steps - 1``, targets frames ``1 .. time_steps``.

@@ -5,7 +5,7 @@ What a run directory ``DIR`` holds after :func:`train`:
 * ``splits.json`` — the seeded train/val/test trajectory lists per class (persisted, because
   the reference's Julia permutations cannot be regenerated).
 * ``ckpt_epoch{E:04d}.pt`` — at epoch 1, every ``checkpoint_every`` epochs and at the last
-  epoch (the analyses need early epochs, pitfall §9.12); ``final.pt`` — the finished run.
+  epoch (the analyses need early epochs, docs/algorithms.md §3.3); ``final.pt`` — the finished run.
   Every checkpoint holds the model, the AdamW state, the data-order and augmentation generator
   states and the metric history, so a resumed run continues bit-for-bit (CPU, deterministic).
 * ``metrics.csv`` — :data:`METRICS_COLUMNS` [, equiv_fraction]: the SMSEs, the persistence
@@ -13,7 +13,7 @@ What a run directory ``DIR`` holds after :func:`train`:
 * ``config.yaml`` — resolved settings, arguments, torch version, git revision.
 * ``training_curve.png`` — train/val SMSE per epoch, log y.
 
-Only rank 0 writes.  The optimisation follows the reference (pdehats.md §3): AdamW with
+Only rank 0 writes.  The optimisation follows the reference (docs/algorithms.md §3): AdamW with
 lr 5e-4 and decoupled weight decay 1e-4 on every parameter (the reference CODE's value; the
 paper TEXT says 1e-6), constant learning rate, no clipping, SMSE loss, float32, batches of
 ``batch_size`` transitions with the last incomplete batch dropped.  Beyond the reference, for
@@ -23,7 +23,7 @@ of every example in each batch, so the loss is exactly group-averaged).
 Difference from the reference, on purpose: ``batch_size`` is the GLOBAL batch, cut into equal
 disjoint slices across DDP ranks, so k ranks give the same optimisation as one process.  The
 reference gave each of its 2 GPUs its own batch of 48 drawn from a contiguous, class-biased
-half of the data (effective batch 96, pitfall §9.10); set ``batch_size: 96`` to match its
+half of the data (effective batch 96, docs/algorithms.md §1.4); set ``batch_size: 96`` to match its
 effective batch size.
 """
 

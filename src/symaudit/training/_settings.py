@@ -17,7 +17,7 @@ __all__ = [
     "run_defining",
 ]
 
-#: Defaults follow the reference code (pdehats.md §1.5, §3.2, §3.3).
+#: Defaults follow the reference code (docs/algorithms.md §1.4, §3.2, §3.3).
 DEFAULTS: dict = {
     "epochs": 150,  # CE runs; NS runs used 100
     "batch_size": 48,  # GLOBAL transitions per optimiser step (split across DDP ranks)
@@ -26,7 +26,7 @@ DEFAULTS: dict = {
     "weight_decay": 1e-4,
     "split": {"train": 0.65, "val": 0.05},  # test = the rest
     "time_steps": 17,  # frames 0..16 -> 16 transitions per trajectory
-    "checkpoint_every": 5,  # the analyses need epochs 1, 5k (pitfall §9.12)
+    "checkpoint_every": 5,  # the analyses need epochs 1, 5k (docs/algorithms.md §3.3)
     "augment": {"d4": False, "shifts": False, "orbit": False},
     # "adamw" (the reference) or "sgd": plain (stochastic) gradient descent, no momentum,
     # weight_decay as an L2 term.  With augment.orbit (every D4 element of every example in
