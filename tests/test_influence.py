@@ -2,7 +2,8 @@
 
 Every number is checked against an independent computation: a dense J from ``jacrev``,
 per-example gradients from a plain autograd loop, dense solves with (JᵀJ/D + λI), and a numpy
-transcription of the reference's Galerkin pipeline (docs/algorithms.md §6.4) and standardisation (§4.3).
+transcription of the reference's Galerkin pipeline (docs/algorithms.md §6.4) and
+standardisation (§6.5).
 """
 
 from __future__ import annotations
@@ -298,7 +299,8 @@ def test_one_block_iteration_equals_galerkin_in_ket_span(problem):
 
 
 def test_galerkin_reproduces_reference_pipeline(problem):
-    """numpy transcription of docs/algorithms.md §6.4 (``qr_eqv.jl``): SVD of [G_ket, G_bra], 99.99 % energy, JQ,
+    """numpy transcription of docs/algorithms.md §6.4 (``qr_eqv.jl``): SVD of [G_ket, G_bra],
+    99.99 % energy, JQ,
     χ̂⁻¹ = V' diag(1/((S'/√D)² + ε)) V'ᵀ, Π = Ĝ_braᵀ χ̂⁻¹ Ĝ_ket."""
     net, x, y, J = problem["net"], problem["x"], problem["y"], problem["J"]
     xb, yb = _data(n=4, seed=11)
@@ -347,7 +349,8 @@ def test_entrywise_bound_holds(problem):
 
 def test_bad_start_is_caught_by_the_true_residual():
     """x₀ = b (pyDVL's start) on a fp32 metric with ‖A‖ ~ 1e5: the recursion reports success
-    while the true residual is floored far above rtol (docs/algorithms.md §6.3: start from x₀ = 0)."""
+    while the true residual is floored far above rtol
+    (docs/algorithms.md §6.3: start from x₀ = 0)."""
     net = _net(dtype=torch.float32, scale=10.0)
     x, y = _data(dtype=torch.float32)
     kw = dict(damping=REL, rtol=1e-4, normalization="none")

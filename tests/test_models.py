@@ -45,7 +45,7 @@ def _fields(n: int, c: int, size: int, dtype=torch.float64, seed: int = 0) -> to
     return torch.randn(n, c, size, size, generator=_seeded(seed), dtype=torch.float64).to(dtype)
 
 
-# --- parameter counts (oracle: docs/algorithms.md §2.1/§2.2 layouts, computed analytically) ------------
+# --- parameter counts (oracle: the docs/algorithms.md §2.1/§2.2 layouts, counted by hand) ----
 
 
 @pytest.mark.parametrize(

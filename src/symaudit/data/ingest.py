@@ -15,8 +15,8 @@ by the integer in the file name, ``lexicographic``: plain string sort, as PDEGym
 
 Why the self-checks.  Nothing in the files says along which spatial axis the velocity component
 ``u`` points: the dims are merely *named* x and y, and the reference code may pair them the
-wrong way (docs/algorithms.md §8).  A wrong pairing turns half of D4 into "symmetry + v -> -v", which
-is exactly the kind of failure the study measures, so the ingester decides the pairing from
+wrong way (docs/algorithms.md §8).  A wrong pairing turns half of D4 into "symmetry + v -> -v",
+which is exactly the kind of failure the study measures, so the ingester decides the pairing from
 physics on the first K trajectories of every file (docs/data.md §1.3) and refuses to guess:
 
 * NS: spectral divergence of (u, v) under both pairings; the right one is ~1e-6 (float32).

@@ -1,8 +1,8 @@
 """Forward-pass equivariance error and the twirl decomposition.
 
 * :func:`relative_error` / :func:`relative_errors` — the paper's relative SMSE,
-  SMSE(f(g x), g y) / SMSE(f(x), y) per example (docs/algorithms.md §5.1), for one element or for many
-  elements with f(x) computed once and several transformed copies per forward pass.
+  SMSE(f(g x), g y) / SMSE(f(x), y) per example (docs/algorithms.md §5.1), for one element or for
+  many elements with f(x) computed once and several transformed copies per forward pass.
 * :func:`twirl_decomposition` — the twisted predictions g^-1 f(g x) over a finite group, their
   mean mu(x) (the twirled, exactly equivariant prediction) and the exact split
   L = L_mean + L_equiv of the SMSE-weighted loss (twirling paper, Proposition 1), with the

@@ -1,5 +1,6 @@
 """The public functions: relative errors (docs/algorithms.md §5.1) and the twirl decomposition
-(docs/algorithms.md §5.2; the twirling paper §2, Proposition 1), thin layers over :func:`._sweep.sweep`."""
+(docs/algorithms.md §5.2; the twirling paper §2, Proposition 1), thin layers over
+:func:`._sweep.sweep`."""
 
 from __future__ import annotations
 

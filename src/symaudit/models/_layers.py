@@ -156,7 +156,8 @@ class SpatialRMSNorm(_ScalarGainRMSNorm):
     """Lux ``RMSNorm((1, 1))`` on an image: x / sqrt(mean_{y,x} x^2 + 1e-5) * gamma.
 
     One RMS per (example, channel), taken over SPACE, and a single scalar gain gamma (init 1).
-    Not ``nn.RMSNorm``, which normalises over channels with a per-channel gain (docs/algorithms.md §2.3).
+    Not ``nn.RMSNorm``, which normalises over channels with a per-channel gain
+    (docs/algorithms.md §2.3).
     """
 
     dims = (-2, -1)
@@ -194,8 +195,8 @@ class InstanceNormSwish(nn.Module):
 class Attention(nn.Module):
     """Lux ``MultiHeadAttention(d; nheads=h)`` on tokens ``(batch, token, feature)``.
 
-    q, k, v and output projections are bias-free ``Dense(d, d)`` (docs/algorithms.md §2.3); head ``j``
-    owns the contiguous features ``d_h * j ... d_h * (j + 1) - 1``; plain softmax(q k^T /
+    q, k, v and output projections are bias-free ``Dense(d, d)`` (docs/algorithms.md §2.3);
+    head ``j`` owns the contiguous features ``d_h * j ... d_h * (j + 1) - 1``; plain softmax(q k^T /
     sqrt(d_h)) v, no dropout, no positional encoding (the ViT adds its own embedding).
     """
 

@@ -33,8 +33,8 @@ def unpatchify(y: torch.Tensor, channels: int, n: int) -> torch.Tensor:
     Feature ``a + 16 f`` of token ``p`` (a in 0..15) goes to channel f, flat pixel ``16 p + a`` of
     the row-major (y, x) grid, i.e. y = (16 p + a) // n, x = (16 p + a) % n.  At n = 128 token p
     writes the 1 x 16 horizontal strip x = 16 (p mod 8) + a, y = p // 8 — NOT its own 4 x 4
-    patch.  This scramble is part of the inductive bias the paper analyses (docs/algorithms.md §2.3);
-    do not replace it with a standard fold.
+    patch.  This scramble is part of the inductive bias the paper analyses
+    (docs/algorithms.md §2.3); do not replace it with a standard fold.
     """
     batch, length, features = y.shape
     if features != PIXELS_PER_TOKEN * channels or length * PIXELS_PER_TOKEN != n * n:
