@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "current_umask", "write_atomic"]
+__all__ = ["atomic_dir", "atomic_path", "current_umask", "replace_dir", "write_atomic"]
 
 
 def current_umask() -> int:
@@ -64,3 +65,35 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
     with atomic_path(path) as tmp:
         write(tmp)
     return Path(path)
+
+
+def replace_dir(
+    tmp: str | os.PathLike, path: str | os.PathLike, *, marker: str | None = None
+) -> Path:
+    """Move the finished directory ``tmp`` onto ``path`` (same filesystem), removing an
+    existing ``path`` first.  With ``marker``, an existing ``path`` is removed only when it holds
+    that file (never delete what this code did not write); otherwise :class:`FileExistsError`."""
+    tmp, path = Path(tmp), Path(path)
+    if path.exists():
+        if marker is not None and not (path / marker).exists():
+            raise FileExistsError(f"{path} exists and has no {marker}; remove it")
+        shutil.rmtree(path)
+    os.replace(tmp, path)
+    return path
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a fresh temporary directory next to ``path``; on success move it onto ``path``
+    (:func:`replace_dir`), when the body raises remove it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        replace_dir(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

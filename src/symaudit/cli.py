@@ -17,6 +17,8 @@ import os
 import sys
 import time
 
+from symaudit.errors import UserError  # re-exported: the CLIs import it from here
+
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("symaudit.data.cli_simulate", "generate a look-alike dataset into a Zarr store"),
@@ -38,8 +40,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
-class UserError(Exception):
-    """An error the user can fix; printed as one line without a traceback."""
 
 
 class _Stderr(logging.StreamHandler):

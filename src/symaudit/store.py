@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from symaudit import baselines
+from symaudit._io import replace_dir
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -273,11 +274,7 @@ class StoreBuilder:
             _put_array(group, name, dims, values)
         group.attrs.update(_jsonable(full))
         _consolidate(self.tmp)
-        if self.path.exists():
-            if not (self.path / "zarr.json").exists():  # never delete what is not a store
-                raise FileExistsError(f"{self.path} exists and is not a Zarr store; remove it")
-            shutil.rmtree(self.path)
-        os.replace(self.tmp, self.path)
+        replace_dir(self.tmp, self.path, marker="zarr.json")  # never delete what is not a store
         return open_store(self.path)
 
     def abort(self) -> None:

@@ -37,6 +37,7 @@ from torch import nn
 from torch.func import grad, vmap
 
 from symaudit import losses
+from symaudit._io import atomic_path
 from symaudit.influence._operator import GaussNewtonOperator, ParameterSpace, gram, row_norms
 from symaudit.influence._solver import (
     NystromPreconditioner,
@@ -368,10 +369,8 @@ class KetSolution:
             "meta": self.meta,
             "kind": self.kind,
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
         return path
 
     @classmethod

@@ -37,8 +37,9 @@ Writes one NetCDF (atomically) with
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
+
+from symaudit._io import atomic_path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -298,9 +299,7 @@ def run(args: argparse.Namespace) -> int:
         },
     )
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    ds.to_netcdf(tmp)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        ds.to_netcdf(tmp)
     print(f"influence-bras: {n_el} elements x {len(batches)} batches -> {out}")
     return 0

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 from pathlib import Path
 
+from symaudit._io import atomic_dir
 from symaudit.baselines import add_gate_argument, warn_if_failed
 
 
@@ -72,21 +71,15 @@ def run(args: argparse.Namespace) -> int:
     except InfluenceConvergenceError as err:
         raise UserError(f"{identity}: {err}") from None
     solutions = solution if isinstance(solution, list) else [solution]
-    out = Path(args.out)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    if len(solutions) == 1 and not isinstance(solution, list):
-        solution.save(tmp / "solution.pt")
-    else:  # a damping path: one file per λ, in the config's order
-        for i, sol in enumerate(solutions):
-            sol.save(tmp / f"solution_{i:02d}.pt")
-    records = [r.as_dict() for sol in solutions for r in sol.records]
-    pd.DataFrame(records).to_csv(tmp / "records.csv", index=False)
-    (tmp / "settings.json").write_text(json.dumps({**settings, **identity}, indent=1))
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    with atomic_dir(Path(args.out)) as tmp:
+        if len(solutions) == 1 and not isinstance(solution, list):
+            solution.save(tmp / "solution.pt")
+        else:  # a damping path: one file per λ, in the config's order
+            for i, sol in enumerate(solutions):
+                sol.save(tmp / f"solution_{i:02d}.pt")
+        records = [r.as_dict() for sol in solutions for r in sol.records]
+        pd.DataFrame(records).to_csv(tmp / "records.csv", index=False)
+        (tmp / "settings.json").write_text(json.dumps({**settings, **identity}, indent=1))
     first = solutions[0]
     if first.kind == "ket_gradients":
         print(
