@@ -310,8 +310,9 @@ def augment(
     if shifts is not None:
         for i, (dx, dy) in enumerate(shifts.tolist()):
             if dx or dy:
-                inputs[i] = torch.roll(inputs[i], shifts=(dy, dx), dims=(-2, -1))
-                targets[i] = torch.roll(targets[i], shifts=(dy, dx), dims=(-2, -1))
+                shift = groups.Element(dx=dx, dy=dy)
+                inputs[i] = groups.act(shift, inputs[i], channels)
+                targets[i] = groups.act(shift, targets[i], channels)
     return inputs, targets
 
 
