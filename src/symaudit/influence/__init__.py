@@ -21,23 +21,18 @@ Building blocks: :class:`GaussNewtonOperator` (matrix-free M), :func:`block_cg`,
 :func:`per_example_gradients`, :func:`standardise`.  Design notes: docs/algorithms.md §6.
 """
 
-from symaudit.influence._influence import (
-    BRA_LOSSES,
-    METHODS,
+from symaudit.influence._bras import InfluenceResult, bra_influence, influence_matrix
+from symaudit.influence._galerkin import GalerkinKets, GalerkinResult
+from symaudit.influence._gradients import BRA_LOSSES, per_example_gradients
+from symaudit.influence._operator import GaussNewtonOperator, ParameterSpace, gram, row_norms
+from symaudit.influence._solution import (
     Damping,
     DampingPath,
-    GalerkinKets,
-    GalerkinResult,
     InfluenceConvergenceError,
-    InfluenceResult,
     KetRecord,
     KetSolution,
-    bra_influence,
-    influence_matrix,
-    per_example_gradients,
-    solve_kets,
 )
-from symaudit.influence._operator import GaussNewtonOperator, ParameterSpace, gram, row_norms
+from symaudit.influence._solve import METHODS, SolveOptions, solve_kets
 from symaudit.influence._solver import (
     NystromPreconditioner,
     SolveStats,
@@ -63,6 +58,7 @@ __all__ = [
     "KetSolution",
     "NystromPreconditioner",
     "ParameterSpace",
+    "SolveOptions",
     "SolveStats",
     "block_cg",
     "bra_influence",
