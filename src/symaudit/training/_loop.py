@@ -38,6 +38,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -323,38 +324,88 @@ def _optimiser(net: torch.nn.Module, s: Mapping) -> torch.optim.Optimizer:
     return torch.optim.AdamW(net.parameters(), lr=s["lr"], weight_decay=s["weight_decay"])
 
 
-def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks, equiv_fn, say):
-    stores = open_class_stores(dataset, store_paths)
-    channels = stores[0].channels
-    resolution, batch = stores[0].shape[-1], s["batch_size"]
-    if batch % d.world:
-        raise ValueError(f"batch_size {batch} is not divisible by the {d.world} DDP ranks")
-    local = batch // d.world
-    identity = _identity(dataset, model_name, preset, seed, stores, s)
-    if d.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        if not os.access(out, os.W_OK):
-            raise PermissionError(f"run directory {out} is not writable")
+@dataclass
+class _Run:
+    """One invocation's fixed facts: names, stores, settings, ranks, the global batch."""
 
-    # ---- resume or skip ------------------------------------------------------------------
-    resume = None
+    dataset: str
+    model_name: str
+    preset: str
+    seed: int
+    store_paths: Sequence
+    out: Path
+    s: Mapping  # resolved settings
+    d: Dist
+    stores: list
+    identity: dict
+    say: Callable[[str], None]
+
+    @property
+    def channels(self) -> list:
+        return self.stores[0].channels
+
+    @property
+    def resolution(self) -> int:
+        return self.stores[0].shape[-1]
+
+    @property
+    def batch(self) -> int:
+        """The GLOBAL batch; each rank takes ``batch // world`` of it."""
+        return self.s["batch_size"]
+
+
+@dataclass
+class _State:
+    """What a checkpoint restores: the model, its optimiser, both generators, the history."""
+
+    net: torch.nn.Module
+    wrapped: torch.nn.Module  # ``net``, or its DDP wrapper
+    optimiser: torch.optim.Optimizer
+    shuffle_gen: torch.Generator
+    augment_gen: torch.Generator
+    history: list[dict]
+    start: int  # the first epoch to run
+    last_good: Path | None  # the newest checkpoint written or resumed from
+
+    def save(self, run: _Run, path: Path, epoch: int) -> Path:
+        return save_checkpoint(
+            path,
+            self.net,
+            {"run": run.identity, "epoch": epoch},
+            epoch=epoch,
+            optimizer=self.optimiser.state_dict(),
+            shuffle_rng=self.shuffle_gen.get_state(),
+            augment_rng=self.augment_gen.get_state(),
+            torch_rng=torch.get_rng_state(),
+            history=self.history,
+            settings=run.s,
+        )
+
+
+def _resume_point(run: _Run) -> tuple[Path | None, dict | None, bool]:
+    """(newest checkpoint, its payload, finished?) of a matching run in ``run.out``; raises
+    when the directory belongs to a different run or holds more epochs than asked for."""
+    out, s = run.out, run.s
     newest, payload = _newest_checkpoint(out) if out.exists() else (None, None)
-    if newest is not None:
-        diff = _first_difference(payload["meta"].get("run"), identity)
-        if diff:
-            raise ValueError(f"{newest} belongs to a different run ({diff}); use another --out")
-        done = payload["state"]["epoch"]
-        if done > s["epochs"]:
-            raise ValueError(f"{newest} has {done} epochs, more than the requested {s['epochs']}")
-        if done == s["epochs"] and newest.name == FINAL:
-            say(f"train: {out / FINAL} is complete ({done} epochs); nothing to do")
-            return out / FINAL
-        resume = payload
-        say(f"train: resuming from {newest.name} (epoch {done})")
+    if newest is None:
+        return None, None, False
+    diff = _first_difference(payload["meta"].get("run"), run.identity)
+    if diff:
+        raise ValueError(f"{newest} belongs to a different run ({diff}); use another --out")
+    done = payload["state"]["epoch"]
+    if done > s["epochs"]:
+        raise ValueError(f"{newest} has {done} epochs, more than the requested {s['epochs']}")
+    if done == s["epochs"] and newest.name == FINAL:
+        run.say(f"train: {out / FINAL} is complete ({done} epochs); nothing to do")
+        return newest, payload, True
+    run.say(f"train: resuming from {newest.name} (epoch {done})")
+    return newest, payload, False
 
-    # ---- splits and data -------------------------------------------------------------------
-    split_path = out / SPLITS_FILE
-    fractions = s["split"]
+
+def _run_splits(run: _Run) -> dict:
+    """The run's persisted splits (checked against seed and fractions), or new ones written."""
+    split_path = run.out / SPLITS_FILE
+    fractions, seed, stores = run.s["split"], run.seed, run.stores
     if split_path.exists():
         recorded = json.loads(split_path.read_text())
         if recorded.get("seed") != seed or recorded.get("fractions") != fractions:
@@ -362,18 +413,24 @@ def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks,
                 f"{split_path} was made with seed {recorded.get('seed')} and fractions "
                 f"{recorded.get('fractions')}, not seed {seed} and {fractions}; use another --out"
             )
-        splits = load_splits(out)
+        splits = load_splits(run.out)
         _check_splits(splits, stores, split_path)
-    else:
-        splits = make_splits(
-            [st.family for st in stores],
-            [st.shape[0] for st in stores],
-            seed,
-            fractions["train"],
-            fractions["val"],
-        )
-        if d.is_main:
-            write_splits(out, splits, seed, fractions)
+        return splits
+    splits = make_splits(
+        [st.family for st in stores],
+        [st.shape[0] for st in stores],
+        seed,
+        fractions["train"],
+        fractions["val"],
+    )
+    if run.d.is_main:
+        write_splits(run.out, splits, seed, fractions)
+    return splits
+
+
+def _training_data(run: _Run, splits: Mapping):
+    """(train transitions, val transitions, val persistence SMSE, optimiser steps per epoch)."""
+    s, stores, batch = run.s, run.stores, run.batch
     data = load_transitions(
         stores, splits, ("train", "val"), s["time_steps"], s["in_memory_max_gb"]
     )
@@ -387,140 +444,171 @@ def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks,
         raise ValueError(
             f"the train split has {len(train_set)} transitions, fewer than one batch of {batch}"
         )
+    return train_set, val_set, persistence, steps
 
-    # ---- model, optimiser, generators ------------------------------------------------------
+
+def _initial_state(run: _Run, resume: dict | None, newest: Path | None) -> _State:
+    """Model (seeded init, input normalisation), optimiser and generators, restored from
+    ``resume`` when given; wrapped in DDP when distributed."""
+    s, d, seed = run.s, run.d, run.seed
     net = build(
-        model_name,
-        preset,
-        len(channels),
-        channels,
-        resolution=resolution,
+        run.model_name,
+        run.preset,
+        len(run.channels),
+        run.channels,
+        resolution=run.resolution,
         generator=torch.Generator().manual_seed(seed),
         dtype=getattr(torch, s["dtype"]),
         increment=s["predict"] == "increment",
     ).to(d.device)
-    _set_input_normalisation(net, stores)
-    optimiser = _optimiser(net, s)
-    shuffle_gen = torch.Generator().manual_seed(seed)
-    augment_gen = torch.Generator().manual_seed(seed + _AUGMENT_SEED_OFFSET)
-    history: list[dict] = []
-    start = 1
-    last_good = None
+    _set_input_normalisation(net, run.stores)
+    state = _State(
+        net=net,
+        wrapped=net,
+        optimiser=_optimiser(net, s),
+        shuffle_gen=torch.Generator().manual_seed(seed),
+        augment_gen=torch.Generator().manual_seed(seed + _AUGMENT_SEED_OFFSET),
+        history=[],
+        start=1,
+        last_good=None,
+    )
     if resume is not None:
         net.load_state_dict(resume["state_dict"])
-        optimiser.load_state_dict(resume["state"]["optimizer"])
-        shuffle_gen.set_state(resume["state"]["shuffle_rng"])
-        augment_gen.set_state(resume["state"]["augment_rng"])
+        state.optimiser.load_state_dict(resume["state"]["optimizer"])
+        state.shuffle_gen.set_state(resume["state"]["shuffle_rng"])
+        state.augment_gen.set_state(resume["state"]["augment_rng"])
         torch.set_rng_state(resume["state"]["torch_rng"])
-        history = [dict(r) for r in resume["state"]["history"]]
-        start = resume["state"]["epoch"] + 1
-        last_good = newest
-    wrapped = net
+        state.history = [dict(r) for r in resume["state"]["history"]]
+        state.start = resume["state"]["epoch"] + 1
+        state.last_good = newest
     if d.distributed:
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [d.device.index] if d.device.type == "cuda" else None
         # the only buffers are the fixed pooling stencils: nothing to sync at each forward
-        wrapped = DistributedDataParallel(net, device_ids=ids, forward_sync_buffers=False)
+        state.wrapped = DistributedDataParallel(net, device_ids=ids, forward_sync_buffers=False)
+    return state
 
+
+def _write_run_config(run: _Run, resumed_from: int | None) -> None:
+    import symaudit
+
+    _write_yaml(
+        {
+            "dataset": run.dataset,
+            "model": run.model_name,
+            "preset": run.preset,
+            "seed": run.seed,
+            "stores": [str(p) for p in run.store_paths],
+            "out": str(run.out),
+            "settings": run.s,
+            "resolution": run.resolution,
+            "channels": run.channels,
+            "world_size": run.d.world,
+            "device": str(run.d.device),
+            "resumed_from_epoch": resumed_from,
+            "torch": str(torch.__version__),
+            "symaudit": symaudit.__version__,
+            "git_revision": git_revision(),
+        },
+        run.out / "config.yaml",
+    )
+
+
+def _augmented(run: _Run, state: _State, x, y, part: slice):
+    """The batch slice ``part`` under the drawn D4 elements / shifts (and its D4 orbit).
+
+    Augmentation is drawn for the whole GLOBAL batch on every rank, so a rank's slice is
+    transformed exactly as in a single-process run.
+    """
+    s, batch = run.s, run.batch
+    elements = shifts = None
+    if s["augment"]["d4"]:
+        draw = torch.randint(len(groups.D4), (batch,), generator=state.augment_gen)
+        elements = [groups.D4[i] for i in draw.tolist()]
+    if s["augment"]["shifts"]:
+        shifts = torch.randint(run.resolution, (batch, 2), generator=state.augment_gen)
+    x, y = augment(
+        x,
+        y,
+        run.channels,
+        elements[part] if elements is not None else None,
+        shifts[part] if shifts is not None else None,
+    )
+    if s["augment"]["orbit"]:  # every D4 element of every example (8x the batch)
+        x, y = orbit_complete(x, y, run.channels)
+    return x, y
+
+
+def _train_epoch(run, state, train_set, steps: int, epoch: int, callbacks) -> float:
+    """One epoch of optimiser steps; returns the sum of the global mean step losses."""
+    s, d, batch = run.s, run.d, run.batch
+    dtype = getattr(torch, s["dtype"])
+    local = batch // d.world
+    state.net.train()
+    order = torch.randperm(len(train_set), generator=state.shuffle_gen)
+    loss_sum = 0.0
+    bar = _progress(steps, f"epoch {epoch}/{s['epochs']}", d.is_main)
+    part = slice(d.rank * local, (d.rank + 1) * local)
+    batches = train_set.prefetched(
+        order[step * batch : (step + 1) * batch][part] for step in range(steps)
+    )
+    for step, (x, y) in enumerate(batches):
+        x, y = _augmented(run, state, x, y, part)
+        x = x.to(d.device, dtype, non_blocking=True)
+        y = y.to(d.device, dtype, non_blocking=True)
+        for cb in callbacks:
+            cb("step", {"epoch": epoch, "step": step + 1, "model": state.net})
+        loss = smse(state.wrapped(x), y)
+        state.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        # one scalar all-reduce per step: the global mean loss for the log AND a
+        # collective finiteness test, so every rank stops at the same step
+        value = float(d.all_reduce_sum(loss.detach().double().reshape(1))[0]) / d.world
+        if not math.isfinite(value):
+            last_good = state.last_good
+            kept = f"last good checkpoint: {last_good}" if last_good else "no checkpoint yet"
+            raise TrainingDiverged(
+                f"non-finite training loss ({value}) at epoch {epoch}, step {step + 1} "
+                f"of {steps}; stopped, {kept}"
+            )
+        state.optimiser.step()
+        loss_sum += value
+        bar.update(1)
+    bar.close()
+    return loss_sum
+
+
+def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks, equiv_fn, say):
+    stores = open_class_stores(dataset, store_paths)
+    batch = s["batch_size"]
+    if batch % d.world:
+        raise ValueError(f"batch_size {batch} is not divisible by the {d.world} DDP ranks")
+    identity = _identity(dataset, model_name, preset, seed, stores, s)
+    run = _Run(dataset, model_name, preset, seed, store_paths, out, s, d, stores, identity, say)
+    if d.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        if not os.access(out, os.W_OK):
+            raise PermissionError(f"run directory {out} is not writable")
+    newest, resume, finished = _resume_point(run)
+    if finished:
+        return out / FINAL
+
+    train_set, val_set, persistence, steps = _training_data(run, _run_splits(run))
+    state = _initial_state(run, resume, newest)
     columns = list(METRICS_COLUMNS)
     columns += ["equiv_fraction"] if s["track_equivariance"] else []
     if d.is_main:
-        import symaudit
-
-        _write_yaml(
-            {
-                "dataset": dataset,
-                "model": model_name,
-                "preset": preset,
-                "seed": seed,
-                "stores": [str(p) for p in store_paths],
-                "out": str(out),
-                "settings": s,
-                "resolution": resolution,
-                "channels": channels,
-                "world_size": d.world,
-                "device": str(d.device),
-                "resumed_from_epoch": start - 1 if resume is not None else None,
-                "torch": str(torch.__version__),
-                "symaudit": symaudit.__version__,
-                "git_revision": git_revision(),
-            },
-            out / "config.yaml",
-        )
-    dtype = getattr(torch, s["dtype"])
+        _write_run_config(run, state.start - 1 if resume is not None else None)
     fused = fused_attention(d.device.type == "cuda")  # fused kernels only where they pay off
-
-    def save(path: Path, epoch: int) -> Path:
-        return save_checkpoint(
-            path,
-            net,
-            {"run": identity, "epoch": epoch},
-            epoch=epoch,
-            optimizer=optimiser.state_dict(),
-            shuffle_rng=shuffle_gen.get_state(),
-            augment_rng=augment_gen.get_state(),
-            torch_rng=torch.get_rng_state(),
-            history=history,
-            settings=s,
-        )
-
-    # ---- epochs ------------------------------------------------------------------------------
     with fused:
-        for epoch in range(start, s["epochs"] + 1):
+        for epoch in range(state.start, s["epochs"] + 1):
             t0 = time.perf_counter()
-            net.train()
-            order = torch.randperm(len(train_set), generator=shuffle_gen)
-            loss_sum = 0.0
-            bar = _progress(steps, f"epoch {epoch}/{s['epochs']}", d.is_main)
-            part = slice(d.rank * local, (d.rank + 1) * local)
-            batches = train_set.prefetched(
-                order[step * batch : (step + 1) * batch][part] for step in range(steps)
-            )
-            for step, (x, y) in enumerate(batches):
-                # augmentation is drawn for the whole GLOBAL batch on every rank, so a rank's
-                # slice is transformed exactly as in a single-process run
-                elements = shifts = None
-                if s["augment"]["d4"]:
-                    draw = torch.randint(len(groups.D4), (batch,), generator=augment_gen)
-                    elements = [groups.D4[i] for i in draw.tolist()]
-                if s["augment"]["shifts"]:
-                    shifts = torch.randint(resolution, (batch, 2), generator=augment_gen)
-                x, y = augment(
-                    x,
-                    y,
-                    channels,
-                    elements[part] if elements is not None else None,
-                    shifts[part] if shifts is not None else None,
-                )
-                if s["augment"]["orbit"]:  # every D4 element of every example (8x the batch)
-                    x, y = orbit_complete(x, y, channels)
-                x = x.to(d.device, dtype, non_blocking=True)
-                y = y.to(d.device, dtype, non_blocking=True)
-                for cb in callbacks:
-                    cb("step", {"epoch": epoch, "step": step + 1, "model": net})
-                loss = smse(wrapped(x), y)
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                # one scalar all-reduce per step: the global mean loss for the log AND a
-                # collective finiteness test, so every rank stops at the same step
-                value = float(d.all_reduce_sum(loss.detach().double().reshape(1))[0]) / d.world
-                if not math.isfinite(value):
-                    kept = (
-                        f"last good checkpoint: {last_good}" if last_good else "no checkpoint yet"
-                    )
-                    raise TrainingDiverged(
-                        f"non-finite training loss ({value}) at epoch {epoch}, step {step + 1} "
-                        f"of {steps}; stopped, {kept}"
-                    )
-                optimiser.step()
-                loss_sum += value
-                bar.update(1)
-            bar.close()
-            net.eval()
+            loss_sum = _train_epoch(run, state, train_set, steps, epoch, callbacks)
+            state.net.eval()
             is_ckpt = _is_checkpoint_epoch(epoch, s)
             track = equiv_fn if (s["track_equivariance"] and is_ckpt) else None
-            val, equiv = _evaluate(net, val_set, d, batch, channels, track)
+            val, equiv = _evaluate(state.net, val_set, d, batch, run.channels, track)
             row = {
                 "epoch": epoch,
                 "steps": epoch * steps,
@@ -532,28 +620,31 @@ def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks,
             }
             if s["track_equivariance"]:
                 row["equiv_fraction"] = equiv
-            history.append(row)
+            state.history.append(row)
             path = None
             if d.is_main:
-                _write_csv(history, out / "metrics.csv", columns)
+                _write_csv(state.history, out / "metrics.csv", columns)
                 if is_ckpt:
-                    path = last_good = save(out / checkpoint_name(epoch), epoch)
+                    path = state.last_good = state.save(run, out / checkpoint_name(epoch), epoch)
             say(
                 f"epoch {epoch}/{s['epochs']}: train_smse {row['train_smse']:.4g} "
                 f"val_smse {val:.4g} = {row['val_ratio']:.3g} x persistence "
                 f"({row['wall_time_s']:.1f} s)"
             )
             for cb in callbacks:
-                cb("epoch_end", {"epoch": epoch, "row": row, "model": net, "checkpoint": path})
+                info = {"epoch": epoch, "row": row, "model": state.net, "checkpoint": path}
+                cb("epoch_end", info)
     if d.is_main:
         # rewritten here too: a run resumed from its last checkpoint runs no epoch, and the
         # workflow deletes a failed job's metrics.csv before retrying it
-        _write_csv(history, out / "metrics.csv", columns)
-        save(out / FINAL, s["epochs"])
+        _write_csv(state.history, out / "metrics.csv", columns)
+        state.save(run, out / FINAL, s["epochs"])
         from symaudit.training._plot import plot_training_curve
 
         plot_training_curve(
-            history, out / "training_curve.png", f"{dataset} {model_name} ({preset}), seed {seed}"
+            state.history,
+            out / "training_curve.png",
+            f"{dataset} {model_name} ({preset}), seed {seed}",
         )
     d.barrier()
     return out / FINAL
