@@ -252,19 +252,14 @@ class KetSolution:
             raise ValueError(f"{path}: not a symaudit ket solution")
         if payload.get("version") != SOLUTION_VERSION:
             raise ValueError(f"{path}: unsupported ket-solution version {payload.get('version')}")
-        return cls(
-            vectors=payload["vectors"],
-            records=[KetRecord.from_dict(r) for r in payload["records"]],
-            damping=payload["damping"],
-            lambda_max=payload["lambda_max"],
-            rtol=payload["rtol"],
-            method=payload["method"],
-            normalization=payload["normalization"],
-            parameters=payload["parameters"],
-            setup=payload.get("setup", {}),
-            meta=payload.get("meta", {}),
-            kind=payload.get("kind", "solutions"),
-        )
+        # every field is stored under its own name; setup, meta and kind may be absent
+        optional = {"setup": {}, "meta": {}, "kind": "solutions"}
+        values = {
+            f.name: payload.get(f.name, optional[f.name]) if f.name in optional else payload[f.name]
+            for f in fields(cls)
+        }
+        values["records"] = [KetRecord.from_dict(r) for r in values["records"]]
+        return cls(**values)
 
 
 def check_parameters(space: ParameterSpace, solution: KetSolution) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from symaudit.influence import _solver
 from symaudit.influence._galerkin import GalerkinKets
 from symaudit.influence._gradients import per_example_gradients
 from symaudit.influence._operator import GaussNewtonOperator, row_norms
@@ -25,13 +26,7 @@ from symaudit.influence._solution import (
     KetRecord,
     KetSolution,
 )
-from symaudit.influence._solver import (
-    NystromPreconditioner,
-    SolveStats,
-    block_cg,
-    lanczos_lambda_max,
-    lockstep_cg,
-)
+from symaudit.influence._solver import NystromPreconditioner, SolveStats
 
 __all__ = ["METHODS", "SolveOptions", "solve_kets"]
 
@@ -239,7 +234,7 @@ def _prepare(
     lambda_max = o.lambda_max
     if lambda_max is None and (path.needs_lambda_max or o.estimate_lambda_max):
         t0 = time.perf_counter()
-        lambda_max, products = lanczos_lambda_max(
+        lambda_max, products = _solver.lanczos_lambda_max(
             op.mm, op.size, dtype=op.dtype, device=op.device, steps=o.lanczos_steps, seed=o.seed
         )
         setup.update(lambda_max_seconds=time.perf_counter() - t0, lambda_max_matvecs=products)
@@ -261,6 +256,20 @@ def _prepare(
 # --- one λ, by method ---------------------------------------------------------------------------
 
 
+def _one_block_records(stats: SolveStats, p: _Problem, o: SolveOptions, lam: float):
+    """Records of a solve that treats all kets as one block without a preconditioner."""
+    return _stats_records(
+        stats,
+        first=0,
+        block=0,
+        method=o.method,
+        lam=lam,
+        lambda_max=p.lambda_max,
+        rank=0,
+        rtol=o.rtol,
+    )
+
+
 def _deferred_galerkin(p: _Problem, o: SolveOptions, lam: float, local: dict):
     """Galerkin with the subspace built later per bra set: store the ket gradients."""
     n = p.G.shape[0]
@@ -277,16 +286,7 @@ def _deferred_galerkin(p: _Problem, o: SolveOptions, lam: float, local: dict):
         matvecs=0,
         wall_time=0.0,
     )
-    records = _stats_records(
-        stats,
-        first=0,
-        block=0,
-        method=o.method,
-        lam=lam,
-        lambda_max=p.lambda_max,
-        rank=0,
-        rtol=o.rtol,
-    )
+    records = _one_block_records(stats, p, o, lam)
     return p.G, records, None
 
 
@@ -316,16 +316,7 @@ def _galerkin(p: _Problem, o: SolveOptions, lam: float, local: dict):
     )
     local["galerkin_rank"] = res.rank
     local["galerkin_energy"] = o.galerkin_energy
-    records = _stats_records(
-        stats,
-        first=0,
-        block=0,
-        method=o.method,
-        lam=lam,
-        lambda_max=p.lambda_max,
-        rank=0,
-        rtol=o.rtol,
-    )
+    records = _one_block_records(stats, p, o, lam)
     for rec, full in zip(records, res.relres_full_space.tolist(), strict=True):
         rec.relres_full_space = float(full)
     return res.vectors, records, res
@@ -350,9 +341,9 @@ def _krylov(
         sl = slice(first, first + width)
         x0_b = None if start is None else start[sl]
         if o.method == "block_cg":
-            Xb, stats = block_cg(A, G[sl], x0=x0_b, rank_tol=o.rank_tol, **kw)
+            Xb, stats = _solver.block_cg(A, G[sl], x0=x0_b, rank_tol=o.rank_tol, **kw)
         else:
-            Xb, stats = lockstep_cg(A, G[sl], x0=x0_b, **kw)
+            Xb, stats = _solver.lockstep_cg(A, G[sl], x0=x0_b, **kw)
         X[sl] = Xb
         records += _stats_records(
             stats,
