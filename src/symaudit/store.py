@@ -29,6 +29,7 @@ __all__ = [
     "StoreBuilder",
     "add_arrays",
     "check_finite",
+    "check_finite_frames",
     "git_revision",
     "open_store",
     "shard_trajectories",
@@ -394,3 +395,27 @@ def _jsonable(value):
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def check_finite_frames(
+    store: Store, trajectories: Sequence[int], first_frame: int, block: np.ndarray
+) -> None:
+    """Refuse non-finite data read from ``store``: ``block`` is ``(trajectory, time, channel, y,
+    x)`` of store trajectories ``trajectories`` from frame ``first_frame`` on; a one-line error
+    names the store, the trajectory, the frame and the channel of the first NaN/inf."""
+    for i in range(len(block)):
+        if np.isfinite(block[i]).all():
+            continue
+        bad = ~np.isfinite(block[i])
+        t, c, y, x = (int(v) for v in np.argwhere(bad)[0])
+        frame = first_frame + t
+        times = store.attrs.get("time") or []
+        at = f" (time {times[frame]:g})" if frame < len(times) else ""
+        names = [ch.get("name", str(k)) for k, ch in enumerate(store.channels)]
+        name = names[c] if c < len(names) else str(c)
+        raise ValueError(
+            f"store {store.path}: trajectory {int(trajectories[i])} frame {frame}{at} channel "
+            f"{name} holds {block[i][t, c, y, x]} at (y, x) = ({y}, {x}) ({int(bad.sum())} "
+            "non-finite values in this trajectory's frames read); refusing to use it - rebuild "
+            "the store"
+        )

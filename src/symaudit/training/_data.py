@@ -19,7 +19,8 @@ import torch
 from symaudit import groups
 from symaudit._io import write_atomic
 from symaudit.datasets import DATASETS
-from symaudit.store import Store, open_store
+from symaudit.runs import SPLITS_FILE, analysis_batch, load_splits  # re-exported
+from symaudit.store import Store, check_finite_frames, open_store  # re-exported
 
 __all__ = [
     "Transitions",
@@ -32,9 +33,6 @@ __all__ = [
     "orbit_complete",
     "write_splits",
 ]
-
-SPLITS_FILE = "splits.json"
-
 
 def open_class_stores(dataset: str, paths: Sequence[str | os.PathLike]) -> list[Store]:
     """Open the three class stores of ``dataset`` (in the group's class order) and check that
@@ -127,44 +125,6 @@ def write_splits(
     return path
 
 
-def load_splits(run_dir: str | os.PathLike) -> dict[str, dict[str, list[int]]]:
-    """The persisted splits of a training run: ``{family: {"train", "val", "test": [index...]}}``
-    in the dataset group's class order (trajectory indices into each class store)."""
-    path = Path(run_dir) / SPLITS_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"splits file {path} does not exist (train the run first)")
-    try:
-        payload = json.loads(path.read_text())
-        return {
-            k: {s: list(v[s]) for s in ("train", "val", "test")}
-            for k, v in payload["splits"].items()
-        }
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"splits file {path}: malformed ({err})") from None
-
-
-def check_finite_frames(
-    store: Store, trajectories: Sequence[int], first_frame: int, block: np.ndarray
-) -> None:
-    """Refuse non-finite data read from ``store``: ``block`` is ``(trajectory, time, channel, y,
-    x)`` of store trajectories ``trajectories`` from frame ``first_frame`` on; a one-line error
-    names the store, the trajectory, the frame and the channel of the first NaN/inf."""
-    for i in range(len(block)):
-        if np.isfinite(block[i]).all():
-            continue
-        bad = ~np.isfinite(block[i])
-        t, c, y, x = (int(v) for v in np.argwhere(bad)[0])
-        frame = first_frame + t
-        times = store.attrs.get("time") or []
-        at = f" (time {times[frame]:g})" if frame < len(times) else ""
-        names = [ch.get("name", str(k)) for k, ch in enumerate(store.channels)]
-        name = names[c] if c < len(names) else str(c)
-        raise ValueError(
-            f"store {store.path}: trajectory {int(trajectories[i])} frame {frame}{at} channel "
-            f"{name} holds {block[i][t, c, y, x]} at (y, x) = ({y}, {x}) ({int(bad.sum())} "
-            "non-finite values in this trajectory's frames read); refusing to use it - rebuild "
-            "the store"
-        )
 
 
 class _MemoryFrames:
@@ -330,54 +290,3 @@ def orbit_complete(
         torch.cat([groups.act(g, inputs, channels) for g in elements]),
         torch.cat([groups.act(g, targets, channels) for g in elements]),
     )
-
-
-def analysis_batch(
-    stores: Sequence[Store | str | os.PathLike],
-    splits: Mapping[str, Mapping[str, Sequence[int]]],
-    k: int,
-    time_steps: int = 16,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Analysis mini-batch ``k`` (0-based) of a run, docs/algorithms.md §1.5.
-
-    Batch k is the k-th TEST trajectory of each of the 3 classes: inputs are its frames
-    ``0 .. time_steps - 1``, targets frames ``1 .. time_steps``.
-
-    Parameters
-    ----------
-    stores : sequence of Store or path
-        The dataset group's class stores, in class order.
-    splits : mapping
-        :func:`load_splits` of the run (``{family: {"test": [...]}}``).
-    k : int
-        Which test trajectory, 0-based (the reference's batches 1..18 are k = 0..17).
-    time_steps : int
-        Transitions per trajectory (16 in the reference).
-
-    Returns
-    -------
-    inputs, targets : torch.Tensor
-        float32, ``(time_steps * 3, channel, y, x)``, example ``n = t + time_steps * class``
-        (t fastest).
-    """
-    inputs, targets = [], []
-    for item in stores:
-        store = item if isinstance(item, Store) else open_store(item)
-        if store.family not in splits:
-            raise ValueError(f"store {store.path}: family {store.family!r} is not in the splits")
-        test = list(splits[store.family]["test"])
-        if not 0 <= k < len(test):
-            raise ValueError(
-                f"analysis batch k={k}: class {store.family} has {len(test)} test trajectories"
-            )
-        if store.shape[1] < time_steps + 1:
-            raise ValueError(
-                f"store {store.path} has {store.shape[1]} time steps; batch needs {time_steps + 1}"
-            )
-        block = store.read([test[k]], slice(0, time_steps + 1))
-        check_finite_frames(store, [test[k]], 0, block)
-        traj = block[0]  # (time, channel, y, x)
-        traj = torch.from_numpy(np.ascontiguousarray(traj, dtype=np.float32))
-        inputs.append(traj[:time_steps])
-        targets.append(traj[1 : time_steps + 1])
-    return torch.cat(inputs), torch.cat(targets)

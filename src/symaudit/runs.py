@@ -1,0 +1,239 @@
+"""A trained run, opened once: its identity, splits, analysis batches and device.
+
+A run directory ``models/{dataset}/{model}/seed{seed}`` (see :mod:`symaudit.training`) holds
+``splits.json`` and the checkpoints.  The analysis stages need the same four things from it;
+this module is the one place that reads them:
+
+* the identity (dataset, model, preset, seed) from the checkpoint's OWN record
+  (``meta["run"]``, written by training); the directory layout is only a fallback for
+  checkpoints made outside training;
+* the persisted splits (:func:`load_splits`) and the analysis mini-batches built from the test
+  trajectories (:func:`analysis_batch`, example order n = t + T·class, docs/algorithms.md §1.5);
+* the device (:func:`symaudit.devices.choose_device`) and the model's dtype;
+* :func:`per_class`: ``(..., n)`` values back to ``(..., time, class)``.
+
+It sits below the stages (it imports models and stores, never training), so influence and
+equivariance need not import training to read a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from symaudit.devices import choose_device
+from symaudit.store import Store, check_finite_frames, open_store
+
+__all__ = [
+    "SPLITS_FILE",
+    "RunIdentity",
+    "TrainedRun",
+    "analysis_batch",
+    "load_splits",
+    "open_run",
+    "per_class",
+    "run_identity",
+]
+
+SPLITS_FILE = "splits.json"
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """Which run a checkpoint belongs to; ``seed`` is always an int."""
+
+    dataset: str
+    model: str
+    seed: int
+    preset: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"dataset": self.dataset, "model": self.model, "seed": self.seed}
+
+
+def _from_path(checkpoint: Path) -> dict:
+    """dataset / model / seed from ``.../{dataset}/{model}/seed{seed}/<file>``, else {}."""
+    parts = checkpoint.resolve().parts
+    if len(parts) >= 4 and parts[-2].startswith("seed") and parts[-2][4:].isdigit():
+        return {"dataset": parts[-4], "model": parts[-3], "seed": int(parts[-2][4:])}
+    return {}
+
+
+def run_identity(meta: Mapping, checkpoint: str | os.PathLike | None = None) -> RunIdentity:
+    """The identity recorded in a checkpoint's ``meta``.
+
+    Training stores it under ``meta["run"]`` (dataset, model, preset, seed);
+    :func:`symaudit.models.load_checkpoint` adds the architecture under ``meta["model"]``.  A
+    checkpoint saved by hand may carry ``dataset`` / ``seed`` at the top level instead; the
+    run-directory layout of ``checkpoint`` fills what neither names.  A one-line error when
+    something is still missing.
+    """
+    recorded = meta.get("run") if isinstance(meta.get("run"), Mapping) else meta
+    spec = meta.get("model") if isinstance(meta.get("model"), Mapping) else {}
+    guess = _from_path(Path(checkpoint)) if checkpoint is not None else {}
+    model = recorded.get("model")
+    if not isinstance(model, str):
+        model = spec.get("name") or guess.get("model")
+    found = {
+        "dataset": recorded.get("dataset", guess.get("dataset")),
+        "model": model,
+        "seed": recorded.get("seed", guess.get("seed")),
+    }
+    missing = [k for k, v in found.items() if v is None]
+    if missing:
+        where = checkpoint if checkpoint is not None else "checkpoint meta"
+        raise ValueError(f"{where}: the run's {', '.join(missing)} is recorded nowhere")
+    preset = recorded.get("preset") or spec.get("preset")
+    return RunIdentity(str(found["dataset"]), str(found["model"]), int(found["seed"]), preset)
+
+
+def load_splits(run_dir: str | os.PathLike) -> dict[str, dict[str, list[int]]]:
+    """The persisted splits of a training run: ``{family: {"train", "val", "test": [index...]}}``
+    in the dataset group's class order (trajectory indices into each class store)."""
+    path = Path(run_dir) / SPLITS_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"splits file {path} does not exist (train the run first)")
+    try:
+        payload = json.loads(path.read_text())
+        return {
+            k: {s: list(v[s]) for s in ("train", "val", "test")}
+            for k, v in payload["splits"].items()
+        }
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"splits file {path}: malformed ({err})") from None
+
+
+def analysis_batch(
+    stores: Sequence[Store | str | os.PathLike],
+    splits: Mapping[str, Mapping[str, Sequence[int]]],
+    k: int,
+    time_steps: int = 16,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Analysis mini-batch ``k`` (0-based) of a run, docs/algorithms.md §1.5.
+
+    Batch k is the k-th TEST trajectory of each of the 3 classes: inputs are its frames
+    ``0 .. time_steps - 1``, targets frames ``1 .. time_steps``.
+
+    Parameters
+    ----------
+    stores : sequence of Store or path
+        The dataset group's class stores, in class order.
+    splits : mapping
+        :func:`load_splits` of the run (``{family: {"test": [...]}}``).
+    k : int
+        Which test trajectory, 0-based (the reference's batches 1..18 are k = 0..17).
+    time_steps : int
+        Transitions per trajectory (16 in the reference).
+
+    Returns
+    -------
+    inputs, targets : torch.Tensor
+        float32, ``(time_steps * 3, channel, y, x)``, example ``n = t + time_steps * class``
+        (t fastest).
+    """
+    inputs, targets = [], []
+    for item in stores:
+        store = item if isinstance(item, Store) else open_store(item)
+        if store.family not in splits:
+            raise ValueError(f"store {store.path}: family {store.family!r} is not in the splits")
+        test = list(splits[store.family]["test"])
+        if not 0 <= k < len(test):
+            raise ValueError(
+                f"analysis batch k={k}: class {store.family} has {len(test)} test trajectories"
+            )
+        if store.shape[1] < time_steps + 1:
+            raise ValueError(
+                f"store {store.path} has {store.shape[1]} time steps; batch needs {time_steps + 1}"
+            )
+        block = store.read([test[k]], slice(0, time_steps + 1))
+        check_finite_frames(store, [test[k]], 0, block)
+        traj = block[0]  # (time, channel, y, x)
+        traj = torch.from_numpy(np.ascontiguousarray(traj, dtype=np.float32))
+        inputs.append(traj[:time_steps])
+        targets.append(traj[1 : time_steps + 1])
+    return torch.cat(inputs), torch.cat(targets)
+
+
+def per_class(values: torch.Tensor | np.ndarray, time_steps: int, n_classes: int) -> np.ndarray:
+    """``(..., n)`` with n = t + time_steps * class -> ``(..., time, class)`` float64 numpy."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().to("cpu", torch.float64).numpy()
+    v = np.asarray(values, dtype=np.float64)
+    v = v.reshape(*v.shape[:-1], n_classes, time_steps)
+    return np.swapaxes(v, -1, -2)
+
+
+@dataclass
+class TrainedRun:
+    """A trained model with everything the analysis stages read from its run."""
+
+    checkpoint: Path
+    run_dir: Path
+    model: torch.nn.Module  # eval mode, on ``device``, in the checkpoint's dtype
+    meta: dict
+    identity: RunIdentity
+    splits: dict
+    stores: list[Store]
+    device: torch.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
+
+    @property
+    def channels(self) -> list:
+        return self.stores[0].channels
+
+    @property
+    def families(self) -> list[str]:
+        return [s.family for s in self.stores]
+
+    def batch(self, k: int, time_steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Analysis batch ``k``: ``(3 * time_steps, channel, y, x)`` inputs and targets on the
+        run's device in the model's dtype, example n = t + time_steps * class."""
+        inputs, targets = analysis_batch(self.stores, self.splits, int(k), time_steps)
+        to = {"device": self.device, "dtype": self.dtype}
+        return inputs.to(**to), targets.to(**to)
+
+    def batches(
+        self, ks: Sequence[int], time_steps: int
+    ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+        """``(k, inputs, targets)`` for each analysis batch ``k`` in ``ks``."""
+        for k in ks:
+            yield (int(k), *self.batch(k, time_steps))
+
+
+def open_run(
+    checkpoint: str | os.PathLike,
+    stores: Sequence[str | os.PathLike | Store],
+    run_dir: str | os.PathLike | None = None,
+    device: str | torch.device | None = "auto",
+) -> TrainedRun:
+    """Open a trained run: the model of ``checkpoint`` on ``device``, its identity, the splits
+    of ``run_dir`` (default: the checkpoint's directory) and the class ``stores`` (in class
+    order)."""
+    from symaudit.models import load_checkpoint
+
+    checkpoint = Path(checkpoint)
+    if not checkpoint.exists():
+        raise FileNotFoundError(f"checkpoint {checkpoint} does not exist (run the train stage)")
+    run_dir = Path(run_dir) if run_dir is not None else checkpoint.parent
+    device = choose_device(device)
+    model, meta = load_checkpoint(checkpoint)
+    opened = [s if isinstance(s, Store) else open_store(s) for s in stores]
+    return TrainedRun(
+        checkpoint=checkpoint,
+        run_dir=run_dir,
+        model=model.to(device).eval(),
+        meta=dict(meta),
+        identity=run_identity(meta, checkpoint),
+        splits=load_splits(run_dir),
+        stores=opened,
+        device=device,
+    )

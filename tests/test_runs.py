@@ -1,0 +1,101 @@
+"""symaudit.runs: opening a trained run (identity, splits, analysis batches, device) on real
+stores, splits and checkpoints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from symaudit import datasets, models, runs
+from symaudit.errors import UserError
+from symaudit.store import write_store
+from symaudit.training import make_splits
+from symaudit.training._data import write_splits
+
+NS = datasets.channels_for("NS")
+T_STORE = 6  # frames per trajectory
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """Three 16^2 NS class stores (values encode class, trajectory and frame), a run directory
+    ``models/NS/unet/seed3`` with splits and a tiny-UNet checkpoint recorded as training does."""
+    root = tmp_path_factory.mktemp("runs")
+    stores = []
+    for c, family in enumerate(datasets.DATASETS["NS"]):
+        fields = np.zeros((4, T_STORE, 2, 16, 16), np.float32)
+        for n in range(4):
+            for t in range(T_STORE):
+                fields[n, t] = 100 * c + 10 * n + t + np.linspace(0, 0.5, 16)[None, None, :]
+        attrs = {"family": family, "pde": "incompressible_ns", "channels": NS,
+                 "time": [0.1 * i for i in range(T_STORE)], "provenance": {"source": "test"}}
+        stores.append(write_store(root / f"{family}.zarr", fields, attrs).path)
+    run_dir = root / "models" / "NS" / "unet" / "seed3"
+    run_dir.mkdir(parents=True)
+    splits = make_splits(datasets.DATASETS["NS"], [4, 4, 4], 3, 0.5, 0.0)
+    write_splits(run_dir, splits, 3, {"train": 0.5, "val": 0.0})
+    net = models.build("unet", "tiny", 2, resolution=16, generator=torch.Generator().manual_seed(1))
+    record = {"run": {"dataset": "NS", "model": "unet", "preset": "tiny", "seed": 3}, "epoch": 2}
+    models.save_checkpoint(run_dir / "final.pt", net, record)
+    return {"stores": stores, "run_dir": run_dir, "checkpoint": run_dir / "final.pt",
+            "splits": splits, "net": net}
+
+
+def test_open_run_reads_identity_splits_and_batches(run):
+    opened = runs.open_run(run["checkpoint"], run["stores"], device="cpu")
+    assert opened.identity == runs.RunIdentity("NS", "unet", 3, "tiny")
+    assert isinstance(opened.identity.seed, int)
+    assert opened.splits == run["splits"]
+    assert opened.families == list(datasets.DATASETS["NS"])
+    assert opened.device == torch.device("cpu") and opened.dtype == torch.float32
+    for a, b in zip(opened.model.state_dict().values(), run["net"].state_dict().values(),
+                    strict=True):
+        assert torch.equal(a, b)
+    time_steps = 3
+    ks = [0, 1]
+    got = list(opened.batches(ks, time_steps))
+    assert [k for k, _, _ in got] == ks
+    for k, x, y in got:
+        assert x.shape == y.shape == (3 * time_steps, 2, 16, 16)
+        for c, family in enumerate(datasets.DATASETS["NS"]):
+            traj = run["splits"][family]["test"][k]
+            for t in range(time_steps):
+                n = t + time_steps * c  # the analysis example order
+                # oracle: the value encodes (class, trajectory, frame); the target is frame t+1
+                assert float(x[n, 0, 0, 0]) == 100 * c + 10 * traj + t
+                assert float(y[n, 1, 0, 0]) == 100 * c + 10 * traj + t + 1
+
+
+def test_identity_falls_back_to_top_level_meta_then_the_path(run, tmp_path):
+    # a checkpoint saved by hand with dataset / seed at the top level (seed as an int)
+    assert runs.run_identity({"dataset": "NS", "seed": 3, "model": {"name": "unet"}}) == (
+        runs.RunIdentity("NS", "unet", 3, None)
+    )
+    # nothing recorded: the layout models/{dataset}/{model}/seed{seed}/final.pt
+    path = tmp_path / "CE" / "vit" / "seed12" / "final.pt"
+    assert runs.run_identity({}, path) == runs.RunIdentity("CE", "vit", 12, None)
+    with pytest.raises(ValueError, match="seed is recorded nowhere"):
+        runs.run_identity({"dataset": "CE", "model": {"name": "vit"}}, tmp_path / "x.pt")
+
+
+def test_per_class_undoes_the_example_order():
+    time_steps, classes = 4, 3
+    n = np.arange(time_steps * classes, dtype=np.float64)  # value = example index
+    got = runs.per_class(torch.as_tensor(n)[None], time_steps, classes)
+    assert got.shape == (1, time_steps, classes)
+    for t in range(time_steps):
+        for c in range(classes):
+            assert got[0, t, c] == t + time_steps * c
+
+
+def test_errors_name_the_culprit(run, tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        runs.open_run(tmp_path / "missing.pt", run["stores"], device="cpu")
+    with pytest.raises(FileNotFoundError, match="splits file"):
+        runs.open_run(run["checkpoint"], run["stores"], run_dir=tmp_path, device="cpu")
+    with pytest.raises(UserError, match="expected auto, cpu or cuda"):
+        runs.open_run(run["checkpoint"], run["stores"], device="tpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):  # UserError is a ValueError
+            runs.open_run(run["checkpoint"], run["stores"], device="cuda")
