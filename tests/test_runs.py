@@ -28,8 +28,13 @@ def run(tmp_path_factory):
         for n in range(4):
             for t in range(T_STORE):
                 fields[n, t] = 100 * c + 10 * n + t + np.linspace(0, 0.5, 16)[None, None, :]
-        attrs = {"family": family, "pde": "incompressible_ns", "channels": NS,
-                 "time": [0.1 * i for i in range(T_STORE)], "provenance": {"source": "test"}}
+        attrs = {
+            "family": family,
+            "pde": "incompressible_ns",
+            "channels": NS,
+            "time": [0.1 * i for i in range(T_STORE)],
+            "provenance": {"source": "test"},
+        }
         stores.append(write_store(root / f"{family}.zarr", fields, attrs).path)
     run_dir = root / "models" / "NS" / "unet" / "seed3"
     run_dir.mkdir(parents=True)
@@ -38,8 +43,13 @@ def run(tmp_path_factory):
     net = models.build("unet", "tiny", 2, resolution=16, generator=torch.Generator().manual_seed(1))
     record = {"run": {"dataset": "NS", "model": "unet", "preset": "tiny", "seed": 3}, "epoch": 2}
     models.save_checkpoint(run_dir / "final.pt", net, record)
-    return {"stores": stores, "run_dir": run_dir, "checkpoint": run_dir / "final.pt",
-            "splits": splits, "net": net}
+    return {
+        "stores": stores,
+        "run_dir": run_dir,
+        "checkpoint": run_dir / "final.pt",
+        "splits": splits,
+        "net": net,
+    }
 
 
 def test_open_run_reads_identity_splits_and_batches(run):
@@ -49,8 +59,9 @@ def test_open_run_reads_identity_splits_and_batches(run):
     assert opened.splits == run["splits"]
     assert opened.families == list(datasets.DATASETS["NS"])
     assert opened.device == torch.device("cpu") and opened.dtype == torch.float32
-    for a, b in zip(opened.model.state_dict().values(), run["net"].state_dict().values(),
-                    strict=True):
+    for a, b in zip(
+        opened.model.state_dict().values(), run["net"].state_dict().values(), strict=True
+    ):
         assert torch.equal(a, b)
     time_steps = 3
     ks = [0, 1]

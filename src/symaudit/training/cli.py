@@ -48,14 +48,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def fingerprint_code() -> list:
-    """The source files whose edits can change a run's numbers: the loss, the models and the
-    training loop (not this command-line front end, whose help text changes nothing)."""
+    """The source files whose edits can change a run's numbers: the loss, the models, the
+    splits (``runs.py``) and the training loop (not this command-line front end, whose help
+    text changes nothing)."""
     from pathlib import Path
 
     import symaudit
 
     root = Path(symaudit.__file__).parent
-    files = [root / "losses.py", *root.glob("models/*.py"), *root.glob("training/*.py")]
+    files = [
+        root / "losses.py",
+        root / "runs.py",
+        *root.glob("models/*.py"),
+        *root.glob("training/*.py"),
+    ]
     return sorted(p for p in files if p.name != "cli.py")
 
 
