@@ -83,6 +83,9 @@ def test_identity_falls_back_to_top_level_meta_then_the_path(run, tmp_path):
     assert runs.run_identity({"dataset": "NS", "seed": 3, "model": {"name": "unet"}}) == (
         runs.RunIdentity("NS", "unet", 3, None)
     )
+    # a variant trained under its study name keeps that name as its label
+    variant = {"run": {"dataset": "NS", "model": "unet", "name": "unet-aug", "seed": 0}}
+    assert runs.run_identity(variant).model == "unet-aug"
     # nothing recorded: the layout models/{dataset}/{model}/seed{seed}/final.pt
     path = tmp_path / "CE" / "vit" / "seed12" / "final.pt"
     assert runs.run_identity({}, path) == runs.RunIdentity("CE", "vit", 12, None)

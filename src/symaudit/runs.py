@@ -77,7 +77,8 @@ def run_identity(meta: Mapping, checkpoint: str | os.PathLike | None = None) -> 
     recorded = meta.get("run") if isinstance(meta.get("run"), Mapping) else meta
     spec = meta.get("model") if isinstance(meta.get("model"), Mapping) else {}
     guess = _from_path(Path(checkpoint)) if checkpoint is not None else {}
-    model = recorded.get("model")
+    # a variant (e.g. unet-aug) is labelled by its study name; the architecture is in ``spec``
+    model = recorded.get("name") or recorded.get("model")
     if not isinstance(model, str):
         model = spec.get("name") or guess.get("model")
     found = {

@@ -338,30 +338,28 @@ def check_solver(
             elements += _kolmogorov.outside_sample(n, gen.forcing_k)
         return _check_words(gen, channels, resolution, seed, t_end, frames, list(elements))
     elements = list(groups.D4) + list(SHIFTS) if elements is None else list(elements)
-    return _defects(
-        gen, resolution, seed, t_end, frames, elements,
-        act=lambda g, f: groups.act(g, f, channels), label=lambda g: groups.parse(g).name,
-    )
-
-
-def _check_words(gen, channels, resolution, seed, t_end, frames, words) -> dict[str, float]:
-    return _defects(
-        gen, resolution, seed, t_end, frames, words,
-        act=lambda w, f: _kolmogorov.act_word(w, f, channels), label=str,
-    )
-
-
-def _defects(gen, resolution, seed, t_end, frames, names, *, act, label) -> dict[str, float]:
-    """max|solve(g x0) - g solve(x0)| / max|solve(x0)| per element name (``act(name, field)``)."""
     times = np.linspace(0.0, float(t_end), max(int(frames), 2))
     x0 = gen.initial_condition(int(resolution), int(seed))
     reference = gen.solve(x0, times)
     scale = float(np.max(np.abs(reference)))
     result = {}
-    for name in names:
-        moved = gen.solve(act(name, x0), times)
-        expected = act(name, reference)
-        result[label(name)] = float(np.max(np.abs(moved - expected)) / scale)
+    for name in elements:
+        moved = gen.solve(groups.act(name, x0, channels), times)
+        expected = groups.act(name, reference, channels)
+        result[groups.parse(name).name] = float(np.max(np.abs(moved - expected)) / scale)
+    return result
+
+
+def _check_words(gen, channels, resolution, seed, t_end, frames, words) -> dict[str, float]:
+    times = np.linspace(0.0, float(t_end), max(int(frames), 2))
+    x0 = gen.initial_condition(int(resolution), int(seed))
+    reference = gen.solve(x0, times)
+    scale = float(np.max(np.abs(reference)))
+    result = {}
+    for name in words:
+        moved = gen.solve(_kolmogorov.act_word(name, x0, channels), times)
+        expected = _kolmogorov.act_word(name, reference, channels)
+        result[name] = float(np.max(np.abs(moved - expected)) / scale)
     return result
 
 
