@@ -48,3 +48,31 @@ def test_a_failed_write_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError, match="writer failed"):
         _io.write_atomic(tmp_path / "f.png", boom)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_dir_replaces_a_directory_whole_or_not_at_all(tmp_path):
+    out = tmp_path / "sub" / "solution"
+    with _io.atomic_dir(out) as tmp:
+        (tmp / "a.txt").write_text("1")
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt"]
+    with _io.atomic_dir(out) as tmp:  # a second write replaces the first, files and all
+        (tmp / "b.txt").write_text("2")
+    assert sorted(p.name for p in out.iterdir()) == ["b.txt"]
+    with pytest.raises(RuntimeError, match="writer failed"), _io.atomic_dir(out) as tmp:
+        (tmp / "c.txt").write_text("half")
+        raise RuntimeError("writer failed")
+    assert sorted(p.name for p in out.iterdir()) == ["b.txt"]  # the old one stays
+    assert sorted(p.name for p in out.parent.iterdir()) == ["solution"]  # no temp left
+
+
+def test_replace_dir_never_deletes_what_lacks_the_marker(tmp_path):
+    target, tmp = tmp_path / "x.zarr", tmp_path / "new"
+    target.mkdir()
+    (target / "keep.txt").write_text("data")
+    tmp.mkdir()
+    with pytest.raises(FileExistsError, match="has no zarr.json"):
+        _io.replace_dir(tmp, target, marker="zarr.json")
+    assert (target / "keep.txt").read_text() == "data"
+    (target / "zarr.json").write_text("{}")
+    _io.replace_dir(tmp, target, marker="zarr.json")
+    assert list(target.iterdir()) == [] and not tmp.exists()
