@@ -14,6 +14,7 @@ import torch
 
 from symaudit._io import atomic_path
 from symaudit.influence._operator import ParameterSpace
+from symaudit.influence._solver import SolveStats
 
 __all__ = [
     "Damping",
@@ -276,3 +277,57 @@ def check_parameters(space: ParameterSpace, solution: KetSolution) -> None:
             f"(digest {space.digest()} != {want['digest']}); pass check_parameters=False to "
             "override"
         )
+
+
+# --- records from a solve ----------------------------------------------------------------------
+
+
+def _stats_records(
+    stats: SolveStats,
+    *,
+    first: int,
+    block: int,
+    method: str,
+    lam: float,
+    lambda_max: float | None,
+    rank: int,
+    rtol: float,
+) -> list[KetRecord]:
+    n = len(stats.relres_true)
+    lmax = float("nan") if lambda_max is None else float(lambda_max)
+    return [
+        KetRecord(
+            ket=first + j,
+            iterations=int(stats.iterations[j]),
+            matvecs=int(stats.matvecs),
+            block=block,
+            block_size=n,
+            relres_recursive=float(stats.relres_recursive[j]),
+            relres_true=float(stats.relres_true[j]),
+            converged=bool(stats.converged[j]),
+            rtol=float(rtol),
+            damping=float(lam),
+            lambda_max=lmax,
+            damping_relative=float(lam / lmax) if lmax > 0 else float("nan"),
+            wall_time=float(stats.wall_time),
+            residual_norm=float(stats.residual_norms[j]),
+            rhs_norm=float(stats.rhs_norms[j]),
+            residual_bound=float(stats.residual_norms[j] / lam),
+            error_bound=float("nan"),
+            method=method,
+            preconditioner_rank=int(rank),
+            restarts=int(stats.restarts),
+        )
+        for j in range(n)
+    ]
+
+
+def _unconverged_message(records: Sequence[KetRecord], rtol: float, max_iterations: int) -> str:
+    bad = [r for r in records if not r.converged]
+    worst = max(bad, key=lambda r: r.relres_true)
+    return (
+        f"influence solve did not converge: {len(bad)}/{len(records)} kets above "
+        f"rtol={rtol:g} after {max_iterations} iterations (worst true relative residual "
+        f"{worst.relres_true:.3g} at ket {worst.ket}, λ/λ_max={worst.damping_relative:.3g}); "
+        "raise max_iterations, damping or preconditioner_rank"
+    )

@@ -9,7 +9,7 @@ names as keywords.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -25,6 +25,8 @@ from symaudit.influence._solution import (
     InfluenceConvergenceError,
     KetRecord,
     KetSolution,
+    _stats_records,
+    _unconverged_message,
 )
 from symaudit.influence._solver import NystromPreconditioner, SolveStats
 
@@ -148,57 +150,6 @@ class _Problem:
     lambda_max: float | None
     nys: NystromPreconditioner | None
     t_start: float
-
-
-def _stats_records(
-    stats: SolveStats,
-    *,
-    first: int,
-    block: int,
-    method: str,
-    lam: float,
-    lambda_max: float | None,
-    rank: int,
-    rtol: float,
-) -> list[KetRecord]:
-    n = len(stats.relres_true)
-    lmax = float("nan") if lambda_max is None else float(lambda_max)
-    return [
-        KetRecord(
-            ket=first + j,
-            iterations=int(stats.iterations[j]),
-            matvecs=int(stats.matvecs),
-            block=block,
-            block_size=n,
-            relres_recursive=float(stats.relres_recursive[j]),
-            relres_true=float(stats.relres_true[j]),
-            converged=bool(stats.converged[j]),
-            rtol=float(rtol),
-            damping=float(lam),
-            lambda_max=lmax,
-            damping_relative=float(lam / lmax) if lmax > 0 else float("nan"),
-            wall_time=float(stats.wall_time),
-            residual_norm=float(stats.residual_norms[j]),
-            rhs_norm=float(stats.rhs_norms[j]),
-            residual_bound=float(stats.residual_norms[j] / lam),
-            error_bound=float("nan"),
-            method=method,
-            preconditioner_rank=int(rank),
-            restarts=int(stats.restarts),
-        )
-        for j in range(n)
-    ]
-
-
-def _unconverged_message(records: Sequence[KetRecord], rtol: float, max_iterations: int) -> str:
-    bad = [r for r in records if not r.converged]
-    worst = max(bad, key=lambda r: r.relres_true)
-    return (
-        f"influence solve did not converge: {len(bad)}/{len(records)} kets above "
-        f"rtol={rtol:g} after {max_iterations} iterations (worst true relative residual "
-        f"{worst.relres_true:.3g} at ket {worst.ket}, λ/λ_max={worst.damping_relative:.3g}); "
-        "raise max_iterations, damping or preconditioner_rank"
-    )
 
 
 # --- the shared setup ---------------------------------------------------------------------------
