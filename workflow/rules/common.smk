@@ -48,6 +48,21 @@ os.environ.update(
 # Snakemake schedules, and a CPU reduction's rounding depends on the thread count, so results
 # are bitwise the same wherever a job runs (locally or in a Slurm allocation).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Site settings of workflow/profiles/slurm (docs/slurm.md), read by its resource expressions when
+# each job's resources are evaluated: unset means "the cluster's default" (an empty account or
+# partition is left out of sbatch), not a literal "$SYMAUDIT_SLURM_ACCOUNT".
+for _site_variable in (
+    "SYMAUDIT_SLURM_ACCOUNT",
+    "SYMAUDIT_SLURM_CPU_PARTITION",
+    "SYMAUDIT_SLURM_GPU_PARTITION",
+    "SYMAUDIT_SLURM_GPU_OPTION",
+):
+    os.environ.setdefault(_site_variable, "")
+if os.environ["SYMAUDIT_SLURM_GPU_OPTION"] not in ("", "gpus", "gres"):
+    raise ValueError(
+        f"SYMAUDIT_SLURM_GPU_OPTION={os.environ['SYMAUDIT_SLURM_GPU_OPTION']!r}: "
+        "expected gpus (sbatch --gpus=N, the default) or gres (sbatch --gres=gpu:N)"
+    )
 # The quality gate reaches the stage CLIs (their warnings) through the environment, not as a
 # rule parameter (it changes no number, so changing it must rerun nothing but the report).
 os.environ.update(SYMAUDIT_MAX_PERSISTENCE_RATIO=str(config["quality"]["max_persistence_ratio"]))
