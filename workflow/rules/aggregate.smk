@@ -181,8 +181,9 @@ rule report_html:
         f"{RESULTS}/report.html",
     log:
         f"logs/{STUDY}/aggregate/report.log",
-    conda:
-        "../../envs/aggregate.yaml"
+    # No `conda:` on purpose: the report is Snakemake's own feature, so it runs with the Snakemake
+    # (and its report dependencies) that runs the workflow, also under --sdm conda -- the only
+    # environment guaranteed to have them, in the same version that wrote the job metadata.
     params:
         snakefile=os.path.relpath(workflow.main_snakefile),
     shell:

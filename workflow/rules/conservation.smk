@@ -61,8 +61,7 @@ if CONSERVATION["standalone"]:
             f"{RESULTS}/report.html",
         log:
             f"logs/{STUDY}/conservation/report.log",
-        conda:
-            "../../envs/aggregate.yaml"
+        # no `conda:`, like report_html: the report runs with the Snakemake that runs the workflow
         params:
             snakefile=os.path.relpath(workflow.main_snakefile),
         shell:
