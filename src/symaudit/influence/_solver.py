@@ -18,6 +18,10 @@ influence-anchors.md §3–5.  In short:
 * :class:`NystromPreconditioner` — randomized Nyström (Frangella, Tropp & Udell 2023), built once
   per metric from ``rank`` products and shared by every right-hand side.
 * :func:`lanczos_lambda_max` — λ_max of M for relative damping and diagnostics.
+
+Both solvers log their progress to ``symaudit.influence`` (INFO): iteration, max / median
+relative residual, columns still above rtol, products and time — after the first iteration,
+every ``PROGRESS_EVERY`` iterations and at least every ``PROGRESS_SECONDS``, and at the end.
 """
 
 from __future__ import annotations
