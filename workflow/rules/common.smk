@@ -50,17 +50,19 @@ os.environ.update(
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 # Site settings of workflow/profiles/slurm (docs/slurm.md), read by its resource expressions when
 # each job's resources are evaluated: unset means "the cluster's default" (an empty account or
-# partition is left out of sbatch), not a literal "$SYMAUDIT_SLURM_ACCOUNT".
+# partition is left out of sbatch), not a literal "$SYMAUDIT_SLURM_ACCOUNT".  Optional settings,
+# hence no `envvars:` directive (it demands them).
+_GPU_OPTION = "SYMAUDIT_SLURM_GPU_OPTION"
 for _site_variable in (
     "SYMAUDIT_SLURM_ACCOUNT",
     "SYMAUDIT_SLURM_CPU_PARTITION",
     "SYMAUDIT_SLURM_GPU_PARTITION",
-    "SYMAUDIT_SLURM_GPU_OPTION",
+    _GPU_OPTION,
 ):
     os.environ.setdefault(_site_variable, "")
-if os.environ["SYMAUDIT_SLURM_GPU_OPTION"] not in ("", "gpus", "gres"):
+if os.environ[_GPU_OPTION] not in ("", "gpus", "gres"):
     raise ValueError(
-        f"SYMAUDIT_SLURM_GPU_OPTION={os.environ['SYMAUDIT_SLURM_GPU_OPTION']!r}: "
+        f"{_GPU_OPTION}={os.environ[_GPU_OPTION]!r}: "
         "expected gpus (sbatch --gpus=N, the default) or gres (sbatch --gres=gpu:N)"
     )
 # The quality gate reaches the stage CLIs (their warnings) through the environment, not as a
