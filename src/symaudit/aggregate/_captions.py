@@ -51,6 +51,12 @@ _SET_TEXT = {
     "shift_x": "horizontal periodic shifts t(dx, 0), dx = 0..N−1",
     "shift_y": "vertical periodic shifts t(0, dy), dy = 0..N−1",
     "shift_box": "joint periodic shifts t(dx, dy), dx, dy = 0..K−1",
+    "kolmogorov": "a fixed sample of the Kolmogorov-flow symmetry subgroup G(N, k) (e, r², "
+    "x-shifts, y-shifts by N/k, s and sr² with half-period y-shifts; products h*t(dx, dy) "
+    "shift first) followed by elements outside it (validation case 3, docs/validation.md)",
+    "d4_swapped": "D4 with every vector's components paired to the wrong axes, p*g*p = P∘g∘P "
+    "with P the exchange of the x and y components (validation case 6: an option of the "
+    "evaluation, never of the data)",
 }
 _STUDY = (
     'Study ``{{ snakemake.config["study"] }}``: datasets '

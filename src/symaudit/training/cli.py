@@ -15,12 +15,12 @@ import logging
 import os
 
 from symaudit.baselines import add_gate_argument, warn_if_failed
-from symaudit.datasets import DATASETS
+from symaudit.datasets import ALL_DATASETS
 from symaudit.models import MODELS, PRESETS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
+    parser.add_argument("--dataset", required=True, help=f"one of: {', '.join(ALL_DATASETS)}")
     parser.add_argument("--model", required=True, help=f"one of: {', '.join(MODELS)}")
     parser.add_argument("--preset", default="paper", help=f"one of: {', '.join(PRESETS)}")
     parser.add_argument("--seed", type=int, required=True, help="the run's seed (splits, init)")
