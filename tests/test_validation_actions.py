@@ -82,6 +82,12 @@ def test_swapped_pairing_is_the_action_conjugated_by_the_exchange(channels):
         same = np.array_equal(swapped, groups.act(g, x, channels))
         assert same is (g in COMMUTING), g
         assert groups.commutes_with_exchange(g) is (g in COMMUTING)
+    # where M does not commute with P, P M P = -M: the wrong pairing is the true action
+    # composed with negating every vector (v -> -v), scalars untouched
+    sign = np.array([-1.0 if ch["kind"] == "vector" else 1.0 for ch in channels])[:, None, None]
+    for g in ("r", "r3", "s", "sr2"):
+        negated = sign * groups.act(g, x, channels)
+        assert np.array_equal(groups.act(f"p*{g}*p", x, channels), negated), g
     # scalars never change under the pairing; translations commute with P
     assert np.array_equal(groups.act("p*t(2,3)*p", x, channels), groups.act("t(2,3)", x, channels))
     assert np.array_equal(

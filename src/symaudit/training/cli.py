@@ -26,10 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, required=True, help="the run's seed (splits, init)")
     parser.add_argument(
         "--stores",
-        nargs=3,
+        nargs="+",
         required=True,
         metavar="STORE",
-        help="the group's three class stores, in class order (e.g. CE-RP CE-CRP CE-RPUI)",
+        help="the group's class stores, in class order (e.g. CE-RP CE-CRP CE-RPUI; NSK: "
+        "NS-Kolmogorov alone)",
     )
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument(
