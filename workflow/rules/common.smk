@@ -209,7 +209,9 @@ def quality_equivariance_files():
     files = []
     for d, m, s in runs():
         first = run_sets(d)[0]
-        files.append(f"{RESULTS}/equivariance/{d}/{m}/seed{s}/{first}_chunk{chunk_ids(first)[0]}.nc")
+        files.append(
+            f"{RESULTS}/equivariance/{d}/{m}/seed{s}/{first}_chunk{chunk_ids(first)[0]}.nc"
+        )
     return files
 
 
@@ -266,6 +268,4 @@ def robustness_figures():
 
 
 def expected_figures():
-    return symaudit_aggregate.expected_figures(
-        config["datasets"], config["models"], study_sets()
-    )
+    return symaudit_aggregate.expected_figures(config["datasets"], config["models"], study_sets())
