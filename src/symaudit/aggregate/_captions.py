@@ -473,6 +473,11 @@ OTHER_CAPTIONS: dict[str, str] = {
         " Case 1: a D4-twirled model has relative error 1 ± 1e-6 for every example and every"
         " D4 element and the influence of every element equals e's; case 2: the UNet is exact"
         " for shifts that are multiples of its total stride, the other shifts reported beside."
+        " Case 3: on Kolmogorov flow (NSK) the error is ~1 inside the forcing's symmetry"
+        " subgroup and > 1 outside, the influence lower outside, and the Spearman correlation"
+        " of error and influence is reported; case 6: NS evaluated with the velocity components"
+        " paired to the wrong axes fails at exactly r, r³, s, sr² (the paper's NS pattern), the"
+        " correct action does not."
         " A row ``not measured`` names the input that was absent; it never counts as holding."
     ),
     "conservation_defect": (
