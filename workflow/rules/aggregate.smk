@@ -75,7 +75,7 @@ rule aggregate_tables:
         "../../envs/aggregate.yaml"
     params:
         study_dir=lambda wildcards, output: Path(output.tables[0]).parents[1],
-        element_sets=config["analysis"]["element_sets"],
+        element_sets=study_sets(),
         twirl="--twirl" if twirl_tables() else "",
     shell:
         "python -m symaudit aggregate --study-dir {params.study_dir}"

@@ -68,7 +68,7 @@ def load_solutions(directory) -> list:
 def load_analysis(checkpoint, run_dir, stores, batch: int, time_steps: int, device=None):
     """(model, meta, channels, families, inputs, targets) for analysis batch ``batch``.
 
-    ``inputs``/``targets``: (3 * time_steps, channel, y, x) in the model's dtype, example
+    ``inputs``/``targets``: (classes * time_steps, channel, y, x) in the model's dtype, example
     n = t + time_steps * class (pdehats.md §1.6).
     """
     from symaudit.models import load_checkpoint
