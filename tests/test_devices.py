@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from symaudit.devices import choose_device
+from symaudit._device import choose_device
 from symaudit.errors import UserError
 
 

@@ -9,7 +9,7 @@ this module is the one place that reads them:
   checkpoints made outside training;
 * the persisted splits (:func:`load_splits`) and the analysis mini-batches built from the test
   trajectories (:func:`analysis_batch`, example order n = t + T·class, docs/algorithms.md §1.5);
-* the device (:func:`symaudit.devices.choose_device`) and the model's dtype;
+* the device (:func:`symaudit._device.choose_device`) and the model's dtype;
 * :func:`per_class`: ``(..., n)`` values back to ``(..., time, class)``.
 
 It sits below the stages (it imports models and stores, never training), so influence and
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from symaudit.devices import choose_device
+from symaudit._device import choose_device
 from symaudit.store import Store, check_finite_frames, open_store
 
 __all__ = [
@@ -196,7 +196,7 @@ class TrainedRun:
         return [s.family for s in self.stores]
 
     def batch(self, k: int, time_steps: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Analysis batch ``k``: ``(3 * time_steps, channel, y, x)`` inputs and targets on the
+        """Analysis batch ``k``: ``(classes * time_steps, channel, y, x)`` inputs and targets on the
         run's device in the model's dtype, example n = t + time_steps * class."""
         inputs, targets = analysis_batch(self.stores, self.splits, int(k), time_steps)
         to = {"device": self.device, "dtype": self.dtype}

@@ -8,6 +8,7 @@ names as keywords.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -311,6 +312,13 @@ def _krylov(
 
 def _solve_one(p: _Problem, o: SolveOptions, lam: float, start: torch.Tensor | None) -> KetSolution:
     """Solve at one λ (the Nyström sketch is shared: only its λ-shift changes)."""
+    logging.getLogger("symaudit.influence").info(
+        "%s: %d kets at damping %.4g (lambda_max ~ %.4g)",
+        o.method,
+        p.G.shape[0],
+        lam,
+        float("nan") if p.lambda_max is None else p.lambda_max,
+    )
     local = dict(p.setup)
     precond, rank = None, 0
     if p.nys is not None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from symaudit.devices import choose_device
+from symaudit._device import choose_device
 
 __all__ = ["Dist", "setup", "teardown"]
 
