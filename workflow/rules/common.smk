@@ -108,9 +108,26 @@ def stage_code(stage):
     return files
 
 
+# keys that steer the DAG, not a stage's numbers: kept out of the CLIs' --settings (and so out
+# of the rules' params, whose change reruns a rule)
+WORKFLOW_ONLY_KEYS = {"influence": {"keep_solutions"}}
+
+
 def section(name):
     """A config section as compact JSON for a CLI's --settings (defaults filled by the schema)."""
-    return json.dumps(config.get(name, {}), sort_keys=True, separators=(",", ":"))
+    settings = {
+        key: value
+        for key, value in config.get(name, {}).items()
+        if key not in WORKFLOW_ONLY_KEYS.get(name, ())
+    }
+    return json.dumps(settings, sort_keys=True, separators=(",", ":"))
+
+
+def solution_output(path):
+    """The influence solutions of one batch: temporary unless influence.keep_solutions."""
+    if config["influence"].get("keep_solutions", True):
+        return directory(path)
+    return temp(directory(path))
 
 
 def run_epochs(epochs, dataset, model, key="train.epochs"):
