@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from symaudit import groups
-from symaudit._device import default_device
+from symaudit._device import choose_device
 from symaudit._io import write_atomic
 from symaudit.baselines import add_gate_argument, warn_if_failed
 
@@ -106,15 +106,7 @@ def load_batches(stores, run_dir: Path, batches, time_steps: int):
 
 
 def _device(name: str) -> torch.device:
-    if name == "auto":
-        return default_device()  # a Slurm GPU job that sees no GPU stops here
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ValueError(f"--device {name!r}: expected auto, cpu or cuda[:i]") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available on this machine")
-    return device
+    return choose_device(name)  # auto: a Slurm GPU job that sees no GPU stops here
 
 
 def _run_identity(meta: dict, run_dir: Path, families: list[str]) -> dict[str, str]:
