@@ -18,36 +18,84 @@ from symaudit import cli, groups
 from symaudit.aggregate import _findings
 from symaudit.aggregate import _findings_training as ft
 
-TWIRL_COLS = ["percent_q1", "percent_median", "percent_q3", "pooled_percent", "loss_total",
-              "loss_mean", "loss_equiv", "loss_twirled", "n_seeds", "n_examples"]
+TWIRL_COLS = [
+    "percent_q1",
+    "percent_median",
+    "percent_q3",
+    "pooled_percent",
+    "loss_total",
+    "loss_mean",
+    "loss_equiv",
+    "loss_twirled",
+    "n_seeds",
+    "n_examples",
+]
 
 
 def _twirl(dataset, model, percent):
-    values = [percent - 1, percent, percent + 1, percent, 1.0, 1 - percent / 100,
-              percent / 100, 1 - percent / 100, 2, 36]
+    values = [
+        percent - 1,
+        percent,
+        percent + 1,
+        percent,
+        1.0,
+        1 - percent / 100,
+        percent / 100,
+        1 - percent / 100,
+        2,
+        36,
+    ]
     return {"dataset": dataset, "model": model, **dict(zip(TWIRL_COLS, values, strict=True))}
 
 
 def _inf(dataset, model, element, median):
     g = groups.parse(element)
-    return {"dataset": dataset, "model": model, "element_set": "d4", "element": element,
-            "dx": g.dx, "dy": g.dy, "rotate": g.rotate, "reflect": g.reflect,
-            "q1": 0.9 * median, "median": median, "q3": 1.1 * median, "n": 36, "n_seeds": 2,
-            "n_batches": 2, "n_unconverged": 0, "n_kets": 36, "converged": True}
+    return {
+        "dataset": dataset,
+        "model": model,
+        "element_set": "d4",
+        "element": element,
+        "dx": g.dx,
+        "dy": g.dy,
+        "rotate": g.rotate,
+        "reflect": g.reflect,
+        "q1": 0.9 * median,
+        "median": median,
+        "q3": 1.1 * median,
+        "n": 36,
+        "n_seeds": 2,
+        "n_batches": 2,
+        "n_unconverged": 0,
+        "n_kets": 36,
+        "converged": True,
+    }
 
 
 def _med(dataset, model, element_set, element, damping, median):
-    return {"dataset": dataset, "model": model, "element_set": element_set, "element": element,
-            "damping": damping, "median": median, "n": 36}
+    return {
+        "dataset": dataset,
+        "model": model,
+        "element_set": element_set,
+        "element": element,
+        "damping": damping,
+        "median": median,
+        "n": 36,
+    }
 
 
 @pytest.fixture
 def tables(tmp_path):
     d = tmp_path / "tables"
     d.mkdir()
-    pd.DataFrame([_twirl("NS", "unet", 20.0), _twirl("NS", "unet-aug", 5.0),
-                  _twirl("NS", "vit", 10.0), _twirl("NS", "vit-aug", 15.0),
-                  _twirl("CE", "unet", 8.0)]).to_csv(d / "twirl_d4.csv", index=False)
+    pd.DataFrame(
+        [
+            _twirl("NS", "unet", 20.0),
+            _twirl("NS", "unet-aug", 5.0),
+            _twirl("NS", "vit", 10.0),
+            _twirl("NS", "vit-aug", 15.0),
+            _twirl("CE", "unet", 8.0),
+        ]
+    ).to_csv(d / "twirl_d4.csv", index=False)
     inf = []
     for g in groups.D4:
         inf.append(_inf("NS", "unet", g, 3.0 if g == "sr3" else 1.0))
@@ -60,8 +108,11 @@ def tables(tmp_path):
     med = []
     for i, g in enumerate(groups.D4):
         exact = 8.0 - i
-        for damping, unet, vit in [("0.01", exact, exact), ("0.001", exact, exact),
-                                   ("galerkin", 1.1 * exact, float(i + 1))]:
+        for damping, unet, vit in [
+            ("0.01", exact, exact),
+            ("0.001", exact, exact),
+            ("galerkin", 1.1 * exact, float(i + 1)),
+        ]:
             med.append(_med("NS", "unet", "d4", g, damping, unet))
             med.append(_med("NS", "vit", "d4", g, damping, vit))
             med.append(_med("NS", "twirled-unet", "d4", g, damping, 1.0))
@@ -105,10 +156,13 @@ def test_case4_known_answers(tables):
     # CE has no augmented model: no CE rows; an explicit pairing replaces the suffix rule
     assert not rows.case.str.contains("| CE", regex=False).any()
     rows = pd.DataFrame(ft.case4_rows(tables, {"vit": "unet"}))
-    assert list(rows.case) == ["4 augmentation | NS vit vs unet | equivariance share",
-                               "4 augmentation | NS vit vs unet | influence spread"]
+    assert list(rows.case) == [
+        "4 augmentation | NS vit vs unet | equivariance share",
+        "4 augmentation | NS vit vs unet | influence spread",
+    ]
     assert _one(rows, "4 augmentation | NS vit vs unet | influence spread").measured == (
-        f"spread {7 / 4.5:.9g} vs {2.0 / 1.25:.9g}")
+        f"spread {7 / 4.5:.9g} vs {2.0 / 1.25:.9g}"
+    )
     assert _one(rows, "4 augmentation | NS vit vs unet | equivariance share").holds  # 10 < 20
 
 
@@ -132,7 +186,8 @@ def test_case5_not_measured(tables, tmp_path):
     head = "5 exact vs the reference's approximation"
     row = ft.case5_rows(tables, primary=None)
     assert [r["measured"] for r in row] == [
-        "not measured: the primary λ (influence.damping.primary) not given"]
+        "not measured: the primary λ (influence.damping.primary) not given"
+    ]
     row = ft.case5_rows(tables, primary=1e-5)
     assert row[0]["measured"] == "not measured: λ 1e-05 absent from the table"
     med = pd.read_csv(tables / "influence_robustness_medians.csv")
@@ -144,9 +199,11 @@ def test_case5_not_measured(tables, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert ft.case5_rows(empty, 1e-3)[0]["measured"].startswith(
-        "not measured: no influence_robustness_medians.csv")
+        "not measured: no influence_robustness_medians.csv"
+    )
     assert ft.case4_rows(empty)[0]["measured"] == (
-        "not measured: neither twirl_d4.csv nor influence_d4.csv")
+        "not measured: neither twirl_d4.csv nor influence_d4.csv"
+    )
 
 
 def test_registered_in_the_findings_table_and_cli(tables, tmp_path, capsys):
@@ -154,12 +211,26 @@ def test_registered_in_the_findings_table_and_cli(tables, tmp_path, capsys):
     cases = [c.split(" |")[0] for c in df.case]
     # case order: quality, 1, 2, 3 (pending here), 4, 5, 6 (pending here)
     assert list(dict.fromkeys(cases)) == [
-        "quality gate", "1 exact control", "2 architecture-exact translations", *_findings.PENDING
+        "quality gate",
+        "1 exact control",
+        "2 architecture-exact translations",
+        *_findings.PENDING,
     ]
     assert _one(df, "4 augmentation | NS unet-aug vs unet | equivariance share").holds
     out = tmp_path / "findings.csv"
-    argv = ["findings", "--tables", str(tables), "--out", str(out), "--stride", "16",
-            "--primary-damping", "0.001", "--augmented", "unet-aug=unet"]
+    argv = [
+        "findings",
+        "--tables",
+        str(tables),
+        "--out",
+        str(out),
+        "--stride",
+        "16",
+        "--primary-damping",
+        "0.001",
+        "--augmented",
+        "unet-aug=unet",
+    ]
     assert cli.main(argv) == 0
     written = pd.read_csv(out)
     assert not written.case.str.contains("vit-aug").any()

@@ -168,7 +168,9 @@ def _merged(base, override):
 def run_train(dataset, model):
     """The train section for one run: a variant's ``train`` merged into the study's, then
     ``epochs`` resolved to the run's value."""
-    train = _merged(config.get("train", {}), config.get("variants", {}).get(model, {}).get("train", {}))
+    train = _merged(
+        config.get("train", {}), config.get("variants", {}).get(model, {}).get("train", {})
+    )
     if "epochs" in train:
         train["epochs"] = run_epochs(train["epochs"], dataset, model)
     return train

@@ -122,14 +122,24 @@ def case4_rows(tables: Path, augmented: Mapping[str, str] | None = None) -> list
     twirl, inf = _read(tables, "twirl_d4.csv"), _read(tables, "influence_d4.csv")
     present = [t for t in (twirl, inf) if t is not None]
     if not present:
-        return [_missing(CASE4, "augmentation lowers the equivariance share and narrows the "
-                         "influence spread", "neither twirl_d4.csv nor influence_d4.csv")]
+        return [
+            _missing(
+                CASE4,
+                "augmentation lowers the equivariance share and narrows the influence spread",
+                "neither twirl_d4.csv nor influence_d4.csv",
+            )
+        ]
     models = set().union(*(set(t.model) for t in present))
     pairs = _augmented_pairs(models, augmented)
     pairs = {a: b for a, b in pairs.items() if a in models}
     if not pairs:
-        return [_missing(CASE4, "an augmented model beside its base", "no *-aug model in the "
-                         "twirl or influence tables")]
+        return [
+            _missing(
+                CASE4,
+                "an augmented model beside its base",
+                "no *-aug model in the twirl or influence tables",
+            )
+        ]
     datasets = sorted(set().union(*(set(t.dataset) for t in present)))
     rows = []
     for aug, base in pairs.items():
@@ -229,8 +239,9 @@ def _case3_rows(med: pd.DataFrame, lam: str | None, resolution: int) -> list[dic
             why = f"{len(inside)} element(s) inside G and {len(outside)} outside: need both"
             rows.append(_missing(what, expected, why))
             continue
-        holds = bool(np.isfinite(r_exact) and np.isfinite(r_gal)
-                     and (r_exact < 1.0) == (r_gal < 1.0))
+        holds = bool(
+            np.isfinite(r_exact) and np.isfinite(r_gal) and (r_exact < 1.0) == (r_gal < 1.0)
+        )
         rows.append(
             _row(
                 what,
@@ -251,15 +262,24 @@ def case5_rows(
     expected = "relative gap and Kendall tau between converged and Galerkin influence"
     med = _read(tables, "influence_robustness_medians.csv")
     if med is None or med.empty:
-        return [_missing(CASE5, expected, "no influence_robustness_medians.csv (a study with a "
-                         "damping path and influence.galerkin_reference)")]
+        return [
+            _missing(
+                CASE5,
+                expected,
+                "no influence_robustness_medians.csv (a study with a "
+                "damping path and influence.galerkin_reference)",
+            )
+        ]
     med = med.astype({"damping": str})
     if primary is None:
         return [_missing(CASE5, expected, "the primary λ (influence.damping.primary) not given")]
     lam = _primary_key(med.damping.unique(), float(primary))
     if lam is None or GALERKIN not in set(med.damping):
-        why = (f"λ {primary:g} absent from the table" if lam is None
-               else "no Galerkin values (influence.galerkin_reference)")
+        why = (
+            f"λ {primary:g} absent from the table"
+            if lam is None
+            else "no Galerkin values (influence.galerkin_reference)"
+        )
         return [_missing(CASE5, expected, why)]
     rows = []
     d4 = med[(med.element_set == "d4") & (med.dataset != KOLMOGOROV_DATASET)]
