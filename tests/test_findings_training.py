@@ -209,12 +209,14 @@ def test_case5_not_measured(tables, tmp_path):
 def test_registered_in_the_findings_table_and_cli(tables, tmp_path, capsys):
     df = _findings.build_findings(tables, stride=16, primary_damping=1e-3)
     cases = [c.split(" |")[0] for c in df.case]
-    # case order: quality, 1, 2, 3 (pending here), 4, 5, 6 (pending here)
+    # case order: quality, 1, 2, 3 (not measured here), 4, 5, 6 (not measured here)
     assert list(dict.fromkeys(cases)) == [
         "quality gate",
         "1 exact control",
         "2 architecture-exact translations",
+        "3 symmetry broken by the physics",
         *_findings.PENDING,
+        "6 NS pairing artefact",
     ]
     assert _one(df, "4 augmentation | NS unet-aug vs unet | equivariance share").holds
     out = tmp_path / "findings.csv"
