@@ -14,7 +14,7 @@ from symaudit.training import cli
 
 
 def _args(**kw):
-    base = dict(dataset="NS", model="unet", preset="tiny", seed=0)
+    base = dict(dataset="NS", model="unet", preset="tiny", seed=0, name=None)
     return argparse.Namespace(**{**base, **kw})
 
 

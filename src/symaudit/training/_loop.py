@@ -101,10 +101,11 @@ def _is_checkpoint_epoch(epoch: int, settings: Mapping) -> bool:
     return epoch == 1 or epoch % settings["checkpoint_every"] == 0 or epoch == settings["epochs"]
 
 
-def _identity(dataset, model, preset, seed, stores, settings) -> dict:
+def _identity(dataset, model, preset, seed, stores, settings, name=None) -> dict:
     """What makes two invocations the same run (``epochs`` excluded: a finished run may be
-    extended by asking for more epochs)."""
-    return {
+    extended by asking for more epochs).  ``name`` (the run's model name in its study when it
+    differs from the architecture, e.g. ``unet-aug``) is recorded only when given."""
+    identity = {
         "dataset": dataset,
         "model": model,
         "preset": preset,
@@ -112,6 +113,9 @@ def _identity(dataset, model, preset, seed, stores, settings) -> dict:
         "stores": [{"family": s.family, "shape": list(s.shape)} for s in stores],
         "settings": {k: v for k, v in run_defining(settings).items() if k != "epochs"},
     }
+    if name is not None and name != model:
+        identity["name"] = name
+    return identity
 
 
 def _first_difference(a, b, prefix: str = "") -> str | None:
@@ -198,6 +202,7 @@ def train(
     callbacks: Sequence[Callback] = (),
     equivariance_fn: Callable | None = equivariance_fraction,
     log: Callable[[str], None] | None = print,
+    name: str | None = None,
 ) -> Path:
     """Train (or resume, or skip) one run and return the path of its ``final.pt``.
 
@@ -229,6 +234,11 @@ def train(
         used at checkpoint epochs when ``track_equivariance`` is on.
     log : callable, optional
         Where rank 0's one-line progress messages go (``None`` silences them).
+    name : str, optional
+        The run's model name in its study when it is a variant of the architecture ``model``
+        (e.g. ``unet-aug``: the UNet trained with augmentation).  Recorded in the checkpoints'
+        run identity (``meta["run"]["name"]``), which the equivariance and influence stages
+        label their outputs with; the checkpoint's architecture stays ``model``.
 
     Raises
     ------
@@ -257,6 +267,7 @@ def train(
                 callbacks,
                 equivariance_fn,
                 say,
+                name,
             )
     finally:
         teardown(d)
@@ -352,12 +363,14 @@ def _write_run_config(run: _Run, resumed_from: int | None) -> None:
     )
 
 
-def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks, equiv_fn, say):
+def _train(
+    dataset, model_name, preset, seed, store_paths, out, s, d, callbacks, equiv_fn, say, name=None
+):
     stores = open_class_stores(dataset, store_paths)
     batch = s["batch_size"]
     if batch % d.world:
         raise ValueError(f"batch_size {batch} is not divisible by the {d.world} DDP ranks")
-    identity = _identity(dataset, model_name, preset, seed, stores, s)
+    identity = _identity(dataset, model_name, preset, seed, stores, s, name)
     run = _Run(dataset, model_name, preset, seed, store_paths, out, s, d, stores, identity, say)
     if d.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -417,7 +430,7 @@ def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks,
         plot_training_curve(
             state.history,
             out / "training_curve.png",
-            f"{dataset} {model_name} ({preset}), seed {seed}",
+            f"{dataset} {name or model_name} ({preset}), seed {seed}",
         )
     d.barrier()
     return out / FINAL
