@@ -7,7 +7,12 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+# The helpers below import symaudit from THIS checkout (not whichever copy is installed), as
+# the rules' jobs do (PYTHONPATH below).
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
 from symaudit import aggregate as symaudit_aggregate
+from symaudit import companion as symaudit_companion
 from symaudit import datasets as symaudit_datasets
 from symaudit import groups as symaudit_groups
 
@@ -65,6 +70,7 @@ _STAGE_CODE = {
     "influence": _CORE + ["losses.py", "influence/*.py"],
     "equivariance": _CORE + ["losses.py", "testing.py", "equivariance/*.py"],
     "aggregate": _CORE + ["aggregate/*.py"],
+    "companion": _CORE + ["losses.py", "models/*.py", "training/_data.py", "companion/*.py"],
     "conservation": _CORE
     + ["losses.py", "models/*.py", "training/*.py", "equivariance/*.py", "conservation/*.py"],
 }
@@ -256,3 +262,34 @@ def expected_figures():
     return symaudit_aggregate.expected_figures(
         config["datasets"], config["models"], config["analysis"]["element_sets"]
     )
+
+
+def companion_enabled():
+    """True when the study builds the companion diagnostics (config companion.enabled)."""
+    return bool(config.get("companion", {}).get("enabled", False))
+
+
+def companion_influence_file(dataset, model, seed):
+    """The influence output holding a run's identity element: chunk 0 of the first element
+    set (every set lists its identity, e or t(0,0), first)."""
+    first = config["analysis"]["element_sets"][0]
+    return f"{RESULTS}/influence/{dataset}/{model}/seed{seed}/{first}_chunk000.nc"
+
+
+def companion_run_arguments(wildcards, input):
+    """``--run DATASET MODEL SEED INFLUENCE RUN_DIR ROLLOUT`` for every run, in input order."""
+    return " ".join(
+        f"--run {d} {m} {s} {influence} {Path(metrics).parent} {rollout}"
+        for (d, m, s), influence, metrics, rollout in zip(
+            runs(), input.influence, input.metrics, input.rollout, strict=True
+        )
+    )
+
+
+def companion_outputs():
+    """The companion tables and figures when enabled (the report waits for them), else []."""
+    if not companion_enabled():
+        return []
+    return [f"{RESULTS}/tables/{name}.csv" for name in symaudit_companion.TABLES] + [
+        f"{RESULTS}/figures/{stem}.png" for stem in symaudit_companion.FIGURES
+    ]

@@ -1,0 +1,149 @@
+"""``symaudit companion``: the companion paper's diagnostics of a study.
+
+    symaudit companion rollout --checkpoint MODELS/CE/unet/seed0/final.pt \\
+        --run-dir MODELS/CE/unet/seed0 --stores DATA/CE-RP.zarr DATA/CE-CRP.zarr \\
+        DATA/CE-RPUI.zarr --batches 0 1 --starts 16 --train-transitions 16 --out rollout.nc
+
+    symaudit companion tables --run CE unet 0 INFLUENCE/CE/unet/seed0/d4_chunk000.nc \\
+        MODELS/CE/unet/seed0 rollout.nc [--run ...] --stores DATA/CE-RP.zarr ... \\
+        --settings '{"distance_edges": 20}' --tables-dir tables --figures-dir figures
+
+``rollout`` writes one run's autoregressive rollout errors (NetCDF ``error`` (batch, class,
+start, horizon): cumulative SMSE, :func:`symaudit.companion.rollout_errors`).  ``tables``
+reads, per ``--run``, the influence output holding the run's identity element, its run
+directory (splits.json, metrics.csv) and its rollout file; ``--stores`` lists the class
+stores of every dataset group (matched to a run by family name).  It writes the tables of
+:mod:`symaudit.companion._tables` and the figures of :mod:`symaudit.companion._figures`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+#: the config's companion section: defaults of the keys the commands read
+SETTINGS_DEFAULTS = {"enabled": False, "distance_edges": 20, "distance_overlap": 1}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__.splitlines()[0]
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    roll = sub.add_parser("rollout", help="one run's autoregressive rollout errors")
+    roll.add_argument("--checkpoint", required=True, help="the model checkpoint (final.pt)")
+    roll.add_argument("--run-dir", required=True, help="the run directory (splits.json)")
+    roll.add_argument(
+        "--stores", nargs=3, required=True, metavar="STORE", help="class stores, in class order"
+    )
+    roll.add_argument("--batches", nargs="+", type=int, required=True, help="analysis batches")
+    roll.add_argument("--starts", type=int, required=True, help="start times 0 .. STARTS - 1")
+    roll.add_argument(
+        "--train-transitions", type=int, required=True, help="the training horizon (recorded)"
+    )
+    roll.add_argument("--out", required=True, type=Path, help="output NetCDF")
+    roll.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
+
+    tab = sub.add_parser("tables", help="the companion tables and figures of a study")
+    tab.add_argument(
+        "--run",
+        nargs=6,
+        action="append",
+        required=True,
+        metavar=("DATASET", "MODEL", "SEED", "INFLUENCE_NC", "RUN_DIR", "ROLLOUT_NC"),
+        help="one trained run: identity, identity-element influence, run directory, rollouts",
+    )
+    tab.add_argument("--stores", nargs="+", required=True, help="every class store (.zarr)")
+    tab.add_argument("--settings", default=None, help="the config's companion section (JSON)")
+    tab.add_argument("--tables-dir", required=True, type=Path, help="where the CSVs go")
+    tab.add_argument("--figures-dir", required=True, type=Path, help="where the PNGs go")
+
+
+def resolve_settings(raw: str | None) -> dict:
+    """The companion section (JSON text) with defaults filled in; unknown keys are errors."""
+    try:
+        given = json.loads(raw) if raw else {}
+    except json.JSONDecodeError as err:
+        raise ValueError(f"--settings is not valid JSON: {err}") from None
+    unknown = set(given) - set(SETTINGS_DEFAULTS)
+    if unknown:
+        raise ValueError(f"companion settings: unknown key(s) {sorted(unknown)}")
+    return {**SETTINGS_DEFAULTS, **given}
+
+
+def _rollout(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+    import xarray as xr
+
+    from symaudit._io import write_atomic
+    from symaudit.models import load_checkpoint
+
+    from ._rollout import rollout_errors
+    from ._run import analysis_trajectories
+
+    if not Path(args.checkpoint).exists():
+        raise FileNotFoundError(f"checkpoint {args.checkpoint} does not exist (train the run)")
+    model, _ = load_checkpoint(args.checkpoint)
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model = model.to(device).eval()
+    errors, families = [], [Path(p).name.removesuffix(".zarr") for p in args.stores]
+    for batch in args.batches:
+        traj = analysis_trajectories(args.run_dir, args.stores, batch)
+        errors.append(rollout_errors(model, traj, args.starts))
+    error = np.stack(errors)  # (batch, class, start, horizon)
+    ds = xr.Dataset(
+        {"error": (("batch", "class", "start", "horizon"), error)},
+        coords={
+            "batch": list(args.batches),
+            "class": families,
+            "start": np.arange(error.shape[2]),
+            "horizon": np.arange(1, error.shape[3] + 1),
+        },
+        attrs={
+            "error": "cumulative one-step SMSE of the rollout from the true state at `start`",
+            "train_transitions": int(args.train_transitions),
+            "checkpoint": os.path.basename(args.checkpoint),
+        },
+    )
+    write_atomic(args.out, lambda p: ds.to_netcdf(p))
+    print(
+        f"companion rollout: {len(args.batches)} batches x {error.shape[3]} horizons -> {args.out}"
+    )
+    return 0
+
+
+def _tables(args: argparse.Namespace) -> int:
+    from symaudit.datasets import DATASETS
+
+    from ._figures import make_figures
+    from ._tables import CompanionRun, companion_tables, write_tables
+
+    settings = resolve_settings(args.settings)
+    by_family = {Path(p).name.removesuffix(".zarr"): Path(p) for p in args.stores}
+    runs = []
+    for dataset, model, seed, influence, run_dir, rollout in args.run:
+        if not seed.isdigit():
+            raise ValueError(f"--run {dataset} {model} {seed}: SEED must be a non-negative integer")
+        if dataset not in DATASETS:
+            raise ValueError(f"--run {dataset}: unknown dataset (one of {sorted(DATASETS)})")
+        missing = [f for f in DATASETS[dataset] if f not in by_family]
+        if missing:
+            raise ValueError(f"--stores: no store for {', '.join(missing)} (run {dataset})")
+        stores = tuple(by_family[f] for f in DATASETS[dataset])
+        runs.append(
+            CompanionRun(
+                dataset, model, int(seed), Path(influence), Path(run_dir), stores, Path(rollout)
+            )
+        )
+    tables = companion_tables(
+        runs, int(settings["distance_edges"]), int(settings["distance_overlap"])
+    )
+    written = write_tables(tables, args.tables_dir)
+    written += make_figures(args.tables_dir, args.figures_dir)
+    print(f"companion tables: {len(runs)} runs -> {len(written)} files")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return _rollout(args) if args.action == "rollout" else _tables(args)
