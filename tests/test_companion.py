@@ -38,6 +38,17 @@ def test_identity_gives_the_identity_patterns():
     np.testing.assert_array_equal(curves["inter"][1], np.zeros((3, 2 * T - 1)))
 
 
+def test_diagonal_means():
+    diag, off = companion.diagonal_means(identity_pi(3) * 2.0)
+    np.testing.assert_array_equal(diag, [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(off, [0.0, 0.0, 0.0])
+    pi = random_pi(2)
+    flat = pi[1].transpose(1, 0, 3, 2).reshape(T * B, T * B)  # n = t + T · class
+    diag, off = companion.diagonal_means(pi)
+    np.testing.assert_allclose(diag[1], np.trace(flat) / (T * B))
+    np.testing.assert_allclose(off[1], (flat.sum() - np.trace(flat)) / (T * B * (T * B - 1)))
+
+
 def test_aggregators_match_numpy_quantiles():
     pi = random_pi()
     q = companion.two_time_map(pi)

@@ -10,6 +10,7 @@ from itertools import product
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import xarray as xr
 
 from symaudit import companion
@@ -40,6 +41,11 @@ def _identity(tiny_study, dataset, model):
                     continue
                 da = ds[var].sel(element=name)
                 for b in ds["batch"].values:
+                    if var == "pi_std":  # the raw values beside, for the rollout correlation
+                        raw = ds["pi_raw"].sel(element=name, batch=b)
+                        out.setdefault("raw", []).append(
+                            raw.transpose("bra_time", "bra_class", "ket_time", "ket_class").values
+                        )
                     grid = (
                         da.sel(batch=b)
                         .transpose("bra_time", "bra_class", "ket_time", "ket_class")
@@ -149,6 +155,94 @@ def test_companion_tables_recomputed_from_the_influence_outputs(tiny_study):
         assert list(part.epoch) == list(curves[0].epoch)
         for row in part.itertuples():
             _check(row, [c.set_index("epoch").val_smse[row.epoch] for c in curves])
+
+
+def test_rollout_tables_recomputed_from_the_rollouts(tiny_study):
+    from symaudit.losses import smse
+    from symaudit.models import load_checkpoint
+
+    error_table = pd.read_csv(tiny_study / "results/tiny/tables/rollout_error.csv")
+    corr_table = pd.read_csv(tiny_study / "results/tiny/tables/rollout_correlation.csv")
+    T = CFG["analysis"]["time_steps"]
+    train = CFG["train"]["time_steps"] - 1
+    for dataset, model in product(CFG["datasets"], CFG["models"]):
+        found = _identity(tiny_study, dataset, model)
+        errors, points_x, points_y = [], [], []
+        for seed in CFG["seeds"]:
+            run = tiny_study / f"results/tiny/models/{dataset}/{model}/seed{seed}"
+            with xr.open_dataset(
+                tiny_study / f"results/tiny/companion/{dataset}/{model}/seed{seed}/rollout.nc"
+            ) as ds:
+                err = ds["error"].values  # (batch, class, start, horizon)
+                batches = [int(b) for b in ds["batch"].values]
+            errors.append(err)
+            # the first step from t₀ = 1 of class 2, by hand from the checkpoint
+            net, _ = load_checkpoint(run / "final.pt")
+            splits = json.loads((run / "splits.json").read_text())["splits"]
+            stores = [tiny_study / f"results/tiny/data/{f}.zarr" for f in DATASETS[dataset]]
+            x, y = analysis_batch(stores, splits, batches[0], T)
+            with torch.no_grad():
+                one = smse(net(x[1 + 2 * T][None]), y[1 + 2 * T][None]).item()
+            np.testing.assert_allclose(err[0, 2, 1, 0], one, rtol=1e-5)
+            for k, c in product(range(len(batches)), range(3)):
+                points_y.append(
+                    [
+                        np.median([err[k, c, t0, dt - 1] for t0 in range(T - dt + 1)])
+                        for dt in range(1, T + 1)
+                    ]
+                )
+        for raw in found["raw"]:  # seeds × batches, the order of points_y
+            for c in range(3):
+                block = raw[:, c, :, c]
+                points_x.append((block.sum() - np.trace(block)) / np.trace(block))
+        part = error_table[(error_table.dataset == dataset) & (error_table.model == model)]
+        assert len(part) == errors[0].shape[3]
+        for row in part.itertuples():
+            assert row.beyond_training == (row.horizon > train)
+            _check(row, np.concatenate([e[..., row.horizon - 1].ravel() for e in errors]))
+        part = corr_table[(corr_table.dataset == dataset) & (corr_table.model == model)]
+        assert list(part.horizon) == list(range(1, T + 1))
+        points_y = np.array(points_y)
+        for row in part.itertuples():
+            assert row.n == len(points_x)
+            want = np.corrcoef(points_x, points_y[:, row.horizon - 1])[0, 1]
+            np.testing.assert_allclose(row.pearson_r, want, rtol=1e-10)
+
+
+def _raw_identity(path):
+    with xr.open_dataset(path) as ds:
+        assert str(ds["element"].values[0]) in ("e", "t(0,0)")
+        raw = ds["pi_raw"].isel(element=0).transpose("batch", "bra_time", "bra_class", ...)
+        return raw.values  # (batch, bra_time, bra_class, ket_time, ket_class)
+
+
+def test_influence_dynamics_recomputed_from_each_epochs_influence(tiny_study):
+    table = pd.read_csv(tiny_study / "results/tiny/tables/influence_dynamics.csv")
+    first = CFG["analysis"]["element_sets"][0]
+    last = CFG["train"]["epochs"]
+    for dataset, model in product(CFG["datasets"], CFG["models"]):
+        part = table[(table.dataset == dataset) & (table.model == model)]
+        assert sorted(set(part.epoch)) == sorted([*CFG["companion"]["epochs"], last])
+        for epoch in set(part.epoch):
+            grids = []
+            for seed in CFG["seeds"]:
+                if epoch == last:
+                    run = f"results/tiny/influence/{dataset}/{model}/seed{seed}"
+                    grids += list(_raw_identity(tiny_study / run / f"{first}_chunk000.nc"))
+                else:
+                    run = f"results/tiny/companion/{dataset}/{model}/seed{seed}"
+                    grids += list(_raw_identity(tiny_study / run / f"epoch{epoch}/identity.nc"))
+            n = grids[0].shape[0] * grids[0].shape[1]
+            flat = [g.reshape(n, n) for g in grids]  # (t, b) flattened, the same on both sides
+            diag = [np.trace(f) / n for f in flat]
+            off = [(f.sum() - np.trace(f)) / (n * n - n) for f in flat]
+            for kind, values in (("diagonal", diag), ("off_diagonal", off)):
+                (row,) = part[(part.epoch == epoch) & (part.kind == kind)].itertuples()
+                _check(row, values)
+        if dataset == CFG["datasets"][0] and model == CFG["models"][0]:
+            # the earlier epoch's influence differs from the last one's (another checkpoint)
+            early = part[part.epoch == CFG["companion"]["epochs"][0]]["median"].to_numpy()
+            assert not np.allclose(early, part[part.epoch == last]["median"].to_numpy())
 
 
 def test_companion_figures_and_report(tiny_study):

@@ -85,6 +85,7 @@ wildcard_constraints:
     batch=r"\d{2}",
     set=r"d4|shift_x|shift_y|shift_box",
     chunk=r"\d{3}",
+    epoch=r"\d+",
 
 
 def stage_code(stage):
@@ -283,6 +284,60 @@ def companion_run_arguments(wildcards, input):
         for (d, m, s), influence, metrics, rollout in zip(
             runs(), input.influence, input.metrics, input.rollout, strict=True
         )
+    )
+
+
+def companion_epochs(dataset, model):
+    """The configured ``companion.epochs`` measured for a run: those before its last epoch
+    (the last is final.pt, whose influence the influence stage computes; later ones do not
+    exist for this run).  Each must be an epoch training keeps a checkpoint of (1, every
+    ``train.checkpoint_every``), else a one-line error before anything runs."""
+    last = run_epochs(config["train"]["epochs"], dataset, model)
+    every = config["train"]["checkpoint_every"]
+    chosen = []
+    for epoch in config.get("companion", {}).get("epochs", []):
+        if epoch >= last:
+            continue
+        if epoch != 1 and epoch % every:
+            raise ValueError(
+                f"companion.epochs: {dataset} {model} keeps no checkpoint of epoch {epoch} "
+                f"(training keeps epoch 1, every train.checkpoint_every = {every} and the last)"
+            )
+        chosen.append(epoch)
+    return chosen
+
+
+def companion_checkpoint(wildcards):
+    """The kept checkpoint of one run at ``wildcards.epoch`` (training's ckpt_epoch file)."""
+    return f"{model_dir(wildcards)}/ckpt_epoch{int(wildcards.epoch):04d}.pt"
+
+
+def companion_influence_settings():
+    """The influence section for the companion epochs' solves: a damping path reduced to its
+    primary λ and no Galerkin comparison (the path and the comparison are the validation of
+    the final models' influence, not of its evolution)."""
+    section = dict(config.get("influence", {}))
+    damping = dict(section.get("damping", {}))
+    if "values" in damping:
+        section["damping"] = {"mode": damping.get("mode", "relative"), "value": damping["primary"]}
+    section["galerkin_reference"] = False
+    return json.dumps(section, sort_keys=True, separators=(",", ":"))
+
+
+def companion_epoch_files():
+    """(dataset, model, seed, epoch, identity influence file) of every companion epoch."""
+    return [
+        (d, m, s, e, f"{RESULTS}/companion/{d}/{m}/seed{s}/epoch{e}/identity.nc")
+        for d, m, s in runs()
+        for e in companion_epochs(d, m)
+    ]
+
+
+def companion_epoch_arguments(wildcards, input):
+    """``--epoch-influence DATASET MODEL SEED EPOCH FILE`` for every companion epoch."""
+    return " ".join(
+        f"--epoch-influence {d} {m} {s} {e} {path}"
+        for (d, m, s, e, _), path in zip(companion_epoch_files(), input.epochs, strict=True)
     )
 
 

@@ -1,6 +1,8 @@
 # The companion paper's diagnostics (symaudit.companion): included by the Snakefile when
 # config["companion"]["enabled"].  Per run, the autoregressive rollouts of its analysis
-# trajectories; then one local job reads every run's identity-element influence (the first
+# trajectories and, at each configured epoch before the last, the identity element's influence
+# of that epoch's kept checkpoint (the influence stage's two commands; the checkpoint is a
+# param: training writes it beside final.pt, which is the input); then one local job reads every run's identity-element influence (the first
 # element of the first element set: e or t(0,0)), analysis inputs, metrics and rollouts, and
 # writes the companion tables and figures; the report waits for them.
 
@@ -33,11 +35,67 @@ rule companion_rollout:
         " --out {output} > {log} 2>&1"
 
 
+rule companion_solve:
+    input:
+        model=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/final.pt",
+        stores=family_stores,
+        code=stage_code("influence"),
+    output:
+        solution=directory(
+            f"{RESULTS}/companion/{{dataset}}/{{model}}/seed{{seed}}/epoch{{epoch}}/batch{{batch}}/solution"
+        ),
+    log:
+        f"logs/{STUDY}/companion/{{dataset}}_{{model}}_seed{{seed}}_epoch{{epoch}}_batch{{batch}}_solve.log",
+    conda:
+        "../../envs/torch.yaml"
+    resources:
+        gpu=1,
+    params:
+        checkpoint=companion_checkpoint,
+        settings=companion_influence_settings(),
+        run_dir=model_dir,
+        time_steps=config["analysis"]["time_steps"],
+    shell:
+        "python -m symaudit influence-solve --checkpoint {params.checkpoint}"
+        " --run-dir {params.run_dir} --stores {input.stores} --batch {wildcards.batch}"
+        " --time-steps {params.time_steps} --settings '{params.settings}'"
+        " --out {output.solution} > {log} 2>&1"
+
+
+rule companion_identity:
+    input:
+        solutions=lambda w: expand(
+            rules.companion_solve.output.solution, batch=analysis_batches(), allow_missing=True
+        ),
+        model=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/final.pt",
+        stores=family_stores,
+        code=stage_code("influence"),
+    output:
+        f"{RESULTS}/companion/{{dataset}}/{{model}}/seed{{seed}}/epoch{{epoch}}/identity.nc",
+    log:
+        f"logs/{STUDY}/companion/{{dataset}}_{{model}}_seed{{seed}}_epoch{{epoch}}_identity.log",
+    conda:
+        "../../envs/torch.yaml"
+    resources:
+        gpu=1,
+    params:
+        checkpoint=companion_checkpoint,
+        settings=companion_influence_settings(),
+        run_dir=model_dir,
+        time_steps=config["analysis"]["time_steps"],
+    shell:
+        "python -m symaudit influence-bras --solutions {input.solutions}"
+        " --checkpoint {params.checkpoint} --run-dir {params.run_dir} --stores {input.stores}"
+        " --time-steps {params.time_steps} --set-name d4 --elements e"
+        " --settings '{params.settings}' --out {output} > {log} 2>&1"
+
+
 rule companion_tables:
     input:
         influence=[companion_influence_file(d, m, s) for d, m, s in runs()],
         metrics=[f"{RESULTS}/models/{d}/{m}/seed{s}/metrics.csv" for d, m, s in runs()],
         rollout=[f"{RESULTS}/companion/{d}/{m}/seed{s}/rollout.nc" for d, m, s in runs()],
+        epochs=[path for *_, path in companion_epoch_files()],
         stores=all_stores(),
         code=stage_code("companion"),
     output:
@@ -63,11 +121,13 @@ rule companion_tables:
         "../../envs/aggregate.yaml"
     params:
         runs=companion_run_arguments,
+        epochs=companion_epoch_arguments,
         settings=section("companion"),
         tables=lambda wildcards, output: Path(output.tables[0]).parent,
         figures=lambda wildcards, output: Path(output.figures[0]).parent,
     shell:
-        "python -m symaudit companion tables {params.runs} --stores {input.stores}"
+        "python -m symaudit companion tables {params.runs} {params.epochs}"
+        " --stores {input.stores}"
         " --settings '{params.settings}' --tables-dir {params.tables}"
         " --figures-dir {params.figures} > {log} 2>&1"
 

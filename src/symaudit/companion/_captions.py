@@ -118,6 +118,22 @@ COMPANION_CAPTIONS: dict[str, str] = {
         " influence ratio and the rollout error per horizon (tables ``rollout_error.csv``,"
         " ``rollout_correlation.csv``)."
     ),
+    "influence_dynamics": (
+        "**Influence over training** (lanl/PDEHats ``dynamics.jl``). At each configured epoch"
+        ' ({{ snakemake.config.get("companion", {}).get("epochs", []) }}, those before a'
+        " run's last) and at each run's last epoch: per (seed, analysis batch) the mean of"
+        " the RAW identity influence's diagonal Π[t, b, t, b] (self-influence, ``kind``"
+        " diagonal) and of all its off-diagonal entries (off_diagonal); Q1/median/Q3 over the"
+        " ``n`` (seed, batch) samples. Earlier epochs use training's kept checkpoints"
+        " (``ckpt_epochNNNN.pt``) and the primary damping λ only." + _Q
+    ),
+    "companion_influence_dynamics": (
+        "**Influence over training**: median (bars Q1–Q3 over seeds × analysis batches) of"
+        " the per-batch mean raw self-influence (circles) and off-diagonal influence"
+        " (triangles) against the epoch, one panel per dataset × model (table"
+        " ``influence_dynamics.csv``; log y when every value is positive). A growing gap"
+        " means updates become more example-local as training proceeds."
+    ),
     "training_curves": (
         "**Training curves** (companion paper, Figs. 9–11; lanl/PDEHats ``plot_training.jl``):"
         " validation SMSE per ``epoch``, Q1/median/Q3 over seeds (``n`` seeds), per dataset ×"

@@ -21,6 +21,7 @@ FIGURES: dict[str, str] = {
     "companion_influence_distance": "influence_distance",
     "companion_conservation_two_time_map": "conservation_two_time_map",
     "companion_rollout": "rollout_error",
+    "companion_influence_dynamics": "influence_dynamics",
 }
 
 
@@ -139,6 +140,26 @@ def _rollout(frame: pd.DataFrame, correlation: pd.DataFrame, plt):
     return fig
 
 
+def _dynamics(frame: pd.DataFrame, plt):
+    fig, axes, keys, _ = _panels(frame, plt)
+    for c, (dataset, model) in enumerate(keys):
+        ax = axes[0, c]
+        part = frame[(frame["dataset"] == dataset) & (frame["model"] == model)]
+        for kind, marker in (("diagonal", "o"), ("off_diagonal", "^")):
+            sub = part[part["kind"] == kind].sort_values("epoch")
+            yerr = np.vstack([sub["median"] - sub["q1"], sub["q3"] - sub["median"]])
+            ax.errorbar(
+                sub["epoch"], sub["median"], yerr=yerr, marker=marker, capsize=2, label=kind
+            )
+        if (part["q1"] > 0).all():  # log y as the reference, when every value allows it
+            ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("mean raw Π per batch (median, Q1–Q3)")
+        ax.set_title(f"{dataset} {model}")
+        ax.legend(fontsize=8)
+    return fig
+
+
 def make_figures(tables_dir: str | os.PathLike, out_dir: str | os.PathLike) -> list[Path]:
     """Draw every companion figure from the tables in ``tables_dir`` (an empty table — the
     conservation maps without CE — gives a figure saying so); writes ``<stem>.png``."""
@@ -155,6 +176,7 @@ def make_figures(tables_dir: str | os.PathLike, out_dir: str | os.PathLike) -> l
         "companion_time_lag": lambda f: _time_lag(f, plt),
         "companion_influence_distance": lambda f: _distance(f, plt),
         "companion_conservation_two_time_map": lambda f: _heatmaps(f, plt, by="observable"),
+        "companion_influence_dynamics": lambda f: _dynamics(f, plt),
         "companion_rollout": lambda f: _rollout(
             f, pd.read_csv(Path(tables_dir) / "rollout_correlation.csv"), plt
         ),

@@ -5,12 +5,10 @@ cross-time influence they are compared with (lanl/PDEHats ``scripts/Benchmark/pl
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 __all__ = ["cross_time_ratio", "pearson", "rollout_errors"]
 
 
-@torch.no_grad()
 def rollout_errors(model, trajectories, starts: int) -> np.ndarray:
     """Cumulative one-step SMSE of autoregressive rollouts q_{k+1} = f(q_k) from the true state.
 
@@ -21,9 +19,15 @@ def rollout_errors(model, trajectories, starts: int) -> np.ndarray:
     t₀ + dt ≥ frames.
 
     Returns (class, starts, frames − 1) float64."""
+    import torch
+
+    with torch.no_grad():
+        return _rollout_errors(model, torch.as_tensor(np.asarray(trajectories)), starts)
+
+
+def _rollout_errors(model, x, starts: int) -> np.ndarray:
     from symaudit.losses import smse
 
-    x = torch.as_tensor(np.asarray(trajectories))
     param = next(model.parameters())
     x = x.to(device=param.device, dtype=param.dtype)
     classes, frames = x.shape[:2]

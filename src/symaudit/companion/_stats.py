@@ -22,6 +22,7 @@ import numpy as np
 __all__ = [
     "QUANTILES",
     "class_transfer",
+    "diagonal_means",
     "distance_bins",
     "input_distances",
     "log_edges",
@@ -171,3 +172,17 @@ def distance_bins(distances, pi, edges, overlap: int):
         np.array(counts),
         np.stack(qs, axis=1),
     )
+
+
+def diagonal_means(pi) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample, the mean of the diagonal (self-influence Π[t, b, t, b]) and the mean of
+    every off-diagonal entry, NaN skipped (``dynamics.jl``, on the raw Π).
+
+    Returns (diagonal, off_diagonal), each of shape (sample,)."""
+    pi = _check(pi)
+    n = pi.shape[1] * pi.shape[2]
+    flat = pi.reshape(len(pi), n, n)
+    eye = np.eye(n, dtype=bool)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(flat[:, eye], axis=1), np.nanmean(flat[:, ~eye], axis=1)

@@ -25,7 +25,11 @@ Tables (one row per dataset × model × coordinate; q1/median/q3 numpy type 7, N
 * ``rollout_correlation``: dataset, model, horizon dt = 1..T, n (points), pearson_r — over
   the points (seed, batch, class), Pearson's r between the cross-time ratio of the raw
   influence Σ_{t≠t'} Π[t,b,t',b] / Σ_t Π[t,b,t,b] and the median over t₀ (t₀ + dt ≤ T) of
-  the rollout error (``pcs.jl``).
+  the rollout error (``pcs.jl``);
+* ``influence_dynamics``: dataset, model, epoch, kind (diagonal | off_diagonal), n, q1,
+  median, q3 — per (seed, batch) the mean of the raw Π's diagonal Π[t,b,t,b] and of its
+  off-diagonal entries, quantiles over the (seed, batch) samples, at each configured epoch
+  (``companion.epochs``) and the run's last (``dynamics.jl``).
 
 ``n`` counts the non-NaN values each row's quantiles came from (samples for the distance
 bins, seeds for the training curves).
@@ -101,6 +105,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "q3",
     ),
     "rollout_correlation": ("dataset", "model", "horizon", "n", "pearson_r"),
+    "influence_dynamics": ("dataset", "model", "epoch", "kind", "n", "q1", "median", "q3"),
 }
 
 #: the CE drift bras of the influence stage (variables pi_mass_std, pi_energy_std)
@@ -118,6 +123,9 @@ class CompanionRun:
     run_dir: Path  # the training run directory (splits.json, metrics.csv)
     stores: tuple[Path, ...] = field(default=())  # the group's class stores, in class order
     rollout: Path | None = None  # its ``symaudit companion rollout`` output
+    #: (epoch, identity influence of that epoch's checkpoint) for the configured epochs before
+    #: the last (the last epoch's influence is ``influence``)
+    epochs: tuple[tuple[int, Path], ...] = ()
 
 
 def read_identity_influence(path: str | os.PathLike) -> dict:
@@ -176,6 +184,31 @@ def _map_rows(base: dict, pi: np.ndarray) -> list[dict]:
         for t2 in range(q.shape[1])
         for t1 in range(q.shape[2])
     ]
+
+
+def _dynamics_rows(base: dict, runs: Sequence[CompanionRun], loaded: Sequence[dict]):
+    by_epoch: dict[int, list[np.ndarray]] = {}
+    for run, item in zip(runs, loaded, strict=True):
+        last = int(pd.read_csv(Path(run.run_dir) / "metrics.csv")["epoch"].max())
+        by_epoch.setdefault(last, []).append(item["raw"])
+        for epoch, path in run.epochs:
+            if epoch >= last:
+                raise ValueError(f"{path}: epoch {epoch} is not before the run's last ({last})")
+            by_epoch.setdefault(int(epoch), []).append(read_identity_influence(path)["raw"])
+    rows = []
+    for epoch in sorted(by_epoch):
+        means = _stats.diagonal_means(np.concatenate(by_epoch[epoch]))
+        for kind, values in zip(("diagonal", "off_diagonal"), means, strict=True):
+            rows.append(
+                {
+                    **base,
+                    "epoch": epoch,
+                    "kind": kind,
+                    "n": int(np.isfinite(values).sum()),
+                    **_q(_stats.quantiles(values)),
+                }
+            )
+    return rows
 
 
 def _training_rows(dataset: str, model: str, runs: Sequence[CompanionRun]) -> list[dict]:
@@ -338,6 +371,7 @@ def companion_tables(
                 obs_pi = np.concatenate([item[obs] for item in loaded])
                 rows["conservation_two_time_map"] += _map_rows({**base, "observable": obs}, obs_pi)
         rows["training_curves"] += _training_rows(dataset, model, members)
+        rows["influence_dynamics"] += _dynamics_rows(base, members, loaded)
         if all(r.rollout is not None for r in members):
             rollout, correlation = _rollout_rows(base, members, loaded)
             rows["rollout_error"] += rollout

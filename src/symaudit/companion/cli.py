@@ -5,13 +5,17 @@
         DATA/CE-RPUI.zarr --batches 0 1 --starts 16 --train-transitions 16 --out rollout.nc
 
     symaudit companion tables --run CE unet 0 INFLUENCE/CE/unet/seed0/d4_chunk000.nc \\
-        MODELS/CE/unet/seed0 rollout.nc [--run ...] --stores DATA/CE-RP.zarr ... \\
+        MODELS/CE/unet/seed0 rollout.nc [--run ...] \\
+        [--epoch-influence CE unet 0 1 COMPANION/CE/unet/seed0/epoch1/identity.nc ...] \\
+        --stores DATA/CE-RP.zarr ... \\
         --settings '{"distance_edges": 20}' --tables-dir tables --figures-dir figures
 
 ``rollout`` writes one run's autoregressive rollout errors (NetCDF ``error`` (batch, class,
 start, horizon): cumulative SMSE, :func:`symaudit.companion.rollout_errors`).  ``tables``
 reads, per ``--run``, the influence output holding the run's identity element, its run
-directory (splits.json, metrics.csv) and its rollout file; ``--stores`` lists the class
+directory (splits.json, metrics.csv) and its rollout file; each ``--epoch-influence`` the
+identity influence of an earlier checkpoint of a run (``influence-bras --elements e`` on
+``ckpt_epoch{E:04d}.pt``); ``--stores`` lists the class
 stores of every dataset group (matched to a run by family name).  It writes the tables of
 :mod:`symaudit.companion._tables` and the figures of :mod:`symaudit.companion._figures`.
 """
@@ -24,7 +28,7 @@ import os
 from pathlib import Path
 
 #: the config's companion section: defaults of the keys the commands read
-SETTINGS_DEFAULTS = {"enabled": False, "distance_edges": 20, "distance_overlap": 1}
+SETTINGS_DEFAULTS = {"enabled": False, "epochs": [], "distance_edges": 20, "distance_overlap": 1}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +56,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         metavar=("DATASET", "MODEL", "SEED", "INFLUENCE_NC", "RUN_DIR", "ROLLOUT_NC"),
         help="one trained run: identity, identity-element influence, run directory, rollouts",
+    )
+    tab.add_argument(
+        "--epoch-influence",
+        nargs=5,
+        action="append",
+        default=[],
+        metavar=("DATASET", "MODEL", "SEED", "EPOCH", "INFLUENCE_NC"),
+        help="the identity influence of a run's checkpoint at an epoch before its last",
     )
     tab.add_argument("--stores", nargs="+", required=True, help="every class store (.zarr)")
     tab.add_argument("--settings", default=None, help="the config's companion section (JSON)")
@@ -121,6 +133,14 @@ def _tables(args: argparse.Namespace) -> int:
 
     settings = resolve_settings(args.settings)
     by_family = {Path(p).name.removesuffix(".zarr"): Path(p) for p in args.stores}
+    epochs: dict[tuple[str, str, str], list] = {}
+    for dataset, model, seed, epoch, path in args.epoch_influence:
+        if not epoch.isdigit():
+            raise ValueError(f"--epoch-influence {dataset} {model} {seed}: bad EPOCH {epoch!r}")
+        epochs.setdefault((dataset, model, seed), []).append((int(epoch), Path(path)))
+    known = {(d, m, s) for d, m, s, *_ in args.run}
+    if set(epochs) - known:
+        raise ValueError(f"--epoch-influence: no --run for {sorted(set(epochs) - known)}")
     runs = []
     for dataset, model, seed, influence, run_dir, rollout in args.run:
         if not seed.isdigit():
@@ -133,7 +153,14 @@ def _tables(args: argparse.Namespace) -> int:
         stores = tuple(by_family[f] for f in DATASETS[dataset])
         runs.append(
             CompanionRun(
-                dataset, model, int(seed), Path(influence), Path(run_dir), stores, Path(rollout)
+                dataset,
+                model,
+                int(seed),
+                Path(influence),
+                Path(run_dir),
+                stores,
+                Path(rollout),
+                tuple(epochs.get((dataset, model, seed), ())),
             )
         )
     tables = companion_tables(
