@@ -166,3 +166,31 @@ def test_cross_time_ratio_and_pearson():
     x, y = np.random.default_rng(7).normal(size=(2, 10))
     np.testing.assert_allclose(pearson(x, y), np.corrcoef(x, y)[0, 1])
     assert np.isnan(pearson([1.0, 2.0], [3.0, 4.0]))
+
+
+def test_gradient_span_spectrum_matches_the_dense_metric():
+    from symaudit.companion._spectrum import gradient_span_spectrum
+    from symaudit.influence import GaussNewtonOperator, per_example_gradients
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 3, 3, padding=1, padding_mode="circular", dtype=torch.float64),
+        torch.nn.Tanh(),
+        torch.nn.Conv2d(3, 2, 1, dtype=torch.float64),
+    )
+    x = torch.randn(6, 2, 4, 4, dtype=torch.float64)
+    y = x + 0.3 * torch.randn_like(x)
+    found = gradient_span_spectrum(model, x, y, energy=0.0)
+    # oracle: the dense M, the gradients' left singular vectors from numpy
+    dense = GaussNewtonOperator(model, x).dense().numpy()
+    g = per_example_gradients(model, x, y).numpy()  # (N, P)
+    u, s, _ = np.linalg.svd(g.T, full_matrices=False)
+    basis = u[:, s > 1e-10 * s[0]]
+    want = np.sort(np.linalg.eigvalsh(basis.T @ dense @ basis))[::-1]
+    assert found["rank"] == basis.shape[1] == 6
+    np.testing.assert_allclose(found["eigenvalues"], want, rtol=1e-8, atol=1e-14)
+    top = np.linalg.eigvalsh(dense)[-1]
+    assert found["eigenvalues"][0] <= top * (1 + 1e-9)
+    np.testing.assert_allclose(found["lambda_max"], top, rtol=1e-4)
+    # the energy rule keeps fewer directions when allowed to drop 10 % of the energy
+    assert gradient_span_spectrum(model, x, y, energy=0.1)["rank"] < 6

@@ -245,6 +245,36 @@ def test_influence_dynamics_recomputed_from_each_epochs_influence(tiny_study):
             assert not np.allclose(early, part[part.epoch == last]["median"].to_numpy())
 
 
+def test_gn_spectrum_recomputed_from_the_spectra(tiny_study):
+    table = pd.read_csv(tiny_study / "results/tiny/tables/gn_spectrum.csv")
+    epochs = sorted([*CFG["companion"]["epochs"], CFG["train"]["epochs"]])
+    n_examples = 3 * CFG["analysis"]["time_steps"]
+    for dataset, model in product(CFG["datasets"], CFG["models"]):
+        part = table[(table.dataset == dataset) & (table.model == model)]
+        assert list(part.epoch) == epochs
+        for row in part.itertuples():
+            eig, top = [], []
+            for seed in CFG["seeds"]:
+                run = f"results/tiny/companion/{dataset}/{model}/seed{seed}"
+                with xr.open_dataset(tiny_study / run / f"epoch{row.epoch}/spectrum.nc") as ds:
+                    values = ds["eigenvalue"].values
+                    rank = ds["rank"].values
+                    assert (1 <= rank).all() and (rank <= n_examples).all()
+                    for b, k in enumerate(rank):  # descending, NaN past the rank
+                        assert np.isfinite(values[b, :k]).all() and np.isnan(values[b, k:]).all()
+                        assert (np.diff(values[b, :k]) <= 0).all()
+                    eig.append(values)
+                    top += list(ds["lambda_max"].values)
+            eig = np.concatenate(eig)
+            pooled = eig[np.isfinite(eig)]
+            _check(row, pooled)
+            np.testing.assert_allclose([row.min, row.max], [pooled.min(), pooled.max()])
+            ratio = np.nanmax(eig, axis=1) / np.nanmin(eig, axis=1)
+            np.testing.assert_allclose(row.ratio_median, np.median(ratio), rtol=1e-12)
+            np.testing.assert_allclose(row.lambda_max_median, np.median(top), rtol=1e-12)
+            assert pooled.min() > 0
+
+
 def test_companion_figures_and_report(tiny_study):
     page = (tiny_study / "results/tiny/report.html").read_text(errors="replace")
     for stem in companion.FIGURES:

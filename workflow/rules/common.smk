@@ -308,8 +308,12 @@ def companion_epochs(dataset, model):
 
 
 def companion_checkpoint(wildcards):
-    """The kept checkpoint of one run at ``wildcards.epoch`` (training's ckpt_epoch file)."""
-    return f"{model_dir(wildcards)}/ckpt_epoch{int(wildcards.epoch):04d}.pt"
+    """The checkpoint of one run at ``wildcards.epoch``: final.pt at its last epoch, else
+    training's kept ckpt_epoch file."""
+    epoch = int(wildcards.epoch)
+    if epoch == run_epochs(config["train"]["epochs"], wildcards.dataset, wildcards.model):
+        return f"{model_dir(wildcards)}/final.pt"
+    return f"{model_dir(wildcards)}/ckpt_epoch{epoch:04d}.pt"
 
 
 def companion_influence_settings():
@@ -338,6 +342,23 @@ def companion_epoch_arguments(wildcards, input):
     return " ".join(
         f"--epoch-influence {d} {m} {s} {e} {path}"
         for (d, m, s, e, _), path in zip(companion_epoch_files(), input.epochs, strict=True)
+    )
+
+
+def companion_spectrum_files():
+    """(dataset, model, seed, spectrum file) at every companion epoch and each run's last."""
+    return [
+        (d, m, s, f"{RESULTS}/companion/{d}/{m}/seed{s}/epoch{e}/spectrum.nc")
+        for d, m, s in runs()
+        for e in [*companion_epochs(d, m), run_epochs(config["train"]["epochs"], d, m)]
+    ]
+
+
+def companion_spectrum_arguments(wildcards, input):
+    """``--spectrum DATASET MODEL SEED FILE`` for every spectrum file."""
+    return " ".join(
+        f"--spectrum {d} {m} {s} {path}"
+        for (d, m, s, _), path in zip(companion_spectrum_files(), input.spectra, strict=True)
     )
 
 

@@ -134,6 +134,24 @@ COMPANION_CAPTIONS: dict[str, str] = {
         " ``influence_dynamics.csv``; log y when every value is positive). A growing gap"
         " means updates become more example-local as training proceeds."
     ),
+    "gn_spectrum": (
+        "**Gauss–Newton spectrum per epoch** (lanl/PDEHats ``eigen.jl``, ``eig.jl``). For"
+        " each analysis batch: Q = the orthonormal span of the per-example SMSE gradients"
+        " (the leading singular directions keeping all but 10⁻⁴ of their energy), and the"
+        " eigenvalues of Qᵀ (JᵀJ / D) Q, D the batch's scalar outputs (the metric of the"
+        " influence stage, per_output). ``min``, Q1/median/Q3, ``max`` of the eigenvalues"
+        " pooled over seeds × batches (``n``); ``ratio_median``: median over (seed, batch)"
+        " of largest / smallest; ``lambda_max_median``: median of the FULL metric's largest"
+        " eigenvalue (Lanczos), the top of the spectrum. Epochs: each run's last and the"
+        ' configured {{ snakemake.config.get("companion", {}).get("epochs", []) }}.'
+    ),
+    "companion_gn_spectrum": (
+        "**Gauss–Newton spectrum per epoch**: box plots (whiskers min–max) of the eigenvalues"
+        " of the metric JᵀJ / D restricted to the span of each analysis batch's per-example"
+        " gradients, pooled over seeds × batches, one box per epoch; red bars: the median"
+        " largest eigenvalue of the full metric (table ``gn_spectrum.csv``). A few dominant"
+        " modes over a long tail is the anisotropic spectrum the companion paper reports."
+    ),
     "training_curves": (
         "**Training curves** (companion paper, Figs. 9–11; lanl/PDEHats ``plot_training.jl``):"
         " validation SMSE per ``epoch``, Q1/median/Q3 over seeds (``n`` seeds), per dataset ×"

@@ -22,6 +22,7 @@ FIGURES: dict[str, str] = {
     "companion_conservation_two_time_map": "conservation_two_time_map",
     "companion_rollout": "rollout_error",
     "companion_influence_dynamics": "influence_dynamics",
+    "companion_gn_spectrum": "gn_spectrum",
 }
 
 
@@ -160,6 +161,40 @@ def _dynamics(frame: pd.DataFrame, plt):
     return fig
 
 
+def _spectrum(frame: pd.DataFrame, plt):
+    fig, axes, keys, _ = _panels(frame, plt)
+    for c, (dataset, model) in enumerate(keys):
+        ax = axes[0, c]
+        part = frame[(frame["dataset"] == dataset) & (frame["model"] == model)]
+        part = part[part["n"] > 0].sort_values("epoch")
+        stats = [
+            {
+                "label": str(r.epoch),
+                "whislo": r.min,
+                "q1": r.q1,
+                "med": r.median,
+                "q3": r.q3,
+                "whishi": r.max,
+            }
+            for r in part.itertuples()
+        ]
+        ax.bxp(stats, showfliers=False)
+        ax.plot(
+            range(1, len(part) + 1),
+            part["lambda_max_median"],
+            "r_",
+            ms=14,
+            label="λ_max of the full metric (median)",
+        )
+        if (part["min"] > 0).all():
+            ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("eigenvalues of Qᵀ(JᵀJ/D)Q")
+        ax.set_title(f"{dataset} {model}")
+        ax.legend(fontsize=8)
+    return fig
+
+
 def make_figures(tables_dir: str | os.PathLike, out_dir: str | os.PathLike) -> list[Path]:
     """Draw every companion figure from the tables in ``tables_dir`` (an empty table — the
     conservation maps without CE — gives a figure saying so); writes ``<stem>.png``."""
@@ -177,6 +212,7 @@ def make_figures(tables_dir: str | os.PathLike, out_dir: str | os.PathLike) -> l
         "companion_influence_distance": lambda f: _distance(f, plt),
         "companion_conservation_two_time_map": lambda f: _heatmaps(f, plt, by="observable"),
         "companion_influence_dynamics": lambda f: _dynamics(f, plt),
+        "companion_gn_spectrum": lambda f: _spectrum(f, plt),
         "companion_rollout": lambda f: _rollout(
             f, pd.read_csv(Path(tables_dir) / "rollout_correlation.csv"), plt
         ),

@@ -29,7 +29,12 @@ Tables (one row per dataset × model × coordinate; q1/median/q3 numpy type 7, N
 * ``influence_dynamics``: dataset, model, epoch, kind (diagonal | off_diagonal), n, q1,
   median, q3 — per (seed, batch) the mean of the raw Π's diagonal Π[t,b,t,b] and of its
   off-diagonal entries, quantiles over the (seed, batch) samples, at each configured epoch
-  (``companion.epochs``) and the run's last (``dynamics.jl``).
+  (``companion.epochs``) and the run's last (``dynamics.jl``);
+* ``gn_spectrum``: dataset, model, epoch, n, min, q1, median, q3, max — the eigenvalues of
+  the Gauss–Newton metric Jᵀ J / D restricted to the span of each batch's per-example
+  gradients, pooled over seeds × batches (``eig.jl``); ratio_median: median over (seed,
+  batch) of the largest over the smallest; lambda_max_median: median of the full metric's
+  largest eigenvalue (Lanczos).
 
 ``n`` counts the non-NaN values each row's quantiles came from (samples for the distance
 bins, seeds for the training curves).
@@ -106,6 +111,19 @@ TABLES: dict[str, tuple[str, ...]] = {
     ),
     "rollout_correlation": ("dataset", "model", "horizon", "n", "pearson_r"),
     "influence_dynamics": ("dataset", "model", "epoch", "kind", "n", "q1", "median", "q3"),
+    "gn_spectrum": (
+        "dataset",
+        "model",
+        "epoch",
+        "n",
+        "min",
+        "q1",
+        "median",
+        "q3",
+        "max",
+        "ratio_median",
+        "lambda_max_median",
+    ),
 }
 
 #: the CE drift bras of the influence stage (variables pi_mass_std, pi_energy_std)
@@ -126,6 +144,8 @@ class CompanionRun:
     #: (epoch, identity influence of that epoch's checkpoint) for the configured epochs before
     #: the last (the last epoch's influence is ``influence``)
     epochs: tuple[tuple[int, Path], ...] = ()
+    #: its ``symaudit companion spectrum`` outputs (one per epoch)
+    spectra: tuple[Path, ...] = ()
 
 
 def read_identity_influence(path: str | os.PathLike) -> dict:
@@ -208,6 +228,41 @@ def _dynamics_rows(base: dict, runs: Sequence[CompanionRun], loaded: Sequence[di
                     **_q(_stats.quantiles(values)),
                 }
             )
+    return rows
+
+
+def _spectrum_rows(base: dict, runs: Sequence[CompanionRun]) -> list[dict]:
+    import xarray as xr
+
+    by_epoch: dict[int, list] = {}
+    for run in runs:
+        for path in run.spectra:
+            if not Path(path).exists():
+                raise FileNotFoundError(f"spectrum file {path} does not exist")
+            with xr.open_dataset(path) as ds:
+                by_epoch.setdefault(int(ds.attrs["epoch"]), []).append(
+                    (ds["eigenvalue"].values, ds["lambda_max"].values)
+                )
+    rows = []
+    for epoch in sorted(by_epoch):
+        eig = np.concatenate([e for e, _ in by_epoch[epoch]])  # (seed · batch, mode)
+        top = np.concatenate([t for _, t in by_epoch[epoch]])
+        pooled = eig[np.isfinite(eig)]
+        with np.errstate(all="ignore"):
+            ratio = np.nanmax(eig, axis=1) / np.nanmin(eig, axis=1)
+        q = _stats.quantiles(pooled)
+        rows.append(
+            {
+                **base,
+                "epoch": epoch,
+                "n": int(pooled.size),
+                "min": float(pooled.min()) if pooled.size else np.nan,
+                **_q(q),
+                "max": float(pooled.max()) if pooled.size else np.nan,
+                "ratio_median": float(_stats.quantiles(ratio)[1]),
+                "lambda_max_median": float(_stats.quantiles(top)[1]),
+            }
+        )
     return rows
 
 
@@ -372,6 +427,7 @@ def companion_tables(
                 rows["conservation_two_time_map"] += _map_rows({**base, "observable": obs}, obs_pi)
         rows["training_curves"] += _training_rows(dataset, model, members)
         rows["influence_dynamics"] += _dynamics_rows(base, members, loaded)
+        rows["gn_spectrum"] += _spectrum_rows(base, members)
         if all(r.rollout is not None for r in members):
             rollout, correlation = _rollout_rows(base, members, loaded)
             rows["rollout_error"] += rollout

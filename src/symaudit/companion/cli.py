@@ -4,20 +4,27 @@
         --run-dir MODELS/CE/unet/seed0 --stores DATA/CE-RP.zarr DATA/CE-CRP.zarr \\
         DATA/CE-RPUI.zarr --batches 0 1 --starts 16 --train-transitions 16 --out rollout.nc
 
+    symaudit companion spectrum --checkpoint MODELS/CE/unet/seed0/ckpt_epoch0001.pt --epoch 1 \\
+        --run-dir MODELS/CE/unet/seed0 --stores A B C --batches 0 --time-steps 16 --out s.nc
+
     symaudit companion tables --run CE unet 0 INFLUENCE/CE/unet/seed0/d4_chunk000.nc \\
         MODELS/CE/unet/seed0 rollout.nc [--run ...] \\
         [--epoch-influence CE unet 0 1 COMPANION/CE/unet/seed0/epoch1/identity.nc ...] \\
+        [--spectrum CE unet 0 COMPANION/CE/unet/seed0/epoch1/spectrum.nc ...] \\
         --stores DATA/CE-RP.zarr ... \\
         --settings '{"distance_edges": 20}' --tables-dir tables --figures-dir figures
 
 ``rollout`` writes one run's autoregressive rollout errors (NetCDF ``error`` (batch, class,
-start, horizon): cumulative SMSE, :func:`symaudit.companion.rollout_errors`).  ``tables``
-reads, per ``--run``, the influence output holding the run's identity element, its run
-directory (splits.json, metrics.csv) and its rollout file; each ``--epoch-influence`` the
-identity influence of an earlier checkpoint of a run (``influence-bras --elements e`` on
-``ckpt_epoch{E:04d}.pt``); ``--stores`` lists the class
-stores of every dataset group (matched to a run by family name).  It writes the tables of
-:mod:`symaudit.companion._tables` and the figures of :mod:`symaudit.companion._figures`.
+start, horizon): cumulative SMSE, :func:`symaudit.companion.rollout_errors`); ``spectrum``
+one checkpoint's Gauss–Newton eigenvalues in the gradient span per analysis batch
+(``eigenvalue`` (batch, mode), ``rank``, ``lambda_max``: :func:`gradient_span_spectrum`).
+``tables`` reads, per ``--run``, the influence output holding the run's identity element, its
+run directory (splits.json, metrics.csv) and its rollout file; each ``--epoch-influence``
+the identity influence of an earlier checkpoint of a run (``influence-bras --elements e``
+on ``ckpt_epoch{E:04d}.pt``); each ``--spectrum`` a run's spectrum at one epoch;
+``--stores`` lists the class stores of every dataset group (matched to a run by family
+name).  It writes the tables of :mod:`symaudit.companion._tables` and the figures of
+:mod:`symaudit.companion._figures`.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 #: the config's companion section: defaults of the keys the commands read
@@ -48,6 +56,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     roll.add_argument("--out", required=True, type=Path, help="output NetCDF")
     roll.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
 
+    spec = sub.add_parser("spectrum", help="one checkpoint's Gauss-Newton spectrum per batch")
+    spec.add_argument("--checkpoint", required=True, help="final.pt or a kept ckpt_epoch file")
+    spec.add_argument("--epoch", type=int, required=True, help="the checkpoint's epoch")
+    spec.add_argument("--run-dir", required=True, help="the run directory (splits.json)")
+    spec.add_argument(
+        "--stores", nargs=3, required=True, metavar="STORE", help="class stores, in class order"
+    )
+    spec.add_argument("--batches", nargs="+", type=int, required=True, help="analysis batches")
+    spec.add_argument("--time-steps", type=int, required=True, help="transitions per class")
+    spec.add_argument("--out", required=True, type=Path, help="output NetCDF")
+    spec.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
+
     tab = sub.add_parser("tables", help="the companion tables and figures of a study")
     tab.add_argument(
         "--run",
@@ -64,6 +84,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar=("DATASET", "MODEL", "SEED", "EPOCH", "INFLUENCE_NC"),
         help="the identity influence of a run's checkpoint at an epoch before its last",
+    )
+    tab.add_argument(
+        "--spectrum",
+        nargs=4,
+        action="append",
+        default=[],
+        metavar=("DATASET", "MODEL", "SEED", "SPECTRUM_NC"),
+        help="a run's ``companion spectrum`` output at one epoch",
     )
     tab.add_argument("--stores", nargs="+", required=True, help="every class store (.zarr)")
     tab.add_argument("--settings", default=None, help="the config's companion section (JSON)")
@@ -85,20 +113,14 @@ def resolve_settings(raw: str | None) -> dict:
 
 def _rollout(args: argparse.Namespace) -> int:
     import numpy as np
-    import torch
     import xarray as xr
 
     from symaudit._io import write_atomic
-    from symaudit.models import load_checkpoint
 
     from ._rollout import rollout_errors
     from ._run import analysis_trajectories
 
-    if not Path(args.checkpoint).exists():
-        raise FileNotFoundError(f"checkpoint {args.checkpoint} does not exist (train the run)")
-    model, _ = load_checkpoint(args.checkpoint)
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model = model.to(device).eval()
+    model = _model(args.checkpoint, args.device)
     errors, families = [], [Path(p).name.removesuffix(".zarr") for p in args.stores]
     for batch in args.batches:
         traj = analysis_trajectories(args.run_dir, args.stores, batch)
@@ -122,6 +144,62 @@ def _rollout(args: argparse.Namespace) -> int:
     print(
         f"companion rollout: {len(args.batches)} batches x {error.shape[3]} horizons -> {args.out}"
     )
+    return 0
+
+
+def _model(checkpoint, device):
+    import torch
+
+    from symaudit.models import load_checkpoint
+
+    if not Path(checkpoint).exists():
+        raise FileNotFoundError(f"checkpoint {checkpoint} does not exist (train the run)")
+    model, _ = load_checkpoint(checkpoint)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    return model.to(device).eval()
+
+
+def _spectrum(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+    import xarray as xr
+
+    from symaudit._io import write_atomic
+
+    from ._run import analysis_trajectories
+    from ._spectrum import ENERGY, gradient_span_spectrum
+
+    model = _model(args.checkpoint, args.device)
+    param = next(model.parameters())
+    t = args.time_steps
+    found = []
+    for batch in args.batches:
+        traj = torch.as_tensor(analysis_trajectories(args.run_dir, args.stores, batch, t + 1))
+        traj = traj.to(device=param.device, dtype=param.dtype)
+        x = traj[:, :t].reshape(-1, *traj.shape[2:])  # example n = t + T · class
+        y = traj[:, 1:].reshape(-1, *traj.shape[2:])
+        found.append(gradient_span_spectrum(model, x, y))
+    n = 3 * t
+    eig = np.full((len(found), n), np.nan)
+    for i, item in enumerate(found):
+        eig[i, : item["rank"]] = item["eigenvalues"]
+    ds = xr.Dataset(
+        {
+            "eigenvalue": (("batch", "mode"), eig),
+            "rank": (("batch",), np.array([f["rank"] for f in found])),
+            "lambda_max": (("batch",), np.array([f["lambda_max"] for f in found])),
+        },
+        coords={"batch": list(args.batches), "mode": np.arange(n)},
+        attrs={
+            "eigenvalue": "of Q (J^T J / D) Q^T, Q the per-example SMSE gradients' span, "
+            "descending, NaN past the rank",
+            "energy": ENERGY,
+            "epoch": int(args.epoch),
+            "checkpoint": os.path.basename(args.checkpoint),
+        },
+    )
+    write_atomic(args.out, lambda p: ds.to_netcdf(p))
+    print(f"companion spectrum: epoch {args.epoch}, {len(found)} batches -> {args.out}")
     return 0
 
 
@@ -163,6 +241,14 @@ def _tables(args: argparse.Namespace) -> int:
                 tuple(epochs.get((dataset, model, seed), ())),
             )
         )
+    spectra: dict[tuple[str, str, str], list] = {}
+    for dataset, model, seed, path in args.spectrum:
+        spectra.setdefault((dataset, model, seed), []).append(Path(path))
+    if set(spectra) - known:
+        raise ValueError(f"--spectrum: no --run for {sorted(set(spectra) - known)}")
+    runs = [
+        replace(r, spectra=tuple(spectra.get((r.dataset, r.model, str(r.seed)), ()))) for r in runs
+    ]
     tables = companion_tables(
         runs, int(settings["distance_edges"]), int(settings["distance_overlap"])
     )
@@ -173,4 +259,4 @@ def _tables(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    return _rollout(args) if args.action == "rollout" else _tables(args)
+    return {"rollout": _rollout, "spectrum": _spectrum, "tables": _tables}[args.action](args)
