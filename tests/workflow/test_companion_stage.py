@@ -58,7 +58,7 @@ def _identity(tiny_study, dataset, model):
 def _check(row, values):
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
-    assert row["n"] == len(values)
+    assert row.n == len(values)
     np.testing.assert_allclose([row.q1, row.median, row.q3], np.quantile(values, Q), rtol=1e-12)
 
 
@@ -171,9 +171,9 @@ def test_rollout_tables_recomputed_from_the_rollouts(tiny_study):
         for seed in CFG["seeds"]:
             run = tiny_study / f"results/tiny/models/{dataset}/{model}/seed{seed}"
             with xr.open_dataset(
-                tiny_study / f"results/tiny/companion/{dataset}/{model}/seed{seed}/rollout.nc"
+                tiny_study / f"results/tiny/companion/{dataset}/{model}/seed{seed}/diagnostics.nc"
             ) as ds:
-                err = ds["error"].values  # (batch, class, start, horizon)
+                err = ds["rollout_error"].values  # (batch, class, start, horizon)
                 batches = [int(b) for b in ds["batch"].values]
             errors.append(err)
             # the first step from t₀ = 1 of class 2, by hand from the checkpoint
@@ -231,7 +231,10 @@ def test_influence_dynamics_recomputed_from_each_epochs_influence(tiny_study):
                     grids += list(_raw_identity(tiny_study / run / f"{first}_chunk000.nc"))
                 else:
                     run = f"results/tiny/companion/{dataset}/{model}/seed{seed}"
-                    grids += list(_raw_identity(tiny_study / run / f"epoch{epoch}/identity.nc"))
+                    with xr.open_dataset(tiny_study / run / "diagnostics.nc") as ds:
+                        assert bool(ds["ket_converged"].all())
+                        raw = ds["pi_raw"].sel(influence_epoch=epoch).values
+                    grids += list(raw)
             n = grids[0].shape[0] * grids[0].shape[1]
             flat = [g.reshape(n, n) for g in grids]  # (t, b) flattened, the same on both sides
             diag = [np.trace(f) / n for f in flat]
@@ -256,15 +259,15 @@ def test_gn_spectrum_recomputed_from_the_spectra(tiny_study):
             eig, top = [], []
             for seed in CFG["seeds"]:
                 run = f"results/tiny/companion/{dataset}/{model}/seed{seed}"
-                with xr.open_dataset(tiny_study / run / f"epoch{row.epoch}/spectrum.nc") as ds:
-                    values = ds["eigenvalue"].values
-                    rank = ds["rank"].values
+                with xr.open_dataset(tiny_study / run / "diagnostics.nc") as ds:
+                    values = ds["eigenvalue"].sel(epoch=row.epoch).values
+                    rank = ds["rank"].sel(epoch=row.epoch).values
                     assert (1 <= rank).all() and (rank <= n_examples).all()
                     for b, k in enumerate(rank):  # descending, NaN past the rank
                         assert np.isfinite(values[b, :k]).all() and np.isnan(values[b, k:]).all()
                         assert (np.diff(values[b, :k]) <= 0).all()
                     eig.append(values)
-                    top += list(ds["lambda_max"].values)
+                    top += list(ds["lambda_max"].sel(epoch=row.epoch).values)
             eig = np.concatenate(eig)
             pooled = eig[np.isfinite(eig)]
             _check(row, pooled)

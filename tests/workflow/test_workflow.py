@@ -129,6 +129,7 @@ INFLUENCE_AND_AFTER = {
     "influence_bras",
     "aggregate_tables",
     "figures",
+    "companion_run",
     "companion_tables",
     "report_html",
     "all",

@@ -70,7 +70,8 @@ _STAGE_CODE = {
     "influence": _CORE + ["losses.py", "influence/*.py"],
     "equivariance": _CORE + ["losses.py", "testing.py", "equivariance/*.py"],
     "aggregate": _CORE + ["aggregate/*.py"],
-    "companion": _CORE + ["losses.py", "models/*.py", "training/_data.py", "companion/*.py"],
+    "companion": _CORE
+    + ["losses.py", "models/*.py", "training/_data.py", "influence/*.py", "companion/*.py"],
     "conservation": _CORE
     + ["losses.py", "models/*.py", "training/*.py", "equivariance/*.py", "conservation/*.py"],
 }
@@ -85,7 +86,6 @@ wildcard_constraints:
     batch=r"\d{2}",
     set=r"d4|shift_x|shift_y|shift_box",
     chunk=r"\d{3}",
-    epoch=r"\d+",
 
 
 def stage_code(stage):
@@ -278,11 +278,12 @@ def companion_influence_file(dataset, model, seed):
 
 
 def companion_run_arguments(wildcards, input):
-    """``--run DATASET MODEL SEED INFLUENCE RUN_DIR ROLLOUT`` for every run, in input order."""
+    """``--run DATASET MODEL SEED INFLUENCE RUN_DIR DIAGNOSTICS`` for every run, in input
+    order."""
     return " ".join(
-        f"--run {d} {m} {s} {influence} {Path(metrics).parent} {rollout}"
-        for (d, m, s), influence, metrics, rollout in zip(
-            runs(), input.influence, input.metrics, input.rollout, strict=True
+        f"--run {d} {m} {s} {influence} {Path(metrics).parent} {diagnostics}"
+        for (d, m, s), influence, metrics, diagnostics in zip(
+            runs(), input.influence, input.metrics, input.diagnostics, strict=True
         )
     )
 
@@ -305,61 +306,6 @@ def companion_epochs(dataset, model):
             )
         chosen.append(epoch)
     return chosen
-
-
-def companion_checkpoint(wildcards):
-    """The checkpoint of one run at ``wildcards.epoch``: final.pt at its last epoch, else
-    training's kept ckpt_epoch file."""
-    epoch = int(wildcards.epoch)
-    if epoch == run_epochs(config["train"]["epochs"], wildcards.dataset, wildcards.model):
-        return f"{model_dir(wildcards)}/final.pt"
-    return f"{model_dir(wildcards)}/ckpt_epoch{epoch:04d}.pt"
-
-
-def companion_influence_settings():
-    """The influence section for the companion epochs' solves: a damping path reduced to its
-    primary λ and no Galerkin comparison (the path and the comparison are the validation of
-    the final models' influence, not of its evolution)."""
-    section = dict(config.get("influence", {}))
-    damping = dict(section.get("damping", {}))
-    if "values" in damping:
-        section["damping"] = {"mode": damping.get("mode", "relative"), "value": damping["primary"]}
-    section["galerkin_reference"] = False
-    return json.dumps(section, sort_keys=True, separators=(",", ":"))
-
-
-def companion_epoch_files():
-    """(dataset, model, seed, epoch, identity influence file) of every companion epoch."""
-    return [
-        (d, m, s, e, f"{RESULTS}/companion/{d}/{m}/seed{s}/epoch{e}/identity.nc")
-        for d, m, s in runs()
-        for e in companion_epochs(d, m)
-    ]
-
-
-def companion_epoch_arguments(wildcards, input):
-    """``--epoch-influence DATASET MODEL SEED EPOCH FILE`` for every companion epoch."""
-    return " ".join(
-        f"--epoch-influence {d} {m} {s} {e} {path}"
-        for (d, m, s, e, _), path in zip(companion_epoch_files(), input.epochs, strict=True)
-    )
-
-
-def companion_spectrum_files():
-    """(dataset, model, seed, spectrum file) at every companion epoch and each run's last."""
-    return [
-        (d, m, s, f"{RESULTS}/companion/{d}/{m}/seed{s}/epoch{e}/spectrum.nc")
-        for d, m, s in runs()
-        for e in [*companion_epochs(d, m), run_epochs(config["train"]["epochs"], d, m)]
-    ]
-
-
-def companion_spectrum_arguments(wildcards, input):
-    """``--spectrum DATASET MODEL SEED FILE`` for every spectrum file."""
-    return " ".join(
-        f"--spectrum {d} {m} {s} {path}"
-        for (d, m, s, _), path in zip(companion_spectrum_files(), input.spectra, strict=True)
-    )
 
 
 def companion_outputs():

@@ -57,6 +57,7 @@ __all__ = [
     "TABLES",
     "CompanionRun",
     "companion_tables",
+    "read_diagnostics",
     "read_identity_influence",
     "write_tables",
 ]
@@ -140,12 +141,40 @@ class CompanionRun:
     influence: Path  # the influence output holding the identity element (first of its set)
     run_dir: Path  # the training run directory (splits.json, metrics.csv)
     stores: tuple[Path, ...] = field(default=())  # the group's class stores, in class order
-    rollout: Path | None = None  # its ``symaudit companion rollout`` output
-    #: (epoch, identity influence of that epoch's checkpoint) for the configured epochs before
-    #: the last (the last epoch's influence is ``influence``)
-    epochs: tuple[tuple[int, Path], ...] = ()
-    #: its ``symaudit companion spectrum`` outputs (one per epoch)
-    spectra: tuple[Path, ...] = ()
+    #: its ``symaudit companion run`` output (rollouts, spectra, earlier-epoch influence)
+    diagnostics: Path | None = None
+
+
+def read_diagnostics(path: str | os.PathLike, batches: Sequence[int]) -> dict:
+    """The arrays of one ``symaudit companion run`` output at the analysis ``batches``:
+    {"rollout": (batch, class, start, horizon), "eigenvalue": (epoch, batch, mode),
+    "lambda_max": (epoch, batch), "epochs": [int], "earlier": {epoch: (batch, bra_time,
+    bra_class, ket_time, ket_class) raw Π}, "train_transitions", "last_epoch"}."""
+    import xarray as xr
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"diagnostics file {path} does not exist (run stage_companion)")
+    with xr.open_dataset(path) as ds:
+        missing = sorted(set(batches) - {int(b) for b in ds["batch"].values})
+        if missing:
+            raise ValueError(f"diagnostics file {path}: no analysis batch {missing}")
+        ds = ds.sel(batch=list(batches))
+        out = {
+            "rollout": ds["rollout_error"].values,
+            "eigenvalue": ds["eigenvalue"].values,
+            "lambda_max": ds["lambda_max"].values,
+            "epochs": [int(e) for e in ds["epoch"].values],
+            "earlier": {},
+            "train_transitions": int(ds.attrs["train_transitions"]),
+            "last_epoch": int(ds.attrs["last_epoch"]),
+        }
+        if "pi_raw" in ds:
+            for e in ds["influence_epoch"].values:
+                raw = ds["pi_raw"].sel(influence_epoch=e).values
+                keep = ds["ket_converged"].sel(influence_epoch=e).values  # (batch, t, class)
+                out["earlier"][int(e)] = np.where(keep[:, None, None], raw, np.nan)
+    return out
 
 
 def read_identity_influence(path: str | os.PathLike) -> dict:
@@ -206,15 +235,12 @@ def _map_rows(base: dict, pi: np.ndarray) -> list[dict]:
     ]
 
 
-def _dynamics_rows(base: dict, runs: Sequence[CompanionRun], loaded: Sequence[dict]):
+def _dynamics_rows(base: dict, loaded: Sequence[dict], diags: Sequence[dict]) -> list[dict]:
     by_epoch: dict[int, list[np.ndarray]] = {}
-    for run, item in zip(runs, loaded, strict=True):
-        last = int(pd.read_csv(Path(run.run_dir) / "metrics.csv")["epoch"].max())
-        by_epoch.setdefault(last, []).append(item["raw"])
-        for epoch, path in run.epochs:
-            if epoch >= last:
-                raise ValueError(f"{path}: epoch {epoch} is not before the run's last ({last})")
-            by_epoch.setdefault(int(epoch), []).append(read_identity_influence(path)["raw"])
+    for item, diag in zip(loaded, diags, strict=True):
+        by_epoch.setdefault(diag["last_epoch"], []).append(item["raw"])
+        for epoch, raw in diag["earlier"].items():
+            by_epoch.setdefault(epoch, []).append(raw)
     rows = []
     for epoch in sorted(by_epoch):
         means = _stats.diagonal_means(np.concatenate(by_epoch[epoch]))
@@ -231,18 +257,11 @@ def _dynamics_rows(base: dict, runs: Sequence[CompanionRun], loaded: Sequence[di
     return rows
 
 
-def _spectrum_rows(base: dict, runs: Sequence[CompanionRun]) -> list[dict]:
-    import xarray as xr
-
+def _spectrum_rows(base: dict, diags: Sequence[dict]) -> list[dict]:
     by_epoch: dict[int, list] = {}
-    for run in runs:
-        for path in run.spectra:
-            if not Path(path).exists():
-                raise FileNotFoundError(f"spectrum file {path} does not exist")
-            with xr.open_dataset(path) as ds:
-                by_epoch.setdefault(int(ds.attrs["epoch"]), []).append(
-                    (ds["eigenvalue"].values, ds["lambda_max"].values)
-                )
+    for diag in diags:
+        for i, epoch in enumerate(diag["epochs"]):
+            by_epoch.setdefault(epoch, []).append((diag["eigenvalue"][i], diag["lambda_max"][i]))
     rows = []
     for epoch in sorted(by_epoch):
         eig = np.concatenate([e for e, _ in by_epoch[epoch]])  # (seed · batch, mode)
@@ -285,26 +304,17 @@ def _training_rows(dataset: str, model: str, runs: Sequence[CompanionRun]) -> li
     ]
 
 
-def _rollout_rows(base: dict, runs: Sequence[CompanionRun], loaded: Sequence[dict]):
-    import xarray as xr
-
+def _rollout_rows(base: dict, loaded: Sequence[dict], diags: Sequence[dict]):
     from ._rollout import cross_time_ratio, pearson
 
     errors, ratios, within = [], [], []
-    train = None
-    for run, item in zip(runs, loaded, strict=True):
-        if not Path(run.rollout).exists():
-            raise FileNotFoundError(f"rollout file {run.rollout} does not exist")
-        with xr.open_dataset(run.rollout) as ds:
-            missing = sorted(set(item["batches"]) - {int(b) for b in ds["batch"].values})
-            if missing:
-                raise ValueError(f"rollout file {run.rollout}: no analysis batch {missing}")
-            err = ds["error"].sel(batch=item["batches"]).values  # (batch, class, start, dt)
-            train = int(ds.attrs["train_transitions"])
+    train = diags[0]["train_transitions"]
+    for item, diag in zip(loaded, diags, strict=True):
+        err = diag["rollout"]  # (batch, class, start, dt)
         errors.append(err)
         t = item["time_steps"]
         if err.shape[2] < t or err.shape[3] < t:
-            raise ValueError(f"rollout file {run.rollout}: fewer than {t} starts / horizons")
+            raise ValueError(f"rollouts of {base}: fewer than {t} starts / horizons")
         # median over t₀ with t₀ + dt ≤ T, dt = 1..T (the analysis trajectories' own horizon)
         inside = np.arange(t)[:, None] + np.arange(1, t + 1)[None, :] <= t  # (t₀, dt)
         with np.errstate(all="ignore"):
@@ -426,12 +436,16 @@ def companion_tables(
                 obs_pi = np.concatenate([item[obs] for item in loaded])
                 rows["conservation_two_time_map"] += _map_rows({**base, "observable": obs}, obs_pi)
         rows["training_curves"] += _training_rows(dataset, model, members)
-        rows["influence_dynamics"] += _dynamics_rows(base, members, loaded)
-        rows["gn_spectrum"] += _spectrum_rows(base, members)
-        if all(r.rollout is not None for r in members):
-            rollout, correlation = _rollout_rows(base, members, loaded)
+        if all(r.diagnostics is not None for r in members):
+            diags = [
+                read_diagnostics(r.diagnostics, item["batches"])
+                for r, item in zip(members, loaded, strict=True)
+            ]
+            rollout, correlation = _rollout_rows(base, loaded, diags)
             rows["rollout_error"] += rollout
             rows["rollout_correlation"] += correlation
+            rows["influence_dynamics"] += _dynamics_rows(base, loaded, diags)
+            rows["gn_spectrum"] += _spectrum_rows(base, diags)
     return {name: _frame(found, name) for name, found in rows.items()}
 
 
