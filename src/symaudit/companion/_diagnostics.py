@@ -16,13 +16,17 @@ The NetCDF written by :func:`run_diagnostics` (``symaudit companion run``) holds
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 __all__ = ["checkpoint_path", "run_diagnostics"]
+
+_LOG = logging.getLogger("symaudit.companion")
 
 
 def checkpoint_path(run_dir: str | os.PathLike, epoch: int, last_epoch: int) -> Path:
@@ -85,12 +89,19 @@ def run_diagnostics(
         model = model.to(device).eval()
         param = next(model.parameters())
         if epoch == last_epoch:
+            clock = time.perf_counter()
             rollout = np.stack([rollout_errors(model, traj, t) for traj in trajectories])
+            _LOG.info(f"epoch {epoch}: rollouts {time.perf_counter() - clock:.1f} s")
         for k, traj in enumerate(trajectories):
             traj = torch.as_tensor(traj[:, : t + 1]).to(device=param.device, dtype=param.dtype)
             x = traj[:, :t].reshape(-1, *traj.shape[2:])  # example n = t + T · class
             y = traj[:, 1:].reshape(-1, *traj.shape[2:])
+            clock = time.perf_counter()
             found = gradient_span_spectrum(model, x, y)
+            _LOG.info(
+                f"epoch {epoch} batch {batches[k]}: spectrum (rank {found['rank']}) "
+                f"{time.perf_counter() - clock:.1f} s"
+            )
             eig[i, k, : found["rank"]] = found["eigenvalues"]
             rank[i, k], top[i, k] = found["rank"], found["lambda_max"]
             if epoch == last_epoch:
@@ -110,6 +121,10 @@ def run_diagnostics(
                 max_iterations=influence["max_iterations"],
                 fail_on_unconverged=influence["fail_on_unconverged"],
                 galerkin_energy=influence["galerkin_energy"],
+            )
+            _LOG.info(
+                f"epoch {epoch} batch {batches[k]}: identity influence "
+                f"{time.perf_counter() - clock:.1f} s (spectrum included)"
             )
             pi_raw[i, k] = _grid(result.values.double().cpu().numpy(), t)
             ok = np.array([r.converged for r in result.records]).reshape(3, t).T
