@@ -194,3 +194,14 @@ def test_gradient_span_spectrum_matches_the_dense_metric():
     np.testing.assert_allclose(found["lambda_max"], top, rtol=1e-4)
     # the energy rule keeps fewer directions when allowed to drop 10 % of the energy
     assert gradient_span_spectrum(model, x, y, energy=0.1)["rank"] < 6
+
+
+def test_one_class_group_has_no_inter_class_curve():
+    """The validation group NSK has one class: every statistic but the inter-class lag."""
+    eye = np.eye(T).reshape(T, 1, T, 1)
+    pi = np.broadcast_to(eye, (2, T, 1, T, 1))
+    np.testing.assert_array_equal(companion.two_time_map(pi)[1], np.eye(T))
+    np.testing.assert_array_equal(companion.class_transfer(pi)[1], [[1.0]])
+    curves = companion.time_lag(pi)
+    assert set(curves) == {"intra"}
+    np.testing.assert_array_equal(curves["intra"][1][1], (curves["intra"][0] == 0) * 1.0)

@@ -72,3 +72,28 @@ def test_rules_reference_existing_envs():
         for line in smk.read_text().splitlines():
             if line.strip().startswith('"../../envs/'):
                 assert (smk.parent / line.strip().strip('",')).resolve().exists(), line
+
+
+def _rule_blocks():
+    """(file, rule name, rule text) for every rule in workflow/rules/*.smk."""
+    import re
+
+    for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        text = smk.read_text()
+        starts = [(m.start(), m.group(1)) for m in re.finditer(r"^\s*rule (\w+):", text, re.M)]
+        ends = [start for start, _ in starts[1:]] + [len(text)] if starts else []
+        for (start, name), end in zip(starts, ends, strict=True):
+            yield smk.name, name, text[start:end]
+
+
+def test_rules_running_snakemake_have_it_in_their_env():
+    """Under --sdm conda a rule's shell runs in its conda env: a rule that runs Snakemake itself
+    (the report) either has no env (it then runs with the Snakemake that runs the workflow) or
+    an env that lists snakemake."""
+    runners = [(f, n, b) for f, n, b in _rule_blocks() if "-m snakemake" in b]
+    assert sorted(n for _, n, _ in runners) == ["conservation_report", "report_html"]
+    for smk, name, block in runners:
+        for line in block.splitlines():
+            if line.strip().startswith('"../../envs/'):
+                env = line.strip().strip('",').removeprefix("../../envs/")
+                assert "snakemake" in _envs()[env], f"{smk}: rule {name} runs snakemake in {env}"

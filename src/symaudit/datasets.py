@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "CHANNELS",
+    "ALL_DATASETS",
     "DATASETS",
     "FAMILIES",
     "VALIDATION_DATASETS",
@@ -86,6 +87,10 @@ VALIDATION_FAMILIES: dict[str, Family] = {
 }
 
 
+#: every dataset group a study can train on: the paper's two, then the validation study's
+ALL_DATASETS: dict[str, tuple[str, ...]] = {**DATASETS, **VALIDATION_DATASETS}
+
+
 def family(name: str) -> Family:
     """A family of :data:`FAMILIES` or :data:`VALIDATION_FAMILIES` by name."""
     found = FAMILIES.get(name) or VALIDATION_FAMILIES.get(name)
@@ -96,8 +101,7 @@ def family(name: str) -> Family:
 
 
 def channels_for(name: str) -> list[dict]:
-    """Channel list of a dataset group (``CE``/``NS``) or a family (``CE-RP``...)."""
-    groups = {**DATASETS, **VALIDATION_DATASETS}
-    if name in groups:
-        return family(groups[name][0]).channels
+    """Channel list of a dataset group (``CE``/``NS``/``NSK``) or a family (``CE-RP``...)."""
+    if name in ALL_DATASETS:
+        return family(ALL_DATASETS[name][0]).channels
     return family(name).channels

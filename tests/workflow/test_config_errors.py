@@ -44,3 +44,12 @@ def test_config_typo_is_named(tmp_path, edit, culprit):
     assert proc.returncode != 0
     assert culprit in proc.stderr + proc.stdout
     assert not (work / "results").exists()
+
+
+def test_unknown_slurm_gpu_option_is_named(tmp_path, monkeypatch):
+    """The Slurm profile's GPU switch (docs/slurm.md) takes gpus or gres; a typo stops the run."""
+    work = copy_repo(tmp_path / "repo")
+    monkeypatch.setenv("SYMAUDIT_SLURM_GPU_OPTION", "gre")
+    proc = snakemake(work, "--configfile", "tests/workflow/tiny.yaml", "-n", "all", check=False)
+    assert proc.returncode != 0
+    assert "SYMAUDIT_SLURM_GPU_OPTION='gre': expected gpus" in proc.stderr + proc.stdout

@@ -1,7 +1,10 @@
 """The paper study, dry-run with the Slurm profile: its size stays at a few hundred jobs and
-submissions (the PDEGym inputs faked as empty placeholder files)."""
+submissions; the README's journey line sends CPU rules to the CPU partition and GPU rules to the
+GPU partition, with the account, the GPU option and a constant training runtime (the PDEGym inputs
+faked as empty placeholder files)."""
 
 import math
+import re
 
 import pytest
 import yaml
@@ -22,13 +25,17 @@ GROUPS = {
 LOCAL = {"study_config", "aggregate_tables", "figures", "report_html", "all"}
 
 
-def test_paper_study_is_a_few_hundred_jobs_and_submissions(tmp_path):
-    pdegym = tmp_path / "pdegym"
+def _fake_pdegym(root):
     for family, spec in FAMILIES.items():
-        (pdegym / family).mkdir(parents=True)
+        (root / family).mkdir(parents=True)
         prefix = "data" if spec.dataset == "CE" else "velocity"
         for chunk in range(3):
-            (pdegym / family / f"{prefix}_{chunk}.nc").touch()
+            (root / family / f"{prefix}_{chunk}.nc").touch()
+    return root
+
+
+def test_paper_study_is_a_few_hundred_jobs_and_submissions(tmp_path):
+    pdegym = _fake_pdegym(tmp_path / "pdegym")
     work = copy_repo(tmp_path / "repo")
     proc = snakemake(
         work,
@@ -63,3 +70,46 @@ def test_paper_study_is_a_few_hundred_jobs_and_submissions(tmp_path):
     print(f"paper study: {total} jobs, {submissions} Slurm submissions; {jobs}")
     assert 300 <= total <= 500, jobs
     assert submissions <= 300, (submissions, jobs)
+
+
+GPU_RULES = {"train_model", "influence_solve", "influence_bras", "equivariance_errors",
+             "twirl_decomposition"}
+
+
+@pytest.mark.parametrize("option", ["gpus", "gres"])
+def test_journey_sends_each_rule_to_its_partition(tmp_path, monkeypatch, option):
+    """README journey 1 (dry run), with --directory on "scratch": every submitted job carries the
+    account; CPU rules the CPU partition and no GPU; GPU rules the GPU partition and one GPU as
+    --gpus (gpu=1) or --gres (gres=gpu:1); training a constant runtime."""
+    pdegym = _fake_pdegym(tmp_path / "pdegym")
+    work = copy_repo(tmp_path / "repo")
+    scratch = tmp_path / "scratch"
+    monkeypatch.setenv("SYMAUDIT_SLURM_ACCOUNT", "proj42")
+    monkeypatch.setenv("SYMAUDIT_SLURM_CPU_PARTITION", "cpu_part")
+    monkeypatch.setenv("SYMAUDIT_SLURM_GPU_PARTITION", "gpu_part")
+    monkeypatch.setenv("SYMAUDIT_SLURM_GPU_OPTION", option)
+    proc = snakemake(
+        work, "-s", str(work / "Snakefile"), "--directory", str(scratch),
+        "--configfile", str(work / "config/paper.yaml"), "--config", f"pdegym_dir={pdegym}",
+        "--workflow-profile", "workflow/profiles/slurm", "-n", "all",
+    )  # fmt: skip
+    seen: dict[str, set] = {}
+    for m in re.finditer(r"^\s*(?:local)?rule (\w+):.*?\n\s*resources: ([^\n]*)", proc.stdout,
+                         re.S | re.M):
+        res = dict(kv.split("=", 1) for kv in m.group(2).split(", ") if "=" in kv)
+        key = tuple(res.get(k, "") for k in ("slurm_account", "slurm_partition", "gpu", "gres"))
+        seen.setdefault(m.group(1), set()).add((key, res.get("runtime")))
+    submitted = set(seen) - LOCAL
+    assert GPU_RULES | {"ingest_family"} <= submitted, sorted(seen)
+    gpu = ("0", "gpu:1") if option == "gres" else ("1", "")
+    for rule in submitted:
+        keys = {k for k, _ in seen[rule]}
+        if rule in GPU_RULES:
+            assert keys == {("proj42", "gpu_part", *gpu)}, (rule, keys)
+        else:
+            assert keys == {("proj42", "cpu_part", "", "")}, (rule, keys)
+    assert {r for _, r in seen["train_model"]} == {"720"}
+    profile = yaml.safe_load((ROOT / "workflow/profiles/slurm/config.yaml").read_text())
+    assert profile["set-resources"]["train_model"]["runtime"] == 720  # not "attempt * ..."
+    # results and Snakemake's metadata go to the --directory, none into the checkout
+    assert (scratch / ".snakemake").is_dir() and not (work / ".snakemake").exists()

@@ -88,6 +88,29 @@ def test_influence_converged_and_shaped(tiny_study):
         assert np.isfinite(ds["pi_std"]).all()
 
 
+def test_solve_logs_show_progress_with_residuals(tiny_study):
+    """Every influence_solve log has the solver's timestamped progress lines, and the final
+    residual it logs is the one the solution records (records.csv)."""
+    logs = sorted((tiny_study / "logs/tiny/influence").glob("*_solve.log"))
+    assert logs
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z symaudit influence: info: "
+    for log in logs:
+        text = log.read_text()
+        assert re.search(stamp + r"block CG iteration 1: relative residual max \d\.\d{3}e[-+]\d\d,"
+                         r" median \d\.\d{3}e[-+]\d\d; \d+/\d+ columns above rtol", text), text
+        done = re.findall(stamp + r"block CG done: .*true relative residual max (\S+),", text)
+        assert done, text
+        name = log.name.removesuffix("_solve.log")  # CE_unet_seed0_batch00
+        dataset, model, seed, batch = name.split("_")
+        records = pd.read_csv(
+            tiny_study / f"results/tiny/influence/{dataset}/{model}/{seed}/{batch}/solution"
+            / "records.csv"
+        )
+        logged = sorted(float(x) for x in done)
+        per_block = sorted(records.groupby(["damping", "block"])["relres_true"].max())
+        np.testing.assert_allclose(logged, per_block, rtol=1e-3)
+
+
 def test_equivariance_identity_is_one(tiny_study):
     for path in (tiny_study / "results/tiny/equivariance").rglob("d4_chunk000.nc"):
         ds = xr.open_dataset(path)

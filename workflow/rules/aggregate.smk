@@ -75,7 +75,7 @@ rule aggregate_tables:
         "../../envs/aggregate.yaml"
     params:
         study_dir=lambda wildcards, output: Path(output.tables[0]).parents[1],
-        element_sets=config["analysis"]["element_sets"],
+        element_sets=study_sets(),
         twirl="--twirl" if twirl_tables() else "",
     shell:
         "python -m symaudit aggregate --study-dir {params.study_dir}"
@@ -168,6 +168,10 @@ rule findings:
 
 
 rule report_html:
+    # `run:` (a local rule: in the Snakemake process), not `shell:` + `conda:`: the report is
+    # Snakemake's own feature, so it runs with the interpreter that runs the workflow -- the one
+    # environment sure to have Snakemake and its report dependencies, in the version that wrote
+    # the job metadata -- also under --sdm conda, which applies to shell commands only.
     input:
         rules.figures.output,
         rules.aggregate_tables.output,
@@ -182,18 +186,18 @@ rule report_html:
         f"{RESULTS}/report.html",
     log:
         f"logs/{STUDY}/aggregate/report.log",
-    conda:
-        "../../envs/aggregate.yaml"
     params:
         snakefile=os.path.relpath(workflow.main_snakefile),
-    shell:
+    run:
         # --nolock: the running workflow holds the lock; a report only reads its metadata
         # the quality (and robustness) status joins the config so that captions can flag
         # failed runs and rankings that change with λ
-        "python -m snakemake -s {params.snakefile} --nolock"
-        " --configfile {input.config} {input.status} {input.robustness_status}"
-        " --report {output}"
-        " > {log} 2>&1"
+        python = sys.executable  # the interpreter running this workflow
+        shell(
+            "{python} -m snakemake -s {params.snakefile} --nolock"
+            " --configfile {input.config} {input.status} {input.robustness_status}"
+            " --report {output} > {log} 2>&1"
+        )
 
 
 rule stage_figures:

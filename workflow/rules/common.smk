@@ -53,6 +53,23 @@ os.environ.update(
 # Snakemake schedules, and a CPU reduction's rounding depends on the thread count, so results
 # are bitwise the same wherever a job runs (locally or in a Slurm allocation).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Site settings of workflow/profiles/slurm (docs/slurm.md), read by its resource expressions when
+# each job's resources are evaluated: unset means "the cluster's default" (an empty account or
+# partition is left out of sbatch), not a literal "$SYMAUDIT_SLURM_ACCOUNT".  Optional settings,
+# hence no `envvars:` directive (it demands them).
+_GPU_OPTION = "SYMAUDIT_SLURM_GPU_OPTION"
+for _site_variable in (
+    "SYMAUDIT_SLURM_ACCOUNT",
+    "SYMAUDIT_SLURM_CPU_PARTITION",
+    "SYMAUDIT_SLURM_GPU_PARTITION",
+    _GPU_OPTION,
+):
+    os.environ.setdefault(_site_variable, "")
+if os.environ[_GPU_OPTION] not in ("", "gpus", "gres"):
+    raise ValueError(
+        f"{_GPU_OPTION}={os.environ[_GPU_OPTION]!r}: "
+        "expected gpus (sbatch --gpus=N, the default) or gres (sbatch --gres=gpu:N)"
+    )
 # The quality gate reaches the stage CLIs (their warnings) through the environment, not as a
 # rule parameter (it changes no number, so changing it must rerun nothing but the report).
 os.environ.update(SYMAUDIT_MAX_PERSISTENCE_RATIO=str(config["quality"]["max_persistence_ratio"]))
@@ -79,12 +96,12 @@ _STAGE_CODE = {
 
 wildcard_constraints:
     study=r"[A-Za-z0-9_-]+",
-    dataset=r"CE|NS",
+    dataset=r"CE|NS|NSK",
     family=r"(CE|NS)-[A-Za-z]+",
     model=r"[a-z-]+",
     seed=r"\d+",
     batch=r"\d{2}",
-    set=r"d4|shift_x|shift_y|shift_box",
+    set=r"d4|shift_x|shift_y|shift_box|kolmogorov|d4_swapped",
     chunk=r"\d{3}",
 
 
@@ -98,9 +115,26 @@ def stage_code(stage):
     return files
 
 
+# keys that steer the DAG, not a stage's numbers: kept out of the CLIs' --settings (and so out
+# of the rules' params, whose change reruns a rule)
+WORKFLOW_ONLY_KEYS = {"influence": {"keep_solutions"}}
+
+
 def section(name):
     """A config section as compact JSON for a CLI's --settings (defaults filled by the schema)."""
-    return json.dumps(config.get(name, {}), sort_keys=True, separators=(",", ":"))
+    settings = {
+        key: value
+        for key, value in config.get(name, {}).items()
+        if key not in WORKFLOW_ONLY_KEYS.get(name, ())
+    }
+    return json.dumps(settings, sort_keys=True, separators=(",", ":"))
+
+
+def solution_output(path):
+    """The influence solutions of one batch: temporary unless influence.keep_solutions."""
+    if config["influence"].get("keep_solutions", True):
+        return directory(path)
+    return temp(directory(path))
 
 
 def run_epochs(epochs, dataset, model, key="train.epochs"):
@@ -125,12 +159,25 @@ def train_settings(wildcards):
 def family_stores(wildcards):
     """The three class stores of a dataset group, in the paper's class order."""
     return [
-        f"{RESULTS}/data/{family}.zarr" for family in symaudit_datasets.DATASETS[wildcards.dataset]
+        f"{RESULTS}/data/{family}.zarr"
+        for family in symaudit_datasets.ALL_DATASETS[wildcards.dataset]
     ]
 
 
 def model_dir(wildcards):
     return f"{RESULTS}/models/{wildcards.dataset}/{wildcards.model}/seed{wildcards.seed}"
+
+
+def run_sets(dataset):
+    """The element sets analysed for one dataset group: ``analysis.element_sets_by_dataset``'s
+    list when it names the group, else ``analysis.element_sets``."""
+    analysis = config["analysis"]
+    return analysis.get("element_sets_by_dataset", {}).get(dataset, analysis["element_sets"])
+
+
+def study_sets():
+    """Every element set some dataset group of the study analyses (first appearance order)."""
+    return list(dict.fromkeys(name for d in config["datasets"] for name in run_sets(d)))
 
 
 def set_elements(set_name):
@@ -171,7 +218,7 @@ def all_stores():
     return [
         f"{RESULTS}/data/{family}.zarr"
         for dataset in config["datasets"]
-        for family in symaudit_datasets.DATASETS[dataset]
+        for family in symaudit_datasets.ALL_DATASETS[dataset]
     ]
 
 
@@ -183,7 +230,7 @@ def all_influence():
     return [
         f"{RESULTS}/influence/{d}/{m}/seed{s}/{name}_chunk{c}.nc"
         for d, m, s in runs()
-        for name in config["analysis"]["element_sets"]
+        for name in run_sets(d)
         for c in chunk_ids(name)
     ]
 
@@ -192,7 +239,7 @@ def all_equivariance():
     files = [
         f"{RESULTS}/equivariance/{d}/{m}/seed{s}/{name}_chunk{c}.nc"
         for d, m, s in runs()
-        for name in config["analysis"]["element_sets"]
+        for name in run_sets(d)
         for c in chunk_ids(name)
     ]
     return files + [f"{RESULTS}/equivariance/{d}/{m}/seed{s}/twirl.nc" for d, m, s in runs()]
@@ -200,11 +247,13 @@ def all_equivariance():
 
 def quality_equivariance_files():
     """Per run, the first equivariance output (it holds the analysis-batch SMSEs)."""
-    first = config["analysis"]["element_sets"][0]
-    return [
-        f"{RESULTS}/equivariance/{d}/{m}/seed{s}/{first}_chunk{chunk_ids(first)[0]}.nc"
-        for d, m, s in runs()
-    ]
+    files = []
+    for d, m, s in runs():
+        first = run_sets(d)[0]
+        files.append(
+            f"{RESULTS}/equivariance/{d}/{m}/seed{s}/{first}_chunk{chunk_ids(first)[0]}.nc"
+        )
+    return files
 
 
 def quality_run_arguments(wildcards, input):
@@ -229,12 +278,12 @@ def pdegym_files(wildcards):
 
 
 def expected_tables():
-    return symaudit_aggregate.expected_tables(config["analysis"]["element_sets"])
+    return symaudit_aggregate.expected_tables(study_sets())
 
 
 def twirl_tables():
     """The D4 twirl-decomposition table (CSV only), when the study analyses D4."""
-    return ["twirl_d4"] if "d4" in config["analysis"]["element_sets"] else []
+    return ["twirl_d4"] if "d4" in study_sets() else []
 
 
 def findings_enabled():
@@ -255,14 +304,12 @@ def robustness_figures():
         f"robustness_{name}_{m}_{d}"
         for d in config["datasets"]
         for m in config["models"]
-        for name in config["analysis"]["element_sets"]
+        for name in run_sets(d)
     ]
 
 
 def expected_figures():
-    return symaudit_aggregate.expected_figures(
-        config["datasets"], config["models"], config["analysis"]["element_sets"]
-    )
+    return symaudit_aggregate.expected_figures(config["datasets"], config["models"], study_sets())
 
 
 def companion_enabled():
@@ -271,9 +318,9 @@ def companion_enabled():
 
 
 def companion_influence_file(dataset, model, seed):
-    """The influence output holding a run's identity element: chunk 0 of the first element
-    set (every set lists its identity, e or t(0,0), first)."""
-    first = config["analysis"]["element_sets"][0]
+    """The influence output holding a run's identity element: chunk 0 of the dataset's first
+    element set (every set lists its identity, e or t(0,0), first)."""
+    first = run_sets(dataset)[0]
     return f"{RESULTS}/influence/{dataset}/{model}/seed{seed}/{first}_chunk000.nc"
 
 

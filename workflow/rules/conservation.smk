@@ -54,6 +54,7 @@ if CONSERVATION["standalone"]:
         conservation_report,
 
     rule conservation_report:
+        # `run:`, like report_html: the report runs with the Snakemake that runs the workflow
         input:
             rules.conservation.output,
             config=rules.study_config.output,
@@ -61,13 +62,13 @@ if CONSERVATION["standalone"]:
             f"{RESULTS}/report.html",
         log:
             f"logs/{STUDY}/conservation/report.log",
-        conda:
-            "../../envs/aggregate.yaml"
         params:
             snakefile=os.path.relpath(workflow.main_snakefile),
-        shell:
-            "python -m snakemake -s {params.snakefile} --nolock --configfile {input.config}"
-            " --report {output} stage_conservation"
-            " > {log} 2>&1"
+        run:
+            python = sys.executable  # the interpreter running this workflow
+            shell(
+                "{python} -m snakemake -s {params.snakefile} --nolock"
+                " --configfile {input.config} --report {output} stage_conservation > {log} 2>&1"
+            )
 
     ruleorder: conservation_report > report_html

@@ -8,7 +8,7 @@ rule influence_solve:
         stores=family_stores,
         code=stage_code("influence"),
     output:
-        solution=directory(
+        solution=solution_output(
             f"{RESULTS}/influence/{{dataset}}/{{model}}/seed{{seed}}/batch{{batch}}/solution"
         ),
     log:

@@ -53,6 +53,12 @@ _SET_TEXT = {
     "shift_x": "horizontal periodic shifts t(dx, 0), dx = 0..N−1",
     "shift_y": "vertical periodic shifts t(0, dy), dy = 0..N−1",
     "shift_box": "joint periodic shifts t(dx, dy), dx, dy = 0..K−1",
+    "kolmogorov": "a fixed sample of the Kolmogorov-flow symmetry subgroup G(N, k) (e, r², "
+    "x-shifts, y-shifts by N/k, s and sr² with half-period y-shifts; products h*t(dx, dy) "
+    "shift first) followed by elements outside it (validation case 3, docs/validation.md)",
+    "d4_swapped": "D4 with every vector's components paired to the wrong axes, p*g*p = P∘g∘P "
+    "with P the exchange of the x and y components (validation case 6: an option of the "
+    "evaluation, never of the data)",
 }
 _STUDY = (
     'Study ``{{ snakemake.config["study"] }}``: datasets '
@@ -469,6 +475,11 @@ OTHER_CAPTIONS: dict[str, str] = {
         " Case 1: a D4-twirled model has relative error 1 ± 1e-6 for every example and every"
         " D4 element and the influence of every element equals e's; case 2: the UNet is exact"
         " for shifts that are multiples of its total stride, the other shifts reported beside."
+        " Case 3: on Kolmogorov flow (NSK) the error is ~1 inside the forcing's symmetry"
+        " subgroup and > 1 outside, the influence lower outside, and the Spearman correlation"
+        " of error and influence is reported; case 6: NS evaluated with the velocity components"
+        " paired to the wrong axes fails at exactly r, r³, s, sr² (the paper's NS pattern), the"
+        " correct action does not."
         " A row ``not measured`` names the input that was absent; it never counts as holding."
     ),
     "conservation_defect": (

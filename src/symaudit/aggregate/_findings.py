@@ -17,7 +17,8 @@ what the study's own tables say.  Output: ``findings.csv`` with columns :data:`C
   relative error is 1 for every example and the influence median equals the identity's; every
   other shift is reported beside them (expected: error median > 1, influence median different).
   Read from ``equivariance_{shift_x,shift_y,shift_box}.csv`` and the influence tables.
-* cases 3-6: not built from tables yet; each gets a "not measured" row.
+* cases 3 and 6: :mod:`symaudit.aggregate._findings_symmetry` (``case3_rows``, ``case6_rows``).
+* cases 4-5: not built from tables yet; each gets a "not measured" row.
 
 A check whose input table (or model, or column) is absent gets ONE row with ``measured`` =
 ``not measured: <why>`` and ``holds`` = False: a finding is never silently missing.
@@ -34,6 +35,7 @@ import pandas as pd
 
 from symaudit import groups
 
+from ._findings_symmetry import case3_rows, case6_rows
 from ._io import write_atomic
 
 __all__ = ["COLUMNS", "TOLERANCE", "build_findings", "write_findings"]
@@ -48,15 +50,10 @@ SHIFT_SETS = ("shift_x", "shift_y", "shift_box")
 
 #: cases the builder does not measure yet: case label -> what is expected
 PENDING = {
-    "3 symmetry broken by the physics": "NS-Kolmogorov emulator: error ~1 inside the derived "
-    "subgroup G(N, k), > 1 outside; influence suppressed outside; Spearman(median error, "
-    "median influence) reported",
     "4 augmentation": "D4 + shift augmentation lowers the equivariance share of the loss and "
     "narrows the spread of per-element influence",
     "5 exact vs the reference's approximation": "relative gap and Kendall tau between converged "
     "and Galerkin influence; case 3's conclusion unchanged",
-    "6 NS pairing artefact": "wrong velocity pairing reproduces the paper's NS failures at "
-    "exactly r, r3, s, sr2; the correct action does not",
 }
 
 
@@ -314,6 +311,8 @@ def build_findings(
     rows = quality_rows(tables, max_persistence_ratio)
     rows += case1_rows(tables, twirled_models, tol)
     rows += case2_rows(tables, unet_models, stride, tol)
+    rows += case3_rows(tables)
+    rows += case6_rows(tables)
     rows += pending_rows()
     return pd.DataFrame(rows, columns=list(COLUMNS))
 

@@ -39,6 +39,8 @@ __all__ = [
     "LINE_FIGURES",
     "PAPER_RANGES",
     "TABLE_SUFFIXES",
+    "VALIDATION_DATASETS",
+    "VALIDATION_SETS",
     "FigureSpec",
     "expected_figures",
     "expected_tables",
@@ -48,8 +50,18 @@ __all__ = [
 
 #: the two measured quantities; ``equivariance`` = relative SMSE, ``influence`` = Pi-tilde diagonal
 KINDS: tuple[str, ...] = ("equivariance", "influence")
-ELEMENT_SETS: tuple[str, ...] = ("d4", "shift_x", "shift_y", "shift_box")
+ELEMENT_SETS: tuple[str, ...] = (
+    "d4",
+    "shift_x",
+    "shift_y",
+    "shift_box",
+    "kolmogorov",
+    "d4_swapped",
+)
 DATASETS: tuple[str, ...] = ("CE", "NS")
+#: sets and dataset groups of the validation study only: tables, no paper figure
+VALIDATION_SETS: tuple[str, ...] = ("kolmogorov", "d4_swapped")
+VALIDATION_DATASETS: tuple[str, ...] = ("NSK",)
 TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".nc")
 FIGURE_SUFFIXES: tuple[str, ...] = (".png", ".pdf")
 
@@ -177,15 +189,23 @@ def figure_specs(
     element_sets: Iterable[str],
     kinds: Sequence[str] = KINDS,
 ) -> list[FigureSpec]:
-    """Every figure a study with these datasets, models, sets and kinds yields, by number."""
+    """Every figure a study with these datasets, models, sets and kinds yields, by number.
+
+    The validation study's own sets (:data:`VALIDATION_SETS`) and dataset groups
+    (:data:`VALIDATION_DATASETS`) have tables and findings but no paper figure: they are skipped.
+    """
     datasets, models, element_sets = list(datasets), list(models), list(element_sets)
     for d in datasets:
-        if d not in DATASETS:
-            raise ValueError(f"unknown dataset {d!r}; known: {', '.join(DATASETS)}")
+        if d not in DATASETS + VALIDATION_DATASETS:
+            known = ", ".join(DATASETS + VALIDATION_DATASETS)
+            raise ValueError(f"unknown dataset {d!r}; known: {known}")
+    datasets = [d for d in datasets if d in DATASETS]
     specs = []
     for kind in kinds:
         for name in element_sets:
             table_stem(kind, name)  # validates both
+            if name in VALIDATION_SETS:
+                continue
             for d in datasets:
                 if name == "shift_box":
                     for m in models:

@@ -158,17 +158,23 @@ def parse_files(
     return sorted(found)
 
 
-def element_order(name: str) -> tuple[int, int, int]:
+def element_order(name: str) -> tuple[int, ...]:
     """Sort key putting elements in the order of :func:`symaudit.groups.elements`.
 
     D4 in the paper's order (e, r, r2, r3, s, sr, sr2, sr3), translations by (dy, dx) as the
-    shift-box set is listed.  Needed because an outer join of string coordinates sorts them
-    lexicographically (``t(10,0)`` before ``t(2,0)``).
+    shift-box set is listed, then products ``h*t(dx,dy)`` by (h, dy, dx); the wrong-pairing
+    ``p*g*p`` after all of these, in the same order.  Needed because an outer join of string
+    coordinates sorts them lexicographically (``t(10,0)`` before ``t(2,0)``).
     """
     g = groups.parse(name)
-    if name in groups.D4:
-        return (0, 0, groups.D4.index(name))
-    return (1, g.dy, g.dx)
+    h = groups.D4.index(g.d4_name)
+    if (g.dx, g.dy) == (0, 0):
+        key = (0, 0, h)
+    elif h == 0:
+        key = (1, g.dy, g.dx)
+    else:
+        key = (2, h, g.dy, g.dx)
+    return (int(g.swap), *key)
 
 
 # --- lazy opening ---------------------------------------------------------------------------

@@ -41,9 +41,9 @@ def checkpoint_path(run_dir: str | os.PathLike, epoch: int, last_epoch: int) -> 
     return path
 
 
-def _grid(values: np.ndarray, time_steps: int) -> np.ndarray:
-    """(3T, 3T) with n = t + T · class -> (bra_time, bra_class, ket_time, ket_class)."""
-    return values.reshape(3, time_steps, 3, time_steps).transpose(1, 0, 3, 2)
+def _grid(values: np.ndarray, time_steps: int, classes: int) -> np.ndarray:
+    """(CT, CT) with n = t + T · class -> (bra_time, bra_class, ket_time, ket_class)."""
+    return values.reshape(classes, time_steps, classes, time_steps).transpose(1, 0, 3, 2)
 
 
 def run_diagnostics(
@@ -77,12 +77,13 @@ def run_diagnostics(
     t = int(time_steps)
     trajectories = [analysis_trajectories(run_dir, stores, b) for b in batches]
     epochs = [*earlier_epochs, last_epoch]
-    n = 3 * t
+    c = len(stores)  # classes: 3, the validation group NSK 1
+    n = c * t
     eig = np.full((len(epochs), len(batches), n), np.nan)
     rank = np.zeros((len(epochs), len(batches)), dtype=np.int64)
     top = np.zeros((len(epochs), len(batches)))
-    pi_raw = np.zeros((len(earlier_epochs), len(batches), t, 3, t, 3))
-    converged = np.zeros((len(earlier_epochs), len(batches), t, 3), dtype=bool)
+    pi_raw = np.zeros((len(earlier_epochs), len(batches), t, c, t, c))
+    converged = np.zeros((len(earlier_epochs), len(batches), t, c), dtype=bool)
     rollout = None
     for i, epoch in enumerate(epochs):
         model, _ = load_checkpoint(checkpoint_path(run_dir, epoch, last_epoch))
@@ -126,8 +127,8 @@ def run_diagnostics(
                 f"epoch {epoch} batch {batches[k]}: identity influence "
                 f"{time.perf_counter() - clock:.1f} s (spectrum included)"
             )
-            pi_raw[i, k] = _grid(result.values.double().cpu().numpy(), t)
-            ok = np.array([r.converged for r in result.records]).reshape(3, t).T
+            pi_raw[i, k] = _grid(result.values.double().cpu().numpy(), t, c)
+            ok = np.array([r.converged for r in result.records]).reshape(c, t).T
             converged[i, k] = ok
     classes = [Path(p).name.removesuffix(".zarr") for p in stores]
     data = {

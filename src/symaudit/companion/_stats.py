@@ -85,7 +85,7 @@ def time_lag(pi) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     separately (``horizon.jl``).
 
     Returns {"intra": (lags, q), "inter": (lags, q)} with lags = −(T−1)..T−1 and q of shape
-    (3, n_lags)."""
+    (3, n_lags); "inter" only with more than one class."""
     pi = _check(pi)
     times, classes = pi.shape[1], pi.shape[2]
     lag = np.arange(times)[:, None] - np.arange(times)[None, :]  # (t₂, t₁)
@@ -93,6 +93,8 @@ def time_lag(pi) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     lags = np.arange(-(times - 1), times)
     out = {}
     for kind, mask_b in (("intra", same), ("inter", ~same)):
+        if not mask_b.any():
+            continue
         per = []
         for d in lags:
             mask = (lag == d)[:, None, :, None] & mask_b[None, :, None, :]

@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     one = sub.add_parser("run", help="one run's rollouts, spectra and earlier-epoch influence")
     one.add_argument("--run-dir", required=True, help="the run directory (checkpoints, splits)")
     one.add_argument(
-        "--stores", nargs=3, required=True, metavar="STORE", help="class stores, in class order"
+        "--stores", nargs="+", required=True, metavar="STORE", help="class stores, in order"
     )
     one.add_argument("--batches", nargs="+", type=int, required=True, help="analysis batches")
     one.add_argument("--time-steps", type=int, required=True, help="transitions per class")
@@ -111,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _tables(args: argparse.Namespace) -> int:
-    from symaudit.datasets import DATASETS
+    from symaudit.datasets import ALL_DATASETS as DATASETS
 
     from ._figures import make_figures
     from ._tables import CompanionRun, companion_tables, write_tables

@@ -50,7 +50,8 @@ and sr2 need the half-period shift; r, r3, sr, sr3 are never symmetries.  :func:
 enumerates G; :func:`fixes_forcing` is the defining test on the grid forcing itself.
 
 Element words: ``"s*t(0,2)"`` means s o t(0,2), the translation applied FIRST (the convention of
-:func:`symaudit.groups.compose`); a single name is a word too.  :func:`act_word` applies one.
+:func:`symaudit.groups.compose`); a single name is a word too.  :func:`symaudit.groups.act`
+applies one (the one implementation of the action).
 """
 
 from __future__ import annotations
@@ -67,7 +68,6 @@ __all__ = [
     "KOLMOGOROV_AMPLITUDE",
     "KOLMOGOROV_K",
     "KolmogorovSolver",
-    "act_word",
     "fixes_forcing",
     "forcing_field",
     "outside_sample",
@@ -146,14 +146,6 @@ def word(h: str, dx: int, dy: int) -> str:
     return shift if h == "e" else f"{h}*{shift}"
 
 
-def act_word(name: str, fields, channels):
-    """Apply a word ``"a*b*..."`` (rightmost first) to fields of layout ``(..., channel, y, x)``."""
-    out = fields
-    for part in reversed(str(name).replace(" ", "").split("*")):
-        out = groups.act(part, out, channels)
-    return out
-
-
 def _in_subgroup(h: str, dy: int, n: int, k: int) -> bool:
     twice = (2 * k * dy) % (2 * n)  # k dy / N integer <=> 0; integer + 1/2 <=> N
     if h in ("e", "r2"):
@@ -181,7 +173,7 @@ def subgroup(n: int, k: int = KOLMOGOROV_K) -> list[str]:
 def fixes_forcing(name: str, n: int, k: int = KOLMOGOROV_K) -> bool:
     """Whether the element maps the grid forcing field to itself (the defining property)."""
     f = forcing_field(n, k)
-    return bool(np.allclose(act_word(name, f, _VECTOR), f, rtol=0.0, atol=1e-12))
+    return bool(np.allclose(groups.act(name, f, _VECTOR), f, rtol=0.0, atol=1e-12))
 
 
 def subgroup_sample(n: int, k: int = KOLMOGOROV_K) -> list[str]:

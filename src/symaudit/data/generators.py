@@ -319,8 +319,8 @@ def check_solver(
 
     For each element g: ``max|solve(g . x0) - g . solve(x0)| / max|solve(x0)|`` over all
     ``frames`` output times in [0, t_end] and all channels (x0 = the family's IC).  The action
-    is :func:`symaudit.groups.act` with the family's channel kinds; a word ``"s*t(0,2)"``
-    (s o t(0,2), see :mod:`symaudit.data._kolmogorov`) applies its letters right to left.
+    is :func:`symaudit.groups.act` with the family's channel kinds; a product ``"s*t(0,2)"``
+    (s o t(0,2), see :mod:`symaudit.data._kolmogorov`) shifts first.
 
     Returns
     -------
@@ -357,8 +357,8 @@ def _check_words(gen, channels, resolution, seed, t_end, frames, words) -> dict[
     scale = float(np.max(np.abs(reference)))
     result = {}
     for name in words:
-        moved = gen.solve(_kolmogorov.act_word(name, x0, channels), times)
-        expected = _kolmogorov.act_word(name, reference, channels)
+        moved = gen.solve(groups.act(name, x0, channels), times)
+        expected = groups.act(name, reference, channels)
         result[name] = float(np.max(np.abs(moved - expected)) / scale)
     return result
 

@@ -28,15 +28,15 @@ __all__ = ["SweepResult", "check_group", "is_identity", "sweep"]
 def _reduced(element: str, shape: tuple[int, int]) -> groups.Element:
     """The element with its shift reduced modulo the grid (t(N,0) is the identity)."""
     g = groups.parse(element)
-    if g.is_translation:
-        h, w = shape
-        return groups.Element(dx=g.dx % w, dy=g.dy % h)
-    return g
+    h, w = shape
+    return groups.Element(g.rotate, g.reflect, g.dx % w, g.dy % h, g.swap)
 
 
 def is_identity(element: str, shape: tuple[int, int]) -> bool:
-    """True when ``element`` acts as the identity on a ``shape = (y, x)`` periodic grid."""
-    return _reduced(element, shape) == groups.Element()
+    """True when ``element`` acts as the identity on a ``shape = (y, x)`` periodic grid (the
+    wrong-pairing ``p*e*p`` included: P e P = e)."""
+    g = _reduced(element, shape)
+    return (g.rotate, g.reflect, g.dx, g.dy) == (0, 0, 0, 0)
 
 
 def check_group(elements: Sequence[str], shape: tuple[int, int]) -> None:
@@ -48,6 +48,9 @@ def check_group(elements: Sequence[str], shape: tuple[int, int]) -> None:
     uniform average over it, so duplicates are rejected as well.
     """
     reduced = [_reduced(g, shape) for g in elements]
+    for g in reduced:
+        if g.is_mixed or g.swap:
+            raise ValueError(f"twirl: {g.name} is not supported (a product or p*g*p)")
     if not reduced:
         raise ValueError("twirl: the element set is empty")
     if len(set(reduced)) != len(reduced):

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from symaudit import groups
+from symaudit._device import default_device
 from symaudit._io import write_atomic
 from symaudit.baselines import add_gate_argument, warn_if_failed
 
@@ -106,7 +107,7 @@ def load_batches(stores, run_dir: Path, batches, time_steps: int):
 
 def _device(name: str) -> torch.device:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return default_device()  # a Slurm GPU job that sees no GPU stops here
     try:
         device = torch.device(name)
     except RuntimeError:

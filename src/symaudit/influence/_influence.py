@@ -24,6 +24,7 @@ which holds because M + λI ⪰ λI (r_j is the true residual of ket j).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -796,6 +797,10 @@ def solve_kets(
 
     def one(lam: float, start: torch.Tensor | None) -> KetSolution:
         """Solve at one λ (the Nyström sketch is shared: only its λ-shift changes)."""
+        logging.getLogger("symaudit.influence").info(
+            "%s: %d kets at damping %.4g (lambda_max ~ %.4g)", method, n, lam,
+            float("nan") if lambda_max is None else lambda_max,
+        )
         local = dict(setup)
         precond, rank = None, 0
         if nys is not None:

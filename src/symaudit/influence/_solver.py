@@ -18,10 +18,15 @@ influence-anchors.md §3–5.  In short:
 * :class:`NystromPreconditioner` — randomized Nyström (Frangella, Tropp & Udell 2023), built once
   per metric from ``rank`` products and shared by every right-hand side.
 * :func:`lanczos_lambda_max` — λ_max of M for relative damping and diagnostics.
+
+Both solvers log their progress to ``symaudit.influence`` (INFO): iteration, max / median
+relative residual, columns still above rtol, products and time — after the first iteration,
+every ``PROGRESS_EVERY`` iterations and at least every ``PROGRESS_SECONDS``, and at the end.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -42,6 +47,14 @@ __all__ = [
 ]
 
 Apply = Callable[[torch.Tensor], torch.Tensor]
+
+log = logging.getLogger("symaudit.influence")
+
+#: a solve logs its progress (INFO) after the first iteration, then every PROGRESS_EVERY
+#: iterations and at least every PROGRESS_SECONDS seconds, and once at the end: hours-long
+#: paper-scale solves show in the rule's log how far they are (the numbers are not touched)
+PROGRESS_EVERY = 10
+PROGRESS_SECONDS = 60.0
 
 
 # --- linear-algebra helpers ---------------------------------------------------------------------
@@ -137,6 +150,27 @@ class _Counter:
         return self.apply(V)
 
 
+class _Progress:
+    """Logs one solve's progress: iteration, max / median relative (recursive) residual over the
+    columns, how many are still above ``rtol``, single-vector products and elapsed time."""
+
+    def __init__(self, name: str, n: int, rtol: float, counter: _Counter):
+        self.name, self.n, self.rtol, self.counter = name, n, rtol, counter
+        self.t0 = self.last = time.perf_counter()
+
+    def __call__(self, it: int, rel: np.ndarray) -> None:
+        now = time.perf_counter()
+        if it != 1 and it % PROGRESS_EVERY and now - self.last < PROGRESS_SECONDS:
+            return
+        self.last = now
+        log.info(
+            "%s iteration %d: relative residual max %.3e, median %.3e; %d/%d columns above "
+            "rtol %.1e; %d products, %.1f s",
+            self.name, it, float(np.max(rel)), float(np.median(rel)),
+            int(np.sum(rel > self.rtol)), self.n, self.rtol, self.counter.count, now - self.t0,
+        )
+
+
 # --- block CG -----------------------------------------------------------------------------------
 
 
@@ -149,6 +183,7 @@ def _solve_driver(inner, A: Apply, B, *, rtol, max_iterations, x0, max_restarts,
         raise ValueError(f"rtol must be positive, got {rtol}")
     A = _Counter(A)
     n = B.shape[0]
+    name = "block CG" if inner is _block_cg_inner else "CG"
     bnorm = row_norms(B).cpu().numpy()
     safe_bnorm = np.where(bnorm > 0, bnorm, 1.0)
     if x0 is None:
@@ -159,7 +194,7 @@ def _solve_driver(inner, A: Apply, B, *, rtol, max_iterations, x0, max_restarts,
         R = B - A(X)
     iterations = np.zeros(n, dtype=np.int64)
     history: list[float] = []
-    state = {"it": 0}
+    state = {"it": 0, "progress": _Progress(name, n, rtol, A)}
     restarts = 0
     while True:
         rel_rec = inner(
@@ -176,8 +211,18 @@ def _solve_driver(inner, A: Apply, B, *, rtol, max_iterations, x0, max_restarts,
             break
         R = R_true
         restarts += 1
+        log.info(
+            "%s: true relative residual max %.3e above rtol %.1e after %d iterations; "
+            "restart %d of at most %d", name, float(rel_true.max()), rtol, state["it"],
+            restarts, max_restarts,
+        )
     never = rel_true > rtol
     iterations[never] = state["it"]
+    log.info(
+        "%s done: %d iterations, %d restarts, %d products, %.1f s; true relative residual "
+        "max %.3e, %d/%d columns converged (rtol %.1e)", name, state["it"], restarts, A.count,
+        time.perf_counter() - t0, float(rel_true.max()), int(np.sum(~never)), n, rtol,
+    )
     stats = SolveStats(
         iterations=iterations,
         relres_recursive=np.asarray(rel_rec, dtype=np.float64),
@@ -215,6 +260,7 @@ def _block_cg_inner(
         R.sub_(a32 @ Q)
         rel = row_norms(R).cpu().numpy() / bnorm
         history.append(float(rel.max()))
+        state["progress"](state["it"], rel)
         newly = (rel <= rtol) & active
         iterations[newly] = state["it"]
         active = rel > rtol  # a column may come back if round-off pushes it over again
@@ -299,6 +345,7 @@ def _lockstep_inner(
         rel_act = row_norms(R[idx]).cpu().numpy() / bnorm[active]
         rel[active] = rel_act
         history.append(float(rel.max()))
+        state["progress"](state["it"], rel)
         keep = rel_act > rtol
         iterations[active[~keep]] = state["it"]
         if not keep.any():

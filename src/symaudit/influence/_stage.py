@@ -9,6 +9,8 @@ from pathlib import Path
 
 import torch
 
+from symaudit._device import default_device
+
 SETTINGS_DEFAULTS: dict = {
     "damping": None,  # by method: DAMPING_DEFAULTS
     "rtol": 1e-4,
@@ -66,7 +68,7 @@ def load_solutions(directory) -> list:
 def load_analysis(checkpoint, run_dir, stores, batch: int, time_steps: int, device=None):
     """(model, meta, channels, families, inputs, targets) for analysis batch ``batch``.
 
-    ``inputs``/``targets``: (3 * time_steps, channel, y, x) in the model's dtype, example
+    ``inputs``/``targets``: (classes * time_steps, channel, y, x) in the model's dtype, example
     n = t + time_steps * class (pdehats.md §1.6).
     """
     from symaudit.models import load_checkpoint
@@ -78,7 +80,7 @@ def load_analysis(checkpoint, run_dir, stores, batch: int, time_steps: int, devi
     splits = load_splits(Path(run_dir))
     inputs, targets = analysis_batch(opened, splits, int(batch), time_steps=time_steps)
     dtype = next(model.parameters()).dtype
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = torch.device(device) if device else default_device()
     model = model.to(device).eval()
     inputs = torch.as_tensor(inputs).to(device=device, dtype=dtype)
     targets = torch.as_tensor(targets).to(device=device, dtype=dtype)

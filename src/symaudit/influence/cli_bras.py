@@ -45,8 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--solutions", nargs="+", required=True, help="influence-solve outputs")
     parser.add_argument("--checkpoint", required=True, help="the model checkpoint (final.pt)")
     parser.add_argument("--run-dir", required=True, help="the model's run directory (splits)")
-    parser.add_argument("--stores", nargs=3, required=True, metavar="STORE",
-                        help="the group's three class stores, in class order")
+    parser.add_argument("--stores", nargs="+", required=True, metavar="STORE",
+                        help="the group's class stores (three; NSK: one), in class order")
     parser.add_argument("--time-steps", type=int, default=16, help="transitions per class")
     parser.add_argument("--set-name", required=True, help="element set name (e.g. d4, shift_x)")
     parser.add_argument("--elements", nargs="+", required=True,
@@ -60,10 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 GALERKIN_EPS = 1e-6
 
 
-def _to_grid(values, n_elements: int, time_steps: int):
-    """(E * 3T, 3T) with example n = t + T * class -> (E, bra_time, bra_class, ket_time,
-    ket_class)."""
-    grid = values.reshape(n_elements, 3, time_steps, 3, time_steps)
+def _to_grid(values, n_elements: int, time_steps: int, n_classes: int = 3):
+    """(E * CT, CT) with example n = t + T * class (C classes: 3, the validation group NSK 1)
+    -> (E, bra_time, bra_class, ket_time, ket_class)."""
+    grid = values.reshape(n_elements, n_classes, time_steps, n_classes, time_steps)
     return grid.transpose(0, 2, 1, 4, 3)
 
 
@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--solutions mix kinds {sorted(kinds)} (rerun influence-solve)")
     galerkin = kinds == {"ket_gradients"}
     reference = bool(settings["galerkin_reference"]) and not galerkin
-    n_el, t = len(args.elements), args.time_steps
+    n_el, t, nc = len(args.elements), args.time_steps, len(args.stores)
     observables = {"": "smse"}
     pde_is_ce = None
     results: dict[str, list] = {}
@@ -185,12 +185,12 @@ def run(args: argparse.Namespace) -> int:
                 model, solution, x, y, args.elements, channels, observables
             )
             for suffix, (values, bound, full, rank) in per_obs.items():
-                results.setdefault(suffix, []).append(_to_grid(values, n_el, t))
+                results.setdefault(suffix, []).append(_to_grid(values, n_el, t, nc))
                 if bound is not None:
                     bounds.append(bound)
-                    full_relres.append(full.reshape(n_el, 3, t).transpose(0, 2, 1))
+                    full_relres.append(full.reshape(n_el, nc, t).transpose(0, 2, 1))
                     ranks.append(rank)
-            relres.append(sub.reshape(3, t).T)
+            relres.append(sub.reshape(nc, t).T)
         else:
             bra_x = torch.cat([groups.act(g, x, channels) for g in args.elements])
             bra_y = torch.cat([groups.act(g, y, channels) for g in args.elements])
@@ -208,20 +208,20 @@ def run(args: argparse.Namespace) -> int:
                 )
                 values, bound = values.numpy(), bound.numpy()
                 k = primary if loss == "smse" else 0
-                results.setdefault(suffix, []).append(_to_grid(values[k], n_el, t))
+                results.setdefault(suffix, []).append(_to_grid(values[k], n_el, t, nc))
                 if loss == "smse":
                     bounds.append(bound[k].reshape(n_el, -1).max(axis=1))
                     if n_damp > 1:
-                        path_raw.append(np.stack([_to_grid(v, n_el, t) for v in values]))
+                        path_raw.append(np.stack([_to_grid(v, n_el, t, nc) for v in values]))
                         path_conv.append(np.stack([
-                            np.array([r.converged for r in s.records]).reshape(3, t).T
+                            np.array([r.converged for r in s.records]).reshape(nc, t).T
                             for s in path
                         ]))
-            relres.append(np.array([r.relres_true for r in solution.records]).reshape(3, t).T)
+            relres.append(np.array([r.relres_true for r in solution.records]).reshape(nc, t).T)
             if reference:
                 gal = _galerkin_reference(model, x, y, args.elements, channels, GALERKIN_EPS)
-                gal_raw.append(_to_grid(gal, n_el, t))
-        converged.append(np.array([r.converged for r in solution.records]).reshape(3, t).T)
+                gal_raw.append(_to_grid(gal, n_el, t, nc))
+        converged.append(np.array([r.converged for r in solution.records]).reshape(nc, t).T)
 
     pi_dims = ("element", "batch", "bra_time", "bra_class", "ket_time", "ket_class")
     ket_conv = np.stack(converged)  # (batch, ket_time, ket_class)

@@ -30,8 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="the model checkpoint (final.pt)")
     parser.add_argument("--run-dir", required=True, help="the model's run directory (splits)")
     add_gate_argument(parser)
-    parser.add_argument("--stores", nargs=3, required=True, metavar="STORE",
-                        help="the group's three class stores, in class order")
+    parser.add_argument("--stores", nargs="+", required=True, metavar="STORE",
+                        help="the group's class stores (three; NSK: one), in class order")
     parser.add_argument("--batch", type=int, required=True, help="analysis batch index k")
     parser.add_argument("--time-steps", type=int, default=16, help="transitions per class")
     parser.add_argument("--settings", default=None, help="the config's influence section (JSON)")

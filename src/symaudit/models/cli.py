@@ -8,22 +8,23 @@ from __future__ import annotations
 
 import argparse
 
-from symaudit.datasets import DATASETS, channels_for
+from symaudit.datasets import ALL_DATASETS, channels_for
 from symaudit.models import MODELS, PRESETS, build, count_parameters
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help=f"one of: {', '.join(MODELS)}")
     parser.add_argument("--preset", default="paper", help=f"one of: {', '.join(PRESETS)}")
-    parser.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
+    parser.add_argument("--dataset", required=True, help=f"one of: {', '.join(ALL_DATASETS)}")
     parser.add_argument(
         "--resolution", type=int, default=128, help="grid size N (fixes the ViT's token grid)"
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {args.dataset!r}; known: {', '.join(DATASETS)}")
+    if args.dataset not in ALL_DATASETS:
+        known = ", ".join(ALL_DATASETS)
+        raise ValueError(f"unknown dataset {args.dataset!r}; known: {known}")
     channels = channels_for(args.dataset)
     model = build(args.model, args.preset, len(channels), channels, resolution=args.resolution)
     print(f"parameters: {count_parameters(model)}")

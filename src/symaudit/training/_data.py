@@ -18,7 +18,7 @@ import torch
 
 from symaudit import groups
 from symaudit._io import write_atomic
-from symaudit.datasets import DATASETS
+from symaudit.datasets import ALL_DATASETS
 from symaudit.store import Store, open_store
 
 __all__ = [
@@ -37,11 +37,12 @@ SPLITS_FILE = "splits.json"
 
 
 def open_class_stores(dataset: str, paths: Sequence[str | os.PathLike]) -> list[Store]:
-    """Open the three class stores of ``dataset`` (in the group's class order) and check that
-    they agree (families in order, channels, square grid of one size)."""
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
-    families = DATASETS[dataset]
+    """Open the class stores of ``dataset`` (three; the validation group NSK: one), in the
+    group's class order, and check that they agree (families in order, channels, square grid
+    of one size)."""
+    if dataset not in ALL_DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(ALL_DATASETS)}")
+    families = ALL_DATASETS[dataset]
     if len(paths) != len(families):
         raise ValueError(
             f"dataset {dataset} needs {len(families)} stores ({', '.join(families)}), "

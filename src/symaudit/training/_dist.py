@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from symaudit._device import default_device
+
 __all__ = ["Dist", "setup", "teardown"]
 
 
@@ -56,7 +58,7 @@ def setup(device: str | torch.device | None = None) -> Dist:
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = default_device()  # a Slurm GPU job that sees no GPU stops here
     device = torch.device(device)
     if device.type == "cuda":
         device = torch.device("cuda", local_rank if device.index is None else device.index)

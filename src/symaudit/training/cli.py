@@ -15,21 +15,22 @@ import logging
 import os
 
 from symaudit.baselines import add_gate_argument, warn_if_failed
-from symaudit.datasets import DATASETS
+from symaudit.datasets import ALL_DATASETS
 from symaudit.models import MODELS, PRESETS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
+    parser.add_argument("--dataset", required=True, help=f"one of: {', '.join(ALL_DATASETS)}")
     parser.add_argument("--model", required=True, help=f"one of: {', '.join(MODELS)}")
     parser.add_argument("--preset", default="paper", help=f"one of: {', '.join(PRESETS)}")
     parser.add_argument("--seed", type=int, required=True, help="the run's seed (splits, init)")
     parser.add_argument(
         "--stores",
-        nargs=3,
+        nargs="+",
         required=True,
         metavar="STORE",
-        help="the group's three class stores, in class order (e.g. CE-RP CE-CRP CE-RPUI)",
+        help="the group's class stores, in class order (e.g. CE-RP CE-CRP CE-RPUI; NSK: "
+        "NS-Kolmogorov alone)",
     )
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument(
