@@ -31,7 +31,9 @@ SETTINGS_DEFAULTS = {"enabled": False, "epochs": [], "distance_edges": 20, "dist
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__.splitlines()[0]
-    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sub = parser.add_subparsers(
+        dest="action", metavar="ACTION", required=True, help="run (one run) or tables (the study)"
+    )
     one = sub.add_parser("run", help="one run's rollouts, spectra and earlier-epoch influence")
     one.add_argument("--run-dir", required=True, help="the run directory (checkpoints, splits)")
     one.add_argument(
@@ -106,7 +108,7 @@ def _run(args: argparse.Namespace) -> int:
         args.device,
     )
     write_atomic(args.out, lambda p: ds.to_netcdf(p))
-    print(f"companion run: epochs {list(ds['epoch'].values)} -> {args.out}")
+    print(f"companion run: epochs {[int(e) for e in ds['epoch'].values]} -> {args.out}")
     return 0
 
 
