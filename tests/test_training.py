@@ -420,3 +420,26 @@ def test_cli_user_errors(stores, tmp_path, capsys):
     assert "fewer than one batch of 500" in capsys.readouterr().err
     assert _cli(stores, tmp_path / "r", {**FAST, "time_steps": 9}) == 2
     assert "has 5 time steps; time_steps=9" in capsys.readouterr().err
+
+
+def test_variant_name_is_recorded_and_labels_the_run(stores, tmp_path):
+    """A variant (``unet-aug``: the UNet trained with augmentation) keeps the architecture in its
+    checkpoint, records its name in the run identity, and the equivariance and influence stages
+    label it by that name; the same weights as a run without the name (the name changes no
+    number), and a plain run stays unnamed."""
+    from symaudit.equivariance.cli import _run_identity
+    from symaudit.influence._stage import run_identity
+
+    settings = {**FAST, "epochs": 1, "augment": {"d4": True, "shifts": True}}
+    named = run(stores, tmp_path / "CE" / "unet-aug" / "seed0", settings, name="unet-aug")
+    plain = run(stores, tmp_path / "plain", settings)
+    net, meta = load_checkpoint(named)
+    assert meta["model"]["name"] == "unet" and meta["run"]["name"] == "unet-aug"
+    assert "name" not in load_checkpoint(plain)[1]["run"]
+    for key, value in state(named).items():
+        assert torch.equal(value, state(plain)[key]), key
+    assert run_identity(meta, named)["model"] == "unet-aug"
+    assert _run_identity(meta, named.parent, [])["model"] == "unet-aug"
+    # a name is part of the run: the same directory refuses another name
+    with pytest.raises(ValueError, match="different run"):
+        run(stores, named.parent, settings, name="unet-other")

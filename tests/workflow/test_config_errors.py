@@ -12,7 +12,16 @@ pytestmark = pytest.mark.workflow
     ("edit", "culprit"),
     [
         (lambda c: c["train"].update(epoch=3), "epoch"),  # a typo of `epochs`
-        (lambda c: c.update(models=["unet", "resnet"]), "resnet"),
+        (lambda c: c.update(models=["unet", "resnet"]), "models: unknown model 'resnet'"),
+        (
+            lambda c: c.update(models={"CE": ["unet"], "NS": ["unet", "unet-ag"]}),
+            "models.NS: unknown model 'unet-ag'; known: unet, vit, twirled-unet, twirled-vit",
+        ),
+        (
+            lambda c: c.update(models={"CE": ["unet"]}),
+            "models: the mapping must name exactly the datasets ['CE', 'NS']; missing: NS",
+        ),
+        (lambda c: c.update(variants={"unet-aug": {"model": "resnet"}}), "resnet"),
         (lambda c: c["data"].update(resolution="big"), "big"),
         (
             lambda c: c["influence"].update(

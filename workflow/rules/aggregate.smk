@@ -148,6 +148,7 @@ rule findings:
         tables=rules.aggregate_tables.output.tables,
         quality=rules.model_quality.output.table,
         status=rules.model_quality.output.status,
+        robustness=rules.influence_robustness.output if damping_path() else [],
         code=stage_code("aggregate"),
     output:
         report(
@@ -162,9 +163,17 @@ rule findings:
     params:
         tables=lambda wildcards, input: Path(input.quality).parent,
         max_ratio=config["quality"]["max_persistence_ratio"],
+        augmented=findings_augmented_argument(),
+        primary=(
+            f"--primary-damping {config['influence']['damping']['primary']!r}"
+            if damping_path()
+            else ""
+        ),
+        resolution=config["data"]["resolution"],
     shell:
         "python -m symaudit findings --tables {params.tables} --out {output}"
-        " --max-persistence-ratio {params.max_ratio} > {log} 2>&1"
+        " --max-persistence-ratio {params.max_ratio} {params.augmented} {params.primary}"
+        " --resolution {params.resolution} > {log} 2>&1"
 
 
 rule report_html:

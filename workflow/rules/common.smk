@@ -39,6 +39,47 @@ def _check_damping(section):
 
 _check_damping(config.get("influence", {}))
 
+#: the architectures a run may name directly (symaudit.models.MODELS the study exposes)
+ARCHITECTURES = ("unet", "vit", "twirled-unet", "twirled-vit")
+
+
+def _study_models():
+    """``models`` as {dataset: [model, ...]}: a list means every dataset.  Every name must be an
+    architecture or a ``variants`` entry; a mapping must name exactly the study's datasets."""
+    variants = config.get("variants", {})
+    for name, variant in variants.items():
+        if name in ARCHITECTURES:
+            raise ValueError(f"variants.{name}: the name of an architecture cannot be a variant")
+        if variant["model"] not in ARCHITECTURES:
+            raise ValueError(
+                f"variants.{name}.model {variant['model']!r} is not an architecture "
+                f"({', '.join(ARCHITECTURES)})"
+            )
+    raw = config["models"]
+    if isinstance(raw, dict):
+        unknown = [d for d in raw if d not in config["datasets"]]
+        missing = [d for d in config["datasets"] if d not in raw]
+        if unknown or missing:
+            raise ValueError(
+                f"models: the mapping must name exactly the datasets {config['datasets']}; "
+                + (f"not a dataset of the study: {', '.join(unknown)}" if unknown else "")
+                + ("; " if unknown and missing else "")
+                + (f"missing: {', '.join(missing)}" if missing else "")
+            )
+        per_dataset = {d: list(raw[d]) for d in config["datasets"]}
+    else:
+        per_dataset = {d: list(raw) for d in config["datasets"]}
+    known = list(ARCHITECTURES) + list(variants)
+    for d, names in per_dataset.items():
+        for name in names:
+            if name not in known:
+                key = f"models.{d}" if isinstance(raw, dict) else "models"
+                raise ValueError(f"{key}: unknown model {name!r}; known: {', '.join(known)}")
+    return per_dataset
+
+
+MODELS = _study_models()
+
 STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
 SRC = Path(workflow.basedir) / "src" / "symaudit"
@@ -137,23 +178,50 @@ def solution_output(path):
     return temp(directory(path))
 
 
+def architecture(model):
+    """The architecture a run's model name builds (a variant's ``model``, else the name)."""
+    return config.get("variants", {}).get(model, {}).get("model", model)
+
+
 def run_epochs(epochs, dataset, model, key="train.epochs"):
     """``train.epochs`` for one run: an integer, or a mapping keyed by model or dataset (the
-    model's key first), nested at most twice."""
+    model's key first, then a variant's architecture: ``unet-aug`` takes the UNet's epochs, so
+    both take the same optimiser steps), nested at most twice."""
     if not isinstance(epochs, dict):
         return epochs
-    for name in (model, dataset):
+    for name in dict.fromkeys((model, architecture(model), dataset)):
         if name in epochs:
             return run_epochs(epochs[name], dataset, model, f"{key}.{name}")
     raise ValueError(f"{key} names no value for dataset {dataset} / model {model}")
 
 
-def train_settings(wildcards):
-    """The train section for one run, ``epochs`` resolved to the run's value."""
-    train = dict(config.get("train", {}))
+def _merged(base, override):
+    """``base`` with ``override`` merged in, mappings recursively (a variant's train keys)."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def run_train(dataset, model):
+    """The train section for one run: a variant's ``train`` merged into the study's, then
+    ``epochs`` resolved to the run's value."""
+    train = _merged(
+        config.get("train", {}), config.get("variants", {}).get(model, {}).get("train", {})
+    )
     if "epochs" in train:
-        train["epochs"] = run_epochs(train["epochs"], wildcards.dataset, wildcards.model)
-    return json.dumps(train, sort_keys=True, separators=(",", ":"))
+        train["epochs"] = run_epochs(train["epochs"], dataset, model)
+    return train
+
+
+def train_settings(wildcards):
+    """The run's train section as compact JSON (the CLI's --settings)."""
+    return json.dumps(
+        run_train(wildcards.dataset, wildcards.model), sort_keys=True, separators=(",", ":")
+    )
 
 
 def family_stores(wildcards):
@@ -200,10 +268,13 @@ def chunk_elements(wildcards):
 
 
 def runs():
-    """(dataset, model, seed) of every trained model."""
-    return [
-        (d, m, s) for d in config["datasets"] for m in config["models"] for s in config["seeds"]
-    ]
+    """(dataset, model, seed) of every trained model (``models``: a list, or per dataset)."""
+    return [(d, m, s) for d in config["datasets"] for m in MODELS[d] for s in config["seeds"]]
+
+
+def all_model_names():
+    """Every model name of the study, in first-seen order over the datasets."""
+    return list(dict.fromkeys(m for d in config["datasets"] for m in MODELS[d]))
 
 
 def analysis_batches():
@@ -291,6 +362,18 @@ def findings_enabled():
     return bool(config.get("findings", {}).get("enabled", False))
 
 
+def findings_augmented_argument():
+    """``--augmented VARIANT=BASE ...`` for the study's augmented variants (case 4): those whose
+    train section switches on augment.d4 or augment.shifts; empty when there are none."""
+    pairs = [
+        f"{name}={variant['model']}"
+        for name, variant in config.get("variants", {}).items()
+        if name in all_model_names()
+        and any(variant.get("train", {}).get("augment", {}).get(k) for k in ("d4", "shifts"))
+    ]
+    return "--augmented " + " ".join(pairs) if pairs else ""
+
+
 def damping_path():
     """True when the study solves a damping path (influence.damping.values)."""
     return "values" in config.get("influence", {}).get("damping", {})
@@ -303,13 +386,18 @@ def robustness_figures():
     return [
         f"robustness_{name}_{m}_{d}"
         for d in config["datasets"]
-        for m in config["models"]
+        for m in MODELS[d]
         for name in run_sets(d)
     ]
 
 
 def expected_figures():
-    return symaudit_aggregate.expected_figures(config["datasets"], config["models"], study_sets())
+    """Figure stems over the datasets, each with its own models and element sets (line
+    figures once per dataset, shift-box heatmaps per model)."""
+    stems = []
+    for d in config["datasets"]:
+        stems += symaudit_aggregate.expected_figures([d], MODELS[d], run_sets(d))
+    return sorted(dict.fromkeys(stems))
 
 
 def companion_enabled():

@@ -24,13 +24,15 @@ rule train_model:
         gpu=1,
     params:
         preset=config["preset"],
+        architecture=lambda wildcards: architecture(wildcards.model),
         settings=train_settings,
         out=model_dir,
     shell:
         "if [ {resources.gpu} -gt 1 ]; then"
         " launch='torchrun --standalone --nproc_per_node={resources.gpu}';"
         " else launch=python; fi;"
-        " $launch -m symaudit train --dataset {wildcards.dataset} --model {wildcards.model}"
+        " $launch -m symaudit train --dataset {wildcards.dataset} --model {params.architecture}"
+        " --name {wildcards.model}"
         " --preset {params.preset} --seed {wildcards.seed} --stores {input.stores}"
         " --out {params.out} --settings '{params.settings}' --restart-on-change"
         " > {log} 2>&1"

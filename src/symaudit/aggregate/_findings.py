@@ -18,7 +18,7 @@ what the study's own tables say.  Output: ``findings.csv`` with columns :data:`C
   other shift is reported beside them (expected: error median > 1, influence median different).
   Read from ``equivariance_{shift_x,shift_y,shift_box}.csv`` and the influence tables.
 * cases 3 and 6: :mod:`symaudit.aggregate._findings_symmetry` (``case3_rows``, ``case6_rows``).
-* cases 4-5: not built from tables yet; each gets a "not measured" row.
+* cases 4 and 5: :mod:`symaudit.aggregate._findings_training` (registered in ``_builders``).
 
 A check whose input table (or model, or column) is absent gets ONE row with ``measured`` =
 ``not measured: <why>`` and ``holds`` = False: a finding is never silently missing.
@@ -279,8 +279,24 @@ def case2_rows(
     return rows
 
 
-def pending_rows() -> list[dict]:
-    return [_missing(case, what, "no builder for this case yet") for case, what in PENDING.items()]
+def _builders() -> dict:
+    """Case label -> ``builder(tables, settings) -> rows`` of the cases built in other modules
+    (imported here: they use this module's helpers)."""
+    from ._findings_training import CASES as training_cases
+
+    return {**training_cases}
+
+
+def pending_rows(tables: Path | None = None, settings: dict | None = None) -> list[dict]:
+    """Rows of cases 4 and 5: a registered builder's, else one "not measured" row per case."""
+    builders = _builders() if tables is not None else {}
+    rows = []
+    for case, what in PENDING.items():
+        if case in builders:
+            rows += builders[case](tables, settings or {})
+        else:
+            rows.append(_missing(case, what, "no builder for this case yet"))
+    return rows
 
 
 def build_findings(
@@ -291,6 +307,7 @@ def build_findings(
     unet_models: Sequence[str] = ("unet",),
     stride: int | None = None,
     tol: float = TOLERANCE,
+    **settings,
 ) -> pd.DataFrame:
     """The findings table (:data:`COLUMNS`) of the study whose tables are in ``tables_dir``.
 
@@ -304,6 +321,10 @@ def build_findings(
         Models of case 2 (UNets).
     stride
         Total down-sampling factor of case 2; default ``symaudit.models.UNet.stride``.
+    **settings
+        Options of the cases built in other modules (``_builders``): ``augmented`` (case 4:
+        augmented model -> its base; default ``X-aug`` -> ``X``), ``primary_damping`` (case 5:
+        the primary λ) and ``resolution`` (case 5: the grid of G(N, k); default 32).
     """
     tables = Path(tables_dir)
     if not tables.is_dir():
@@ -312,8 +333,8 @@ def build_findings(
     rows += case1_rows(tables, twirled_models, tol)
     rows += case2_rows(tables, unet_models, stride, tol)
     rows += case3_rows(tables)
+    rows += pending_rows(tables, settings)
     rows += case6_rows(tables)
-    rows += pending_rows()
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 

@@ -36,6 +36,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stride", type=int, default=None, help="case 2 down-sampling (default UNet.stride)"
     )
+    parser.add_argument(
+        "--augmented",
+        nargs="+",
+        default=None,
+        metavar="VARIANT=BASE",
+        help="case 4 pairs, e.g. unet-aug=unet (default: every X-aug model with X)",
+    )
+    parser.add_argument(
+        "--primary-damping",
+        type=float,
+        default=None,
+        help="case 5: the primary λ of the damping path (influence.damping.primary)",
+    )
+    parser.add_argument(
+        "--resolution", type=int, default=None, help="case 5: the grid N of G(N, k) (default 32)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,12 +59,22 @@ def run(args: argparse.Namespace) -> int:
 
     if args.stride is not None and args.stride < 1:
         raise ValueError(f"--stride must be a positive integer, got {args.stride}")
+    augmented = None
+    if args.augmented is not None:
+        pairs = [a.split("=") for a in args.augmented]
+        bad = [a for a, p in zip(args.augmented, pairs, strict=True) if len(p) != 2 or not all(p)]
+        if bad:
+            raise ValueError(f"--augmented {bad[0]!r}: expected VARIANT=BASE, e.g. unet-aug=unet")
+        augmented = dict(pairs)
     df = build_findings(
         args.tables,
         max_persistence_ratio=args.max_persistence_ratio,
         twirled_models=args.twirled,
         unet_models=args.unet,
         stride=args.stride,
+        augmented=augmented,
+        primary_damping=args.primary_damping,
+        resolution=args.resolution,
     )
     write_findings(df, args.out)
     unmeasured = df["measured"].str.startswith("not measured")

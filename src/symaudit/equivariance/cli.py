@@ -128,7 +128,8 @@ def _run_identity(meta: dict, run_dir: Path, families: list[str]) -> dict[str, s
     if dataset is None:
         known = {datasets.FAMILIES[f].dataset for f in families if f in datasets.FAMILIES}
         dataset = known.pop() if len(known) == 1 else (parts[-3] if len(parts) >= 3 else "")
-    model = meta.get("model") or meta.get("name")
+    # a variant run (e.g. unet-aug) records its study name beside the architecture
+    model = (meta.get("run") or {}).get("name") or meta.get("model") or meta.get("name")
     if isinstance(model, dict):  # load_checkpoint puts the architecture spec under "model"
         model = model.get("name")
     if not model:

@@ -99,4 +99,6 @@ def run_identity(meta: Mapping, checkpoint) -> dict:
     found = {k: recorded.get(k, guess.get(k)) for k in ("dataset", "model", "seed")}
     if isinstance(found["model"], Mapping):  # checkpoints record the model's whole spec
         found["model"] = found["model"].get("name", guess.get("model"))
+    if recorded.get("name"):  # a variant run (e.g. unet-aug): its name in the study
+        found["model"] = recorded["name"]
     return found

@@ -122,10 +122,11 @@ def _is_checkpoint_epoch(epoch: int, settings: Mapping) -> bool:
     return epoch == 1 or epoch % settings["checkpoint_every"] == 0 or epoch == settings["epochs"]
 
 
-def _identity(dataset, model, preset, seed, stores, settings) -> dict:
+def _identity(dataset, model, preset, seed, stores, settings, name=None) -> dict:
     """What makes two invocations the same run (``epochs`` excluded: a finished run may be
-    extended by asking for more epochs)."""
-    return {
+    extended by asking for more epochs).  ``name`` (the run's model name in its study when it
+    differs from the architecture, e.g. ``unet-aug``) is recorded only when given."""
+    identity = {
         "dataset": dataset,
         "model": model,
         "preset": preset,
@@ -133,6 +134,9 @@ def _identity(dataset, model, preset, seed, stores, settings) -> dict:
         "stores": [{"family": s.family, "shape": list(s.shape)} for s in stores],
         "settings": {k: v for k, v in run_defining(settings).items() if k != "epochs"},
     }
+    if name is not None and name != model:
+        identity["name"] = name
+    return identity
 
 
 def _first_difference(a, b, prefix: str = "") -> str | None:
@@ -250,6 +254,7 @@ def train(
     callbacks: Sequence[Callback] = (),
     equivariance_fn: Callable | None = equivariance_fraction,
     log: Callable[[str], None] | None = print,
+    name: str | None = None,
 ) -> Path:
     """Train (or resume, or skip) one run and return the path of its ``final.pt``.
 
@@ -281,6 +286,11 @@ def train(
         used at checkpoint epochs when ``track_equivariance`` is on.
     log : callable, optional
         Where rank 0's one-line progress messages go (``None`` silences them).
+    name : str, optional
+        The run's model name in its study when it is a variant of the architecture ``model``
+        (e.g. ``unet-aug``: the UNet trained with augmentation).  Recorded in the checkpoints'
+        run identity (``meta["run"]["name"]``), which the equivariance and influence stages
+        label their outputs with; the checkpoint's architecture stays ``model``.
 
     Raises
     ------
@@ -309,6 +319,7 @@ def train(
                 callbacks,
                 equivariance_fn,
                 say,
+                name,
             )
     finally:
         teardown(d)
@@ -323,14 +334,16 @@ def _optimiser(net: torch.nn.Module, s: Mapping) -> torch.optim.Optimizer:
     return torch.optim.AdamW(net.parameters(), lr=s["lr"], weight_decay=s["weight_decay"])
 
 
-def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks, equiv_fn, say):
+def _train(
+    dataset, model_name, preset, seed, store_paths, out, s, d, callbacks, equiv_fn, say, name=None
+):
     stores = open_class_stores(dataset, store_paths)
     channels = stores[0].channels
     resolution, batch = stores[0].shape[-1], s["batch_size"]
     if batch % d.world:
         raise ValueError(f"batch_size {batch} is not divisible by the {d.world} DDP ranks")
     local = batch // d.world
-    identity = _identity(dataset, model_name, preset, seed, stores, s)
+    identity = _identity(dataset, model_name, preset, seed, stores, s, name)
     if d.is_main:
         out.mkdir(parents=True, exist_ok=True)
         if not os.access(out, os.W_OK):
@@ -553,7 +566,9 @@ def _train(dataset, model_name, preset, seed, store_paths, out, s, d, callbacks,
         from symaudit.training._plot import plot_training_curve
 
         plot_training_curve(
-            history, out / "training_curve.png", f"{dataset} {model_name} ({preset}), seed {seed}"
+            history,
+            out / "training_curve.png",
+            f"{dataset} {name or model_name} ({preset}), seed {seed}",
         )
     d.barrier()
     return out / FINAL

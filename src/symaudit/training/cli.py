@@ -22,6 +22,13 @@ from symaudit.models import MODELS, PRESETS
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help=f"one of: {', '.join(ALL_DATASETS)}")
     parser.add_argument("--model", required=True, help=f"one of: {', '.join(MODELS)}")
+    parser.add_argument(
+        "--name",
+        default=None,
+        help="the run's model name in its study when it is a variant of --model (e.g. "
+        "unet-aug: the UNet trained with augmentation); recorded in the checkpoints, which "
+        "keep --model as the architecture (default: --model)",
+    )
     parser.add_argument("--preset", default="paper", help=f"one of: {', '.join(PRESETS)}")
     parser.add_argument("--seed", type=int, required=True, help="the run's seed (splits, init)")
     parser.add_argument(
@@ -72,6 +79,8 @@ def _fingerprint(args: argparse.Namespace, settings: dict) -> str:
     # epochs are left out: asking for more extends a run from its newest checkpoint
     defining = {k: v for k, v in run_defining(settings).items() if k != "epochs"}
     identity = [args.dataset, args.model, args.preset, args.seed, defining]
+    if args.name is not None and args.name != args.model:
+        identity.append(args.name)
     digest.update(json.dumps(identity, sort_keys=True, default=str).encode())
     for path in fingerprint_code():
         digest.update(path.read_bytes())
@@ -121,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         settings,
         device=args.device,
         log=logging.getLogger("symaudit.train").info,
+        name=args.name,
     )
     if int(os.environ.get("RANK", "0")) == 0:
         warn_if_failed(args.out, args.max_persistence_ratio)

@@ -1,0 +1,242 @@
+"""Findings of cases 4 (augmentation) and 5 (exact vs Galerkin influence): synthetic tables with
+known answers, true and false.
+
+twirl_d4.csv: NS unet 20 % of the loss from equivariance error, unet-aug 5 % (holds); NS vit 10 %,
+vit-aug 15 % (does not).  influence_d4.csv: unet medians 1,1,1,1,1,1,1,3 (spread (3-1)/1.25 =
+1.6), unet-aug all 2 except r = 2.5 (spread 0.5/2.0625); vit-aug lacks r (not measured).
+influence_robustness_medians.csv: NS unet Galerkin = 1.1 x the λ = 1e-3 medians (gap 0.1, τ 1);
+NS vit Galerkin reverses the ranking (τ -1); NSK unet: inside G (e, r2) 1, outside 0.5 at λ but 2
+under Galerkin (the conclusion changes); NSK vit: outside 0.25 of inside under both.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from symaudit import cli, groups
+from symaudit.aggregate import _findings
+from symaudit.aggregate import _findings_training as ft
+
+TWIRL_COLS = [
+    "percent_q1",
+    "percent_median",
+    "percent_q3",
+    "pooled_percent",
+    "loss_total",
+    "loss_mean",
+    "loss_equiv",
+    "loss_twirled",
+    "n_seeds",
+    "n_examples",
+]
+
+
+def _twirl(dataset, model, percent):
+    values = [
+        percent - 1,
+        percent,
+        percent + 1,
+        percent,
+        1.0,
+        1 - percent / 100,
+        percent / 100,
+        1 - percent / 100,
+        2,
+        36,
+    ]
+    return {"dataset": dataset, "model": model, **dict(zip(TWIRL_COLS, values, strict=True))}
+
+
+def _inf(dataset, model, element, median):
+    g = groups.parse(element)
+    return {
+        "dataset": dataset,
+        "model": model,
+        "element_set": "d4",
+        "element": element,
+        "dx": g.dx,
+        "dy": g.dy,
+        "rotate": g.rotate,
+        "reflect": g.reflect,
+        "q1": 0.9 * median,
+        "median": median,
+        "q3": 1.1 * median,
+        "n": 36,
+        "n_seeds": 2,
+        "n_batches": 2,
+        "n_unconverged": 0,
+        "n_kets": 36,
+        "converged": True,
+    }
+
+
+def _med(dataset, model, element_set, element, damping, median):
+    return {
+        "dataset": dataset,
+        "model": model,
+        "element_set": element_set,
+        "element": element,
+        "damping": damping,
+        "median": median,
+        "n": 36,
+    }
+
+
+@pytest.fixture
+def tables(tmp_path):
+    d = tmp_path / "tables"
+    d.mkdir()
+    pd.DataFrame(
+        [
+            _twirl("NS", "unet", 20.0),
+            _twirl("NS", "unet-aug", 5.0),
+            _twirl("NS", "vit", 10.0),
+            _twirl("NS", "vit-aug", 15.0),
+            _twirl("CE", "unet", 8.0),
+        ]
+    ).to_csv(d / "twirl_d4.csv", index=False)
+    inf = []
+    for g in groups.D4:
+        inf.append(_inf("NS", "unet", g, 3.0 if g == "sr3" else 1.0))
+        inf.append(_inf("NS", "unet-aug", g, 2.5 if g == "r" else 2.0))
+        inf.append(_inf("NS", "vit", g, 1.0 + groups.D4.index(g)))
+        if g != "r":
+            inf.append(_inf("NS", "vit-aug", g, 1.0))
+        inf.append(_inf("CE", "unet", g, 1.0))
+    pd.DataFrame(inf).to_csv(d / "influence_d4.csv", index=False)
+    med = []
+    for i, g in enumerate(groups.D4):
+        exact = 8.0 - i
+        for damping, unet, vit in [
+            ("0.01", exact, exact),
+            ("0.001", exact, exact),
+            ("galerkin", 1.1 * exact, float(i + 1)),
+        ]:
+            med.append(_med("NS", "unet", "d4", g, damping, unet))
+            med.append(_med("NS", "vit", "d4", g, damping, vit))
+            med.append(_med("NS", "twirled-unet", "d4", g, damping, 1.0))
+        inside = g in ("e", "r2")
+        for damping, outside_unet in [("0.001", 0.5), ("galerkin", 2.0)]:
+            med.append(_med("NSK", "unet", "d4", g, damping, 1.0 if inside else outside_unet))
+            med.append(_med("NSK", "vit", "d4", g, damping, 4.0 if inside else 1.0))
+    pd.DataFrame(med).to_csv(d / "influence_robustness_medians.csv", index=False)
+    return d
+
+
+def _one(df, case):
+    rows = df[df.case == case]
+    assert len(rows) == 1, (case, list(df.case))
+    return rows.iloc[0]
+
+
+def test_spread_and_subgroup_membership():
+    assert ft.d4_spread([1, 1, 1, 1, 1, 1, 1, 3]) == pytest.approx(2.0 / 1.25, rel=1e-15)
+    assert ft.d4_spread([2.0] * 8) == 0.0
+    assert pd.isna(ft.d4_spread([1.0, float("nan")]))
+    # G(32, 4): e, r2, x-shifts, y-shifts by multiples of 8; s, sr2 only with dy = 4 + 8m
+    inside = ["e", "r2", "t(5,0)", "t(0,8)", "s*t(0,4)", "sr2*t(3,12)"]
+    outside = ["r", "r3", "s", "sr", "sr2", "sr3", "t(0,1)", "t(0,4)", "s*t(0,8)"]
+    assert all(ft.in_kolmogorov_subgroup(g, 32) for g in inside)
+    assert not any(ft.in_kolmogorov_subgroup(g, 32) for g in outside)
+
+
+def test_case4_known_answers(tables):
+    rows = pd.DataFrame(ft.case4_rows(tables))
+    head = "4 augmentation | NS"
+    share = _one(rows, f"{head} unet-aug vs unet | equivariance share")
+    assert share.holds and "pooled 5 % vs 20 %" in share.measured
+    spread = _one(rows, f"{head} unet-aug vs unet | influence spread")
+    assert spread.holds
+    assert spread.measured == f"spread {0.5 / 2.0625:.9g} vs {2.0 / 1.25:.9g}"
+    assert not _one(rows, f"{head} vit-aug vs vit | equivariance share").holds  # 15 % > 10 %
+    missing = _one(rows, f"{head} vit-aug vs vit | influence spread")
+    assert not missing.holds
+    assert missing.measured == "not measured: vit-aug lacks r in influence_d4.csv"
+    # CE has no augmented model: no CE rows; an explicit pairing replaces the suffix rule
+    assert not rows.case.str.contains("| CE", regex=False).any()
+    rows = pd.DataFrame(ft.case4_rows(tables, {"vit": "unet"}))
+    assert list(rows.case) == [
+        "4 augmentation | NS vit vs unet | equivariance share",
+        "4 augmentation | NS vit vs unet | influence spread",
+    ]
+    assert _one(rows, "4 augmentation | NS vit vs unet | influence spread").measured == (
+        f"spread {7 / 4.5:.9g} vs {2.0 / 1.25:.9g}"
+    )
+    assert _one(rows, "4 augmentation | NS vit vs unet | equivariance share").holds  # 10 < 20
+
+
+def test_case5_known_answers(tables):
+    rows = pd.DataFrame(ft.case5_rows(tables, primary=1e-3))
+    head = "5 exact vs the reference's approximation"
+    unet = _one(rows, f"{head} | NS unet")
+    assert unet.holds
+    assert unet.measured == "tau 1; relative gap median 0.1, max 0.1 over 8 elements (λ 0.001)"
+    vit = _one(rows, f"{head} | NS vit")
+    assert not vit.holds and vit.measured.startswith("tau -1;")
+    assert not rows.case.str.contains("twirled").any()
+    changed = _one(rows, f"{head} | case 3 under Galerkin | unet d4")
+    assert not changed.holds
+    assert changed.measured.startswith("outside / inside 0.5 at λ 0.001, 2 under Galerkin")
+    same = _one(rows, f"{head} | case 3 under Galerkin | vit d4")
+    assert same.holds and "0.25 at λ 0.001, 0.25 under Galerkin" in same.measured
+
+
+def test_case5_not_measured(tables, tmp_path):
+    head = "5 exact vs the reference's approximation"
+    row = ft.case5_rows(tables, primary=None)
+    assert [r["measured"] for r in row] == [
+        "not measured: the primary λ (influence.damping.primary) not given"
+    ]
+    row = ft.case5_rows(tables, primary=1e-5)
+    assert row[0]["measured"] == "not measured: λ 1e-05 absent from the table"
+    med = pd.read_csv(tables / "influence_robustness_medians.csv")
+    med[med.dataset != "NSK"].to_csv(tables / "influence_robustness_medians.csv", index=False)
+    rows = pd.DataFrame(ft.case5_rows(tables, primary=1e-3))
+    gone = _one(rows, f"{head} | case 3 under Galerkin")
+    assert not gone.holds
+    assert gone.measured == "not measured: no NSK rows in influence_robustness_medians.csv"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert ft.case5_rows(empty, 1e-3)[0]["measured"].startswith(
+        "not measured: no influence_robustness_medians.csv"
+    )
+    assert ft.case4_rows(empty)[0]["measured"] == (
+        "not measured: neither twirl_d4.csv nor influence_d4.csv"
+    )
+
+
+def test_registered_in_the_findings_table_and_cli(tables, tmp_path, capsys):
+    df = _findings.build_findings(tables, stride=16, primary_damping=1e-3)
+    cases = [c.split(" |")[0] for c in df.case]
+    # case order: quality, 1, 2, 3 (not measured here), 4, 5, 6 (not measured here)
+    assert list(dict.fromkeys(cases)) == [
+        "quality gate",
+        "1 exact control",
+        "2 architecture-exact translations",
+        "3 symmetry broken by the physics",
+        *_findings.PENDING,
+        "6 NS pairing artefact",
+    ]
+    assert _one(df, "4 augmentation | NS unet-aug vs unet | equivariance share").holds
+    out = tmp_path / "findings.csv"
+    argv = [
+        "findings",
+        "--tables",
+        str(tables),
+        "--out",
+        str(out),
+        "--stride",
+        "16",
+        "--primary-damping",
+        "0.001",
+        "--augmented",
+        "unet-aug=unet",
+    ]
+    assert cli.main(argv) == 0
+    written = pd.read_csv(out)
+    assert not written.case.str.contains("vit-aug").any()
+    assert _one(written, "5 exact vs the reference's approximation | NS unet").holds
+    capsys.readouterr()
+    assert cli.main([*argv[:-2], "--augmented", "unet-aug"]) != 0
+    assert "--augmented 'unet-aug': expected VARIANT=BASE" in capsys.readouterr().err
