@@ -16,6 +16,11 @@ include: "workflow/rules/equivariance.smk"
 include: "workflow/rules/aggregate.smk"
 
 
+if config["companion"]["enabled"]:
+
+    include: "workflow/rules/companion.smk"
+
+
 if config["conservation"]["enabled"]:
 
     include: "workflow/rules/conservation.smk"

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "quality": ("symaudit.aggregate.cli_quality", "model-quality table: each run vs persistence"),
     "findings": ("symaudit.aggregate.cli_findings", "validation findings from a study's tables"),
     "conservation": ("symaudit.conservation.cli", "the conservation study: findings and figure"),
+    "companion": ("symaudit.companion.cli", "the companion paper's influence tables and figures"),
 }
 
 

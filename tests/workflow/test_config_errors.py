@@ -35,6 +35,13 @@ pytestmark = pytest.mark.workflow
             ),
             "influence.damping.values: a damping path needs a Krylov method",
         ),
+        (
+            lambda c: (
+                c["train"].update(epochs=4, checkpoint_every=3),
+                c["companion"].update(epochs=[2]),
+            ),
+            "companion.epochs: CE unet keeps no checkpoint of epoch 2",
+        ),
     ],
 )
 def test_config_typo_is_named(tmp_path, edit, culprit):

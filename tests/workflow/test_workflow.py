@@ -152,6 +152,8 @@ INFLUENCE_AND_AFTER = {
     "influence_bras",
     "aggregate_tables",
     "figures",
+    "companion_run",
+    "companion_tables",
     "report_html",
     "all",
 }

@@ -190,6 +190,7 @@ rule report_html:
         config=rules.study_config.output,
         status=rules.model_quality.output.status,
         findings=rules.findings.output if findings_enabled() else [],
+        companion=companion_outputs(),
     output:
         f"{RESULTS}/report.html",
     log:

@@ -7,7 +7,12 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+# The helpers below import symaudit from THIS checkout (not whichever copy is installed), as
+# the rules' jobs do (PYTHONPATH below).
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
 from symaudit import aggregate as symaudit_aggregate
+from symaudit import companion as symaudit_companion
 from symaudit import datasets as symaudit_datasets
 from symaudit import groups as symaudit_groups
 
@@ -123,6 +128,8 @@ _STAGE_CODE = {
     "influence": _CORE + ["losses.py", "influence/*.py"],
     "equivariance": _CORE + ["losses.py", "testing.py", "equivariance/*.py"],
     "aggregate": _CORE + ["aggregate/*.py"],
+    "companion": _CORE
+    + ["losses.py", "models/*.py", "training/_data.py", "influence/*.py", "companion/*.py"],
     "conservation": _CORE
     + ["losses.py", "models/*.py", "training/*.py", "equivariance/*.py", "conservation/*.py"],
 }
@@ -391,3 +398,55 @@ def expected_figures():
     for d in config["datasets"]:
         stems += symaudit_aggregate.expected_figures([d], MODELS[d], run_sets(d))
     return sorted(dict.fromkeys(stems))
+
+
+def companion_enabled():
+    """True when the study builds the companion diagnostics (config companion.enabled)."""
+    return bool(config.get("companion", {}).get("enabled", False))
+
+
+def companion_influence_file(dataset, model, seed):
+    """The influence output holding a run's identity element: chunk 0 of the dataset's first
+    element set (every set lists its identity, e or t(0,0), first)."""
+    first = run_sets(dataset)[0]
+    return f"{RESULTS}/influence/{dataset}/{model}/seed{seed}/{first}_chunk000.nc"
+
+
+def companion_run_arguments(wildcards, input):
+    """``--run DATASET MODEL SEED INFLUENCE RUN_DIR DIAGNOSTICS`` for every run, in input
+    order."""
+    return " ".join(
+        f"--run {d} {m} {s} {influence} {Path(metrics).parent} {diagnostics}"
+        for (d, m, s), influence, metrics, diagnostics in zip(
+            runs(), input.influence, input.metrics, input.diagnostics, strict=True
+        )
+    )
+
+
+def companion_epochs(dataset, model):
+    """The configured ``companion.epochs`` measured for a run: those before its last epoch
+    (the last is final.pt, whose influence the influence stage computes; later ones do not
+    exist for this run).  Each must be an epoch training keeps a checkpoint of (1, every
+    ``train.checkpoint_every``), else a one-line error before anything runs."""
+    last = run_epochs(config["train"]["epochs"], dataset, model)
+    every = config["train"]["checkpoint_every"]
+    chosen = []
+    for epoch in config.get("companion", {}).get("epochs", []):
+        if epoch >= last:
+            continue
+        if epoch != 1 and epoch % every:
+            raise ValueError(
+                f"companion.epochs: {dataset} {model} keeps no checkpoint of epoch {epoch} "
+                f"(training keeps epoch 1, every train.checkpoint_every = {every} and the last)"
+            )
+        chosen.append(epoch)
+    return chosen
+
+
+def companion_outputs():
+    """The companion tables and figures when enabled (the report waits for them), else []."""
+    if not companion_enabled():
+        return []
+    return [f"{RESULTS}/tables/{name}.csv" for name in symaudit_companion.TABLES] + [
+        f"{RESULTS}/figures/{stem}.png" for stem in symaudit_companion.FIGURES
+    ]

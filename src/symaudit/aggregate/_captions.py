@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from symaudit.companion._captions import COMPANION_CAPTIONS
+
 from ._io import write_atomic
 from ._layout import (
     BOX_FIGURES,
@@ -547,6 +549,10 @@ def write_report_sources(report_dir: str | os.PathLike) -> list[Path]:
     texts |= {s.stem: figure_caption(s) for s in specs}
     texts |= {t: table_caption(t) for t in tables}
     texts |= {name: f"{text}\n\n{_STUDY}\n" for name, text in OTHER_CAPTIONS.items()}
+    texts |= {
+        name: f"{quality_banner()}{text}\n\n{_STUDY}\n"
+        for name, text in COMPANION_CAPTIONS.items()
+    }
     return [
         write_atomic(out / f"{name}.rst", lambda p, t=text: p.write_text(t))
         for name, text in texts.items()

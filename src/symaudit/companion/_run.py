@@ -1,0 +1,33 @@
+"""What the companion stage reads from a trained run, through the training stage's own helpers
+(one place, so a shared run loader can replace it)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["analysis_trajectories"]
+
+
+def analysis_trajectories(
+    run_dir: str | os.PathLike,
+    stores: Sequence[str | os.PathLike],
+    batch: int,
+    frames: int | None = None,
+) -> np.ndarray:
+    """The trajectories of analysis batch ``batch`` of a run (the k-th test trajectory of each
+    class, from the run's persisted ``splits.json``): (class, frames, channel, y, x) float32,
+    frames ``0 .. frames - 1`` (None: every frame of the stores).  The influence stage's
+    inputs are frames ``0 .. T - 1``: example n = t + T · class is ``[class, t]``."""
+    from symaudit.store import open_store
+    from symaudit.training import analysis_batch, load_splits
+
+    if frames is None:
+        frames = min(open_store(p).shape[1] for p in stores)
+    inputs, targets = analysis_batch(list(stores), load_splits(run_dir), int(batch), frames - 1)
+    classes = len(stores)
+    x = inputs.numpy().reshape(classes, frames - 1, *inputs.shape[1:])
+    last = targets.numpy().reshape(classes, frames - 1, *targets.shape[1:])[:, -1:]
+    return np.concatenate([x, last], axis=1)
