@@ -184,3 +184,16 @@ def test_cli_findings(tables, tmp_path, capsys):
         for x in lines
     )
     assert cli.main(["findings", "--tables", str(tmp_path / "no"), "--out", str(out)]) == 2
+
+
+def test_case1_only_on_the_datasets_a_twirled_model_ran_on(tables):
+    """A study that runs twirled-unet on NS only (per-dataset models) gets no CE case-1 rows,
+    while a twirled model named but absent everywhere is a not-measured row."""
+    eq = pd.read_csv(tables / "equivariance_d4.csv")
+    extra = pd.DataFrame([_eq("CE", "unet", "d4", g, 1.5, 0.5, 3.0) for g in groups.D4])
+    pd.concat([eq, extra]).to_csv(tables / "equivariance_d4.csv", index=False)
+    rows = pd.DataFrame(_findings.case1_rows(tables))
+    assert rows.case.str.contains(" NS twirled-unet").all() and len(rows) == 8 + 7
+    rows = pd.DataFrame(_findings.case1_rows(tables, models=["twirled-vit"]))
+    assert rows.case.tolist() == ["1 exact control | twirled-vit"]
+    assert rows.measured.str.startswith("not measured").all()

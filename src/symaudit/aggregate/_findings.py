@@ -175,7 +175,13 @@ def case1_rows(tables: Path, models: Iterable[str] | None = None, tol: float = T
         return [_missing(case, "twirled model exactly D4-equivariant", "no twirled-* model")]
     rows = []
     for model in chosen:
-        for dataset in sorted(set(eq.dataset) | (set(inf.dataset) if inf is not None else set())):
+        # the datasets this model was run on (a study may run it on some datasets only)
+        ran = set(eq.dataset[eq.model == model])
+        if inf is not None:
+            ran |= set(inf.dataset[inf.model == model])
+        if not ran:
+            rows.append(_missing(f"{case} | {model}", "equivariance_d4 rows", "model absent"))
+        for dataset in sorted(ran):
             label = f"{case} | {dataset} {model}"
             eqs = _by_element(eq, dataset, model)
             if not eqs:
