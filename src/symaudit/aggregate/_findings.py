@@ -35,6 +35,9 @@ import pandas as pd
 
 from symaudit import groups
 
+from ._findings_rows import missing as _missing
+from ._findings_rows import read_table as _read
+from ._findings_rows import row as _row
 from ._findings_symmetry import case3_rows, case6_rows
 from ._io import write_atomic
 
@@ -59,21 +62,6 @@ PENDING = {
 
 def _num(x: float) -> str:
     return f"{float(x):.9g}"
-
-
-def _row(case: str, expected: str, measured: str, holds: bool) -> dict:
-    return {"case": case, "expected": expected, "measured": measured, "holds": bool(holds)}
-
-
-def _missing(case: str, expected: str, why: str) -> dict:
-    return _row(case, expected, f"not measured: {why}", False)
-
-
-def _read(tables: Path, name: str) -> pd.DataFrame | None:
-    path = tables / name
-    if not path.is_file():
-        return None
-    return pd.read_csv(path, dtype={"element": str, "dataset": str, "model": str})
 
 
 def _rel(a: float, b: float) -> float:

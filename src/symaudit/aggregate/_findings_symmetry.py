@@ -30,6 +30,10 @@ import pandas as pd
 
 from symaudit import groups
 
+from ._findings_rows import missing as _missing
+from ._findings_rows import read_table as _read
+from ._findings_rows import row as _row
+
 __all__ = ["INSIDE_TOL", "LARGE", "case3_rows", "case6_rows", "kolmogorov_resolution"]
 
 #: case 3: "error ~ 1 inside G" means the median over members of the element medians lies in
@@ -49,21 +53,6 @@ NON_COMMUTING = tuple(g for g in groups.D4 if not groups.commutes_with_exchange(
 
 def _num(x: float) -> str:
     return f"{float(x):.4g}"
-
-
-def _row(case: str, expected: str, measured: str, holds: bool) -> dict:
-    return {"case": case, "expected": expected, "measured": measured, "holds": bool(holds)}
-
-
-def _missing(case: str, expected: str, why: str) -> dict:
-    return _row(case, expected, f"not measured: {why}", False)
-
-
-def _read(tables: Path, name: str) -> pd.DataFrame | None:
-    path = tables / name
-    if not path.is_file():
-        return None
-    return pd.read_csv(path, dtype={"element": str, "dataset": str, "model": str})
 
 
 def _medians(df: pd.DataFrame | None, dataset: str, model: str) -> dict[str, float]:
