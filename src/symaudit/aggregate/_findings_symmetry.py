@@ -51,6 +51,12 @@ CASE6 = "6 NS pairing artefact"
 NON_COMMUTING = tuple(g for g in groups.D4 if not groups.commutes_with_exchange(g))
 
 
+def _failing_text(failing: list[str], medians: dict[str, float]) -> str:
+    """The failing D4 elements and every element's error median, for one pairing."""
+    listed = ", ".join(f"{g} {_num(medians[g])}" for g in groups.D4)
+    return f"failing: {', '.join(failing) or 'none'}; medians {listed}"
+
+
 def _num(x: float) -> str:
     return f"{float(x):.4g}"
 
@@ -179,10 +185,7 @@ def case6_rows(tables: Path, datasets=("NS",)) -> list[dict]:
             _row(
                 f"{label} | swapped pairing: failing elements",
                 f"error median > {LARGE:g} at exactly {four}",
-                "failing: "
-                + (", ".join(failing) or "none")
-                + "; medians "
-                + ", ".join(f"{g} {_num(swapped[g])}" for g in groups.D4),
+                _failing_text(failing, swapped),
                 failing == list(NON_COMMUTING),
             )
         )
@@ -191,10 +194,7 @@ def case6_rows(tables: Path, datasets=("NS",)) -> list[dict]:
             _row(
                 f"{label} | correct pairing: no failure",
                 f"error median <= {LARGE:g} for every D4 element",
-                "failing: "
-                + (", ".join(correct_failing) or "none")
-                + "; medians "
-                + ", ".join(f"{g} {_num(right[g])}" for g in groups.D4),
+                _failing_text(correct_failing, right),
                 not correct_failing,
             )
         )
