@@ -64,6 +64,12 @@ def test_the_stages_defaults_are_the_modules():
         k: v for k, v in settings.CONSERVATION.items() if k not in ("enabled", "standalone")
     }
     assert DEFAULT_FLOOR == settings.CONSERVATION["floor"]
+    from symaudit.data.generate import CLUSTER_DEFAULTS, cluster_client
+
+    assert CLUSTER_DEFAULTS == settings.DATA["cluster"]
+    with pytest.raises(UserError, match="unknown data setting 'cluster.nodes'"):
+        with cluster_client({"nodes": 2}):
+            pass
 
 
 def test_read_settings_fills_defaults_and_merges_fixed_mappings():
