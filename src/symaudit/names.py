@@ -31,6 +31,7 @@ __all__ = [
     "PRESETS",
     "RUN_DIR",
     "SOLUTION",
+    "SPLITS",
     "STAGE_CODE",
     "STORE",
     "TRAINING_CURVE",
@@ -87,6 +88,7 @@ STORE = "data/{family}.zarr"
 RUN_DIR = "models/{dataset}/{model}/seed{seed}"
 CHECKPOINT = RUN_DIR + "/final.pt"
 METRICS = RUN_DIR + "/metrics.csv"
+SPLITS = RUN_DIR + "/splits.json"
 TRAINING_CURVE = RUN_DIR + "/training_curve.png"
 #: the ket solutions of one analysis batch (a directory)
 SOLUTION = "influence/{dataset}/{model}/seed{seed}/batch{batch}/solution"
@@ -99,10 +101,10 @@ DIAGNOSTICS = "companion/{dataset}/{model}/seed{seed}/diagnostics.nc"
 # The library code each stage runs, relative to the package (globs): the workflow lists it as
 # rule inputs, so that editing a stage's code reruns that stage and what follows it.  Only code
 # that can change a stage's numbers: not the command dispatcher (cli.py), the package docstring
-# (__init__.py), the file writer (_io.py), these names, or the training front end
-# (training/cli.py: arguments and help).
+# (__init__.py), the file writer (_io.py), these names, the training front end
+# (training/cli.py: arguments and help) or the model-info command (models/cli.py).
 CORE_CODE: tuple[str, ...] = ("groups.py", "datasets.py", "store.py", "settings.py")
-NOT_CODE: frozenset[str] = frozenset({"training/cli.py"})
+NOT_CODE: frozenset[str] = frozenset({"training/cli.py", "models/cli.py"})
 STAGE_CODE: dict[str, tuple[str, ...]] = {
     "data": (*CORE_CODE, "data/*.py"),
     "train": (*CORE_CODE, "losses.py", "runs.py", "models/*.py", "training/*.py"),

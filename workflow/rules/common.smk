@@ -275,8 +275,14 @@ def all_stores():
     ]
 
 
+def run_files(template):
+    """A per-run path of symaudit.names (CHECKPOINT, METRICS, ...) for every run, in runs()
+    order."""
+    return [result(template, dataset=d, model=m, seed=s) for d, m, s in runs()]
+
+
 def all_models():
-    return [result(symaudit_names.CHECKPOINT, dataset=d, model=m, seed=s) for d, m, s in runs()]
+    return run_files(symaudit_names.CHECKPOINT)
 
 
 def all_influence():
@@ -295,7 +301,7 @@ def all_equivariance():
         for name in run_sets(d)
         for c in chunk_ids(name)
     ]
-    return files + [result(symaudit_names.TWIRL, dataset=d, model=m, seed=s) for d, m, s in runs()]
+    return files + run_files(symaudit_names.TWIRL)
 
 
 def quality_equivariance_files():
