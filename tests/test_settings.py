@@ -128,3 +128,20 @@ def test_every_stage_command_reports_a_bad_key_the_same_way(capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "unknown" in err[0] and line in err[0], err
+
+
+def test_influence_cross_key_rules_are_one_check():
+    """The workflow (common.smk) and the influence commands refuse the same sections with the
+    same line."""
+    from symaudit.influence._stage import resolve_settings
+
+    path = {"mode": "relative", "values": [1e-2, 1e-3], "primary": 1e-4}
+    galerkin = {"method": "galerkin", "damping": {"values": [1, 2], "primary": 1}}
+    for section, message in [
+        ({"damping": path}, "influence.damping.primary 0.0001 is not one of"),
+        (galerkin, "influence.damping.values: a damping path needs a Krylov method"),
+    ]:
+        for check in (settings.check_influence, resolve_settings):
+            with pytest.raises(UserError, match=message):
+                check(section)
+    settings.check_influence({"damping": {**path, "primary": 1e-3}})  # a good path passes

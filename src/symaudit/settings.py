@@ -36,6 +36,7 @@ __all__ = [
     "QUALITY",
     "TRAIN",
     "WORKFLOW_ONLY",
+    "check_influence",
     "parse_settings",
     "read_settings",
     "resolve",
@@ -238,6 +239,25 @@ def read_settings(text: str | Mapping | None, section: str, drop: tuple[str, ...
     """A command's ``--settings`` for the config section ``section``: parsed
     (:func:`parse_settings`), unknown keys rejected and defaults filled (:func:`resolve`)."""
     return resolve(section, parse_settings(text), drop=drop)
+
+
+def check_influence(section: Mapping) -> None:
+    """The rules of an ``influence`` section the schema cannot express (checked by the workflow
+    before anything runs, and by the influence commands): a damping path's ``primary`` is one
+    of its ``values``, and a path needs a Krylov method."""
+    damping = section.get("damping") or {}
+    if "values" not in damping:
+        return
+    if "primary" in damping and damping["primary"] not in damping["values"]:
+        raise UserError(
+            f"influence.damping.primary {damping['primary']:g} is not one of "
+            f"influence.damping.values {damping['values']}"
+        )
+    if section.get("method") == "galerkin":
+        raise UserError(
+            "influence.damping.values: a damping path needs a Krylov method (block_cg, cg); "
+            "galerkin takes one ε (influence.damping.value)"
+        )
 
 
 def _json(text: str, where: str):

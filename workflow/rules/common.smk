@@ -21,25 +21,8 @@ from symaudit import settings as symaudit_settings
 validate(config, schema="../schemas/config.schema.yaml")
 
 
-def _check_damping(section):
-    """Damping-path rules the schema cannot express (the same as the influence commands'
-    resolve_settings / DampingPath.parse, checked here so nothing runs first)."""
-    damping = section.get("damping", {})
-    if "values" not in damping:
-        return
-    if damping["primary"] not in damping["values"]:
-        raise ValueError(
-            f"influence.damping.primary {damping['primary']:g} is not one of "
-            f"influence.damping.values {damping['values']}"
-        )
-    if section.get("method") == "galerkin":
-        raise ValueError(
-            "influence.damping.values: a damping path needs a Krylov method (block_cg, cg); "
-            "galerkin takes one ε (influence.damping.value)"
-        )
-
-
-_check_damping(config.get("influence", {}))
+# the influence rules the schema cannot express, checked here so that nothing runs first
+symaudit_settings.check_influence(config.get("influence", {}))
 
 #: the architectures a run may name directly (symaudit.names)
 ARCHITECTURES = symaudit_names.ARCHITECTURES

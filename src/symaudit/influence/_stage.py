@@ -9,8 +9,13 @@ from pathlib import Path
 import torch
 
 from symaudit._device import default_device
-from symaudit.errors import UserError
-from symaudit.settings import DAMPING_BY_METHOD, INFLUENCE, WORKFLOW_ONLY, read_settings
+from symaudit.settings import (
+    DAMPING_BY_METHOD,
+    INFLUENCE,
+    WORKFLOW_ONLY,
+    check_influence,
+    read_settings,
+)
 
 #: the influence section's defaults the commands read (:data:`symaudit.settings.INFLUENCE`
 #: but the workflow-only ``keep_solutions``); ``damping`` None = by method
@@ -24,16 +29,13 @@ DAMPING_DEFAULTS: dict = DAMPING_BY_METHOD
 
 def resolve_settings(raw: str | Mapping | None) -> dict:
     """The config's ``influence`` section (JSON text or mapping) with defaults filled in
-    (:func:`symaudit.settings.read_settings`; ``keep_solutions`` is accepted and left out)."""
+    (:func:`symaudit.settings.read_settings`; ``keep_solutions`` is accepted and left out),
+    checked by :func:`symaudit.settings.check_influence`."""
     settings = read_settings(raw, "influence", drop=WORKFLOW_ONLY["influence"])
     if settings["damping"] is None:
         method = settings["method"]
         settings["damping"] = dict(DAMPING_DEFAULTS.get(method, DAMPING_DEFAULTS[None]))
-    if settings["method"] == "galerkin" and "values" in settings["damping"]:
-        raise UserError(
-            "influence.damping.values: a damping path needs a Krylov method (block_cg, cg); "
-            "galerkin takes one ε (influence.damping.value)"
-        )
+    check_influence(settings)
     return settings
 
 
