@@ -72,7 +72,7 @@ RESULTS = f"results/{STUDY}"
 def result(template, **fields):
     """results/{study}/ + a per-run path of symaudit.names (STORE, CHECKPOINT, INFLUENCE, ...)
     with its fields filled in; rules use the templates as they are, as wildcard patterns."""
-    return f"{RESULTS}/" + template.format(**fields)
+    return f"{RESULTS}/{template.format(**fields)}"
 
 
 SRC = Path(workflow.basedir) / "src" / "symaudit"
