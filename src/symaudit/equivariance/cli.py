@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ from symaudit import groups
 from symaudit._device import choose_device
 from symaudit._io import write_atomic
 from symaudit.baselines import add_gate_argument, warn_if_failed
+from symaudit.runs import run_identity
 
 __all__ = ["add_arguments", "run"]
 
@@ -107,27 +107,6 @@ def load_batches(stores, run_dir: Path, batches, time_steps: int):
 
 def _device(name: str) -> torch.device:
     return choose_device(name)  # auto: a Slurm GPU job that sees no GPU stops here
-
-
-def _run_identity(meta: dict, run_dir: Path, families: list[str]) -> dict[str, str]:
-    """dataset / model / seed for the file attrs: the checkpoint's meta first, else the run
-    directory layout ``models/{dataset}/{model}/seed{seed}``, else the stores' families."""
-    from symaudit import datasets
-
-    parts = run_dir.resolve().parts
-    seed_match = re.fullmatch(r"seed(\d+)", parts[-1]) if parts else None
-    dataset = meta.get("dataset")
-    if dataset is None:
-        known = {datasets.FAMILIES[f].dataset for f in families if f in datasets.FAMILIES}
-        dataset = known.pop() if len(known) == 1 else (parts[-3] if len(parts) >= 3 else "")
-    # a variant run (e.g. unet-aug) records its study name beside the architecture
-    model = (meta.get("run") or {}).get("name") or meta.get("model") or meta.get("name")
-    if isinstance(model, dict):  # load_checkpoint puts the architecture spec under "model"
-        model = model.get("name")
-    if not model:
-        model = parts[-2] if len(parts) >= 2 else ""
-    seed = meta.get("seed", seed_match.group(1) if seed_match else "")
-    return {"dataset": str(dataset), "model": str(model), "seed": str(seed)}
 
 
 def _per_class(values: torch.Tensor, time_steps: int, n_classes: int) -> np.ndarray:
@@ -250,7 +229,7 @@ def run(args) -> int:
             f"({n_forward / max(seconds, 1e-9):.2f} elements/s)"
         )
 
-    ident = _run_identity(meta, args.run_dir, families)
+    ident = run_identity(meta, args.checkpoint).as_dict()
     attrs = {
         **ident,
         "set_name": args.set_name,
