@@ -356,7 +356,7 @@ def test_cli_writes_relative_errors_and_twirl(tiny_run, tmp_path, capsys):
     import xarray as xr
 
     from symaudit.models import load_checkpoint
-    from symaudit.training import analysis_batch, load_splits
+    from symaudit.runs import analysis_batch, load_splits
 
     elements = ["e", "r", "sr2", "t(1,3)"]
     out, twirl_out = tmp_path / "sub" / "chunk.nc", tmp_path / "twirl.nc"
