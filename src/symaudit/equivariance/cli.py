@@ -130,7 +130,7 @@ def _twirl_group(args, n_grid: int) -> list[str]:
     return elements
 
 
-TWIRL_KEYS = ("total", "mean", "equiv", "twirled_loss", "plain", "percent")
+_TWIRL_KEYS = ("total", "mean", "equiv", "twirled_loss", "plain", "percent")
 
 
 @dataclass
@@ -152,12 +152,12 @@ class _Measured:
         self.transformed = np.full((E, B, T, C), np.nan)
         self.baseline = np.full((B, T, C), np.nan)
         self.persistence = np.full((B, T, C), np.nan)
-        self.tw_class = {k: np.full((B, C), np.nan) for k in TWIRL_KEYS}
-        self.tw_example = {k: np.full((B, T, C), np.nan) for k in TWIRL_KEYS if k != "percent"}
+        self.tw_class = {k: np.full((B, C), np.nan) for k in _TWIRL_KEYS}
+        self.tw_example = {k: np.full((B, T, C), np.nan) for k in _TWIRL_KEYS if k != "percent"}
 
-    def add(self, i: int, result, inputs, targets, twirl: bool) -> None:
+    def add(self, i: int, result, inputs, targets) -> None:
         """Batch ``i`` from a :class:`~symaudit.equivariance.SweepResult` of examples
-        ``n = t + T * class``."""
+        ``n = t + T * class`` (inputs, targets ``(n, channel, y, x)``)."""
         from symaudit.equivariance import decomposition
         from symaudit.losses import smse
 
@@ -172,7 +172,7 @@ class _Measured:
         if result.elements:
             self.relative[:, i] = per_class(result.relative, T, C)
             self.transformed[:, i] = per_class(result.errors, T, C)
-        if twirl:
+        if result.twirl is not None:
             per_example = decomposition(result, targets)["per_example"]
             for key in self.tw_example:
                 self.tw_example[key][i] = per_class(per_example[key], T, C)
@@ -190,14 +190,8 @@ def _measure(args, run: TrainedRun, wanted: list[str], twirl_elements: list[str]
 
     T, C = args.time_steps, len(run.stores)  # noqa: N806 (the paper's symbols)
     measured = _Measured((len(args.elements), len(args.batches), T, C))
-    twirl = bool(twirl_elements)
     n_forward = len(dict.fromkeys(wanted + twirl_elements))
     for i, (k, inputs, targets) in enumerate(run.batches(args.batches, T)):
-        if inputs.shape[0] != T * C:
-            raise ValueError(
-                f"analysis batch {k}: {inputs.shape[0]} examples, expected "
-                f"time_steps x classes = {T} x {C}"
-            )
         tic = time.perf_counter()
         result = sweep(
             run.model,
@@ -206,10 +200,10 @@ def _measure(args, run: TrainedRun, wanted: list[str], twirl_elements: list[str]
             wanted,
             run.channels,
             elements_per_batch=args.elements_per_batch,
-            twirl=twirl,
+            twirl=bool(twirl_elements),
             twirl_elements=twirl_elements,
         )
-        measured.add(i, result, inputs, targets, twirl)
+        measured.add(i, result, inputs, targets)
         seconds = time.perf_counter() - tic
         logging.getLogger("symaudit.equivariance").info(
             f"batch {k}: {n_forward} elements in {seconds:.2f} s "
@@ -263,7 +257,7 @@ def _write_twirl(path: Path, measured: _Measured, group, coords: dict, attrs: di
     import xarray as xr
 
     btc = ("batch", "time", "class")
-    data = {key: (("batch", "class"), measured.tw_class[key]) for key in TWIRL_KEYS}
+    data = {key: (("batch", "class"), measured.tw_class[key]) for key in _TWIRL_KEYS}
     data.update({f"example_{key}": (btc, v) for key, v in measured.tw_example.items()})
     ds = xr.Dataset(
         data,
