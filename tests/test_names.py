@@ -97,3 +97,13 @@ def test_names_and_settings_import_no_torch():
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_run_files_are_the_ones_training_writes():
+    """The run-directory templates name the files the library writes and reads."""
+    from symaudit import runs
+    from symaudit.training import _loop
+
+    assert Path(names.CHECKPOINT).name == _loop.FINAL
+    assert Path(names.SPLITS).name == runs.SPLITS_FILE
+    assert Path(names.CHECKPOINT).parent == Path(names.SPLITS).parent == Path(names.RUN_DIR)
