@@ -4,9 +4,9 @@ Inputs (one file per job, written by the equivariance and influence stages)::
 
     {study}/equivariance/{dataset}/{model}/seed{s}/{set}_chunk{c:03d}.nc
         relative_error (element, batch, time, class)
-    {study}/influence/{dataset}/{model}/seed{s}/[batch{k:02d}/]{set}_chunk{c:03d}.nc
-        pi_std (element, [batch,] bra_time, bra_class, ket_time, ket_class),
-        ket_converged ([batch,] ket_time, ket_class)
+    {study}/influence/{dataset}/{model}/seed{s}/{set}_chunk{c:03d}.nc
+        pi_std (element, batch, bra_time, bra_class, ket_time, ket_class),
+        ket_converged (batch, ket_time, ket_class)
 
 Statistics (exactly those of the reference plotting scripts, docs/algorithms.md §7; all
 quantiles are numpy's default type 7, ``method="linear"``):
@@ -68,37 +68,25 @@ EXAMPLE_DIMS = ("batch", "time", "class")
 
 _SET = "|".join(ELEMENT_SETS)
 _PATTERNS = {
-    "equivariance": re.compile(
-        rf"^equivariance/(?P<dataset>[^/]+)/(?P<model>[^/]+)/seed(?P<seed>\d+)/"
+    kind: re.compile(
+        rf"^{kind}/(?P<dataset>[^/]+)/(?P<model>[^/]+)/seed(?P<seed>\d+)/"
         rf"(?P<element_set>{_SET})_chunk(?P<chunk>\d+)\.nc$"
-    ),
-    "influence": re.compile(
-        rf"^influence/(?P<dataset>[^/]+)/(?P<model>[^/]+)/seed(?P<seed>\d+)/"
-        rf"(?:batch(?P<batch>\d+)/)?(?P<element_set>{_SET})_chunk(?P<chunk>\d+)\.nc$"
-    ),
+    )
+    for kind in KINDS
 }
-# Influence stores come in two layouts: one file per (seed, batch, chunk) under batchKK/, or one
-# file per (seed, chunk) holding every analysis batch along a ``batch`` dimension.
-_GLOBS = {
-    "equivariance": ("equivariance/*/*/seed*/*_chunk*.nc",),
-    "influence": ("influence/*/*/seed*/batch*/*_chunk*.nc", "influence/*/*/seed*/*_chunk*.nc"),
-}
+_GLOBS = {kind: f"{kind}/*/*/seed*/*_chunk*.nc" for kind in KINDS}
 
 
 @dataclass(frozen=True, order=True)
 class StoreFile:
-    """One per-job NetCDF file and what its path says about it.
-
-    ``batch`` is set only for influence files of the per-batch layout (``batchKK/``); files of
-    the all-batches layout carry a ``batch`` dimension instead.
-    """
+    """One per-job NetCDF file and what its path says about it (an influence file holds
+    every analysis batch of its run along a ``batch`` dimension)."""
 
     kind: str
     dataset: str
     model: str
     element_set: str
     seed: int
-    batch: int | None
     chunk: int
     path: Path
 
@@ -111,7 +99,7 @@ def discover(study_dir: str | os.PathLike, kinds: Sequence[str] = KINDS) -> list
     root = Path(study_dir)
     found = []
     for kind in kinds:
-        for path in (p for g in _GLOBS[kind] for p in root.glob(g)):
+        for path in root.glob(_GLOBS[kind]):
             item = _parse(root, path, kind)
             if item is not None:
                 found.append(item)
@@ -129,7 +117,6 @@ def _parse(root: Path, path: Path, kind: str) -> StoreFile | None:
         g["model"],
         g["element_set"],
         int(g["seed"]),
-        int(g["batch"]) if g.get("batch") is not None else None,
         int(g["chunk"]),
         path,
     )
@@ -202,7 +189,7 @@ def _equivariance_preprocess(ds: xr.Dataset) -> xr.Dataset:
     return rel.to_dataset(name="relative_error")
 
 
-_PI_DIMS = ("element", "bra_time", "bra_class", "ket_time", "ket_class")
+_PI_DIMS = ("element", "batch", "bra_time", "bra_class", "ket_time", "ket_class")
 
 
 def _influence_preprocess(ds: xr.Dataset) -> xr.Dataset:
@@ -213,7 +200,7 @@ def _influence_preprocess(ds: xr.Dataset) -> xr.Dataset:
     sizes = pi.sizes
     if sizes["bra_time"] != sizes["ket_time"] or sizes["bra_class"] != sizes["ket_class"]:
         raise ValueError(f"{_source(ds)}: pi_std is not square in (time, class): {dict(pi.sizes)}")
-    conv = _require(ds, "ket_converged", ("ket_time", "ket_class"))
+    conv = _require(ds, "ket_converged", ("batch", "ket_time", "ket_class"))
     # float, not bool: the outer join across runs fills missing elements with NaN
     return xr.Dataset({"pi_std": pi, "ket_unconverged": (~conv.astype(bool)).astype("float64")})
 
@@ -230,59 +217,40 @@ _MF_OPTIONS = dict(
 )
 
 
-def _open_files(
-    files: Sequence[StoreFile], levels: tuple[str, ...], preprocess, opened: list | None
-) -> xr.Dataset:
+def _open_files(files: Sequence[StoreFile], preprocess, opened: list | None) -> xr.Dataset:
     """Open one (dataset, model, set)'s files lazily as ONE dataset with dims
-    ``(*levels, element, ...)``, concatenating chunks along ``element`` in chunk order.
+    ``(seed, element, ...)``, concatenating chunks along ``element`` in chunk order.
 
-    A regular layout (every run has the same chunks) is opened with a single nested
-    :func:`xarray.open_mfdataset`, about half the overhead of concatenating level by level; a
-    ragged one (a run missing a chunk) falls back to an outer join per level, so the missing
-    elements become NaN for that run, and the quantiles skip them and the counts show it.
+    A regular layout (every seed has the same chunks) is opened with a single nested
+    :func:`xarray.open_mfdataset`, about half the overhead of concatenating seed by seed; a
+    ragged one (a seed missing a chunk) falls back to an outer join over seeds, so the missing
+    elements become NaN for that seed, and the quantiles skip them and the counts show it.
     """
-    runs: dict[tuple[int, ...], dict[int, Path]] = defaultdict(dict)
+    runs: dict[int, dict[int, Path]] = defaultdict(dict)
     for f in files:
-        runs[tuple(getattr(f, lv) for lv in levels)][f.chunk] = f.path
-    labels = [sorted({key[i] for key in runs}) for i in range(len(levels))]
+        runs[f.seed][f.chunk] = f.path
+    seeds = sorted(runs)
     chunk_sets = {tuple(sorted(c)) for c in runs.values()}
-    n_runs = int(np.prod([len(v) for v in labels]))
-    if len(chunk_sets) == 1 and len(runs) == n_runs:
+    if len(chunk_sets) == 1:
         chunks = next(iter(chunk_sets))
-
-        def nest(prefix: tuple[int, ...]):
-            if len(prefix) == len(levels):
-                return [str(runs[prefix][c]) for c in chunks]
-            return [nest((*prefix, v)) for v in labels[len(prefix)]]
-
+        nested = [[str(runs[s][c]) for c in chunks] for s in seeds]
         ds = xr.open_mfdataset(
-            nest(()), concat_dim=[*levels, "element"], preprocess=preprocess, **_MF_OPTIONS
+            nested, concat_dim=["seed", "element"], preprocess=preprocess, **_MF_OPTIONS
         )
         if opened is not None:
             opened.append(ds)
-        return ds.assign_coords({lv: labels[i] for i, lv in enumerate(levels)})
-
-    def build(prefix: tuple[int, ...]) -> xr.Dataset:
-        depth = len(prefix)
-        if depth == len(levels):
-            paths = [str(runs[prefix][c]) for c in sorted(runs[prefix])]
-            ds = xr.open_mfdataset(
-                paths, concat_dim="element", preprocess=preprocess, **_MF_OPTIONS
-            )
-            if opened is not None:
-                opened.append(ds)
-            return ds
-        values = sorted({key[depth] for key in runs if key[:depth] == prefix})
-        return _concat([build((*prefix, v)) for v in values], levels[depth], values)
-
-    return build(())
-
-
-def _concat(items: list[xr.Dataset], name: str, labels: list[int]) -> xr.Dataset:
-    # join="outer": a seed (or batch) missing a chunk gets NaN for those elements.
+        return ds.assign_coords(seed=seeds)
+    per_seed = []
+    for s in seeds:
+        paths = [str(runs[s][c]) for c in sorted(runs[s])]
+        ds = xr.open_mfdataset(paths, concat_dim="element", preprocess=preprocess, **_MF_OPTIONS)
+        if opened is not None:
+            opened.append(ds)
+        per_seed.append(ds)
+    # join="outer": a seed missing a chunk gets NaN for those elements.
     return xr.concat(
-        items,
-        dim=pd.Index(labels, name=name),
+        per_seed,
+        dim=pd.Index(seeds, name="seed"),
         join="outer",
         data_vars="all",
         coords="minimal",
@@ -299,7 +267,7 @@ def open_equivariance(files: Sequence[StoreFile], opened: list | None = None) ->
     once the result is computed.  Keeping files open after use is not just a leak: with
     netCDF-C/HDF5 2.x, re-opening a file that a lazy dataset still holds can segfault.
     """
-    ds = _open_files(files, ("seed",), _equivariance_preprocess, opened)
+    ds = _open_files(files, _equivariance_preprocess, opened)
     return ds["relative_error"].transpose("seed", "element", *EXAMPLE_DIMS)
 
 
@@ -313,22 +281,11 @@ def open_influence(files: Sequence[StoreFile], opened: list | None = None) -> xr
         ``n_unconverged`` and ``n_kets`` (seed, batch, element): ket solves of that run that did
         not converge / in total.  NaN where a (seed, batch) lacks an element.
 
-    Both store layouts are read: per-batch files (``seed{s}/batch{k}/{set}_chunk{c}.nc``) and
-    all-batches files (``seed{s}/{set}_chunk{c}.nc`` with a ``batch`` dimension on ``pi_std``
-    and ``ket_converged``).  ``opened``: as for :func:`open_equivariance`.
+    Each file (``seed{s}/{set}_chunk{c}.nc``) holds every analysis batch of its run along a
+    ``batch`` dimension of ``pi_std`` and ``ket_converged``.  ``opened``: as for
+    :func:`open_equivariance`.
     """
-    layouts = {f.batch is None for f in files}
-    if len(layouts) > 1:
-        raise ValueError(
-            "influence stores of one (dataset, model, set) mix the per-batch (batchKK/) and "
-            f"all-batches layouts, e.g. {files[0].path} and {files[-1].path}"
-        )
-    per_batch = not layouts.pop()
-    levels = ("seed", "batch") if per_batch else ("seed",)
-    ds = _open_files(files, levels, _influence_preprocess, opened)
-    if "batch" not in ds.dims:  # all-batches layout written without a batch axis: one batch
-        ds = ds.expand_dims(batch=[0])
-
+    ds = _open_files(files, _influence_preprocess, opened)
     pi = ds["pi_std"]
     nt, nb = pi.sizes["bra_time"], pi.sizes["bra_class"]
     # Pointwise (vectorised) indexing with shared new dims picks Pi[g, t, b, t, b]: the
