@@ -55,18 +55,15 @@ from ._layout import (
     figure_specs,
     table_stem,
 )
+from ._stores import StoreFile, discover, open_equivariance, open_influence
 from ._synthetic import write_synthetic_study
 from ._tables import (
-    StoreFile,
     aggregate,
-    discover,
     element_order,
     equivariance_statistics,
     equivariance_tables,
     influence_statistics,
     influence_table,
-    open_equivariance,
-    open_influence,
     read_table,
 )
 

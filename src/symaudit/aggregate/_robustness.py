@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from symaudit.aggregate._tables import discover, element_order, parse_files
+from symaudit.aggregate._stores import discover, parse_files
+from symaudit.aggregate._tables import element_order
 
 __all__ = [
     "ROBUSTNESS_TABLE",
