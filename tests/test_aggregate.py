@@ -477,6 +477,38 @@ def test_report_captions_are_in_sync_and_render(tmp_path):
     assert "Figure 1" in fig1 and "Q3" in fig1 and "equivariance_d4.csv" in fig1
 
 
+def test_report_names_the_models_of_a_per_dataset_mapping():
+    """``models`` as a mapping dataset -> list (config/validation.yaml) is shown per dataset,
+    a list as it is; the mapping's keys alone used to be printed as the models."""
+    from jinja2 import Environment
+
+    from symaudit.aggregate._jinja import STUDY
+
+    def render(models) -> str:
+        class Snakemake:
+            config = {
+                "study": "v",
+                "datasets": ["CE", "NS"],
+                "models": models,
+                "seeds": [0, 1],
+                "analysis": {"batches": 3},
+            }
+
+        env = Environment(trim_blocks=True, lstrip_blocks=True)
+        return env.from_string(STUDY).render(snakemake=Snakemake)
+
+    assert render({"CE": ["vit", "twirled-unet"], "NS": ["unet"]}) == (
+        "Study ``v``: datasets CE, NS; models CE: vit, twirled-unet / NS: unet; 2 seed(s); "
+        "3 analysis batch(es) per seed."
+    )
+    assert render(["unet", "vit"]) == (
+        "Study ``v``: datasets CE, NS; models unet, vit; 2 seed(s); 3 analysis batch(es) per seed."
+    )
+    # every committed caption carries the study line
+    fig1 = (ROOT / "workflow" / "report" / "fig01_d4_error_NS.rst").read_text()
+    assert STUDY in fig1
+
+
 def test_tables_read_exactly_the_given_inputs_not_leftovers(tmp_path, capsys):
     from symaudit.cli import main
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 __all__ = ["INFLUENCE_SOLVE", "QUALITY_SECTION", "STUDY", "quality_banner", "robustness_banner"]
 
-#: one line naming the study: datasets, models, seeds, analysis batches
+#: one line naming the study: datasets, models (``models`` is a list for every dataset or a
+#: mapping dataset -> list, shown as ``CE: vit / NS: unet, vit``), seeds, analysis batches
 STUDY = (
     'Study ``{{ snakemake.config["study"] }}``: datasets '
     '{{ snakemake.config["datasets"] | join(", ") }}; models '
-    '{{ snakemake.config["models"] | join(", ") }}; '
+    '{% set m = snakemake.config["models"] %}{% if m is mapping %}'
+    '{% for d, names in m.items() %}{{ d }}: {{ names | join(", ") }}'
+    '{{ " / " if not loop.last }}{% endfor %}{% else %}{{ m | join(", ") }}{% endif %}; '
     '{{ snakemake.config["seeds"] | length }} seed(s); '
     '{{ snakemake.config.get("analysis", {}).get("batches", "?") }} analysis batch(es) per seed.'
 )
