@@ -91,17 +91,32 @@ def _class_transfer(frame: pd.DataFrame, plt):
     return fig
 
 
-def _time_lag(frame: pd.DataFrame, plt):
+def _by_kind(frame: pd.DataFrame, plt, x: str, series, decorate, xlabel: str, ylabel: str):
+    """One panel per (dataset, model) with a median line and Q1–Q3 bars against column ``x``
+    for each ``(kind, marker, label)`` of ``series`` (rows with that ``kind``);
+    ``decorate(ax, rows)`` then adds what the figure needs beside them."""
     fig, axes, _, _ = _panels(frame, plt)
     for _, ax, part in _by_model(frame, axes):
-        for kind, marker in (("intra", "o"), ("inter", "^")):
-            sub = part[part["kind"] == kind].sort_values("lag")
-            _quartile_errorbar(ax, sub, "lag", marker=marker, label=f"{kind}-class")
-        ax.axhline(1.0, color="0.5", ls="--", lw=1)
-        ax.set_xlabel("lag t₂ − t₁ (response − perturbation time)")
-        ax.set_ylabel("Π̃ (median, Q1–Q3)")
+        for kind, marker, label in series:
+            sub = part[part["kind"] == kind].sort_values(x)
+            _quartile_errorbar(ax, sub, x, marker=marker, label=label)
+        decorate(ax, part)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         ax.legend(fontsize=8)
     return fig
+
+
+def _time_lag(frame: pd.DataFrame, plt):
+    return _by_kind(
+        frame,
+        plt,
+        "lag",
+        [("intra", "o", "intra-class"), ("inter", "^", "inter-class")],
+        lambda ax, _: ax.axhline(1.0, color="0.5", ls="--", lw=1),
+        "lag t₂ − t₁ (response − perturbation time)",
+        "Π̃ (median, Q1–Q3)",
+    )
 
 
 def _distance(frame: pd.DataFrame, plt):
@@ -138,17 +153,19 @@ def _rollout(frame: pd.DataFrame, correlation: pd.DataFrame, plt):
 
 
 def _dynamics(frame: pd.DataFrame, plt):
-    fig, axes, _, _ = _panels(frame, plt)
-    for _, ax, part in _by_model(frame, axes):
-        for kind, marker in (("diagonal", "o"), ("off_diagonal", "^")):
-            sub = part[part["kind"] == kind].sort_values("epoch")
-            _quartile_errorbar(ax, sub, "epoch", marker=marker, label=kind)
-        if (part["q1"] > 0).all():  # log y as the reference, when every value allows it
+    def log_y(ax, part):  # log y as the reference, when every value allows it
+        if (part["q1"] > 0).all():
             ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("mean raw Π per batch (median, Q1–Q3)")
-        ax.legend(fontsize=8)
-    return fig
+
+    return _by_kind(
+        frame,
+        plt,
+        "epoch",
+        [("diagonal", "o", "diagonal"), ("off_diagonal", "^", "off_diagonal")],
+        log_y,
+        "epoch",
+        "mean raw Π per batch (median, Q1–Q3)",
+    )
 
 
 def _spectrum(frame: pd.DataFrame, plt):
