@@ -512,10 +512,12 @@ def test_report_names_the_models_of_a_per_dataset_mapping():
 def test_tables_read_exactly_the_given_inputs_not_leftovers(tmp_path, capsys):
     from symaudit.cli import main
 
-    small = dict(datasets=["CE"], models=["unet"], batches=1, time_steps=2, resolution=8,
-                 element_sets=["d4"])
+    small = dict(
+        datasets=["CE"], models=["unet"], batches=1, time_steps=2, resolution=8, element_sets=["d4"]
+    )
     study = tmp_path / "results" / "s"
     inputs = agg.write_synthetic_study(study, seeds=(0, 1), **small)
+
     def csvs(paths):
         return {p.name: p.read_text() for p in paths if p.suffix == ".csv"}
 
@@ -529,8 +531,19 @@ def test_tables_read_exactly_the_given_inputs_not_leftovers(tmp_path, capsys):
         path.rename(target)
     globbed = csvs(agg.aggregate(study, tmp_path / "globbed"))
     assert globbed != clean  # the glob picks the leftover up
-    argv = ["aggregate", "--study-dir", str(study), "--out-dir", str(tmp_path / "exact"),
-            "--element-sets", "d4", "--workers", "1", "--inputs", *map(str, inputs)]
+    argv = [
+        "aggregate",
+        "--study-dir",
+        str(study),
+        "--out-dir",
+        str(tmp_path / "exact"),
+        "--element-sets",
+        "d4",
+        "--workers",
+        "1",
+        "--inputs",
+        *map(str, inputs),
+    ]
     assert main(argv) == 0
     exact = csvs((tmp_path / "exact").iterdir())
     assert exact == clean
