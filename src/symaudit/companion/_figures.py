@@ -60,11 +60,25 @@ def _heatmaps(frame: pd.DataFrame, plt, by: str | None = None):
     return fig
 
 
-def _class_transfer(frame: pd.DataFrame, plt):
-    fig, axes, keys, _ = _panels(frame, plt)
+def _by_model(frame: pd.DataFrame, axes):
+    """For each (dataset, model) of ``frame`` in first-seen order (the panel columns of
+    :func:`_panels`): its column index, its top-row axis, titled "dataset model", and its rows."""
+    keys = dict.fromkeys(zip(frame["dataset"], frame["model"], strict=True))
     for c, (dataset, model) in enumerate(keys):
         ax = axes[0, c]
-        part = frame[(frame["dataset"] == dataset) & (frame["model"] == model)]
+        ax.set_title(f"{dataset} {model}")
+        yield c, ax, frame[(frame["dataset"] == dataset) & (frame["model"] == model)]
+
+
+def _quartile_errorbar(ax, rows: pd.DataFrame, x: str, **style) -> None:
+    """The median of ``rows`` against their column ``x``, with Q1–Q3 bars."""
+    yerr = np.vstack([rows["median"] - rows["q1"], rows["q3"] - rows["median"]])
+    ax.errorbar(rows[x], rows["median"], yerr=yerr, capsize=2, **style)
+
+
+def _class_transfer(frame: pd.DataFrame, plt):
+    fig, axes, _, _ = _panels(frame, plt)
+    for _, ax, part in _by_model(frame, axes):
         classes = list(dict.fromkeys(part["response_class"]))
         grid = part.pivot(index="response_class", columns="perturbing_class", values="median")
         grid = grid.loc[classes, classes].to_numpy()
@@ -74,56 +88,51 @@ def _class_transfer(frame: pd.DataFrame, plt):
         ax.set_yticks(range(len(classes)), classes)
         ax.set_xlabel("perturbing (ket) class b₁")
         ax.set_ylabel("response (bra) class b₂")
-        ax.set_title(f"{dataset} {model}")
     return fig
 
 
-def _time_lag(frame: pd.DataFrame, plt):
-    fig, axes, keys, _ = _panels(frame, plt)
-    for c, (dataset, model) in enumerate(keys):
-        ax = axes[0, c]
-        part = frame[(frame["dataset"] == dataset) & (frame["model"] == model)]
-        for kind, marker in (("intra", "o"), ("inter", "^")):
-            sub = part[part["kind"] == kind].sort_values("lag")
-            yerr = np.vstack([sub["median"] - sub["q1"], sub["q3"] - sub["median"]])
-            ax.errorbar(
-                sub["lag"],
-                sub["median"],
-                yerr=yerr,
-                marker=marker,
-                capsize=2,
-                label=f"{kind}-class",
-            )
-        ax.axhline(1.0, color="0.5", ls="--", lw=1)
-        ax.set_xlabel("lag t₂ − t₁ (response − perturbation time)")
-        ax.set_ylabel("Π̃ (median, Q1–Q3)")
-        ax.set_title(f"{dataset} {model}")
+def _by_kind(frame: pd.DataFrame, plt, x: str, series, decorate, xlabel: str, ylabel: str):
+    """One panel per (dataset, model) with a median line and Q1–Q3 bars against column ``x``
+    for each ``(kind, marker, label)`` of ``series`` (rows with that ``kind``);
+    ``decorate(ax, rows)`` then adds what the figure needs beside them."""
+    fig, axes, _, _ = _panels(frame, plt)
+    for _, ax, part in _by_model(frame, axes):
+        for kind, marker, label in series:
+            sub = part[part["kind"] == kind].sort_values(x)
+            _quartile_errorbar(ax, sub, x, marker=marker, label=label)
+        decorate(ax, part)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         ax.legend(fontsize=8)
     return fig
 
 
+def _time_lag(frame: pd.DataFrame, plt):
+    return _by_kind(
+        frame,
+        plt,
+        "lag",
+        [("intra", "o", "intra-class"), ("inter", "^", "inter-class")],
+        lambda ax, _: ax.axhline(1.0, color="0.5", ls="--", lw=1),
+        "lag t₂ − t₁ (response − perturbation time)",
+        "Π̃ (median, Q1–Q3)",
+    )
+
+
 def _distance(frame: pd.DataFrame, plt):
-    fig, axes, keys, _ = _panels(frame, plt)
-    for c, (dataset, model) in enumerate(keys):
-        ax = axes[0, c]
-        sub = frame[(frame["dataset"] == dataset) & (frame["model"] == model)]
-        sub = sub[sub["n"] > 0]
-        yerr = np.vstack([sub["median"] - sub["q1"], sub["q3"] - sub["median"]])
-        ax.errorbar(sub["distance"], sub["median"], yerr=yerr, marker="o", capsize=2)
+    fig, axes, _, _ = _panels(frame, plt)
+    for _, ax, part in _by_model(frame, axes):
+        _quartile_errorbar(ax, part[part["n"] > 0], "distance", marker="o")
         ax.set_xscale("log")
         ax.set_xlabel("input difference (SMSE)")
         ax.set_ylabel("cross-influence Π̃ (median, Q1–Q3)")
-        ax.set_title(f"{dataset} {model}")
     return fig
 
 
 def _rollout(frame: pd.DataFrame, correlation: pd.DataFrame, plt):
-    fig, axes, keys, _ = _panels(frame, plt, extra_rows=["error", "r"])
-    for c, (dataset, model) in enumerate(keys):
-        ax, bx = axes[0, c], axes[1, c]
-        sub = frame[(frame["dataset"] == dataset) & (frame["model"] == model)]
-        yerr = np.vstack([sub["median"] - sub["q1"], sub["q3"] - sub["median"]])
-        ax.errorbar(sub["horizon"], sub["median"], yerr=yerr, marker="o", capsize=2)
+    fig, axes, _, _ = _panels(frame, plt, extra_rows=["error", "r"])
+    for c, ax, sub in _by_model(frame, axes):
+        _quartile_errorbar(ax, sub, "horizon", marker="o")
         inside = sub[~sub["beyond_training"].astype(bool)]["horizon"]
         if len(inside) and len(inside) < len(sub):
             ax.axvline(inside.max() + 0.5, color="0.3", ls="--", lw=1, label="training horizon")
@@ -131,9 +140,11 @@ def _rollout(frame: pd.DataFrame, correlation: pd.DataFrame, plt):
         ax.set_yscale("log")
         ax.set_xlabel("rollout horizon dt (steps)")
         ax.set_ylabel("cumulative SMSE (median, Q1–Q3)")
-        ax.set_title(f"{dataset} {model}")
-        cor = correlation[(correlation["dataset"] == dataset) & (correlation["model"] == model)]
-        bx.plot(cor["horizon"], cor["pearson_r"], marker="o")
+        key = (correlation["dataset"] == sub["dataset"].iloc[0]) & (
+            correlation["model"] == sub["model"].iloc[0]
+        )
+        bx = axes[1, c]
+        bx.plot(correlation[key]["horizon"], correlation[key]["pearson_r"], marker="o")
         bx.axhline(0.0, color="0.5", lw=1)
         bx.set_ylim(-1.05, 1.05)
         bx.set_xlabel("rollout horizon dt (steps)")
@@ -142,30 +153,24 @@ def _rollout(frame: pd.DataFrame, correlation: pd.DataFrame, plt):
 
 
 def _dynamics(frame: pd.DataFrame, plt):
-    fig, axes, keys, _ = _panels(frame, plt)
-    for c, (dataset, model) in enumerate(keys):
-        ax = axes[0, c]
-        part = frame[(frame["dataset"] == dataset) & (frame["model"] == model)]
-        for kind, marker in (("diagonal", "o"), ("off_diagonal", "^")):
-            sub = part[part["kind"] == kind].sort_values("epoch")
-            yerr = np.vstack([sub["median"] - sub["q1"], sub["q3"] - sub["median"]])
-            ax.errorbar(
-                sub["epoch"], sub["median"], yerr=yerr, marker=marker, capsize=2, label=kind
-            )
-        if (part["q1"] > 0).all():  # log y as the reference, when every value allows it
+    def log_y(ax, part):  # log y as the reference, when every value allows it
+        if (part["q1"] > 0).all():
             ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("mean raw Π per batch (median, Q1–Q3)")
-        ax.set_title(f"{dataset} {model}")
-        ax.legend(fontsize=8)
-    return fig
+
+    return _by_kind(
+        frame,
+        plt,
+        "epoch",
+        [("diagonal", "o", "diagonal"), ("off_diagonal", "^", "off_diagonal")],
+        log_y,
+        "epoch",
+        "mean raw Π per batch (median, Q1–Q3)",
+    )
 
 
 def _spectrum(frame: pd.DataFrame, plt):
-    fig, axes, keys, _ = _panels(frame, plt)
-    for c, (dataset, model) in enumerate(keys):
-        ax = axes[0, c]
-        part = frame[(frame["dataset"] == dataset) & (frame["model"] == model)]
+    fig, axes, _, _ = _panels(frame, plt)
+    for _, ax, part in _by_model(frame, axes):
         part = part[part["n"] > 0].sort_values("epoch")
         stats = [
             {
@@ -190,7 +195,6 @@ def _spectrum(frame: pd.DataFrame, plt):
             ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_ylabel("eigenvalues of Qᵀ(JᵀJ/D)Q")
-        ax.set_title(f"{dataset} {model}")
         ax.legend(fontsize=8)
     return fig
 
