@@ -15,9 +15,9 @@ docs/algorithms.md §6.3.  In short:
 * both start from x₀ = 0 unless given a start, stop on the MAX over columns of the recursive
   relative residual ‖b − Ax‖/‖b‖ ≤ rtol (unsquared), recompute the TRUE residual at exit and
   restart from the current X if any column fails (fp32 recursions drift from κ ≳ 1e5).
-* :class:`NystromPreconditioner` — randomized Nyström (Frangella, Tropp & Udell 2023), built once
-  per metric from ``rank`` products and shared by every right-hand side.
-* :func:`lanczos_lambda_max` — λ_max of M for relative damping and diagnostics.
+
+Their preconditioner and λ_max come from :mod:`symaudit.influence._spectral`
+(:class:`NystromPreconditioner`, :func:`lanczos_lambda_max`).
 
 Both solvers log their progress to ``symaudit.influence`` (INFO): iteration, max / median
 relative residual, columns still above rtol, products and time — after the first iteration,
@@ -27,26 +27,16 @@ every ``PROGRESS_EVERY`` iterations and at least every ``PROGRESS_SECONDS``, and
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from symaudit.influence._linalg import Apply, orthonormalize, spd_solve, sym
 from symaudit.influence._operator import gram, row_norms
 
-__all__ = [
-    "NystromPreconditioner",
-    "SolveStats",
-    "block_cg",
-    "lanczos_lambda_max",
-    "lockstep_cg",
-    "orthonormalize",
-]
-
-Apply = Callable[[torch.Tensor], torch.Tensor]
+__all__ = ["SolveStats", "block_cg", "lockstep_cg"]
 
 log = logging.getLogger("symaudit.influence")
 
@@ -55,48 +45,6 @@ log = logging.getLogger("symaudit.influence")
 #: paper-scale solves show in the rule's log how far they are (the numbers are not touched)
 PROGRESS_EVERY = 10
 PROGRESS_SECONDS = 60.0
-
-
-# --- linear-algebra helpers ---------------------------------------------------------------------
-
-
-def _sym(a: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (a + a.T)
-
-
-def orthonormalize(W: torch.Tensor, rank_tol: float = 1e-6, passes: int = 2) -> torch.Tensor:
-    """Orthonormal row basis of span(rows of W), dropping numerically dependent directions.
-
-    W (m, P) -> Q (k, P), k ≤ m.  Each pass eigen-decomposes the fp64 Gram matrix W Wᵀ and keeps
-    the directions whose singular value exceeds ``rank_tol`` × the largest; the second pass
-    repairs the orthonormality lost by forming Q in the working precision (CholQR2-style).
-    Never forms a fp64 copy of W, so it scales to P ~ 10^7.
-    """
-    Q = W
-    for i in range(passes):
-        if Q.shape[0] == 0:
-            return Q
-        G = _sym(gram(Q, Q))
-        evals, evecs = torch.linalg.eigh(G)
-        top = float(evals[-1]) if evals.numel() else 0.0
-        if not top > 0.0:
-            return Q[:0]
-        # first pass: the rank decision; later passes only re-normalise what survived
-        cut = (rank_tol**2) * top if i == 0 else 1e-2 * top * torch.finfo(torch.float64).eps
-        keep = evals > cut
-        T = evecs[:, keep] / evals[keep].sqrt()  # (m, k)
-        Q = T.T.to(W.dtype) @ Q
-    return Q
-
-
-def _spd_solve(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-    """Solve A X = B for a small fp64 SPD A (Cholesky; eigen pseudo-inverse if that fails)."""
-    L, info = torch.linalg.cholesky_ex(A)
-    if int(info) == 0:
-        return torch.cholesky_solve(B, L)
-    evals, evecs = torch.linalg.eigh(A)
-    inv = torch.where(evals > evals[-1] * 1e-14, 1.0 / evals, torch.zeros_like(evals))
-    return evecs @ (inv[:, None] * (evecs.T @ B))
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -174,8 +122,9 @@ class _Progress:
 # --- block CG -----------------------------------------------------------------------------------
 
 
-def _solve_driver(inner, A: Apply, B, *, rtol, max_iterations, x0, max_restarts, **kw):
-    """Common frame: x₀, the inner recursion, true residual at exit, restarts."""
+def _solve_driver(inner, A: Apply, B, *, rtol, max_iterations=500, x0=None, max_restarts=2, **kw):
+    """Common frame of both solvers: x₀, the inner recursion (``kw``: its own keywords, e.g.
+    ``precond``), true residual at exit, restarts.  The defaults are :func:`block_cg`'s."""
     t0 = time.perf_counter()
     if B.ndim != 2:
         raise ValueError(f"right-hand sides must be a (n, P) block, got {tuple(B.shape)}")
@@ -253,8 +202,8 @@ def _block_cg_inner(
     while state["it"] < max_iterations and P.shape[0] > 0:
         Q = A(P)
         state["it"] += 1
-        delta = _sym(gram(P, Q))  # Pᵀ A P, k × k
-        alpha = _spd_solve(delta, gram(P, R))  # k × n: A-optimal step for EVERY column
+        delta = sym(gram(P, Q))  # Pᵀ A P, k × k
+        alpha = spd_solve(delta, gram(P, R))  # k × n: A-optimal step for EVERY column
         a32 = alpha.T.to(R.dtype)
         X.add_(a32 @ P)
         R.sub_(a32 @ Q)
@@ -268,7 +217,7 @@ def _block_cg_inner(
             break
         act = torch.as_tensor(np.flatnonzero(active), device=R.device)
         Z = precond(R[act]) if precond is not None else R[act]
-        beta = _spd_solve(delta, gram(Q, Z))  # k × m: makes the new block A-conjugate to P
+        beta = spd_solve(delta, gram(Q, Z))  # k × m: makes the new block A-conjugate to P
         P = orthonormalize(Z - beta.T.to(R.dtype) @ P, rank_tol)
     return rel
 
@@ -361,146 +310,8 @@ def _lockstep_inner(
     return rel
 
 
-def lockstep_cg(
-    A: Apply,
-    B: torch.Tensor,
-    *,
-    rtol: float,
-    max_iterations: int = 500,
-    precond: Apply | None = None,
-    x0: torch.Tensor | None = None,
-    max_restarts: int = 2,
-) -> tuple[torch.Tensor, SolveStats]:
-    """Per-column (preconditioned) CG, all columns side by side; same contract as
-    :func:`block_cg` (``max_iterations`` counts iterations of the lock-step loop)."""
-    return _solve_driver(
-        _lockstep_inner, A, B, rtol=rtol, max_iterations=max_iterations, x0=x0,
-        max_restarts=max_restarts, precond=precond,
-    )
-
-
-# --- randomized Nyström preconditioner ----------------------------------------------------------
-
-
-class NystromPreconditioner:
-    """Randomized Nyström approximation M ≈ U diag(Λ̂) Uᵀ and the preconditioner it defines.
-
-    Built once per metric (independent of the damping): Ω (rank, P) random orthonormal rows,
-    Y = M Ω, shift ν = √P·eps·‖Y‖_F for stability, and a Rayleigh–Ritz step in an orthonormal
-    basis of span(Y) — which keeps U orthonormal to working precision, so the preconditioner
-    stays SPD even when λ/λ̂₁ is tiny.  For a damping μ it applies
-
-        P⁻¹ r = r + U ((λ̂_r + μ)/(Λ̂ + μ) − 1) Uᵀ r
-
-    (Frangella, Tropp & Udell 2023).  λ̂_r/μ is the diagnostic: ≲ 1 means the sketch captured
-    every eigenvalue above the damping.
-
-    Parameters
-    ----------
-    matmat : callable
-        Undamped row-block product V (k, P) -> M V.
-    size : int
-        P.
-    rank : int
-        Sketch size (products spent on the build).
-    dtype, device
-        Of the vectors.
-    seed : int
-        Seed of the random test matrix.
-    """
-
-    def __init__(self, matmat: Apply, size: int, rank: int, *, dtype, device, seed: int = 0):
-        if rank < 1:
-            raise ValueError(f"Nyström rank must be >= 1, got {rank}")
-        t0 = time.perf_counter()
-        rank = min(int(rank), size)
-        gen = torch.Generator(device="cpu").manual_seed(int(seed))
-        omega = torch.randn(rank, size, generator=gen, dtype=torch.float64)
-        omega = orthonormalize(omega.to(dtype=dtype, device=device))
-        Y = matmat(omega)
-        yf = float(row_norms(Y).square().sum().sqrt())
-        nu = math.sqrt(size) * torch.finfo(dtype).eps * yf
-        Y = Y + nu * omega
-        basis = orthonormalize(Y)  # (k, P), span(Y_ν)
-        S = _sym(gram(omega, Y))  # Ωᵀ Y_ν = Ωᵀ M Ω + ν I, SPD
-        T = gram(basis, Y)  # (k, r)
-        K = _sym(T @ _spd_solve(S, T.T))  # the Nyström approximation in the basis
-        evals, evecs = torch.linalg.eigh(K)
-        order = torch.argsort(evals, descending=True)
-        evals, evecs = evals[order], evecs[:, order]
-        lam = (evals - nu).clamp_min(0.0)
-        keep = lam > 0
-        self.eigenvalues: torch.Tensor = lam[keep]  # fp64, descending
-        self.U: torch.Tensor = evecs[:, keep].T.to(dtype) @ basis  # (k, P) orthonormal rows
-        self.rank = int(self.eigenvalues.numel())
-        self.requested_rank = rank
-        self.shift = nu
-        self.build_matvecs = rank
-        self.build_seconds = time.perf_counter() - t0
-
-    @property
-    def lambda_max(self) -> float:
-        """Largest Nyström eigenvalue: a lower bound on λ_max(M)."""
-        return float(self.eigenvalues[0]) if self.rank else 0.0
-
-    @property
-    def lambda_min(self) -> float:
-        """Smallest retained Nyström eigenvalue λ̂_r."""
-        return float(self.eigenvalues[-1]) if self.rank else 0.0
-
-    def for_damping(self, mu: float) -> Apply:
-        """The preconditioner P⁻¹ for M + μI, as a row-block map."""
-        if not mu > 0:
-            raise ValueError(f"the Nyström preconditioner needs a positive damping, got {mu}")
-        if self.rank == 0:
-            return lambda R: R
-        coef = (self.lambda_min + mu) / (self.eigenvalues + mu) - 1.0  # (k,) in (-1, 0]
-        U = self.U
-
-        def apply(R: torch.Tensor) -> torch.Tensor:
-            C = gram(R, U) * coef  # (m, k) fp64
-            return R + C.to(R.dtype) @ U
-
-        return apply
-
-
-# --- λ_max -------------------------------------------------------------------------------------
-
-
-def lanczos_lambda_max(
-    matmat: Apply, size: int, *, dtype, device, steps: int = 30, tol: float = 1e-6,
-    seed: int = 0,
-) -> tuple[float, int]:
-    """Largest eigenvalue of a symmetric PSD operator by Lanczos with full re-orthogonalisation.
-
-    Returns ``(estimate, products)``.  The top Ritz value converges fast on the GGN's
-    outlier-dominated spectrum; iteration stops when it changes by less than ``tol`` relative.
-    The estimate is a lower bound (a Ritz value).
-    """
-    gen = torch.Generator(device="cpu").manual_seed(int(seed))
-    q = torch.randn(1, size, generator=gen, dtype=torch.float64).to(dtype=dtype, device=device)
-    q = q / float(row_norms(q)[0])
-    basis = [q]
-    alphas: list[float] = []
-    betas: list[float] = []
-    prev = 0.0
-    theta = 0.0
-    products = 0
-    for k in range(min(steps, size)):
-        w = matmat(basis[-1])
-        products += 1
-        alphas.append(float(gram(basis[-1], w)[0, 0]))
-        Qb = torch.cat(basis)
-        for _ in range(2):  # full re-orthogonalisation, twice is enough
-            w = w - gram(w, Qb).to(dtype) @ Qb
-        beta = float(row_norms(w)[0])
-        T = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
-        theta = float(np.linalg.eigvalsh(T)[-1])
-        if k > 0 and abs(theta - prev) <= tol * abs(theta):
-            break
-        prev = theta
-        if beta <= 1e-12 * max(abs(theta), 1e-300):
-            break  # invariant subspace found: theta is exact
-        betas.append(beta)
-        basis.append(w / beta)
-    return theta, products
+def lockstep_cg(A: Apply, B: torch.Tensor, **options) -> tuple[torch.Tensor, SolveStats]:
+    """Per-column (preconditioned) CG, all columns side by side; the contract and keywords of
+    :func:`block_cg` but ``rank_tol`` (``max_iterations`` counts iterations of the lock-step
+    loop)."""
+    return _solve_driver(_lockstep_inner, A, B, **options)
