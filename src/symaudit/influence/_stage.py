@@ -4,6 +4,7 @@ run itself is opened by :func:`symaudit.runs.open_run`)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -60,3 +61,15 @@ def load_solutions(directory) -> list:
     directory = Path(directory)
     files = sorted(directory.glob("solution_[0-9][0-9].pt")) or [directory / "solution.pt"]
     return [KetSolution.load(f) for f in files]
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments both commands take: the trained run, its analysis batches' length, the
+    config's influence section and the device."""
+    parser.add_argument("--checkpoint", required=True, help="the model checkpoint (final.pt)")
+    parser.add_argument("--run-dir", required=True, help="the model's run directory (splits)")
+    parser.add_argument("--stores", nargs="+", required=True, metavar="STORE",
+                        help="the group's class stores (three; NSK: one), in class order")
+    parser.add_argument("--time-steps", type=int, default=16, help="transitions per class")
+    parser.add_argument("--settings", default=None, help="the config's influence section (JSON)")
+    parser.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")

@@ -43,30 +43,16 @@ from pathlib import Path
 import numpy as np
 
 from symaudit._io import atomic_path
+from symaudit.influence._stage import add_run_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--solutions", nargs="+", required=True, help="influence-solve outputs")
-    parser.add_argument("--checkpoint", required=True, help="the model checkpoint (final.pt)")
-    parser.add_argument("--run-dir", required=True, help="the model's run directory (splits)")
-    parser.add_argument(
-        "--stores",
-        nargs="+",
-        required=True,
-        metavar="STORE",
-        help="the group's class stores (three; NSK: one), in class order",
-    )
-    parser.add_argument("--time-steps", type=int, default=16, help="transitions per class")
+    add_run_arguments(parser)
     parser.add_argument("--set-name", required=True, help="element set name (e.g. d4, shift_x)")
-    parser.add_argument(
-        "--elements",
-        nargs="+",
-        required=True,
-        help="the group elements of this chunk (names as in symaudit.groups)",
-    )
-    parser.add_argument("--settings", default=None, help="the config's influence section (JSON)")
+    parser.add_argument("--elements", nargs="+", required=True,
+                        help="the group elements of this chunk (names as in symaudit.groups)")
     parser.add_argument("--out", required=True, help="output NetCDF")
-    parser.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
 
 
 #: ε of the Galerkin comparison values (``galerkin_reference``): the reference code's, on JᵀJ/D

@@ -23,24 +23,14 @@ from pathlib import Path
 
 from symaudit._io import atomic_dir
 from symaudit.baselines import add_gate_argument, warn_if_failed
+from symaudit.influence._stage import add_run_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, help="the model checkpoint (final.pt)")
-    parser.add_argument("--run-dir", required=True, help="the model's run directory (splits)")
+    add_run_arguments(parser)
     add_gate_argument(parser)
-    parser.add_argument(
-        "--stores",
-        nargs="+",
-        required=True,
-        metavar="STORE",
-        help="the group's class stores (three; NSK: one), in class order",
-    )
     parser.add_argument("--batch", type=int, required=True, help="analysis batch index k")
-    parser.add_argument("--time-steps", type=int, default=16, help="transitions per class")
-    parser.add_argument("--settings", default=None, help="the config's influence section (JSON)")
     parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
 
 
 def run(args: argparse.Namespace) -> int:
