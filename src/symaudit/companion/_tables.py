@@ -44,23 +44,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import _stats
-from ._run import analysis_trajectories
+from ._run import (
+    OBSERVABLES,
+    CompanionRun,
+    analysis_inputs,
+    read_diagnostics,
+    read_identity_influence,
+)
 
-__all__ = [
-    "TABLES",
-    "CompanionRun",
-    "companion_tables",
-    "read_diagnostics",
-    "read_identity_influence",
-    "write_tables",
-]
+__all__ = ["TABLES", "companion_tables", "write_tables"]
 
 #: table name -> its columns, in order
 TABLES: dict[str, tuple[str, ...]] = {
@@ -126,94 +124,6 @@ TABLES: dict[str, tuple[str, ...]] = {
         "lambda_max_median",
     ),
 }
-
-#: the CE drift bras of the influence stage (variables pi_mass_std, pi_energy_std)
-OBSERVABLES = ("mass", "energy")
-
-
-@dataclass(frozen=True)
-class CompanionRun:
-    """One trained run's files the companion stage reads."""
-
-    dataset: str
-    model: str
-    seed: int
-    influence: Path  # the influence output holding the identity element (first of its set)
-    run_dir: Path  # the training run directory (splits.json, metrics.csv)
-    stores: tuple[Path, ...] = field(default=())  # the group's class stores, in class order
-    #: its ``symaudit companion run`` output (rollouts, spectra, earlier-epoch influence)
-    diagnostics: Path | None = None
-
-
-def read_diagnostics(path: str | os.PathLike, batches: Sequence[int]) -> dict:
-    """The arrays of one ``symaudit companion run`` output at the analysis ``batches``:
-    {"rollout": (batch, class, start, horizon), "eigenvalue": (epoch, batch, mode),
-    "lambda_max": (epoch, batch), "epochs": [int], "earlier": {epoch: (batch, bra_time,
-    bra_class, ket_time, ket_class) raw Π}, "train_transitions", "last_epoch"}."""
-    import xarray as xr
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"diagnostics file {path} does not exist (run stage_companion)")
-    with xr.open_dataset(path) as ds:
-        missing = sorted(set(batches) - {int(b) for b in ds["batch"].values})
-        if missing:
-            raise ValueError(f"diagnostics file {path}: no analysis batch {missing}")
-        ds = ds.sel(batch=list(batches))
-        out = {
-            "rollout": ds["rollout_error"].values,
-            "eigenvalue": ds["eigenvalue"].values,
-            "lambda_max": ds["lambda_max"].values,
-            "epochs": [int(e) for e in ds["epoch"].values],
-            "earlier": {},
-            "train_transitions": int(ds.attrs["train_transitions"]),
-            "last_epoch": int(ds.attrs["last_epoch"]),
-        }
-        if "pi_raw" in ds:
-            for e in ds["influence_epoch"].values:
-                raw = ds["pi_raw"].sel(influence_epoch=e).values
-                keep = ds["ket_converged"].sel(influence_epoch=e).values  # (batch, t, class)
-                out["earlier"][int(e)] = np.where(keep[:, None, None], raw, np.nan)
-    return out
-
-
-def read_identity_influence(path: str | os.PathLike) -> dict:
-    """The identity element's standardised influence of one influence output.
-
-    Returns {"smse": (batch, bra_time, bra_class, ket_time, ket_class) float64, "raw": the
-    same unstandardised, "mass" /
-    "energy" likewise when present (CE), "batches": [int], "classes": [family],
-    "time_steps": T}."""
-    import xarray as xr
-
-    from symaudit import groups
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"influence file {path} does not exist (run stage_influence)")
-    with xr.open_dataset(path) as ds:
-        names = [str(e) for e in ds["element"].values]
-        found = [k for k, e in enumerate(names) if groups.parse(e) == groups.Element()]
-        if not found:
-            raise ValueError(f"influence file {path}: no identity element among {names}")
-        k = found[0]
-        dims = ("batch", "bra_time", "bra_class", "ket_time", "ket_class")
-        out = {"smse": ds["pi_std"].isel(element=k).transpose(*dims).values.astype(np.float64)}
-        out["raw"] = ds["pi_raw"].isel(element=k).transpose(*dims).values.astype(np.float64)
-        for obs in OBSERVABLES:
-            if f"pi_{obs}_std" in ds:
-                var = ds[f"pi_{obs}_std"].isel(element=k).transpose(*dims)
-                out[obs] = var.values.astype(np.float64)
-        out["batches"] = [int(b) for b in ds["batch"].values]
-        out["classes"] = [str(c) for c in ds["bra_class"].values]
-        out["time_steps"] = int(ds.sizes["bra_time"])
-    return out
-
-
-def _inputs(run: CompanionRun, batch: int, time_steps: int) -> np.ndarray:
-    """Analysis inputs (3 · T, channel, y, x), example n = t + T · class."""
-    x = analysis_trajectories(run.run_dir, run.stores, batch, time_steps + 1)[:, :time_steps]
-    return x.reshape(-1, *x.shape[2:])
 
 
 def _frame(rows: list[dict], name: str) -> pd.DataFrame:
@@ -348,6 +258,76 @@ def _rollout_rows(base: dict, loaded: Sequence[dict], diags: Sequence[dict]):
     return rollout, correlation
 
 
+def _class_transfer_rows(base: dict, pi: np.ndarray, classes: Sequence[str]) -> list[dict]:
+    q = _stats.class_transfer(pi)
+    equal = np.stack([pi[:, t, :, t, :] for t in range(pi.shape[1])], axis=1)
+    n = np.isfinite(equal).sum(axis=(0, 1))
+    return [
+        {
+            **base,
+            "response_class": classes[b2],
+            "perturbing_class": classes[b1],
+            "n": int(n[b2, b1]),
+            **_q(q[:, b2, b1]),
+        }
+        for b2 in range(len(classes))
+        for b1 in range(len(classes))
+    ]
+
+
+def _time_lag_rows(base: dict, pi: np.ndarray) -> list[dict]:
+    lag_of = np.arange(pi.shape[1])[:, None] - np.arange(pi.shape[3])[None, :]
+    same = np.eye(pi.shape[2], dtype=bool)
+    rows = []
+    for kind, (lags, q) in _stats.time_lag(pi).items():
+        mask_b = same if kind == "intra" else ~same
+        for i, lag in enumerate(lags):
+            mask = (lag_of == lag)[:, None, :, None] & mask_b[None, :, None, :]
+            rows.append(
+                {
+                    **base,
+                    "kind": kind,
+                    "lag": int(lag),
+                    "n": int(np.isfinite(pi[:, mask]).sum()),
+                    **_q(q[:, i]),
+                }
+            )
+    return rows
+
+
+def _distance_rows(
+    base: dict, members, loaded, pi: np.ndarray, distance_edges: int, distance_overlap: int
+) -> list[dict]:
+    """Mean Π̃ per SMSE input-distance bin: distances from each run's analysis inputs."""
+    distances = np.concatenate(
+        [
+            np.stack(
+                [
+                    _stats.input_distances(
+                        analysis_inputs(run, b, item["time_steps"]), item["time_steps"]
+                    )
+                    for b in item["batches"]
+                ]
+            )
+            for run, item in zip(members, loaded, strict=True)
+        ]
+    )
+    edges = _stats.log_edges(distances, distance_edges)
+    centres, lower, upper, counts, q = _stats.distance_bins(distances, pi, edges, distance_overlap)
+    return [
+        {
+            **base,
+            "bin": distance_overlap + i,
+            "distance": centres[i],
+            "lower": lower[i],
+            "upper": upper[i],
+            "n": int(counts[i]),
+            **_q(q[:, i]),
+        }
+        for i in range(len(centres))
+    ]
+
+
 def companion_tables(
     runs: Sequence[CompanionRun], distance_edges: int = 20, distance_overlap: int = 1
 ) -> dict[str, pd.DataFrame]:
@@ -369,68 +349,11 @@ def companion_tables(
                 )
         pi = np.concatenate([item["smse"] for item in loaded])  # (seed · batch, ...)
         rows["two_time_map"] += _map_rows(base, pi)
-
-        q = _stats.class_transfer(pi)
-        equal = np.stack([pi[:, t, :, t, :] for t in range(pi.shape[1])], axis=1)
-        n = np.isfinite(equal).sum(axis=(0, 1))
-        rows["class_transfer"] += [
-            {
-                **base,
-                "response_class": classes[b2],
-                "perturbing_class": classes[b1],
-                "n": int(n[b2, b1]),
-                **_q(q[:, b2, b1]),
-            }
-            for b2 in range(len(classes))
-            for b1 in range(len(classes))
-        ]
-
-        lag_of = np.arange(pi.shape[1])[:, None] - np.arange(pi.shape[3])[None, :]
-        same = np.eye(len(classes), dtype=bool)
-        for kind, (lags, q) in _stats.time_lag(pi).items():
-            mask_b = same if kind == "intra" else ~same
-            for i, lag in enumerate(lags):
-                mask = (lag_of == lag)[:, None, :, None] & mask_b[None, :, None, :]
-                rows["time_lag"].append(
-                    {
-                        **base,
-                        "kind": kind,
-                        "lag": int(lag),
-                        "n": int(np.isfinite(pi[:, mask]).sum()),
-                        **_q(q[:, i]),
-                    }
-                )
-
-        distances = np.concatenate(
-            [
-                np.stack(
-                    [
-                        _stats.input_distances(
-                            _inputs(run, b, item["time_steps"]), item["time_steps"]
-                        )
-                        for b in item["batches"]
-                    ]
-                )
-                for run, item in zip(members, loaded, strict=True)
-            ]
+        rows["class_transfer"] += _class_transfer_rows(base, pi, classes)
+        rows["time_lag"] += _time_lag_rows(base, pi)
+        rows["influence_distance"] += _distance_rows(
+            base, members, loaded, pi, distance_edges, distance_overlap
         )
-        edges = _stats.log_edges(distances, distance_edges)
-        centres, lower, upper, counts, q = _stats.distance_bins(
-            distances, pi, edges, distance_overlap
-        )
-        rows["influence_distance"] += [
-            {
-                **base,
-                "bin": distance_overlap + i,
-                "distance": centres[i],
-                "lower": lower[i],
-                "upper": upper[i],
-                "n": int(counts[i]),
-                **_q(q[:, i]),
-            }
-            for i in range(len(centres))
-        ]
-
         for obs in OBSERVABLES:
             if all(obs in item for item in loaded):
                 obs_pi = np.concatenate([item[obs] for item in loaded])
