@@ -174,21 +174,7 @@ def test_import_scan_finds_training_imports():
     assert "symaudit/training/cli.py" in _training_importers("training")
 
 
-@pytest.mark.parametrize(
-    "stage",
-    [
-        "influence",
-        "companion",
-        pytest.param(
-            "equivariance",
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="equivariance/cli.py opens its run through training until its switch "
-                "to symaudit.runs merges (issue 16)",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("stage", ["influence", "equivariance", "companion"])
 def test_analysis_stages_do_not_import_training(stage):
     """Influence, equivariance and the companion stage open a trained run through
     symaudit.runs: none of their modules imports the training stage (the list names them)."""

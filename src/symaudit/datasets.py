@@ -62,6 +62,21 @@ class Family:
     def channels(self) -> list[dict]:
         return [dict(c) for c in CHANNELS[self.pde]]
 
+    def store_attrs(self, n_times: int, resolution: int, **grid) -> dict:
+        """The attrs every store of this family opens with, generated or ingested: family,
+        dataset, pde, channels, ``time`` (``n_times`` frames uniform on [0, 1]) and ``grid``
+        (``resolution`` N on the periodic unit square, then the entries of ``grid``)."""
+        import numpy as np
+
+        return {
+            "family": self.name,
+            "dataset": self.dataset,
+            "pde": self.pde,
+            "channels": self.channels,
+            "time": np.linspace(0.0, 1.0, n_times).tolist(),
+            "grid": {"N": resolution, "domain": [[0, 1], [0, 1]], "boundary": "periodic", **grid},
+        }
+
 
 FAMILIES: dict[str, Family] = {
     name: Family(

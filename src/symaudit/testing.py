@@ -19,7 +19,7 @@ def equivariance_deviation(model, element: str, inputs: torch.Tensor, channels) 
     its own device (``inputs`` are cast): dropout or a float32/float64 mismatch would otherwise
     show up as a spurious deviation.
     """
-    from symaudit.equivariance._sweep import evaluating, placement
+    from symaudit.equivariance import evaluating, placement
 
     device, dtype = placement(model, inputs)
     x = inputs.to(device=device, dtype=dtype)

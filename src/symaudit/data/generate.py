@@ -128,8 +128,6 @@ def generate_store(
     ``time_steps`` frames on t in [0, 1], per-trajectory seeds (array ``trajectory_seed`` and
     provenance), statistics, and the solver's equivariance self-test at this resolution.
     """
-    from symaudit.data import generators
-
     fam = datasets.family(family)
     if resolution < 8:
         raise ValueError(f"resolution {resolution} is too small (need >= 8)")
@@ -160,43 +158,40 @@ def generate_store(
             else:
                 futures = client.map(_simulate_shard, *zip(*args, strict=True), pure=False)
                 parts = client.gather(futures)
-        # the self-test at the store's resolution over a quarter of the horizon: enough steps
-        # to expose any asymmetry, a fraction of the cost of a full trajectory per element
-        self_test = generators.check_solver(family, resolution, t_end=0.25, frames=2)
-        attrs = {
-            "family": family,
-            "dataset": fam.dataset,
-            "pde": fam.pde,
-            "channels": fam.channels,
-            "time": np.linspace(0.0, 1.0, time_steps).tolist(),
-            "grid": {
-                "N": resolution,
-                "domain": [[0, 1], [0, 1]],
-                "boundary": "periodic",
-                "layout": "cell_centered",
-            },
-            "provenance": {
-                "source": "generated",
-                "generator": generators.generator_info(family),
-                "study_seed": int(seed),
-                "trajectory_seeds": seeds,
-                "git_revision": git_revision(),
-                "compute_dtype": "float64",
-                "store_dtype": "float32",
-                "wall_time_s": round(time.perf_counter() - began, 3),
-            },
-            "equivariance_self_test": {
-                "resolution": resolution,
-                "t_end": 0.25,
-                "max_relative_deviation": self_test,
-                "tolerance": generators.TOLERANCE[fam.pde],
-                "passed": not generators.check_failures(family, resolution, self_test),
-            },
-        }
+        attrs = _store_attrs(fam, resolution, time_steps, seed, seeds)
+        attrs["provenance"]["wall_time_s"] = round(time.perf_counter() - began, 3)
         return builder.commit(attrs, parts, {"trajectory_seed": np.asarray(seeds, dtype=np.int64)})
     except BaseException:
         builder.abort()
         raise
+
+
+def _store_attrs(fam, resolution: int, time_steps: int, seed: int, seeds: list[int]) -> dict:
+    """The attrs of a generated store, with the solver's equivariance self-test at the store's
+    resolution (``provenance.wall_time_s`` is added by the caller)."""
+    from symaudit.data import generators
+
+    # the self-test at the store's resolution over a quarter of the horizon: enough steps
+    # to expose any asymmetry, a fraction of the cost of a full trajectory per element
+    self_test = generators.check_solver(fam.name, resolution, t_end=0.25, frames=2)
+    attrs = fam.store_attrs(time_steps, resolution, layout="cell_centered")
+    attrs["provenance"] = {
+        "source": "generated",
+        "generator": generators.generator_info(fam.name),
+        "study_seed": int(seed),
+        "trajectory_seeds": seeds,
+        "git_revision": git_revision(),
+        "compute_dtype": "float64",
+        "store_dtype": "float32",
+    }
+    attrs["equivariance_self_test"] = {
+        "resolution": resolution,
+        "t_end": 0.25,
+        "max_relative_deviation": self_test,
+        "tolerance": generators.TOLERANCE[fam.pde],
+        "passed": not generators.check_failures(fam.name, resolution, self_test),
+    }
+    return attrs
 
 
 def _progress(items, enabled, label):

@@ -32,7 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .. import groups
+from .. import datasets, groups
 from ..datasets import FAMILIES, VALIDATION_FAMILIES, channels_for
 from . import _euler, _ic, _kolmogorov, _ns
 
@@ -247,11 +247,9 @@ VALIDATION_GENERATORS: dict[str, Generator] = {
 
 
 def _generator(family: str) -> Generator:
-    found = GENERATORS.get(family) or VALIDATION_GENERATORS.get(family)
-    if found is None:
-        known = ", ".join([*GENERATORS, *VALIDATION_GENERATORS])
-        raise ValueError(f"unknown family {family!r}; known: {known}")
-    return found
+    """The generator of a family of :func:`symaudit.datasets.family` (which names the unknown)."""
+    name = datasets.family(family).name
+    return GENERATORS.get(name) or VALIDATION_GENERATORS[name]
 
 
 def initial_condition(family: str, resolution: int, seed: int) -> np.ndarray:
@@ -338,19 +336,13 @@ def check_solver(
             elements += _kolmogorov.outside_sample(n, gen.forcing_k)
         return _check_words(gen, channels, resolution, seed, t_end, frames, list(elements))
     elements = list(groups.D4) + list(SHIFTS) if elements is None else list(elements)
-    times = np.linspace(0.0, float(t_end), max(int(frames), 2))
-    x0 = gen.initial_condition(int(resolution), int(seed))
-    reference = gen.solve(x0, times)
-    scale = float(np.max(np.abs(reference)))
-    result = {}
-    for name in elements:
-        moved = gen.solve(groups.act(name, x0, channels), times)
-        expected = groups.act(name, reference, channels)
-        result[groups.parse(name).name] = float(np.max(np.abs(moved - expected)) / scale)
-    return result
+    found = _check_words(gen, channels, resolution, seed, t_end, frames, elements)
+    return {groups.parse(name).name: deviation for name, deviation in found.items()}
 
 
 def _check_words(gen, channels, resolution, seed, t_end, frames, words) -> dict[str, float]:
+    """max |S(g x0) - g S(x0)| / max |S(x0)| over ``frames`` times on [0, t_end], per element
+    name or word as given."""
     times = np.linspace(0.0, float(t_end), max(int(frames), 2))
     x0 = gen.initial_condition(int(resolution), int(seed))
     reference = gen.solve(x0, times)

@@ -108,8 +108,12 @@ def _drop_endpoint(raw: np.ndarray, src: SourceFile, start: int) -> np.ndarray:
 
 
 def _stream(
-    sources: Sequence[SourceFile], pde: str, shard: int, x_axis: str,
-    progress: Callable[[str], None], drop_endpoint: bool = False,
+    sources: Sequence[SourceFile],
+    pde: str,
+    shard: int,
+    x_axis: str,
+    progress: Callable[[str], None],
+    drop_endpoint: bool = False,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(start, block)`` shard-aligned store blocks ``(trajectory, time, channel, y, x)``
     of ``shard`` trajectories (the last one may be shorter), reading at most ``shard`` samples
@@ -198,84 +202,110 @@ def ingest(
     """
     began = time.perf_counter()
     fam = datasets.family(family)
+    out = _check_options(out, x_axis, check_trajectories, endpoint)
+    limits = dict(THRESHOLDS[fam.pde]) | dict(thresholds or {})
+    say = progress or (lambda message: None)
+    paths = order_files(files, order)
+    sources = [inspect_file(p, fam.name) for p in paths]
+    _check_consistent(sources)
+
+    convention = _self_check(sources, fam.pde, fam.name, check_trajectories, x_axis, limits, say)
+    chosen = convention["x_axis"]["netcdf_dim"]
+    n_total, n_times = sum(s.n_samples for s in sources), sources[0].n_times
+    drop = _endpoint_decision(convention, endpoint)
+    builder = _builder(out, n_total, n_times, fam.channels, sources[0].n - int(drop), shard)
+    try:
+        parts = [
+            builder.write(start, block)
+            for start, block in _stream(sources, fam.pde, builder.shard, chosen, say, drop)
+        ]
+        attrs = _store_attrs(fam, sources, convention, order, drop)
+        attrs["provenance"]["wall_time_s"] = round(time.perf_counter() - began, 3)
+        return builder.commit(attrs, parts, _source_arrays(sources))
+    except BaseException:
+        builder.abort()
+        raise
+
+
+def _builder(out: Path, *shape_and_shard) -> StoreBuilder:
+    """``StoreBuilder(out, ...)``; a failure to create it is the user's output path's fault."""
+    try:
+        return StoreBuilder(out, *shape_and_shard)
+    except PermissionError:
+        raise
+    except OSError as err:  # e.g. a parent that is a file: still the user's output path
+        raise PermissionError(f"cannot create output store {out}: {_one_line(err)}") from None
+
+
+def _source_arrays(sources: Sequence[SourceFile]) -> dict[str, np.ndarray]:
+    """Per stored trajectory, ``(trajectory,)``: the index of its file in
+    ``provenance.input_files`` (``source_file``) and its sample in that file
+    (``source_sample``)."""
+    return {
+        "source_file": np.concatenate(
+            [np.full(s.n_samples, i, dtype=np.int32) for i, s in enumerate(sources)]
+        ),
+        "source_sample": np.concatenate([np.arange(s.n_samples, dtype=np.int64) for s in sources]),
+    }
+
+
+def _check_options(out, x_axis: str, check_trajectories: int, endpoint: str) -> Path:
+    """One-line errors for the options :func:`ingest` takes from the user, before any data is
+    read; returns ``out`` as a Path."""
     if x_axis not in X_AXES:
         raise ValueError(f"x_axis must be one of {', '.join(X_AXES)}, got {x_axis!r}")
     if check_trajectories < 1:
         raise ValueError(f"check_trajectories must be >= 1, got {check_trajectories}")
     if endpoint not in ENDPOINTS:
         raise ValueError(f"endpoint must be one of {', '.join(ENDPOINTS)}, got {endpoint!r}")
-    limits = dict(THRESHOLDS[fam.pde]) | dict(thresholds or {})
-    say = progress or (lambda message: None)
-    paths = order_files(files, order)
-    sources = [inspect_file(p, fam.name) for p in paths]
-    _check_consistent(sources)
     out = Path(out)
     if out.exists() and not (out / "zarr.json").is_file():
         # StoreBuilder.commit replaces the target wholesale; never let a typo delete a directory
         raise ValueError(f"refusing to replace {out}: it exists and is not a Zarr store")
+    return out
 
-    convention = _self_check(sources, fam.pde, fam.name, check_trajectories, x_axis, limits, say)
-    chosen = convention["x_axis"]["netcdf_dim"]
-    n_total = sum(s.n_samples for s in sources)
-    n_times, n = sources[0].n_times, sources[0].n
-    drop = _endpoint_decision(convention, endpoint)
+
+def _store_attrs(fam, sources: Sequence[SourceFile], convention: dict, order: str, drop: bool):
+    """The store attrs of an ingest (``provenance.wall_time_s`` is added by the caller)."""
+    n = sources[0].n
     n_stored = n - int(drop)
-    try:
-        builder = StoreBuilder(out, n_total, n_times, fam.channels, n_stored, shard)
-    except PermissionError:
-        raise
-    except OSError as err:  # e.g. a parent that is a file: still the user's output path
-        raise PermissionError(f"cannot create output store {out}: {_one_line(err)}") from None
-    try:
-        parts = [builder.write(start, block)
-                 for start, block in _stream(sources, fam.pde, builder.shard, chosen, say, drop)]
-        attrs = {
-            "family": fam.name,
-            "dataset": fam.dataset,
-            "pde": fam.pde,
-            "channels": fam.channels,
-            "time": np.linspace(0.0, 1.0, n_times).tolist(),
-            "grid": {
-                "N": n_stored,
-                "domain": [[0, 1], [0, 1]],
-                "boundary": "periodic",
-                # PDEGym files carry no coordinates; a repeated endpoint means grid nodes
-                "layout": "node" if drop else "unknown",
-                "duplicate_endpoint": convention["periodicity"]["duplicate_endpoint"],
-            },
-            "provenance": {
-                "source": "pdegym",
-                "ingester": {"name": "symaudit.data.ingest", "version": INGESTER_VERSION},
-                "input_files": [str(s.path.resolve()) for s in sources],
-                "order": order,
-                "endpoint": {
-                    "duplicated": bool(drop),
-                    "action": "dropped the last point of x and y" if drop else "none",
-                    "file_N": n,
-                    "stored_N": n_stored,
-                    "tolerance": DUPLICATE_TOLERANCE,
-                },
-                "files": [{"path": str(s.path), "n_trajectories": s.n_samples,
-                           "dims": list(s.dims), "dtype": s.dtype} for s in sources],
-                "netcdf_variable": fam.netcdf_variable,
-                "conversion": (
-                    "fields[:, :, c, y, x] = [rho, rho*u, rho*v, E] (float32 products) of "
-                    "netCDF [rho, u, v, p, E]; p dropped" if fam.pde == CE else
-                    "fields[:, :, c, y, x] = netCDF channels [u, v]; tracer dropped"
-                ),
-                "git_revision": git_revision(),
-                "store_dtype": "float32",
-                "wall_time_s": round(time.perf_counter() - began, 3),
-            },
-            "axis_convention": convention,
-        }
-        extra = {
-            "source_file": np.concatenate(
-                [np.full(s.n_samples, i, dtype=np.int32) for i, s in enumerate(sources)]),
-            "source_sample": np.concatenate(
-                [np.arange(s.n_samples, dtype=np.int64) for s in sources]),
-        }
-        return builder.commit(attrs, parts, extra)
-    except BaseException:
-        builder.abort()
-        raise
+    attrs = fam.store_attrs(
+        sources[0].n_times,
+        n_stored,
+        # PDEGym files carry no coordinates; a repeated endpoint means grid nodes
+        layout="node" if drop else "unknown",
+        duplicate_endpoint=convention["periodicity"]["duplicate_endpoint"],
+    )
+    attrs["provenance"] = {
+        "source": "pdegym",
+        "ingester": {"name": "symaudit.data.ingest", "version": INGESTER_VERSION},
+        "input_files": [str(s.path.resolve()) for s in sources],
+        "order": order,
+        "endpoint": {
+            "duplicated": bool(drop),
+            "action": "dropped the last point of x and y" if drop else "none",
+            "file_N": n,
+            "stored_N": n_stored,
+            "tolerance": DUPLICATE_TOLERANCE,
+        },
+        "files": [
+            {
+                "path": str(s.path),
+                "n_trajectories": s.n_samples,
+                "dims": list(s.dims),
+                "dtype": s.dtype,
+            }
+            for s in sources
+        ],
+        "netcdf_variable": fam.netcdf_variable,
+        "conversion": (
+            "fields[:, :, c, y, x] = [rho, rho*u, rho*v, E] (float32 products) of "
+            "netCDF [rho, u, v, p, E]; p dropped"
+            if fam.pde == CE
+            else "fields[:, :, c, y, x] = netCDF channels [u, v]; tracer dropped"
+        ),
+        "git_revision": git_revision(),
+        "store_dtype": "float32",
+    }
+    attrs["axis_convention"] = convention
+    return attrs

@@ -10,6 +10,8 @@
 * :func:`sweep` — the engine both use; the stage CLI (:mod:`symaudit.equivariance.cli`) calls it
   once per analysis batch to get the relative errors and the decomposition from the same
   forward passes.
+* :func:`placement` / :func:`evaluating` — the (device, dtype) a model computes in, and a
+  context that runs it in eval mode without gradients (also used by :mod:`symaudit.testing`).
 
 Layout everywhere: ``(batch, channel, y, x)``; element names as in :mod:`symaudit.groups`.
 """
@@ -20,13 +22,22 @@ from symaudit.equivariance._api import (
     relative_errors,
     twirl_decomposition,
 )
-from symaudit.equivariance._sweep import SweepResult, check_group, is_identity, sweep
+from symaudit.equivariance._sweep import (
+    SweepResult,
+    check_group,
+    evaluating,
+    is_identity,
+    placement,
+    sweep,
+)
 
 __all__ = [
     "SweepResult",
     "check_group",
     "decomposition",
+    "evaluating",
     "is_identity",
+    "placement",
     "relative_error",
     "relative_errors",
     "sweep",

@@ -22,7 +22,7 @@ import torch
 from symaudit import groups
 from symaudit.losses import rms_scale, smse
 
-__all__ = ["SweepResult", "check_group", "is_identity", "sweep"]
+__all__ = ["SweepResult", "check_group", "evaluating", "is_identity", "placement", "sweep"]
 
 
 def _reduced(element: str, shape: tuple[int, int]) -> groups.Element:
@@ -130,6 +130,59 @@ def _weighted_mean(sq: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return (sq * weight).mean(dim=(-3, -2, -1))
 
 
+class _Welford:
+    """Running mean and sum of squared deviations of the twisted predictions z_g over a group
+    (Welford), which gives L_equiv without the cancellation of "E[z^2] - mu^2"; plus the running
+    sum of the per-example losses ||z_g - y||_w^2.  Layout of z, y: ``(batch, channel, y, x)``,
+    float64."""
+
+    def __init__(self, y: torch.Tensor):
+        self.y = y
+        self.weight = 1.0 / rms_scale(y)  # the SMSE weights of the UNTRANSFORMED target
+        self.mu = torch.zeros_like(y)
+        self.m2 = torch.zeros_like(y)
+        self.total = torch.zeros(y.shape[0], dtype=torch.float64, device=y.device)
+        self.count = 0
+
+    def add(self, z: torch.Tensor) -> None:
+        self.total += _weighted_mean((z - self.y).square(), self.weight)
+        self.count += 1
+        delta = z - self.mu
+        self.mu += delta / self.count
+        self.m2 += delta * (z - self.mu)
+
+    def result(self, group: list[str]) -> dict:
+        """The ``twirl`` dict of :class:`SweepResult`."""
+        return {
+            "total": self.total / self.count,
+            "mean": _weighted_mean((self.mu - self.y).square(), self.weight),
+            "equiv": _weighted_mean(self.m2 / self.count, self.weight),
+            "prediction": self.mu,
+            "elements": group,
+        }
+
+
+def _outputs(model, x, fx, channels, wanted, elements_per_batch):
+    """Yield ``(g, f(g x))`` for every element of ``wanted``, ``elements_per_batch`` transformed
+    copies of ``x`` per forward pass; layout ``(batch, channel, y, x)``, float64."""
+    n, shape = x.shape[0], tuple(x.shape[-2:])
+    for start in range(0, len(wanted), elements_per_batch):
+        chunk = wanted[start : start + elements_per_batch]
+        # The identity reuses f(x): its ratio is then exactly 1, not 1 + the round-off of a
+        # differently-sized batch.
+        todo = [g for g in chunk if not is_identity(g, shape)]
+        outs: dict[str, torch.Tensor] = {}
+        if todo:
+            stacked = torch.cat([groups.act(g, x, channels) for g in todo])
+            out = model(stacked).to(torch.float64)
+            del stacked
+            outs = dict(zip(todo, out.split(n), strict=True))
+            del out  # the views in `outs` keep it alive until the end of the chunk
+        for g in chunk:
+            yield g, outs[g] if g in outs else fx
+        del outs  # free this chunk's outputs before the next forward pass
+
+
 def sweep(
     model,
     inputs: torch.Tensor,
@@ -168,72 +221,38 @@ def sweep(
         )
     if elements_per_batch < 1:
         raise ValueError(f"elements_per_batch must be >= 1, got {elements_per_batch}")
-    shape = tuple(inputs.shape[-2:])
     elements = [str(g) for g in elements]
     for g in elements:
         groups.parse(g)  # a bad name fails before any forward pass
     group = [str(g) for g in (twirl_elements if twirl_elements is not None else elements)]
     if twirl:
-        check_group(group, shape)
+        check_group(group, tuple(inputs.shape[-2:]))
     device, dtype = placement(model, inputs)
     x = inputs.to(device=device, dtype=dtype)
     # the targets and every loss in float64: the ratios and the decomposition are compared at
     # the 1e-10 level, far below float32 round-off of the model itself
     y = targets.to(device=device, dtype=torch.float64)
-    n = x.shape[0]
 
     # The union of both lists, each evaluated once.
     wanted = list(dict.fromkeys(elements + (group if twirl else [])))
-    errors = torch.empty(len(elements), n, dtype=torch.float64, device=device)
+    errors = torch.empty(len(elements), x.shape[0], dtype=torch.float64, device=device)
     rows: dict[str, list[int]] = {}
     for i, g in enumerate(elements):  # a repeated name fills every row it names
         rows.setdefault(g, []).append(i)
     in_group = set(group) if twirl else set()
-    if twirl:
-        # Welford over the group: running mean and sum of squared deviations of z_g, which
-        # gives L_equiv without the cancellation of "E[z^2] - mu^2"
-        mu = torch.zeros_like(y)
-        m2 = torch.zeros_like(y)
-        total = torch.zeros(n, dtype=torch.float64, device=device)
-        count = 0
-        weight = 1.0 / rms_scale(y)  # the SMSE weights of the UNTRANSFORMED target
+    running = _Welford(y) if twirl else None
 
     with evaluating(model):
         fx = model(x).to(torch.float64)
         baseline = smse(fx, y, reduction="per_example")
-        for start in range(0, len(wanted), elements_per_batch):
-            chunk = wanted[start : start + elements_per_batch]
-            # The identity reuses f(x): its ratio is then exactly 1, not 1 + the round-off of a
-            # differently-sized batch.
-            todo = [g for g in chunk if not is_identity(g, shape)]
-            outs: dict[str, torch.Tensor] = {}
-            if todo:
-                stacked = torch.cat([groups.act(g, x, channels) for g in todo])
-                out = model(stacked).to(torch.float64)
-                del stacked
-                outs = dict(zip(todo, out.split(n), strict=True))
-                del out  # the views in `outs` keep it alive until the end of the chunk
-            for g in chunk:
-                fgx = outs[g] if g in outs else fx
-                if g in rows:
-                    gy = groups.act(g, y, channels)
-                    errors[rows[g]] = smse(fgx, gy, reduction="per_example")
-                if g in in_group:
-                    z = groups.act(groups.inverse(g), fgx, channels)  # twisted prediction
-                    total += _weighted_mean((z - y).square(), weight)
-                    count += 1
-                    delta = z - mu
-                    mu += delta / count
-                    m2 += delta * (z - mu)
-            del outs  # free this chunk's outputs before the next forward pass
+        for g, fgx in _outputs(model, x, fx, channels, wanted, elements_per_batch):
+            if g in rows:
+                gy = groups.act(g, y, channels)
+                errors[rows[g]] = smse(fgx, gy, reduction="per_example")
+            if g in in_group:
+                running.add(groups.act(groups.inverse(g), fgx, channels))  # twisted prediction
 
     result = SweepResult(elements, baseline, errors)
     if twirl:
-        result.twirl = {
-            "total": total / count,
-            "mean": _weighted_mean((mu - y).square(), weight),
-            "equiv": _weighted_mean(m2 / count, weight),
-            "prediction": mu,
-            "elements": group,
-        }
+        result.twirl = running.result(group)
     return result

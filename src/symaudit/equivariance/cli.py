@@ -22,18 +22,18 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from symaudit import groups
-from symaudit._device import choose_device
 from symaudit._io import write_atomic
 from symaudit.baselines import add_gate_argument, warn_if_failed
+from symaudit.runs import TrainedRun, open_run, per_class
 
 __all__ = ["add_arguments", "run"]
 
@@ -79,70 +79,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_gate_argument(parser)
 
 
-# --- the two collaborators (separate functions so the tests can stand in for them) ----------
-
-
-def load_model(checkpoint: Path, device: torch.device):
-    """(model, meta) from a checkpoint, on ``device``, in the checkpoint's dtype."""
-    from symaudit.models import load_checkpoint
-
-    if not checkpoint.exists():
-        raise FileNotFoundError(f"checkpoint {checkpoint} does not exist (run the train stage)")
-    model, meta = load_checkpoint(checkpoint)
-    return model.to(device), dict(meta or {})
-
-
-def load_batches(stores, run_dir: Path, batches, time_steps: int):
-    """Yield (k, inputs, targets) for each analysis batch k; examples ordered n = t + T * class."""
-    from symaudit.training import analysis_batch, load_splits
-
-    splits = load_splits(run_dir)
-    for k in batches:
-        inputs, targets = analysis_batch(stores, splits, k, time_steps=time_steps)
-        yield k, torch.as_tensor(inputs), torch.as_tensor(targets)
-
-
-# --- helpers ------------------------------------------------------------------------------
-
-
-def _device(name: str) -> torch.device:
-    return choose_device(name)  # auto: a Slurm GPU job that sees no GPU stops here
-
-
-def _run_identity(meta: dict, run_dir: Path, families: list[str]) -> dict[str, str]:
-    """dataset / model / seed for the file attrs: the checkpoint's meta first, else the run
-    directory layout ``models/{dataset}/{model}/seed{seed}``, else the stores' families."""
-    from symaudit import datasets
-
-    parts = run_dir.resolve().parts
-    seed_match = re.fullmatch(r"seed(\d+)", parts[-1]) if parts else None
-    dataset = meta.get("dataset")
-    if dataset is None:
-        known = {datasets.FAMILIES[f].dataset for f in families if f in datasets.FAMILIES}
-        dataset = known.pop() if len(known) == 1 else (parts[-3] if len(parts) >= 3 else "")
-    # a variant run (e.g. unet-aug) records its study name beside the architecture
-    model = (meta.get("run") or {}).get("name") or meta.get("model") or meta.get("name")
-    if isinstance(model, dict):  # load_checkpoint puts the architecture spec under "model"
-        model = model.get("name")
-    if not model:
-        model = parts[-2] if len(parts) >= 2 else ""
-    seed = meta.get("seed", seed_match.group(1) if seed_match else "")
-    return {"dataset": str(dataset), "model": str(model), "seed": str(seed)}
-
-
-def _per_class(values: torch.Tensor, time_steps: int, n_classes: int) -> np.ndarray:
-    """``(..., n)`` with n = t + T * class -> ``(..., time, class)`` float64 numpy."""
-    v = values.detach().to("cpu", torch.float64).numpy()
-    v = v.reshape(*v.shape[:-1], n_classes, time_steps)
-    return np.swapaxes(v, -1, -2)
-
-
-def _write_atomic(ds, path: Path) -> None:
-    """Write ``ds`` to a temporary name next to ``path``, then rename it into place, so a
-    reader (or Snakemake) never sees a half-written file."""
-    write_atomic(path, ds.to_netcdf)
-
-
 def _check_args(args) -> None:
     if args.out is None and args.twirl_out is None:
         raise ValueError("nothing to do: give --out and/or --twirl-out")
@@ -164,145 +100,204 @@ def _check_args(args) -> None:
         raise FileNotFoundError(f"run directory {args.run_dir} does not exist")
 
 
-def run(args) -> int:
-    import xarray as xr
+def _open_stores(paths):
+    """The class stores, in class order; they must share one channel list."""
+    from symaudit.store import open_store
 
-    from symaudit import __version__
-    from symaudit.equivariance._api import decomposition
-    from symaudit.equivariance._sweep import check_group, placement, sweep
-    from symaudit.losses import smse
-    from symaudit.store import git_revision, open_store
-
-    _check_args(args)
-    warn_if_failed(args.run_dir, args.max_persistence_ratio)
-    stores = [open_store(p) for p in args.stores]
-    families = [s.family for s in stores]
-    channels = stores[0].channels
+    stores = [open_store(p) for p in paths]
     for s in stores[1:]:
-        if s.channels != channels:
+        if s.channels != stores[0].channels:
             raise ValueError(f"store {s.path}: channels differ from {stores[0].path}")
-    n_grid = stores[0].shape[-1]
-    twirl = args.twirl_out is not None
-    twirl_elements = list(args.twirl_elements or [])
-    if twirl:
-        try:
-            if not twirl_elements:
-                if args.set_name == "shift_box":  # a box of shifts is not closed under addition
-                    raise ValueError("the shift box is not a group; give --twirl-elements")
-                twirl_elements = groups.elements(args.set_name, n_grid)
-            check_group(twirl_elements, (n_grid, n_grid))
-        except ValueError as err:
-            raise ValueError(f"--twirl-out over set {args.set_name!r}: {err}") from None
+    return stores
 
-    device = _device(args.device)
-    model, meta = load_model(args.checkpoint, device)
-    T, C = args.time_steps, len(stores)  # noqa: N806 (the paper's symbols)
-    B, E = len(args.batches), len(args.elements)  # noqa: N806
-    relative = np.full((E, B, T, C), np.nan)
-    transformed = np.full((E, B, T, C), np.nan)
-    baseline = np.full((B, T, C), np.nan)
-    persistence = np.full((B, T, C), np.nan)
-    tw_keys = ("total", "mean", "equiv", "twirled_loss", "plain", "percent")
-    tw_class = {k: np.full((B, C), np.nan) for k in tw_keys}
-    tw_example = {k: np.full((B, T, C), np.nan) for k in tw_keys if k != "percent"}
-    dtype = None
-    wanted = args.elements if args.out is not None else []
-    n_forward = len(dict.fromkeys(list(wanted) + (twirl_elements if twirl else [])))
 
-    start_all = time.perf_counter()
-    for i, (k, inputs, targets) in enumerate(
-        load_batches(stores, args.run_dir, args.batches, args.time_steps)
-    ):
-        if inputs.shape[0] != T * C:
-            raise ValueError(
-                f"analysis batch {k}: {inputs.shape[0]} examples, expected "
-                f"time_steps x classes = {T} x {C}"
-            )
+def _twirl_group(args, n_grid: int) -> list[str]:
+    """The group ``--twirl-out`` averages over (``[]`` without ``--twirl-out``): the given
+    ``--twirl-elements``, else the whole ``--set-name`` set; checked to be a group."""
+    from symaudit.equivariance import check_group
+
+    if args.twirl_out is None:
+        return []
+    elements = list(args.twirl_elements or [])
+    try:
+        if not elements:
+            if args.set_name == "shift_box":  # a box of shifts is not closed under addition
+                raise ValueError("the shift box is not a group; give --twirl-elements")
+            elements = groups.elements(args.set_name, n_grid)
+        check_group(elements, (n_grid, n_grid))
+    except ValueError as err:
+        raise ValueError(f"--twirl-out over set {args.set_name!r}: {err}") from None
+    return elements
+
+
+_TWIRL_KEYS = ("total", "mean", "equiv", "twirled_loss", "plain", "percent")
+
+
+@dataclass
+class _Measured:
+    """The stage's numbers for B batches, T time steps, C classes and E elements, float64;
+    NaN until :meth:`add` fills a batch."""
+
+    shape: tuple[int, int, int, int]  # (E, B, T, C)
+    relative: np.ndarray = field(init=False)  # (element, batch, time, class)
+    transformed: np.ndarray = field(init=False)  # (element, batch, time, class)
+    baseline: np.ndarray = field(init=False)  # (batch, time, class)
+    persistence: np.ndarray = field(init=False)  # (batch, time, class)
+    tw_class: dict = field(init=False)  # key -> (batch, class), means over time
+    tw_example: dict = field(init=False)  # key -> (batch, time, class); no "percent"
+
+    def __post_init__(self):
+        E, B, T, C = self.shape  # noqa: N806 (the paper's symbols)
+        self.relative = np.full((E, B, T, C), np.nan)
+        self.transformed = np.full((E, B, T, C), np.nan)
+        self.baseline = np.full((B, T, C), np.nan)
+        self.persistence = np.full((B, T, C), np.nan)
+        self.tw_class = {k: np.full((B, C), np.nan) for k in _TWIRL_KEYS}
+        self.tw_example = {k: np.full((B, T, C), np.nan) for k in _TWIRL_KEYS if k != "percent"}
+
+    def add(self, i: int, result, inputs, targets) -> None:
+        """Batch ``i`` from a :class:`~symaudit.equivariance.SweepResult` of examples
+        ``n = t + T * class`` (inputs, targets ``(n, channel, y, x)``)."""
+        from symaudit.equivariance import decomposition
+        from symaudit.losses import smse
+
+        _, _, T, C = self.shape  # noqa: N806
+        self.baseline[i] = per_class(result.baseline, T, C)
+        # the SMSE of predicting no change, SMSE(x, y): what the model must beat (on the CPU,
+        # whatever the run's device, as the analysis batch comes from the store)
+        no_change = smse(
+            inputs.to("cpu", torch.float64), targets.to("cpu", torch.float64), "per_example"
+        )
+        self.persistence[i] = per_class(no_change, T, C)
+        if result.elements:
+            self.relative[:, i] = per_class(result.relative, T, C)
+            self.transformed[:, i] = per_class(result.errors, T, C)
+        if result.twirl is not None:
+            per_example = decomposition(result, targets)["per_example"]
+            for key in self.tw_example:
+                self.tw_example[key][i] = per_class(per_example[key], T, C)
+            for key in self.tw_example:
+                self.tw_class[key][i] = self.tw_example[key][i].mean(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                percent = 100.0 * self.tw_class["equiv"][i] / self.tw_class["total"][i]
+            self.tw_class["percent"][i] = percent
+
+
+def _measure(args, run: TrainedRun, wanted: list[str], twirl_elements: list[str]) -> _Measured:
+    """Sweep every analysis batch of ``args.batches``: ``wanted`` elements for the relative
+    errors, ``twirl_elements`` (empty: no twirl) for the decomposition."""
+    from symaudit.equivariance import sweep
+
+    T, C = args.time_steps, len(run.stores)  # noqa: N806 (the paper's symbols)
+    measured = _Measured((len(args.elements), len(args.batches), T, C))
+    n_forward = len(dict.fromkeys(wanted + twirl_elements))
+    for i, (k, inputs, targets) in enumerate(run.batches(args.batches, T)):
         tic = time.perf_counter()
         result = sweep(
-            model,
+            run.model,
             inputs,
             targets,
             wanted,
-            channels,
+            run.channels,
             elements_per_batch=args.elements_per_batch,
-            twirl=twirl,
+            twirl=bool(twirl_elements),
             twirl_elements=twirl_elements,
         )
-        dtype = str(placement(model, inputs)[1]).removeprefix("torch.")
-        baseline[i] = _per_class(result.baseline, T, C)
-        # the SMSE of predicting no change, SMSE(x, y): what the model must beat
-        persistence[i] = _per_class(smse(inputs.double(), targets.double(), "per_example"), T, C)
-        if wanted:
-            relative[:, i] = _per_class(result.relative, T, C)
-            transformed[:, i] = _per_class(result.errors, T, C)
-        if twirl:
-            per_example = decomposition(result, targets)["per_example"]
-            for key in tw_example:
-                tw_example[key][i] = _per_class(per_example[key], T, C)
-            for key in tw_example:
-                tw_class[key][i] = tw_example[key][i].mean(axis=0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                tw_class["percent"][i] = 100.0 * tw_class["equiv"][i] / tw_class["total"][i]
+        measured.add(i, result, inputs, targets)
         seconds = time.perf_counter() - tic
         logging.getLogger("symaudit.equivariance").info(
             f"batch {k}: {n_forward} elements in {seconds:.2f} s "
             f"({n_forward / max(seconds, 1e-9):.2f} elements/s)"
         )
+    return measured
 
-    ident = _run_identity(meta, args.run_dir, families)
-    attrs = {
-        **ident,
+
+def _attrs(args, run: TrainedRun) -> dict:
+    """The file attributes both outputs share: the run's identity and how it was measured."""
+    from symaudit import __version__
+    from symaudit.store import git_revision
+
+    return {
+        **run.identity.as_dict(),
         "set_name": args.set_name,
         "checkpoint": str(args.checkpoint),
-        "model_dtype": dtype or "",
-        "device": str(device),
+        "model_dtype": str(run.dtype).removeprefix("torch."),
+        "device": str(run.device),
         "elements_per_batch": args.elements_per_batch,
         "example_order": "n = time + time_steps * class",
         "symaudit_version": __version__,
         "git_revision": git_revision(),
     }
+
+
+def _write_relative(path: Path, measured: _Measured, elements, coords: dict, attrs: dict) -> None:
+    """``--out``: the relative errors and their SMSEs, dims (element,) batch, time, class."""
+    import xarray as xr
+
+    btc = ("batch", "time", "class")
+    ds = xr.Dataset(
+        {
+            "relative_error": (("element", *btc), measured.relative),
+            "smse_transformed": (("element", *btc), measured.transformed),
+            "smse": (btc, measured.baseline),
+            "persistence_smse": (btc, measured.persistence),
+        },
+        coords={"element": np.asarray(elements, dtype=object), **coords},
+        attrs=attrs,
+    )
+    ds["relative_error"].attrs["description"] = "SMSE(f(g x), g y) / SMSE(f(x), y)"
+    ds["smse_transformed"].attrs["description"] = "SMSE(f(g x), g y)"
+    ds["smse"].attrs["description"] = "SMSE(f(x), y)"
+    ds["persistence_smse"].attrs["description"] = "SMSE(x, y): predicting no change"
+    write_atomic(path, ds.to_netcdf)
+
+
+def _write_twirl(path: Path, measured: _Measured, group, coords: dict, attrs: dict) -> None:
+    """``--twirl-out``: the decomposition per (batch, class) and per example."""
+    import xarray as xr
+
+    btc = ("batch", "time", "class")
+    data = {key: (("batch", "class"), measured.tw_class[key]) for key in _TWIRL_KEYS}
+    data.update({f"example_{key}": (btc, v) for key, v in measured.tw_example.items()})
+    ds = xr.Dataset(
+        data,
+        coords=coords,
+        attrs={
+            **attrs,
+            "twirl_elements": " ".join(group),
+            "weights": "1 / (RMS(y) + 1e-6) of the untransformed target, per example+channel",
+            "aggregation": "(batch, class) values are means over time; percent = 100 * "
+            "mean(equiv) / mean(total)",
+        },
+    )
+    write_atomic(path, ds.to_netcdf)
+
+
+def run(args) -> int:
+    _check_args(args)
+    warn_if_failed(args.run_dir, args.max_persistence_ratio)
+    stores = _open_stores(args.stores)
+    twirl_elements = _twirl_group(args, stores[0].shape[-1])
+    opened = open_run(args.checkpoint, stores, args.run_dir, args.device)
+    wanted = list(args.elements) if args.out is not None else []
+
+    start = time.perf_counter()
+    measured = _measure(args, opened, wanted, twirl_elements)
+    attrs = _attrs(args, opened)
     coords = {
         "batch": np.asarray(args.batches, dtype=np.int64),
-        "time": np.arange(T, dtype=np.int64),
-        "class": np.asarray(families, dtype=object),
+        "time": np.arange(args.time_steps, dtype=np.int64),
+        "class": np.asarray(opened.families, dtype=object),
     }
-    btc = ("batch", "time", "class")
     if args.out is not None:
-        ds = xr.Dataset(
-            {
-                "relative_error": (("element", *btc), relative),
-                "smse_transformed": (("element", *btc), transformed),
-                "smse": (btc, baseline),
-                "persistence_smse": (btc, persistence),
-            },
-            coords={"element": np.asarray(args.elements, dtype=object), **coords},
-            attrs=attrs,
-        )
-        ds["relative_error"].attrs["description"] = "SMSE(f(g x), g y) / SMSE(f(x), y)"
-        ds["smse_transformed"].attrs["description"] = "SMSE(f(g x), g y)"
-        ds["smse"].attrs["description"] = "SMSE(f(x), y)"
-        ds["persistence_smse"].attrs["description"] = "SMSE(x, y): predicting no change"
-        _write_atomic(ds, args.out)
-    if twirl:
-        data = {key: (("batch", "class"), tw_class[key]) for key in tw_keys}
-        data.update({f"example_{key}": (btc, v) for key, v in tw_example.items()})
-        ds = xr.Dataset(
-            data,
-            coords=coords,
-            attrs={
-                **attrs,
-                "twirl_elements": " ".join(twirl_elements),
-                "weights": "1 / (RMS(y) + 1e-6) of the untransformed target, per example+channel",
-                "aggregation": "(batch, class) values are means over time; percent = 100 * "
-                "mean(equiv) / mean(total)",
-            },
-        )
-        _write_atomic(ds, args.twirl_out)
-    total_s = time.perf_counter() - start_all
+        _write_relative(args.out, measured, args.elements, coords, attrs)
+    if twirl_elements:
+        _write_twirl(args.twirl_out, measured, twirl_elements, coords, attrs)
+    total_s = time.perf_counter() - start
+    n_forward = len(dict.fromkeys(wanted + twirl_elements))
     outs = " and ".join(str(p) for p in (args.out, args.twirl_out) if p is not None)
     print(
-        f"wrote {outs}: {n_forward} elements x {B} batches in {total_s:.1f} s",
+        f"wrote {outs}: {n_forward} elements x {len(args.batches)} batches in {total_s:.1f} s",
         file=sys.stdout,
     )
     return 0

@@ -246,11 +246,7 @@ def train(
         On a NaN/inf loss, naming the epoch and step; checkpoints written so far are kept.
     """
     s = resolve_settings(settings)
-    # refuse bad names before anything touches the run directory
-    if model not in MODELS:
-        raise ValueError(f"unknown model {model!r}; known: {', '.join(MODELS)}")
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+    _check_names(model, preset)  # before anything touches the run directory
     d = setup(device)
     say = log if (log is not None and d.is_main) else (lambda _msg: None)
     try:
@@ -271,6 +267,14 @@ def train(
             )
     finally:
         teardown(d)
+
+
+def _check_names(model: str, preset: str) -> None:
+    """One-line errors for a model or preset :mod:`symaudit.models` does not know."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; known: {', '.join(MODELS)}")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
 
 
 def _resume_point(run: _Run) -> tuple[Path | None, dict | None, bool]:
