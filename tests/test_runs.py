@@ -118,7 +118,6 @@ def test_errors_name_the_culprit(run, tmp_path):
             runs.open_run(run["checkpoint"], run["stores"], device="cuda")
 
 
-
 SRC = Path(runs.__file__).resolve().parents[1]  # the directory holding the symaudit package
 
 
@@ -179,3 +178,75 @@ def test_analysis_stages_do_not_import_training(stage):
     """Influence, equivariance and the companion stage open a trained run through
     symaudit.runs: none of their modules imports the training stage (the list names them)."""
     assert _training_importers(stage) == []
+
+
+def test_influence_outputs_record_the_runs_identity(run, tmp_path):
+    """influence-solve and influence-bras write the identity from the checkpoint's record: the
+    seed as an int, a variant under its study name (not the architecture), the batch."""
+    import json
+
+    import xarray as xr
+
+    from symaudit.cli import main
+
+    variant = run["run_dir"] / "variant.pt"
+    record = {"run": {"dataset": "NS", "model": "unet", "name": "unet-aug", "seed": 3}}
+    models.save_checkpoint(variant, run["net"], record)
+    stores = [str(s) for s in run["stores"]]
+    common = ["--run-dir", str(run["run_dir"]), "--stores", *stores, "--time-steps", "2"]
+    common += ["--settings", json.dumps({"damping": {"mode": "relative", "value": 0.1}})]
+    common += ["--device", "cpu"]
+    for checkpoint, model in ((run["checkpoint"], "unet"), (variant, "unet-aug")):
+        solution = tmp_path / model / "solution"
+        assert (
+            main(
+                [
+                    "influence-solve",
+                    "--checkpoint",
+                    str(checkpoint),
+                    *common,
+                    "--batch",
+                    "1",
+                    "--out",
+                    str(solution),
+                ]
+            )
+            == 0
+        )
+        written = json.loads((solution / "settings.json").read_text())
+        assert {k: written[k] for k in ("dataset", "model", "seed", "batch")} == {
+            "dataset": "NS",
+            "model": model,
+            "seed": 3,
+            "batch": 1,
+        }
+        out = tmp_path / model / "e.nc"
+        assert (
+            main(
+                [
+                    "influence-bras",
+                    "--solutions",
+                    str(solution),
+                    "--checkpoint",
+                    str(checkpoint),
+                    *common,
+                    "--set-name",
+                    "d4",
+                    "--elements",
+                    "e",
+                    "r",
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
+        with xr.open_dataset(out) as ds:
+            assert (ds.attrs["dataset"], ds.attrs["model"], int(ds.attrs["seed"])) == (
+                "NS",
+                model,
+                3,
+            )
+            assert ds.attrs["seed"].dtype.kind == "i"  # an int, as training records it
+            assert list(ds["batch"].values) == [1]
+            assert ds["pi_raw"].shape == (2, 1, 2, 3, 2, 3)
