@@ -275,7 +275,7 @@ def _attrs(identity: dict, set_name: str, solution, settings, reference: bool) -
         primary = damping.get("value", float("nan"))
     masked = not settings["include_unconverged"]
     return {
-        **{k: v for k, v in identity.items() if v is not None},
+        **identity,
         "set_name": set_name,
         "rtol": solution.rtol,
         "method": solution.method,
