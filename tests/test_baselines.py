@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from symaudit import baselines, datasets, groups, losses
-from symaudit.aggregate._captions import quality_banner
+from symaudit.aggregate._jinja import quality_banner
 from symaudit.aggregate._quality import COLUMNS, RunFiles, model_quality_table, quality_status
 from symaudit.data.generate import generate_store
 from symaudit.models import Increment, build, input_normalisation, load_checkpoint, save_checkpoint

@@ -26,8 +26,8 @@ Report
 Testing
     :func:`write_synthetic_study` (stores in the on-disk layout, with made-up numbers).
 
-Figures import matplotlib and seaborn lazily, so ``import symaudit.aggregate`` stays light
-for the table stage.
+The plot functions import matplotlib and seaborn on first use, so ``import symaudit.aggregate``
+stays light for the table stage.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from ._captions import (
     workflow_description,
     write_report_sources,
 )
+from ._figures import load_tables, make_figures, plot_figure, possible_figures, save_figure
 from ._layout import (
     BOX_FIGURES,
     ELEMENT_SETS,
@@ -55,31 +56,21 @@ from ._layout import (
     figure_specs,
     table_stem,
 )
+from ._stores import StoreFile, discover, open_equivariance, open_influence
 from ._synthetic import write_synthetic_study
 from ._tables import (
-    StoreFile,
     aggregate,
-    discover,
     element_order,
     equivariance_statistics,
     equivariance_tables,
     influence_statistics,
     influence_table,
-    open_equivariance,
-    open_influence,
     read_table,
 )
 
-_FIGURE_API = {
-    "load_tables",
-    "make_figures",
-    "plot_d4",
-    "plot_figure",
-    "plot_shift_box",
-    "plot_shift_line",
-    "possible_figures",
-    "save_figure",
-}
+#: the plot functions, imported on first use: matplotlib + seaborn cost ~1 s to import and only
+#: the figures stage needs them
+_PLOTS = ("plot_d4", "plot_shift_box", "plot_shift_line")
 
 __all__ = [
     "ALL_MODELS",
@@ -105,22 +96,26 @@ __all__ = [
     "figure_specs",
     "influence_statistics",
     "influence_table",
+    "load_tables",
+    "make_figures",
     "open_equivariance",
     "open_influence",
+    "plot_figure",
+    "possible_figures",
     "read_table",
+    "save_figure",
     "table_caption",
     "table_stem",
     "workflow_description",
     "write_report_sources",
     "write_synthetic_study",
-    *sorted(_FIGURE_API),
+    *_PLOTS,
 ]
 
 
 def __getattr__(name: str):
-    # matplotlib + seaborn cost ~1 s to import; only the figures stage needs them.
-    if name in _FIGURE_API:
-        from . import _figures
+    if name in _PLOTS:
+        from . import _plots
 
-        return getattr(_figures, name)
+        return getattr(_plots, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from symaudit.companion._captions import COMPANION_CAPTIONS
 
 from ._io import write_atomic
+from ._jinja import INFLUENCE_SOLVE, QUALITY_SECTION, STUDY, quality_banner, robustness_banner
 from ._layout import (
     BOX_FIGURES,
     ELEMENT_SETS,
@@ -29,6 +30,7 @@ from ._layout import (
     expected_tables,
     figure_specs,
 )
+from ._stage_captions import OTHER_CAPTIONS
 
 __all__ = [
     "ALL_MODELS",
@@ -60,13 +62,6 @@ _SET_TEXT = {
     "with P the exchange of the x and y components (validation case 6: an option of the "
     "evaluation, never of the data)",
 }
-_STUDY = (
-    'Study ``{{ snakemake.config["study"] }}``: datasets '
-    '{{ snakemake.config["datasets"] | join(", ") }}; models '
-    '{{ snakemake.config["models"] | join(", ") }}; '
-    '{{ snakemake.config["seeds"] | length }} seed(s); '
-    '{{ snakemake.config.get("analysis", {}).get("batches", "?") }} analysis batch(es) per seed.'
-)
 _ERROR_STAT = (
     "**Statistic.** For each seed, the third quartile (Q3) of the relative SMSE "
     "SMSE(f(g·x), g·y) / SMSE(f(x), y) over all of that seed's test examples (analysis "
@@ -83,87 +78,10 @@ _INFLUENCE_STAT = (
     "mark elements that rest on at least one ket solve that did not converge (table column "
     "``converged``)."
 )
-_INF = 'snakemake.config.get("influence", {})'
-#: how the influence was computed and what happened to unconverged kets (Jinja, from the config)
-_INFLUENCE_SOLVE = (
-    "**Solver.** ``{{ " + _INF + '.get("method", "block_cg") }}``, damping '
-    "{% set d = " + _INF + '.get("damping") %}'
-    '{% if d and d.get("values") %}path {{ d.get("mode") }} {{ d.get("values") }}, shown at '
-    'the primary λ {{ d.get("primary") }} (robustness across λ: influence_robustness.csv)'
-    '{% elif d %}{{ d.get("mode") }} {{ d.get("value") }}'
-    "{% elif " + _INF + '.get("method") == "galerkin" %}absolute 1e-06 on JᵀJ/D (the reference '
-    "code's ε){% else %}relative 0.001 (λ/λ_max(M)){% endif %}. Kets whose solve did not "
-    "converge {% if " + _INF + '.get("include_unconverged") %}are kept in the quantiles, '
-    "flagged{% else %}are left out of the standardisation and of the quantiles "
-    "(``include_unconverged: false``); ``n_unconverged`` in the table counts them{% endif %}."
-)
 _RANGE_NOTE = (
     "**Axis.** The reference's range {paper} is kept and widened only where the data "
     "fall outside it (``symaudit figures --ranges union``)."
 )
-
-
-def _select(**filters: str | None) -> str:
-    """A Jinja filter chain keeping the status entries whose keys equal the given Jinja
-    expressions (``None`` = no restriction), in the order given."""
-    return "".join(
-        f' | selectattr("{key}", "equalto", {value})'
-        for key, value in filters.items()
-        if value is not None
-    )
-
-
-def quality_banner(
-    dataset: str | None = None,
-    model: str | None = None,
-    seed: str | None = None,
-    scope: str = "behind this output",
-) -> str:
-    """Jinja2 RST that names the runs behind an output which failed the quality gate.
-
-    The report rule adds ``tables/quality_status.yaml`` to the config (key
-    ``quality_status``, see :mod:`symaudit.aggregate._quality`); the text renders to nothing
-    when every relevant run passed or when no status is present.  ``dataset``, ``model`` and
-    ``seed`` restrict the runs to those behind the output (Jinja expressions allowed for
-    ``seed``).
-    """
-    tests = _select(dataset=dataset, model=model, seed=seed)
-    return (
-        '{% set q = snakemake.config.get("quality_status") or {} %}'
-        f'{{% set bad = q.get("flagged", []){tests} | list %}}'
-        "{% if bad %}**Premise failed: "
-        f"{{{{ bad | length }}}} run(s) {scope} did not learn the dynamics** "
-        "(validation SMSE above {{ q.max_persistence_ratio }} × persistence, table "
-        "``model_quality.csv``): "
-        '{% for r in bad %}{{ r.label }} ({{ r.ratio }} × persistence){{ ", " if not loop.last }}'
-        "{% endfor %}. Their numbers are included, but they describe networks that did not "
-        "beat predicting no change.\n\n{% endif %}"
-    )
-
-
-def robustness_banner(
-    dataset: str | None = None,
-    element_set: str | None = None,
-    model: str | None = None,
-    scope: str = "behind this output",
-) -> str:
-    """Jinja2 RST naming the element rankings behind an output that change with the damping λ.
-
-    A damping-path study's report rule adds ``tables/robustness_status.yaml`` to the config
-    (key ``robustness_status``, :func:`symaudit.aggregate._robustness.robustness_status`); the
-    text renders to nothing when every ranking is stable (Kendall τ ≥ 0.7) or without a path.
-    """
-    tests = _select(dataset=dataset, element_set=element_set, model=model)
-    return (
-        '{% set rs = snakemake.config.get("robustness_status") or {} %}'
-        f'{{% set unstable = rs.get("unstable", []){tests} | list %}}'
-        "{% if unstable %}**Not robust to the damping: "
-        f"{{{{ unstable | length }}}} element ranking(s) {scope} change with λ** "
-        "(Kendall τ < {{ rs.stable_tau }}, table ``influence_robustness.csv``): "
-        '{% for r in unstable %}{{ r.label }} (τ = {{ r.tau }}){{ ", " if not loop.last }}'
-        "{% endfor %}. Which elements look suppressed depends on λ; the figures show the "
-        "primary λ only.\n\n{% endif %}"
-    )
 
 
 def _quoted(text: str) -> str:
@@ -229,7 +147,7 @@ def figure_caption(spec: FigureSpec) -> str:
         else stat.format(marks=marks, ranges=ranges)
     )
     if spec.kind == "influence":
-        lines += ["", _INFLUENCE_SOLVE]
+        lines += ["", INFLUENCE_SOLVE]
     if spec.kind == "equivariance" and spec.element_set == "d4":
         lines += [
             "",
@@ -256,7 +174,7 @@ def figure_caption(spec: FigureSpec) -> str:
     paper = _paper_range(spec.kind, spec.element_set, spec.dataset)
     if paper:
         lines += ["", _RANGE_NOTE.format(paper=paper)]
-    lines += ["", f"**Source.** Table {table}. " + _STUDY, ""]
+    lines += ["", f"**Source.** Table {table}. " + STUDY, ""]
     return "\n".join(lines)
 
 
@@ -302,7 +220,7 @@ def table_caption(stem: str) -> str:
             "",
             f"**Columns.** {_TABLE_COLUMNS['common']}; {_TABLE_COLUMNS[key]}.",
             "",
-            _STUDY,
+            STUDY,
             "",
         ]
     )
@@ -347,14 +265,14 @@ def workflow_description() -> str:
             "",
             quality_banner(scope="of this study"),
             robustness_banner(scope="of this study"),
-            _QUALITY_SECTION,
+            QUALITY_SECTION,
             "",
             "This report audits whether neural PDE emulators (UNet, ViT) trained on 2-D flows "
             "(CE: compressible Euler, classes RP, CRP, RPUI; NS: incompressible Navier–Stokes, "
             "classes BB, Gauss, Sines) learned the symmetries of the equations: the dihedral group "
             "D4 and periodic translations.",
             "",
-            _STUDY,
+            STUDY,
             "",
             "**Stages.** (1) data: one Zarr store per flow family; (2) train: one emulator per "
             "dataset × model × seed; (3) equivariance: the relative error "
@@ -380,152 +298,6 @@ def workflow_description() -> str:
     )
 
 
-#: the report's first section: how well each emulator learned (from the quality status)
-_QUALITY_SECTION = "\n".join(
-    [
-        "**Model quality** (first: every number below describes a trained emulator only if it "
-        "learned the dynamics). Each run's final validation SMSE against persistence "
-        "(predicting s\\ :sub:`t+1` = s\\ :sub:`t`) on the same transitions; the gate is "
-        '{{ (snakemake.config.get("quality_status") or {}).get("max_persistence_ratio", "?") }}'
-        " × persistence. Curves and the full table: category *Model quality*.",
-        "",
-        '{% set q = snakemake.config.get("quality_status") or {} %}{% if q.get("runs") %}',
-        ".. list-table::",
-        "   :header-rows: 1",
-        "",
-        "   * - run",
-        "     - epochs",
-        "     - val SMSE",
-        "     - persistence",
-        "     - ratio",
-        "     - gate",
-        '{% for r in q["runs"] %}',
-        "   * - {{ r.label }}",
-        "     - {{ r.epochs }}",
-        "     - {{ r.val_smse }}",
-        "     - {{ r.persistence }}",
-        "     - {{ r.ratio }}",
-        '     - {{ "passed" if r.passes else "FAILED" }}',
-        "{% endfor %}",
-        "{% endif %}",
-    ]
-)
-
-#: captions of outputs made outside the aggregation tables and figures
-OTHER_CAPTIONS: dict[str, str] = {
-    "influence_robustness": (
-        "Does the influence ranking survive a change of the damping λ? For every (dataset,"
-        " model, element set), the elements are ranked by their median standardised"
-        " self-influence Π̃\\ :sup:`g`\\ [t,b,t,b] (pooled over seeds × analysis batches ×"
-        " examples, unconverged kets left out unless ``include_unconverged``) at each λ of the"
-        " damping path ``{{ snakemake.config.get('influence', {}).get('damping', {}) }}``; the"
-        " table gives Kendall's τ-b between the rankings at neighbouring λ (``damping_a``,"
-        " ``damping_b``) and, when ``galerkin_reference`` is on, between each λ and the"
-        " reference's Galerkin values. **A ranking with τ < 0.7 (column ``stable`` false) is"
-        " not stable: conclusions about which elements have suppressed influence then depend"
-        " on λ.** The paper figures use the primary λ. Medians per element and λ:"
-        " ``influence_robustness_medians.csv``."
-    ),
-    "robustness_figure": (
-        "Median standardised self-influence of every group element (one line each) against the"
-        " damping λ of the path (largest λ left; the primary λ is marked on the axis), with the"
-        " reference's Galerkin value (squares) beside it. The title gives the smallest Kendall"
-        " τ of the element ranking over the comparisons in ``influence_robustness.csv``; a red"
-        " title saying **ranking NOT stable** marks τ < 0.7, where the figure's conclusions"
-        " depend on λ. The dashed line is the noise baseline 1."
-    ),
-    "training_curve": (
-        quality_banner(
-            "snakemake.wildcards.dataset",
-            "snakemake.wildcards.model",
-            "snakemake.wildcards.seed | int",
-        )
-        + "Training curve of {{ snakemake.wildcards.dataset }} {{ snakemake.wildcards.model }},"
-        " seed {{ snakemake.wildcards.seed }}: mean scaled MSE (SMSE, the reference's loss:"
-        " squared error over the per-example, per-channel RMS of the target) per epoch on the"
-        " training transitions and on the validation split (65/5/30 % of each class's"
-        " trajectories, persisted in ``splits.json``). The dashed line is persistence: the"
-        " validation SMSE of predicting no change (s_{t+1} = s_t)."
-    ),
-    "model_quality": (
-        quality_banner()
-        + "**Did each emulator learn the dynamics?** Validation SMSE divided by the SMSE of"
-        " persistence (predicting s_{t+1} = s_t) on the same validation transitions, per"
-        " epoch; one panel per dataset, one line per model (median over seeds, band Q1–Q3)."
-        " The dashed line at 1 is persistence: a model above it predicts worse than no change."
-        " The dotted red line, when drawn, is the study's quality gate"
-        ' ({{ snakemake.config.get("quality", {}).get("max_persistence_ratio", 1.0) }}).'
-    ),
-    "model_quality_table": (
-        quality_banner()
-        + "**Model quality, one row per dataset × model × seed.** ``epochs``, ``steps``"
-        " (optimiser steps), ``wall_time_s`` (training, summed over epochs); final"
-        " ``train_smse`` and ``val_smse``; ``val_persistence_smse``: persistence on the same"
-        " validation transitions; ``ratio`` = val_smse / val_persistence_smse;"
-        " ``analysis_smse`` and ``analysis_persistence_smse``: the same on the analysis batches"
-        " the audit uses (test trajectories), and their ``analysis_ratio``; ``passes``: ratio"
-        " at most the quality gate"
-        ' ({{ snakemake.config.get("quality", {}).get("max_persistence_ratio", 1.0) }}).'
-    ),
-    "findings": (
-        "**What the audit is known to get right.** One row per check of a known answer"
-        " (docs/validation.md), built from this study's own tables by ``symaudit findings``:"
-        " ``case`` names the check (case number, dataset, model, element), ``expected`` the"
-        " known answer, ``measured`` what the tables say, and ``holds`` whether they agree."
-        " Case 1: a D4-twirled model has relative error 1 ± 1e-6 for every example and every"
-        " D4 element and the influence of every element equals e's; case 2: the UNet is exact"
-        " for shifts that are multiples of its total stride, the other shifts reported beside."
-        " Case 3: on Kolmogorov flow (NSK) the error is ~1 inside the forcing's symmetry"
-        " subgroup and > 1 outside, the influence lower outside, and the Spearman correlation"
-        " of error and influence is reported; case 6: NS evaluated with the velocity components"
-        " paired to the wrong axes fails at exactly r, r³, s, sr² (the paper's NS pattern), the"
-        " correct action does not."
-        " A row ``not measured`` names the input that was absent; it never counts as holding."
-    ),
-    "conservation_defect": (
-        "**Direction defect over training** (top row), max over the D4 orbits of wave-vectors"
-        " above the noise floor of d_O (the sine of the angle between the non-equivariant "
-        "part of the kernel's spectrum on O at step n and at the start), one line per arm, "
-        "one panel per target (``diffusion``: a D4-equivariant target; ``advection``: "
-        "diffusion then a one-cell shift along x, a D4-breaking target). The dotted line is "
-        "10⁻¹⁰. Bottom row: the norm of the whole non-equivariant part, ‖K̂⊥_n‖ / ‖K̂⊥_0‖. "
-        "Only orbit-complete augmentation with gradient descent and MSE stays at round-off, "
-        "whatever the target; the slow rise is round-off relative to orbits whose K̂⊥ decays,"
-        " and the steps down are orbits crossing the noise floor."
-    ),
-    "conservation_findings": (
-        "**Conservation findings.** Linear periodic convolutions f(u) = K ⊛ u trained with "
-        "full-batch steps on random fields, one row per claim: each arm's measured quantity "
-        "beside its expectation and whether it holds. Per D4 orbit O of wave-vectors, d_O is "
-        "the sine of the angle between the non-equivariant part of the kernel's spectrum, K̂⊥"
-        " = (K − P K)^ on O, at step n and at the start (P the D4 twirl). With orbit-complete"
-        " augmentation (every group element of every example in every batch), plain gradient "
-        "descent and MSE, K̂⊥ on each orbit is multiplied by the scalar 1 − 2η s̄_O / N² per "
-        "step (s̄_O the orbit mean of the twirled power spectrum), so its direction is "
-        "conserved to round-off and its norm decays geometrically; random single-element "
-        "augmentation, no augmentation, Adam and log-cosh do not conserve it. Also: "
-        "``twirl_decomposition``'s L_equiv against its closed form Σ_O s̄_O ‖K̂⊥_O‖², the "
-        "matrix version for vector channels, and the balancedness drift of a two-layer model."
-        " Derivation and assumptions: ``docs/conservation.md``."
-        "\n"
-        ""
-        "\n"
-        '{% set c = snakemake.config.get("conservation", {}) %}Settings: {{ '
-        'c.get("resolution") }}² grid, batch {{ c.get("batch") }}, {{ c.get("steps") }} '
-        'steps, noise floor {{ c.get("floor") }}.'
-    ),
-    "twirl_d4": (
-        quality_banner()
-        + "**Twirl decomposition over D4** for every dataset and model: the share of the loss due"
-        " to broken symmetry, percent = 100 L_equiv / L with L = L_mean + L_equiv (twirling"
-        " paper, Proposition 1), per example, pooled over seeds x analysis batches x examples"
-        " (Q1, median, Q3, numpy type 7), plus the pooled losses and the loss of the test-time"
-        " twirled prediction (``loss_twirled``, never above ``loss_total``).  Weights are"
-        " 1/RMS of the untransformed target, so the decomposition is exact."
-    ),
-}
-
-
 def caption_file(stem: str) -> str:
     """Caption path for a figure or table stem, relative to ``workflow/`` (Snakemake
     resolves ``caption=`` relative to the rule file in ``workflow/rules/``, so rules pass
@@ -548,10 +320,9 @@ def write_report_sources(report_dir: str | os.PathLike) -> list[Path]:
     texts = {"workflow": workflow_description()}
     texts |= {s.stem: figure_caption(s) for s in specs}
     texts |= {t: table_caption(t) for t in tables}
-    texts |= {name: f"{text}\n\n{_STUDY}\n" for name, text in OTHER_CAPTIONS.items()}
+    texts |= {name: f"{text}\n\n{STUDY}\n" for name, text in OTHER_CAPTIONS.items()}
     texts |= {
-        name: f"{quality_banner()}{text}\n\n{_STUDY}\n"
-        for name, text in COMPANION_CAPTIONS.items()
+        name: f"{quality_banner()}{text}\n\n{STUDY}\n" for name, text in COMPANION_CAPTIONS.items()
     }
     return [
         write_atomic(out / f"{name}.rst", lambda p, t=text: p.write_text(t))

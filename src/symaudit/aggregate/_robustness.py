@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from symaudit.aggregate._tables import discover, element_order, parse_files
+from symaudit.aggregate._stores import discover, parse_files
+from symaudit.aggregate._tables import element_order
 
 __all__ = [
     "ROBUSTNESS_TABLE",
@@ -74,8 +75,7 @@ def robustness_medians(
     self-influence (``damping`` = the configured value, or ``"galerkin"``) and ``n`` values,
     from exactly the influence stores ``inputs`` (default: every one under ``study_dir``)."""
     kinds = ("influence",)
-    files = (discover(study_dir, kinds) if inputs is None
-             else parse_files(study_dir, inputs, kinds))
+    files = discover(study_dir, kinds) if inputs is None else parse_files(study_dir, inputs, kinds)
     groups: dict[tuple, list] = {}
     for f in files:
         groups.setdefault((f.dataset, f.model, f.element_set), []).append(f)
@@ -98,13 +98,20 @@ def robustness_medians(
         for (lam, g), parts in pooled.items():
             v = np.concatenate(parts)
             v = v[np.isfinite(v)]
-            rows.append({
-                "dataset": dataset, "model": model, "element_set": element_set,
-                "element": g, "damping": lam,
-                "median": float(np.median(v)) if v.size else float("nan"), "n": int(v.size),
-            })
-    frame = pd.DataFrame(rows, columns=["dataset", "model", "element_set", "element",
-                                        "damping", "median", "n"])
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "model": model,
+                    "element_set": element_set,
+                    "element": g,
+                    "damping": lam,
+                    "median": float(np.median(v)) if v.size else float("nan"),
+                    "n": int(v.size),
+                }
+            )
+    frame = pd.DataFrame(
+        rows, columns=["dataset", "model", "element_set", "element", "damping", "median", "n"]
+    )
     if frame.empty:
         return frame
     frame["_order"] = frame["element"].map(element_order)
@@ -132,14 +139,31 @@ def robustness_table(medians: pd.DataFrame) -> pd.DataFrame:
             pairs += [(d, GALERKIN) for d in lams]
         for a, b in pairs:
             tau = kendall_tau(wide[a].to_numpy(), wide[b].to_numpy())
-            rows.append({
-                "dataset": dataset, "model": model, "element_set": element_set,
-                "damping_a": a, "damping_b": b, "tau": tau,
-                "n_elements": int((wide[a].notna() & wide[b].notna()).sum()),
-                "stable": bool(tau >= STABLE_TAU),
-            })
-    return pd.DataFrame(rows, columns=["dataset", "model", "element_set", "damping_a",
-                                       "damping_b", "tau", "n_elements", "stable"])
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "model": model,
+                    "element_set": element_set,
+                    "damping_a": a,
+                    "damping_b": b,
+                    "tau": tau,
+                    "n_elements": int((wide[a].notna() & wide[b].notna()).sum()),
+                    "stable": bool(tau >= STABLE_TAU),
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "dataset",
+            "model",
+            "element_set",
+            "damping_a",
+            "damping_b",
+            "tau",
+            "n_elements",
+            "stable",
+        ],
+    )
 
 
 def robustness_status(table: pd.DataFrame) -> dict:
@@ -148,7 +172,9 @@ def robustness_status(table: pd.DataFrame) -> dict:
     bad = table[~table["stable"].astype(bool)]
     unstable = [
         {
-            "dataset": r.dataset, "model": r.model, "element_set": r.element_set,
+            "dataset": r.dataset,
+            "model": r.model,
+            "element_set": r.element_set,
             "label": f"{r.dataset} {r.model} {r.element_set}, λ {r.damping_a} vs {r.damping_b}",
             "tau": round(float(r.tau), 3) if np.isfinite(r.tau) else None,
         }
@@ -164,8 +190,9 @@ def robustness_status(table: pd.DataFrame) -> dict:
     }
 
 
-def robustness_figures(medians: pd.DataFrame, table: pd.DataFrame, out_dir, *,
-                       primary: str | None = None) -> list[Path]:
+def robustness_figures(
+    medians: pd.DataFrame, table: pd.DataFrame, out_dir, *, primary: str | None = None
+) -> list[Path]:
     """One PNG per (dataset, model, element set): median standardised self-influence of every
     element against λ (log axis, largest λ left), the Galerkin value beside the path; the title
     says NOT STABLE (red) when any τ < :data:`STABLE_TAU`."""
@@ -185,15 +212,23 @@ def robustness_figures(medians: pd.DataFrame, table: pd.DataFrame, out_dir, *,
         order = _ordered_dampings(wide.columns)
         lams = [d for d in order if d != GALERKIN]
         xs = np.arange(len(lams))
-        taus = table[(table.dataset == dataset) & (table.model == model)
-                     & (table.element_set == element_set)]
+        taus = table[
+            (table.dataset == dataset) & (table.model == model) & (table.element_set == element_set)
+        ]
         worst = float(taus["tau"].min()) if len(taus) else float("nan")
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
         cmap = plt.get_cmap("tab10" if len(wide) <= 10 else "viridis")
         for i, (g, row) in enumerate(wide.iterrows()):
             color = cmap(i % 10) if len(wide) <= 10 else cmap(i / max(len(wide) - 1, 1))
-            ax.plot(xs, row[lams].to_numpy(), "-o", ms=3, lw=1, color=color,
-                    label=g if len(wide) <= 10 else None)
+            ax.plot(
+                xs,
+                row[lams].to_numpy(),
+                "-o",
+                ms=3,
+                lw=1,
+                color=color,
+                label=g if len(wide) <= 10 else None,
+            )
             if GALERKIN in order:
                 ax.plot([len(lams) + 0.5], [row[GALERKIN]], "s", ms=4, color=color)
         ticks = [f"{float(v):g}" + (" (primary)" if v == primary else "") for v in lams]
@@ -206,8 +241,11 @@ def robustness_figures(medians: pd.DataFrame, table: pd.DataFrame, out_dir, *,
         ax.axhline(1.0, color="0.6", lw=0.8, ls="--")
         stable = not (worst < STABLE_TAU)
         title = f"{dataset} {model} {element_set}: min Kendall τ = {worst:.2f}"
-        ax.set_title(title + ("" if stable else " — ranking NOT stable"),
-                     color="black" if stable else "red", fontsize=10)
+        ax.set_title(
+            title + ("" if stable else " — ranking NOT stable"),
+            color="black" if stable else "red",
+            fontsize=10,
+        )
         if len(wide) <= 10:
             ax.legend(fontsize=7, ncol=2, frameon=False)
         fig.tight_layout()

@@ -47,10 +47,11 @@ def _chunks(names: list[str], size: int) -> list[list[str]]:
 
 
 def _equivariance_chunk(
-    gen, dataset, model, seed, set_name, chunk, strength, classes, batches, time_steps
+    gen, attrs: dict, chunk, strength, classes, batches: int, time_steps: int
 ) -> xr.Dataset:
-    scale = 1e3 if dataset == "NS" else 0.2
-    base = 1 + (scale if set_name == "d4" else 0.05) * strength
+    """relative_error (element, batch, time, class): 1 + a strength-scaled excess, lognormal."""
+    scale = 1e3 if attrs["dataset"] == "NS" else 0.2
+    base = 1 + (scale if attrs["set_name"] == "d4" else 0.05) * strength
     noise = gen.lognormal(0, 0.05, (len(chunk), batches, time_steps, len(classes)))
     rel = base[:, None, None, None] * noise
     rel[[e in ("e", "t(0,0)") for e in chunk]] = 1.0  # the identity is exactly 1
@@ -62,35 +63,29 @@ def _equivariance_chunk(
             "time": np.arange(time_steps),
             "class": classes,
         },
-        attrs={"dataset": dataset, "model": model, "seed": seed, "set_name": set_name},
+        attrs=attrs,
     )
 
 
 def _influence_chunk(
-    gen,
-    chunk,
-    strength,
-    classes,
-    batches: list[int],
-    time_steps,
-    bad_batches: set[int],
-    attrs: dict,
-    batch_dim: bool,
+    gen, attrs: dict, chunk, strength, classes, batches: int, time_steps: int, bad: set[int]
 ) -> xr.Dataset:
-    nb, nk = len(classes), len(batches)
-    pi = gen.normal(0.3, 1.0, (len(chunk), nk, time_steps, nb, time_steps, nb))
+    """pi_raw, pi_std (element, batch, bra_time, bra_class, ket_time, ket_class) and the ket
+    solves' ket_converged, ket_true_relres (batch, ket_time, ket_class), as the influence stage
+    writes them; the first ket solve of each batch in ``bad`` is marked not converged."""
+    nb = len(classes)
+    pi = gen.normal(0.3, 1.0, (len(chunk), batches, time_steps, nb, time_steps, nb))
     diag = 5.0 * (1 - strength)[:, None, None, None] + gen.normal(
-        0, 0.5, (len(chunk), nk, time_steps, nb)
+        0, 0.5, (len(chunk), batches, time_steps, nb)
     )
     t, b = np.meshgrid(np.arange(time_steps), np.arange(nb), indexing="ij")
     pi[:, :, t, b, t, b] = diag
-    converged = np.ones((nk, time_steps, nb), dtype=bool)
-    for i, k in enumerate(batches):
-        if k in bad_batches:
-            converged[i, 0, 0] = False
+    converged = np.ones((batches, time_steps, nb), dtype=bool)
+    for k in bad & set(range(batches)):
+        converged[k, 0, 0] = False
     dims = ("element", "batch", "bra_time", "bra_class", "ket_time", "ket_class")
     kets = ("batch", "ket_time", "ket_class")
-    ds = xr.Dataset(
+    return xr.Dataset(
         {
             "pi_raw": (dims, pi * 1e-3),
             "pi_std": (dims, pi),
@@ -99,7 +94,7 @@ def _influence_chunk(
         },
         coords={
             "element": chunk,
-            "batch": batches,
+            "batch": np.arange(batches),
             "bra_time": np.arange(time_steps),
             "ket_time": np.arange(time_steps),
             "bra_class": classes,
@@ -107,7 +102,6 @@ def _influence_chunk(
         },
         attrs=attrs,
     )
-    return ds if batch_dim else ds.isel(batch=0, drop=True)
 
 
 def write_synthetic_study(
@@ -123,18 +117,15 @@ def write_synthetic_study(
     element_sets: Sequence[str] = ("d4", "shift_x", "shift_y", "shift_box"),
     chunk_size: int = 5,
     kinds: Collection[str] = ("equivariance", "influence"),
-    influence_layout: str = "all_batches",
     unconverged: Collection[tuple[str, str, int, int]] = (),
     rng: int = 0,
 ) -> list[Path]:
-    """Write equivariance and influence stores under ``root`` (= ``results/{study}``).
+    """Write equivariance and influence stores under ``root`` (= ``results/{study}``): one file
+    per (dataset, model, seed, element set, chunk of ``chunk_size`` elements) and stage, the
+    influence files holding every analysis batch along a ``batch`` dimension.
 
     Parameters
     ----------
-    influence_layout
-        ``"all_batches"``: one influence file per (seed, chunk) with a ``batch`` dimension
-        (the workflow's layout); ``"per_batch"``: one file per (seed, batch, chunk) under
-        ``batchKK/``, without a batch dimension.
     unconverged
         ``(dataset, model, seed, batch)`` runs whose first ket solve is marked not converged.
 
@@ -143,10 +134,6 @@ def write_synthetic_study(
     list[Path]
         The files written.
     """
-    if influence_layout not in ("all_batches", "per_batch"):
-        raise ValueError(
-            f"influence_layout must be all_batches or per_batch, not {influence_layout!r}"
-        )
     root = Path(root)
     gen = np.random.default_rng(rng)
     written = []
@@ -157,60 +144,18 @@ def write_synthetic_study(
                 run = Path(dataset) / model / f"seed{seed}"
                 bad = {k for d, m, s, k in unconverged if (d, m, s) == (dataset, model, seed)}
                 for set_name in element_sets:
+                    attrs = {"dataset": dataset, "model": model, "seed": seed, "set_name": set_name}
                     names = groups.elements(set_name, resolution, box)
                     for c, chunk in enumerate(_chunks(names, chunk_size)):
                         strength = np.array([_pattern(model, dataset, e) for e in chunk])
                         name = f"{set_name}_chunk{c:03d}.nc"
+                        contents = (chunk, strength, classes, batches, time_steps)
                         if "equivariance" in kinds:
-                            ds = _equivariance_chunk(
-                                gen,
-                                dataset,
-                                model,
-                                seed,
-                                set_name,
-                                chunk,
-                                strength,
-                                classes,
-                                batches,
-                                time_steps,
-                            )
+                            ds = _equivariance_chunk(gen, attrs, *contents)
                             path = root / "equivariance" / run / name
                             written.append(write_atomic(path, ds.to_netcdf))
-                        if "influence" not in kinds:
-                            continue
-                        attrs = {
-                            "dataset": dataset,
-                            "model": model,
-                            "seed": seed,
-                            "set_name": set_name,
-                        }
-                        if influence_layout == "all_batches":
-                            ds = _influence_chunk(
-                                gen,
-                                chunk,
-                                strength,
-                                classes,
-                                list(range(batches)),
-                                time_steps,
-                                bad,
-                                attrs,
-                                batch_dim=True,
-                            )
+                        if "influence" in kinds:
+                            ds = _influence_chunk(gen, attrs, *contents, bad)
                             path = root / "influence" / run / name
-                            written.append(write_atomic(path, ds.to_netcdf))
-                            continue
-                        for k in range(batches):
-                            ds = _influence_chunk(
-                                gen,
-                                chunk,
-                                strength,
-                                classes,
-                                [k],
-                                time_steps,
-                                bad,
-                                {**attrs, "batch": k},
-                                batch_dim=False,
-                            )
-                            path = root / "influence" / run / f"batch{k:02d}" / name
                             written.append(write_atomic(path, ds.to_netcdf))
     return written

@@ -1,12 +1,4 @@
-"""Quantile tables from the per-job NetCDF stores (xarray + dask, opened lazily).
-
-Inputs (one file per job, written by the equivariance and influence stages)::
-
-    {study}/equivariance/{dataset}/{model}/seed{s}/{set}_chunk{c:03d}.nc
-        relative_error (element, batch, time, class)
-    {study}/influence/{dataset}/{model}/seed{s}/[batch{k:02d}/]{set}_chunk{c:03d}.nc
-        pi_std (element, [batch,] bra_time, bra_class, ket_time, ket_class),
-        ket_converged ([batch,] ket_time, ket_class)
+"""Quantile tables from the per-job stores (:mod:`._stores`), evaluated in one dask graph.
 
 Statistics (exactly those of the reference plotting scripts, docs/algorithms.md §7; all
 quantiles are numpy's default type 7, ``method="linear"``):
@@ -31,14 +23,11 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -46,116 +35,28 @@ from symaudit import groups
 
 from ._io import write_atomic
 from ._layout import ELEMENT_SETS, KINDS, TABLE_SUFFIXES, table_stem
+from ._stores import (
+    EXAMPLE_DIMS,
+    StoreFile,
+    close_all,
+    discover,
+    open_equivariance,
+    open_influence,
+    parse_files,
+)
 
 __all__ = [
-    "StoreFile",
     "aggregate",
-    "close_all",
-    "discover",
     "element_order",
     "equivariance_statistics",
     "equivariance_tables",
     "influence_statistics",
     "influence_table",
-    "open_equivariance",
-    "open_influence",
     "read_table",
 ]
 
 QUANTILES = (0.25, 0.5, 0.75)
 _Q_NAMES = ("q1", "median", "q3")
-EXAMPLE_DIMS = ("batch", "time", "class")
-
-_SET = "|".join(ELEMENT_SETS)
-_PATTERNS = {
-    "equivariance": re.compile(
-        rf"^equivariance/(?P<dataset>[^/]+)/(?P<model>[^/]+)/seed(?P<seed>\d+)/"
-        rf"(?P<element_set>{_SET})_chunk(?P<chunk>\d+)\.nc$"
-    ),
-    "influence": re.compile(
-        rf"^influence/(?P<dataset>[^/]+)/(?P<model>[^/]+)/seed(?P<seed>\d+)/"
-        rf"(?:batch(?P<batch>\d+)/)?(?P<element_set>{_SET})_chunk(?P<chunk>\d+)\.nc$"
-    ),
-}
-# Influence stores come in two layouts: one file per (seed, batch, chunk) under batchKK/, or one
-# file per (seed, chunk) holding every analysis batch along a ``batch`` dimension.
-_GLOBS = {
-    "equivariance": ("equivariance/*/*/seed*/*_chunk*.nc",),
-    "influence": ("influence/*/*/seed*/batch*/*_chunk*.nc", "influence/*/*/seed*/*_chunk*.nc"),
-}
-
-
-@dataclass(frozen=True, order=True)
-class StoreFile:
-    """One per-job NetCDF file and what its path says about it.
-
-    ``batch`` is set only for influence files of the per-batch layout (``batchKK/``); files of
-    the all-batches layout carry a ``batch`` dimension instead.
-    """
-
-    kind: str
-    dataset: str
-    model: str
-    element_set: str
-    seed: int
-    batch: int | None
-    chunk: int
-    path: Path
-
-
-def discover(study_dir: str | os.PathLike, kinds: Sequence[str] = KINDS) -> list[StoreFile]:
-    """All per-job stores under ``study_dir`` (= ``results/{study}``), parsed from their paths.
-
-    Files that do not match the layout (``twirl.nc``, temporary files) are ignored.
-    """
-    root = Path(study_dir)
-    found = []
-    for kind in kinds:
-        for path in (p for g in _GLOBS[kind] for p in root.glob(g)):
-            item = _parse(root, path, kind)
-            if item is not None:
-                found.append(item)
-    return sorted(found)
-
-
-def _parse(root: Path, path: Path, kind: str) -> StoreFile | None:
-    m = _PATTERNS[kind].match(path.relative_to(root).as_posix())
-    if m is None:
-        return None
-    g = m.groupdict()
-    return StoreFile(
-        kind,
-        g["dataset"],
-        g["model"],
-        g["element_set"],
-        int(g["seed"]),
-        int(g["batch"]) if g.get("batch") is not None else None,
-        int(g["chunk"]),
-        path,
-    )
-
-
-def parse_files(
-    study_dir: str | os.PathLike, paths: Sequence[str | os.PathLike], kinds: Sequence[str] = KINDS
-) -> list[StoreFile]:
-    """Exactly the given per-job stores (a workflow rule's declared inputs), parsed from their
-    paths under ``study_dir``; ``twirl.nc`` files are skipped; any other path is an error."""
-    root = Path(study_dir).resolve()
-    found = []
-    for raw in paths:
-        path = Path(raw).resolve()
-        if path.name == "twirl.nc":
-            continue
-        if not path.is_relative_to(root):
-            raise ValueError(f"input {raw} is not under the study directory {study_dir}")
-        parsed = [f for f in (_parse(root, path, k) for k in KINDS) if f is not None]
-        if not parsed:
-            raise ValueError(f"input {raw} is not a per-job equivariance or influence store")
-        if parsed[0].kind in kinds:
-            if not path.exists():
-                raise FileNotFoundError(f"input {raw} does not exist")
-            found.append(parsed[0])
-    return sorted(found)
 
 
 def element_order(name: str) -> tuple[int, ...]:
@@ -177,180 +78,6 @@ def element_order(name: str) -> tuple[int, ...]:
     return (int(g.swap), *key)
 
 
-# --- lazy opening ---------------------------------------------------------------------------
-
-
-def _source(ds: xr.Dataset) -> str:
-    return str(ds.encoding.get("source", "<unknown file>"))
-
-
-def _require(ds: xr.Dataset, var: str, dims: Iterable[str]) -> xr.DataArray:
-    if var not in ds:
-        raise ValueError(f"{_source(ds)}: no variable {var!r} (has: {', '.join(ds.data_vars)})")
-    missing = set(dims) - set(ds[var].dims)
-    if missing:
-        raise ValueError(
-            f"{_source(ds)}: variable {var!r} has dims {ds[var].dims}, missing {sorted(missing)}"
-        )
-    if "element" not in ds.coords:
-        raise ValueError(f"{_source(ds)}: no 'element' coordinate (element names)")
-    return ds[var]
-
-
-def _equivariance_preprocess(ds: xr.Dataset) -> xr.Dataset:
-    rel = _require(ds, "relative_error", ("element",) + EXAMPLE_DIMS)
-    return rel.to_dataset(name="relative_error")
-
-
-_PI_DIMS = ("element", "bra_time", "bra_class", "ket_time", "ket_class")
-
-
-def _influence_preprocess(ds: xr.Dataset) -> xr.Dataset:
-    """Keep only the variables the tables need (per-file work is kept minimal on purpose:
-    xarray's per-operation overhead, not arithmetic, dominates when there are thousands of
-    small files, so the diagonal is taken once after concatenation)."""
-    pi = _require(ds, "pi_std", _PI_DIMS)
-    sizes = pi.sizes
-    if sizes["bra_time"] != sizes["ket_time"] or sizes["bra_class"] != sizes["ket_class"]:
-        raise ValueError(f"{_source(ds)}: pi_std is not square in (time, class): {dict(pi.sizes)}")
-    conv = _require(ds, "ket_converged", ("ket_time", "ket_class"))
-    # float, not bool: the outer join across runs fills missing elements with NaN
-    return xr.Dataset({"pi_std": pi, "ket_unconverged": (~conv.astype(bool)).astype("float64")})
-
-
-_MF_OPTIONS = dict(
-    combine="nested",
-    data_vars="all",  # every variable gets an element dim: carries a file's kets to its elements
-    coords="minimal",
-    compat="override",
-    join="outer",
-    chunks={},  # one dask chunk per file
-    parallel=False,
-    combine_attrs="drop",
-)
-
-
-def _open_files(
-    files: Sequence[StoreFile], levels: tuple[str, ...], preprocess, opened: list | None
-) -> xr.Dataset:
-    """Open one (dataset, model, set)'s files lazily as ONE dataset with dims
-    ``(*levels, element, ...)``, concatenating chunks along ``element`` in chunk order.
-
-    A regular layout (every run has the same chunks) is opened with a single nested
-    :func:`xarray.open_mfdataset`, about half the overhead of concatenating level by level; a
-    ragged one (a run missing a chunk) falls back to an outer join per level, so the missing
-    elements become NaN for that run, and the quantiles skip them and the counts show it.
-    """
-    runs: dict[tuple[int, ...], dict[int, Path]] = defaultdict(dict)
-    for f in files:
-        runs[tuple(getattr(f, lv) for lv in levels)][f.chunk] = f.path
-    labels = [sorted({key[i] for key in runs}) for i in range(len(levels))]
-    chunk_sets = {tuple(sorted(c)) for c in runs.values()}
-    n_runs = int(np.prod([len(v) for v in labels]))
-    if len(chunk_sets) == 1 and len(runs) == n_runs:
-        chunks = next(iter(chunk_sets))
-
-        def nest(prefix: tuple[int, ...]):
-            if len(prefix) == len(levels):
-                return [str(runs[prefix][c]) for c in chunks]
-            return [nest((*prefix, v)) for v in labels[len(prefix)]]
-
-        ds = xr.open_mfdataset(
-            nest(()), concat_dim=[*levels, "element"], preprocess=preprocess, **_MF_OPTIONS
-        )
-        if opened is not None:
-            opened.append(ds)
-        return ds.assign_coords({lv: labels[i] for i, lv in enumerate(levels)})
-
-    def build(prefix: tuple[int, ...]) -> xr.Dataset:
-        depth = len(prefix)
-        if depth == len(levels):
-            paths = [str(runs[prefix][c]) for c in sorted(runs[prefix])]
-            ds = xr.open_mfdataset(
-                paths, concat_dim="element", preprocess=preprocess, **_MF_OPTIONS
-            )
-            if opened is not None:
-                opened.append(ds)
-            return ds
-        values = sorted({key[depth] for key in runs if key[:depth] == prefix})
-        return _concat([build((*prefix, v)) for v in values], levels[depth], values)
-
-    return build(())
-
-
-def _concat(items: list[xr.Dataset], name: str, labels: list[int]) -> xr.Dataset:
-    # join="outer": a seed (or batch) missing a chunk gets NaN for those elements.
-    return xr.concat(
-        items,
-        dim=pd.Index(labels, name=name),
-        join="outer",
-        data_vars="all",
-        coords="minimal",
-        compat="override",
-        fill_value=np.nan,
-    )
-
-
-def open_equivariance(files: Sequence[StoreFile], opened: list | None = None) -> xr.DataArray:
-    """Relative errors of one (dataset, model, element set), lazily: dims
-    ``(seed, element, batch, time, class)``.
-
-    ``opened``, if given, collects the underlying datasets; close them (:func:`close_all`)
-    once the result is computed.  Keeping files open after use is not just a leak: with
-    netCDF-C/HDF5 2.x, re-opening a file that a lazy dataset still holds can segfault.
-    """
-    ds = _open_files(files, ("seed",), _equivariance_preprocess, opened)
-    return ds["relative_error"].transpose("seed", "element", *EXAMPLE_DIMS)
-
-
-def open_influence(files: Sequence[StoreFile], opened: list | None = None) -> xr.Dataset:
-    """Standardised diagonal influence of one (dataset, model, element set), lazily.
-
-    Returns
-    -------
-    xr.Dataset
-        ``diag`` (seed, batch, element, time, class) = Pi_std[g, t, b, t, b];
-        ``n_unconverged`` and ``n_kets`` (seed, batch, element): ket solves of that run that did
-        not converge / in total.  NaN where a (seed, batch) lacks an element.
-
-    Both store layouts are read: per-batch files (``seed{s}/batch{k}/{set}_chunk{c}.nc``) and
-    all-batches files (``seed{s}/{set}_chunk{c}.nc`` with a ``batch`` dimension on ``pi_std``
-    and ``ket_converged``).  ``opened``: as for :func:`open_equivariance`.
-    """
-    layouts = {f.batch is None for f in files}
-    if len(layouts) > 1:
-        raise ValueError(
-            "influence stores of one (dataset, model, set) mix the per-batch (batchKK/) and "
-            f"all-batches layouts, e.g. {files[0].path} and {files[-1].path}"
-        )
-    per_batch = not layouts.pop()
-    levels = ("seed", "batch") if per_batch else ("seed",)
-    ds = _open_files(files, levels, _influence_preprocess, opened)
-    if "batch" not in ds.dims:  # all-batches layout written without a batch axis: one batch
-        ds = ds.expand_dims(batch=[0])
-
-    pi = ds["pi_std"]
-    nt, nb = pi.sizes["bra_time"], pi.sizes["bra_class"]
-    # Pointwise (vectorised) indexing with shared new dims picks Pi[g, t, b, t, b]: the
-    # influence of example (t, b)'s update on the loss of its own transform g.(t, b).
-    t = xr.DataArray(np.arange(nt), dims="time")
-    b = xr.DataArray(np.arange(nb), dims="class")
-    diag = pi.isel(bra_time=t, ket_time=t, bra_class=b, ket_class=b)
-    time = pi["bra_time"].values if "bra_time" in pi.coords else np.arange(nt)
-    klass = pi["bra_class"].values if "bra_class" in pi.coords else np.arange(nb)
-    diag = diag.drop_vars([c for c in diag.coords if c not in ("seed", "batch", "element")])
-    diag = diag.assign_coords(time=("time", np.asarray(time)), **{"class": ("class", klass)})
-
-    bad = ds["ket_unconverged"]
-    ket_dims = [d for d in bad.dims if d not in ("seed", "batch", "element")]
-    # Every element of a (seed, batch) shares its ket solves, so each element inherits the count
-    # of its run (NaN stays NaN for a run that lacks the element).
-    n_bad = bad.sum(ket_dims, skipna=False)
-    n_kets = bad.notnull().sum(ket_dims).where(n_bad.notnull())
-    out = xr.Dataset({"diag": diag, "n_unconverged": n_bad, "n_kets": n_kets})
-    return out.transpose("seed", "batch", "element", ...)
-
-
 def _compute(lazy: list):
     """Evaluate all groups in one dask graph (shared file reads, every core busy)."""
     import dask
@@ -359,12 +86,6 @@ def _compute(lazy: list):
         # an element missing from every run of a seed is an all-NaN slice: NaN is the answer
         warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
         return dask.compute(*lazy)
-
-
-def close_all(opened: list) -> None:
-    """Close the files behind the datasets collected by the ``opened`` lists."""
-    while opened:
-        opened.pop().close()
 
 
 # --- statistics -----------------------------------------------------------------------------
@@ -481,56 +202,51 @@ def _frame(stats: xr.Dataset, dataset: str, model: str, element_set: str) -> pd.
     return pd.concat([head, body], axis=1)
 
 
-def _sorted(df: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
-    if df.empty:
-        return df
+def _stack(frames: list[pd.DataFrame], by: Sequence[str] = ()) -> pd.DataFrame:
+    """The frames as one table sorted by dataset, model, ``by`` and element order."""
+    if not frames:
+        return pd.DataFrame()
+    df = pd.concat(frames, ignore_index=True)
     key = df["element"].map(element_order)
     df = df.assign(_key=key).sort_values(["dataset", "model", *by, "_key"], kind="stable")
     return df.drop(columns="_key").reset_index(drop=True)
 
 
-def _groups(files: Iterable[StoreFile]) -> dict[tuple[str, str], list[StoreFile]]:
-    out: dict[tuple[str, str], list[StoreFile]] = defaultdict(list)
+def _by_group(
+    files: Iterable[StoreFile], kind: str, element_set: str, statistic: Callable
+) -> list[tuple[tuple[str, str], object]]:
+    """``((dataset, model), statistic(opened view))`` for every (dataset, model) among the
+    ``kind`` files of ``element_set``, in sorted order, all evaluated in one dask graph and
+    the files closed afterwards."""
+    opener = open_equivariance if kind == "equivariance" else open_influence
+    grouped: dict[tuple[str, str], list[StoreFile]] = defaultdict(list)
     for f in files:
-        out[f.dataset, f.model].append(f)
-    return dict(sorted(out.items()))
+        if f.kind == kind and f.element_set == element_set:
+            grouped[f.dataset, f.model].append(f)
+    keys = sorted(grouped)
+    opened: list = []
+    try:
+        computed = _compute([statistic(opener(grouped[k], opened)) for k in keys])
+    finally:
+        close_all(opened)
+    return list(zip(keys, computed, strict=True))
 
 
 def equivariance_tables(
     files: Sequence[StoreFile], element_set: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(summary, per-seed) tables of one element set over every (dataset, model) in ``files``."""
-    files = [f for f in files if f.kind == "equivariance" and f.element_set == element_set]
-    keys, lazy, opened = [], [], []
-    try:
-        for key, members in _groups(files).items():
-            keys.append(key)
-            lazy.append(equivariance_statistics(open_equivariance(members, opened)))
-        computed = _compute(lazy)
-    finally:
-        close_all(opened)
-    summary = [_frame(s, d, m, element_set) for (d, m), (s, _) in zip(keys, computed, strict=True)]
-    seeds = [_frame(p, d, m, element_set) for (d, m), (_, p) in zip(keys, computed, strict=True)]
-    empty = pd.DataFrame()
+    results = _by_group(files, "equivariance", element_set, equivariance_statistics)
     return (
-        _sorted(pd.concat(summary, ignore_index=True) if summary else empty),
-        _sorted(pd.concat(seeds, ignore_index=True) if seeds else empty, by=["seed"]),
+        _stack([_frame(s, d, m, element_set) for (d, m), (s, _) in results]),
+        _stack([_frame(p, d, m, element_set) for (d, m), (_, p) in results], by=["seed"]),
     )
 
 
 def influence_table(files: Sequence[StoreFile], element_set: str) -> pd.DataFrame:
     """Pooled-diagonal influence table of one element set over every (dataset, model)."""
-    files = [f for f in files if f.kind == "influence" and f.element_set == element_set]
-    keys, lazy, opened = [], [], []
-    try:
-        for key, members in _groups(files).items():
-            keys.append(key)
-            lazy.append(influence_statistics(open_influence(members, opened)))
-        computed = _compute(lazy)
-    finally:
-        close_all(opened)
-    frames = [_frame(s, d, m, element_set) for (d, m), s in zip(keys, computed, strict=True)]
-    df = _sorted(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
+    results = _by_group(files, "influence", element_set, influence_statistics)
+    df = _stack([_frame(s, d, m, element_set) for (d, m), s in results])
     if not df.empty:
         df["converged"] = df["converged"].astype(bool)
     return df

@@ -24,11 +24,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sets to aggregate; every one named must have inputs (default: all found)",
     )
     parser.add_argument(
-        "--kinds", nargs="+", choices=KINDS, default=list(KINDS),
+        "--kinds",
+        nargs="+",
+        choices=KINDS,
+        default=list(KINDS),
         help="which per-job outputs to aggregate (default: all)",
     )
     parser.add_argument(
-        "--inputs", nargs="+", default=None, metavar="FILE",
+        "--inputs",
+        nargs="+",
+        default=None,
+        metavar="FILE",
         help="read exactly these per-job stores (and twirl.nc files), e.g. a workflow rule's "
         "declared inputs; default: every store found under STUDY_DIR",
     )

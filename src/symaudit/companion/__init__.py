@@ -25,7 +25,6 @@ Statistics on arrays (:mod:`._stats`): :func:`two_time_map`, :func:`class_transf
 from ._diagnostics import run_diagnostics
 from ._figures import FIGURES, make_figures
 from ._rollout import cross_time_ratio, pearson, rollout_errors
-from ._run import CompanionRun, read_diagnostics, read_identity_influence
 from ._spectrum import gradient_span_spectrum
 from ._stats import (
     QUANTILES,
@@ -38,7 +37,14 @@ from ._stats import (
     time_lag,
     two_time_map,
 )
-from ._tables import TABLES, companion_tables, write_tables
+from ._tables import (
+    TABLES,
+    CompanionRun,
+    companion_tables,
+    read_diagnostics,
+    read_identity_influence,
+    write_tables,
+)
 
 __all__ = [
     "FIGURES",

@@ -27,8 +27,6 @@ FIGURES: dict[str, str] = {
 
 
 def _panels(frame: pd.DataFrame, plt, extra_rows: list | None = None, width=3.4, height=3.0):
-    """The figure, one column of axes per dataset × model of ``frame`` (``extra_rows``: one row
-    each, else one row), and per column ``(axes column, the column's rows of frame, title)``."""
     keys = list(dict.fromkeys(zip(frame["dataset"], frame["model"], strict=True)))
     rows = extra_rows or [None]
     fig, axes = plt.subplots(
@@ -38,32 +36,16 @@ def _panels(frame: pd.DataFrame, plt, extra_rows: list | None = None, width=3.4,
         squeeze=False,
         constrained_layout=True,
     )
-    columns = [
-        (axes[:, c], frame[(frame["dataset"] == dataset) & (frame["model"] == model)], title)
-        for c, (dataset, model) in enumerate(keys)
-        for title in [f"{dataset} {model}"]
-    ]
-    return fig, columns, rows
-
-
-def _quartile_bars(ax, sub: pd.DataFrame, x: str, **style) -> None:
-    """The median of ``sub`` against its column ``x``, with Q1–Q3 error bars."""
-    yerr = np.vstack([sub["median"] - sub["q1"], sub["q3"] - sub["median"]])
-    ax.errorbar(sub[x], sub["median"], yerr=yerr, capsize=2, **style)
-
-
-def _by_kind(ax, part: pd.DataFrame, x: str, kinds) -> None:
-    """One :func:`_quartile_bars` line per ``(kind, marker, label)``, sorted by ``x``."""
-    for kind, marker, label in kinds:
-        sub = part[part["kind"] == kind].sort_values(x)
-        _quartile_bars(ax, sub, x, marker=marker, label=label)
+    return fig, axes, keys, rows
 
 
 def _heatmaps(frame: pd.DataFrame, plt, by: str | None = None):
-    fig, columns, rows = _panels(frame, plt, list(dict.fromkeys(frame[by])) if by else None)
+    rows = list(dict.fromkeys(frame[by])) if by else None
+    fig, axes, keys, rows = _panels(frame, plt, rows)
     for r, row in enumerate(rows):
-        for axes, part, title in columns:
-            ax = axes[r]
+        for c, (dataset, model) in enumerate(keys):
+            ax = axes[r, c]
+            part = frame[(frame["dataset"] == dataset) & (frame["model"] == model)]
             if by:
                 part = part[part[by] == row]
             if part.empty:
@@ -72,17 +54,31 @@ def _heatmaps(frame: pd.DataFrame, plt, by: str | None = None):
             grid = part.pivot(index="bra_time", columns="ket_time", values="median")
             im = ax.imshow(grid.to_numpy(), origin="lower", cmap="binary", aspect="auto")
             fig.colorbar(im, ax=ax, label="median Π̃")
-            ax.set(
-                xlabel="perturbation (ket) time t₁",
-                ylabel="response (bra) time t₂",
-                title=title + (f": {row}" if by else ""),
-            )
+            ax.set_xlabel("perturbation (ket) time t₁")
+            ax.set_ylabel("response (bra) time t₂")
+            ax.set_title(f"{dataset} {model}" + (f": {row}" if by else ""))
     return fig
 
 
+def _by_model(frame: pd.DataFrame, axes):
+    """For each (dataset, model) of ``frame`` in first-seen order (the panel columns of
+    :func:`_panels`): its column index, its top-row axis, titled "dataset model", and its rows."""
+    keys = dict.fromkeys(zip(frame["dataset"], frame["model"], strict=True))
+    for c, (dataset, model) in enumerate(keys):
+        ax = axes[0, c]
+        ax.set_title(f"{dataset} {model}")
+        yield c, ax, frame[(frame["dataset"] == dataset) & (frame["model"] == model)]
+
+
+def _quartile_errorbar(ax, rows: pd.DataFrame, x: str, **style) -> None:
+    """The median of ``rows`` against their column ``x``, with Q1–Q3 bars."""
+    yerr = np.vstack([rows["median"] - rows["q1"], rows["q3"] - rows["median"]])
+    ax.errorbar(rows[x], rows["median"], yerr=yerr, capsize=2, **style)
+
+
 def _class_transfer(frame: pd.DataFrame, plt):
-    fig, columns, _ = _panels(frame, plt)
-    for (ax, *_), part, title in columns:
+    fig, axes, _, _ = _panels(frame, plt)
+    for _, ax, part in _by_model(frame, axes):
         classes = list(dict.fromkeys(part["response_class"]))
         grid = part.pivot(index="response_class", columns="perturbing_class", values="median")
         grid = grid.loc[classes, classes].to_numpy()
@@ -90,78 +86,91 @@ def _class_transfer(frame: pd.DataFrame, plt):
         fig.colorbar(im, ax=ax, label="median Π̃ (equal times)")
         ax.set_xticks(range(len(classes)), classes, rotation=30)
         ax.set_yticks(range(len(classes)), classes)
-        ax.set(xlabel="perturbing (ket) class b₁", ylabel="response (bra) class b₂", title=title)
+        ax.set_xlabel("perturbing (ket) class b₁")
+        ax.set_ylabel("response (bra) class b₂")
     return fig
 
 
-def _time_lag(frame: pd.DataFrame, plt):
-    fig, columns, _ = _panels(frame, plt)
-    for (ax, *_), part, title in columns:
-        _by_kind(ax, part, "lag", [("intra", "o", "intra-class"), ("inter", "^", "inter-class")])
-        ax.axhline(1.0, color="0.5", ls="--", lw=1)
-        ax.set(
-            xlabel="lag t₂ − t₁ (response − perturbation time)",
-            ylabel="Π̃ (median, Q1–Q3)",
-            title=title,
-        )
+def _by_kind(frame: pd.DataFrame, plt, x: str, series, decorate, xlabel: str, ylabel: str):
+    """One panel per (dataset, model) with a median line and Q1–Q3 bars against column ``x``
+    for each ``(kind, marker, label)`` of ``series`` (rows with that ``kind``);
+    ``decorate(ax, rows)`` then adds what the figure needs beside them."""
+    fig, axes, _, _ = _panels(frame, plt)
+    for _, ax, part in _by_model(frame, axes):
+        for kind, marker, label in series:
+            sub = part[part["kind"] == kind].sort_values(x)
+            _quartile_errorbar(ax, sub, x, marker=marker, label=label)
+        decorate(ax, part)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         ax.legend(fontsize=8)
     return fig
 
 
+def _time_lag(frame: pd.DataFrame, plt):
+    return _by_kind(
+        frame,
+        plt,
+        "lag",
+        [("intra", "o", "intra-class"), ("inter", "^", "inter-class")],
+        lambda ax, _: ax.axhline(1.0, color="0.5", ls="--", lw=1),
+        "lag t₂ − t₁ (response − perturbation time)",
+        "Π̃ (median, Q1–Q3)",
+    )
+
+
 def _distance(frame: pd.DataFrame, plt):
-    fig, columns, _ = _panels(frame, plt)
-    for (ax, *_), part, title in columns:
-        _quartile_bars(ax, part[part["n"] > 0], "distance", marker="o")
+    fig, axes, _, _ = _panels(frame, plt)
+    for _, ax, part in _by_model(frame, axes):
+        _quartile_errorbar(ax, part[part["n"] > 0], "distance", marker="o")
         ax.set_xscale("log")
-        ax.set(
-            xlabel="input difference (SMSE)",
-            ylabel="cross-influence Π̃ (median, Q1–Q3)",
-            title=title,
-        )
+        ax.set_xlabel("input difference (SMSE)")
+        ax.set_ylabel("cross-influence Π̃ (median, Q1–Q3)")
     return fig
 
 
 def _rollout(frame: pd.DataFrame, correlation: pd.DataFrame, plt):
-    fig, columns, _ = _panels(frame, plt, extra_rows=["error", "r"])
-    for (ax, bx), sub, title in columns:
-        _quartile_bars(ax, sub, "horizon", marker="o")
+    fig, axes, _, _ = _panels(frame, plt, extra_rows=["error", "r"])
+    for c, ax, sub in _by_model(frame, axes):
+        _quartile_errorbar(ax, sub, "horizon", marker="o")
         inside = sub[~sub["beyond_training"].astype(bool)]["horizon"]
         if len(inside) and len(inside) < len(sub):
             ax.axvline(inside.max() + 0.5, color="0.3", ls="--", lw=1, label="training horizon")
             ax.legend(fontsize=8)
         ax.set_yscale("log")
-        ax.set(
-            xlabel="rollout horizon dt (steps)",
-            ylabel="cumulative SMSE (median, Q1–Q3)",
-            title=title,
+        ax.set_xlabel("rollout horizon dt (steps)")
+        ax.set_ylabel("cumulative SMSE (median, Q1–Q3)")
+        key = (correlation["dataset"] == sub["dataset"].iloc[0]) & (
+            correlation["model"] == sub["model"].iloc[0]
         )
-        dataset, model = sub["dataset"].iloc[0], sub["model"].iloc[0]
-        cor = correlation[(correlation["dataset"] == dataset) & (correlation["model"] == model)]
-        bx.plot(cor["horizon"], cor["pearson_r"], marker="o")
+        bx = axes[1, c]
+        bx.plot(correlation[key]["horizon"], correlation[key]["pearson_r"], marker="o")
         bx.axhline(0.0, color="0.5", lw=1)
         bx.set_ylim(-1.05, 1.05)
-        bx.set(
-            xlabel="rollout horizon dt (steps)",
-            ylabel="Pearson r (cross-time influence, error)",
-        )
+        bx.set_xlabel("rollout horizon dt (steps)")
+        bx.set_ylabel("Pearson r (cross-time influence, error)")
     return fig
 
 
 def _dynamics(frame: pd.DataFrame, plt):
-    fig, columns, _ = _panels(frame, plt)
-    for (ax, *_), part, title in columns:
-        kinds = [("diagonal", "o", "diagonal"), ("off_diagonal", "^", "off_diagonal")]
-        _by_kind(ax, part, "epoch", kinds)
-        if (part["q1"] > 0).all():  # log y as the reference, when every value allows it
+    def log_y(ax, part):  # log y as the reference, when every value allows it
+        if (part["q1"] > 0).all():
             ax.set_yscale("log")
-        ax.set(xlabel="epoch", ylabel="mean raw Π per batch (median, Q1–Q3)", title=title)
-        ax.legend(fontsize=8)
-    return fig
+
+    return _by_kind(
+        frame,
+        plt,
+        "epoch",
+        [("diagonal", "o", "diagonal"), ("off_diagonal", "^", "off_diagonal")],
+        log_y,
+        "epoch",
+        "mean raw Π per batch (median, Q1–Q3)",
+    )
 
 
 def _spectrum(frame: pd.DataFrame, plt):
-    fig, columns, _ = _panels(frame, plt)
-    for (ax, *_), part, title in columns:
+    fig, axes, _, _ = _panels(frame, plt)
+    for _, ax, part in _by_model(frame, axes):
         part = part[part["n"] > 0].sort_values("epoch")
         stats = [
             {
@@ -184,7 +193,8 @@ def _spectrum(frame: pd.DataFrame, plt):
         )
         if (part["min"] > 0).all():
             ax.set_yscale("log")
-        ax.set(xlabel="epoch", ylabel="eigenvalues of Qᵀ(JᵀJ/D)Q", title=title)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("eigenvalues of Qᵀ(JᵀJ/D)Q")
         ax.legend(fontsize=8)
     return fig
 

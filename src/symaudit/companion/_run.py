@@ -1,25 +1,15 @@
-"""What the companion stage reads of a trained run: its files (:class:`CompanionRun`), its
-analysis trajectories through :mod:`symaudit.runs` (the run's persisted splits and the analysis
-batches every stage uses), its identity-element influence and its diagnostics.  Imported by the
-workflow (``symaudit.companion.TABLES``), so torch is imported only on use."""
+"""What the companion stage reads from a trained run's data: its analysis trajectories, through
+:mod:`symaudit.runs` (the run's persisted splits and the analysis batches every stage uses).
+Imported by the workflow (``symaudit.companion.TABLES``), so torch is imported only on use."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-__all__ = [
-    "OBSERVABLES",
-    "CompanionRun",
-    "analysis_inputs",
-    "analysis_trajectories",
-    "read_diagnostics",
-    "read_identity_influence",
-]
+__all__ = ["analysis_trajectories"]
 
 
 def analysis_trajectories(
@@ -42,92 +32,3 @@ def analysis_trajectories(
     x = inputs.numpy().reshape(classes, frames - 1, *inputs.shape[1:])
     last = targets.numpy().reshape(classes, frames - 1, *targets.shape[1:])[:, -1:]
     return np.concatenate([x, last], axis=1)
-
-
-#: the CE drift bras of the influence stage (variables pi_mass_std, pi_energy_std)
-OBSERVABLES = ("mass", "energy")
-
-
-@dataclass(frozen=True)
-class CompanionRun:
-    """One trained run's files the companion stage reads."""
-
-    dataset: str
-    model: str
-    seed: int
-    influence: Path  # the influence output holding the identity element (first of its set)
-    run_dir: Path  # the training run directory (splits.json, metrics.csv)
-    stores: tuple[Path, ...] = field(default=())  # the group's class stores, in class order
-    #: its ``symaudit companion run`` output (rollouts, spectra, earlier-epoch influence)
-    diagnostics: Path | None = None
-
-
-def read_diagnostics(path: str | os.PathLike, batches: Sequence[int]) -> dict:
-    """The arrays of one ``symaudit companion run`` output at the analysis ``batches``:
-    {"rollout": (batch, class, start, horizon), "eigenvalue": (epoch, batch, mode),
-    "lambda_max": (epoch, batch), "epochs": [int], "earlier": {epoch: (batch, bra_time,
-    bra_class, ket_time, ket_class) raw Π}, "train_transitions", "last_epoch"}."""
-    import xarray as xr
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"diagnostics file {path} does not exist (run stage_companion)")
-    with xr.open_dataset(path) as ds:
-        missing = sorted(set(batches) - {int(b) for b in ds["batch"].values})
-        if missing:
-            raise ValueError(f"diagnostics file {path}: no analysis batch {missing}")
-        ds = ds.sel(batch=list(batches))
-        out = {
-            "rollout": ds["rollout_error"].values,
-            "eigenvalue": ds["eigenvalue"].values,
-            "lambda_max": ds["lambda_max"].values,
-            "epochs": [int(e) for e in ds["epoch"].values],
-            "earlier": {},
-            "train_transitions": int(ds.attrs["train_transitions"]),
-            "last_epoch": int(ds.attrs["last_epoch"]),
-        }
-        if "pi_raw" in ds:
-            for e in ds["influence_epoch"].values:
-                raw = ds["pi_raw"].sel(influence_epoch=e).values
-                keep = ds["ket_converged"].sel(influence_epoch=e).values  # (batch, t, class)
-                out["earlier"][int(e)] = np.where(keep[:, None, None], raw, np.nan)
-    return out
-
-
-def read_identity_influence(path: str | os.PathLike) -> dict:
-    """The identity element's standardised influence of one influence output.
-
-    Returns {"smse": (batch, bra_time, bra_class, ket_time, ket_class) float64, "raw": the
-    same unstandardised, "mass" /
-    "energy" likewise when present (CE), "batches": [int], "classes": [family],
-    "time_steps": T}."""
-    import xarray as xr
-
-    from symaudit import groups
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"influence file {path} does not exist (run stage_influence)")
-    with xr.open_dataset(path) as ds:
-        names = [str(e) for e in ds["element"].values]
-        found = [k for k, e in enumerate(names) if groups.parse(e) == groups.Element()]
-        if not found:
-            raise ValueError(f"influence file {path}: no identity element among {names}")
-        k = found[0]
-        dims = ("batch", "bra_time", "bra_class", "ket_time", "ket_class")
-        out = {"smse": ds["pi_std"].isel(element=k).transpose(*dims).values.astype(np.float64)}
-        out["raw"] = ds["pi_raw"].isel(element=k).transpose(*dims).values.astype(np.float64)
-        for obs in OBSERVABLES:
-            if f"pi_{obs}_std" in ds:
-                var = ds[f"pi_{obs}_std"].isel(element=k).transpose(*dims)
-                out[obs] = var.values.astype(np.float64)
-        out["batches"] = [int(b) for b in ds["batch"].values]
-        out["classes"] = [str(c) for c in ds["bra_class"].values]
-        out["time_steps"] = int(ds.sizes["bra_time"])
-    return out
-
-
-def analysis_inputs(run: CompanionRun, batch: int, time_steps: int) -> np.ndarray:
-    """Analysis inputs (classes · T, channel, y, x) of a run's batch, example n = t + T · class."""
-    x = analysis_trajectories(run.run_dir, run.stores, batch, time_steps + 1)[:, :time_steps]
-    return x.reshape(-1, *x.shape[2:])

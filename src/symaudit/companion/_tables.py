@@ -50,15 +50,24 @@ import numpy as np
 import pandas as pd
 
 from . import _stats
-from ._run import (
+from ._readers import (
     OBSERVABLES,
     CompanionRun,
-    analysis_inputs,
     read_diagnostics,
     read_identity_influence,
 )
+from ._run import analysis_trajectories
 
-__all__ = ["TABLES", "companion_tables", "write_tables"]
+# CompanionRun and the readers live in ._readers; listed here as the package and the CLI import
+# them from this module
+__all__ = [
+    "TABLES",
+    "CompanionRun",
+    "companion_tables",
+    "read_diagnostics",
+    "read_identity_influence",
+    "write_tables",
+]
 
 #: table name -> its columns, in order
 TABLES: dict[str, tuple[str, ...]] = {
@@ -124,6 +133,12 @@ TABLES: dict[str, tuple[str, ...]] = {
         "lambda_max_median",
     ),
 }
+
+
+def _inputs(run: CompanionRun, batch: int, time_steps: int) -> np.ndarray:
+    """Analysis inputs (3 · T, channel, y, x), example n = t + T · class."""
+    x = analysis_trajectories(run.run_dir, run.stores, batch, time_steps + 1)[:, :time_steps]
+    return x.reshape(-1, *x.shape[2:])
 
 
 def _frame(rows: list[dict], name: str) -> pd.DataFrame:
@@ -258,7 +273,7 @@ def _rollout_rows(base: dict, loaded: Sequence[dict], diags: Sequence[dict]):
     return rollout, correlation
 
 
-def _class_transfer_rows(base: dict, pi: np.ndarray, classes: Sequence[str]) -> list[dict]:
+def _class_rows(base: dict, pi: np.ndarray, classes: Sequence[str]) -> list[dict]:
     q = _stats.class_transfer(pi)
     equal = np.stack([pi[:, t, :, t, :] for t in range(pi.shape[1])], axis=1)
     n = np.isfinite(equal).sum(axis=(0, 1))
@@ -275,7 +290,7 @@ def _class_transfer_rows(base: dict, pi: np.ndarray, classes: Sequence[str]) -> 
     ]
 
 
-def _time_lag_rows(base: dict, pi: np.ndarray) -> list[dict]:
+def _lag_rows(base: dict, pi: np.ndarray) -> list[dict]:
     lag_of = np.arange(pi.shape[1])[:, None] - np.arange(pi.shape[3])[None, :]
     same = np.eye(pi.shape[2], dtype=bool)
     rows = []
@@ -296,28 +311,30 @@ def _time_lag_rows(base: dict, pi: np.ndarray) -> list[dict]:
 
 
 def _distance_rows(
-    base: dict, members, loaded, pi: np.ndarray, distance_edges: int, distance_overlap: int
+    base: dict,
+    members: Sequence[CompanionRun],
+    loaded: Sequence[dict],
+    pi: np.ndarray,
+    edges: int,
+    overlap: int,
 ) -> list[dict]:
-    """Mean Π̃ per SMSE input-distance bin: distances from each run's analysis inputs."""
     distances = np.concatenate(
         [
             np.stack(
                 [
-                    _stats.input_distances(
-                        analysis_inputs(run, b, item["time_steps"]), item["time_steps"]
-                    )
+                    _stats.input_distances(_inputs(run, b, item["time_steps"]), item["time_steps"])
                     for b in item["batches"]
                 ]
             )
             for run, item in zip(members, loaded, strict=True)
         ]
     )
-    edges = _stats.log_edges(distances, distance_edges)
-    centres, lower, upper, counts, q = _stats.distance_bins(distances, pi, edges, distance_overlap)
+    bins = _stats.log_edges(distances, edges)
+    centres, lower, upper, counts, q = _stats.distance_bins(distances, pi, bins, overlap)
     return [
         {
             **base,
-            "bin": distance_overlap + i,
+            "bin": overlap + i,
             "distance": centres[i],
             "lower": lower[i],
             "upper": upper[i],
@@ -326,6 +343,20 @@ def _distance_rows(
         }
         for i in range(len(centres))
     ]
+
+
+def _load_group(members: Sequence[CompanionRun]) -> list[dict]:
+    """The identity influence of each run of one (dataset, model); every seed must share the
+    classes and times."""
+    loaded = [read_identity_influence(r.influence) for r in members]
+    classes = loaded[0]["classes"]
+    for run, item in zip(members, loaded, strict=True):
+        if item["classes"] != classes or item["time_steps"] != loaded[0]["time_steps"]:
+            raise ValueError(
+                f"influence file {run.influence}: classes {item['classes']} / "
+                f"{item['time_steps']} times differ from the other seeds' {classes}"
+            )
+    return loaded
 
 
 def companion_tables(
@@ -339,18 +370,11 @@ def companion_tables(
         groups.setdefault((run.dataset, run.model), []).append(run)
     for (dataset, model), members in groups.items():
         base = {"dataset": dataset, "model": model}
-        loaded = [read_identity_influence(r.influence) for r in members]
-        classes = loaded[0]["classes"]
-        for run, item in zip(members, loaded, strict=True):
-            if item["classes"] != classes or item["time_steps"] != loaded[0]["time_steps"]:
-                raise ValueError(
-                    f"influence file {run.influence}: classes {item['classes']} / "
-                    f"{item['time_steps']} times differ from the other seeds' {classes}"
-                )
+        loaded = _load_group(members)
         pi = np.concatenate([item["smse"] for item in loaded])  # (seed · batch, ...)
         rows["two_time_map"] += _map_rows(base, pi)
-        rows["class_transfer"] += _class_transfer_rows(base, pi, classes)
-        rows["time_lag"] += _time_lag_rows(base, pi)
+        rows["class_transfer"] += _class_rows(base, pi, loaded[0]["classes"])
+        rows["time_lag"] += _lag_rows(base, pi)
         rows["influence_distance"] += _distance_rows(
             base, members, loaded, pi, distance_edges, distance_overlap
         )

@@ -116,8 +116,7 @@ def _tables(args: argparse.Namespace) -> int:
     from symaudit.datasets import ALL_DATASETS as DATASETS
 
     from ._figures import make_figures
-    from ._run import CompanionRun
-    from ._tables import companion_tables, write_tables
+    from ._tables import CompanionRun, companion_tables, write_tables
 
     settings = resolve_settings(args.settings)
     by_family = {Path(p).name.removesuffix(".zarr"): Path(p) for p in args.stores}

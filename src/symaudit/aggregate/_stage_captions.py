@@ -1,0 +1,123 @@
+"""Report captions of the outputs made beside the aggregation's quantile tables and paper
+figures: the damping robustness, the training curves and model quality, the findings, the
+conservation study and the twirl decomposition (Jinja2 + RST, see :mod:`._jinja`)."""
+
+from __future__ import annotations
+
+from ._jinja import quality_banner
+
+__all__ = ["OTHER_CAPTIONS"]
+
+#: captions of outputs made outside the aggregation tables and figures
+OTHER_CAPTIONS: dict[str, str] = {
+    "influence_robustness": (
+        "Does the influence ranking survive a change of the damping λ? For every (dataset,"
+        " model, element set), the elements are ranked by their median standardised"
+        " self-influence Π̃\\ :sup:`g`\\ [t,b,t,b] (pooled over seeds × analysis batches ×"
+        " examples, unconverged kets left out unless ``include_unconverged``) at each λ of the"
+        " damping path ``{{ snakemake.config.get('influence', {}).get('damping', {}) }}``; the"
+        " table gives Kendall's τ-b between the rankings at neighbouring λ (``damping_a``,"
+        " ``damping_b``) and, when ``galerkin_reference`` is on, between each λ and the"
+        " reference's Galerkin values. **A ranking with τ < 0.7 (column ``stable`` false) is"
+        " not stable: conclusions about which elements have suppressed influence then depend"
+        " on λ.** The paper figures use the primary λ. Medians per element and λ:"
+        " ``influence_robustness_medians.csv``."
+    ),
+    "robustness_figure": (
+        "Median standardised self-influence of every group element (one line each) against the"
+        " damping λ of the path (largest λ left; the primary λ is marked on the axis), with the"
+        " reference's Galerkin value (squares) beside it. The title gives the smallest Kendall"
+        " τ of the element ranking over the comparisons in ``influence_robustness.csv``; a red"
+        " title saying **ranking NOT stable** marks τ < 0.7, where the figure's conclusions"
+        " depend on λ. The dashed line is the noise baseline 1."
+    ),
+    "training_curve": (
+        quality_banner(
+            "snakemake.wildcards.dataset",
+            "snakemake.wildcards.model",
+            "snakemake.wildcards.seed | int",
+        )
+        + "Training curve of {{ snakemake.wildcards.dataset }} {{ snakemake.wildcards.model }},"
+        " seed {{ snakemake.wildcards.seed }}: mean scaled MSE (SMSE, the reference's loss:"
+        " squared error over the per-example, per-channel RMS of the target) per epoch on the"
+        " training transitions and on the validation split (65/5/30 % of each class's"
+        " trajectories, persisted in ``splits.json``). The dashed line is persistence: the"
+        " validation SMSE of predicting no change (s_{t+1} = s_t)."
+    ),
+    "model_quality": (
+        quality_banner()
+        + "**Did each emulator learn the dynamics?** Validation SMSE divided by the SMSE of"
+        " persistence (predicting s_{t+1} = s_t) on the same validation transitions, per"
+        " epoch; one panel per dataset, one line per model (median over seeds, band Q1–Q3)."
+        " The dashed line at 1 is persistence: a model above it predicts worse than no change."
+        " The dotted red line, when drawn, is the study's quality gate"
+        ' ({{ snakemake.config.get("quality", {}).get("max_persistence_ratio", 1.0) }}).'
+    ),
+    "model_quality_table": (
+        quality_banner()
+        + "**Model quality, one row per dataset × model × seed.** ``epochs``, ``steps``"
+        " (optimiser steps), ``wall_time_s`` (training, summed over epochs); final"
+        " ``train_smse`` and ``val_smse``; ``val_persistence_smse``: persistence on the same"
+        " validation transitions; ``ratio`` = val_smse / val_persistence_smse;"
+        " ``analysis_smse`` and ``analysis_persistence_smse``: the same on the analysis batches"
+        " the audit uses (test trajectories), and their ``analysis_ratio``; ``passes``: ratio"
+        " at most the quality gate"
+        ' ({{ snakemake.config.get("quality", {}).get("max_persistence_ratio", 1.0) }}).'
+    ),
+    "findings": (
+        "**What the audit is known to get right.** One row per check of a known answer"
+        " (docs/validation.md), built from this study's own tables by ``symaudit findings``:"
+        " ``case`` names the check (case number, dataset, model, element), ``expected`` the"
+        " known answer, ``measured`` what the tables say, and ``holds`` whether they agree."
+        " Case 1: a D4-twirled model has relative error 1 ± 1e-6 for every example and every"
+        " D4 element and the influence of every element equals e's; case 2: the UNet is exact"
+        " for shifts that are multiples of its total stride, the other shifts reported beside."
+        " Case 3: on Kolmogorov flow (NSK) the error is ~1 inside the forcing's symmetry"
+        " subgroup and > 1 outside, the influence lower outside, and the Spearman correlation"
+        " of error and influence is reported; case 6: NS evaluated with the velocity components"
+        " paired to the wrong axes fails at exactly r, r³, s, sr² (the paper's NS pattern), the"
+        " correct action does not."
+        " A row ``not measured`` names the input that was absent; it never counts as holding."
+    ),
+    "conservation_defect": (
+        "**Direction defect over training** (top row), max over the D4 orbits of wave-vectors"
+        " above the noise floor of d_O (the sine of the angle between the non-equivariant "
+        "part of the kernel's spectrum on O at step n and at the start), one line per arm, "
+        "one panel per target (``diffusion``: a D4-equivariant target; ``advection``: "
+        "diffusion then a one-cell shift along x, a D4-breaking target). The dotted line is "
+        "10⁻¹⁰. Bottom row: the norm of the whole non-equivariant part, ‖K̂⊥_n‖ / ‖K̂⊥_0‖. "
+        "Only orbit-complete augmentation with gradient descent and MSE stays at round-off, "
+        "whatever the target; the slow rise is round-off relative to orbits whose K̂⊥ decays,"
+        " and the steps down are orbits crossing the noise floor."
+    ),
+    "conservation_findings": (
+        "**Conservation findings.** Linear periodic convolutions f(u) = K ⊛ u trained with "
+        "full-batch steps on random fields, one row per claim: each arm's measured quantity "
+        "beside its expectation and whether it holds. Per D4 orbit O of wave-vectors, d_O is "
+        "the sine of the angle between the non-equivariant part of the kernel's spectrum, K̂⊥"
+        " = (K − P K)^ on O, at step n and at the start (P the D4 twirl). With orbit-complete"
+        " augmentation (every group element of every example in every batch), plain gradient "
+        "descent and MSE, K̂⊥ on each orbit is multiplied by the scalar 1 − 2η s̄_O / N² per "
+        "step (s̄_O the orbit mean of the twirled power spectrum), so its direction is "
+        "conserved to round-off and its norm decays geometrically; random single-element "
+        "augmentation, no augmentation, Adam and log-cosh do not conserve it. Also: "
+        "``twirl_decomposition``'s L_equiv against its closed form Σ_O s̄_O ‖K̂⊥_O‖², the "
+        "matrix version for vector channels, and the balancedness drift of a two-layer model."
+        " Derivation and assumptions: ``docs/conservation.md``."
+        "\n"
+        ""
+        "\n"
+        '{% set c = snakemake.config.get("conservation", {}) %}Settings: {{ '
+        'c.get("resolution") }}² grid, batch {{ c.get("batch") }}, {{ c.get("steps") }} '
+        'steps, noise floor {{ c.get("floor") }}.'
+    ),
+    "twirl_d4": (
+        quality_banner()
+        + "**Twirl decomposition over D4** for every dataset and model: the share of the loss due"
+        " to broken symmetry, percent = 100 L_equiv / L with L = L_mean + L_equiv (twirling"
+        " paper, Proposition 1), per example, pooled over seeds x analysis batches x examples"
+        " (Q1, median, Q3, numpy type 7), plus the pooled losses and the loss of the test-time"
+        " twirled prediction (``loss_twirled``, never above ``loss_total``).  Weights are"
+        " 1/RMS of the untransformed target, so the decomposition is exact."
+    ),
+}
