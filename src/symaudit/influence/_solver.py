@@ -114,9 +114,34 @@ class _Progress:
         log.info(
             "%s iteration %d: relative residual max %.3e, median %.3e; %d/%d columns above "
             "rtol %.1e; %d products, %.1f s",
-            self.name, it, float(np.max(rel)), float(np.median(rel)),
-            int(np.sum(rel > self.rtol)), self.n, self.rtol, self.counter.count, now - self.t0,
+            self.name,
+            it,
+            float(np.max(rel)),
+            float(np.median(rel)),
+            int(np.sum(rel > self.rtol)),
+            self.n,
+            self.rtol,
+            self.counter.count,
+            now - self.t0,
         )
+
+
+@dataclass
+class _Loop:
+    """What the inner recursion of either solver shares over one solve, restarts included."""
+
+    bnorm: np.ndarray  # (n,) ‖b_j‖ (1 where b_j = 0): relative residuals are ‖r_j‖ / bnorm_j
+    rtol: float
+    max_iterations: int
+    progress: _Progress
+    iterations: np.ndarray  # (n,) int: iteration at which each column last reached rtol
+    history: list[float] = field(default_factory=list)  # max relative residual per iteration
+    it: int = 0  # iterations so far
+
+    def record(self, rel: np.ndarray) -> None:
+        """After iteration ``it``: the max relative residual into the history, and the log."""
+        self.history.append(float(rel.max()))
+        self.progress(self.it, rel)
 
 
 # --- block CG -----------------------------------------------------------------------------------
@@ -142,35 +167,44 @@ def _solve_driver(inner, A: Apply, B, *, rtol, max_iterations=500, x0=None, max_
         X = x0.to(dtype=B.dtype, device=B.device).clone()
         R = B - A(X)
     iterations = np.zeros(n, dtype=np.int64)
-    history: list[float] = []
-    state = {"it": 0, "progress": _Progress(name, n, rtol, A)}
+    loop = _Loop(safe_bnorm, rtol, max_iterations, _Progress(name, n, rtol, A), iterations)
     restarts = 0
     while True:
-        rel_rec = inner(
-            A, X, R, safe_bnorm, rtol=rtol, max_iterations=max_iterations, state=state,
-            iterations=iterations, history=history, **kw,
-        )
+        rel_rec = inner(A, X, R, loop, **kw)
         # the recursive residual drifts from the true one in finite precision (and lies for a
         # start like x0 = b): always recompute it, and restart from X if any column fails
         R_true = B - A(X)
         res = row_norms(R_true).cpu().numpy()
         rel_true = res / safe_bnorm
         done = rel_true <= rtol
-        if done.all() or restarts >= max_restarts or state["it"] >= max_iterations:
+        if done.all() or restarts >= max_restarts or loop.it >= max_iterations:
             break
         R = R_true
         restarts += 1
         log.info(
             "%s: true relative residual max %.3e above rtol %.1e after %d iterations; "
-            "restart %d of at most %d", name, float(rel_true.max()), rtol, state["it"],
-            restarts, max_restarts,
+            "restart %d of at most %d",
+            name,
+            float(rel_true.max()),
+            rtol,
+            loop.it,
+            restarts,
+            max_restarts,
         )
     never = rel_true > rtol
-    iterations[never] = state["it"]
+    iterations[never] = loop.it
     log.info(
         "%s done: %d iterations, %d restarts, %d products, %.1f s; true relative residual "
-        "max %.3e, %d/%d columns converged (rtol %.1e)", name, state["it"], restarts, A.count,
-        time.perf_counter() - t0, float(rel_true.max()), int(np.sum(~never)), n, rtol,
+        "max %.3e, %d/%d columns converged (rtol %.1e)",
+        name,
+        loop.it,
+        restarts,
+        A.count,
+        time.perf_counter() - t0,
+        float(rel_true.max()),
+        int(np.sum(~never)),
+        n,
+        rtol,
     )
     stats = SolveStats(
         iterations=iterations,
@@ -179,19 +213,19 @@ def _solve_driver(inner, A: Apply, B, *, rtol, max_iterations=500, x0=None, max_
         residual_norms=res,
         rhs_norms=bnorm,
         converged=rel_true <= rtol,
-        total_iterations=state["it"],
+        total_iterations=loop.it,
         matvecs=A.count,
         restarts=restarts,
         wall_time=time.perf_counter() - t0,
-        history=history,
+        history=loop.history,
     )
     return X, stats
 
 
-def _block_cg_inner(
-    A, X, R, bnorm, *, rtol, max_iterations, state, iterations, history,
-    precond=None, rank_tol=1e-6,
-):
+def _block_cg_inner(A, X, R, loop: _Loop, precond=None, rank_tol=1e-6):
+    """Block CG from the current X (n, P) and residual R (n, P), both updated in place, until
+    every column is within ``loop.rtol`` or the iterations run out; (n,) relative residuals."""
+    rtol, bnorm = loop.rtol, loop.bnorm
     rel = row_norms(R).cpu().numpy() / bnorm
     active = rel > rtol
     if not active.any():
@@ -199,19 +233,18 @@ def _block_cg_inner(
     act = torch.as_tensor(np.flatnonzero(active), device=R.device)
     Z = precond(R[act]) if precond is not None else R[act]
     P = orthonormalize(Z, rank_tol)
-    while state["it"] < max_iterations and P.shape[0] > 0:
+    while loop.it < loop.max_iterations and P.shape[0] > 0:
         Q = A(P)
-        state["it"] += 1
+        loop.it += 1
         delta = sym(gram(P, Q))  # Pᵀ A P, k × k
         alpha = spd_solve(delta, gram(P, R))  # k × n: A-optimal step for EVERY column
         a32 = alpha.T.to(R.dtype)
         X.add_(a32 @ P)
         R.sub_(a32 @ Q)
         rel = row_norms(R).cpu().numpy() / bnorm
-        history.append(float(rel.max()))
-        state["progress"](state["it"], rel)
+        loop.record(rel)
         newly = (rel <= rtol) & active
-        iterations[newly] = state["it"]
+        loop.iterations[newly] = loop.it
         active = rel > rtol  # a column may come back if round-off pushes it over again
         if not active.any():
             break
@@ -261,8 +294,15 @@ def block_cg(
     stats : SolveStats
     """
     return _solve_driver(
-        _block_cg_inner, A, B, rtol=rtol, max_iterations=max_iterations, x0=x0,
-        max_restarts=max_restarts, precond=precond, rank_tol=rank_tol,
+        _block_cg_inner,
+        A,
+        B,
+        rtol=rtol,
+        max_iterations=max_iterations,
+        x0=x0,
+        max_restarts=max_restarts,
+        precond=precond,
+        rank_tol=rank_tol,
     )
 
 
@@ -273,9 +313,9 @@ def _rowdot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a.double() * b.double()).sum(dim=1)
 
 
-def _lockstep_inner(
-    A, X, R, bnorm, *, rtol, max_iterations, state, iterations, history, precond=None,
-):
+def _lockstep_inner(A, X, R, loop: _Loop, precond=None):
+    """Per-column CG, the active columns side by side; as :func:`_block_cg_inner`."""
+    rtol, bnorm = loop.rtol, loop.bnorm
     rel = row_norms(R).cpu().numpy() / bnorm
     active = np.flatnonzero(rel > rtol)
     if active.size == 0:
@@ -284,19 +324,18 @@ def _lockstep_inner(
     Z = precond(R[idx]) if precond is not None else R[idx].clone()
     D = Z.clone()  # search directions of the active columns
     rz = _rowdot(R[idx], Z)
-    while state["it"] < max_iterations:
+    while loop.it < loop.max_iterations:
         Q = A(D)
-        state["it"] += 1
+        loop.it += 1
         alpha = rz / _rowdot(D, Q)
         a32 = alpha.to(R.dtype)[:, None]
         X[idx] += a32 * D
         R[idx] -= a32 * Q
         rel_act = row_norms(R[idx]).cpu().numpy() / bnorm[active]
         rel[active] = rel_act
-        history.append(float(rel.max()))
-        state["progress"](state["it"], rel)
+        loop.record(rel)
         keep = rel_act > rtol
-        iterations[active[~keep]] = state["it"]
+        loop.iterations[active[~keep]] = loop.it
         if not keep.any():
             break
         # finished columns leave the products (they cost nothing any more)

@@ -108,7 +108,13 @@ class NystromPreconditioner:
 
 
 def lanczos_lambda_max(
-    matmat: Apply, size: int, *, dtype, device, steps: int = 30, tol: float = 1e-6,
+    matmat: Apply,
+    size: int,
+    *,
+    dtype,
+    device,
+    steps: int = 30,
+    tol: float = 1e-6,
     seed: int = 0,
 ) -> tuple[float, int]:
     """Largest eigenvalue of a symmetric PSD operator by Lanczos with full re-orthogonalisation.

@@ -66,10 +66,10 @@ def load_solutions(directory) -> list:
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments both commands take: the trained run, its analysis batches' length, the
     config's influence section and the device."""
-    parser.add_argument("--checkpoint", required=True, help="the model checkpoint (final.pt)")
-    parser.add_argument("--run-dir", required=True, help="the model's run directory (splits)")
-    parser.add_argument("--stores", nargs="+", required=True, metavar="STORE",
-                        help="the group's class stores (three; NSK: one), in class order")
-    parser.add_argument("--time-steps", type=int, default=16, help="transitions per class")
-    parser.add_argument("--settings", default=None, help="the config's influence section (JSON)")
-    parser.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
+    add = parser.add_argument
+    add("--checkpoint", required=True, help="the model checkpoint (final.pt)")
+    add("--run-dir", required=True, help="the model's run directory (splits)")
+    add("--stores", nargs="+", required=True, metavar="STORE", help="class stores, in class order")
+    add("--time-steps", type=int, default=16, help="transitions per class")
+    add("--settings", default=None, help="the config's influence section (JSON)")
+    add("--device", default=None, help="cpu | cuda (default: cuda if available)")

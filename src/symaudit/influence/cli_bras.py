@@ -47,12 +47,12 @@ from symaudit.influence._stage import add_run_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--solutions", nargs="+", required=True, help="influence-solve outputs")
+    add = parser.add_argument
+    add("--solutions", nargs="+", required=True, help="influence-solve outputs")
     add_run_arguments(parser)
-    parser.add_argument("--set-name", required=True, help="element set name (e.g. d4, shift_x)")
-    parser.add_argument("--elements", nargs="+", required=True,
-                        help="the group elements of this chunk (names as in symaudit.groups)")
-    parser.add_argument("--out", required=True, help="output NetCDF")
+    add("--set-name", required=True, help="element set name (e.g. d4, shift_x)")
+    add("--elements", nargs="+", required=True, help="the chunk's elements (symaudit.groups names)")
+    add("--out", required=True, help="output NetCDF")
 
 
 #: ε of the Galerkin comparison values (``galerkin_reference``): the reference code's, on JᵀJ/D
