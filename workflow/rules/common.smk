@@ -124,12 +124,12 @@ _CORE = ["groups.py", "datasets.py", "store.py"]
 _NOT_CODE = {"training/cli.py"}
 _STAGE_CODE = {
     "data": _CORE + ["data/*.py"],
-    "train": _CORE + ["losses.py", "models/*.py", "training/*.py"],
-    "influence": _CORE + ["losses.py", "influence/*.py"],
-    "equivariance": _CORE + ["losses.py", "testing.py", "equivariance/*.py"],
+    "train": _CORE + ["losses.py", "models/*.py", "runs.py", "training/*.py"],
+    "influence": _CORE + ["losses.py", "runs.py", "influence/*.py"],
+    "equivariance": _CORE + ["losses.py", "runs.py", "testing.py", "equivariance/*.py"],
     "aggregate": _CORE + ["aggregate/*.py"],
     "companion": _CORE
-    + ["losses.py", "models/*.py", "training/_data.py", "influence/*.py", "companion/*.py"],
+    + ["losses.py", "models/*.py", "runs.py", "influence/*.py", "companion/*.py"],
     "conservation": _CORE
     + ["losses.py", "models/*.py", "training/*.py", "equivariance/*.py", "conservation/*.py"],
 }
