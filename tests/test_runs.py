@@ -3,6 +3,9 @@ stores, splits and checkpoints."""
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -113,3 +116,137 @@ def test_errors_name_the_culprit(run, tmp_path):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):  # UserError is a ValueError
             runs.open_run(run["checkpoint"], run["stores"], device="cuda")
+
+
+SRC = Path(runs.__file__).resolve().parents[1]  # the directory holding the symaudit package
+
+
+def _imports(source: str, package: str) -> set[str]:
+    """Every module name a source imports, anywhere in it (inside functions too), relative
+    imports resolved against ``package``; ``from m import a`` gives ``m`` and ``m.a``."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(p for p in (base, node.module) if p)
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _is_training(name: str) -> bool:
+    return name == "symaudit.training" or name.startswith("symaudit.training.")
+
+
+def _training_importers(stage: str) -> list[str]:
+    """The modules of ``symaudit.<stage>`` that import ``symaudit.training`` or a module of it."""
+    offenders = []
+    for path in sorted((SRC / "symaudit" / stage).rglob("*.py")):
+        package = ".".join(path.relative_to(SRC).parts[:-1])
+        if any(_is_training(n) for n in _imports(path.read_text(), package)):
+            offenders.append(path.relative_to(SRC).as_posix())
+    return offenders
+
+
+def test_import_scan_finds_training_imports():
+    """The scan itself, on sources whose imports are known."""
+    found = _imports(
+        "def f():\n    from symaudit.training import load_splits\n"
+        "from ..training._data import write_splits\n"
+        "import symaudit.training._loop as loop\n",
+        "symaudit.influence",
+    )
+    assert {
+        "symaudit.training.load_splits",
+        "symaudit.training._data.write_splits",
+        "symaudit.training._loop",
+    } <= found
+    clean = _imports(
+        "import symaudit.trainingx\nfrom . import _solver\nmodel.training = False\n",
+        "symaudit.influence",
+    )
+    assert clean == {"symaudit.trainingx", "symaudit.influence", "symaudit.influence._solver"}
+    assert not any(_is_training(n) for n in clean)
+    # on the real tree: training's own CLI imports training
+    assert "symaudit/training/cli.py" in _training_importers("training")
+
+
+@pytest.mark.parametrize("stage", ["influence", "equivariance", "companion"])
+def test_analysis_stages_do_not_import_training(stage):
+    """Influence, equivariance and the companion stage open a trained run through
+    symaudit.runs: none of their modules imports the training stage (the list names them)."""
+    assert _training_importers(stage) == []
+
+
+def test_influence_outputs_record_the_runs_identity(run, tmp_path):
+    """influence-solve and influence-bras write the identity from the checkpoint's record: the
+    seed as an int, a variant under its study name (not the architecture), the batch."""
+    import json
+
+    import xarray as xr
+
+    from symaudit.cli import main
+
+    variant = run["run_dir"] / "variant.pt"
+    record = {"run": {"dataset": "NS", "model": "unet", "name": "unet-aug", "seed": 3}}
+    models.save_checkpoint(variant, run["net"], record)
+    stores = [str(s) for s in run["stores"]]
+    common = ["--run-dir", str(run["run_dir"]), "--stores", *stores, "--time-steps", "2"]
+    common += ["--settings", json.dumps({"damping": {"mode": "relative", "value": 0.1}})]
+    common += ["--device", "cpu"]
+    for checkpoint, model in ((run["checkpoint"], "unet"), (variant, "unet-aug")):
+        solution = tmp_path / model / "solution"
+        assert (
+            main(
+                [
+                    "influence-solve",
+                    "--checkpoint",
+                    str(checkpoint),
+                    *common,
+                    "--batch",
+                    "1",
+                    "--out",
+                    str(solution),
+                ]
+            )
+            == 0
+        )
+        written = json.loads((solution / "settings.json").read_text())
+        assert {k: written[k] for k in ("dataset", "model", "seed", "batch")} == {
+            "dataset": "NS",
+            "model": model,
+            "seed": 3,
+            "batch": 1,
+        }
+        out = tmp_path / model / "e.nc"
+        assert (
+            main(
+                [
+                    "influence-bras",
+                    "--solutions",
+                    str(solution),
+                    "--checkpoint",
+                    str(checkpoint),
+                    *common,
+                    "--set-name",
+                    "d4",
+                    "--elements",
+                    "e",
+                    "r",
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
+        with xr.open_dataset(out) as ds:
+            assert (ds.attrs["dataset"], ds.attrs["model"], int(ds.attrs["seed"])) == (
+                "NS",
+                model,
+                3,
+            )
+            assert ds.attrs["seed"].dtype.kind == "i"  # an int, as training records it
+            assert list(ds["batch"].values) == [1]
+            assert ds["pi_raw"].shape == (2, 1, 2, 3, 2, 3)

@@ -107,7 +107,7 @@ CORE_CODE: tuple[str, ...] = ("groups.py", "datasets.py", "store.py", "settings.
 NOT_CODE: frozenset[str] = frozenset({"training/cli.py", "models/cli.py"})
 STAGE_CODE: dict[str, tuple[str, ...]] = {
     "data": (*CORE_CODE, "data/*.py"),
-    "train": (*CORE_CODE, "losses.py", "runs.py", "models/*.py", "training/*.py"),
+    "train": (*CORE_CODE, "losses.py", "models/*.py", "runs.py", "training/*.py"),
     "influence": (*CORE_CODE, "losses.py", "runs.py", "influence/*.py"),
     "equivariance": (*CORE_CODE, "losses.py", "runs.py", "testing.py", "equivariance/*.py"),
     "aggregate": (*CORE_CODE, "aggregate/*.py"),
@@ -116,7 +116,6 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
         "losses.py",
         "models/*.py",
         "runs.py",
-        "training/_data.py",
         "influence/*.py",
         "companion/*.py",
     ),

@@ -37,7 +37,7 @@ def galerkin_study(tmp_path_factory):
 
 def test_galerkin_stage_is_converged_and_equals_influence_matrix(galerkin_study):
     from symaudit.influence import KetSolution, bra_influence, influence_matrix, solve_kets
-    from symaudit.influence._stage import load_analysis
+    from symaudit.runs import open_run
 
     work, cfg, path = galerkin_study
     ds = xr.open_dataset(path)
@@ -55,7 +55,9 @@ def test_galerkin_stage_is_converged_and_equals_influence_matrix(galerkin_study)
 
         stores = [str(work / f"results/galerkin/data/{f}.zarr") for f in DATASETS["CE"]]
     t = cfg["analysis"]["time_steps"]
-    model, _, channels, _, x, y = load_analysis(run / "final.pt", run, stores, 0, t, "cpu")
+    opened = open_run(run / "final.pt", stores, run, "cpu")
+    model, channels = opened.model, opened.channels
+    x, y = opened.batch(0, t)
     sol = KetSolution.load(work / "results/galerkin/influence/CE/unet/seed0/batch00/solution"
                            / "solution.pt")
     assert sol.kind == "ket_gradients" and all(r.converged for r in sol.records)

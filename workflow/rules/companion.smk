@@ -20,6 +20,7 @@ for _d, _m, _s in runs():  # refuse an epoch training keeps no checkpoint of, be
 rule companion_run:
     input:
         model=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/final.pt",
+        splits=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/splits.json",
         stores=family_stores,
         code=stage_code("companion"),
     output:
@@ -50,6 +51,7 @@ rule companion_tables:
     input:
         influence=[companion_influence_file(d, m, s) for d, m, s in runs()],
         metrics=[f"{RESULTS}/models/{d}/{m}/seed{s}/metrics.csv" for d, m, s in runs()],
+        splits=[f"{RESULTS}/models/{d}/{m}/seed{s}/splits.json" for d, m, s in runs()],
         diagnostics=[f"{RESULTS}/companion/{d}/{m}/seed{s}/diagnostics.nc" for d, m, s in runs()],
         stores=all_stores(),
         code=stage_code("companion"),

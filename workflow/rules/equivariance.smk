@@ -5,6 +5,7 @@
 rule equivariance_errors:
     input:
         model=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/final.pt",
+        splits=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/splits.json",
         stores=family_stores,
         code=stage_code("equivariance"),
     output:
@@ -32,6 +33,7 @@ rule equivariance_errors:
 rule twirl_decomposition:
     input:
         model=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/final.pt",
+        splits=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/splits.json",
         stores=family_stores,
         code=stage_code("equivariance"),
     output:

@@ -5,6 +5,7 @@
 rule influence_solve:
     input:
         model=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/final.pt",
+        splits=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/splits.json",
         stores=family_stores,
         code=stage_code("influence"),
     output:
@@ -33,6 +34,7 @@ rule influence_bras:
             rules.influence_solve.output.solution, batch=analysis_batches(), allow_missing=True
         ),
         model=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/final.pt",
+        splits=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/splits.json",
         stores=family_stores,
         code=stage_code("influence"),
     output:

@@ -9,6 +9,10 @@ rule train_model:
     output:
         model=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/final.pt",
         metrics=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/metrics.csv",
+        # the seeded trajectory lists every analysis reads its batches from; training keeps
+        # them across reruns (it checks them against seed and fractions, and moves them aside
+        # when the run starts afresh), so update() keeps Snakemake from deleting them first
+        splits=update(f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/splits.json"),
         curve=report(
             f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/training_curve.png",
             caption="../report/training_curve.rst",

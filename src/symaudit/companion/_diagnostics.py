@@ -20,6 +20,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,117 @@ def _grid(values: np.ndarray, time_steps: int, classes: int) -> np.ndarray:
     return values.reshape(classes, time_steps, classes, time_steps).transpose(1, 0, 3, 2)
 
 
+@dataclass
+class _Arrays:
+    """The diagnostics' arrays of one run, filled checkpoint by checkpoint (layouts: module
+    docstring); ``time_steps`` T and ``classes`` C of the analysis batches."""
+
+    time_steps: int
+    classes: int
+    eig: np.ndarray  # (epoch, batch, mode), NaN past the rank
+    rank: np.ndarray  # (epoch, batch)
+    top: np.ndarray  # (epoch, batch): lambda_max
+    pi_raw: np.ndarray  # (influence_epoch, batch, bra_time, bra_class, ket_time, ket_class)
+    converged: np.ndarray  # (influence_epoch, batch, ket_time, ket_class)
+    rollout: np.ndarray | None = None  # (batch, class, start, horizon)
+
+    @classmethod
+    def empty(cls, epochs: int, earlier: int, batches: int, time_steps: int, classes: int):
+        t, c = time_steps, classes
+        return cls(
+            time_steps=t,
+            classes=c,
+            eig=np.full((epochs, batches, c * t), np.nan),
+            rank=np.zeros((epochs, batches), dtype=np.int64),
+            top=np.zeros((epochs, batches)),
+            pi_raw=np.zeros((earlier, batches, t, c, t, c)),
+            converged=np.zeros((earlier, batches, t, c), dtype=bool),
+        )
+
+    def measure(self, i: int, epoch: int, model, trajectories, batches, influence) -> None:
+        """Epoch row ``i`` from that checkpoint's ``model``: per analysis batch (``trajectories``
+        of :func:`analysis_trajectories`) the gradient-span spectrum and, with ``influence``
+        (the solve's keywords; None at the last epoch), the raw identity influence Π and which
+        kets converged."""
+        import torch
+
+        from symaudit.influence import influence_matrix
+
+        from ._spectrum import gradient_span_spectrum
+
+        t, c = self.time_steps, self.classes
+        param = next(model.parameters())
+        for k, traj in enumerate(trajectories):
+            traj = torch.as_tensor(traj[:, : t + 1]).to(device=param.device, dtype=param.dtype)
+            x = traj[:, :t].reshape(-1, *traj.shape[2:])  # example n = t + T · class
+            y = traj[:, 1:].reshape(-1, *traj.shape[2:])
+            clock = time.perf_counter()
+            found = gradient_span_spectrum(model, x, y)
+            _LOG.info(
+                f"epoch {epoch} batch {batches[k]}: spectrum (rank {found['rank']}) "
+                f"{time.perf_counter() - clock:.1f} s"
+            )
+            self.eig[i, k, : found["rank"]] = found["eigenvalues"]
+            self.rank[i, k], self.top[i, k] = found["rank"], found["lambda_max"]
+            if influence is None:
+                continue
+            result = influence_matrix(model, x, x, y, x, y, **influence)
+            _LOG.info(
+                f"epoch {epoch} batch {batches[k]}: identity influence "
+                f"{time.perf_counter() - clock:.1f} s (spectrum included)"
+            )
+            self.pi_raw[i, k] = _grid(result.values.double().cpu().numpy(), t, c)
+            ok = np.array([r.converged for r in result.records]).reshape(c, t).T
+            self.converged[i, k] = ok
+
+    def dataset(
+        self, batches, class_names, epochs, earlier, *, train_transitions, last_epoch, damping: str
+    ):
+        """The ``xarray.Dataset`` of the module docstring (``damping``: the influence
+        settings' damping, recorded as text)."""
+        import xarray as xr
+
+        from ._spectrum import ENERGY
+
+        t = self.time_steps
+        data = {
+            "rollout_error": (("batch", "class", "start", "horizon"), self.rollout),
+            "eigenvalue": (("epoch", "batch", "mode"), self.eig),
+            "rank": (("epoch", "batch"), self.rank),
+            "lambda_max": (("epoch", "batch"), self.top),
+        }
+        coords = {
+            "batch": list(batches),
+            "class": class_names,
+            "start": np.arange(t),
+            "horizon": np.arange(1, self.rollout.shape[3] + 1),
+            "epoch": epochs,
+            "mode": np.arange(self.classes * t),
+        }
+        if earlier:
+            dims = ("influence_epoch", "batch", "bra_time", "bra_class", "ket_time", "ket_class")
+            data["pi_raw"] = (dims, self.pi_raw)
+            data["ket_converged"] = (dims[:2] + dims[4:], self.converged)
+            coords.update(
+                influence_epoch=list(earlier),
+                bra_time=np.arange(t),
+                ket_time=np.arange(t),
+                bra_class=class_names,
+                ket_class=class_names,
+            )
+        attrs = {
+            "train_transitions": int(train_transitions),
+            "last_epoch": int(last_epoch),
+            "rollout_error": "cumulative one-step SMSE of final.pt's rollout from the true "
+            "state at `start` (NaN past the stores' frames)",
+            "eigenvalue": "of Q (J^T J / D) Q^T, Q the span of the per-example SMSE "
+            f"gradients (energy rule {ENERGY:g}), descending, NaN past the rank",
+            "pi_raw": "raw identity influence of the earlier epochs' checkpoints",
+            "damping": damping,
+        }
+        return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
 def run_diagnostics(
     run_dir: str | os.PathLike,
     stores: Sequence[str | os.PathLike],
@@ -61,112 +173,37 @@ def run_diagnostics(
 
     ``influence``: the influence settings resolved by the influence stage
     (``symaudit.influence._stage.resolve_settings``), one damping value."""
-    import torch
-    import xarray as xr
-
-    from symaudit.influence import influence_matrix
+    from symaudit._device import choose_device
+    from symaudit.influence import SolveOptions
     from symaudit.models import load_checkpoint
 
     from ._rollout import rollout_errors
     from ._run import analysis_trajectories
-    from ._spectrum import ENERGY, gradient_span_spectrum
 
     if any(e >= last_epoch for e in earlier_epochs):
         raise ValueError(f"earlier epochs {list(earlier_epochs)} must be below {last_epoch}")
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = choose_device(device)
     t = int(time_steps)
+    solve = SolveOptions.keywords(influence)
     trajectories = [analysis_trajectories(run_dir, stores, b) for b in batches]
     epochs = [*earlier_epochs, last_epoch]
-    c = len(stores)  # classes: 3, the validation group NSK 1
-    n = c * t
-    eig = np.full((len(epochs), len(batches), n), np.nan)
-    rank = np.zeros((len(epochs), len(batches)), dtype=np.int64)
-    top = np.zeros((len(epochs), len(batches)))
-    pi_raw = np.zeros((len(earlier_epochs), len(batches), t, c, t, c))
-    converged = np.zeros((len(earlier_epochs), len(batches), t, c), dtype=bool)
-    rollout = None
+    arrays = _Arrays.empty(len(epochs), len(earlier_epochs), len(batches), t, len(stores))
     for i, epoch in enumerate(epochs):
         model, _ = load_checkpoint(checkpoint_path(run_dir, epoch, last_epoch))
         model = model.to(device).eval()
-        param = next(model.parameters())
-        if epoch == last_epoch:
+        last = epoch == last_epoch
+        if last:
             clock = time.perf_counter()
-            rollout = np.stack([rollout_errors(model, traj, t) for traj in trajectories])
+            arrays.rollout = np.stack([rollout_errors(model, traj, t) for traj in trajectories])
             _LOG.info(f"epoch {epoch}: rollouts {time.perf_counter() - clock:.1f} s")
-        for k, traj in enumerate(trajectories):
-            traj = torch.as_tensor(traj[:, : t + 1]).to(device=param.device, dtype=param.dtype)
-            x = traj[:, :t].reshape(-1, *traj.shape[2:])  # example n = t + T · class
-            y = traj[:, 1:].reshape(-1, *traj.shape[2:])
-            clock = time.perf_counter()
-            found = gradient_span_spectrum(model, x, y)
-            _LOG.info(
-                f"epoch {epoch} batch {batches[k]}: spectrum (rank {found['rank']}) "
-                f"{time.perf_counter() - clock:.1f} s"
-            )
-            eig[i, k, : found["rank"]] = found["eigenvalues"]
-            rank[i, k], top[i, k] = found["rank"], found["lambda_max"]
-            if epoch == last_epoch:
-                continue
-            result = influence_matrix(
-                model,
-                x,
-                x,
-                y,
-                x,
-                y,
-                damping=influence["damping"],
-                rtol=influence["rtol"],
-                normalization=influence["normalization"],
-                method=influence["method"],
-                preconditioner_rank=influence["preconditioner_rank"],
-                max_iterations=influence["max_iterations"],
-                fail_on_unconverged=influence["fail_on_unconverged"],
-                galerkin_energy=influence["galerkin_energy"],
-            )
-            _LOG.info(
-                f"epoch {epoch} batch {batches[k]}: identity influence "
-                f"{time.perf_counter() - clock:.1f} s (spectrum included)"
-            )
-            pi_raw[i, k] = _grid(result.values.double().cpu().numpy(), t, c)
-            ok = np.array([r.converged for r in result.records]).reshape(c, t).T
-            converged[i, k] = ok
+        arrays.measure(i, epoch, model, trajectories, batches, None if last else solve)
     classes = [Path(p).name.removesuffix(".zarr") for p in stores]
-    data = {
-        "rollout_error": (("batch", "class", "start", "horizon"), rollout),
-        "eigenvalue": (("epoch", "batch", "mode"), eig),
-        "rank": (("epoch", "batch"), rank),
-        "lambda_max": (("epoch", "batch"), top),
-    }
-    coords = {
-        "batch": list(batches),
-        "class": classes,
-        "start": np.arange(t),
-        "horizon": np.arange(1, rollout.shape[3] + 1),
-        "epoch": epochs,
-        "mode": np.arange(n),
-    }
-    if earlier_epochs:
-        dims = ("influence_epoch", "batch", "bra_time", "bra_class", "ket_time", "ket_class")
-        data["pi_raw"] = (dims, pi_raw)
-        data["ket_converged"] = (("influence_epoch", "batch", "ket_time", "ket_class"), converged)
-        coords.update(
-            influence_epoch=list(earlier_epochs),
-            bra_time=np.arange(t),
-            ket_time=np.arange(t),
-            bra_class=classes,
-            ket_class=classes,
-        )
-    return xr.Dataset(
-        data,
-        coords=coords,
-        attrs={
-            "train_transitions": int(train_transitions),
-            "last_epoch": int(last_epoch),
-            "rollout_error": "cumulative one-step SMSE of final.pt's rollout from the true "
-            "state at `start` (NaN past the stores' frames)",
-            "eigenvalue": "of Q (J^T J / D) Q^T, Q the span of the per-example SMSE "
-            f"gradients (energy rule {ENERGY:g}), descending, NaN past the rank",
-            "pi_raw": "raw identity influence of the earlier epochs' checkpoints",
-            "damping": str(dict(influence["damping"])),
-        },
+    return arrays.dataset(
+        batches,
+        classes,
+        epochs,
+        earlier_epochs,
+        train_transitions=train_transitions,
+        last_epoch=last_epoch,
+        damping=str(dict(influence["damping"])),
     )

@@ -1,5 +1,6 @@
-"""What the companion stage reads from a trained run, through the training stage's own helpers
-(one place, so a shared run loader can replace it)."""
+"""What the companion stage reads from a trained run's data: its analysis trajectories, through
+:mod:`symaudit.runs` (the run's persisted splits and the analysis batches every stage uses).
+Imported by the workflow (``symaudit.companion.TABLES``), so torch is imported only on use."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ def analysis_trajectories(
     class, from the run's persisted ``splits.json``): (class, frames, channel, y, x) float32,
     frames ``0 .. frames - 1`` (None: every frame of the stores).  The influence stage's
     inputs are frames ``0 .. T - 1``: example n = t + T · class is ``[class, t]``."""
+    from symaudit.runs import analysis_batch, load_splits  # torch: not at workflow parse time
     from symaudit.store import open_store
-    from symaudit.training import analysis_batch, load_splits
 
     if frames is None:
         frames = min(open_store(p).shape[1] for p in stores)

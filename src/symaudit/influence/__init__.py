@@ -24,6 +24,7 @@ Building blocks: :class:`GaussNewtonOperator` (matrix-free M), :func:`block_cg`,
 from symaudit.influence._bras import InfluenceResult, bra_influence, influence_matrix
 from symaudit.influence._galerkin import GalerkinKets, GalerkinResult
 from symaudit.influence._gradients import BRA_LOSSES, per_example_gradients
+from symaudit.influence._linalg import orthonormalize
 from symaudit.influence._operator import GaussNewtonOperator, ParameterSpace, gram, row_norms
 from symaudit.influence._solution import (
     Damping,
@@ -33,14 +34,8 @@ from symaudit.influence._solution import (
     KetSolution,
 )
 from symaudit.influence._solve import METHODS, SolveOptions, solve_kets
-from symaudit.influence._solver import (
-    NystromPreconditioner,
-    SolveStats,
-    block_cg,
-    lanczos_lambda_max,
-    lockstep_cg,
-    orthonormalize,
-)
+from symaudit.influence._solver import SolveStats, block_cg, lockstep_cg
+from symaudit.influence._spectral import NystromPreconditioner, lanczos_lambda_max
 from symaudit.influence._standardise import STANDARDISE_EPS, standardise
 
 __all__ = [

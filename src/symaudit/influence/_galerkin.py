@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from symaudit.influence._linalg import spd_solve, sym
 from symaudit.influence._operator import GaussNewtonOperator, gram, row_norms
 from symaudit.influence._solution import KetSolution
 from symaudit.influence._solution import check_parameters as _check_parameters
-from symaudit.influence._solver import _spd_solve, _sym
 
 __all__ = ["GalerkinKets", "GalerkinResult"]
 
@@ -36,14 +36,14 @@ def _span_basis(K: torch.Tensor, energy: float, rank_tol: float) -> torch.Tensor
     largest); the second re-normalises (W K Wᵀ = I to fp64 rounding).  Working in coefficient
     space never forms Q, so the Jacobian products of S can be cached and reused.
     """
-    evals, evecs = torch.linalg.eigh(_sym(K))
+    evals, evecs = torch.linalg.eigh(sym(K))
     evals, evecs = evals.flip(0), evecs.flip(1)
     k = _energy_rank(evals, energy)
     if k == 0:
         return K.new_zeros(0, K.shape[0])
     keep = evals[:k] > (rank_tol**2) * float(evals[0])
     W = (evecs[:, :k][:, keep] / evals[:k][keep].sqrt()).T
-    e2, v2 = torch.linalg.eigh(_sym(W @ K @ W.T))
+    e2, v2 = torch.linalg.eigh(sym(W @ K @ W.T))
     return (v2 / e2.clamp_min(torch.finfo(e2.dtype).tiny).sqrt()).T @ W
 
 
@@ -182,9 +182,9 @@ class GalerkinKets:
             K, KJ = self.K, self.KJ
         jvps = op.jvps - jvps0
         W = _span_basis(K, energy, rank_tol)  # (k, m)
-        H = _sym(op.scale * (W @ KJ @ W.T) + lam * (W @ K @ W.T))
+        H = sym(op.scale * (W @ KJ @ W.T) + lam * (W @ K @ W.T))
         C = K[:n] @ W.T  # (n, k): Q G_ket
-        Y = _spd_solve(H, C.T)  # (k, n)
+        Y = spd_solve(H, C.T)  # (k, n)
         sub = (C.T - H @ Y).norm(dim=0) / C.norm(dim=1).clamp_min(torch.finfo(C.dtype).tiny)
         Z = (W.T @ Y).T  # (n, m): x_j = Σ_i Z[j, i] S_i, S = [G_ket; G_bra]
         Zk, Zb = Z[:, :n], Z[:, n:]

@@ -29,14 +29,28 @@ from symaudit.influence._solution import (
     _stats_records,
     _unconverged_message,
 )
-from symaudit.influence._solver import NystromPreconditioner, SolveStats
+from symaudit.influence._solver import SolveStats
+from symaudit.influence._spectral import NystromPreconditioner, lanczos_lambda_max
 from symaudit.settings import INFLUENCE
 
-__all__ = ["METHODS", "SolveOptions", "solve_kets"]
+__all__ = ["METHODS", "SETTINGS_KEYS", "SolveOptions", "solve_kets"]
 
 #: solver methods: block CG (default), lock-step CG ("cg"), one RHS at a time, the reference's
 #: gradient-span Galerkin inverse
 METHODS = ("block_cg", "cg", "sequential_cg", "galerkin")
+
+#: the solve's settings that a study's ``influence`` section sets (its other keys,
+#: ``include_unconverged`` and ``galerkin_reference``, concern the bras)
+SETTINGS_KEYS = (
+    "damping",
+    "rtol",
+    "normalization",
+    "method",
+    "preconditioner_rank",
+    "max_iterations",
+    "fail_on_unconverged",
+    "galerkin_energy",
+)
 
 
 @dataclass(frozen=True)
@@ -141,6 +155,24 @@ class SolveOptions:
     def names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
 
+    @staticmethod
+    def keywords(settings: Mapping) -> dict:
+        """The :data:`SETTINGS_KEYS` of a RESOLVED ``influence`` section
+        (``symaudit.influence._stage.resolve_settings``) as keywords of :func:`solve_kets` or
+        :func:`~symaudit.influence.influence_matrix`."""
+        missing = [k for k in SETTINGS_KEYS if k not in settings]
+        if missing:
+            raise ValueError(
+                f"influence settings: {', '.join(missing)} missing (resolve them first)"
+            )
+        return {k: settings[k] for k in SETTINGS_KEYS}
+
+    @classmethod
+    def from_settings(cls, settings: Mapping, **overrides) -> SolveOptions:
+        """The options a resolved ``influence`` section sets (:meth:`keywords`), plus
+        ``overrides`` (e.g. ``galerkin_defer``, ``meta``)."""
+        return cls(**{**cls.keywords(settings), **overrides})
+
 
 @dataclass
 class _Problem:
@@ -187,7 +219,7 @@ def _prepare(
     lambda_max = o.lambda_max
     if lambda_max is None and (path.needs_lambda_max or o.estimate_lambda_max):
         t0 = time.perf_counter()
-        lambda_max, products = _solver.lanczos_lambda_max(
+        lambda_max, products = lanczos_lambda_max(
             op.mm, op.size, dtype=op.dtype, device=op.device, steps=o.lanczos_steps, seed=o.seed
         )
         setup.update(lambda_max_seconds=time.perf_counter() - t0, lambda_max_matvecs=products)

@@ -15,9 +15,9 @@ docs/algorithms.md §6.3.  In short:
 * both start from x₀ = 0 unless given a start, stop on the MAX over columns of the recursive
   relative residual ‖b − Ax‖/‖b‖ ≤ rtol (unsquared), recompute the TRUE residual at exit and
   restart from the current X if any column fails (fp32 recursions drift from κ ≳ 1e5).
-* :class:`NystromPreconditioner` — randomized Nyström (Frangella, Tropp & Udell 2023), built once
-  per metric from ``rank`` products and shared by every right-hand side.
-* :func:`lanczos_lambda_max` — λ_max of M for relative damping and diagnostics.
+
+Their preconditioner and λ_max come from :mod:`symaudit.influence._spectral`
+(:class:`NystromPreconditioner`, :func:`lanczos_lambda_max`).
 
 Both solvers log their progress to ``symaudit.influence`` (INFO): iteration, max / median
 relative residual, columns still above rtol, products and time — after the first iteration,
@@ -27,26 +27,16 @@ every ``PROGRESS_EVERY`` iterations and at least every ``PROGRESS_SECONDS``, and
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from symaudit.influence._linalg import Apply, orthonormalize, spd_solve, sym
 from symaudit.influence._operator import gram, row_norms
 
-__all__ = [
-    "NystromPreconditioner",
-    "SolveStats",
-    "block_cg",
-    "lanczos_lambda_max",
-    "lockstep_cg",
-    "orthonormalize",
-]
-
-Apply = Callable[[torch.Tensor], torch.Tensor]
+__all__ = ["SolveStats", "block_cg", "lockstep_cg"]
 
 log = logging.getLogger("symaudit.influence")
 
@@ -55,48 +45,6 @@ log = logging.getLogger("symaudit.influence")
 #: paper-scale solves show in the rule's log how far they are (the numbers are not touched)
 PROGRESS_EVERY = 10
 PROGRESS_SECONDS = 60.0
-
-
-# --- linear-algebra helpers ---------------------------------------------------------------------
-
-
-def _sym(a: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (a + a.T)
-
-
-def orthonormalize(W: torch.Tensor, rank_tol: float = 1e-6, passes: int = 2) -> torch.Tensor:
-    """Orthonormal row basis of span(rows of W), dropping numerically dependent directions.
-
-    W (m, P) -> Q (k, P), k ≤ m.  Each pass eigen-decomposes the fp64 Gram matrix W Wᵀ and keeps
-    the directions whose singular value exceeds ``rank_tol`` × the largest; the second pass
-    repairs the orthonormality lost by forming Q in the working precision (CholQR2-style).
-    Never forms a fp64 copy of W, so it scales to P ~ 10^7.
-    """
-    Q = W
-    for i in range(passes):
-        if Q.shape[0] == 0:
-            return Q
-        G = _sym(gram(Q, Q))
-        evals, evecs = torch.linalg.eigh(G)
-        top = float(evals[-1]) if evals.numel() else 0.0
-        if not top > 0.0:
-            return Q[:0]
-        # first pass: the rank decision; later passes only re-normalise what survived
-        cut = (rank_tol**2) * top if i == 0 else 1e-2 * top * torch.finfo(torch.float64).eps
-        keep = evals > cut
-        T = evecs[:, keep] / evals[keep].sqrt()  # (m, k)
-        Q = T.T.to(W.dtype) @ Q
-    return Q
-
-
-def _spd_solve(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-    """Solve A X = B for a small fp64 SPD A (Cholesky; eigen pseudo-inverse if that fails)."""
-    L, info = torch.linalg.cholesky_ex(A)
-    if int(info) == 0:
-        return torch.cholesky_solve(B, L)
-    evals, evecs = torch.linalg.eigh(A)
-    inv = torch.where(evals > evals[-1] * 1e-14, 1.0 / evals, torch.zeros_like(evals))
-    return evecs @ (inv[:, None] * (evecs.T @ B))
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -166,16 +114,42 @@ class _Progress:
         log.info(
             "%s iteration %d: relative residual max %.3e, median %.3e; %d/%d columns above "
             "rtol %.1e; %d products, %.1f s",
-            self.name, it, float(np.max(rel)), float(np.median(rel)),
-            int(np.sum(rel > self.rtol)), self.n, self.rtol, self.counter.count, now - self.t0,
+            self.name,
+            it,
+            float(np.max(rel)),
+            float(np.median(rel)),
+            int(np.sum(rel > self.rtol)),
+            self.n,
+            self.rtol,
+            self.counter.count,
+            now - self.t0,
         )
+
+
+@dataclass
+class _Loop:
+    """What the inner recursion of either solver shares over one solve, restarts included."""
+
+    bnorm: np.ndarray  # (n,) ‖b_j‖ (1 where b_j = 0): relative residuals are ‖r_j‖ / bnorm_j
+    rtol: float
+    max_iterations: int
+    progress: _Progress
+    iterations: np.ndarray  # (n,) int: iteration at which each column last reached rtol
+    history: list[float] = field(default_factory=list)  # max relative residual per iteration
+    it: int = 0  # iterations so far
+
+    def record(self, rel: np.ndarray) -> None:
+        """After iteration ``it``: the max relative residual into the history, and the log."""
+        self.history.append(float(rel.max()))
+        self.progress(self.it, rel)
 
 
 # --- block CG -----------------------------------------------------------------------------------
 
 
-def _solve_driver(inner, A: Apply, B, *, rtol, max_iterations, x0, max_restarts, **kw):
-    """Common frame: x₀, the inner recursion, true residual at exit, restarts."""
+def _solve_driver(inner, A: Apply, B, *, rtol, max_iterations=500, x0=None, max_restarts=2, **kw):
+    """Common frame of both solvers: x₀, the inner recursion (``kw``: its own keywords, e.g.
+    ``precond``), true residual at exit, restarts.  The defaults are :func:`block_cg`'s."""
     t0 = time.perf_counter()
     if B.ndim != 2:
         raise ValueError(f"right-hand sides must be a (n, P) block, got {tuple(B.shape)}")
@@ -193,35 +167,44 @@ def _solve_driver(inner, A: Apply, B, *, rtol, max_iterations, x0, max_restarts,
         X = x0.to(dtype=B.dtype, device=B.device).clone()
         R = B - A(X)
     iterations = np.zeros(n, dtype=np.int64)
-    history: list[float] = []
-    state = {"it": 0, "progress": _Progress(name, n, rtol, A)}
+    loop = _Loop(safe_bnorm, rtol, max_iterations, _Progress(name, n, rtol, A), iterations)
     restarts = 0
     while True:
-        rel_rec = inner(
-            A, X, R, safe_bnorm, rtol=rtol, max_iterations=max_iterations, state=state,
-            iterations=iterations, history=history, **kw,
-        )
+        rel_rec = inner(A, X, R, loop, **kw)
         # the recursive residual drifts from the true one in finite precision (and lies for a
         # start like x0 = b): always recompute it, and restart from X if any column fails
         R_true = B - A(X)
         res = row_norms(R_true).cpu().numpy()
         rel_true = res / safe_bnorm
         done = rel_true <= rtol
-        if done.all() or restarts >= max_restarts or state["it"] >= max_iterations:
+        if done.all() or restarts >= max_restarts or loop.it >= max_iterations:
             break
         R = R_true
         restarts += 1
         log.info(
             "%s: true relative residual max %.3e above rtol %.1e after %d iterations; "
-            "restart %d of at most %d", name, float(rel_true.max()), rtol, state["it"],
-            restarts, max_restarts,
+            "restart %d of at most %d",
+            name,
+            float(rel_true.max()),
+            rtol,
+            loop.it,
+            restarts,
+            max_restarts,
         )
     never = rel_true > rtol
-    iterations[never] = state["it"]
+    iterations[never] = loop.it
     log.info(
         "%s done: %d iterations, %d restarts, %d products, %.1f s; true relative residual "
-        "max %.3e, %d/%d columns converged (rtol %.1e)", name, state["it"], restarts, A.count,
-        time.perf_counter() - t0, float(rel_true.max()), int(np.sum(~never)), n, rtol,
+        "max %.3e, %d/%d columns converged (rtol %.1e)",
+        name,
+        loop.it,
+        restarts,
+        A.count,
+        time.perf_counter() - t0,
+        float(rel_true.max()),
+        int(np.sum(~never)),
+        n,
+        rtol,
     )
     stats = SolveStats(
         iterations=iterations,
@@ -230,19 +213,19 @@ def _solve_driver(inner, A: Apply, B, *, rtol, max_iterations, x0, max_restarts,
         residual_norms=res,
         rhs_norms=bnorm,
         converged=rel_true <= rtol,
-        total_iterations=state["it"],
+        total_iterations=loop.it,
         matvecs=A.count,
         restarts=restarts,
         wall_time=time.perf_counter() - t0,
-        history=history,
+        history=loop.history,
     )
     return X, stats
 
 
-def _block_cg_inner(
-    A, X, R, bnorm, *, rtol, max_iterations, state, iterations, history,
-    precond=None, rank_tol=1e-6,
-):
+def _block_cg_inner(A, X, R, loop: _Loop, precond=None, rank_tol=1e-6):
+    """Block CG from the current X (n, P) and residual R (n, P), both updated in place, until
+    every column is within ``loop.rtol`` or the iterations run out; (n,) relative residuals."""
+    rtol, bnorm = loop.rtol, loop.bnorm
     rel = row_norms(R).cpu().numpy() / bnorm
     active = rel > rtol
     if not active.any():
@@ -250,25 +233,24 @@ def _block_cg_inner(
     act = torch.as_tensor(np.flatnonzero(active), device=R.device)
     Z = precond(R[act]) if precond is not None else R[act]
     P = orthonormalize(Z, rank_tol)
-    while state["it"] < max_iterations and P.shape[0] > 0:
+    while loop.it < loop.max_iterations and P.shape[0] > 0:
         Q = A(P)
-        state["it"] += 1
-        delta = _sym(gram(P, Q))  # Pᵀ A P, k × k
-        alpha = _spd_solve(delta, gram(P, R))  # k × n: A-optimal step for EVERY column
+        loop.it += 1
+        delta = sym(gram(P, Q))  # Pᵀ A P, k × k
+        alpha = spd_solve(delta, gram(P, R))  # k × n: A-optimal step for EVERY column
         a32 = alpha.T.to(R.dtype)
         X.add_(a32 @ P)
         R.sub_(a32 @ Q)
         rel = row_norms(R).cpu().numpy() / bnorm
-        history.append(float(rel.max()))
-        state["progress"](state["it"], rel)
+        loop.record(rel)
         newly = (rel <= rtol) & active
-        iterations[newly] = state["it"]
+        loop.iterations[newly] = loop.it
         active = rel > rtol  # a column may come back if round-off pushes it over again
         if not active.any():
             break
         act = torch.as_tensor(np.flatnonzero(active), device=R.device)
         Z = precond(R[act]) if precond is not None else R[act]
-        beta = _spd_solve(delta, gram(Q, Z))  # k × m: makes the new block A-conjugate to P
+        beta = spd_solve(delta, gram(Q, Z))  # k × m: makes the new block A-conjugate to P
         P = orthonormalize(Z - beta.T.to(R.dtype) @ P, rank_tol)
     return rel
 
@@ -312,8 +294,15 @@ def block_cg(
     stats : SolveStats
     """
     return _solve_driver(
-        _block_cg_inner, A, B, rtol=rtol, max_iterations=max_iterations, x0=x0,
-        max_restarts=max_restarts, precond=precond, rank_tol=rank_tol,
+        _block_cg_inner,
+        A,
+        B,
+        rtol=rtol,
+        max_iterations=max_iterations,
+        x0=x0,
+        max_restarts=max_restarts,
+        precond=precond,
+        rank_tol=rank_tol,
     )
 
 
@@ -324,9 +313,9 @@ def _rowdot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a.double() * b.double()).sum(dim=1)
 
 
-def _lockstep_inner(
-    A, X, R, bnorm, *, rtol, max_iterations, state, iterations, history, precond=None,
-):
+def _lockstep_inner(A, X, R, loop: _Loop, precond=None):
+    """Per-column CG, the active columns side by side; as :func:`_block_cg_inner`."""
+    rtol, bnorm = loop.rtol, loop.bnorm
     rel = row_norms(R).cpu().numpy() / bnorm
     active = np.flatnonzero(rel > rtol)
     if active.size == 0:
@@ -335,19 +324,18 @@ def _lockstep_inner(
     Z = precond(R[idx]) if precond is not None else R[idx].clone()
     D = Z.clone()  # search directions of the active columns
     rz = _rowdot(R[idx], Z)
-    while state["it"] < max_iterations:
+    while loop.it < loop.max_iterations:
         Q = A(D)
-        state["it"] += 1
+        loop.it += 1
         alpha = rz / _rowdot(D, Q)
         a32 = alpha.to(R.dtype)[:, None]
         X[idx] += a32 * D
         R[idx] -= a32 * Q
         rel_act = row_norms(R[idx]).cpu().numpy() / bnorm[active]
         rel[active] = rel_act
-        history.append(float(rel.max()))
-        state["progress"](state["it"], rel)
+        loop.record(rel)
         keep = rel_act > rtol
-        iterations[active[~keep]] = state["it"]
+        loop.iterations[active[~keep]] = loop.it
         if not keep.any():
             break
         # finished columns leave the products (they cost nothing any more)
@@ -361,146 +349,8 @@ def _lockstep_inner(
     return rel
 
 
-def lockstep_cg(
-    A: Apply,
-    B: torch.Tensor,
-    *,
-    rtol: float,
-    max_iterations: int = 500,
-    precond: Apply | None = None,
-    x0: torch.Tensor | None = None,
-    max_restarts: int = 2,
-) -> tuple[torch.Tensor, SolveStats]:
-    """Per-column (preconditioned) CG, all columns side by side; same contract as
-    :func:`block_cg` (``max_iterations`` counts iterations of the lock-step loop)."""
-    return _solve_driver(
-        _lockstep_inner, A, B, rtol=rtol, max_iterations=max_iterations, x0=x0,
-        max_restarts=max_restarts, precond=precond,
-    )
-
-
-# --- randomized Nyström preconditioner ----------------------------------------------------------
-
-
-class NystromPreconditioner:
-    """Randomized Nyström approximation M ≈ U diag(Λ̂) Uᵀ and the preconditioner it defines.
-
-    Built once per metric (independent of the damping): Ω (rank, P) random orthonormal rows,
-    Y = M Ω, shift ν = √P·eps·‖Y‖_F for stability, and a Rayleigh–Ritz step in an orthonormal
-    basis of span(Y) — which keeps U orthonormal to working precision, so the preconditioner
-    stays SPD even when λ/λ̂₁ is tiny.  For a damping μ it applies
-
-        P⁻¹ r = r + U ((λ̂_r + μ)/(Λ̂ + μ) − 1) Uᵀ r
-
-    (Frangella, Tropp & Udell 2023).  λ̂_r/μ is the diagnostic: ≲ 1 means the sketch captured
-    every eigenvalue above the damping.
-
-    Parameters
-    ----------
-    matmat : callable
-        Undamped row-block product V (k, P) -> M V.
-    size : int
-        P.
-    rank : int
-        Sketch size (products spent on the build).
-    dtype, device
-        Of the vectors.
-    seed : int
-        Seed of the random test matrix.
-    """
-
-    def __init__(self, matmat: Apply, size: int, rank: int, *, dtype, device, seed: int = 0):
-        if rank < 1:
-            raise ValueError(f"Nyström rank must be >= 1, got {rank}")
-        t0 = time.perf_counter()
-        rank = min(int(rank), size)
-        gen = torch.Generator(device="cpu").manual_seed(int(seed))
-        omega = torch.randn(rank, size, generator=gen, dtype=torch.float64)
-        omega = orthonormalize(omega.to(dtype=dtype, device=device))
-        Y = matmat(omega)
-        yf = float(row_norms(Y).square().sum().sqrt())
-        nu = math.sqrt(size) * torch.finfo(dtype).eps * yf
-        Y = Y + nu * omega
-        basis = orthonormalize(Y)  # (k, P), span(Y_ν)
-        S = _sym(gram(omega, Y))  # Ωᵀ Y_ν = Ωᵀ M Ω + ν I, SPD
-        T = gram(basis, Y)  # (k, r)
-        K = _sym(T @ _spd_solve(S, T.T))  # the Nyström approximation in the basis
-        evals, evecs = torch.linalg.eigh(K)
-        order = torch.argsort(evals, descending=True)
-        evals, evecs = evals[order], evecs[:, order]
-        lam = (evals - nu).clamp_min(0.0)
-        keep = lam > 0
-        self.eigenvalues: torch.Tensor = lam[keep]  # fp64, descending
-        self.U: torch.Tensor = evecs[:, keep].T.to(dtype) @ basis  # (k, P) orthonormal rows
-        self.rank = int(self.eigenvalues.numel())
-        self.requested_rank = rank
-        self.shift = nu
-        self.build_matvecs = rank
-        self.build_seconds = time.perf_counter() - t0
-
-    @property
-    def lambda_max(self) -> float:
-        """Largest Nyström eigenvalue: a lower bound on λ_max(M)."""
-        return float(self.eigenvalues[0]) if self.rank else 0.0
-
-    @property
-    def lambda_min(self) -> float:
-        """Smallest retained Nyström eigenvalue λ̂_r."""
-        return float(self.eigenvalues[-1]) if self.rank else 0.0
-
-    def for_damping(self, mu: float) -> Apply:
-        """The preconditioner P⁻¹ for M + μI, as a row-block map."""
-        if not mu > 0:
-            raise ValueError(f"the Nyström preconditioner needs a positive damping, got {mu}")
-        if self.rank == 0:
-            return lambda R: R
-        coef = (self.lambda_min + mu) / (self.eigenvalues + mu) - 1.0  # (k,) in (-1, 0]
-        U = self.U
-
-        def apply(R: torch.Tensor) -> torch.Tensor:
-            C = gram(R, U) * coef  # (m, k) fp64
-            return R + C.to(R.dtype) @ U
-
-        return apply
-
-
-# --- λ_max -------------------------------------------------------------------------------------
-
-
-def lanczos_lambda_max(
-    matmat: Apply, size: int, *, dtype, device, steps: int = 30, tol: float = 1e-6,
-    seed: int = 0,
-) -> tuple[float, int]:
-    """Largest eigenvalue of a symmetric PSD operator by Lanczos with full re-orthogonalisation.
-
-    Returns ``(estimate, products)``.  The top Ritz value converges fast on the GGN's
-    outlier-dominated spectrum; iteration stops when it changes by less than ``tol`` relative.
-    The estimate is a lower bound (a Ritz value).
-    """
-    gen = torch.Generator(device="cpu").manual_seed(int(seed))
-    q = torch.randn(1, size, generator=gen, dtype=torch.float64).to(dtype=dtype, device=device)
-    q = q / float(row_norms(q)[0])
-    basis = [q]
-    alphas: list[float] = []
-    betas: list[float] = []
-    prev = 0.0
-    theta = 0.0
-    products = 0
-    for k in range(min(steps, size)):
-        w = matmat(basis[-1])
-        products += 1
-        alphas.append(float(gram(basis[-1], w)[0, 0]))
-        Qb = torch.cat(basis)
-        for _ in range(2):  # full re-orthogonalisation, twice is enough
-            w = w - gram(w, Qb).to(dtype) @ Qb
-        beta = float(row_norms(w)[0])
-        T = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
-        theta = float(np.linalg.eigvalsh(T)[-1])
-        if k > 0 and abs(theta - prev) <= tol * abs(theta):
-            break
-        prev = theta
-        if beta <= 1e-12 * max(abs(theta), 1e-300):
-            break  # invariant subspace found: theta is exact
-        betas.append(beta)
-        basis.append(w / beta)
-    return theta, products
+def lockstep_cg(A: Apply, B: torch.Tensor, **options) -> tuple[torch.Tensor, SolveStats]:
+    """Per-column (preconditioned) CG, all columns side by side; the contract and keywords of
+    :func:`block_cg` but ``rank_tol`` (``max_iterations`` counts iterations of the lock-step
+    loop)."""
+    return _solve_driver(_lockstep_inner, A, B, **options)

@@ -1,15 +1,15 @@
-"""Shared pieces of the influence stage's two commands: settings, the model and its analysis
-batch.  Kept here so ``influence-solve`` and ``influence-bras`` load them the same way."""
+"""Shared pieces of the influence stage's two commands: settings and the solutions on disk.
+Kept here so ``influence-solve`` and ``influence-bras`` read them the same way (the trained
+run itself is opened by :func:`symaudit.runs.open_run`)."""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping
 from pathlib import Path
 
-import torch
-
-from symaudit._device import default_device
 from symaudit.settings import (
+    ANALYSIS,
     DAMPING_BY_METHOD,
     INFLUENCE,
     WORKFLOW_ONLY,
@@ -49,40 +49,13 @@ def load_solutions(directory) -> list:
     return [KetSolution.load(f) for f in files]
 
 
-def load_analysis(checkpoint, run_dir, stores, batch: int, time_steps: int, device=None):
-    """(model, meta, channels, families, inputs, targets) for analysis batch ``batch``.
-
-    ``inputs``/``targets``: (classes * time_steps, channel, y, x) in the model's dtype, example
-    n = t + time_steps * class (docs/algorithms.md §1.5).
-    """
-    from symaudit.models import load_checkpoint
-    from symaudit.store import open_store
-    from symaudit.training import analysis_batch, load_splits
-
-    model, meta = load_checkpoint(checkpoint)
-    opened = [open_store(p) for p in stores]
-    splits = load_splits(Path(run_dir))
-    inputs, targets = analysis_batch(opened, splits, int(batch), time_steps=time_steps)
-    dtype = next(model.parameters()).dtype
-    device = torch.device(device) if device else default_device()
-    model = model.to(device).eval()
-    inputs = torch.as_tensor(inputs).to(device=device, dtype=dtype)
-    targets = torch.as_tensor(targets).to(device=device, dtype=dtype)
-    channels = opened[0].channels
-    families = [s.family for s in opened]
-    return model, meta, channels, families, inputs, targets
-
-
-def run_identity(meta: Mapping, checkpoint) -> dict:
-    """dataset / model / seed of a checkpoint (meta first, then its run-directory path)."""
-    parts = Path(checkpoint).resolve().parts
-    guess = {}
-    if len(parts) >= 4 and parts[-2].startswith("seed"):
-        guess = {"dataset": parts[-4], "model": parts[-3], "seed": int(parts[-2][4:])}
-    recorded = meta.get("run", meta)  # training checkpoints keep the run's identity in "run"
-    found = {k: recorded.get(k, guess.get(k)) for k in ("dataset", "model", "seed")}
-    if isinstance(found["model"], Mapping):  # checkpoints record the model's whole spec
-        found["model"] = found["model"].get("name", guess.get("model"))
-    if recorded.get("name"):  # a variant run (e.g. unet-aug): its name in the study
-        found["model"] = recorded["name"]
-    return found
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments both commands take: the trained run, its analysis batches' length, the
+    config's influence section and the device."""
+    add = parser.add_argument
+    add("--checkpoint", required=True, help="the model checkpoint (final.pt)")
+    add("--run-dir", required=True, help="the model's run directory (splits)")
+    add("--stores", nargs="+", required=True, metavar="STORE", help="class stores, in class order")
+    add("--time-steps", type=int, default=ANALYSIS["time_steps"], help="transitions per class")
+    add("--settings", default=None, help="the config's influence section (JSON)")
+    add("--device", default=None, help="cpu | cuda (default: cuda if available)")

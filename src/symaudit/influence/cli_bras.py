@@ -37,24 +37,22 @@ Writes one NetCDF (atomically) with
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from symaudit._io import atomic_path
+from symaudit.influence._stage import add_run_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--solutions", nargs="+", required=True, help="influence-solve outputs")
-    parser.add_argument("--checkpoint", required=True, help="the model checkpoint (final.pt)")
-    parser.add_argument("--run-dir", required=True, help="the model's run directory (splits)")
-    parser.add_argument("--stores", nargs="+", required=True, metavar="STORE",
-                        help="the group's class stores (three; NSK: one), in class order")
-    parser.add_argument("--time-steps", type=int, default=16, help="transitions per class")
-    parser.add_argument("--set-name", required=True, help="element set name (e.g. d4, shift_x)")
-    parser.add_argument("--elements", nargs="+", required=True,
-                        help="the group elements of this chunk (names as in symaudit.groups)")
-    parser.add_argument("--settings", default=None, help="the config's influence section (JSON)")
-    parser.add_argument("--out", required=True, help="output NetCDF")
-    parser.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
+    add = parser.add_argument
+    add("--solutions", nargs="+", required=True, help="influence-solve outputs")
+    add_run_arguments(parser)
+    add("--set-name", required=True, help="element set name (e.g. d4, shift_x)")
+    add("--elements", nargs="+", required=True, help="the chunk's elements (symaudit.groups names)")
+    add("--out", required=True, help="output NetCDF")
 
 
 #: ε of the Galerkin comparison values (``galerkin_reference``): the reference code's, on JᵀJ/D
@@ -71,7 +69,6 @@ def _to_grid(values, n_elements: int, time_steps: int, n_classes: int = 3):
 def _galerkin_batch(model, solution, x, y, elements, channels, observables):
     """Per observable: (values (E * n, n), bounds (E,), full relres (E, n) | None, ranks (E,),
     subspace relres (n,)) of the reference's per-element Galerkin influence."""
-    import numpy as np
     import torch
 
     from symaudit import groups
@@ -89,9 +86,7 @@ def _galerkin_batch(model, solution, x, y, elements, channels, observables):
             Gb = per_example_gradients(
                 model, gx, gy, loss=loss, channels=channels, space=basis.op.space
             )
-            res = basis.influence(
-                Gb, solution.damping, energy=energy, full_residual=loss == "smse"
-            )
+            res = basis.influence(Gb, solution.damping, energy=energy, full_residual=loss == "smse")
             values.append(res.values.numpy())
             ranks.append(res.rank)
             sub = np.maximum(sub, res.relres_subspace)
@@ -116,8 +111,6 @@ def _galerkin_batch(model, solution, x, y, elements, channels, observables):
 def _galerkin_reference(model, x, y, elements, channels, epsilon):
     """(E * n, n) raw Π of the reference's Galerkin method (SMSE bras), for comparison with a
     Krylov study: ket gradients and their products computed once per batch."""
-    import numpy as np
-
     from symaudit import groups
     from symaudit.influence import GalerkinKets, GaussNewtonOperator, per_example_gradients
 
@@ -131,32 +124,183 @@ def _galerkin_reference(model, x, y, elements, channels, epsilon):
     return np.concatenate(parts)
 
 
+def _read_solutions(directories) -> tuple[list[list], int]:
+    """Per batch, the solutions of every λ (:func:`load_solutions`), and the index of the
+    primary λ of a damping path (0 without a path)."""
+    from symaudit.influence._stage import load_solutions
+
+    paths = [load_solutions(p) for p in directories]
+    lengths = {len(p) for p in paths}
+    if len(lengths) > 1:
+        raise ValueError(f"--solutions hold damping paths of different lengths {sorted(lengths)}")
+    if lengths.pop() == 1:
+        return paths, 0
+    want = paths[0][0].meta.get("damping_primary")
+    return paths, [s.damping for s in paths[0]].index(want)
+
+
+@dataclass
+class _Batches:
+    """What every analysis batch adds: one entry per batch in each list (shapes per entry).
+
+    ``results``: observable suffix ("", "_mass", "_energy") -> raw Π (E, bra_time, bra_class,
+    ket_time, ket_class); ``bounds`` (E,); ``converged``, ``relres`` (ket_time, ket_class);
+    Galerkin: ``full_relres`` (E, ket_time, ket_class), ``ranks`` (E,); a damping path:
+    ``path_raw`` (damping, E, ...), ``path_conv`` (damping, ket_time, ket_class);
+    ``galerkin_reference``: ``gal_raw`` like ``results[""]``."""
+
+    n_elements: int
+    time_steps: int
+    n_classes: int
+    results: dict[str, list] = field(default_factory=dict)
+    bounds: list = field(default_factory=list)
+    converged: list = field(default_factory=list)
+    relres: list = field(default_factory=list)
+    full_relres: list = field(default_factory=list)
+    ranks: list = field(default_factory=list)
+    path_raw: list = field(default_factory=list)
+    path_conv: list = field(default_factory=list)
+    gal_raw: list = field(default_factory=list)
+
+    def grid(self, values):
+        """(E * n, n) -> (E, bra_time, bra_class, ket_time, ket_class)."""
+        return _to_grid(values, self.n_elements, self.time_steps, self.n_classes)
+
+    def ket(self, values):
+        """(n,) per ket, n = t + T * class -> (ket_time, ket_class)."""
+        return np.asarray(values).reshape(self.n_classes, self.time_steps).T
+
+    def add_galerkin(self, model, solution, x, y, elements, channels, observables) -> None:
+        """The reference's per-element Galerkin influence of one batch."""
+        per_obs, sub = _galerkin_batch(model, solution, x, y, elements, channels, observables)
+        for suffix, (values, bound, full, rank) in per_obs.items():
+            self.results.setdefault(suffix, []).append(self.grid(values))
+            if bound is not None:
+                self.bounds.append(bound)
+                full = full.reshape(self.n_elements, self.n_classes, self.time_steps)
+                self.full_relres.append(full.transpose(0, 2, 1))
+                self.ranks.append(rank)
+        self.relres.append(self.ket(sub))
+
+    def add_krylov(self, model, path, primary, x, y, elements, channels, observables) -> None:
+        """One batch's bras against its solved kets: SMSE at every λ of ``path`` (one gradient
+        per bra), the conservation drifts at the primary λ."""
+        import torch
+
+        from symaudit import groups
+        from symaudit.influence import bra_influence
+
+        solution = path[primary]
+        bra_x = torch.cat([groups.act(g, x, channels) for g in elements])
+        bra_y = torch.cat([groups.act(g, y, channels) for g in elements])
+        for suffix, loss in observables.items():
+            smse = loss == "smse"
+            values, bound = bra_influence(
+                model,
+                path if smse else [solution],
+                bra_x,
+                bra_y if smse else None,
+                loss=loss,
+                channels=channels,
+                return_bounds=True,
+            )
+            values, bound = values.numpy(), bound.numpy()
+            k = primary if smse else 0
+            self.results.setdefault(suffix, []).append(self.grid(values[k]))
+            if smse:
+                self.bounds.append(bound[k].reshape(self.n_elements, -1).max(axis=1))
+                if len(path) > 1:
+                    self.path_raw.append(np.stack([self.grid(v) for v in values]))
+                    conv = [self.ket([r.converged for r in s.records]) for s in path]
+                    self.path_conv.append(np.stack(conv))
+        self.relres.append(self.ket([r.relres_true for r in solution.records]))
+
+    def variables(self, paths, solutions, settings, galerkin: bool) -> dict:
+        """The NetCDF's data variables (module docstring)."""
+        from symaudit.influence import standardise
+
+        pi_dims = ("element", "batch", "bra_time", "bra_class", "ket_time", "ket_class")
+        ket_dims = ("batch", "ket_time", "ket_class")
+        ket_conv = np.stack(self.converged)  # (batch, ket_time, ket_class)
+        keep = None if settings["include_unconverged"] else ket_conv[None, :, None, None]
+        data = {}
+        for suffix, parts in self.results.items():
+            raw = np.stack(parts, axis=1)  # (element, batch, ...)
+            data[f"pi{suffix}_raw"] = (pi_dims, raw)
+            data[f"pi{suffix}_std"] = (pi_dims, standardise(raw, ket_ndim=2, ket_mask=keep))
+        data["pi_error_bound"] = (("element", "batch"), np.stack(self.bounds, axis=1))
+        data["ket_converged"] = (ket_dims, ket_conv)
+        data["ket_true_relres"] = (ket_dims, np.stack(self.relres))
+        if galerkin:
+            full = np.stack(self.full_relres, axis=1)
+            data["ket_full_space_relres"] = (("element", *ket_dims), full)
+            data["galerkin_rank"] = (("element", "batch"), np.stack(self.ranks, axis=1))
+        if self.path_raw:
+            # (damping, element, batch, ...): the SMSE influence at every λ of the path
+            raw = np.stack(self.path_raw, axis=2)
+            conv = np.stack(self.path_conv, axis=1)  # (damping, batch, ket_time, ket_class)
+            mask = None if settings["include_unconverged"] else conv[:, None, :, None, None]
+            data["pi_path_raw"] = (("damping",) + pi_dims, raw)
+            data["pi_path_std"] = (
+                ("damping",) + pi_dims,
+                standardise(raw, ket_ndim=2, ket_mask=mask),
+            )
+            data["ket_converged_path"] = (("damping", *ket_dims), conv)
+            data["damping_absolute"] = (
+                ("damping", "batch"),
+                np.array([[s.damping for s in p] for p in paths]).T,
+            )
+        if self.gal_raw:
+            raw = np.stack(self.gal_raw, axis=1)
+            data["pi_galerkin_raw"] = (pi_dims, raw)
+            data["pi_galerkin_std"] = (pi_dims, standardise(raw, ket_ndim=2))
+        # absolute λ of the (primary) solve per batch; with a path, ``damping`` is the path's dim
+        data["lambda_primary" if self.path_raw else "damping"] = (
+            ("batch",),
+            np.array([s.damping for s in solutions]),
+        )
+        data["lambda_max"] = (
+            ("batch",),
+            np.array([np.nan if s.lambda_max is None else s.lambda_max for s in solutions]),
+        )
+        return data
+
+
+def _attrs(identity: dict, set_name: str, solution, settings, reference: bool) -> dict:
+    """The NetCDF's attributes: the run, the element set and the solve's settings."""
+    damping = settings["damping"]
+    if "values" in damping:
+        primary = damping.get("primary", damping.get("values", [0])[0])
+    else:
+        primary = damping.get("value", float("nan"))
+    masked = not settings["include_unconverged"]
+    return {
+        **identity,
+        "set_name": set_name,
+        "rtol": solution.rtol,
+        "method": solution.method,
+        "normalization": solution.normalization,
+        "standardisation": "each bra row / sample std (n-1) of its ket entries, no centring"
+        + ("; unconverged kets NaN and left out of the std" if masked else ""),
+        "include_unconverged": int(bool(settings["include_unconverged"])),
+        "damping_mode": damping.get("mode", "absolute"),
+        "damping_primary": float(primary),
+        "galerkin_reference_epsilon": GALERKIN_EPS if reference else float("nan"),
+        "example_order": "n = time + time_steps * class",
+    }
+
+
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-    import torch
     import xarray as xr
 
     from symaudit import groups
-    from symaudit.influence import bra_influence, standardise
-    from symaudit.influence._stage import (
-        load_analysis,
-        load_solutions,
-        resolve_settings,
-        run_identity,
-    )
+    from symaudit.influence._stage import resolve_settings
+    from symaudit.runs import open_run
 
     settings = resolve_settings(args.settings)
     for name in args.elements:
         groups.parse(name)
-    paths = [load_solutions(p) for p in args.solutions]
-    lengths = {len(p) for p in paths}
-    if len(lengths) > 1:
-        raise ValueError(f"--solutions hold damping paths of different lengths {sorted(lengths)}")
-    n_damp = lengths.pop()
-    primary = 0
-    if n_damp > 1:
-        want = paths[0][0].meta.get("damping_primary")
-        primary = [s.damping for s in paths[0]].index(want)
+    paths, primary = _read_solutions(args.solutions)
     solutions = [p[primary] for p in paths]
     batches = [int(s.meta["batch"]) for s in solutions]
     kinds = {s.kind for s in solutions}
@@ -164,142 +308,40 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--solutions mix kinds {sorted(kinds)} (rerun influence-solve)")
     galerkin = kinds == {"ket_gradients"}
     reference = bool(settings["galerkin_reference"]) and not galerkin
-    n_el, t, nc = len(args.elements), args.time_steps, len(args.stores)
+    trained = open_run(args.checkpoint, args.stores, args.run_dir, args.device)
+    model, channels, elements = trained.model, trained.channels, args.elements
     observables = {"": "smse"}
-    pde_is_ce = None
-    results: dict[str, list] = {}
-    path_raw, path_conv, gal_raw = [], [], []
-    bounds, converged, relres, full_relres, ranks = [], [], [], [], []
-    identity = None
-    for path, batch in zip(paths, batches, strict=True):
+    if any(c["name"] == "density" for c in channels):  # CE: the conservation drifts too
+        observables.update({"_mass": "mass", "_energy": "energy"})
+    t = args.time_steps
+    acc = _Batches(len(elements), t, len(args.stores))
+    for path, (_, x, y) in zip(paths, trained.batches(batches, t), strict=True):
         solution = path[primary]
-        model, meta, channels, families, x, y = load_analysis(
-            args.checkpoint, args.run_dir, args.stores, batch, t, args.device
-        )
-        identity = identity or run_identity(meta, args.checkpoint)
-        if pde_is_ce is None:
-            pde_is_ce = any(c["name"] == "density" for c in channels)
-            if pde_is_ce:
-                observables.update({"_mass": "mass", "_energy": "energy"})
         if galerkin:
-            per_obs, sub = _galerkin_batch(
-                model, solution, x, y, args.elements, channels, observables
-            )
-            for suffix, (values, bound, full, rank) in per_obs.items():
-                results.setdefault(suffix, []).append(_to_grid(values, n_el, t, nc))
-                if bound is not None:
-                    bounds.append(bound)
-                    full_relres.append(full.reshape(n_el, nc, t).transpose(0, 2, 1))
-                    ranks.append(rank)
-            relres.append(sub.reshape(nc, t).T)
+            acc.add_galerkin(model, solution, x, y, elements, channels, observables)
         else:
-            bra_x = torch.cat([groups.act(g, x, channels) for g in args.elements])
-            bra_y = torch.cat([groups.act(g, y, channels) for g in args.elements])
-            for suffix, loss in observables.items():
-                # SMSE bras: every λ of the path from one gradient per bra
-                sols = path if loss == "smse" else [solution]
-                values, bound = bra_influence(
-                    model,
-                    sols,
-                    bra_x,
-                    bra_y if loss == "smse" else None,
-                    loss=loss,
-                    channels=channels,
-                    return_bounds=True,
-                )
-                values, bound = values.numpy(), bound.numpy()
-                k = primary if loss == "smse" else 0
-                results.setdefault(suffix, []).append(_to_grid(values[k], n_el, t, nc))
-                if loss == "smse":
-                    bounds.append(bound[k].reshape(n_el, -1).max(axis=1))
-                    if n_damp > 1:
-                        path_raw.append(np.stack([_to_grid(v, n_el, t, nc) for v in values]))
-                        path_conv.append(np.stack([
-                            np.array([r.converged for r in s.records]).reshape(nc, t).T
-                            for s in path
-                        ]))
-            relres.append(np.array([r.relres_true for r in solution.records]).reshape(nc, t).T)
+            acc.add_krylov(model, path, primary, x, y, elements, channels, observables)
             if reference:
-                gal = _galerkin_reference(model, x, y, args.elements, channels, GALERKIN_EPS)
-                gal_raw.append(_to_grid(gal, n_el, t, nc))
-        converged.append(np.array([r.converged for r in solution.records]).reshape(nc, t).T)
+                gal = _galerkin_reference(model, x, y, elements, channels, GALERKIN_EPS)
+                acc.gal_raw.append(acc.grid(gal))
+        acc.converged.append(acc.ket([r.converged for r in solution.records]))
 
-    pi_dims = ("element", "batch", "bra_time", "bra_class", "ket_time", "ket_class")
-    ket_conv = np.stack(converged)  # (batch, ket_time, ket_class)
-    keep = None if settings["include_unconverged"] else ket_conv[None, :, None, None]
-    data = {}
-    for suffix, parts in results.items():
-        raw = np.stack(parts, axis=1)  # (element, batch, ...)
-        data[f"pi{suffix}_raw"] = (pi_dims, raw)
-        data[f"pi{suffix}_std"] = (pi_dims, standardise(raw, ket_ndim=2, ket_mask=keep))
-    data["pi_error_bound"] = (("element", "batch"), np.stack(bounds, axis=1))
-    data["ket_converged"] = (("batch", "ket_time", "ket_class"), ket_conv)
-    data["ket_true_relres"] = (("batch", "ket_time", "ket_class"), np.stack(relres))
-    if galerkin:
-        data["ket_full_space_relres"] = (
-            ("element", "batch", "ket_time", "ket_class"),
-            np.stack(full_relres, axis=1),
-        )
-        data["galerkin_rank"] = (("element", "batch"), np.stack(ranks, axis=1))
-    if path_raw:
-        # (damping, element, batch, ...): the SMSE influence at every λ of the path
-        raw = np.stack(path_raw, axis=2)
-        conv = np.stack(path_conv, axis=1)  # (damping, batch, ket_time, ket_class)
-        mask = None if settings["include_unconverged"] else conv[:, None, :, None, None]
-        data["pi_path_raw"] = (("damping",) + pi_dims, raw)
-        data["pi_path_std"] = (("damping",) + pi_dims, standardise(raw, ket_ndim=2, ket_mask=mask))
-        data["ket_converged_path"] = (("damping", "batch", "ket_time", "ket_class"), conv)
-        data["damping_absolute"] = (
-            ("damping", "batch"), np.array([[s.damping for s in p] for p in paths]).T
-        )
-    if gal_raw:
-        raw = np.stack(gal_raw, axis=1)
-        data["pi_galerkin_raw"] = (pi_dims, raw)
-        data["pi_galerkin_std"] = (pi_dims, standardise(raw, ket_ndim=2))
-    # absolute λ of the (primary) solve per batch; with a path, ``damping`` is the path's dim
-    data["lambda_primary" if path_raw else "damping"] = (
-        ("batch",), np.array([s.damping for s in solutions])
-    )
-    data["lambda_max"] = (
-        ("batch",),
-        np.array([np.nan if s.lambda_max is None else s.lambda_max for s in solutions]),
-    )
-    coords = {}
-    if path_raw:
-        spec = settings["damping"]
-        coords["damping"] = [float(v) for v in spec["values"]]
+    coords = {"damping": [float(v) for v in settings["damping"]["values"]]} if acc.path_raw else {}
     ds = xr.Dataset(
-        data,
+        acc.variables(paths, solutions, settings, galerkin),
         coords={
             **coords,
-            "element": list(args.elements),
+            "element": list(elements),
             "batch": batches,
             "bra_time": np.arange(t),
             "ket_time": np.arange(t),
-            "bra_class": families,
-            "ket_class": families,
+            "bra_class": trained.families,
+            "ket_class": trained.families,
         },
-        attrs={
-            **{k: v for k, v in identity.items() if v is not None},
-            "set_name": args.set_name,
-            "rtol": solutions[0].rtol,
-            "method": solutions[0].method,
-            "normalization": solutions[0].normalization,
-            "standardisation": "each bra row / sample std (n-1) of its ket entries, no centring"
-            + ("" if keep is None else "; unconverged kets NaN and left out of the std"),
-            "include_unconverged": int(bool(settings["include_unconverged"])),
-            "damping_mode": settings["damping"].get("mode", "absolute"),
-            "damping_primary": float(
-                settings["damping"].get("primary", settings["damping"].get("values", [0])[0])
-                if "values" in settings["damping"]
-                else settings["damping"].get("value", float("nan"))
-            ),
-            "galerkin_reference_epsilon": GALERKIN_EPS if reference else float("nan"),
-            "example_order": "n = time + time_steps * class",
-        },
+        attrs=_attrs(trained.identity.as_dict(), args.set_name, solutions[0], settings, reference),
     )
     out = Path(args.out)
     with atomic_path(out) as tmp:
         ds.to_netcdf(tmp)
-    print(f"influence-bras: {n_el} elements x {len(batches)} batches -> {out}")
+    print(f"influence-bras: {len(elements)} elements x {len(batches)} batches -> {out}")
     return 0

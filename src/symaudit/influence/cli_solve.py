@@ -23,51 +23,36 @@ from pathlib import Path
 
 from symaudit._io import atomic_dir
 from symaudit.baselines import add_gate_argument, warn_if_failed
+from symaudit.influence._stage import add_run_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, help="the model checkpoint (final.pt)")
-    parser.add_argument("--run-dir", required=True, help="the model's run directory (splits)")
+    add_run_arguments(parser)
     add_gate_argument(parser)
-    parser.add_argument("--stores", nargs="+", required=True, metavar="STORE",
-                        help="the group's class stores (three; NSK: one), in class order")
     parser.add_argument("--batch", type=int, required=True, help="analysis batch index k")
-    parser.add_argument("--time-steps", type=int, default=16, help="transitions per class")
-    parser.add_argument("--settings", default=None, help="the config's influence section (JSON)")
     parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
 
 
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from symaudit.cli import UserError
-    from symaudit.influence import InfluenceConvergenceError, solve_kets
-    from symaudit.influence._stage import load_analysis, resolve_settings, run_identity
+    from symaudit.influence import InfluenceConvergenceError, SolveOptions, solve_kets
+    from symaudit.influence._stage import resolve_settings
+    from symaudit.runs import open_run
 
     settings = resolve_settings(args.settings)
     warn_if_failed(args.run_dir, args.max_persistence_ratio)
-    model, meta, _, families, inputs, targets = load_analysis(
-        args.checkpoint, args.run_dir, args.stores, args.batch, args.time_steps, args.device
+    trained = open_run(args.checkpoint, args.stores, args.run_dir, args.device)
+    inputs, targets = trained.batch(args.batch, args.time_steps)
+    identity = {**trained.identity.as_dict(), "batch": args.batch}
+    options = SolveOptions.from_settings(
+        settings,
+        galerkin_defer=True,  # Galerkin: the subspace is rebuilt per element in the bras
+        meta={**identity, "families": trained.families, "time_steps": args.time_steps},
     )
-    identity = {**run_identity(meta, args.checkpoint), "batch": args.batch}
     try:
-        solution = solve_kets(
-            model,
-            inputs,
-            inputs,
-            targets,
-            damping=settings["damping"],
-            rtol=settings["rtol"],
-            normalization=settings["normalization"],
-            method=settings["method"],
-            preconditioner_rank=settings["preconditioner_rank"],
-            max_iterations=settings["max_iterations"],
-            fail_on_unconverged=settings["fail_on_unconverged"],
-            galerkin_energy=settings["galerkin_energy"],
-            galerkin_defer=True,  # Galerkin: the subspace is rebuilt per element in the bras
-            meta={**identity, "families": families, "time_steps": args.time_steps},
-        )
+        solution = solve_kets(trained.model, inputs, inputs, targets, options)
     except InfluenceConvergenceError as err:
         raise UserError(f"{identity}: {err}") from None
     solutions = solution if isinstance(solution, list) else [solution]
