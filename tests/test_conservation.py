@@ -325,7 +325,7 @@ def test_conservation_cli_writes_findings_and_figure(tmp_path):
     assert set(orbits.columns) >= {"step", "orbit", "size", "norm", "ratio", "defect", "floored"}
     assert len(pd.read_csv(tmp_path / "tables" / "balancedness.csv")) == 21 + 41
     assert (tmp_path / "figures" / "conservation_defect.png").stat().st_size > 10_000
-    with pytest.raises(ValueError, match="unknown keys"):
+    with pytest.raises(ValueError, match="unknown conservation setting .stepz."):
         from symaudit.conservation._study import settings_with_defaults
 
         settings_with_defaults({"stepz": 3})

@@ -128,13 +128,16 @@ def add_gate_argument(parser) -> None:
     """The ``--max-persistence-ratio`` option of the CLIs that read a trained run."""
     import os
 
+    from symaudit.settings import QUALITY
+
+    default = QUALITY["max_persistence_ratio"]
     parser.add_argument(
         "--max-persistence-ratio",
         type=float,
-        default=float(os.environ.get(GATE_VARIABLE, "1")),
+        default=float(os.environ.get(GATE_VARIABLE, default)),
         help="quality gate: warn when the run's validation SMSE exceeds this multiple of "
         f"persistence's (default: ${GATE_VARIABLE}, which the workflow sets from "
-        "quality.max_persistence_ratio, else 1)",
+        f"quality.max_persistence_ratio, else {default:g})",
     )
 
 

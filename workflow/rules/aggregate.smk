@@ -27,7 +27,7 @@ rule study_config:
 
 rule model_quality:
     input:
-        metrics=[f"{RESULTS}/models/{d}/{m}/seed{s}/metrics.csv" for d, m, s in runs()],
+        metrics=run_files(symaudit_names.METRICS),
         equivariance=quality_equivariance_files(),
         code=stage_code("aggregate"),
     output:

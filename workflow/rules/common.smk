@@ -15,32 +15,17 @@ from symaudit import aggregate as symaudit_aggregate
 from symaudit import companion as symaudit_companion
 from symaudit import datasets as symaudit_datasets
 from symaudit import groups as symaudit_groups
+from symaudit import names as symaudit_names
+from symaudit import settings as symaudit_settings
 
 validate(config, schema="../schemas/config.schema.yaml")
 
 
-def _check_damping(section):
-    """Damping-path rules the schema cannot express (the same as the influence commands'
-    resolve_settings / DampingPath.parse, checked here so nothing runs first)."""
-    damping = section.get("damping", {})
-    if "values" not in damping:
-        return
-    if damping["primary"] not in damping["values"]:
-        raise ValueError(
-            f"influence.damping.primary {damping['primary']:g} is not one of "
-            f"influence.damping.values {damping['values']}"
-        )
-    if section.get("method") == "galerkin":
-        raise ValueError(
-            "influence.damping.values: a damping path needs a Krylov method (block_cg, cg); "
-            "galerkin takes one ε (influence.damping.value)"
-        )
+# the influence rules the schema cannot express, checked here so that nothing runs first
+symaudit_settings.check_influence(config.get("influence", {}))
 
-
-_check_damping(config.get("influence", {}))
-
-#: the architectures a run may name directly (symaudit.models.MODELS the study exposes)
-ARCHITECTURES = ("unet", "vit", "twirled-unet", "twirled-vit")
+#: the architectures a run may name directly (symaudit.names)
+ARCHITECTURES = symaudit_names.ARCHITECTURES
 
 
 def _study_models():
@@ -82,6 +67,14 @@ MODELS = _study_models()
 
 STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
+
+
+def result(template, **fields):
+    """results/{study}/ + a per-run path of symaudit.names (STORE, CHECKPOINT, INFLUENCE, ...)
+    with its fields filled in; rules use the templates as they are, as wildcard patterns."""
+    return f"{RESULTS}/{template.format(**fields)}"
+
+
 SRC = Path(workflow.basedir) / "src" / "symaudit"
 # Rules run `python -m symaudit` from THIS checkout with the interpreter running Snakemake (a
 # --sdm conda environment puts its own python first instead).  Jobs inherit the environment,
@@ -115,50 +108,21 @@ if os.environ[_GPU_OPTION] not in ("", "gpus", "gres"):
 # rule parameter (it changes no number, so changing it must rerun nothing but the report).
 os.environ.update(SYMAUDIT_MAX_PERSISTENCE_RATIO=str(config["quality"]["max_persistence_ratio"]))
 
-# Library code each stage runs.  Listed as rule inputs so that editing a stage's code reruns
-# that stage and what follows it (Snakemake's rerun triggers do not see imported modules).
-# Only code that can change a stage's numbers: not the command dispatcher (symaudit/cli.py),
-# the package docstring and version (__init__.py), the file writer (_io.py) or the training
-# front end (training/cli.py: arguments and help); after editing those, --forcerun if needed.
-_CORE = ["groups.py", "datasets.py", "store.py"]
-_NOT_CODE = {"training/cli.py"}
-_STAGE_CODE = {
-    "data": _CORE + ["data/*.py"],
-    "train": _CORE + ["losses.py", "models/*.py", "runs.py", "training/*.py"],
-    "influence": _CORE + ["losses.py", "runs.py", "influence/*.py"],
-    "equivariance": _CORE + ["losses.py", "runs.py", "testing.py", "equivariance/*.py"],
-    "aggregate": _CORE + ["aggregate/*.py"],
-    "companion": _CORE
-    + ["losses.py", "models/*.py", "runs.py", "influence/*.py", "companion/*.py"],
-    "conservation": _CORE
-    + ["losses.py", "models/*.py", "training/*.py", "equivariance/*.py", "conservation/*.py"],
-}
-
 
 wildcard_constraints:
-    study=r"[A-Za-z0-9_-]+",
-    dataset=r"CE|NS|NSK",
-    family=r"(CE|NS)-[A-Za-z]+",
-    model=r"[a-z-]+",
-    seed=r"\d+",
-    batch=r"\d{2}",
-    set=r"d4|shift_x|shift_y|shift_box|kolmogorov|d4_swapped",
-    chunk=r"\d{3}",
+    **symaudit_names.WILDCARDS,
 
 
 def stage_code(stage):
-    """The sorted source files of a stage, relative to the working directory (so a moved or
-    copied checkout keeps its provenance and reruns nothing)."""
-    files = []
-    for pattern in _STAGE_CODE[stage]:
-        found = (p for p in SRC.glob(pattern) if p.relative_to(SRC).as_posix() not in _NOT_CODE)
-        files += sorted(os.path.relpath(p) for p in found)
-    return files
+    """The sorted source files of a stage (symaudit.names.STAGE_CODE: the library code that
+    can change its numbers; rule inputs, so that editing it reruns the stage), relative to the
+    working directory (so a moved or copied checkout keeps its provenance and reruns nothing)."""
+    return [os.path.relpath(p) for p in symaudit_names.stage_files(stage, SRC)]
 
 
 # keys that steer the DAG, not a stage's numbers: kept out of the CLIs' --settings (and so out
 # of the rules' params, whose change reruns a rule)
-WORKFLOW_ONLY_KEYS = {"influence": {"keep_solutions"}}
+WORKFLOW_ONLY_KEYS = symaudit_settings.WORKFLOW_ONLY
 
 
 def section(name):
@@ -227,13 +191,14 @@ def train_settings(wildcards):
 def family_stores(wildcards):
     """The three class stores of a dataset group, in the paper's class order."""
     return [
-        f"{RESULTS}/data/{family}.zarr"
+        result(symaudit_names.STORE, family=family)
         for family in symaudit_datasets.ALL_DATASETS[wildcards.dataset]
     ]
 
 
 def model_dir(wildcards):
-    return f"{RESULTS}/models/{wildcards.dataset}/{wildcards.model}/seed{wildcards.seed}"
+    w = wildcards
+    return result(symaudit_names.RUN_DIR, dataset=w.dataset, model=w.model, seed=w.seed)
 
 
 def run_sets(dataset):
@@ -287,19 +252,25 @@ def chunk_ids(set_name):
 
 def all_stores():
     return [
-        f"{RESULTS}/data/{family}.zarr"
+        result(symaudit_names.STORE, family=family)
         for dataset in config["datasets"]
         for family in symaudit_datasets.ALL_DATASETS[dataset]
     ]
 
 
+def run_files(template):
+    """A per-run path of symaudit.names (CHECKPOINT, METRICS, ...) for every run, in runs()
+    order."""
+    return [result(template, dataset=d, model=m, seed=s) for d, m, s in runs()]
+
+
 def all_models():
-    return [f"{RESULTS}/models/{d}/{m}/seed{s}/final.pt" for d, m, s in runs()]
+    return run_files(symaudit_names.CHECKPOINT)
 
 
 def all_influence():
     return [
-        f"{RESULTS}/influence/{d}/{m}/seed{s}/{name}_chunk{c}.nc"
+        result(symaudit_names.INFLUENCE, dataset=d, model=m, seed=s, set=name, chunk=c)
         for d, m, s in runs()
         for name in run_sets(d)
         for c in chunk_ids(name)
@@ -308,12 +279,12 @@ def all_influence():
 
 def all_equivariance():
     files = [
-        f"{RESULTS}/equivariance/{d}/{m}/seed{s}/{name}_chunk{c}.nc"
+        result(symaudit_names.EQUIVARIANCE, dataset=d, model=m, seed=s, set=name, chunk=c)
         for d, m, s in runs()
         for name in run_sets(d)
         for c in chunk_ids(name)
     ]
-    return files + [f"{RESULTS}/equivariance/{d}/{m}/seed{s}/twirl.nc" for d, m, s in runs()]
+    return files + run_files(symaudit_names.TWIRL)
 
 
 def quality_equivariance_files():
@@ -321,8 +292,9 @@ def quality_equivariance_files():
     files = []
     for d, m, s in runs():
         first = run_sets(d)[0]
+        chunk = chunk_ids(first)[0]
         files.append(
-            f"{RESULTS}/equivariance/{d}/{m}/seed{s}/{first}_chunk{chunk_ids(first)[0]}.nc"
+            result(symaudit_names.EQUIVARIANCE, dataset=d, model=m, seed=s, set=first, chunk=chunk)
         )
     return files
 
@@ -409,7 +381,9 @@ def companion_influence_file(dataset, model, seed):
     """The influence output holding a run's identity element: chunk 0 of the dataset's first
     element set (every set lists its identity, e or t(0,0), first)."""
     first = run_sets(dataset)[0]
-    return f"{RESULTS}/influence/{dataset}/{model}/seed{seed}/{first}_chunk000.nc"
+    return result(
+        symaudit_names.INFLUENCE, dataset=dataset, model=model, seed=seed, set=first, chunk="000"
+    )
 
 
 def companion_run_arguments(wildcards, input):

@@ -19,12 +19,12 @@ for _d, _m, _s in runs():  # refuse an epoch training keeps no checkpoint of, be
 
 rule companion_run:
     input:
-        model=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/final.pt",
-        splits=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/splits.json",
+        model=f"{RESULTS}/{symaudit_names.CHECKPOINT}",
+        splits=f"{RESULTS}/{symaudit_names.SPLITS}",
         stores=family_stores,
         code=stage_code("companion"),
     output:
-        f"{RESULTS}/companion/{{dataset}}/{{model}}/seed{{seed}}/diagnostics.nc",
+        f"{RESULTS}/{symaudit_names.DIAGNOSTICS}",
     log:
         f"logs/{STUDY}/companion/{{dataset}}_{{model}}_seed{{seed}}.log",
     conda:
@@ -50,9 +50,9 @@ rule companion_run:
 rule companion_tables:
     input:
         influence=[companion_influence_file(d, m, s) for d, m, s in runs()],
-        metrics=[f"{RESULTS}/models/{d}/{m}/seed{s}/metrics.csv" for d, m, s in runs()],
-        splits=[f"{RESULTS}/models/{d}/{m}/seed{s}/splits.json" for d, m, s in runs()],
-        diagnostics=[f"{RESULTS}/companion/{d}/{m}/seed{s}/diagnostics.nc" for d, m, s in runs()],
+        metrics=run_files(symaudit_names.METRICS),
+        splits=run_files(symaudit_names.SPLITS),
+        diagnostics=run_files(symaudit_names.DIAGNOSTICS),
         stores=all_stores(),
         code=stage_code("companion"),
     output:

@@ -7,7 +7,7 @@ if config["data"]["source"] == "generated":
         input:
             code=stage_code("data"),
         output:
-            store=directory(f"{RESULTS}/data/{{family}}.zarr"),
+            store=directory(f"{RESULTS}/{symaudit_names.STORE}"),
         log:
             f"logs/{STUDY}/data/{{family}}.log",
         conda:
@@ -32,7 +32,7 @@ else:
             netcdf=pdegym_files,
             code=stage_code("data"),
         output:
-            store=directory(f"{RESULTS}/data/{{family}}.zarr"),
+            store=directory(f"{RESULTS}/{symaudit_names.STORE}"),
         log:
             f"logs/{STUDY}/data/{{family}}.log",
         conda:

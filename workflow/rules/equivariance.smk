@@ -4,12 +4,12 @@
 
 rule equivariance_errors:
     input:
-        model=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/final.pt",
-        splits=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/splits.json",
+        model=f"{RESULTS}/{symaudit_names.CHECKPOINT}",
+        splits=f"{RESULTS}/{symaudit_names.SPLITS}",
         stores=family_stores,
         code=stage_code("equivariance"),
     output:
-        f"{RESULTS}/equivariance/{{dataset}}/{{model}}/seed{{seed}}/{{set}}_chunk{{chunk}}.nc",
+        f"{RESULTS}/{symaudit_names.EQUIVARIANCE}",
     log:
         f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.log",
     group:
@@ -32,12 +32,12 @@ rule equivariance_errors:
 
 rule twirl_decomposition:
     input:
-        model=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/final.pt",
-        splits=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/splits.json",
+        model=f"{RESULTS}/{symaudit_names.CHECKPOINT}",
+        splits=f"{RESULTS}/{symaudit_names.SPLITS}",
         stores=family_stores,
         code=stage_code("equivariance"),
     output:
-        f"{RESULTS}/equivariance/{{dataset}}/{{model}}/seed{{seed}}/twirl.nc",
+        f"{RESULTS}/{symaudit_names.TWIRL}",
     log:
         f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_twirl.log",
     group:

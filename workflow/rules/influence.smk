@@ -4,14 +4,12 @@
 
 rule influence_solve:
     input:
-        model=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/final.pt",
-        splits=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/splits.json",
+        model=f"{RESULTS}/{symaudit_names.CHECKPOINT}",
+        splits=f"{RESULTS}/{symaudit_names.SPLITS}",
         stores=family_stores,
         code=stage_code("influence"),
     output:
-        solution=solution_output(
-            f"{RESULTS}/influence/{{dataset}}/{{model}}/seed{{seed}}/batch{{batch}}/solution"
-        ),
+        solution=solution_output(f"{RESULTS}/{symaudit_names.SOLUTION}"),
     log:
         f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_batch{{batch}}_solve.log",
     conda:
@@ -33,12 +31,12 @@ rule influence_bras:
         solutions=lambda w: expand(
             rules.influence_solve.output.solution, batch=analysis_batches(), allow_missing=True
         ),
-        model=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/final.pt",
-        splits=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/splits.json",
+        model=f"{RESULTS}/{symaudit_names.CHECKPOINT}",
+        splits=f"{RESULTS}/{symaudit_names.SPLITS}",
         stores=family_stores,
         code=stage_code("influence"),
     output:
-        f"{RESULTS}/influence/{{dataset}}/{{model}}/seed{{seed}}/{{set}}_chunk{{chunk}}.nc",
+        f"{RESULTS}/{symaudit_names.INFLUENCE}",
     log:
         f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.log",
     group:

@@ -7,14 +7,14 @@ rule train_model:
         stores=family_stores,
         code=stage_code("train"),
     output:
-        model=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/final.pt",
-        metrics=f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/metrics.csv",
+        model=f"{RESULTS}/{symaudit_names.CHECKPOINT}",
+        metrics=f"{RESULTS}/{symaudit_names.METRICS}",
         # the seeded trajectory lists every analysis reads its batches from; training keeps
         # them across reruns (it checks them against seed and fractions, and moves them aside
         # when the run starts afresh), so update() keeps Snakemake from deleting them first
-        splits=update(f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/splits.json"),
+        splits=update(f"{RESULTS}/{symaudit_names.SPLITS}"),
         curve=report(
-            f"{RESULTS}/models/{{dataset}}/{{model}}/seed{{seed}}/training_curve.png",
+            f"{RESULTS}/{symaudit_names.TRAINING_CURVE}",
             caption="../report/training_curve.rst",
             category="Training",
             subcategory="{dataset} {model}",

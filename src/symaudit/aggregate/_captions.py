@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from symaudit.companion._captions import COMPANION_CAPTIONS
+from symaudit.names import ARCHITECTURES, PAPER_DATASETS
 
 from ._io import write_atomic
 from ._jinja import INFLUENCE_SOLVE, QUALITY_SECTION, STUDY, quality_banner, robustness_banner
@@ -41,8 +42,8 @@ __all__ = [
     "write_report_sources",
 ]
 
-#: every model name the config schema allows (workflow/schemas/config.schema.yaml)
-ALL_MODELS: tuple[str, ...] = ("unet", "vit", "twirled-unet", "twirled-vit")
+#: every architecture a study may name (symaudit.names)
+ALL_MODELS: tuple[str, ...] = ARCHITECTURES
 
 _LABEL = {
     "unet": "UNet",
@@ -307,7 +308,7 @@ def caption_file(stem: str) -> str:
 
 def _all_stems() -> tuple[list[FigureSpec], list[str]]:
     return (
-        figure_specs(("CE", "NS"), ALL_MODELS, ELEMENT_SETS, KINDS),
+        figure_specs(PAPER_DATASETS, ALL_MODELS, ELEMENT_SETS, KINDS),
         expected_tables(ELEMENT_SETS, KINDS),
     )
 

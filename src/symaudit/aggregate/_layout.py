@@ -31,6 +31,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from symaudit import names
+
 __all__ = [
     "BOX_FIGURES",
     "ELEMENT_SETS",
@@ -50,18 +52,12 @@ __all__ = [
 
 #: the two measured quantities; ``equivariance`` = relative SMSE, ``influence`` = Pi-tilde diagonal
 KINDS: tuple[str, ...] = ("equivariance", "influence")
-ELEMENT_SETS: tuple[str, ...] = (
-    "d4",
-    "shift_x",
-    "shift_y",
-    "shift_box",
-    "kolmogorov",
-    "d4_swapped",
-)
-DATASETS: tuple[str, ...] = ("CE", "NS")
-#: sets and dataset groups of the validation study only: tables, no paper figure
-VALIDATION_SETS: tuple[str, ...] = ("kolmogorov", "d4_swapped")
-VALIDATION_DATASETS: tuple[str, ...] = ("NSK",)
+#: element sets and dataset groups (:mod:`symaudit.names`); ``DATASETS`` = the paper's groups,
+#: the validation study's own sets and groups have tables, no paper figure
+ELEMENT_SETS: tuple[str, ...] = names.ELEMENT_SETS
+DATASETS: tuple[str, ...] = names.PAPER_DATASETS
+VALIDATION_SETS: tuple[str, ...] = names.VALIDATION_SETS
+VALIDATION_DATASETS: tuple[str, ...] = names.VALIDATION_DATASETS
 TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".nc")
 FIGURE_SUFFIXES: tuple[str, ...] = (".png", ".pdf")
 

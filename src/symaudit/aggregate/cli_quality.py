@@ -15,6 +15,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from symaudit.settings import QUALITY
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__.splitlines()[0]
@@ -29,8 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-persistence-ratio",
         type=float,
-        default=1.0,
-        help="quality gate: a run passes when val SMSE <= this x persistence SMSE (default 1)",
+        default=QUALITY["max_persistence_ratio"],
+        help="quality gate: a run passes when val SMSE <= this x persistence SMSE (default "
+        f"{QUALITY['max_persistence_ratio']:g})",
     )
     parser.add_argument("--table", required=True, type=Path, help="model_quality.csv to write")
     parser.add_argument("--figure", required=True, type=Path, help="the figure (.png) to write")

@@ -22,11 +22,9 @@ of :mod:`symaudit.companion._figures`.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-#: the config's companion section: defaults of the keys the commands read
-SETTINGS_DEFAULTS = {"enabled": False, "epochs": [], "distance_edges": 20, "distance_overlap": 1}
+from symaudit.settings import read_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,15 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_settings(raw: str | None) -> dict:
-    """The companion section (JSON text) with defaults filled in; unknown keys are errors."""
-    try:
-        given = json.loads(raw) if raw else {}
-    except json.JSONDecodeError as err:
-        raise ValueError(f"--settings is not valid JSON: {err}") from None
-    unknown = set(given) - set(SETTINGS_DEFAULTS)
-    if unknown:
-        raise ValueError(f"companion settings: unknown key(s) {sorted(unknown)}")
-    return {**SETTINGS_DEFAULTS, **given}
+    """The companion section (JSON text) with defaults filled in; unknown keys are errors
+    (:func:`symaudit.settings.read_settings`)."""
+    return read_settings(raw, "companion")
 
 
 def influence_settings(raw: str | None) -> dict:

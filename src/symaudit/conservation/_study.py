@@ -43,12 +43,14 @@ from symaudit.conservation._theory import (
     safe_lr,
     twirled_second_moment,
 )
-from symaudit.conservation._track import DEFAULT_FLOOR, balancedness_drift, track
+from symaudit.conservation._track import balancedness_drift, track
 from symaudit.conservation._train import train_full_batch
 from symaudit.datasets import channels_for
 from symaudit.equivariance import twirl_decomposition
+from symaudit.errors import UserError
 from symaudit.models import TwoLayerLinearConv, build
 from symaudit.models._linear import twirl_kernel
+from symaudit.settings import CONSERVATION, resolve
 
 __all__ = ["ARMS", "DEFAULTS", "StudyResult", "run_study", "settings_with_defaults", "write_study"]
 
@@ -61,19 +63,11 @@ ARMS: dict[str, tuple[str, str, str]] = {
     "logcosh": ("orbit", "gd", "logcosh"),
 }
 
-DEFAULTS: dict = {
-    "resolution": 32,
-    "batch": 16,
-    "steps": 100,
-    "seed": 0,
-    "lr_fraction": 0.5,
-    "adam_lr": 1.0e-3,
-    "floor": DEFAULT_FLOOR,
-    "targets": list(TARGETS),
-    "arms": list(ARMS),
-    "hidden": 4,
-    "two_layer_steps": 40,
-}
+#: keys of the config's conservation section that choose what the workflow runs, not numbers
+_WORKFLOW_KEYS = ("enabled", "standalone")
+
+#: the study's defaults (:data:`symaudit.settings.CONSERVATION` but :data:`_WORKFLOW_KEYS`)
+DEFAULTS: dict = {k: v for k, v in CONSERVATION.items() if k not in _WORKFLOW_KEYS}
 
 #: thresholds the findings are judged by
 CONSERVED = 1e-10  # max_O d_O of an arm that conserves the direction
@@ -86,19 +80,14 @@ SCALAR = [{"name": "u", "kind": "scalar", "vector": None, "axis": None}]
 
 
 def settings_with_defaults(settings: Mapping | None) -> dict:
-    """``settings`` over :data:`DEFAULTS`; unknown keys and arms/targets raise ``ValueError``."""
-    settings = dict(settings or {})
-    settings.pop("enabled", None)
-    settings.pop("standalone", None)
-    unknown = sorted(set(settings) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"conservation settings: unknown keys {unknown}; known: {list(DEFAULTS)}")
-    out = {**DEFAULTS, **settings}
+    """``settings`` over :data:`DEFAULTS` (:func:`symaudit.settings.resolve`); unknown keys and
+    arms/targets raise :class:`~symaudit.errors.UserError`."""
+    out = resolve("conservation", settings, drop=_WORKFLOW_KEYS)
     bad = [a for a in out["arms"] if a not in ARMS] + [
         t for t in out["targets"] if t not in TARGETS
     ]
     if bad:
-        raise ValueError(
+        raise UserError(
             f"conservation settings: unknown arms/targets {bad}; arms {list(ARMS)}, "
             f"targets {list(TARGETS)}"
         )

@@ -29,11 +29,12 @@ import torch
 from symaudit import groups
 from symaudit.conservation._theory import wavevector_orbits
 from symaudit.models._linear import twirl_kernel
+from symaudit.settings import CONSERVATION
 
 __all__ = ["DEFAULT_FLOOR", "OrbitTrack", "balancedness", "balancedness_drift", "track"]
 
-#: relative noise floor (see the module docstring)
-DEFAULT_FLOOR = 1e-6
+#: relative noise floor (see the module docstring; the config's conservation.floor)
+DEFAULT_FLOOR = CONSERVATION["floor"]
 
 
 @dataclass

@@ -12,7 +12,6 @@ stdout and in the table (``holds = False``); with ``--strict`` they also make th
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 
@@ -30,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from symaudit.conservation._study import run_study, write_study
+    from symaudit.settings import read_settings
 
     if args.config:
         import yaml
@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"--config {path} does not exist")
         settings = (yaml.safe_load(path.read_text()) or {}).get("conservation", {})
     else:
-        settings = json.loads(args.settings) if args.settings else {}
+        settings = args.settings
+    settings = read_settings(settings, "conservation")
     torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
     result = run_study(settings)
     for path in write_study(result, args.out_dir):

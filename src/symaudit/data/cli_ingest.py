@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from symaudit.settings import DATA
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="PDEGym netCDF chunk files")
@@ -19,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--order",
         choices=("numeric", "lexicographic"),
-        default="numeric",
+        default=DATA["order"],
         help="trajectory order of the chunks: by chunk number (default) or string sort, as "
         "PDEGym's assemble_data.py",
     )

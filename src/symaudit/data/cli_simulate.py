@@ -6,6 +6,7 @@ import argparse
 import json
 
 from symaudit import datasets
+from symaudit.settings import DATA
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,9 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trajectories", type=int, required=True, help="trajectories M")
     parser.add_argument("--seed", type=int, required=True, help="study seed for this family")
     parser.add_argument("--out", required=True, help="output store PATH.zarr")
-    parser.add_argument("--time-steps", type=int, default=21, help="frames on t in [0, 1]")
     parser.add_argument(
-        "--cluster", default='{"kind": "local"}', help="JSON: the config's data.cluster section"
+        "--time-steps", type=int, default=DATA["time_steps"], help="frames on t in [0, 1]"
+    )
+    parser.add_argument(
+        "--cluster", default="{}", help="JSON: the config's data.cluster section (defaults filled)"
     )
     parser.add_argument(
         "--shard", type=int, default=None,

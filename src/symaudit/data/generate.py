@@ -17,23 +17,16 @@ from collections.abc import Mapping
 import numpy as np
 
 from symaudit import datasets
+from symaudit.settings import DATA, resolve
 from symaudit.store import StoreBuilder, git_revision
 
 __all__ = ["CLUSTER_DEFAULTS", "cluster_client", "generate_store", "trajectory_seeds"]
 
-CLUSTER_DEFAULTS: dict = {
-    "kind": "local",  # local | slurm | none (in-process, for tests and debugging)
-    "workers": 2,
-    # SLURMCluster only (dask_jobqueue): one job per worker
-    "cores": 1,
-    "memory": "2GB",
-    "walltime": "00:30:00",
-    "queue": None,
-    "account": None,
-    "interface": None,  # e.g. "ib0"; "lo" on the single-node test cluster
-    "log_directory": None,
-    "job_extra_directives": [],
-}
+#: the config's ``data.cluster`` defaults (:data:`symaudit.settings.DATA`): kind local | slurm |
+#: none (in-process, for tests and debugging); cores, memory, walltime, queue, account,
+#: interface (e.g. "ib0"; "lo" on the single-node test cluster), log_directory and
+#: job_extra_directives concern SLURMCluster (dask_jobqueue) only, one job per worker
+CLUSTER_DEFAULTS: dict = DATA["cluster"]
 
 
 def trajectory_seeds(family: str, seed: int, n: int) -> list[int]:
@@ -61,10 +54,7 @@ def _simulate_shard(family, resolution, seeds, time_steps, tmp, path, shard, n, 
 @contextlib.contextmanager
 def cluster_client(settings: Mapping | None):
     """A dask ``Client`` for the configured cluster (or ``None`` for in-process execution)."""
-    cfg = {**CLUSTER_DEFAULTS, **(settings or {})}
-    unknown = set(cfg) - set(CLUSTER_DEFAULTS)
-    if unknown:
-        raise ValueError(f"data.cluster: unknown key(s) {sorted(unknown)}")
+    cfg = resolve("data", {"cluster": settings or {}})["cluster"]
     if cfg["kind"] == "none":
         yield None
         return

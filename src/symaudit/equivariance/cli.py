@@ -34,6 +34,7 @@ from symaudit import groups
 from symaudit._io import write_atomic
 from symaudit.baselines import add_gate_argument, warn_if_failed
 from symaudit.runs import TrainedRun, open_run, per_class
+from symaudit.settings import ANALYSIS
 
 __all__ = ["add_arguments", "run"]
 
@@ -67,7 +68,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the group to twirl over (default: the whole --set-name set; must be a group)",
     )
     parser.add_argument(
-        "--time-steps", type=int, default=16, help="transitions per class and batch (default 16)"
+        "--time-steps",
+        type=int,
+        default=ANALYSIS["time_steps"],
+        help=f"transitions per class and batch (default {ANALYSIS['time_steps']})",
     )
     parser.add_argument(
         "--elements-per-batch",

@@ -31,6 +31,7 @@ from symaudit.influence._solution import (
 )
 from symaudit.influence._solver import SolveStats
 from symaudit.influence._spectral import NystromPreconditioner, lanczos_lambda_max
+from symaudit.settings import INFLUENCE
 
 __all__ = ["METHODS", "SETTINGS_KEYS", "SolveOptions", "solve_kets"]
 
@@ -115,13 +116,13 @@ class SolveOptions:
     """
 
     damping: object = None
-    rtol: float = 1e-4
-    normalization: str = "per_output"
-    method: str = "block_cg"
-    preconditioner_rank: int = 0
-    max_iterations: int = 500
+    rtol: float = INFLUENCE["rtol"]
+    normalization: str = INFLUENCE["normalization"]
+    method: str = INFLUENCE["method"]
+    preconditioner_rank: int = INFLUENCE["preconditioner_rank"]
+    max_iterations: int = INFLUENCE["max_iterations"]
     max_restarts: int = 2
-    fail_on_unconverged: bool = True
+    fail_on_unconverged: bool = INFLUENCE["fail_on_unconverged"]
     block_size: int = 48
     chunk_size: int = 8
     lambda_max: float | None = None
@@ -130,7 +131,7 @@ class SolveOptions:
     seed: int = 0
     x0: torch.Tensor | str | None = None
     extra_span: torch.Tensor | None = None
-    galerkin_energy: float = 1e-4
+    galerkin_energy: float = INFLUENCE["galerkin_energy"]
     galerkin_defer: bool = False
     path_start: str = "cold"
     rank_tol: float = 1e-6

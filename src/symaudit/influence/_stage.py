@@ -5,51 +5,37 @@ run itself is opened by :func:`symaudit.runs.open_run`)."""
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from symaudit.settings import (
+    ANALYSIS,
+    DAMPING_BY_METHOD,
+    INFLUENCE,
+    WORKFLOW_ONLY,
+    check_influence,
+    read_settings,
+)
+
+#: the influence section's defaults the commands read (:data:`symaudit.settings.INFLUENCE`
+#: but the workflow-only ``keep_solutions``); ``damping`` None = by method
 SETTINGS_DEFAULTS: dict = {
-    "damping": None,  # by method: DAMPING_DEFAULTS
-    "rtol": 1e-4,
-    "method": "block_cg",
-    "preconditioner_rank": 0,
-    "max_iterations": 1000,
-    "fail_on_unconverged": True,
-    "include_unconverged": False,
-    "galerkin_energy": 1e-4,
-    "galerkin_reference": False,
-    "normalization": "per_output",
+    k: v for k, v in INFLUENCE.items() if k not in WORKFLOW_ONLY["influence"]
 }
 
-#: damping when the config names none: the Krylov default, and the reference code's ε = 1e-6
-#: added to JᵀJ/D inside the Galerkin subspace (lanl/PDEHats ``scripts/HatMatrix/qr.jl``)
-DAMPING_DEFAULTS: dict = {
-    "galerkin": {"mode": "absolute", "value": 1e-6},
-    None: {"mode": "relative", "value": 1e-3},
-}
+#: damping when the config names none (:data:`symaudit.settings.DAMPING_BY_METHOD`)
+DAMPING_DEFAULTS: dict = DAMPING_BY_METHOD
 
 
 def resolve_settings(raw: str | Mapping | None) -> dict:
-    """The config's ``influence`` section (JSON text or mapping) with defaults filled in."""
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"--settings is not valid JSON: {err}") from None
-    raw = dict(raw or {})
-    unknown = set(raw) - set(SETTINGS_DEFAULTS)
-    if unknown:
-        raise ValueError(f"influence settings: unknown key(s) {sorted(unknown)}")
-    settings = {**SETTINGS_DEFAULTS, **raw}
+    """The config's ``influence`` section (JSON text or mapping) with defaults filled in
+    (:func:`symaudit.settings.read_settings`; ``keep_solutions`` is accepted and left out),
+    checked by :func:`symaudit.settings.check_influence`."""
+    settings = read_settings(raw, "influence", drop=WORKFLOW_ONLY["influence"])
     if settings["damping"] is None:
         method = settings["method"]
         settings["damping"] = dict(DAMPING_DEFAULTS.get(method, DAMPING_DEFAULTS[None]))
-    if settings["method"] == "galerkin" and "values" in settings["damping"]:
-        raise ValueError(
-            "influence.damping.values: a damping path needs a Krylov method (block_cg, cg); "
-            "galerkin takes one ε (influence.damping.value)"
-        )
+    check_influence(settings)
     return settings
 
 
@@ -70,6 +56,6 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add("--checkpoint", required=True, help="the model checkpoint (final.pt)")
     add("--run-dir", required=True, help="the model's run directory (splits)")
     add("--stores", nargs="+", required=True, metavar="STORE", help="class stores, in class order")
-    add("--time-steps", type=int, default=16, help="transitions per class")
+    add("--time-steps", type=int, default=ANALYSIS["time_steps"], help="transitions per class")
     add("--settings", default=None, help="the config's influence section (JSON)")
     add("--device", default=None, help="cpu | cuda (default: cuda if available)")

@@ -15,13 +15,16 @@ import logging
 import os
 
 from symaudit.baselines import add_gate_argument, warn_if_failed
-from symaudit.datasets import ALL_DATASETS
-from symaudit.models import MODELS, PRESETS
+from symaudit.names import ARCHITECTURES, DATASETS, PRESETS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, help=f"one of: {', '.join(ALL_DATASETS)}")
-    parser.add_argument("--model", required=True, help=f"one of: {', '.join(MODELS)}")
+    parser.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
+    parser.add_argument(
+        "--model",
+        required=True,
+        help=f"one of: {', '.join(ARCHITECTURES)} (or a linear model of symaudit.models.MODELS)",
+    )
     parser.add_argument(
         "--name",
         default=None,
@@ -56,21 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def fingerprint_code() -> list:
-    """The source files whose edits can change a run's numbers: the loss, the models, the
-    splits (``runs.py``) and the training loop (not this command-line front end, whose help
-    text changes nothing)."""
-    from pathlib import Path
+    """The source files whose edits can change a run's numbers: the training stage's code
+    (:data:`symaudit.names.STAGE_CODE`: the loss, the models, the splits and the training
+    loop, not this command-line front end, whose help text changes nothing)."""
+    from symaudit.names import stage_files
 
-    import symaudit
-
-    root = Path(symaudit.__file__).parent
-    files = [
-        root / "losses.py",
-        root / "runs.py",
-        *root.glob("models/*.py"),
-        *root.glob("training/*.py"),
-    ]
-    return sorted(p for p in files if p.name != "cli.py")
+    return sorted(stage_files("train"))
 
 
 def _fingerprint(args: argparse.Namespace, settings: dict) -> str:
@@ -120,10 +114,11 @@ def _restart_if_changed(out: str, fingerprint: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from symaudit.settings import read_settings
     from symaudit.training import train
-    from symaudit.training._settings import read_settings_argument, resolve_settings
+    from symaudit.training._settings import resolve_settings
 
-    settings = read_settings_argument(args.settings)
+    settings = read_settings(args.settings, "train")
     if args.restart_on_change and int(os.environ.get("RANK", "0")) == 0:
         _restart_if_changed(args.out, _fingerprint(args, resolve_settings(settings)))
     train(

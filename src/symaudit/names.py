@@ -1,0 +1,141 @@
+"""The names and paths a study is made of, in one place: dataset groups, architectures, presets,
+element sets, the source files of each stage and the output path of every per-run file.
+
+The workflow (``workflow/rules/common.smk``: wildcard constraints, stage code, output paths),
+the commands and the aggregation read them from here; ``tests/test_names.py`` checks that the
+schema's enums (``workflow/schemas/config.schema.yaml``) list the same names.
+
+Torch-free: the workflow's helpers import it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from symaudit.datasets import ALL_DATASETS
+from symaudit.datasets import DATASETS as _PAPER_GROUPS
+from symaudit.datasets import VALIDATION_DATASETS as _VALIDATION_GROUPS
+
+__all__ = [
+    "ARCHITECTURES",
+    "CHECKPOINT",
+    "CORE_CODE",
+    "DATASETS",
+    "DIAGNOSTICS",
+    "ELEMENT_SETS",
+    "EQUIVARIANCE",
+    "INFLUENCE",
+    "METRICS",
+    "NOT_CODE",
+    "PAPER_DATASETS",
+    "PRESETS",
+    "RUN_DIR",
+    "SOLUTION",
+    "SPLITS",
+    "STAGE_CODE",
+    "STORE",
+    "TRAINING_CURVE",
+    "TWIRL",
+    "VALIDATION_DATASETS",
+    "VALIDATION_SETS",
+    "WILDCARDS",
+    "stage_files",
+]
+
+#: dataset groups (``CE``, ``NS``: the paper's; ``NSK``: the validation study's)
+DATASETS: tuple[str, ...] = tuple(ALL_DATASETS)
+PAPER_DATASETS: tuple[str, ...] = tuple(_PAPER_GROUPS)
+VALIDATION_DATASETS: tuple[str, ...] = tuple(_VALIDATION_GROUPS)
+
+#: the architectures a study's run may name (``twirled-*``: the D4-averaged control); the
+#: conservation study's linear models (``symaudit.models.MODELS``) are not among them
+ARCHITECTURES: tuple[str, ...] = ("unet", "vit", "twirled-unet", "twirled-vit")
+
+#: model sizes (the keys of ``symaudit.models.PRESETS``)
+PRESETS: tuple[str, ...] = ("paper", "small", "tiny", "quick")
+
+#: group element sets (``symaudit.groups.elements``)
+ELEMENT_SETS: tuple[str, ...] = (
+    "d4",
+    "shift_x",
+    "shift_y",
+    "shift_box",
+    "kolmogorov",
+    "d4_swapped",
+)
+#: sets of the validation study only: tables and findings, no paper figure
+VALIDATION_SETS: tuple[str, ...] = ("kolmogorov", "d4_swapped")
+
+_FAMILY_PREFIXES = dict.fromkeys(f.split("-")[0] for fs in ALL_DATASETS.values() for f in fs)
+
+#: the workflow's wildcard constraints (regular expressions)
+WILDCARDS: dict[str, str] = {
+    "study": r"[A-Za-z0-9_-]+",
+    "dataset": "|".join(DATASETS),
+    "family": rf"({'|'.join(_FAMILY_PREFIXES)})-[A-Za-z]+",
+    "model": r"[a-z-]+",
+    "seed": r"\d+",
+    "batch": r"\d{2}",
+    "set": "|".join(ELEMENT_SETS),
+    "chunk": r"\d{3}",
+}
+
+# Per-run outputs, relative to results/{study}/; the fields are the workflow's wildcards
+# (``str.format`` them, or use them as Snakemake patterns as they are).
+#: a family's Zarr store
+STORE = "data/{family}.zarr"
+#: a training run's directory (checkpoints, splits.json, metrics.csv, config.yaml)
+RUN_DIR = "models/{dataset}/{model}/seed{seed}"
+CHECKPOINT = RUN_DIR + "/final.pt"
+METRICS = RUN_DIR + "/metrics.csv"
+SPLITS = RUN_DIR + "/splits.json"
+TRAINING_CURVE = RUN_DIR + "/training_curve.png"
+#: the ket solutions of one analysis batch (a directory)
+SOLUTION = "influence/{dataset}/{model}/seed{seed}/batch{batch}/solution"
+#: one chunk of an element set's influence / equivariance errors, every analysis batch
+INFLUENCE = "influence/{dataset}/{model}/seed{seed}/{set}_chunk{chunk}.nc"
+EQUIVARIANCE = "equivariance/{dataset}/{model}/seed{seed}/{set}_chunk{chunk}.nc"
+TWIRL = "equivariance/{dataset}/{model}/seed{seed}/twirl.nc"
+DIAGNOSTICS = "companion/{dataset}/{model}/seed{seed}/diagnostics.nc"
+
+# The library code each stage runs, relative to the package (globs): the workflow lists it as
+# rule inputs, so that editing a stage's code reruns that stage and what follows it.  Only code
+# that can change a stage's numbers: not the command dispatcher (cli.py), the package docstring
+# (__init__.py), the file writer (_io.py), these names, the training front end
+# (training/cli.py: arguments and help) or the model-info command (models/cli.py).
+CORE_CODE: tuple[str, ...] = ("groups.py", "datasets.py", "store.py", "settings.py")
+NOT_CODE: frozenset[str] = frozenset({"training/cli.py", "models/cli.py"})
+STAGE_CODE: dict[str, tuple[str, ...]] = {
+    "data": (*CORE_CODE, "data/*.py"),
+    "train": (*CORE_CODE, "losses.py", "models/*.py", "runs.py", "training/*.py"),
+    "influence": (*CORE_CODE, "losses.py", "runs.py", "influence/*.py"),
+    "equivariance": (*CORE_CODE, "losses.py", "runs.py", "testing.py", "equivariance/*.py"),
+    "aggregate": (*CORE_CODE, "aggregate/*.py"),
+    "companion": (
+        *CORE_CODE,
+        "losses.py",
+        "models/*.py",
+        "runs.py",
+        "influence/*.py",
+        "companion/*.py",
+    ),
+    "conservation": (
+        *CORE_CODE,
+        "losses.py",
+        "models/*.py",
+        "training/*.py",
+        "equivariance/*.py",
+        "conservation/*.py",
+    ),
+}
+
+
+def stage_files(stage: str, package: Path | None = None) -> list[Path]:
+    """The source files of a stage (:data:`STAGE_CODE` but :data:`NOT_CODE`) under ``package``
+    (default: this package), each pattern's files sorted, in the patterns' order."""
+    root = Path(__file__).parent if package is None else Path(package)
+    files: list[Path] = []
+    for pattern in STAGE_CODE[stage]:
+        found = (p for p in root.glob(pattern) if p.relative_to(root).as_posix() not in NOT_CODE)
+        files += sorted(found)
+    return files
