@@ -18,6 +18,7 @@ from symaudit.datasets import VALIDATION_DATASETS as _VALIDATION_GROUPS
 
 __all__ = [
     "ARCHITECTURES",
+    "MODEL_LABELS",
     "CHECKPOINT",
     "CORE_CODE",
     "DATASETS",
@@ -50,6 +51,14 @@ VALIDATION_DATASETS: tuple[str, ...] = tuple(_VALIDATION_GROUPS)
 #: the architectures a study's run may name (``twirled-*``: the D4-averaged control); the
 #: conservation study's linear models (``symaudit.models.MODELS``) are not among them
 ARCHITECTURES: tuple[str, ...] = ("unet", "vit", "twirled-unet", "twirled-vit")
+
+#: how figures and captions name each architecture (a variant, e.g. ``unet-aug``, by its own name)
+MODEL_LABELS: dict[str, str] = {
+    "unet": "UNet",
+    "vit": "ViT",
+    "twirled-unet": "twirled UNet",
+    "twirled-vit": "twirled ViT",
+}
 
 #: model sizes (the keys of ``symaudit.models.PRESETS``)
 PRESETS: tuple[str, ...] = ("paper", "small", "tiny", "quick")

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from symaudit.companion._captions import COMPANION_CAPTIONS
-from symaudit.names import ARCHITECTURES, PAPER_DATASETS
+from symaudit.names import ARCHITECTURES, MODEL_LABELS, PAPER_DATASETS
 
 from ._io import write_atomic
 from ._jinja import INFLUENCE_SOLVE, QUALITY_SECTION, STUDY, quality_banner, robustness_banner
@@ -45,12 +45,6 @@ __all__ = [
 #: every architecture a study may name (symaudit.names)
 ALL_MODELS: tuple[str, ...] = ARCHITECTURES
 
-_LABEL = {
-    "unet": "UNet",
-    "vit": "ViT",
-    "twirled-unet": "twirled UNet",
-    "twirled-vit": "twirled ViT",
-}
 _SET_TEXT = {
     "d4": "the dihedral group D4 (e, r, r², r³, s, sr, sr², sr³)",
     "shift_x": "horizontal periodic shifts t(dx, 0), dx = 0..N−1",
@@ -119,15 +113,15 @@ def figure_caption(spec: FigureSpec) -> str:
         subject = f"{_SET_TEXT[spec.element_set]}, {spec.dataset} data"
         lines.append(f"**Fig. {spec.number}: {what} under {subject}.**")
     else:
-        model = _LABEL.get(spec.model, spec.model)
+        model = MODEL_LABELS.get(spec.model, spec.model)
         lines.append(
             f"**Fig. {spec.number}: {what} landscape over {_SET_TEXT['shift_box']}, "
             f"{model} on {spec.dataset} data.**"
         )
     if spec.is_variant:
         lines.append(
-            f"Not a paper figure: the {_LABEL.get(spec.model, spec.model)} analogue of "
-            f"Fig. {spec.number} (the paper shows {_LABEL[base_model(spec.model)]})."
+            f"Not a paper figure: the {MODEL_LABELS.get(spec.model, spec.model)} analogue of "
+            f"Fig. {spec.number} (the paper shows {MODEL_LABELS[base_model(spec.model)]})."
         )
     else:
         lines.append(
@@ -247,7 +241,7 @@ def workflow_description() -> str:
                 f"{kind} error" if kind == "equivariance" else kind,
                 "shift_box",
                 dataset,
-                _LABEL[model],
+                MODEL_LABELS[model],
             )
         )
     rows.sort()

@@ -33,17 +33,12 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from symaudit import groups
+from symaudit.names import MODEL_LABELS
 
 from ._layout import PAPER_RANGES, FigureSpec
 
 __all__ = ["plot_d4", "plot_shift_box", "plot_shift_line"]
 
-_MODEL_LABEL = {
-    "unet": "UNet",
-    "vit": "ViT",
-    "twirled-unet": "twirled UNet",
-    "twirled-vit": "twirled ViT",
-}
 _MARKERS = {"unet": "o", "vit": "s", "twirled-unet": "D", "twirled-vit": "^"}
 _D4_LABELS = {
     "e": "e",
@@ -69,21 +64,21 @@ _CMAP = {"equivariance": "Reds", "influence": "binary"}  # Makie :amp ~ Reds; :b
 
 
 def model_label(model: str) -> str:
-    return _MODEL_LABEL.get(model, model)
+    return MODEL_LABELS.get(model, model)
 
 
 def _palette(models: Sequence[str]) -> dict[str, tuple]:
     import seaborn as sns
 
     # Fixed slots per known model so UNet/ViT keep their colours whichever subset is plotted.
-    known = list(_MODEL_LABEL)
+    known = list(MODEL_LABELS)
     colours = sns.color_palette("colorblind", len(known) + len(models))
     extra = iter(colours[len(known) :])
     return {m: colours[known.index(m)] if m in known else next(extra) for m in models}
 
 
 def _models(df: pd.DataFrame) -> list[str]:
-    order = list(_MODEL_LABEL)
+    order = list(MODEL_LABELS)
     found = list(dict.fromkeys(df["model"]))
     return sorted(found, key=lambda m: (order.index(m) if m in order else len(order), m))
 
