@@ -92,3 +92,18 @@ def tiny_study(tmp_path_factory):
     work = copy_repo(tmp_path_factory.mktemp("tiny"))
     snakemake(work, *TINY, "--workflow-profile", "workflow/profiles/local", "--cores", "2", "all")
     return work
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch intra-op threads set to 1 for a module (``pytestmark = usefixtures("one_thread")``).
+
+    The tiny models and ~1000-parameter nets of the unit tests are dispatch-bound: on the shared
+    2-core CI machine OpenMP spin-waiting under oversubscription made them 4-10x slower.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

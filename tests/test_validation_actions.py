@@ -16,7 +16,7 @@ from symaudit import groups
 from symaudit.aggregate import element_order
 from symaudit.data import _kolmogorov as kol
 from symaudit.datasets import CHANNELS
-from symaudit.equivariance._sweep import is_identity
+from symaudit.equivariance import is_identity
 
 NS = CHANNELS["incompressible_ns"]  # (velocity_x, velocity_y)
 CE = CHANNELS["compressible_euler"]  # (density, momentum_x, momentum_y, energy)

@@ -5,7 +5,6 @@ import argparse
 import csv
 import json
 
-import pytest
 import torch
 
 from symaudit.cli import main
@@ -41,14 +40,6 @@ def test_changed_run_moves_checkpoints_aside_unchanged_keeps_them(tmp_path):
     assert (run / "superseded-aaaa" / "ckpt_epoch0001.pt").read_bytes() == b"x"
     assert (run / "superseded-aaaa" / "splits.json").exists()
     assert (run / "fingerprint.txt").read_text().strip() == "bbbb"
-
-
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models on a shared 2-core machine
-    yield
-    torch.set_num_threads(before)
 
 
 def _metrics(run_dir):

@@ -109,14 +109,7 @@ def rel_err(a, b) -> float:
     return float((a - b).norm() / b.norm())
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Products of a ~900-parameter net are dispatch-bound: extra threads only add contention
-    on the shared CI cores (4-6× slower measured), so this module runs single-threaded."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -27,14 +27,7 @@ CE = channels_for("CE")
 NS = channels_for("NS")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny models gain nothing from intra-op threads, and on a shared 2-core machine OpenMP
-    # spin-waiting under oversubscription made these tests 10x slower
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _seeded(seed: int = 0) -> torch.Generator:

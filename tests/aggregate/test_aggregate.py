@@ -13,7 +13,7 @@ import xarray as xr
 from symaudit import aggregate as agg
 from symaudit import groups
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SEEDS, BATCHES, T, N, K = (0, 1, 2), 2, 4, 8, 2
 CLASSES = 3
 UNCONVERGED = ("NS", "vit", 2, 1)  # (dataset, model, seed, batch) with one failed ket solve

@@ -45,13 +45,7 @@ FAST = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # on a shared 2-core machine OpenMP spin-waiting made tiny models 10x slower
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def synthetic_fields(n_traj: int, frames: int, channels: int, size: int, seed: int) -> np.ndarray:
@@ -375,7 +369,7 @@ def test_ddp_two_gloo_processes_match_single_process(stores, tmp_path):
     env = {
         **os.environ,
         "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": str(Path(__file__).parents[1] / "src"),
+        "PYTHONPATH": str(Path(__file__).parents[2] / "src"),
     }
     cmd = [
         str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "symaudit", "train",
