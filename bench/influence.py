@@ -70,9 +70,11 @@ def print_row(r: dict, costs: dict) -> None:
     and "work" = mat-vecs × product cost (robust to load changes on a shared machine)."""
     cost = costs["curvlinops" if r["label"].startswith("curvlinops") else "ours"]
     speed = f"{r['speedup']:.1f}× / {r['work_speedup']:.1f}×" if "speedup" in r else ""
-    print(f"| {r['lam']:.0e} | {r['label']} | {r['kets']} | {cost:.2f} | {r['matvecs']} | "
-          f"{r['wall']:.1f} ({r['products']:.1f}) | {r['relres']:.2e} | {r['err']:.2e} | {speed} |",
-          flush=True)
+    print(
+        f"| {r['lam']:.0e} | {r['label']} | {r['kets']} | {cost:.2f} | {r['matvecs']} | "
+        f"{r['wall']:.1f} ({r['products']:.1f}) | {r['relres']:.2e} | {r['err']:.2e} | {speed} |",
+        flush=True,
+    )
 
 
 def true_relres(op: GaussNewtonOperator, lam: float, B: torch.Tensor, X: torch.Tensor) -> float:
@@ -92,9 +94,17 @@ def solve_row(label, model, x, y, kets, rank, common, influence_err, rel) -> dic
     wall, in_products = time.perf_counter() - t0, op.product_seconds - p0
     mv = sum({r.block: r.matvecs for r in sol.records}.values())
     mv += sol.setup.get("preconditioner_matvecs", 0)
-    return dict(label=label, lam=rel, kets=kets, matvecs=mv, wall=wall, products=in_products,
-                relres=max(r.relres_true for r in sol.records),
-                err=influence_err(sol.vectors), sol=sol)
+    return dict(
+        label=label,
+        lam=rel,
+        kets=kets,
+        matvecs=mv,
+        wall=wall,
+        products=in_products,
+        relres=max(r.relres_true for r in sol.records),
+        err=influence_err(sol.vectors),
+        sol=sol,
+    )
 
 
 def curvlinops_row(rel, lam, ggn, params, op, G, peer_n, tolerance, influence_err) -> dict:
@@ -121,25 +131,50 @@ def curvlinops_row(rel, lam, ggn, params, op, G, peer_n, tolerance, influence_er
         wall = time.perf_counter() - t0
     finally:
         ggn._matmat_batch = matmat
-    return dict(label=f"curvlinops CGInverse (tolerance {tolerance:g})", lam=rel, kets=peer_n,
-                matvecs=count["n"], wall=wall, products=count["seconds"],
-                relres=true_relres(op, lam, G[:peer_n], Xc), err=influence_err(Xc))
+    return dict(
+        label=f"curvlinops CGInverse (tolerance {tolerance:g})",
+        lam=rel,
+        kets=peer_n,
+        matvecs=count["n"],
+        wall=wall,
+        products=count["seconds"],
+        relres=true_relres(op, lam, G[:peer_n], Xc),
+        err=influence_err(Xc),
+    )
 
 
 def nys_label(args) -> str:
     return f"ours block PCG Nyström({args.nystrom_rank})"
 
 
-def run_damping(rel, *, model, model64, x, y, G, G64, op, op64, ggn, params, lam_max, n_ref,
-                peer_n, args, costs):
+def run_damping(
+    rel, *, model, model64, x, y, G, G64, op, op64, ggn, params, lam_max, n_ref, peer_n, args, costs
+):
     """All rows for one λ = rel·λ_max, and the Galerkin gap."""
     lam = rel * lam_max
-    common = dict(damping=lam, rtol=args.rtol, lambda_max=lam_max, chunk_size=args.chunk_size,
-                  operator=op, max_iterations=5000, seed=args.seed)
+    common = dict(
+        damping=lam,
+        rtol=args.rtol,
+        lambda_max=lam_max,
+        chunk_size=args.chunk_size,
+        operator=op,
+        max_iterations=5000,
+        seed=args.seed,
+    )
     # fp64 reference for the first n_ref kets
-    ref = solve_kets(model64, None, x[:n_ref].double(), y[:n_ref].double(), damping=lam,
-                     rtol=1e-10, lambda_max=lam_max, operator=op64, max_iterations=5000,
-                     preconditioner_rank=args.nystrom_rank, chunk_size=args.chunk_size)
+    ref = solve_kets(
+        model64,
+        None,
+        x[:n_ref].double(),
+        y[:n_ref].double(),
+        damping=lam,
+        rtol=1e-10,
+        lambda_max=lam_max,
+        operator=op64,
+        max_iterations=5000,
+        preconditioner_rank=args.nystrom_rank,
+        chunk_size=args.chunk_size,
+    )
     pi_ref = G64 @ ref.vectors.T  # (n, n_ref)
 
     def influence_err(X: torch.Tensor) -> float:
@@ -165,20 +200,28 @@ def run_damping(rel, *, model, model64, x, y, G, G64, op, op64, ggn, params, lam
             peer = curvlinops_row(rel, lam, ggn, params, op, G, peer_n, tolerance, influence_err)
             if peer["relres"] <= target or args.peer_tolerance:
                 break
-            print(f"#   curvlinops at tolerance {tolerance:.1e}: max true relres "
-                  f"{peer['relres']:.2e} > {target:.2e} after {peer['matvecs']} mat-vecs, "
-                  f"{peer['wall']:.1f} s; halving", flush=True)
+            print(
+                f"#   curvlinops at tolerance {tolerance:.1e}: max true relres "
+                f"{peer['relres']:.2e} > {target:.2e} after {peer['matvecs']} mat-vecs, "
+                f"{peer['wall']:.1f} s; halving",
+                flush=True,
+            )
             tolerance /= 2
         for r in (mine, mine_pc):
             r["speedup"] = peer["wall"] / r["wall"]
             r["work_speedup"] = (peer["matvecs"] * costs["curvlinops"]) / (
-                r["matvecs"] * costs["ours"])
+                r["matvecs"] * costs["ours"]
+            )
         rows.append(peer)
     # the reference code's Galerkin shortcut (span of all ket gradients)
     gal = solve_kets(model, None, x, y, method="galerkin", **common)
     pi_conv = gram(G, full["sol"].vectors)
-    gap = (rel, gal.setup["galerkin_rank"], rel_fro(gram(G, gal.vectors), pi_conv),
-           max(r.relres_full_space for r in gal.records))
+    gap = (
+        rel,
+        gal.setup["galerkin_rank"],
+        rel_fro(gram(G, gal.vectors), pi_conv),
+        max(r.relres_full_space for r in gal.records),
+    )
     return rows, gap
 
 
@@ -189,20 +232,32 @@ def main() -> int:
     ap.add_argument("--resolution", type=int, default=16)
     ap.add_argument("--dampings", type=float, nargs="+", default=[1e-3, 1e-4])
     ap.add_argument("--rtol", type=float, default=1e-4)
-    ap.add_argument("--peer-kets", type=int, default=None,
-                    help="kets in the head-to-head (default: all, the same problem)")
-    ap.add_argument("--peer-tolerance", type=float, default=None,
-                    help="fix curvlinops' tolerance (default: start at rtol/2 and halve until "
-                         "its max true relres is within ours — its criterion is the MEAN "
-                         "normalised residual over columns)")
+    ap.add_argument(
+        "--peer-kets",
+        type=int,
+        default=None,
+        help="kets in the head-to-head (default: all, the same problem)",
+    )
+    ap.add_argument(
+        "--peer-tolerance",
+        type=float,
+        default=None,
+        help="fix curvlinops' tolerance (default: start at rtol/2 and halve until "
+        "its max true relres is within ours — its criterion is the MEAN "
+        "normalised residual over columns)",
+    )
     ap.add_argument("--reference-kets", type=int, default=4)
     ap.add_argument("--nystrom-rank", type=int, default=64)
     ap.add_argument("--chunk-size", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-peer", action="store_true")
-    ap.add_argument("--train-steps", type=int, default=100,
-                    help="AdamW steps on the batch first (a random init has a degenerate "
-                         "spectrum: λ_max ~ 1e8 from the tiny-width norms)")
+    ap.add_argument(
+        "--train-steps",
+        type=int,
+        default=100,
+        help="AdamW steps on the batch first (a random init has a degenerate "
+        "spectrum: λ_max ~ 1e8 from the tiny-width norms)",
+    )
     args = ap.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
     if not args.skip_peer:
@@ -225,11 +280,16 @@ def main() -> int:
     model.zero_grad(set_to_none=True)
     with torch.no_grad():
         final_loss = float(losses.smse(model(x), y))
-    print(f"# {args.train_steps} AdamW steps on the batch: SMSE {final_loss:.3f} "
-          f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    print(
+        f"# {args.train_steps} AdamW steps on the batch: SMSE {final_loss:.3f} "
+        f"({time.perf_counter() - t0:.0f} s)",
+        flush=True,
+    )
     print(f"# load average at start: {os.getloadavg()[0]:.1f}")
-    print(f"# unet/{args.preset}: P = {P}, metric batch = kets = {n} x 2 x {res}², "
-          f"rtol = {args.rtol:g}, threads = {torch.get_num_threads()}")
+    print(
+        f"# unet/{args.preset}: P = {P}, metric batch = kets = {n} x 2 x {res}², "
+        f"rtol = {args.rtol:g}, threads = {torch.get_num_threads()}"
+    )
 
     # ---- per-product costs ----------------------------------------------------------------
     def fwd_bwd():
@@ -239,8 +299,13 @@ def main() -> int:
     op = GaussNewtonOperator(model, x, chunk_size=args.chunk_size)
     V = torch.randn(args.chunk_size, op.size, generator=gen)
     params = [p for p in model.parameters() if p.requires_grad]
-    ggn = None if args.skip_peer else GGNLinearOperator(
-        model, torch.nn.MSELoss(), params, [(x, y)], check_deterministic=False)
+    ggn = (
+        None
+        if args.skip_peer
+        else GGNLinearOperator(
+            model, torch.nn.MSELoss(), params, [(x, y)], check_deterministic=False
+        )
+    )
     peer_n = min(args.peer_kets or n, n)
     Vc = torch.randn(op.size, peer_n, generator=gen)
     # the machine is shared: interleave the timings so that load changes hit all alike
@@ -261,11 +326,15 @@ def main() -> int:
     t_curv = sorted(samples["curv"])[2] if ggn is not None else float("nan")
     costs = {"ours": t_ours / t_fb, "curvlinops": t_curv / t_fb}
     agree = rel_fro(0.5 * (ggn @ V[:2].T).T, op.mm(V[:2])) if ggn is not None else float("nan")
-    print(f"# forward+backward {t_fb * 1e3:.1f} ms; operator build {op.setup_seconds:.1f} s "
-          f"(mode {op.mode}); ours vs curvlinops ½GGN agree to {agree:.1e}")
-    print(f"# product cost / fwd+bwd: ours {t_ours / t_fb:.2f} (vmap {args.chunk_size}), "
-          f"ours {t_ours1 / t_fb:.2f} (single), curvlinops {t_curv / t_fb:.2f} "
-          f"({peer_n} columns, as inside its CG)")
+    print(
+        f"# forward+backward {t_fb * 1e3:.1f} ms; operator build {op.setup_seconds:.1f} s "
+        f"(mode {op.mode}); ours vs curvlinops ½GGN agree to {agree:.1e}"
+    )
+    print(
+        f"# product cost / fwd+bwd: ours {t_ours / t_fb:.2f} (vmap {args.chunk_size}), "
+        f"ours {t_ours1 / t_fb:.2f} (single), curvlinops {t_curv / t_fb:.2f} "
+        f"({peer_n} columns, as inside its CG)"
+    )
 
     # ---- shared pieces ----------------------------------------------------------------------
     G = per_example_gradients(model, x, y, chunk_size=args.chunk_size)
@@ -276,9 +345,23 @@ def main() -> int:
     G64 = G.double()
     n_ref = min(args.reference_kets, n)
 
-    ctx = dict(model=model, model64=model64, x=x, y=y, G=G, G64=G64, op=op, op64=op64,
-               ggn=ggn, params=params, lam_max=lam_max, n_ref=n_ref, peer_n=peer_n, args=args,
-               costs=costs)
+    ctx = dict(
+        model=model,
+        model64=model64,
+        x=x,
+        y=y,
+        G=G,
+        G64=G64,
+        op=op,
+        op64=op64,
+        ggn=ggn,
+        params=params,
+        lam_max=lam_max,
+        n_ref=n_ref,
+        peer_n=peer_n,
+        args=args,
+        costs=costs,
+    )
     rows, gaps = [], []
     for rel in args.dampings:
         r, g = run_damping(rel, **ctx)
@@ -288,44 +371,65 @@ def main() -> int:
         gaps.append(g)
 
     print()
-    print("| λ/λ_max | solver | kets | product cost (× fwd+bwd) | mat-vecs | wall (in products) s "
-          "| max true relres | influence err vs fp64 | speed-up vs curvlinops (wall / work) |")
+    print(
+        "| λ/λ_max | solver | kets | product cost (× fwd+bwd) | mat-vecs | wall (in products) s "
+        "| max true relres | influence err vs fp64 | speed-up vs curvlinops (wall / work) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print_row(r, costs)
     print()
-    print("| λ/λ_max | Galerkin rank | ‖Π_galerkin − Π_converged‖_F/‖Π_converged‖_F "
-          "| Galerkin max true relres |")
+    print(
+        "| λ/λ_max | Galerkin rank | ‖Π_galerkin − Π_converged‖_F/‖Π_converged‖_F "
+        "| Galerkin max true relres |"
+    )
     print("|---|---|---|---|")
     for rel, k, gap, rr in gaps:
         print(f"| {rel:.0e} | {k} | {gap:.3f} | {rr:.2e} |")
     # ---- the damping path: every λ in one solve_kets call vs one solve at the smallest λ ----
     if len(args.dampings) > 1:
         print()
-        print("| path λ/λ_max | solver | mat-vecs per λ (+ sketch) | path mat-vecs | wall s "
-              "| max true relres | one solve at smallest λ | path / one |")
+        print(
+            "| path λ/λ_max | solver | mat-vecs per λ (+ sketch) | path mat-vecs | wall s "
+            "| max true relres | one solve at smallest λ | path / one |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         smallest = min(args.dampings)
         for rank, label in ((0, "ours block CG"), (args.nystrom_rank, nys_label(args))):
-            one = next(r for r in rows if r["label"] == label and r["lam"] == smallest
-                       and r["kets"] == n)
+            one = next(
+                r for r in rows if r["label"] == label and r["lam"] == smallest and r["kets"] == n
+            )
             t0 = time.perf_counter()
-            sols = solve_kets(model, None, x, y,
-                              damping={"mode": "relative", "values": list(args.dampings)},
-                              rtol=args.rtol, lambda_max=lam_max, operator=op,
-                              max_iterations=5000, seed=args.seed, preconditioner_rank=rank,
-                              chunk_size=args.chunk_size)
+            sols = solve_kets(
+                model,
+                None,
+                x,
+                y,
+                damping={"mode": "relative", "values": list(args.dampings)},
+                rtol=args.rtol,
+                lambda_max=lam_max,
+                operator=op,
+                max_iterations=5000,
+                seed=args.seed,
+                preconditioner_rank=rank,
+                chunk_size=args.chunk_size,
+            )
             wall = time.perf_counter() - t0
             per = [sum({r.block: r.matvecs for r in s.records}.values()) for s in sols]
             sketch = sols[0].setup.get("preconditioner_matvecs", 0)
             total = sum(per) + sketch
             worst = max(r.relres_true for s in sols for r in s.records)
-            print(f"| {', '.join(f'{v:.0e}' for v in args.dampings)} | {label} | "
-                  f"{' / '.join(map(str, per))} (+{sketch}) | {total} | {wall:.1f} | "
-                  f"{worst:.2e} | {one['matvecs']} ({one['wall']:.1f} s) | "
-                  f"{total / one['matvecs']:.2f}× |", flush=True)
-    print(f"\n# total {time.perf_counter() - t_all:.0f} s; "
-          f"load average at end: {os.getloadavg()[0]:.1f}")
+            print(
+                f"| {', '.join(f'{v:.0e}' for v in args.dampings)} | {label} | "
+                f"{' / '.join(map(str, per))} (+{sketch}) | {total} | {wall:.1f} | "
+                f"{worst:.2e} | {one['matvecs']} ({one['wall']:.1f} s) | "
+                f"{total / one['matvecs']:.2f}× |",
+                flush=True,
+            )
+    print(
+        f"\n# total {time.perf_counter() - t_all:.0f} s; "
+        f"load average at end: {os.getloadavg()[0]:.1f}"
+    )
     return 0
 
 

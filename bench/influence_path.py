@@ -55,35 +55,51 @@ def main() -> int:
     model.zero_grad(set_to_none=True)
     op = GaussNewtonOperator(model, x)
     lam_max, _ = lanczos_lambda_max(op.mm, op.size, dtype=op.dtype, device=op.device)
-    print(f"# unet/{args.preset}: P = {count_parameters(model)}, kets = {args.examples} x 2 x "
-          f"{args.resolution}², λ_max = {lam_max:.4g}, rtol = {args.rtol:g}, path λ/λ_max = "
-          f"{args.path}, threads = {torch.get_num_threads()}", flush=True)
-    common = dict(rtol=args.rtol, lambda_max=lam_max, operator=op, max_iterations=5000,
-                  seed=args.seed)
+    print(
+        f"# unet/{args.preset}: P = {count_parameters(model)}, kets = {args.examples} x 2 x "
+        f"{args.resolution}², λ_max = {lam_max:.4g}, rtol = {args.rtol:g}, path λ/λ_max = "
+        f"{args.path}, threads = {torch.get_num_threads()}",
+        flush=True,
+    )
+    common = dict(
+        rtol=args.rtol, lambda_max=lam_max, operator=op, max_iterations=5000, seed=args.seed
+    )
     path = {"mode": "relative", "values": args.path}
     smallest = {"mode": "relative", "value": min(args.path)}
-    print("| strategy | mat-vecs per λ | path mat-vecs | wall s | max true relres | "
-          "one solve at smallest λ | path / one |")
+    print(
+        "| strategy | mat-vecs per λ | path mat-vecs | wall s | max true relres | "
+        "one solve at smallest λ | path / one |"
+    )
     print("|---|---|---|---|---|---|---|")
     for rank in (0, args.nystrom_rank):
         t0 = time.perf_counter()
-        one = solve_kets(model, None, x, y, damping=smallest, preconditioner_rank=rank,
-                         **common)
+        one = solve_kets(model, None, x, y, damping=smallest, preconditioner_rank=rank, **common)
         one_wall = time.perf_counter() - t0
         sketch = one.setup.get("preconditioner_matvecs", 0)
         one_mv = matvecs(one) + sketch
         for start in ("cold", "warm"):
             t0 = time.perf_counter()
-            sols = solve_kets(model, None, x, y, damping=path, preconditioner_rank=rank,
-                              path_start=start, **common)
+            sols = solve_kets(
+                model,
+                None,
+                x,
+                y,
+                damping=path,
+                preconditioner_rank=rank,
+                path_start=start,
+                **common,
+            )
             wall = time.perf_counter() - t0
             per = [matvecs(s) for s in sols]
             total = sum(per) + sketch
             worst = max(r.relres_true for s in sols for r in s.records)
             label = f"{start}{f' + Nyström({rank})' if rank else ''}"
-            print(f"| {label} | {' / '.join(map(str, per))} (+{sketch} build) | {total} | "
-                  f"{wall:.1f} | {worst:.2e} | {one_mv} ({one_wall:.1f} s) | "
-                  f"{total / one_mv:.2f}× |", flush=True)
+            print(
+                f"| {label} | {' / '.join(map(str, per))} (+{sketch} build) | {total} | "
+                f"{wall:.1f} | {worst:.2e} | {one_mv} ({one_wall:.1f} s) | "
+                f"{total / one_mv:.2f}× |",
+                flush=True,
+            )
     return 0
 
 

@@ -42,26 +42,36 @@ def main() -> int:
         paths = []
         for name in DATASETS["CE"]:
             channels = channels_for(name)
-            shape = (args.trajectories, args.frames, len(channels), args.resolution,
-                     args.resolution)
-            attrs = {"family": name, "pde": family(name).pde, "channels": channels,
-                     "time": [0.05 * t for t in range(args.frames)],
-                     "provenance": {"source": "bench"}}
+            shape = (
+                args.trajectories,
+                args.frames,
+                len(channels),
+                args.resolution,
+                args.resolution,
+            )
+            attrs = {
+                "family": name,
+                "pde": family(name).pde,
+                "channels": channels,
+                "time": [0.05 * t for t in range(args.frames)],
+                "provenance": {"source": "bench"},
+            }
             path = Path(tmp) / f"{name}.zarr"
-            write_store(path,
-                        rng.standard_normal(shape, dtype=np.float32), attrs)
+            write_store(path, rng.standard_normal(shape, dtype=np.float32), attrs)
             paths.append(path)
         stores = [open_store(p) for p in paths]
-        splits = make_splits([s.family for s in stores], [s.shape[0] for s in stores], 0, 0.65,
-                             0.05)
+        splits = make_splits(
+            [s.family for s in stores], [s.shape[0] for s in stores], 0, 0.65, 0.05
+        )
         gb = sum(s.array.nbytes for s in stores) / 2**30
         t0 = time.perf_counter()
         ram = load_transitions(stores, splits, ("train",), args.frames)["train"]
         t_load = time.perf_counter() - t0
         lazy = load_transitions(stores, splits, ("train",), args.frames, 0.0)["train"]
         gen = torch.Generator().manual_seed(0)
-        blocks = [torch.randperm(len(ram), generator=gen)[: args.batch]
-                  for _ in range(args.batches)]
+        blocks = [
+            torch.randperm(len(ram), generator=gen)[: args.batch] for _ in range(args.batches)
+        ]
         timings = {}
         for label, data in (("in RAM", ram), ("from stores", lazy)):
             data.get(blocks[0])  # warm-up
@@ -69,14 +79,15 @@ def main() -> int:
             for b in blocks:
                 data.get(b)
             timings[label] = (time.perf_counter() - t0) / len(blocks)
-        print(f"# 3 stores of {args.trajectories} x {args.frames} x 4 x {args.resolution}² "
-              f"({gb:.2f} GB); in-RAM load of the train split {t_load:.1f} s")
+        print(
+            f"# 3 stores of {args.trajectories} x {args.frames} x 4 x {args.resolution}² "
+            f"({gb:.2f} GB); in-RAM load of the train split {t_load:.1f} s"
+        )
         print(f"| reader | ms per batch of {args.batch} | MB/s | ratio to in RAM |")
         print("|---|---|---|---|")
         mb = args.batch * 2 * 4 * 4 * args.resolution**2 / 2**20
         for label, sec in timings.items():
-            print(f"| {label} | {sec * 1e3:.1f} | {mb / sec:.0f} | "
-                  f"{sec / timings['in RAM']:.1f} |")
+            print(f"| {label} | {sec * 1e3:.1f} | {mb / sec:.0f} | {sec / timings['in RAM']:.1f} |")
     return 0
 
 

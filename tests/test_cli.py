@@ -42,9 +42,20 @@ def test_every_option_has_help(command):
 def test_logs_carry_a_timestamp(tmp_path):
     # a real subprocess: logging is configured once per process by the console script
     out = subprocess.run(
-        [sys.executable, "-m", "symaudit", "ingest", str(tmp_path / "none_0.nc"), "--family",
-         "NS-BB", "--out", str(tmp_path / "o.zarr")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "symaudit",
+            "ingest",
+            str(tmp_path / "none_0.nc"),
+            "--family",
+            "NS-BB",
+            "--out",
+            str(tmp_path / "o.zarr"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 2
     line = out.stderr.strip().splitlines()[-1]

@@ -79,8 +79,12 @@ def test_xarray_opens_a_store_with_dims_and_coordinates(tmp_path):
     rng = np.random.default_rng(2)
     fields = rng.standard_normal((3, 3, 4, 8, 8)).astype(np.float32)
     attrs = _attrs() | {"grid": {"N": 8, "domain": [[0, 1], [0, 2]]}}
-    st.write_store(tmp_path / "x.zarr", fields, attrs,
-                   {"trajectory_seed": np.arange(3), "baseline": (("time",), np.ones(3))})
+    st.write_store(
+        tmp_path / "x.zarr",
+        fields,
+        attrs,
+        {"trajectory_seed": np.arange(3), "baseline": (("time",), np.ones(3))},
+    )
     meta = zarr.open_group(tmp_path / "x.zarr", mode="r").metadata
     assert meta.consolidated_metadata is not None  # one read opens the store
     with warnings.catch_warnings():

@@ -18,8 +18,12 @@ import os
 import torch
 
 #: environment variables through which Slurm (or srun) names a job's GPUs
-SLURM_GPU_VARIABLES = ("SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "SLURM_GPUS_ON_NODE",
-                       "CUDA_VISIBLE_DEVICES")
+SLURM_GPU_VARIABLES = (
+    "SLURM_JOB_GPUS",
+    "SLURM_STEP_GPUS",
+    "SLURM_GPUS_ON_NODE",
+    "CUDA_VISIBLE_DEVICES",
+)
 ALLOW_CPU_FALLBACK = "SYMAUDIT_ALLOW_CPU_FALLBACK"
 
 

@@ -41,8 +41,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
-
-
 class _Stderr(logging.StreamHandler):
     """A handler writing to whatever ``sys.stderr`` is at the time of the record."""
 
@@ -85,17 +83,27 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="symaudit", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--version", action="version", version=f"symaudit {__version__}",
+        "--version",
+        action="version",
+        version=f"symaudit {__version__}",
         help="print the version and exit",
     )
     parser.add_argument(
-        "--log-level", choices=LOG_LEVELS, type=str.upper,
+        "--log-level",
+        choices=LOG_LEVELS,
+        type=str.upper,
         default=os.environ.get("SYMAUDIT_LOG_LEVEL", "INFO").upper(),
         help="lowest level of the log lines on stderr (default: INFO or $SYMAUDIT_LOG_LEVEL)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    chosen = next((a for a, before in zip(argv, [None, *argv], strict=False)
-                   if not a.startswith("-") and before != "--log-level"), None)
+    chosen = next(
+        (
+            a
+            for a, before in zip(argv, [None, *argv], strict=False)
+            if not a.startswith("-") and before != "--log-level"
+        ),
+        None,
+    )
     modules = {}
     for name, (module_name, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text)

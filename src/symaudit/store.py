@@ -352,8 +352,9 @@ def _extra_dims(name: str, values, n_trajectories: int) -> tuple[tuple[str, ...]
     if isinstance(values, tuple) and len(values) == 2 and isinstance(values[0], tuple | list):
         dims, values = tuple(values[0]), np.asarray(values[1])
         if len(dims) != values.ndim:
-            raise ValueError(f"extra array {name}: {len(dims)} dimension names for "
-                             f"{values.ndim} axes")
+            raise ValueError(
+                f"extra array {name}: {len(dims)} dimension names for {values.ndim} axes"
+            )
         return dims, values
     values = np.asarray(values)
     dims = tuple(f"{name}_dim{i}" for i in range(values.ndim))

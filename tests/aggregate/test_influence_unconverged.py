@@ -15,9 +15,17 @@ from symaudit.aggregate._tables import aggregate
 def test_unconverged_kets_are_left_out_but_counted(tmp_path):
     study = tmp_path / "results/s"
     files = write_synthetic_study(
-        study, datasets=["NS"], models=["unet"], seeds=[0, 1], batches=2, time_steps=3,
-        element_sets=["d4"], chunk_size=8, kinds=["influence"],
-        unconverged=[("NS", "unet", 1, 1)], rng=3,
+        study,
+        datasets=["NS"],
+        models=["unet"],
+        seeds=[0, 1],
+        batches=2,
+        time_steps=3,
+        element_sets=["d4"],
+        chunk_size=8,
+        kinds=["influence"],
+        unconverged=[("NS", "unet", 1, 1)],
+        rng=3,
     )
     diags = []
     for path in files:

@@ -23,15 +23,34 @@ def test_kendall_tau_equals_scipy(n, seed):
 
 def test_robustness_table_pairs_and_flags():
     elements = ["e", "r", "r2", "r3"]
-    medians = {"0.01": [2.0, 1.0, 0.5, 0.2], "0.001": [2.1, 0.9, 0.6, 0.1],
-               "0.0001": [0.1, 0.9, 0.6, 2.1], "galerkin": [1.5, 1.0, 0.4, 0.3]}
-    rows = [{"dataset": "CE", "model": "unet", "element_set": "d4", "element": g,
-             "damping": lam, "median": v[i], "n": 10}
-            for lam, v in medians.items() for i, g in enumerate(elements)]
+    medians = {
+        "0.01": [2.0, 1.0, 0.5, 0.2],
+        "0.001": [2.1, 0.9, 0.6, 0.1],
+        "0.0001": [0.1, 0.9, 0.6, 2.1],
+        "galerkin": [1.5, 1.0, 0.4, 0.3],
+    }
+    rows = [
+        {
+            "dataset": "CE",
+            "model": "unet",
+            "element_set": "d4",
+            "element": g,
+            "damping": lam,
+            "median": v[i],
+            "n": 10,
+        }
+        for lam, v in medians.items()
+        for i, g in enumerate(elements)
+    ]
     table = robustness_table(pd.DataFrame(rows))
     pairs = list(zip(table["damping_a"], table["damping_b"], strict=True))
-    assert pairs == [("0.01", "0.001"), ("0.001", "0.0001"), ("0.01", "galerkin"),
-                     ("0.001", "galerkin"), ("0.0001", "galerkin")]
+    assert pairs == [
+        ("0.01", "0.001"),
+        ("0.001", "0.0001"),
+        ("0.01", "galerkin"),
+        ("0.001", "galerkin"),
+        ("0.0001", "galerkin"),
+    ]
     for row in table.itertuples():
         want = kendalltau(medians[row.damping_a], medians[row.damping_b]).statistic
         assert row.tau == pytest.approx(want, abs=1e-13)
@@ -48,17 +67,31 @@ def test_unstable_ranking_raises_the_report_banner():
     from symaudit.aggregate._layout import figure_specs
     from symaudit.aggregate._robustness import robustness_status
 
-    rows = [{"dataset": "CE", "model": "unet", "element_set": "d4", "element": g,
-             "damping": lam, "median": v, "n": 1}
-            for lam, vals in {"0.01": [3, 2, 1], "0.001": [1, 2, 3]}.items()
-            for g, v in zip(["e", "r", "r2"], vals, strict=True)]
+    rows = [
+        {
+            "dataset": "CE",
+            "model": "unet",
+            "element_set": "d4",
+            "element": g,
+            "damping": lam,
+            "median": v,
+            "n": 1,
+        }
+        for lam, vals in {"0.01": [3, 2, 1], "0.001": [1, 2, 3]}.items()
+        for g, v in zip(["e", "r", "r2"], vals, strict=True)
+    ]
     status = robustness_status(robustness_table(pd.DataFrame(rows)))
     (bad,) = status["robustness_status"]["unstable"]
     assert bad["tau"] == -1.0 and bad["label"] == "CE unet d4, λ 0.01 vs 0.001"
 
     class Snakemake:
-        config = {"study": "s", "datasets": ["CE", "NS"], "models": ["unet"], "seeds": [0],
-                  **status}
+        config = {
+            "study": "s",
+            "datasets": ["CE", "NS"],
+            "models": ["unet"],
+            "seeds": [0],
+            **status,
+        }
         wildcards = {}
 
     def render(text):
@@ -66,11 +99,15 @@ def test_unstable_ranking_raises_the_report_banner():
         return env.from_string(text).render(snakemake=Snakemake)
 
     assert "Not robust to the damping: 1 element ranking(s) of this study" in render(
-        workflow_description())
-    specs = {(s.kind, s.element_set, s.dataset): s
-             for s in figure_specs(("CE", "NS"), ("unet",), ("d4",), ("influence",))}
+        workflow_description()
+    )
+    specs = {
+        (s.kind, s.element_set, s.dataset): s
+        for s in figure_specs(("CE", "NS"), ("unet",), ("d4",), ("influence",))
+    }
     assert "CE unet d4, λ 0.01 vs 0.001 (τ = -1.0)" in render(
-        figure_caption(specs[("influence", "d4", "CE")]))
+        figure_caption(specs[("influence", "d4", "CE")])
+    )
     assert "Not robust" not in render(figure_caption(specs[("influence", "d4", "NS")]))
     Snakemake.config = {k: v for k, v in Snakemake.config.items() if k != "robustness_status"}
     assert "Not robust" not in render(workflow_description())

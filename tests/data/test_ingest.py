@@ -207,8 +207,9 @@ def test_duplicated_endpoint_detected_dropped_and_recorded(tmp_path, capsys):
     # a node grid including x = 1: the last column repeats the first (up to sin(2 pi) ~ 1e-16)
     phys = ns_fields(np.random.default_rng(30), grid=np.linspace(0, 1, N + 1))
     src = write_pdegym(tmp_path / "velocity_0.nc", "velocity", to_file_layout(phys, "y"))
-    code, stdout, _ = run_cli(capsys, src, "--family", "NS-BB", "--out", tmp_path / "dup.zarr",
-                              "--quiet")
+    code, stdout, _ = run_cli(
+        capsys, src, "--family", "NS-BB", "--out", tmp_path / "dup.zarr", "--quiet"
+    )
     assert code == 0 and "duplicated endpoint: dropped (N 33 -> 32)" in stdout
     store = open_store(tmp_path / "dup.zarr")
     conv = store.attrs["axis_convention"]
@@ -227,8 +228,9 @@ def test_duplicated_endpoint_detected_dropped_and_recorded(tmp_path, capsys):
     xr = pytest.importorskip("xarray")
     np.testing.assert_allclose(xr.open_zarr(store.path)["x"].values, np.arange(N) / N)
     # refused on request, with the figures in one line
-    line = one_line_error(capsys, src, "--family", "NS-BB", "--out", tmp_path / "r.zarr",
-                          "--endpoint", "refuse")
+    line = one_line_error(
+        capsys, src, "--family", "NS-BB", "--out", tmp_path / "r.zarr", "--endpoint", "refuse"
+    )
     assert str(src) in line and "duplicated periodic endpoint" in line and "off by one" in line
     assert not (tmp_path / "r.zarr").exists()
 
@@ -237,8 +239,9 @@ def test_duplicated_endpoint_beyond_the_checked_trajectories_is_refused(tmp_path
     phys = ns_fields(np.random.default_rng(31), samples=3, grid=np.linspace(0, 1, N + 1))
     phys[2, :, :, -1, :] += 0.5  # trajectory 2 (not among K = 1 checked) has a real last column
     src = write_pdegym(tmp_path / "velocity_0.nc", "velocity", to_file_layout(phys, "y"))
-    line = one_line_error(capsys, src, "--family", "NS-BB", "--out", tmp_path / "o.zarr",
-                          "--check-trajectories", 1)
+    line = one_line_error(
+        capsys, src, "--family", "NS-BB", "--out", tmp_path / "o.zarr", "--check-trajectories", 1
+    )
     assert str(src) in line and "trajectory 2" in line and "refusing to drop" in line
     assert not (tmp_path / "o.zarr").exists()
 
@@ -249,22 +252,25 @@ def test_duplicated_endpoint_along_one_axis_or_in_some_files_is_refused(tmp_path
     one_axis = phys.copy()
     one_axis[..., :, -1] += 0.5  # netCDF dim y's last point now differs from its first
     a = write_pdegym(tmp_path / "velocity_0.nc", "velocity", one_axis)
-    line = one_line_error(capsys, a, "--family", "NS-BB", "--out", tmp_path / "o.zarr",
-                          "--x-axis", "x")
+    line = one_line_error(
+        capsys, a, "--family", "NS-BB", "--out", tmp_path / "o.zarr", "--x-axis", "x"
+    )
     assert str(a) in line and "along netCDF dim 'x' only" in line
     b = write_pdegym(tmp_path / "velocity_1.nc", "velocity", phys)
     periodic = ns_fields(np.random.default_rng(33), samples=2, grid=np.arange(N + 1) / (N + 1))
     c = write_pdegym(tmp_path / "velocity_2.nc", "velocity", periodic)
-    line = one_line_error(capsys, b, c, "--family", "NS-BB", "--out", tmp_path / "o.zarr",
-                          "--x-axis", "x")
+    line = one_line_error(
+        capsys, b, c, "--family", "NS-BB", "--out", tmp_path / "o.zarr", "--x-axis", "x"
+    )
     assert str(c) in line and "different grids" in line
 
 
 def test_one_assembled_file_needs_no_chunk_number(tmp_path, capsys):
     phys = ce_fields(np.random.default_rng(34), samples=2)
     src = write_pdegym(tmp_path / "CE-RP.nc", "data", to_file_layout(phys, "y"))
-    code, stdout, _ = run_cli(capsys, src, "--family", "CE-RP", "--out", tmp_path / "a.zarr",
-                              "--quiet")
+    code, stdout, _ = run_cli(
+        capsys, src, "--family", "CE-RP", "--out", tmp_path / "a.zarr", "--quiet"
+    )
     assert code == 0 and "duplicated endpoint: none" in stdout
     store = open_store(tmp_path / "a.zarr")
     np.testing.assert_array_equal(store.read(), expected_store(phys, "ce"))

@@ -459,8 +459,7 @@ def test_deferred_galerkin_per_element_equals_reference_formula(problem):
     span[G_ket, G_bra(g)] from cached ket products; bras at rotated / reflected batches."""
     net, x, y, J = problem["net"], problem["x"], problem["y"], problem["J"].numpy()
     eps = 1e-6
-    sol = solve_kets(net, x, x, y, damping=eps, rtol=1e-4, method="galerkin",
-                     galerkin_defer=True)
+    sol = solve_kets(net, x, x, y, damping=eps, rtol=1e-4, method="galerkin", galerkin_defer=True)
     assert sol.kind == "ket_gradients" and all(r.converged for r in sol.records)
     assert rel_err(sol.vectors, problem["G"]) <= 1e-12
     with pytest.raises(ValueError, match="ket gradients"):
@@ -498,8 +497,9 @@ def test_standardise_leaves_masked_kets_out():
     rows = raw.reshape(3, 4, 2, 8)[..., keep.reshape(-1)]
     want = rows / (rows.std(axis=-1, ddof=1, keepdims=True) + 1e-6)
     np.testing.assert_allclose(out.reshape(3, 4, 2, 8)[..., keep.reshape(-1)], want, rtol=1e-14)
-    np.testing.assert_array_equal(standardise(raw, ket_ndim=2, ket_mask=np.ones((4, 2), bool)),
-                                  standardise(raw, ket_ndim=2))
+    np.testing.assert_array_equal(
+        standardise(raw, ket_ndim=2, ket_mask=np.ones((4, 2), bool)), standardise(raw, ket_ndim=2)
+    )
 
 
 @pytest.mark.parametrize("start,rank", [("warm", 0), ("cold", 0), ("warm", 16)])
@@ -512,8 +512,19 @@ def test_damping_path_every_lambda_against_dense(problem, start, rank):
     rels = [1e-2, 1e-4, 1e-3]  # not sorted: solved largest first, returned in this order
     path = {"mode": "relative", "values": rels, "primary": 1e-3}
     rtol = 1e-8
-    res = influence_matrix(net, x, x, y, xb, yb, damping=path, rtol=rtol, path_start=start,
-                           preconditioner_rank=rank, lambda_max=problem["lambda_max"])
+    res = influence_matrix(
+        net,
+        x,
+        x,
+        y,
+        xb,
+        yb,
+        damping=path,
+        rtol=rtol,
+        path_start=start,
+        preconditioner_rank=rank,
+        lambda_max=problem["lambda_max"],
+    )
     assert res.values.shape == (3, 4, 6) and res.bounds.shape == (3, 4, 6)
     assert len(res.records) == 3 * 6 and isinstance(res.solution, list)
     for i, rel in enumerate(rels):
@@ -525,9 +536,20 @@ def test_damping_path_every_lambda_against_dense(problem, start, rank):
         assert rel_err(res.values[i], ref) <= 10 * rtol / rel  # κ ≤ 1/rel amplifies rtol
         assert ((res.values[i] - ref).abs() <= res.bounds[i] * (1 + 1e-6) + 1e-14).all()
         assert res.solution[i].meta["damping_primary"] == pytest.approx(
-            1e-3 * problem["lambda_max"])
-    single = influence_matrix(net, x, x, y, xb, yb, damping=REL, rtol=rtol,
-                              preconditioner_rank=rank, lambda_max=problem["lambda_max"])
+            1e-3 * problem["lambda_max"]
+        )
+    single = influence_matrix(
+        net,
+        x,
+        x,
+        y,
+        xb,
+        yb,
+        damping=REL,
+        rtol=rtol,
+        preconditioner_rank=rank,
+        lambda_max=problem["lambda_max"],
+    )
     assert rel_err(res.values[2], single.values) <= 10 * rtol / 1e-3
 
 

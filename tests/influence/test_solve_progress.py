@@ -39,8 +39,9 @@ def test_progress_lines_carry_the_solvers_residuals(solver, caplog):
     its = [int(m["it"]) for m in lines]
     # the first iteration, then every PROGRESS_EVERY (this solve takes far less than a minute)
     assert its[0] == 1
-    assert set(range(_solver.PROGRESS_EVERY, stats.total_iterations + 1,
-                      _solver.PROGRESS_EVERY)) <= set(its)
+    assert set(
+        range(_solver.PROGRESS_EVERY, stats.total_iterations + 1, _solver.PROGRESS_EVERY)
+    ) <= set(its)
     for m in lines:  # the logged max is the solver's own residual history, to the printed digits
         assert float(m["max"]) == pytest.approx(stats.history[int(m["it"]) - 1], rel=1e-3)
         assert int(m["n"]) == 3 and 0 <= int(m["above"]) <= 3
@@ -72,7 +73,8 @@ def test_progress_lines_reach_stderr_timestamped(capfd):
     first = next(line for line in err if "iteration 1:" in line)
     assert re.match(
         r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z symaudit influence: info: block CG iteration 1: "
-        r"relative residual max \d\.\d{3}e[+-]\d\d", first
+        r"relative residual max \d\.\d{3}e[+-]\d\d",
+        first,
     ), first
 
 
@@ -82,10 +84,18 @@ def test_progress_lines_reach_stderr_timestamped(capfd):
 def _choose(env: dict[str, str]) -> subprocess.CompletedProcess:
     """default_device() in a fresh interpreter with exactly these Slurm/CUDA variables."""
     code = "from symaudit._device import default_device as d; print(d())"
-    base = {k: v for k, v in __import__("os").environ.items()
-            if not k.startswith(("SLURM_", "CUDA_VISIBLE", "SYMAUDIT_ALLOW"))}
-    return subprocess.run([sys.executable, "-c", code], env={**base, **env},
-                          capture_output=True, text=True, timeout=120)
+    base = {
+        k: v
+        for k, v in __import__("os").environ.items()
+        if not k.startswith(("SLURM_", "CUDA_VISIBLE", "SYMAUDIT_ALLOW"))
+    }
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine where torch sees no GPU")

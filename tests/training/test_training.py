@@ -343,8 +343,13 @@ def test_nan_in_a_validation_trajectory_is_named_and_never_used(tmp_path, lazy):
     paths = write_group(tmp_path / "stores")
     opened = [open_store(p) for p in paths]
     fractions = DEFAULTS["split"]
-    splits = make_splits([s.family for s in opened], [s.shape[0] for s in opened], 0,
-                         fractions["train"], fractions["val"])
+    splits = make_splits(
+        [s.family for s in opened],
+        [s.shape[0] for s in opened],
+        0,
+        fractions["train"],
+        fractions["val"],
+    )
     victim = splits["CE-CRP"]["val"][0]
     zarr.open_array(Path(paths[1]) / "fields", mode="r+")[victim, 2, 1, 3, 4] = np.nan
     settings = {**FAST, "in_memory_max_gb": 0.0} if lazy else FAST

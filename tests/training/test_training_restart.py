@@ -54,9 +54,24 @@ def test_more_epochs_extend_the_run_through_the_cli(tmp_path, one_thread):
 
     def train(out, epochs):
         settings = json.dumps({**FAST, "epochs": epochs, "checkpoint_every": 1})
-        argv = ["train", "--dataset", "CE", "--model", "unet", "--preset", "tiny", "--seed", "0",
-                "--stores", *stores, "--out", str(out), "--settings", settings,
-                "--restart-on-change"]
+        argv = [
+            "train",
+            "--dataset",
+            "CE",
+            "--model",
+            "unet",
+            "--preset",
+            "tiny",
+            "--seed",
+            "0",
+            "--stores",
+            *stores,
+            "--out",
+            str(out),
+            "--settings",
+            settings,
+            "--restart-on-change",
+        ]
         assert main(argv) == 0
 
     run = tmp_path / "run"

@@ -25,8 +25,11 @@ def test_every_key_has_a_description():
     assert not missing, f"config keys without a description in {SCHEMA.name}: {missing}"
 
 
-CONFIGS = ["config/config.yaml", "config/paper.yaml",  # validation.yaml overlays config.yaml
-           "tests/workflow/tiny.yaml"]
+CONFIGS = [
+    "config/config.yaml",
+    "config/paper.yaml",  # validation.yaml overlays config.yaml
+    "tests/workflow/tiny.yaml",
+]
 
 
 @pytest.mark.parametrize("config", CONFIGS)

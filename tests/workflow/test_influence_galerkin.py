@@ -58,12 +58,20 @@ def test_galerkin_stage_is_converged_and_equals_influence_matrix(galerkin_study)
     opened = open_run(run / "final.pt", stores, run, "cpu")
     model, channels = opened.model, opened.channels
     x, y = opened.batch(0, t)
-    sol = KetSolution.load(work / "results/galerkin/influence/CE/unet/seed0/batch00/solution"
-                           / "solution.pt")
+    sol = KetSolution.load(
+        work / "results/galerkin/influence/CE/unet/seed0/batch00/solution" / "solution.pt"
+    )
     assert sol.kind == "ket_gradients" and all(r.converged for r in sol.records)
     gx, gy = groups.act("r", x, channels), groups.act("r", y, channels)
     ref = influence_matrix(
-        model, x, x, y, gx, gy, damping={"mode": "absolute", "value": 1e-6}, rtol=1e-4,
+        model,
+        x,
+        x,
+        y,
+        gx,
+        gy,
+        damping={"mode": "absolute", "value": 1e-6},
+        rtol=1e-4,
         method="galerkin",
     )
     assert all(r.converged for r in ref.records)
@@ -73,11 +81,14 @@ def test_galerkin_stage_is_converged_and_equals_influence_matrix(galerkin_study)
     err = float((got - ref.values).norm() / ref.values.norm())
     assert err <= 1e-4, err  # fp32 model; same algorithm, thread counts differ
     # what the stage used to compute: one subspace span(G_ket) for every element
-    old = solve_kets(model, x, x, y, damping={"mode": "absolute", "value": 1e-6}, rtol=1e-4,
-                     method="galerkin")
+    old = solve_kets(
+        model, x, x, y, damping={"mode": "absolute", "value": 1e-6}, rtol=1e-4, method="galerkin"
+    )
     shared = bra_influence(model, old, gx, gy)
-    print(f"\nGalerkin stage vs influence_matrix (element r): {err:.2e}; span(G_ket)-only "
-          f"subspace differs by {float((shared - ref.values).norm() / ref.values.norm()):.1%}")
+    print(
+        f"\nGalerkin stage vs influence_matrix (element r): {err:.2e}; span(G_ket)-only "
+        f"subspace differs by {float((shared - ref.values).norm() / ref.values.norm()):.1%}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +103,14 @@ def path_study(tmp_path_factory):
         "galerkin_reference": True,
     }
     (work / "path.yaml").write_text(yaml.safe_dump(cfg))
-    snakemake(work, "--configfile", "path.yaml", "--cores", "2",
-              "results/path/tables/influence_robustness.csv")
+    snakemake(
+        work,
+        "--configfile",
+        "path.yaml",
+        "--cores",
+        "2",
+        "results/path/tables/influence_robustness.csv",
+    )
     return work
 
 

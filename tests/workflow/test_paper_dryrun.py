@@ -72,8 +72,13 @@ def test_paper_study_is_a_few_hundred_jobs_and_submissions(tmp_path):
     assert submissions <= 300, (submissions, jobs)
 
 
-GPU_RULES = {"train_model", "influence_solve", "influence_bras", "equivariance_errors",
-             "twirl_decomposition"}
+GPU_RULES = {
+    "train_model",
+    "influence_solve",
+    "influence_bras",
+    "equivariance_errors",
+    "twirl_decomposition",
+}
 
 
 @pytest.mark.parametrize("option", ["gpus", "gres"])
@@ -94,8 +99,9 @@ def test_journey_sends_each_rule_to_its_partition(tmp_path, monkeypatch, option)
         "--workflow-profile", "workflow/profiles/slurm", "-n", "all",
     )  # fmt: skip
     seen: dict[str, set] = {}
-    for m in re.finditer(r"^\s*(?:local)?rule (\w+):.*?\n\s*resources: ([^\n]*)", proc.stdout,
-                         re.S | re.M):
+    for m in re.finditer(
+        r"^\s*(?:local)?rule (\w+):.*?\n\s*resources: ([^\n]*)", proc.stdout, re.S | re.M
+    ):
         res = dict(kv.split("=", 1) for kv in m.group(2).split(", ") if "=" in kv)
         key = tuple(res.get(k, "") for k in ("slurm_account", "slurm_partition", "gpu", "gres"))
         seen.setdefault(m.group(1), set()).add((key, res.get("runtime")))

@@ -96,14 +96,18 @@ def test_solve_logs_show_progress_with_residuals(tiny_study):
     stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z symaudit influence: info: "
     for log in logs:
         text = log.read_text()
-        assert re.search(stamp + r"block CG iteration 1: relative residual max \d\.\d{3}e[-+]\d\d,"
-                         r" median \d\.\d{3}e[-+]\d\d; \d+/\d+ columns above rtol", text), text
+        assert re.search(
+            stamp + r"block CG iteration 1: relative residual max \d\.\d{3}e[-+]\d\d,"
+            r" median \d\.\d{3}e[-+]\d\d; \d+/\d+ columns above rtol",
+            text,
+        ), text
         done = re.findall(stamp + r"block CG done: .*true relative residual max (\S+),", text)
         assert done, text
         name = log.name.removesuffix("_solve.log")  # CE_unet_seed0_batch00
         dataset, model, seed, batch = name.split("_")
         records = pd.read_csv(
-            tiny_study / f"results/tiny/influence/{dataset}/{model}/{seed}/{batch}/solution"
+            tiny_study
+            / f"results/tiny/influence/{dataset}/{model}/{seed}/{batch}/solution"
             / "records.csv"
         )
         logged = sorted(float(x) for x in done)

@@ -46,7 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "checked on every trajectory, recorded in provenance) or refuse the input",
     )
     parser.add_argument(
-        "--shard", type=int, default=None, metavar="S",
+        "--shard",
+        type=int,
+        default=None,
+        metavar="S",
         help="trajectories per store shard (default: about 32 MiB per shard)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")

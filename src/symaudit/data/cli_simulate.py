@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cluster", default="{}", help="JSON: the config's data.cluster section (defaults filled)"
     )
     parser.add_argument(
-        "--shard", type=int, default=None,
+        "--shard",
+        type=int,
+        default=None,
         help="trajectories per store shard (default: about 32 MiB per shard)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

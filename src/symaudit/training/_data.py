@@ -34,6 +34,7 @@ __all__ = [
     "write_splits",
 ]
 
+
 def open_class_stores(dataset: str, paths: Sequence[str | os.PathLike]) -> list[Store]:
     """Open the class stores of ``dataset`` (three; the validation group NSK: one), in the
     group's class order, and check that they agree (families in order, channels, square grid
@@ -124,8 +125,6 @@ def write_splits(
     lines.append("}}")
     write_atomic(path, lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
     return path
-
-
 
 
 class _MemoryFrames:

@@ -97,8 +97,20 @@ def _restart_if_changed(out: str, fingerprint: str) -> None:
     if stamp.exists() and (old := stamp.read_text().strip()) != fingerprint:
         aside = run_dir / f"superseded-{old or 'unknown'}"
         moved = [
-            p for p in [*run_dir.glob("ckpt_epoch*.pt"), *(run_dir / n for n in (
-                "final.pt", "splits.json", "metrics.csv", "config.yaml", "training_curve.png"))]
+            p
+            for p in [
+                *run_dir.glob("ckpt_epoch*.pt"),
+                *(
+                    run_dir / n
+                    for n in (
+                        "final.pt",
+                        "splits.json",
+                        "metrics.csv",
+                        "config.yaml",
+                        "training_curve.png",
+                    )
+                ),
+            ]
             if p.exists()
         ]
         if moved:
