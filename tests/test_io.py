@@ -76,3 +76,15 @@ def test_replace_dir_never_deletes_what_lacks_the_marker(tmp_path):
     (target / "zarr.json").write_text("{}")
     _io.replace_dir(tmp, target, marker="zarr.json")
     assert list(target.iterdir()) == [] and not tmp.exists()
+
+
+def test_move_into_moves_each_file_whole(tmp_path):
+    files = [tmp_path / "final.pt", tmp_path / "splits.json"]
+    for i, f in enumerate(files):
+        f.write_bytes(bytes(range(i, i + 50)))
+    moved = _io.move_into(files, tmp_path / "aside")
+    assert moved == [tmp_path / "aside" / f.name for f in files]
+    assert not any(f.exists() for f in files)
+    assert [m.read_bytes() for m in moved] == [bytes(range(i, i + 50)) for i in range(2)]
+    with pytest.raises(FileNotFoundError):  # a missing file is an error, not silently skipped
+        _io.move_into([tmp_path / "gone.pt"], tmp_path / "aside")

@@ -13,10 +13,17 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-__all__ = ["atomic_dir", "atomic_path", "current_umask", "replace_dir", "write_atomic"]
+__all__ = [
+    "atomic_dir",
+    "atomic_path",
+    "current_umask",
+    "move_into",
+    "replace_dir",
+    "write_atomic",
+]
 
 
 def current_umask() -> int:
@@ -80,6 +87,18 @@ def replace_dir(
         shutil.rmtree(path)
     os.replace(tmp, path)
     return path
+
+
+def move_into(paths: Iterable[str | os.PathLike], directory: str | os.PathLike) -> list[Path]:
+    """Move each file of ``paths`` into ``directory`` (created if needed; same filesystem), each
+    by one rename, so a file is either still in place or wholly moved; returns the new paths."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    moved = []
+    for path in map(Path, paths):
+        os.replace(path, directory / path.name)
+        moved.append(directory / path.name)
+    return moved
 
 
 @contextlib.contextmanager

@@ -354,7 +354,7 @@ def test_training_loop_orbit_augmentation_keeps_equivariant_kernels_equivariant(
     a kernel made equivariant at the first step stays equivariant to round-off (NS: vector
     channels).  One random element per example (``augment.d4``) does not keep it."""
     from symaudit.training import train
-    from tests.test_training import T, write_group
+    from tests.training.test_training import T, write_group
 
     ch = channels_for("NS")
     stores = write_group(tmp_path / "stores", "NS", n_traj=4)

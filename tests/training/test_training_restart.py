@@ -48,7 +48,7 @@ def _metrics(run_dir):
 
 
 def test_more_epochs_extend_the_run_through_the_cli(tmp_path, one_thread):
-    from tests.test_training import FAST, write_group
+    from tests.training.test_training import FAST, write_group
 
     stores = write_group(tmp_path / "stores")
 

@@ -14,6 +14,7 @@ import argparse
 import logging
 import os
 
+from symaudit._io import move_into
 from symaudit.baselines import add_gate_argument, warn_if_failed
 from symaudit.names import ARCHITECTURES, DATASETS, PRESETS
 
@@ -114,9 +115,7 @@ def _restart_if_changed(out: str, fingerprint: str) -> None:
             if p.exists()
         ]
         if moved:
-            aside.mkdir(exist_ok=True)
-            for path in moved:
-                os.replace(path, aside / path.name)
+            move_into(moved, aside)
         logging.getLogger("symaudit.train").warning(
             f"code or settings changed since {stamp}; starting afresh "
             f"({len(moved)} file(s) of the old run moved to {aside})"
