@@ -50,7 +50,7 @@ def check_gpu_visible() -> None:
         return
     if os.environ.get(ALLOW_CPU_FALLBACK, "") not in {"", "0"}:
         return
-    from symaudit.cli import UserError
+    from symaudit.errors import UserError
 
     named = ", ".join(f"{k}={v}" for k, v in given.items())
     build = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "CPU build"

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from symaudit.cli import UserError
+    from symaudit.errors import UserError
     from symaudit.influence import InfluenceConvergenceError, SolveOptions, solve_kets
     from symaudit.influence._stage import resolve_settings
     from symaudit.runs import open_run
