@@ -18,11 +18,14 @@ rule study_config:
         f"logs/{STUDY}/aggregate/config.log",
     params:
         resolved=json.dumps(config, sort_keys=True),
-    run:
-        # the resolved configuration next to the outputs (and what the report is built from)
-        import yaml
-
-        Path(output[0]).write_text(yaml.safe_dump(json.loads(params.resolved), sort_keys=False))
+        python=sys.executable,
+    # the resolved configuration next to the outputs (and what the report is built from).  A
+    # shell command, not `run:`: a `run:` job re-reads the whole workflow first (~10 s, and the
+    # quick study's scheduler sat idle behind it); the workflow's own interpreter has PyYAML
+    shell:
+        "{params.python} -c 'import json, sys, yaml;"
+        " sys.stdout.write(yaml.safe_dump(json.loads(sys.argv[1]), sort_keys=False))'"
+        " {params.resolved:q} > {output:q} 2> {log:q}"
 
 
 rule model_quality:
