@@ -45,6 +45,11 @@ def _raw_influence(root: Path, dataset, model, set_name):
     return out
 
 
+def _rows_of(table, dataset, model, element):
+    """The rows of a quantile table for one (dataset, model, element)."""
+    return table[(table.dataset == dataset) & (table.model == model) & (table.element == element)]
+
+
 # --- file lists ----------------------------------------------------------------------------
 
 
@@ -117,11 +122,7 @@ def test_equivariance_statistic_is_median_over_seeds_of_per_seed_q3(study, table
                             for s in SEEDS
                         ]
                     )
-                    row = table[
-                        (table.dataset == dataset)
-                        & (table.model == model)
-                        & (table.element == element)
-                    ]
+                    row = _rows_of(table, dataset, model, element)
                     assert len(row) == 1
                     row = row.iloc[0]
                     np.testing.assert_allclose(
@@ -139,11 +140,7 @@ def test_equivariance_statistic_is_median_over_seeds_of_per_seed_q3(study, table
                     per_example = BATCHES * T * CLASSES
                     assert (row.n_seeds, row.n_examples) == (3, 3 * per_example)
                     assert row.n_examples_per_seed_min == per_example
-                    ps = per_seed_table[
-                        (per_seed_table.dataset == dataset)
-                        & (per_seed_table.model == model)
-                        & (per_seed_table.element == element)
-                    ]
+                    ps = _rows_of(per_seed_table, dataset, model, element)
                     assert list(ps.seed) == list(SEEDS)
                     np.testing.assert_allclose(ps.q3, q3, rtol=1e-12)
                     assert set(ps.n) == {per_example}
@@ -170,11 +167,7 @@ def test_influence_statistic_is_pooled_quantiles_of_the_diagonal(study, tables):
                         ]
                     )
                     n_bad = sum(int((~conv).sum()) for _, conv in raw.values())
-                    row = table[
-                        (table.dataset == dataset)
-                        & (table.model == model)
-                        & (table.element == element)
-                    ].iloc[0]
+                    row = _rows_of(table, dataset, model, element).iloc[0]
                     np.testing.assert_allclose(
                         [row["q1"], row["median"], row["q3"]],
                         np.quantile(pooled, [0.25, 0.5, 0.75]),

@@ -10,6 +10,17 @@ from scipy.stats import kendalltau
 from symaudit.aggregate._robustness import kendall_tau, robustness_table
 
 
+def _medians_table(medians, elements, n):
+    """CE unet d4 influence medians, ``{damping: [median per element]}``, as the robustness
+    rule reads them (one row per damping and element)."""
+    rows = [
+        dict(dataset="CE", model="unet", element_set="d4", element=g, damping=lam, median=v, n=n)
+        for lam, values in medians.items()
+        for g, v in zip(elements, values, strict=True)
+    ]
+    return pd.DataFrame(rows)
+
+
 @pytest.mark.parametrize("n,seed", [(3, 0), (8, 1), (40, 2), (300, 3)])
 def test_kendall_tau_equals_scipy(n, seed):
     gen = np.random.default_rng(seed)
@@ -29,20 +40,7 @@ def test_robustness_table_pairs_and_flags():
         "0.0001": [0.1, 0.9, 0.6, 2.1],
         "galerkin": [1.5, 1.0, 0.4, 0.3],
     }
-    rows = [
-        {
-            "dataset": "CE",
-            "model": "unet",
-            "element_set": "d4",
-            "element": g,
-            "damping": lam,
-            "median": v[i],
-            "n": 10,
-        }
-        for lam, v in medians.items()
-        for i, g in enumerate(elements)
-    ]
-    table = robustness_table(pd.DataFrame(rows))
+    table = robustness_table(_medians_table(medians, elements, n=10))
     pairs = list(zip(table["damping_a"], table["damping_b"], strict=True))
     assert pairs == [
         ("0.01", "0.001"),
@@ -67,20 +65,8 @@ def test_unstable_ranking_raises_the_report_banner():
     from symaudit.aggregate._layout import figure_specs
     from symaudit.aggregate._robustness import robustness_status
 
-    rows = [
-        {
-            "dataset": "CE",
-            "model": "unet",
-            "element_set": "d4",
-            "element": g,
-            "damping": lam,
-            "median": v,
-            "n": 1,
-        }
-        for lam, vals in {"0.01": [3, 2, 1], "0.001": [1, 2, 3]}.items()
-        for g, v in zip(["e", "r", "r2"], vals, strict=True)
-    ]
-    status = robustness_status(robustness_table(pd.DataFrame(rows)))
+    medians = {"0.01": [3, 2, 1], "0.001": [1, 2, 3]}
+    status = robustness_status(robustness_table(_medians_table(medians, ["e", "r", "r2"], n=1)))
     (bad,) = status["robustness_status"]["unstable"]
     assert bad["tau"] == -1.0 and bad["label"] == "CE unet d4, λ 0.01 vs 0.001"
 
