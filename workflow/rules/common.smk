@@ -5,11 +5,41 @@ import shlex
 import sys
 from pathlib import Path
 
-from snakemake.utils import validate
-
 # The helpers below import symaudit from THIS checkout (not whichever copy is installed), as
 # the rules' jobs do (PYTHONPATH below).
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from symaudit import config as symaudit_config
+from symaudit.errors import UserError
+from symaudit.study import Study
+
+
+# One config file is one study, the same from any directory (symaudit.config): the
+# --configfile files (none: config/config.yaml, the quick study), each through its `extends`,
+# then --config on top; checked against the schema (defaults filled in) and by the study plan's
+# cross-field rules.  A mistake is one line naming the key, exit code 2, before anything runs.
+def _refuse(message):
+    sys.stderr.write(f"symaudit config: {message}\n")
+    sys.exit(2)
+
+
+try:
+    _resolved = symaudit_config.resolve(
+        workflow.overwrite_configfiles,
+        workflow.config_settings.config,
+        Path(workflow.basedir) / "config",
+    )
+    _schema = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+    config.clear()
+    config.update(symaudit_config.check_schema(_resolved, _schema))
+except UserError as _err:
+    _refuse(_err)
+try:
+    PLAN = Study.from_config(config)
+except UserError as _err:
+    _refuse(_resolved.locate(str(_err)))
+# the resolved study, once per Snakemake invocation (a dry run's first line)
+sys.stderr.write(f"{PLAN.summary()} [{' + '.join(_resolved.sources)}]\n")
 
 from symaudit import aggregate as symaudit_aggregate
 from symaudit import companion as symaudit_companion
@@ -18,52 +48,9 @@ from symaudit import groups as symaudit_groups
 from symaudit import names as symaudit_names
 from symaudit import settings as symaudit_settings
 
-validate(config, schema="../schemas/config.schema.yaml")
-
-
-# the influence rules the schema cannot express, checked here so that nothing runs first
-symaudit_settings.check_influence(config.get("influence", {}))
-
 #: the architectures a run may name directly (symaudit.names)
 ARCHITECTURES = symaudit_names.ARCHITECTURES
-
-
-def _study_models():
-    """``models`` as {dataset: [model, ...]}: a list means every dataset.  Every name must be an
-    architecture or a ``variants`` entry; a mapping must name exactly the study's datasets."""
-    variants = config.get("variants", {})
-    for name, variant in variants.items():
-        if name in ARCHITECTURES:
-            raise ValueError(f"variants.{name}: the name of an architecture cannot be a variant")
-        if variant["model"] not in ARCHITECTURES:
-            raise ValueError(
-                f"variants.{name}.model {variant['model']!r} is not an architecture "
-                f"({', '.join(ARCHITECTURES)})"
-            )
-    raw = config["models"]
-    if isinstance(raw, dict):
-        unknown = [d for d in raw if d not in config["datasets"]]
-        missing = [d for d in config["datasets"] if d not in raw]
-        if unknown or missing:
-            raise ValueError(
-                f"models: the mapping must name exactly the datasets {config['datasets']}; "
-                + (f"not a dataset of the study: {', '.join(unknown)}" if unknown else "")
-                + ("; " if unknown and missing else "")
-                + (f"missing: {', '.join(missing)}" if missing else "")
-            )
-        per_dataset = {d: list(raw[d]) for d in config["datasets"]}
-    else:
-        per_dataset = {d: list(raw) for d in config["datasets"]}
-    known = list(ARCHITECTURES) + list(variants)
-    for d, names in per_dataset.items():
-        for name in names:
-            if name not in known:
-                key = f"models.{d}" if isinstance(raw, dict) else "models"
-                raise ValueError(f"{key}: unknown model {name!r}; known: {', '.join(known)}")
-    return per_dataset
-
-
-MODELS = _study_models()
+MODELS = PLAN.models
 
 STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
