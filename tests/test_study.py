@@ -138,3 +138,71 @@ def test_summary_names_runs_epochs_predict_and_damping():
         "NS unet 100, vit 100; predict state; damping relative path 0.01, 0.001 (primary), "
         "0.0001 + Galerkin reference; 128^2 grid, preset paper"
     )
+
+
+def test_variant_runs_take_their_architectures_epochs_and_their_own_train_keys(tmp_path):
+    cfg = _config()
+    cfg["models"] = {"CE": ["unet"], "NS": ["unet", "unet-aug"]}
+    cfg["variants"] = {"unet-aug": {"model": "unet", "train": {"augment": {"d4": True}}}}
+    cfg["train"]["epochs"] = {"unet": 3, "vit": 5}
+    study = Study.from_config(cfg)
+    assert study.run_keys() == [("CE", "unet", 0), ("NS", "unet", 0), ("NS", "unet-aug", 0)]
+    for run in study.runs:
+        assert run.architecture == "unet"
+        assert run.train["epochs"] == 3  # the variant takes its architecture's epochs
+        assert run.train["augment"] == {
+            "d4": run.model == "unet-aug",
+            "shifts": False,
+            "orbit": False,
+        }
+        assert run.train["lr"] == cfg["train"]["lr"]  # the rest is the study's
+    assert study.augmented_pairs() == [("unet-aug", "unet")]
+    assert study.run_dir("NS", "unet-aug", 0) == "results/tiny/models/NS/unet-aug/seed0"
+
+
+def test_files_of_each_stage():
+    study = Study.from_config(_config())  # tiny: 2 datasets x 2 models, 1 seed, 16^2, K = 2
+    assert study.stores()[:3] == [
+        f"results/tiny/data/{f}.zarr" for f in ("CE-RP", "CE-CRP", "CE-RPUI")
+    ]
+    assert len(study.stores()) == 6
+    # every run x (d4: 1 chunk of 8, shift_x/shift_y: 1 chunk of 16, shift_box: 1 chunk of 4)
+    assert len(study.influence_files()) == 4 * 4
+    assert study.influence_files()[0] == "results/tiny/influence/CE/unet/seed0/d4_chunk000.nc"
+    assert len(study.equivariance_files()) == 4 * 4 + 4  # + each run's twirl.nc
+    assert study.quality_equivariance_files()[3] == (
+        "results/tiny/equivariance/NS/vit/seed0/d4_chunk000.nc"
+    )
+    assert study.run_arguments(["m1", "m2", "m3", "m4"], ["e1", "e2", "e3", "e4"]) == (
+        "--run CE unet 0 m1 e1 --run CE vit 0 m2 e2 --run NS unet 0 m3 e3 --run NS vit 0 m4 e4"
+    )
+    with pytest.raises(ValueError):
+        study.run_arguments(["m1"])  # one file per run
+
+
+def test_load_resolves_checks_and_names_the_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "bad.yaml").write_text(
+        "extends: config.yaml\nstudy: bad\ndata:\n  resolution: 40\n"
+    )
+    with pytest.raises(UserError) as err:
+        Study.load([tmp_path / "bad.yaml"], None, ROOT)
+    assert str(err.value).endswith(
+        "bad.yaml: data.resolution 40: the UNet (unet) needs a multiple of 16 (its four stride-2 "
+        "levels)"
+    )
+    study = Study.load([ROOT / "config/validation.yaml"], None, ROOT)
+    assert study.sources == ["config/config.yaml", "config/validation.yaml"]  # from the root
+    assert study.summary().endswith("config/validation.yaml]")
+
+
+def test_config_and_study_import_no_torch():
+    """The workflow's set-up imports them at parse time, before any job."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, symaudit.config, symaudit.study; "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -15,11 +15,13 @@ Torch-free: the workflow's helpers import it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 from symaudit import _study_checks, groups, names, settings
+from symaudit import config as _config
 from symaudit.config import merge
 from symaudit.datasets import ALL_DATASETS
 from symaudit.errors import UserError
@@ -55,6 +57,8 @@ class Study:
         self.variants: Mapping = config.get("variants", {})
         self.resolution: int = config["data"]["resolution"]
         self._elements: dict[str, list[str]] = {}
+        #: what the config was merged from (files, ``--config``), when :meth:`load` read it
+        self.sources: list[str] = []
 
     @classmethod
     def from_config(cls, config: Mapping) -> Study:
@@ -63,6 +67,24 @@ class Study:
         :class:`~symaudit.errors.UserError` line naming the key."""
         study = cls(config)
         _study_checks.check(study)
+        return study
+
+    @classmethod
+    def load(cls, files: Sequence, overrides: Mapping | None, workflow_dir: Path | str) -> Study:
+        """The study Snakemake was given: ``files`` (``--configfile``; none = the workflow's
+        ``config/config.yaml``) resolved through their ``extends`` with ``overrides``
+        (``--config``) last (:func:`symaudit.config.resolve`), checked against the workflow's
+        schema with its defaults filled in, then by the cross-field rules.  A mistake is one
+        :class:`~symaudit.errors.UserError` line naming the key and the file that set it."""
+        workflow_dir = Path(workflow_dir)
+        resolved = _config.resolve(files, overrides, workflow_dir / "config")
+        schema = workflow_dir / "workflow" / "schemas" / "config.schema.yaml"
+        cfg = _config.check_schema(resolved, schema)
+        try:
+            study = cls.from_config(cfg)
+        except UserError as err:
+            raise UserError(resolved.locate(str(err))) from None
+        study.sources = resolved.sources
         return study
 
     # --- runs ------------------------------------------------------------------------------
@@ -172,10 +194,17 @@ class Study:
     def analysis_batches(self) -> list[str]:
         return [f"{k:02d}" for k in range(self.config["analysis"]["batches"])]
 
-    @property
     def damping_path(self) -> bool:
         """True when the study solves a damping path (``influence.damping.values``)."""
         return "values" in (self.config.get("influence", {}).get("damping") or {})
+
+    def findings_enabled(self) -> bool:
+        """True when the study builds tables/findings.csv (``findings.enabled``)."""
+        return bool(self.config.get("findings", {}).get("enabled", False))
+
+    def companion_enabled(self) -> bool:
+        """True when the study builds the companion diagnostics (``companion.enabled``)."""
+        return bool(self.config.get("companion", {}).get("enabled", False))
 
     # --- files -----------------------------------------------------------------------------
 
@@ -190,30 +219,70 @@ class Study:
     def stores(self) -> list[str]:
         return [s for d in self.datasets for s in self.family_stores(d)]
 
+    def run_keys(self) -> list[tuple[str, str, int]]:
+        """(dataset, model, seed) of every run, in :attr:`runs` order."""
+        return [run.key for run in self.runs]
+
+    def run_dir(self, dataset: str, model: str, seed) -> str:
+        return self.result(names.RUN_DIR, dataset=dataset, model=model, seed=seed)
+
     def run_files(self, template: str) -> list[str]:
         """A per-run path of :mod:`symaudit.names` (CHECKPOINT, METRICS, ...) for every run."""
-        return [self.result(template, dataset=d, model=m, seed=s) for d, m, s in self._keys]
+        return [self.result(template, dataset=d, model=m, seed=s) for d, m, s in self.run_keys()]
 
     def chunk_files(self, template: str) -> list[str]:
         """INFLUENCE or EQUIVARIANCE for every run, element set of its dataset and chunk."""
         return [
             self.result(template, dataset=d, model=m, seed=s, set=name, chunk=c)
-            for d, m, s in self._keys
+            for d, m, s in self.run_keys()
             for name in self.sets(d)
             for c in self.chunk_ids(name)
         ]
 
+    def influence_files(self) -> list[str]:
+        """The influence stage's outputs: every run, element set and chunk."""
+        return self.chunk_files(names.INFLUENCE)
+
+    def equivariance_files(self) -> list[str]:
+        """The equivariance stage's outputs: every chunk, then every run's twirl file."""
+        return self.chunk_files(names.EQUIVARIANCE) + self.run_files(names.TWIRL)
+
     def first_chunk(self, template: str, dataset: str, model: str, seed) -> str:
-        """Chunk 0 of the dataset's first element set (it holds the identity, listed first,
-        and the analysis-batch SMSEs)."""
+        """Chunk 0 of the dataset's first element set: it holds the identity (every set lists
+        it, e or t(0,0), first) and the analysis-batch SMSEs."""
         first = self.sets(dataset)[0]
         return self.result(
             template, dataset=dataset, model=model, seed=seed, set=first, chunk="000"
         )
 
+    def quality_equivariance_files(self) -> list[str]:
+        """Per run, the first equivariance output (the quality gate reads its SMSEs)."""
+        return [self.first_chunk(names.EQUIVARIANCE, *key) for key in self.run_keys()]
+
+    def companion_influence_file(self, dataset: str, model: str, seed) -> str:
+        """The influence output holding a run's identity element (the companion tables)."""
+        return self.first_chunk(names.INFLUENCE, dataset, model, seed)
+
+    def pdegym_files(self, family: str) -> list[str]:
+        """The PDEGym netCDF chunk files of one family (``pdegym_dir/{family}/*.nc``, sorted)."""
+        if not self.config.get("pdegym_dir"):
+            raise UserError("pdegym_dir: data.source is 'pdegym' but pdegym_dir is not set")
+        family_dir = Path(self.config["pdegym_dir"]) / family
+        files = sorted(str(f) for f in family_dir.glob("*.nc"))
+        if not files:
+            raise UserError(f"pdegym_dir: no *.nc files in {family_dir}")
+        return files
+
+    def run_arguments(self, *files: Sequence) -> str:
+        """``--run DATASET MODEL SEED FILE ...`` for every run: the command line by which the
+        quality and companion commands get the runs, ``files`` listing one file per run each
+        (in :meth:`run_keys` order)."""
+        per_run = zip(self.run_keys(), *files, strict=True)
+        return " ".join("--run " + " ".join(map(str, (*key, *fs))) for key, *fs in per_run)
+
     def robustness_figures(self) -> list[str]:
         """One robustness figure per (dataset, model, element set) of a damping-path study."""
-        if not self.damping_path:
+        if not self.damping_path():
             return []
         return [
             f"robustness_{name}_{m}_{d}"
@@ -222,14 +291,15 @@ class Study:
             for name in self.sets(d)
         ]
 
-    @property
-    def _keys(self) -> list[tuple[str, str, int]]:
-        return [run.key for run in self.runs]
-
     # --- the one-line account --------------------------------------------------------------
 
     def summary(self) -> str:
-        """The study in one line: name, datasets, seeds, each run's epochs, predict, damping."""
+        """The study in one line: name, datasets, seeds, each run's epochs, predict, damping,
+        grid, preset and what the config was merged from."""
+        merged = f" [{' + '.join(self.sources)}]" if self.sources else ""
+        return self._summary() + merged
+
+    def _summary(self) -> str:
         if self.config.get("conservation", {}).get("standalone"):
             c = self.config["conservation"]
             return (

@@ -30,8 +30,8 @@ rule study_config:
 
 rule model_quality:
     input:
-        metrics=run_files(symaudit_names.METRICS),
-        equivariance=quality_equivariance_files(),
+        metrics=PLAN.run_files(symaudit_names.METRICS),
+        equivariance=PLAN.quality_equivariance_files(),
         code=stage_code("aggregate"),
     output:
         table=report(
@@ -59,8 +59,8 @@ rule model_quality:
 
 rule aggregate_tables:
     input:
-        influence=all_influence(),
-        equivariance=all_equivariance(),
+        influence=PLAN.influence_files(),
+        equivariance=PLAN.equivariance_files(),
         code=stage_code("aggregate"),
     output:
         tables=[
@@ -78,7 +78,7 @@ rule aggregate_tables:
         "../../envs/aggregate.yaml"
     params:
         study_dir=lambda wildcards, output: Path(output.tables[0]).parents[1],
-        element_sets=study_sets(),
+        element_sets=PLAN.study_sets(),
         twirl="--twirl" if twirl_tables() else "",
     shell:
         "python -m symaudit aggregate --study-dir {params.study_dir}"
@@ -115,7 +115,7 @@ rule figures:
 
 rule influence_robustness:
     input:
-        influence=all_influence(),
+        influence=PLAN.influence_files(),
         code=stage_code("aggregate"),
     output:
         table=report(
@@ -131,7 +131,7 @@ rule influence_robustness:
                 caption="../report/robustness_figure.rst",
                 category="Robustness",
             )
-            for stem in robustness_figures()
+            for stem in PLAN.robustness_figures()
         ],
     log:
         f"logs/{STUDY}/aggregate/robustness.log",
@@ -151,7 +151,7 @@ rule findings:
         tables=rules.aggregate_tables.output.tables,
         quality=rules.model_quality.output.table,
         status=rules.model_quality.output.status,
-        robustness=rules.influence_robustness.output if damping_path() else [],
+        robustness=rules.influence_robustness.output if PLAN.damping_path() else [],
         code=stage_code("aggregate"),
     output:
         report(
@@ -169,7 +169,7 @@ rule findings:
         augmented=findings_augmented_argument(),
         primary=(
             f"--primary-damping {config['influence']['damping']['primary']!r}"
-            if damping_path()
+            if PLAN.damping_path()
             else ""
         ),
         resolution=config["data"]["resolution"],
@@ -188,11 +188,11 @@ rule report_html:
         rules.figures.output,
         rules.aggregate_tables.output,
         rules.model_quality.output,
-        robustness=rules.influence_robustness.output if damping_path() else [],
-        robustness_status=(rules.influence_robustness.output.status if damping_path() else []),
+        robustness=rules.influence_robustness.output if PLAN.damping_path() else [],
+        robustness_status=(rules.influence_robustness.output.status if PLAN.damping_path() else []),
         config=rules.study_config.output,
         status=rules.model_quality.output.status,
-        findings=rules.findings.output if findings_enabled() else [],
+        findings=rules.findings.output if PLAN.findings_enabled() else [],
         companion=companion_outputs(),
     output:
         f"{RESULTS}/report.html",
