@@ -14,7 +14,7 @@ import pytest
 
 from symaudit import groups
 from symaudit.aggregate import _findings, _findings_symmetry
-from symaudit.data import _kolmogorov as kol
+from symaudit.groups import kolmogorov as kol
 
 from .test_findings import _eq, _inf
 

@@ -7,7 +7,7 @@ influence tables' ``median`` (pooled median of the standardised self-influence d
 
 * case 3 (``equivariance_kolmogorov.csv``, ``influence_kolmogorov.csv``; every model of a
   Kolmogorov group, ``NSK``): each element of the set is a member of the derived subgroup
-  G(N, k) or not (:func:`symaudit.data._kolmogorov.fixes_forcing`; N is inferred from the
+  G(N, k) or not (:func:`symaudit.groups.kolmogorov.fixes_forcing`; N is inferred from the
   table's element list, see :func:`kolmogorov_resolution`).  Rows: the median over members of
   the element medians is 1 +- :data:`INSIDE_TOL` and every member's median is below every
   non-member's (which all exceed 1 + :data:`INSIDE_TOL`); the median over non-members of the
@@ -85,7 +85,7 @@ def case3_rows(tables: Path, resolution: int | None = None) -> list[dict]:
     """Case 3 rows for every (dataset, model) of ``equivariance_kolmogorov.csv``."""
     from scipy.stats import spearmanr
 
-    from symaudit.data._kolmogorov import fixes_forcing
+    from symaudit.groups.kolmogorov import fixes_forcing
 
     expected = "error ~1 inside G(N, k), > 1 outside; influence suppressed outside"
     eq = _read(tables, "equivariance_kolmogorov.csv")

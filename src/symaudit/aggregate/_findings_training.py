@@ -157,9 +157,9 @@ def case4_rows(tables: Path, augmented: Mapping[str, str] | None = None) -> list
 
 def in_kolmogorov_subgroup(element: str, resolution: int = DEFAULT_RESOLUTION) -> bool:
     """Whether a word (``"r2"``, ``"t(0,8)"``, ``"s*t(3,4)"``) lies in G(N, k) of the
-    Kolmogorov family (``symaudit.data._kolmogorov``: the defining test, the forcing field
+    Kolmogorov family (``symaudit.groups.kolmogorov``: the defining test, the forcing field
     mapped to itself)."""
-    from symaudit.data._kolmogorov import fixes_forcing
+    from symaudit.groups.kolmogorov import fixes_forcing
 
     return fixes_forcing(element, int(resolution))
 
