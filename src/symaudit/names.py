@@ -120,6 +120,7 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
     "influence": (*CORE_CODE, "losses.py", "runs.py", "influence/*.py"),
     "equivariance": (*CORE_CODE, "losses.py", "runs.py", "testing.py", "equivariance/*.py"),
     "aggregate": (*CORE_CODE, "aggregate/*.py"),
+    "validation": (*CORE_CODE, "aggregate/_robustness.py", "validation/*.py"),
     "companion": (
         *CORE_CODE,
         "losses.py",

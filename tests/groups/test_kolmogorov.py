@@ -50,3 +50,11 @@ def test_subgroup_is_exactly_the_stabiliser_of_the_forcing():
 def test_forcing_survives_dealiasing():
     with pytest.raises(ValueError, match=r"k=4 .*N=8"):
         kol.subgroup(8)
+
+
+def test_membership_by_the_forcing_on_a_32_grid():
+    # G(32, 4): e, r2, x-shifts, y-shifts by multiples of 8; s, sr2 only with dy = 4 + 8m
+    inside = ["e", "r2", "t(5,0)", "t(0,8)", "s*t(0,4)", "sr2*t(3,12)"]
+    outside = ["r", "r3", "s", "sr", "sr2", "sr3", "t(0,1)", "t(0,4)", "s*t(0,8)"]
+    assert all(kol.fixes_forcing(g, 32) for g in inside)
+    assert not any(kol.fixes_forcing(g, 32) for g in outside)
