@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from symaudit import groups
-from symaudit.aggregate._robustness import GALERKIN, STABLE_TAU, kendall_tau
+from symaudit.aggregate import GALERKIN, STABLE_TAU, kendall_tau
 from symaudit.groups.kolmogorov import fixes_forcing
 
 from ._rows import medians, missing, num, read_table, row
