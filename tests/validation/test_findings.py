@@ -198,3 +198,15 @@ def test_case1_only_on_the_datasets_a_twirled_model_ran_on(tables):
     rows = pd.DataFrame(_exact.case1_rows(tables, models=["twirled-vit"]))
     assert rows.case.tolist() == ["1 exact control | twirled-vit"]
     assert rows.measured.str.startswith("not measured").all()
+
+
+def test_validation_imports_no_torch():
+    """The findings run on tables alone: importing the package (and its CLI) loads no torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, symaudit.validation, symaudit.validation.cli; "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
