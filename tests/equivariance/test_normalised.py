@@ -111,6 +111,22 @@ def test_persistence_scale_raw_closed_form_and_normalised_one(alpha):
     assert torch.equal(normalised, torch.ones_like(normalised))  # powers of two: bitwise
 
 
+def test_scale_normalised_is_raw_over_alpha_up_to_the_normaliser():
+    """Any model (here a conv net, not scale-equivariant: it has biases): Rn = R / alpha to a
+    relative eps |alpha - 1| / (alpha min_c s_c) (docs/algorithms.md §5.3)."""
+    torch.manual_seed(1)
+    net = torch.nn.Conv2d(4, 4, 3, padding=1, padding_mode="circular").double()
+    x = ce_state(20)
+    y = noisy(x, 21)
+    s_min = float(y.square().mean(dim=(-2, -1)).sqrt().min())
+    for alpha in (0.5, 2.0):
+        name = groups.Scale(alpha).name
+        res = sweep(net, x, y, [name], CE)
+        ratio = res.normalised[0] / (res.relative[0] / alpha)
+        assert float((ratio - 1).abs().max()) <= EPS * abs(alpha - 1) / (alpha * s_min)
+        assert float((res.normalised[0] - 1).abs().min()) > 1e-3  # the net breaks the scaling
+
+
 def test_scale_identity_and_refusal_for_ns():
     x = ce_state(2)
     y = noisy(x, 3)
