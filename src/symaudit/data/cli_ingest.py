@@ -52,6 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="trajectories per store shard (default: about 32 MiB per shard)",
     )
+    parser.add_argument(
+        "--dims",
+        default=None,
+        metavar="NAME=DIM,...",
+        help="which file dim is which, for names the alias table does not know (docs/data.md "
+        "§1.4), e.g. member=trajectory,lon=x; DIM is trajectory, time, channel, x or y",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -68,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         shard=args.shard,
         progress=None if args.quiet else logging.getLogger("symaudit.ingest").info,
         endpoint=args.endpoint,
+        dims=args.dims,
     )
     conv = store.attrs["axis_convention"]
     cand = conv["evidence"]["candidates"]
