@@ -4,9 +4,11 @@ trajectories per shard, described by its group attrs (family, pde, channels, tim
 provenance).  Coordinate arrays ``time`` (physical), ``channel`` (names), ``y`` and ``x`` (cell
 centres) and consolidated metadata make ``xr.open_zarr(path)`` open it as a Dataset.
 
-Writes are atomic: a store is built under ``<name>.zarr.tmp-<pid>`` and renamed into place only
-when complete, so a reader never sees half a store and an interrupted job leaves nothing that
-Snakemake would mistake for output.  Workers write disjoint, shard-aligned trajectory ranges.
+Writes are atomic: a store is built under ``<name>.zarr.tmp-<host>-<pid>`` and renamed into
+place only when complete, so a reader never sees half a store and an interrupted job leaves
+nothing that Snakemake would mistake for output; a killed writer's temporary is removed by the
+next build of the same store (``symaudit._io.remove_orphans``).  Workers write disjoint,
+shard-aligned trajectory ranges.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from symaudit import baselines
-from symaudit._io import replace_dir
+from symaudit._io import remove_orphans, replace_dir, temporary_sibling
+from symaudit.errors import UserError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -29,6 +32,7 @@ __all__ = [
     "StoreBuilder",
     "add_arrays",
     "check_finite",
+    "check_output",
     "check_finite_frames",
     "git_revision",
     "open_store",
@@ -153,6 +157,17 @@ class Store:
         return np.stack([np.asarray(self.array[int(i), times]) for i in index])
 
 
+def check_output(path: str | os.PathLike) -> Path:
+    """Refuse an output store path that exists and is not a Zarr store (a file, a directory
+    of something else): building replaces the target wholesale, so a typo must never delete
+    it.  Cheap: called before any simulation or reading."""
+    path = Path(path)
+    if path.exists() and not (path / "zarr.json").is_file():
+        what = "a file" if path.is_file() else "a directory that is not a Zarr store"
+        raise UserError(f"output store {path} exists and is {what}; refusing to replace it")
+    return path
+
+
 def open_store(path: str | os.PathLike) -> Store:
     """Open ``<name>.zarr`` read-only; a one-line error names the path when it is not a
     finished store."""
@@ -197,7 +212,7 @@ class StoreBuilder:
         import zarr
 
         self.path = Path(path)
-        self.tmp = Path(tmp) if tmp else self.path.with_name(self.path.name + f".tmp-{os.getpid()}")
+        self.tmp = Path(tmp) if tmp else temporary_sibling(self.path)
         n_channels = len(channels)
         self.channel_names = [str(ch.get("name", i)) for i, ch in enumerate(channels)]
         frame = (1, 1, n_channels, resolution, resolution)
@@ -215,6 +230,8 @@ class StoreBuilder:
                 ) from None
             if not os.access(parent, os.W_OK):
                 raise PermissionError(f"output directory {parent} is not writable")
+            check_output(self.path)
+            remove_orphans(self.path)  # what a killed earlier run of this output left behind
             shutil.rmtree(self.tmp, ignore_errors=True)
             group = zarr.open_group(self.tmp, mode="w", zarr_format=3)
             group.create_array(
