@@ -146,15 +146,33 @@ class Store:
         return tuple(self.array.shape)
 
     def read(self, trajectories=slice(None), times=slice(None)) -> np.ndarray:
-        """Read ``fields[trajectories, times]`` into memory as float32."""
+        """Read ``fields[trajectories, times]`` into memory as float32; a damaged shard (a
+        truncated file, a checksum mismatch) is one line naming the store, the array and the
+        shard."""
         if isinstance(trajectories, slice):
-            return np.asarray(self.array[trajectories, times])
+            return self._get(trajectories, times)
         index = np.asarray(trajectories, dtype=np.int64).reshape(-1)
         if index.size == 0:
-            return np.asarray(self.array[0:0, times])
+            return self._get(slice(0, 0), times)
         # one basic selection per trajectory: zarr's oindex with an index array was 35x
         # slower here (bench/loader.py's stores: 6.2 s against 0.18 s for 26 trajectories)
-        return np.stack([np.asarray(self.array[int(i), times]) for i in index])
+        return np.stack([self._get(int(i), times) for i in index])
+
+    def _get(self, trajectories, times) -> np.ndarray:
+        try:
+            return np.asarray(self.array[trajectories, times])
+        except (IndexError, TypeError):
+            raise
+        except Exception as err:  # zarr/numcodecs raise many types for a damaged chunk
+            first = trajectories.start or 0 if isinstance(trajectories, slice) else trajectories
+            shard = int(self.array.shards[0]) if self.array.shards else 1
+            where = "/".join(["fields", "c", str(first // shard), "0", "0", "0", "0"])
+            reason = " ".join(f"{type(err).__name__}: {err}".split())[:120]
+            raise UserError(
+                f"store {self.path}: array 'fields' cannot be read at trajectory {first} "
+                f"(shard file {where}; {reason}); the store is damaged - delete it and rebuild "
+                "it (rerun the data stage)"
+            ) from None
 
 
 def check_output(path: str | os.PathLike) -> Path:
