@@ -24,6 +24,16 @@ import numpy as np
 
 from symaudit import baselines
 from symaudit._io import remove_orphans, replace_dir, temporary_sibling
+from symaudit._store_meta import (
+    COORDINATES,  # noqa: F401  (re-exported: the reserved coordinate names)
+    coordinates,
+    decode_attrs,
+    describe,
+    encode_attrs,
+    extra_dims,
+    index_coordinates,
+    put_array,
+)
 from symaudit.errors import UserError
 
 __all__ = [
@@ -201,7 +211,7 @@ def open_store(path: str | os.PathLike) -> Store:
         array = group["fields"]
     except Exception as err:  # zarr raises several types for a broken store
         raise ValueError(f"store {path}: not a symaudit Zarr store ({err})") from None
-    attrs = dict(group.attrs)
+    attrs = decode_attrs(group.attrs)  # the one reader of the group attrs (_store_meta)
     missing = {"family", "pde", "channels", "time", "stats", "provenance"} - set(attrs)
     if missing:
         raise ValueError(f"store {path}: missing attrs {sorted(missing)}")
@@ -303,12 +313,13 @@ class StoreBuilder:
         full.setdefault("schema_version", SCHEMA_VERSION)
         full.setdefault("axis_order", list(DIMS))
         full["stats"] = stats_from_moments(parts, full["channels"])
-        for name, (dims, values, meta) in _coordinates(full, self.shape).items():
-            _put_array(group, name, dims, values, meta)
+        for name, (dims, values, meta) in coordinates(full, self.shape).items():
+            put_array(group, name, dims, values, meta)
         for name, values in (extra_arrays or {}).items():
-            dims, values = _extra_dims(name, values, self.shape[0])
-            _put_array(group, name, dims, values)
-        group.attrs.update(_jsonable(full))
+            dims, values = extra_dims(name, values, self.shape[0])
+            put_array(group, name, dims, values)
+        describe(group, full["channels"], baselines.ARRAY)
+        group.attrs.update(encode_attrs(full))
         _consolidate(self.tmp)
         replace_dir(self.tmp, self.path, marker="zarr.json")  # never delete what is not a store
         return open_store(self.path)
@@ -335,9 +346,6 @@ def write_store(
         raise
 
 
-COORDINATES = ("time", "channel", "y", "x")
-
-
 def add_arrays(path: str | os.PathLike, arrays: Mapping) -> Store:
     """Add arrays to a finished store (``{name: values}`` or ``{name: (dims, values)}``, dims as
     for ``extra_arrays`` of :meth:`StoreBuilder.commit`) and refresh its consolidated metadata,
@@ -347,65 +355,11 @@ def add_arrays(path: str | os.PathLike, arrays: Mapping) -> Store:
     store = open_store(path)
     group = zarr.open_group(store.path, mode="r+", use_consolidated=False)
     for name, values in arrays.items():
-        dims, values = _extra_dims(name, values, store.shape[0])
-        _put_array(group, name, dims, values)
+        dims, values = extra_dims(name, values, store.shape[0])
+        put_array(group, name, dims, values)
+    index_coordinates(group)
     _consolidate(store.path)
     return open_store(store.path)
-
-
-def _coordinates(attrs: Mapping, shape: Sequence[int]) -> dict:
-    """The coordinate arrays ``xr.open_zarr`` shows: physical time, channel names and the cell
-    centres of y and x on the store's domain (default the unit square)."""
-    _, n_times, n_channels, ny, nx = shape
-    times = np.asarray(attrs["time"], dtype=np.float64)
-    if times.shape != (n_times,):
-        raise ValueError(f"attrs time has {times.size} entries but fields has {n_times} frames")
-    names = [str(ch["name"]) for ch in attrs["channels"]]
-    if len(names) != n_channels:
-        raise ValueError(f"attrs channels has {len(names)} entries but fields has {n_channels}")
-    grid = attrs.get("grid") or {}
-    (x0, x1), (y0, y1) = grid.get("domain") or [[0.0, 1.0], [0.0, 1.0]]
-    # periodic grid of n points: cell centres, or nodes from the lower edge (a node grid whose
-    # duplicated endpoint was dropped at ingest)
-    node = grid.get("layout") == "node"
-    offset, what = (0.0, "grid node") if node else (0.5, "cell centre")
-
-    def points(lo, hi, n):
-        return lo + (np.arange(n, dtype=np.float64) + offset) * (hi - lo) / n
-
-    return {
-        "time": (("time",), times, {"long_name": "physical time of the frame"}),
-        "channel": (("channel",), np.asarray(names, dtype=str), {"long_name": "channel name"}),
-        "y": (("y",), points(y0, y1, ny), {"long_name": f"{what} y"}),
-        "x": (("x",), points(x0, x1, nx), {"long_name": f"{what} x"}),
-    }
-
-
-def _extra_dims(name: str, values, n_trajectories: int) -> tuple[tuple[str, ...], np.ndarray]:
-    """Dimension names of an extra array: ``(dims, values)`` as given, else ``trajectory`` for a
-    leading axis of one entry per trajectory and ``<name>_dim<i>`` for the other axes."""
-    if isinstance(values, tuple) and len(values) == 2 and isinstance(values[0], tuple | list):
-        dims, values = tuple(values[0]), np.asarray(values[1])
-        if len(dims) != values.ndim:
-            raise ValueError(
-                f"extra array {name}: {len(dims)} dimension names for {values.ndim} axes"
-            )
-        return dims, values
-    values = np.asarray(values)
-    dims = tuple(f"{name}_dim{i}" for i in range(values.ndim))
-    if values.ndim and values.shape[0] == n_trajectories:
-        dims = ("trajectory",) + dims[1:]
-    return dims, values
-
-
-def _put_array(group, name: str, dims, values: np.ndarray, meta: Mapping | None = None) -> None:
-    if name in group:
-        raise ValueError(f"store array {name} already exists (names {COORDINATES} are reserved)")
-    kwargs = {"dtype": str} if values.dtype.kind in "US" else {"dtype": values.dtype}
-    array = group.create_array(name, shape=values.shape, dimension_names=tuple(dims), **kwargs)
-    array[...] = values
-    if meta:
-        array.attrs.update(dict(meta))
 
 
 def _consolidate(path: Path) -> None:
@@ -417,20 +371,6 @@ def _consolidate(path: Path) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
         zarr.consolidate_metadata(path)
-
-
-def _jsonable(value):
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def check_finite_frames(

@@ -93,3 +93,14 @@ def test_missing_chunk_is_refused(tmp_path, capsys):
     line = one_line_error(capsys, *files, "--family", "NS-BB", "--out", tmp_path / "o.zarr")
     assert "chunk number(s) 1 missing" in line and str(tmp_path / "velocity_1.nc") in line
     assert not (tmp_path / "o.zarr").exists()
+
+
+def test_ingested_store_is_described_and_exports_to_netcdf(tmp_path):
+    from tests.test_store import assert_readable_by_others
+
+    phys = ns_fields(np.random.default_rng(84), samples=2)
+    src = write_pdegym(tmp_path / "velocity_0.nc", "velocity", to_file_layout(phys, "x"))
+    store = ing.ingest([src], "NS-BB", tmp_path / "i.zarr", check_trajectories=2)
+    ds = assert_readable_by_others(store.path, tmp_path)
+    assert ds["source_sample"].dims == ("trajectory",)
+    assert store.attrs["axis_convention"]["x_axis"]["netcdf_dim"] == "x"  # nested, decoded
