@@ -134,8 +134,8 @@ def jsonable(value):
 
 
 def _netcdf_ok(value) -> bool:
-    def number(v):
-        return isinstance(v, Number) and not isinstance(v, bool)
+    def number(v):  # a NaN/inf would be a bare NaN token in zarr.json: not JSON
+        return isinstance(v, Number) and not isinstance(v, bool) and bool(np.isfinite(v))
 
     if isinstance(value, str) or number(value):
         return True

@@ -177,7 +177,7 @@ class Store:
             first = trajectories.start or 0 if isinstance(trajectories, slice) else trajectories
             shard = int(self.array.shards[0]) if self.array.shards else 1
             where = "/".join(["fields", "c", str(first // shard), "0", "0", "0", "0"])
-            reason = " ".join(f"{type(err).__name__}: {err}".split())[:120]
+            reason = " ".join(f"{type(err).__name__}: {err}".split()).split(". ")[0][:120]
             raise UserError(
                 f"store {self.path}: array 'fields' cannot be read at trajectory {first} "
                 f"(shard file {where}; {reason}); the store is damaged - delete it and rebuild "
