@@ -28,7 +28,7 @@ relative; see docs/data.md §3.2):
   flip, roll, negate) leaves bitwise unchanged, so x and g.x always take exactly the same steps.
   A CFL computed from an FFT-derived field could differ in the last bit and flip a ``ceil``.
 
-Galilean boosts (docs/algorithms.md §9): the mean flow U (the FFT's DC term / N^2) is split into
+Galilean boosts (docs/algorithms.md §9.4): the mean flow U (the FFT's DC term / N^2) is split into
 a FRAME velocity F = U rounded to a multiple of :data:`FRAME_QUANTUM` = 2^-20 (exactly
 representable, and bitwise the same for x and g.x unless U sits on a rounding tie: rounding is
 odd-symmetric, permutations change only U's last bit) and a remainder U - F, |U - F| <= 2^-21.
@@ -195,9 +195,7 @@ class NSSolver:
 
         Exactly invariant under the group action (an elementwise sum of absolute values is the
         same bits after permuting, flipping and negating components, and F moves with them)."""
-        frame = frame_velocity(self.to_spectral(velocity)[1])
-        if not np.any(frame):
-            return float(np.max(np.abs(velocity[0]) + np.abs(velocity[1])))
+        frame = frame_velocity(self.to_spectral(velocity)[1])  # u - 0.0 is u, bit for bit
         return float(np.max(np.abs(velocity[0] - frame[0]) + np.abs(velocity[1] - frame[1])))
 
     def steps_for(self, velocity: np.ndarray, interval: float) -> int:
@@ -258,7 +256,8 @@ class NSSolver:
         return np.exp(-rate * h), np.exp(-rate * (0.5 * h))
 
     def _rk4(self, w, mean, h, e1, e2):
-        """One integrating-factor RK4 step; the viscous decay is integrated exactly."""
+        """One integrating-factor RK4 step; the viscous decay and the frame's advection (in e1,
+        e2) are integrated exactly."""
         a = self._nonlinear(w, mean)
         b = self._nonlinear(e2 * (w + (0.5 * h) * a), mean)
         c = self._nonlinear(e2 * w + (0.5 * h) * b, mean)
