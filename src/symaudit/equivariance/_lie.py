@@ -26,7 +26,7 @@ import torch
 from symaudit.equivariance._sweep import evaluating, placement
 from symaudit.losses import smse
 
-__all__ = ["DIRECTIONS", "lie_derivative", "shift_subcell", "subcell_profile"]
+__all__ = ["DIRECTIONS", "PROFILE_SHIFTS", "lie_derivative", "shift_subcell", "subcell_profile"]
 
 #: direction name -> tensor axis of layout (batch, channel, y, x)
 DIRECTIONS: dict[str, int] = {"x": -1, "y": -2}
