@@ -1,7 +1,7 @@
 """The actions of validation cases 3 and 6 (symaudit.groups): products h*t(dx,dy), the
 ``kolmogorov`` element set against the derived subgroup, and the wrong velocity pairing p*g*p.
 
-Oracles: the Kolmogorov subgroup enumeration and the forcing test of symaudit.data._kolmogorov,
+Oracles: the Kolmogorov subgroup enumeration and the forcing test of symaudit.groups.kolmogorov,
 and hand-written exchanges of the vector channels (index swaps), independent of the code under
 test; equalities are exact (the action only permutes, flips, rolls and negates).
 """
@@ -14,9 +14,9 @@ import torch
 
 from symaudit import groups
 from symaudit.aggregate import element_order
-from symaudit.data import _kolmogorov as kol
 from symaudit.datasets import CHANNELS
 from symaudit.equivariance import is_identity
+from symaudit.groups import kolmogorov as kol
 
 NS = CHANNELS["incompressible_ns"]  # (velocity_x, velocity_y)
 CE = CHANNELS["compressible_euler"]  # (density, momentum_x, momentum_y, energy)

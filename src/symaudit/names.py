@@ -113,7 +113,7 @@ DIAGNOSTICS = "companion/{dataset}/{model}/seed{seed}/diagnostics.nc"
 # (__init__.py), the file writer (_io.py), these names, the training front end
 # (training/cli.py: arguments and help) or the model-info command (models/cli.py).
 CORE_CODE: tuple[str, ...] = (
-    "groups.py",
+    "groups/*.py",
     "datasets.py",
     "store.py",
     "settings.py",
@@ -126,6 +126,7 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
     "influence": (*CORE_CODE, "losses.py", "runs.py", "influence/*.py"),
     "equivariance": (*CORE_CODE, "losses.py", "runs.py", "testing.py", "equivariance/*.py"),
     "aggregate": (*CORE_CODE, "aggregate/*.py"),
+    "validation": (*CORE_CODE, "aggregate/_robustness.py", "validation/*.py"),
     "companion": (
         *CORE_CODE,
         "losses.py",

@@ -95,7 +95,7 @@ def test_paper_figure_numbers_are_each_produced_once():
 
 def test_expected_tables_are_exactly_the_files_written(study):
     root, written = study
-    # the synthetic study has the paper's sets (the validation sets: test_findings_symmetry.py)
+    # the synthetic study has the paper's sets (the validation sets: tests/validation/)
     paper_sets = [s for s in agg.ELEMENT_SETS if s not in agg.VALIDATION_SETS]
     stems = agg.expected_tables(paper_sets)
     want = {f"{s}{suffix}" for s in stems for suffix in agg.TABLE_SUFFIXES}
