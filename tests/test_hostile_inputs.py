@@ -10,162 +10,36 @@ the workflow's config tests; a truncated per-job ``.nc`` to the aggregation's ou
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
-from dataclasses import dataclass
-from pathlib import Path
-
-import numpy as np
 import pytest
-import torch
 
 from symaudit import cli
-from symaudit.datasets import channels_for
-from symaudit.models import build, save_checkpoint
-from symaudit.store import write_store
-from tests.data._pdegym_files import ce_fields, ns_fields, to_file_layout, write_pdegym
+from tests._hostile import (
+    FAST,
+    _cons,
+    _eq,
+    _ingest,
+    _quality,
+    _simulate,
+    _stores,
+    _train,
+    make_world,
+    tree,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-NS_DIMS = ("sample", "time", "channel", "x", "y")
-#: a run that would train in seconds on the world's stores (the damaged shard stops it first)
-FAST = '{"epochs": 1, "batch_size": 8, "time_steps": 4, "max_batches_per_epoch": 1}'
 
-
-@dataclass(frozen=True)
-class World:
-    inp: Path  # inputs the cases read
-    out: Path  # existing outputs that must not change
-
-    def __getattr__(self, name):  # w.nc_good -> inp/nc_good (a path, existing or not)
-        return self.inp / name.replace("__", ".")
-
-
-def _write_inputs(inp: Path) -> None:
-    rng = np.random.default_rng(0)
-    ns = to_file_layout(ns_fields(rng, samples=2), "x")
-    for name in ("velocity_0.nc", "velocity_2.nc", "velocity_01.nc"):
-        write_pdegym(inp / name, "velocity", ns)
-    write_pdegym(inp / "data_0.nc", "data", to_file_layout(ce_fields(rng, samples=2), "y"))
-    (inp / "text.nc").write_text("not a netCDF file\n")
-    write_pdegym(inp / "rank4.nc", "velocity", np.zeros((2, 3, 2, 8), np.float32), NS_DIMS[:4])
-    write_pdegym(inp / "ch1.nc", "velocity", np.zeros((2, 3, 1, 8, 8), np.float32))
-    write_pdegym(inp / "nonsq.nc", "velocity", np.zeros((2, 3, 2, 8, 16), np.float32))
-    write_pdegym(inp / "dims_i.nc", "velocity", ns, dims=("sample", "time", "channel", "i", "j"))
-    write_pdegym(inp / "dims_t.nc", "velocity", ns, dims=("sample", "t", "time", "x", "y"))
-    (inp / "grids").mkdir()
-    write_pdegym(inp / "grids" / "velocity_0.nc", "velocity", ns)
-    write_pdegym(inp / "grids" / "velocity_1.nc", "velocity", ns[..., :16, :16])
-    bad = ns.copy()
-    bad[1, 2, 0, 3, 4] = np.nan
-    write_pdegym(inp / "nan.nc", "velocity", bad)
-    (inp / "notdir").write_text("a file where a directory should be\n")
-
-
-def _write_outputs(out: Path, inp: Path) -> None:
-    from tests.training.test_training import write_group
-
-    stores = write_group(out / "stores")
-    shutil.copytree(out / "stores", inp / "damaged")
-    shard = inp / "damaged" / Path(stores[0]).name / "fields" / "c" / "0" / "0" / "0" / "0" / "0"
-    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
-    write_store(
-        out / "NS-Gauss.zarr",
-        np.zeros((1, 3, 2, 8, 8), np.float32),
-        {
-            "family": "NS-Gauss",
-            "pde": "incompressible_ns",
-            "time": [0, 0.5, 1],
-            "channels": channels_for("NS-Gauss"),
-            "provenance": {"source": "test"},
-        },
-    )
-    (out / "file.zarr").write_text("an existing file, not a store\n")
-    (out / "dir.zarr").mkdir()
-    (out / "dir.zarr" / "notes.txt").write_text("keep\n")
-    run = out / "run"
-    unet = save_checkpoint(run / "final.pt", build("unet", "tiny", 4, resolution=16), {})
-    vit = build("vit", "tiny", 4, resolution=16)
-    payload = torch.load(unet, weights_only=True)
-    torch.save({**payload, "version": 99}, run / "v99.pt")
-    torch.save({**payload, "state_dict": vit.state_dict()}, run / "mixed.pt")
-    data = unet.read_bytes()
-    (run / "truncated.pt").write_bytes(data[: len(data) // 2])
-    (run / "text.pt").write_text("not a checkpoint\n")
-    (out / "run99").mkdir()
-    shutil.copy(run / "v99.pt", out / "run99" / "ckpt_epoch0001.pt")
+def _solve(w, checkpoint: str) -> list[str]:
+    argv = ["influence-solve", "--checkpoint", str(w.out / "run" / checkpoint), "--stores"]
+    argv += [*_stores(w), "--run-dir", str(w.out / "run"), "--batch", "0"]
+    return argv + ["--out", str(w.out / "solution")]
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> World:
-    root = tmp_path_factory.mktemp("hostile")
-    w = World(root / "inputs", root / "outputs")
-    w.inp.mkdir()
-    w.out.mkdir()
-    _write_inputs(w.inp)
-    _write_outputs(w.out, w.inp)
-    return w
+def world(tmp_path_factory):
+    return make_world(tmp_path_factory.mktemp("hostile"))
 
 
-def _tree(root: Path) -> dict:
-    """name -> (sha256, mtime) of every file under ``root`` (and the directories' names)."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for d in dirnames:
-            out[os.path.relpath(os.path.join(dirpath, d), root)] = "dir"
-        for f in filenames:
-            p = Path(dirpath) / f
-            out[str(p.relative_to(root))] = (
-                hashlib.sha256(p.read_bytes()).hexdigest(),
-                p.stat().st_mtime_ns,
-            )
-    return out
-
-
-def _stores(w: World, damaged: bool = False) -> list[str]:
-    base = w.inp / "damaged" if damaged else w.out / "stores"
-    return [str(base / f"{n}.zarr") for n in ("CE-RP", "CE-CRP", "CE-RPUI")]
-
-
-def _train(w: World, *extra: str, stores=None, out=None) -> list[str]:
-    argv = ["train", "--dataset", "CE", "--model", "unet", "--preset", "tiny", "--seed", "0"]
-    argv += ["--stores", *(stores or _stores(w)), "--out", str(out or w.out / "newrun")]
-    return argv + list(extra)
-
-
-def _equivariance(w: World, checkpoint: str, *extra: str) -> list[str]:
-    argv = ["equivariance", "--checkpoint", checkpoint, "--stores", *_stores(w)]
-    argv += ["--run-dir", str(w.out / "run"), "--batches", "0", "--set-name", "d4"]
-    return argv + ["--out", str(w.out / "eq.nc")] + (list(extra) or ["--elements", "e", "r"])
-
-
-def _eq(w: World, checkpoint: str, *extra: str) -> list[str]:
-    return _equivariance(w, str(w.out / "run" / checkpoint), *extra)
-
-
-def _cons(w: World, *extra: str) -> list[str]:
-    return ["conservation", "--out-dir", str(w.out / "cons"), *extra]
-
-
-def _quality(w: World) -> list[str]:
-    argv = ["quality", "--run", "CE", "unet", "0", str(w.inp / "m.csv"), str(w.inp / "e.nc")]
-    outs = {"--table": "q.csv", "--figure": "q.png", "--status": "s.json"}
-    return argv + [a for flag, name in outs.items() for a in (flag, str(w.out / name))]
-
-
-def _simulate(w: World, *extra: str, out=None, family="NS-Gauss") -> list[str]:
-    argv = ["simulate", family, "--resolution", "8", "--trajectories", "1", "--seed", "0"]
-    argv += ["--out", str(out or w.out / "NS-Gauss.zarr"), "--cluster", '{"kind": "none"}']
-    return argv + ["--no-progress", *extra]
-
-
-def _ingest(w: World, *files, family="NS-BB", out=None, extra=()) -> list[str]:
-    argv = ["ingest", *map(str, files), "--family", family, "--out"]
-    return argv + [str(out or w.out / "new.zarr"), "--quiet", *extra]
-
-
-# (id, argv from the world, substrings the one line must hold[, new output paths allowed])
 CASES = [
     # --- ingest: files, dims by name, chunk numbering, values, output path
     (
@@ -413,6 +287,110 @@ CASES = [
         ["notables"],
     ),
     ("quality-missing-metrics", lambda w: _quality(w), ["m.csv"]),
+    # --- more a new user tries (these already had a good line, or got one here)
+    (
+        "ingest-directory-as-file",
+        lambda w: _ingest(w, w.inp / "grids"),
+        ["grids", "is a directory"],
+    ),
+    (
+        "ingest-shard-0",
+        lambda w: _ingest(w, w.velocity_0__nc, extra=("--shard", "0")),
+        ["shard", "got 0"],
+    ),
+    (
+        "ingest-bad-x-axis",
+        lambda w: _ingest(w, w.velocity_0__nc, extra=("--x-axis", "z")),
+        ["--x-axis", "'z'"],
+    ),
+    (
+        "simulate-out-under-a-file",
+        lambda w: _simulate(w, out=w.notdir / "a.zarr"),
+        ["notdir", "cannot be created"],
+    ),
+    (
+        "check-solver-resolution-4",
+        lambda w: ["check-solver", "NS-Gauss", "--resolution", "4"],
+        ["--resolution", "got 4"],
+    ),
+    (
+        "check-solver-frames-0",
+        lambda w: ["check-solver", "NS-Gauss", "--resolution", "8", "--frames", "0"],
+        ["--frames", "got 0"],
+    ),
+    (
+        "model-info-resolution-40",
+        lambda w: ["model-info", "unet", "--dataset", "CE", "--resolution", "40"],
+        ["UNet resolution 40"],
+    ),
+    (
+        "train-out-is-a-file",
+        lambda w: _train(w, "--settings", FAST, out=w.out / "file.zarr"),
+        ["file.zarr", "not a directory"],
+    ),
+    (
+        "train-store-is-not-zarr",
+        lambda w: _train(w, stores=[str(w.text__nc), *_stores(w)[1:]]),
+        ["text.nc", "not a symaudit Zarr store"],
+    ),
+    (
+        "train-stores-in-wrong-order",
+        lambda w: _train(w, stores=_stores(w)[::-1]),
+        ["CE-RPUI.zarr", "holds family 'CE-RPUI'"],
+    ),
+    ("train-unknown-device", lambda w: _train(w, "--device", "tpu9"), ["'tpu9'"]),
+    (
+        "train-unknown-preset",
+        lambda w: [a if a != "tiny" else "huge" for a in _train(w)],
+        ["'huge'"],
+    ),
+    (
+        "train-settings-lr-string",
+        lambda w: _train(w, "--settings", '{"lr": "5e-4"}'),
+        ["'lr'", "'5e-4'"],
+    ),
+    (
+        "train-settings-epochs-0",
+        lambda w: _train(w, "--settings", '{"epochs": 0}'),
+        ["'epochs'", "got 0"],
+    ),
+    (
+        "equivariance-missing-store",
+        lambda w: [a if a != _stores(w)[0] else str(w.inp / "x.zarr") for a in _eq(w, "final.pt")],
+        ["x.zarr", "does not exist"],
+    ),
+    (
+        "equivariance-missing-run-dir",
+        lambda w: [
+            a if not a.endswith("/run") else str(w.inp / "norun") for a in _eq(w, "final.pt")
+        ],
+        ["norun", "does not exist"],
+    ),
+    (
+        "influence-solve-missing-checkpoint",
+        lambda w: _solve(w, "nope.pt"),
+        ["nope.pt", "does not exist"],
+    ),
+    (
+        "influence-solve-truncated-checkpoint",
+        lambda w: _solve(w, "truncated.pt"),
+        ["truncated.pt", "cannot be read"],
+    ),
+    (
+        "conservation-lr-fraction-0",
+        lambda w: _cons(w, "--settings", '{"lr_fraction": 0}'),
+        ["conservation.lr_fraction", "> 0"],
+    ),
+    (
+        "aggregate-study-dir-is-a-file",
+        lambda w: ["aggregate", "--study-dir", str(w.text__nc)],
+        ["text.nc", "not a directory"],
+    ),
+    (
+        "figures-no-tables",
+        lambda w: ["figures", "--tables", str(w.inp / "grids"), "--out-dir", str(w.out / "figs")],
+        ["grids", "no tables"],
+    ),
 ]
 
 
@@ -423,7 +401,7 @@ def test_at_least_fifty_cases():
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_hostile_input(world, capsys, case):
     _, argv, expect, *allowed = case
-    before = _tree(world.out)
+    before = tree(world.out)
     args = [str(a) for a in argv(world)]
     capsys.readouterr()
     try:
@@ -432,7 +410,7 @@ def test_hostile_input(world, capsys, case):
         code = exit_.code
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
-    after = _tree(world.out)
+    after = tree(world.out)
     for new in sorted(set(after) - set(before), reverse=True):  # keep the world as it was
         (world.out / new).rmdir() if after[new] == "dir" else (world.out / new).unlink()
     assert code == 2, err

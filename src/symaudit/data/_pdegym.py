@@ -142,6 +142,8 @@ def _one_line(err: BaseException) -> str:
 def _open(path: Path):
     import netCDF4
 
+    if path.is_dir():
+        raise ValueError(f"input file {path} is a directory, not a netCDF file")
     if not path.is_file():
         raise FileNotFoundError(f"input file {path} does not exist")
     try:

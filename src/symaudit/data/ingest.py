@@ -204,7 +204,7 @@ def ingest(
     """
     began = time.perf_counter()
     fam = datasets.family(family)
-    out = _check_options(out, x_axis, check_trajectories, endpoint)
+    out = _check_options(out, x_axis, check_trajectories, endpoint, shard)
     limits = dict(THRESHOLDS[fam.pde]) | dict(thresholds or {})
     say = progress or (lambda message: None)
     paths = order_files(files, order)
@@ -251,13 +251,15 @@ def _source_arrays(sources: Sequence[SourceFile]) -> dict[str, np.ndarray]:
     }
 
 
-def _check_options(out, x_axis: str, check_trajectories: int, endpoint: str) -> Path:
+def _check_options(out, x_axis: str, check_trajectories: int, endpoint: str, shard=None) -> Path:
     """One-line errors for the options :func:`ingest` takes from the user, before any data is
     read; returns ``out`` as a Path."""
     if x_axis not in X_AXES:
         raise ValueError(f"x_axis must be one of {', '.join(X_AXES)}, got {x_axis!r}")
     if check_trajectories < 1:
         raise ValueError(f"check_trajectories must be >= 1, got {check_trajectories}")
+    if shard is not None and shard < 1:
+        raise ValueError(f"shard must be >= 1 trajectories, got {shard}")
     if endpoint not in ENDPOINTS:
         raise ValueError(f"endpoint must be one of {', '.join(ENDPOINTS)}, got {endpoint!r}")
     out = Path(out)

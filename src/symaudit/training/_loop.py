@@ -359,6 +359,8 @@ def _train(
     identity = _identity(dataset, model_name, preset, seed, stores, s, name)
     run = _Run(dataset, model_name, preset, seed, store_paths, out, s, d, stores, identity, say)
     if d.is_main:
+        if out.exists() and not out.is_dir():  # mkdir would raise FileExistsError
+            raise PermissionError(f"run directory {out} exists and is not a directory")
         out.mkdir(parents=True, exist_ok=True)
         if not os.access(out, os.W_OK):
             raise PermissionError(f"run directory {out} is not writable")
