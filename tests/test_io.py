@@ -96,13 +96,15 @@ def test_atomic_dir_removes_a_killed_writers_temporary(tmp_path):
 
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()  # its pid is gone
-    orphan = tmp_path / f".solution.tmp{child.pid}"
-    running = tmp_path / f".solution.tmp{os.getppid()}"
-    for d in (orphan, running):
+    host = _io.temporary_sibling(tmp_path / "x").name.rsplit("-", 1)[0].removeprefix("x.tmp-")
+    orphan = tmp_path / f".solution.tmp{child.pid}"  # the older host-less name
+    orphan2 = tmp_path / f".solution.tmp-{host}-{child.pid}"
+    running = tmp_path / f".solution.tmp-{host}-{os.getppid()}"
+    for d in (orphan, orphan2, running):
         d.mkdir()
         (d / "half.npy").write_bytes(b"x")
     with _io.atomic_dir(tmp_path / "solution") as tmp:
         (tmp / "done.npy").write_bytes(b"y")
-    assert not orphan.exists() and running.exists()
+    assert not orphan.exists() and not orphan2.exists() and running.exists()
     assert (tmp_path / "solution" / "done.npy").read_bytes() == b"y"
     assert _io.remove_orphans(tmp_path / "missing-parent" / "x") == []

@@ -130,14 +130,16 @@ def _running(pid: int) -> bool:
 
 def remove_orphans(path: str | os.PathLike) -> list[Path]:
     """Remove the temporaries of ``path`` that a killed writer on this host left behind
-    (``<name>.tmp-<host>-<pid>``, the older ``<name>.tmp-<pid>``, and :func:`atomic_dir`'s
-    ``.<name>.tmp<pid>``) whose process is gone; a running writer's, this process's and another
-    host's are kept.  Logs one warning per removal; returns the removed paths."""
+    (``<name>.tmp-<host>-<pid>``, :func:`atomic_dir`'s ``.<name>.tmp-<host>-<pid>``, and the
+    older host-less ``<name>.tmp-<pid>`` and ``.<name>.tmp<pid>``) whose process is gone; a
+    running writer's, this process's and another host's are kept.  Logs one warning per
+    removal; returns the removed paths."""
     path = Path(path)
     if not path.parent.is_dir():
         return []
     name = re.escape(path.name)
-    pattern = re.compile(rf"(?:{name}\.tmp-(?:(?P<host>.+)-)?|\.{name}\.tmp)(?P<pid>\d+)")
+    # <name>.tmp-[<host>-]<pid> (StoreBuilder) and .<name>.tmp[-<host>-]<pid> (atomic_dir)
+    pattern = re.compile(rf"\.?{name}\.tmp-?(?:(?P<host>[^/]+)-)?(?P<pid>\d+)")
     removed = []
     for candidate in path.parent.iterdir():
         m = pattern.fullmatch(candidate.name)
@@ -165,7 +167,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_orphans(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{_host()}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
