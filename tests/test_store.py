@@ -1,5 +1,6 @@
 """Zarr stores: round trip, layout, statistics against numpy, atomic writes, bad input."""
 
+import json
 import warnings
 
 import numpy as np
@@ -150,11 +151,13 @@ def test_generated_store_is_described_and_exports_to_netcdf(tmp_path):
     assert ds["x"].attrs["axis"] == "X" and ds["time"].attrs["axis"] == "T"
     assert ds.attrs["family"] == "NS-Gauss" and store.attrs["grid"]["N"] == 8
     np.testing.assert_array_equal(ds["fields"].values, store.read())  # values untouched
+    for meta in out.rglob("zarr.json"):  # strict JSON: no bare NaN/Infinity tokens
+        json.loads(
+            meta.read_text(), parse_constant=lambda token, m=meta: pytest.fail(f"{m}: {token}")
+        )
 
 
 def test_store_written_with_nested_attrs_still_opens(tmp_path):
-    import json
-
     st.write_store(tmp_path / "old.zarr", np.zeros((1, 3, 4, 8, 8), np.float32), _attrs())
     meta = json.loads((tmp_path / "old.zarr" / "zarr.json").read_text())
     keys = meta["attributes"].pop("json_attrs").split()

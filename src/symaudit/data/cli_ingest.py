@@ -1,8 +1,9 @@
 """``symaudit ingest FILE... --family FAMILY --out PATH.zarr [--order numeric|lexicographic]``.
 
 Converts PDEGym netCDF chunk files (variable ``data`` for CE, ``velocity`` for NS; dims
-``(sample, time, channel, x, y)``) into a store of layout ``(trajectory, time, channel, y, x)``;
-the axis pairing is decided from the data (see ``symaudit.data.ingest``).
+``(sample, time, channel, x, y)``, found by name in any order, aliases and ``--dims``:
+``symaudit.dims``) into a store of layout ``(trajectory, time, channel, y, x)``; the axis
+pairing is decided from the data (see ``symaudit.data.ingest``).
 """
 
 from __future__ import annotations
