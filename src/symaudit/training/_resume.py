@@ -38,5 +38,5 @@ def _readable(path: Path, say: Callable[[str], None]) -> dict | None:
     try:
         return read_checkpoint(path)
     except UnreadableCheckpoint as err:
-        say(f"train: {err}; falling back to the previous checkpoint")
+        say(f"train: {err}; passed over: falling back to the previous checkpoint, if any")
         return None
