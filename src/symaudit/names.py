@@ -112,10 +112,16 @@ DIAGNOSTICS = "companion/{dataset}/{model}/seed{seed}/diagnostics.nc"
 # that can change a stage's numbers: not the command dispatcher (cli.py), the package docstring
 # (__init__.py), the file writer (_io.py), these names, the training front end
 # (training/cli.py: arguments and help) or the model-info command (models/cli.py).
-CORE_CODE: tuple[str, ...] = ("groups/*.py", "datasets.py", "store.py", "settings.py")
+CORE_CODE: tuple[str, ...] = (
+    "groups/*.py",
+    "datasets.py",
+    "store.py",
+    "settings.py",
+    "_store_meta.py",  # the stores' attrs: how every stage reads them (decode_attrs)
+)
 NOT_CODE: frozenset[str] = frozenset({"training/cli.py", "models/cli.py"})
 STAGE_CODE: dict[str, tuple[str, ...]] = {
-    "data": (*CORE_CODE, "data/*.py"),
+    "data": (*CORE_CODE, "dims.py", "data/*.py"),
     "train": (*CORE_CODE, "losses.py", "models/*.py", "runs.py", "training/*.py"),
     "influence": (*CORE_CODE, "losses.py", "runs.py", "influence/*.py"),
     "equivariance": (*CORE_CODE, "losses.py", "runs.py", "testing.py", "equivariance/*.py"),

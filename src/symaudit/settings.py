@@ -229,6 +229,10 @@ def parse_settings(text: str | Mapping | None) -> dict:
         if not isinstance(data, Mapping):
             raise UserError(f"--settings file {path}: expected a mapping")
         return dict(data)
+    if stripped.endswith((".yaml", ".yml", ".json")) or (
+        not stripped.startswith(("{", "[", '"')) and os.sep in stripped
+    ):
+        raise UserError(f"--settings file {stripped} does not exist")
     data = _json(stripped, "--settings")
     if not isinstance(data, Mapping):
         raise UserError(f"--settings: expected a JSON object, got {type(data).__name__}")

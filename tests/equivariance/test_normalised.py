@@ -283,14 +283,9 @@ def _low_modes(a: torch.Tensor, kmax: int) -> torch.Tensor:
     return torch.fft.irfft2(torch.fft.rfft2(a) * keep, s=a.shape[-2:])
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="NSSolver advects the mean flow inside RK4 and takes its step count from |u|, so a "
-    "boost is exact only to time-step level (about 2e-4 here); exact once the solver advances "
-    "the mean flow with an integrating factor (issue 28 item 2)",
-)
 def test_ns_solver_one_frame_normalised_one():
-    """The generating solver advanced one frame from a zero-mean field: the exact NS map."""
+    """The generating solver advanced one frame from a zero-mean field, exact under boosts
+    (docs/algorithms.md §9.4): normalised R = 1 (measured within 2e-15), raw R 0.21-0.66."""
     from symaudit.data._ns import NSSolver
 
     solver = NSSolver(N, nu=2e-3)
@@ -302,4 +297,6 @@ def test_ns_solver_one_frame_normalised_one():
     y = noisy(step(x), 19, scale=0.01)
     names = ["boost(1,0)", "boost(0,-1)", "boost(1,1)"]
     normalised = relative_errors(step, x, y, names, NS, dt=DT, normalised=True)
-    np.testing.assert_allclose(normalised.numpy(), 1.0, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(normalised.numpy(), 1.0, rtol=0, atol=1e-12)
+    raw = relative_errors(step, x, y, names, NS, dt=DT)
+    assert float(raw.max()) < 0.9

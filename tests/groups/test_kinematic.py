@@ -229,3 +229,20 @@ def test_refusals_are_one_line(call, message):
     with pytest.raises(ValueError, match=message) as info:
         call()
     assert "\n" not in str(info.value)
+
+
+def test_roles_and_frame_spacing_survive_a_store_round_trip(tmp_path):
+    """A store written from the family's attrs gives back the roles and dt a boost needs."""
+    from symaudit import store as st
+
+    fam = datasets.family("CE-RP")
+    fields_ = np.random.default_rng(17).standard_normal((2, 5, 4, N, N)).astype(np.float32)
+    attrs = {**fam.store_attrs(5, N), "provenance": {"source": "generated"}}
+    back = st.open_store(st.write_store(tmp_path / "s.zarr", fields_, attrs).path)
+    assert [ch["role"] for ch in back.channels] == ["density", "momentum", "momentum", "energy"]
+    geometry = groups.frame_geometry(back.attrs)
+    assert geometry == {"dt": 0.25, "extent": (1.0, 1.0)}
+    frames = back.read([0]).astype(np.float64)[0]
+    bx, by = groups.act_transition("boost(1,0)", frames[0], frames[1], back.channels, **geometry)
+    ref = hand_boost("boost(1,0)", frames[1], CE, dt=0.25, target=True)
+    np.testing.assert_allclose(by, ref, rtol=0, atol=1e-13)

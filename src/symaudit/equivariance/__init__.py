@@ -13,6 +13,10 @@
   mean mu(x) (the twirled, exactly equivariant prediction) and the exact split
   L = L_mean + L_equiv of the SMSE-weighted loss (twirling paper, Proposition 1), with the
   test-time-twirled loss.
+* :func:`lie_derivative` — the normalised Lie derivative ||L f(x)|| / ||f(x)|| along x or y
+  translations (Gruver et al. 2023), per example, through the band-limited sub-cell shift
+  :func:`shift_subcell`; :func:`subcell_profile`, the relative error R(eps) under sub-cell
+  shifts (docs/algorithms.md §9).
 * :func:`sweep` — the engine both use; the stage CLI (:mod:`symaudit.equivariance.cli`) calls it
   once per analysis batch to get the relative errors and the decomposition from the same
   forward passes.
@@ -29,6 +33,7 @@ from symaudit.equivariance._api import (
     relative_errors,
     twirl_decomposition,
 )
+from symaudit.equivariance._lie import lie_derivative, shift_subcell, subcell_profile
 from symaudit.equivariance._sweep import (
     SweepResult,
     check_group,
@@ -44,10 +49,13 @@ __all__ = [
     "decomposition",
     "evaluating",
     "is_identity",
+    "lie_derivative",
     "normalised_relative_error",
     "placement",
     "relative_error",
     "relative_errors",
+    "shift_subcell",
+    "subcell_profile",
     "sweep",
     "twirl_decomposition",
 ]
