@@ -179,10 +179,12 @@ def test_names_sets_and_geometry():
     assert groups.elements("scale", 16) == ["scale(1)", "scale(0.5)", "scale(2)"]
     assert not set(groups.TRANSITION_SETS) & set(groups.ELEMENT_SETS)
     attrs = datasets.family("CE-RP").store_attrs(21, 64)
-    assert groups.frame_geometry(attrs) == {
-        "dt": pytest.approx(0.05, abs=1e-15),
-        "extent": (1.0, 1.0),
-    }
+    assert groups.frame_geometry(attrs) == {"dt": 0.05, "extent": (1.0, 1.0)}
+    # PDEGym's 21 frames at N = 64: U = 1 / (N dt) = 0.3125 exactly (a dyadic velocity)
+    u = groups.act_transition(
+        "boost(1,0)", np.zeros((2, 64, 64)), None, NS, **groups.frame_geometry(attrs)
+    )[0]
+    assert np.all(u[0] == 0.3125) and np.all(u[1] == 0.0)
     with pytest.raises(ValueError, match="not uniform"):
         groups.frame_geometry({**attrs, "time": [0.0, 0.1, 0.3]})
     for fam in [*datasets.FAMILIES, *datasets.VALIDATION_FAMILIES]:
