@@ -322,15 +322,16 @@ def _open(path: Path):
 
 
 def _guess(ds, path: Path) -> Format:
-    """The format whose required variables ``ds`` holds (the most specific one)."""
-    fits = [
-        f
-        for f in FORMATS.values()
-        if all(v.name in ds.data_vars for v in f.variables if v.required)
-    ]
-    if not fits:
+    """The format most of whose required variables ``ds`` holds (its check then names what is
+    missing); a file with none of any format's is foreign."""
+    present = set(ds.data_vars)
+    score = {
+        f.name: sum(v.name in present for v in f.variables if v.required) for f in FORMATS.values()
+    }
+    best = max(score, key=score.get)
+    if not score[best]:
         raise UserError(f"{path}: not a symaudit per-job file ({', '.join(FORMATS)})")
-    return fits[0]
+    return FORMATS[best]
 
 
 def _identity(fmt: Format, attrs: dict, path: Path) -> Identity:
