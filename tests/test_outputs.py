@@ -126,3 +126,23 @@ def test_architecture_doc_shows_the_declared_formats():
 def test_outputs_imports_no_torch():
     code = "import sys, symaudit.outputs; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_aggregation_finds_files_by_path_but_identifies_them_by_attrs(tmp_path):
+    from symaudit.aggregate import discover
+
+    study = tmp_path / "s"
+    files = write_synthetic_study(
+        study, datasets=["CE"], models=["unet"], seeds=[0], batches=1, time_steps=2,
+        resolution=8, element_sets=["d4"], chunk_size=8,
+    )  # fmt: skip
+    moved = study / "equivariance/CE/unet/seed7/d4_chunk003.nc"  # the path says seed 7, chunk 3
+    moved.parent.mkdir()
+    files[0].rename(moved)
+    # an atomic write's temporary file, left half-written by a killed job: not looked at
+    (study / "influence/CE/unet/seed0/.d4_chunk000.x1y2.nc").write_bytes(b"\x89HDF\r\n")
+    found = discover(study)
+    assert [(f.kind, f.seed, f.chunk, f.path) for f in found] == [
+        ("equivariance", 0, 0, moved),
+        ("influence", 0, 0, files[1]),
+    ]

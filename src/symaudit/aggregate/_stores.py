@@ -76,10 +76,16 @@ class StoreFile:
 def discover(study_dir: str | os.PathLike, kinds: Sequence[str] = KINDS) -> list[StoreFile]:
     """All per-job stores under ``study_dir`` (= ``results/{study}``).
 
-    Files outside the layout (``twirl.nc``, temporary files) are not looked at.
+    Files outside the layout (``twirl.nc``) and hidden ones (an atomic write's temporary
+    ``.{name}.XXXX.nc``, in progress or left by a killed job) are not looked at.
     """
     root = Path(study_dir)
-    return sorted(StoreFile.read(p, kind) for kind in kinds for p in root.glob(_GLOBS[kind]))
+    return sorted(
+        StoreFile.read(p, kind)
+        for kind in kinds
+        for p in root.glob(_GLOBS[kind])
+        if not p.name.startswith(".")
+    )
 
 
 def parse_files(
