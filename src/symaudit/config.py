@@ -49,8 +49,8 @@ EXTENDS = "extends"
 DEFAULT_STUDY = "config.yaml"
 #: how the ``--config key=value`` overrides are named in messages
 OVERRIDES = "--config"
-#: the workflow's schema in a checkout (``workflow/schemas/config.schema.yaml``)
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+#: the workflow's schema (``workflow/schemas/config.schema.yaml``), as the package ships it
+SCHEMA = Path(__file__).with_name("config.schema.yaml")
 
 # a number that YAML 1.1 (PyYAML) reads as a string: an exponent without a dot in the mantissa
 _DOTLESS_FLOAT = re.compile(r"^([+-]?\d+)([eE][+-]?\d+)$")

@@ -152,7 +152,7 @@ rule findings:
         quality=rules.model_quality.output.table,
         status=rules.model_quality.output.status,
         robustness=rules.influence_robustness.output if PLAN.damping_path() else [],
-        code=stage_code("aggregate"),
+        code=stage_code("validation"),
     output:
         report(
             f"{RESULTS}/tables/findings.csv",
