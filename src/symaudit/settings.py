@@ -110,6 +110,9 @@ ANALYSIS: dict = {
     "element_sets_by_dataset": {},
     "shift_box_K": 4,
     "chunk_size": 64,
+    # the tables' cluster-bootstrap intervals (symaudit.aggregate._bootstrap, docs/algorithms.md
+    # §7.1): replicates, level, generator seed, fewest (seed, batch) clusters for an interval
+    "bootstrap": {"resamples": 2000, "confidence": 0.95, "seed": 0, "min_clusters": 5},
 }
 
 #: ``influence``: the damped Gauss-Newton solves; ``damping`` None = by method

@@ -80,9 +80,10 @@ rule aggregate_tables:
         study_dir=lambda wildcards, output: Path(output.tables[0]).parents[1],
         element_sets=study_sets(),
         twirl="--twirl" if twirl_tables() else "",
+        bootstrap=json.dumps(config["analysis"]["bootstrap"], sort_keys=True),
     shell:
         "python -m symaudit aggregate --study-dir {params.study_dir}"
-        " --element-sets {params.element_sets} {params.twirl}"
+        " --element-sets {params.element_sets} {params.twirl} --bootstrap '{params.bootstrap}'"
         " --inputs {input.influence} {input.equivariance} > {log} 2>&1"
 
 

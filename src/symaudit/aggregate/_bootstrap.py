@@ -160,13 +160,18 @@ def note(n_clusters: np.ndarray, n_seeds: np.ndarray, boot: Bootstrap, per_seed=
         elif k < boot.min_clusters:
             out.append(
                 f"no interval: {k} (seed, batch) cluster{'s' if k > 1 else ''} < min_clusters "
-                f"{boot.min_clusters} ({distinct_resamples(int(k))} distinct resamples)"
+                f"{boot.min_clusters} ({_resamples(int(k))})"
             )
         elif s == 1 and not per_seed:
             out.append("one seed: test-trajectory sampling only, not training variability")
         else:
             out.append("")
     return np.array(out, dtype=object)
+
+
+def _resamples(k: int) -> str:
+    n = distinct_resamples(k)
+    return f"{n} distinct resample{'s' if n != 1 else ''}"
 
 
 def _percentile(reps: np.ndarray, boot: Bootstrap) -> np.ndarray:
