@@ -1,0 +1,95 @@
+"""The quantile tables' bootstrap columns on the synthetic study (conftest.py): lo/hi beside
+every quantile, lo <= value <= hi where defined, NaN with the reason below the minimum number
+of clusters, and the numbers those of ``_bootstrap`` on the raw per-job files."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from symaudit import aggregate as agg
+from symaudit.aggregate._bootstrap import Bootstrap, pooled_intervals
+
+from ._synthetic import BATCHES, SEEDS
+
+QUANTILE_COLUMNS = ("q1", "median", "q3")
+
+
+def test_every_quantile_has_lo_and_hi_beside_it(tables):
+    assert len(tables) == 12
+    for stem, df in tables.items():
+        columns = list(df.columns)
+        for q in QUANTILE_COLUMNS:
+            i = columns.index(q)
+            assert columns[i + 1 : i + 3] == [f"{q}_lo", f"{q}_hi"], stem
+        assert {"n_clusters", "ci_note"} <= set(columns), stem
+
+
+def test_intervals_hold_their_value_where_defined_and_say_why_not(tables):
+    clusters = len(SEEDS) * BATCHES  # 6 >= min_clusters 5: summary tables have intervals
+    for stem, df in tables.items():
+        defined = df["median_lo"].notna()
+        if stem.endswith("_per_seed"):  # one seed's 2 batches: 3 distinct resamples, too few
+            assert not defined.any(), stem
+            assert (df["n_clusters"] == BATCHES).all()
+            want = "no interval: 2 (seed, batch) clusters < min_clusters 5 (3 distinct resamples)"
+            assert (df["ci_note"] == want).all(), stem
+            continue
+        assert defined.all() and (df["n_clusters"] == clusters).all(), stem
+        assert (df["ci_note"] == "").all(), stem
+        for q in QUANTILE_COLUMNS:
+            assert (df[f"{q}_lo"] <= df[q]).all() and (df[q] <= df[f"{q}_hi"]).all(), (stem, q)
+        assert (df["median_hi"] > df["median_lo"]).sum() > len(df) // 2, stem  # not all zero
+
+
+def test_influence_interval_is_the_bootstrap_of_the_raw_diagonal(study, tables):
+    root, _ = study
+    parts = []
+    for seed in SEEDS:
+        d = root / "influence" / "CE" / "unet" / f"seed{seed}"
+        pi = xr.concat(
+            [xr.load_dataset(f)["pi_std"] for f in sorted(d.glob("d4_chunk*.nc"))], "element"
+        )
+        nt, nb = pi.sizes["bra_time"], pi.sizes["bra_class"]
+        t, b = np.meshgrid(np.arange(nt), np.arange(nb), indexing="ij")
+        diag = pi.transpose("batch", "element", ...).values[:, :, t, b, t, b]
+        parts.append(diag.reshape(BATCHES, pi.sizes["element"], -1))
+    lohi, n = pooled_intervals(
+        np.stack(parts), (0.25, 0.5, 0.75), Bootstrap(), "influence/d4/CE/unet"
+    )
+    df = tables["influence_d4"]
+    rows = df[(df.dataset == "CE") & (df.model == "unet")].set_index("element")
+    rows = rows.loc[[str(e) for e in pi["element"].values]]
+    for i, q in enumerate(QUANTILE_COLUMNS):
+        np.testing.assert_allclose(rows[f"{q}_lo"], lohi[0, i], rtol=1e-12)
+        np.testing.assert_allclose(rows[f"{q}_hi"], lohi[1, i], rtol=1e-12)
+    assert (rows["n_clusters"] == n).all()
+
+
+def test_netcdf_tables_carry_the_intervals_and_settings(study):
+    root, _ = study
+    with xr.open_dataset(root / "tables" / "equivariance_d4.nc") as ds:
+        assert {"q1_lo", "median_hi", "q3_hi", "n_clusters", "ci_note"} <= set(ds.data_vars)
+        assert ds.attrs["ci_confidence"] == 0.95 and ds.attrs["ci_min_clusters"] == 5
+        assert (ds["median_lo"] <= ds["median"]).all()
+    with xr.open_dataset(root / "tables" / "equivariance_d4_per_seed.nc") as ds:
+        assert ds["median_lo"].isnull().all()
+        assert str(ds["ci_note"].values.flat[0]).startswith("no interval: 2 (seed, batch)")
+
+
+def test_min_clusters_and_confidence_are_the_settings(study, tmp_path):
+    root, _ = study
+    strict = Bootstrap(min_clusters=7)
+    agg.aggregate(root, tmp_path / "a", ["d4"], ["influence"], bootstrap=strict)
+    df = agg.read_table(tmp_path / "a" / "influence_d4.csv")
+    assert df["median_lo"].isna().all()
+    assert (
+        df["ci_note"].str.contains("6 (seed, batch) clusters < min_clusters 7", regex=False)
+    ).all()
+    wide, narrow = Bootstrap(confidence=0.99), Bootstrap(confidence=0.5)
+    agg.aggregate(root, tmp_path / "w", ["d4"], ["influence"], bootstrap=wide)
+    agg.aggregate(root, tmp_path / "n", ["d4"], ["influence"], bootstrap=narrow)
+    w = agg.read_table(tmp_path / "w" / "influence_d4.csv")
+    n = agg.read_table(tmp_path / "n" / "influence_d4.csv")
+    assert ((w["median_hi"] - w["median_lo"]) >= (n["median_hi"] - n["median_lo"])).all()
+    assert w["median"].equals(n["median"])  # the statistic itself never depends on them
