@@ -22,9 +22,9 @@ def _examples(da: xr.DataArray) -> np.ndarray:
     return v.reshape(*v.shape[:3], -1)
 
 
-def _with_intervals(stats: xr.Dataset, lohi, n_clusters, notes) -> xr.Dataset:
+def _with_intervals(stats: xr.Dataset, lohi, n_clusters, notes, confidence) -> xr.Dataset:
     """``stats`` with ``X_lo``, ``X_hi`` right after each quantile column X (``lohi``: (2,
-    len(QUANTILES), *dims)), then ``n_clusters`` and ``ci_note``."""
+    len(QUANTILES), *dims)), then ``n_clusters``, ``ci_confidence`` and ``ci_note``."""
     dims = stats["median"].dims
     out = {}
     for name, da in stats.data_vars.items():
@@ -34,6 +34,7 @@ def _with_intervals(stats: xr.Dataset, lohi, n_clusters, notes) -> xr.Dataset:
             out[f"{name}_lo"] = (dims, lohi[0, i])
             out[f"{name}_hi"] = (dims, lohi[1, i])
     out["n_clusters"] = (dims, np.asarray(n_clusters))
+    out["ci_confidence"] = (dims, np.full(np.shape(n_clusters), confidence))
     out["ci_note"] = (dims, np.asarray(notes, dtype=object).reshape(np.shape(n_clusters)))
     return xr.Dataset(out, coords=stats.coords, attrs=stats.attrs)
 
@@ -45,7 +46,7 @@ def equivariance_intervals(
     values = _examples(rel)
     lohi, n = seed_quantile_intervals(values, QUANTILES[2], QUANTILES, boot, key)
     n_seeds = np.isfinite(values).any((1, 3)).sum(0)
-    summary = _with_intervals(summary, lohi, n, note(n, n_seeds, boot))
+    summary = _with_intervals(summary, lohi, n, note(n, n_seeds, boot), boot.confidence)
     parts = [
         pooled_intervals(values[i : i + 1], QUANTILES, boot, f"{key}/seed{seed}")
         for i, seed in enumerate(rel["seed"].values)
@@ -54,7 +55,7 @@ def equivariance_intervals(
     n_s = np.stack([p[1] for p in parts])
     notes = note(n_s, np.ones_like(n_s), boot, per_seed=True)
     per_seed = per_seed.transpose("seed", "element")
-    return summary, _with_intervals(per_seed, lohi_s, n_s, notes)
+    return summary, _with_intervals(per_seed, lohi_s, n_s, notes, boot.confidence)
 
 
 def influence_intervals(ds: xr.Dataset, stats: xr.Dataset, boot: Bootstrap, key: str):
@@ -62,4 +63,4 @@ def influence_intervals(ds: xr.Dataset, stats: xr.Dataset, boot: Bootstrap, key:
     values = _examples(ds["diag"])
     lohi, n = pooled_intervals(values, QUANTILES, boot, key)
     n_seeds = np.isfinite(values).any((1, 3)).sum(0)
-    return _with_intervals(stats, lohi, n, note(n, n_seeds, boot))
+    return _with_intervals(stats, lohi, n, note(n, n_seeds, boot), boot.confidence)

@@ -50,6 +50,7 @@ def _intervals(group: pd.DataFrame, boot: Bootstrap, key: str) -> dict:
     out["pooled_percent_lo"], out["pooled_percent_hi"] = pooled
     n_seeds = np.isfinite(percent).any((1, 2)).sum()
     out["n_clusters"] = int(n[0])
+    out["ci_confidence"] = boot.confidence
     out["ci_note"] = note(n, np.array([n_seeds]), boot)[0]
     return out
 
@@ -63,6 +64,7 @@ _COLUMNS = (
     "n_seeds",
     "n_examples",
     "n_clusters",
+    "ci_confidence",
     "ci_note",
 )
 
