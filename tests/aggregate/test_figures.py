@@ -179,7 +179,7 @@ def test_d4_figure_draws_the_median_interval_or_says_why_not(tables):
     rows = tables["influence_d4"]
     unet = rows[(rows.dataset == "NS") & (rows.model == "unet")].set_index("element")
     ends = np.array([seg[:, 1] for seg in bars[0].get_segments()])
-    want = unet.loc[groups.D4]
+    want = unet.loc[list(groups.D4)]
     np.testing.assert_allclose(ends, want[["median_lo", "median_hi"]].to_numpy())
     labels = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
     assert "median, 95% CI" in labels
