@@ -93,3 +93,34 @@ def test_min_clusters_and_confidence_are_the_settings(study, tmp_path):
     n = agg.read_table(tmp_path / "n" / "influence_d4.csv")
     assert ((w["median_hi"] - w["median_lo"]) >= (n["median_hi"] - n["median_lo"])).all()
     assert w["median"].equals(n["median"])  # the statistic itself never depends on them
+
+
+def test_robustness_medians_carry_the_interval_of_each_pooled_median(tmp_path):
+    """Damping-path stores (3 seeds x 2 batches, two λ, one chunk): each median is numpy's
+    over the pooled diagonal, its interval the bootstrap's on the same (seed, batch) arrays."""
+    from symaudit.aggregate._robustness import robustness_medians
+
+    rng = np.random.default_rng(8)
+    lams, elements, nt, nb = [1e-2, 1e-3], ["e", "r"], 2, 3
+    diag = {}
+    for seed in SEEDS:
+        pi = rng.normal(size=(2, 2, BATCHES, nt, nb, nt, nb))
+        dims = ("damping", "element", "batch", "bra_time", "bra_class", "ket_time", "ket_class")
+        path = tmp_path / "influence" / "CE" / "unet" / f"seed{seed}" / "d4_chunk000.nc"
+        path.parent.mkdir(parents=True)
+        xr.Dataset(
+            {"pi_path_std": (dims, pi)}, coords={"damping": lams, "element": elements}
+        ).to_netcdf(path)
+        t, b = np.meshgrid(np.arange(nt), np.arange(nb), indexing="ij")
+        diag[seed] = pi[..., t, b, t, b].reshape(2, 2, BATCHES, -1)  # (λ, element, batch, m)
+    table = robustness_medians(tmp_path).set_index(["damping", "element"])
+    for i, lam in enumerate(lams):
+        for j, g in enumerate(elements):
+            row = table.loc[(repr(lam), g)]
+            values = np.stack([diag[s][i, j] for s in SEEDS])[:, :, None, :]
+            assert row["median"] == np.median(values)
+            key = f"robustness/CE/unet/d4/{lam!r}/{g}"
+            lohi, _ = pooled_intervals(values, [0.5], Bootstrap(), key)
+            assert (row["median_lo"], row["median_hi"]) == (lohi[0, 0, 0], lohi[1, 0, 0])
+            assert row["median_lo"] <= row["median"] <= row["median_hi"]
+            assert (row["n"], row["n_clusters"], row["ci_note"]) == (36, 6, "")

@@ -141,9 +141,11 @@ rule influence_robustness:
     params:
         study_dir=lambda wildcards, output: Path(output.table).parents[1],
         primary=config["influence"].get("damping", {}).get("primary", ""),
+        bootstrap=json.dumps(config["analysis"]["bootstrap"], sort_keys=True),
     shell:
         "python -m symaudit aggregate --study-dir {params.study_dir} --kinds influence"
         " --robustness-only --primary '{params.primary}' --status {output.status}"
+        " --bootstrap '{params.bootstrap}'"
         " --inputs {input.influence} > {log} 2>&1"
 
 

@@ -85,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
     if not study.is_dir():
         raise FileNotFoundError(f"--study-dir {study} is not a directory")
     out = Path(args.out_dir) if args.out_dir else study / "tables"
-    if args.robustness_only:
-        return _robustness(study, out, args.primary, args.status, args.inputs)
     boot = bootstrap_settings(args.bootstrap)
+    if args.robustness_only:
+        return _robustness(study, out, args.primary, args.status, args.inputs, boot)
     with dask.config.set(scheduler="threads", num_workers=args.workers):
         written = aggregate(
             study,
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _robustness(
-    study: Path, out: Path, primary: str, status: str | None, inputs: list | None = None
+    study: Path, out: Path, primary: str, status: str | None, inputs: list | None, boot
 ) -> int:
     import sys
 
@@ -130,7 +130,7 @@ def _robustness(
         robustness_table,
     )
 
-    medians = robustness_medians(study, inputs)
+    medians = robustness_medians(study, inputs, boot)
     if medians.empty:
         raise FileNotFoundError(
             f"no damping-path influence (pi_path_std) under {study}: set influence.damping.values"
