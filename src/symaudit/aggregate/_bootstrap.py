@@ -13,9 +13,12 @@ stratification by class holds by construction.  Examples inside a batch (consecu
 one trajectory) are never resampled on their own: they are not independent.
 
 A replicate is represented by integer weights on the (seed, batch) clusters, so a statistic of
-the resampled data is a *weighted* type-7 quantile of the sorted original values
-(:func:`weighted_quantiles`): nothing is copied per replicate, and the replicates are processed
-as whole arrays in chunks (no Python loop over resamples × elements).
+the resampled data is a *weighted* type-7 quantile of the sorted original values: nothing is
+copied per replicate.  Per element, the values are sorted once with the cumulative count of
+each cluster's values along them; the order statistics of all replicates are then found
+together by a bisection that evaluates a replicate's cumulative weight (a dot product with its
+cluster weights) at ~log2(n) positions only (:func:`_type7_weighted`).  The Python loops run
+over elements and seeds, never over replicates.
 
 Below ``min_clusters`` (seed, batch) clusters with data the interval is NaN: k clusters have
 only C(2k−1, k) distinct resamples (1, 3, 10, 35, 126 for k = 1..5), too few for a percentile
@@ -41,9 +44,6 @@ __all__ = [
     "seed_quantile_intervals",
     "weighted_quantiles",
 ]
-
-#: replicate-chunk size bound: elements of one (chunk, ...) weight array (~32 MB of float64)
-_CHUNK_VALUES = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -139,11 +139,50 @@ def weighted_quantiles(values: np.ndarray, weights: np.ndarray, ps: Sequence[flo
     return np.stack(out)
 
 
-def _sorted(values: np.ndarray):
-    """Values sorted along the last axis (NaN last), the permutation, and finite weights."""
-    order = np.argsort(values, axis=-1, kind="stable")
-    v = np.take_along_axis(values, order, -1)
-    return v, order, np.isfinite(v).astype(np.int32)
+def _membership(values: np.ndarray, m: int):
+    """One element's values (C clusters of m, cluster-major) sorted (NaN last), and the
+    cumulative count (n, C) of each cluster's finite values among the first j + 1 sorted ones:
+    a replicate with cluster weights w has cumulative weight ``counts[j] @ w`` at value j."""
+    order = np.argsort(values, kind="stable")
+    v = values[order]
+    member = np.zeros((values.size, values.size // m))
+    member[np.arange(values.size), order // m] = np.isfinite(v)
+    return v, np.cumsum(member, axis=0)
+
+
+def _first_above(counts: np.ndarray, weights: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    """For every replicate r and target k = ks[r, t]: the first j whose cumulative weight
+    ``counts[j] @ weights[r]`` exceeds k (n if none) -- a bisection over j, vectorised over
+    replicates and targets, that evaluates the cumulative weight only where it looks."""
+    n = counts.shape[0]
+    lo = np.zeros(ks.shape, dtype=np.int64)
+    hi = np.full(ks.shape, n, dtype=np.int64)
+    for _ in range(int(np.ceil(np.log2(n + 1))) + 1):
+        active = lo < hi
+        if not active.any():
+            break
+        mid = np.minimum((lo + hi) // 2, n - 1)
+        below = np.einsum("rtc,rc->rt", counts[mid], weights) <= ks
+        lo = np.where(active & below, mid + 1, lo)
+        hi = np.where(active & ~below, mid, hi)
+    return lo
+
+
+def _type7_weighted(
+    values: np.ndarray, counts: np.ndarray, weights: np.ndarray, ps: Sequence[float]
+) -> np.ndarray:
+    """Type-7 quantiles (R, len(ps)) of the replicates whose cluster weights are the rows of
+    ``weights`` (R, C), over the sorted ``values`` (n,) with cumulative cluster counts
+    ``counts`` (n, C) (:func:`_membership`); NaN for an empty replicate.  The k-th order
+    statistic (0-based) is the first value whose cumulative weight exceeds k."""
+    total = weights @ counts[-1]
+    h = (total - 1)[:, None] * np.asarray(ps, dtype=np.float64)[None, :]
+    k0 = np.floor(h)
+    k1 = np.minimum(k0 + 1, (total - 1)[:, None])
+    idx = _first_above(counts, weights, np.concatenate([k0, k1], axis=1))
+    picked = values[np.minimum(idx, values.size - 1)]
+    v0, v1 = picked[:, : len(ps)], picked[:, len(ps) :]
+    return np.where(total[:, None] > 0, _lerp(v0, v1, h - k0), np.nan)
 
 
 def _clusters(values: np.ndarray) -> np.ndarray:
@@ -180,13 +219,16 @@ def _percentile(reps: np.ndarray, boot: Bootstrap) -> np.ndarray:
     return weighted_quantiles(v, np.isfinite(v).astype(np.int32), boot.tails)
 
 
-def _chunks(resamples: int, per_replicate: int):
-    step = max(1, _CHUNK_VALUES // max(per_replicate, 1))
-    return [slice(i, min(i + step, resamples)) for i in range(0, resamples, step)]
-
-
 def _mask(lohi: np.ndarray, n_clusters: np.ndarray, boot: Bootstrap) -> np.ndarray:
     return np.where(n_clusters >= boot.min_clusters, lohi, np.nan)
+
+
+def _cluster_weights(seed_of: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """(R, S*B): how often each (seed, batch) cluster is in each replicate."""
+    r, s, b = counts.shape
+    w = np.zeros((r, s, b))
+    np.add.at(w, (np.repeat(np.arange(r), s), seed_of.ravel()), counts.reshape(r * s, b))
+    return w.reshape(r, s * b)
 
 
 def pooled_intervals(values: np.ndarray, ps: Sequence[float], boot: Bootstrap, key: str):
@@ -196,18 +238,12 @@ def pooled_intervals(values: np.ndarray, ps: Sequence[float], boot: Bootstrap, k
     ``values`` (S, B, E, m).  Returns ``lohi`` (2, len(ps), E) and ``n_clusters`` (E,).
     """
     s, b, e, m = values.shape
-    flat = np.moveaxis(values, 2, 0).reshape(e, s * b * m)
-    v, order, finite = _sorted(flat)
-    cluster = order // m  # (E, n): the (seed, batch) cluster, s * B + b, of each sorted value
-    seed_of, counts = draw(boot.rng(key), boot.resamples, s, b)
+    weights = _cluster_weights(*draw(boot.rng(key), boot.resamples, s, b))
+    clustered = values.reshape(s * b, e, m)  # cluster s * B + b
     reps = np.empty((boot.resamples, len(ps), e))
-    for sl in _chunks(boot.resamples, v.size):
-        r = sl.stop - sl.start
-        w = np.zeros((r, s, b), dtype=np.int32)  # pooled weight of cluster (seed, batch)
-        slot_rows = np.repeat(np.arange(r), s)
-        np.add.at(w, (slot_rows, seed_of[sl].ravel()), counts[sl].reshape(r * s, b))
-        cw = w.reshape(r, s * b)[:, cluster] * finite  # (r, E, n)
-        reps[sl] = np.moveaxis(weighted_quantiles(v, cw, ps), 0, 1)
+    for i in range(e):  # replicates vectorised; one element at a time bounds the memory
+        v, counts = _membership(clustered[:, i].ravel(), m)
+        reps[:, :, i] = _type7_weighted(v, counts, weights, ps)
     n_clusters = _clusters(values)
     return _mask(_percentile(reps, boot), n_clusters, boot), n_clusters
 
@@ -221,21 +257,18 @@ def seed_quantile_intervals(
     ``values`` (S, B, E, m).  Returns ``lohi`` (2, len(ps), E) and ``n_clusters`` (E,).
     """
     s, b, e, m = values.shape
-    flat = np.moveaxis(values, 2, 1).reshape(s, e, b * m)
-    v, order, finite = _sorted(flat)  # (S, E, n) per seed
-    batch = order // m
     seed_of, counts = draw(boot.rng(key), boot.resamples, s, b)
     reps = np.empty((boot.resamples, len(ps), e))
-    for sl in _chunks(boot.resamples, v.size):
-        r = sl.stop - sl.start
-        sv = v[seed_of[sl]]  # (r, S slots, E, n)
-        slot = np.arange(s)[None, :, None, None]
-        rows = np.arange(r)[:, None, None, None]
-        cw = counts[sl][rows, slot, batch[seed_of[sl]]] * finite[seed_of[sl]]
-        per_seed = weighted_quantiles(sv, cw, [inner])[0]  # (r, S slots, E)
-        ordered = np.sort(np.moveaxis(per_seed, 1, -1), axis=-1)  # (r, E, S)
+    per_seed = np.empty((boot.resamples, s))  # the inner quantile of each drawn slot
+    for i in range(e):
+        for seed in range(s):
+            v, members = _membership(values[seed, :, i].ravel(), m)
+            drawn = seed_of == seed  # the (replicate, slot) pairs that drew this seed
+            weights = counts[drawn].astype(np.float64)
+            per_seed[drawn] = _type7_weighted(v, members, weights, [inner])[:, 0]
+        ordered = np.sort(per_seed, axis=-1)  # NaN (a seed without the element) last
         q = weighted_quantiles(ordered, np.isfinite(ordered).astype(np.int64), ps)
-        reps[sl] = np.moveaxis(q, 0, 1)
+        reps[:, :, i] = q.T
     n_clusters = _clusters(values)
     return _mask(_percentile(reps, boot), n_clusters, boot), n_clusters
 
@@ -250,10 +283,7 @@ def ratio_intervals(num: np.ndarray, den: np.ndarray, boot: Bootstrap, key: str)
     ok = np.isfinite(num) & np.isfinite(den)
     sn = np.where(ok, num, 0.0).sum(-1).reshape(s * b)
     sd = np.where(ok, den, 0.0).sum(-1).reshape(s * b)
-    seed_of, counts = draw(boot.rng(key), boot.resamples, s, b)
-    w = np.zeros((boot.resamples, s, b), dtype=np.int64)
-    np.add.at(w, (np.repeat(np.arange(boot.resamples), s), seed_of.ravel()), counts.reshape(-1, b))
-    w = w.reshape(boot.resamples, s * b)
+    w = _cluster_weights(*draw(boot.rng(key), boot.resamples, s, b))
     with np.errstate(invalid="ignore", divide="ignore"):
         reps = (w @ sn) / (w @ sd)
     n_clusters = int(ok.any(-1).sum())
