@@ -36,7 +36,8 @@ def test_intervals_hold_their_value_where_defined_and_say_why_not(tables):
             assert (df["ci_note"] == want).all(), stem
             continue
         assert defined.all() and (df["n_clusters"] == clusters).all(), stem
-        assert (df["ci_note"] == "").all(), stem
+        few = "3 seeds: training variability from 10 distinct resamples of the seeds (may cover"
+        assert df["ci_note"].str.startswith(few).all(), stem
         for q in QUANTILE_COLUMNS:
             assert (df[f"{q}_lo"] <= df[q]).all() and (df[q] <= df[f"{q}_hi"]).all(), (stem, q)
         assert (df["median_hi"] > df["median_lo"]).sum() > len(df) // 2, stem  # not all zero
@@ -123,4 +124,5 @@ def test_robustness_medians_carry_the_interval_of_each_pooled_median(tmp_path):
             lohi, _ = pooled_intervals(values, [0.5], Bootstrap(), key)
             assert (row["median_lo"], row["median_hi"]) == (lohi[0, 0, 0], lohi[1, 0, 0])
             assert row["median_lo"] <= row["median"] <= row["median_hi"]
-            assert (row["n"], row["n_clusters"], row["ci_note"]) == (36, 6, "")
+            assert (row["n"], row["n_clusters"]) == (36, 6)
+            assert row["ci_note"].startswith("3 seeds: training variability from 10 distinct")

@@ -203,6 +203,11 @@ def note(n_clusters: np.ndarray, n_seeds: np.ndarray, boot: Bootstrap, per_seed=
             )
         elif s == 1 and not per_seed:
             out.append("one seed: test-trajectory sampling only, not training variability")
+        elif s < boot.min_clusters and not per_seed:
+            out.append(
+                f"{s} seeds: training variability from {_resamples(int(s))} of the seeds "
+                "(may cover less than nominal)"
+            )
         else:
             out.append("")
     return np.array(out, dtype=object)
