@@ -5,6 +5,7 @@ of clusters, and the numbers those of ``_bootstrap`` on the raw per-job files.""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from symaudit import aggregate as agg
@@ -126,3 +127,33 @@ def test_robustness_medians_carry_the_interval_of_each_pooled_median(tmp_path):
             assert row["median_lo"] <= row["median"] <= row["median_hi"]
             assert (row["n"], row["n_clusters"]) == (36, 6)
             assert row["ci_note"].startswith("3 seeds: training variability from 10 distinct")
+
+
+def test_robustness_figure_draws_each_defined_interval(tmp_path, monkeypatch):
+    from matplotlib.collections import LineCollection
+
+    from symaudit.aggregate import _robustness
+
+    medians = pd.DataFrame(
+        {
+            "dataset": "CE",
+            "model": "unet",
+            "element_set": "d4",
+            "element": ["e", "e", "r", "r"],
+            "damping": ["0.01", "galerkin", "0.01", "galerkin"],
+            "median": [2.0, 1.5, 1.0, 0.5],
+            "median_lo": [1.8, 1.2, np.nan, 0.4],
+            "median_hi": [2.3, 1.7, np.nan, 0.9],
+        }
+    )
+    drawn, real = [], _robustness._interval_bars
+
+    def spy(ax, *args):  # the bars each element adds to the axes
+        before = len(ax.collections)
+        real(ax, *args)
+        drawn.append([c for c in ax.collections[before:] if isinstance(c, LineCollection)])
+
+    monkeypatch.setattr(_robustness, "_interval_bars", spy)
+    _robustness.robustness_figures(medians, _robustness.robustness_table(medians), tmp_path)
+    segments = [[np.asarray(c.get_segments())[:, :, 1].tolist() for c in d] for d in drawn]
+    assert segments == [[[[1.8, 2.3], [1.2, 1.7]]], [[[0.4, 0.9]]]]  # r at 0.01: NaN, no bar

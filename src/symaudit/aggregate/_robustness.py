@@ -229,12 +229,24 @@ def robustness_status(table: pd.DataFrame) -> dict:
     }
 
 
+def _interval_bars(ax, group: pd.DataFrame, element: str, dampings, xs, color) -> None:
+    """Each median's bootstrap interval as a translucent bar (none where it is NaN)."""
+    if "median_lo" not in group:
+        return
+    rows = group[group["element"] == element].set_index("damping").reindex(dampings)
+    ok = rows["median_lo"].notna().to_numpy()
+    if ok.any():
+        lo, hi = rows["median_lo"].to_numpy()[ok], rows["median_hi"].to_numpy()[ok]
+        ax.vlines(np.asarray(xs)[ok], lo, hi, color=color, lw=3, alpha=0.3)
+
+
 def robustness_figures(
     medians: pd.DataFrame, table: pd.DataFrame, out_dir, *, primary: str | None = None
 ) -> list[Path]:
     """One PNG per (dataset, model, element set): median standardised self-influence of every
-    element against λ (log axis, largest λ left), the Galerkin value beside the path; the title
-    says NOT STABLE (red) when any τ < :data:`STABLE_TAU`."""
+    element against λ (log axis, largest λ left), the Galerkin value beside the path, each with
+    its bootstrap interval as a translucent bar where it has one; the title says NOT STABLE
+    (red) when any τ < :data:`STABLE_TAU`."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -270,6 +282,8 @@ def robustness_figures(
             )
             if GALERKIN in order:
                 ax.plot([len(lams) + 0.5], [row[GALERKIN]], "s", ms=4, color=color)
+            at = np.append(xs, len(lams) + 0.5) if GALERKIN in order else xs
+            _interval_bars(ax, group, g, lams + [GALERKIN] * (GALERKIN in order), at, color)
         ticks = [f"{float(v):g}" + (" (primary)" if v == primary else "") for v in lams]
         if GALERKIN in order:
             ticks.append("Galerkin")
