@@ -12,8 +12,10 @@ from symaudit.aggregate._bootstrap import (
     Bootstrap,
     distinct_resamples,
     draw,
+    percentile_interval,
     pooled_intervals,
     ratio_intervals,
+    replicate_weights,
     seed_quantile_intervals,
     weighted_quantiles,
 )
@@ -178,3 +180,18 @@ def test_ratio_interval_is_the_pooled_ratio_of_resampled_clusters():
     ]
     np.testing.assert_allclose(lohi, np.quantile(reps, boot.tails), rtol=1e-13)
     assert n == 6
+
+
+def test_replicate_weights_give_any_statistic_the_tables_replicates():
+    """A statistic the module does not know (the mean of cluster means), from the public
+    weights: each replicate keeps S x B clusters, and the interval of the pooled ratio through
+    the weights is ratio_intervals' for the same key."""
+    rng = np.random.default_rng(9)
+    num, den = rng.uniform(0, 1, (3, 2, 5)), rng.uniform(1, 2, (3, 2, 5))
+    boot = Bootstrap(min_clusters=2)
+    w = replicate_weights(boot, "r", 3, 2)
+    assert w.shape == (boot.resamples, 6) and (w.sum(1) == 6).all()
+    reps = (w @ num.sum(-1).ravel()) / (w @ den.sum(-1).ravel())
+    np.testing.assert_array_equal(
+        percentile_interval(reps, boot), ratio_intervals(num, den, boot, "r")[0]
+    )

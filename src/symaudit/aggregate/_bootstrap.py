@@ -39,8 +39,10 @@ __all__ = [
     "distinct_resamples",
     "draw",
     "note",
+    "percentile_interval",
     "pooled_intervals",
     "ratio_intervals",
+    "replicate_weights",
     "seed_quantile_intervals",
     "weighted_quantiles",
 ]
@@ -226,6 +228,19 @@ def _percentile(reps: np.ndarray, boot: Bootstrap) -> np.ndarray:
 
 def _mask(lohi: np.ndarray, n_clusters: np.ndarray, boot: Bootstrap) -> np.ndarray:
     return np.where(n_clusters >= boot.min_clusters, lohi, np.nan)
+
+
+def replicate_weights(boot: Bootstrap, key: str, seeds: int, batches: int) -> np.ndarray:
+    """(R, seeds * batches): how often each (seed, batch) cluster, index seed * batches +
+    batch, is in each replicate -- for a statistic this module does not compute (any
+    statistic of weighted clusters; its interval is :func:`percentile_interval` of the
+    replicates).  The same replicates as the tables' for the same ``key``."""
+    return _cluster_weights(*draw(boot.rng(key), boot.resamples, seeds, batches))
+
+
+def percentile_interval(replicates: np.ndarray, boot: Bootstrap) -> np.ndarray:
+    """(2, ...) the percentile interval of replicate statistics (R, ...), NaN ones left out."""
+    return _percentile(np.asarray(replicates, dtype=np.float64), boot)
 
 
 def _cluster_weights(seed_of: np.ndarray, counts: np.ndarray) -> np.ndarray:
