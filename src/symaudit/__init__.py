@@ -4,7 +4,7 @@ Public modules: :mod:`symaudit.groups` (D4 and translations acting on fields by 
 :mod:`symaudit.datasets` (families and channels), :mod:`symaudit.store` (Zarr stores),
 :mod:`symaudit.losses`, :mod:`symaudit.models`, :mod:`symaudit.training`,
 :mod:`symaudit.influence`, :mod:`symaudit.equivariance`, :mod:`symaudit.aggregate`,
-:mod:`symaudit.testing`.
+:mod:`symaudit.validation` (the validation study's findings), :mod:`symaudit.testing`.
 """
 
 __version__ = "0.1.0"

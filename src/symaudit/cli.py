@@ -32,7 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "aggregate": ("symaudit.aggregate.cli_tables", "quantile tables from per-job stores"),
     "figures": ("symaudit.aggregate.cli_figures", "the paper's figures from the tables"),
     "quality": ("symaudit.aggregate.cli_quality", "model-quality table: each run vs persistence"),
-    "findings": ("symaudit.aggregate.cli_findings", "validation findings from a study's tables"),
+    "findings": ("symaudit.validation.cli", "validation findings from a study's tables"),
     "conservation": ("symaudit.conservation.cli", "the conservation study: findings and figure"),
     "companion": ("symaudit.companion.cli", "the companion paper's influence tables and figures"),
 }

@@ -9,6 +9,7 @@ import pandas as pd
 import xarray as xr
 
 from symaudit import aggregate as agg
+from symaudit import groups
 from symaudit.aggregate._bootstrap import Bootstrap, pooled_intervals
 
 from ._synthetic import BATCHES, SEEDS
@@ -103,21 +104,23 @@ def test_robustness_medians_carry_the_interval_of_each_pooled_median(tmp_path):
     from symaudit.aggregate._robustness import robustness_medians
 
     rng = np.random.default_rng(8)
-    lams, elements, nt, nb = [1e-2, 1e-3], ["e", "r"], 2, 3
+    lams, nt, nb = [1e-2, 1e-3], 2, 3
+    sizes = dict(seeds=SEEDS, batches=BATCHES, time_steps=nt, element_sets=("d4",))
+    agg.write_synthetic_study(
+        tmp_path, datasets=("CE",), models=("unet",), chunk_size=8, kinds=("influence",), **sizes
+    )
     diag = {}
-    for seed in SEEDS:
-        pi = rng.normal(size=(2, 2, BATCHES, nt, nb, nt, nb))
-        dims = ("damping", "element", "batch", "bra_time", "bra_class", "ket_time", "ket_class")
+    for seed in SEEDS:  # the influence stage's damping path beside pi_std
         path = tmp_path / "influence" / "CE" / "unet" / f"seed{seed}" / "d4_chunk000.nc"
-        path.parent.mkdir(parents=True)
-        xr.Dataset(
-            {"pi_path_std": (dims, pi)}, coords={"damping": lams, "element": elements}
-        ).to_netcdf(path)
+        ds = xr.load_dataset(path)
+        pi = rng.normal(size=(2, *ds["pi_std"].shape))
+        ds["pi_path_std"] = (("damping", *ds["pi_std"].dims), pi)
+        ds.assign_coords(damping=lams).to_netcdf(path)
         t, b = np.meshgrid(np.arange(nt), np.arange(nb), indexing="ij")
-        diag[seed] = pi[..., t, b, t, b].reshape(2, 2, BATCHES, -1)  # (λ, element, batch, m)
+        diag[seed] = pi[..., t, b, t, b].reshape(2, 8, BATCHES, -1)  # (λ, element, batch, m)
     table = robustness_medians(tmp_path).set_index(["damping", "element"])
     for i, lam in enumerate(lams):
-        for j, g in enumerate(elements):
+        for j, g in enumerate(groups.D4):
             row = table.loc[(repr(lam), g)]
             values = np.stack([diag[s][i, j] for s in SEEDS])[:, :, None, :]
             assert row["median"] == np.median(values)

@@ -1,15 +1,12 @@
-"""Kolmogorov-forced NS (validation case 3): the derived symmetry subgroup, proved on the solver.
+"""Kolmogorov-forced NS (validation case 3): the derived symmetry subgroup proved on the solver.
 
-Oracles: the subgroup's order 4 N k (2 N k when 2k does not divide N, 2 N gcd(N, k) when k does
-not divide N either); its members are EXACTLY the elements of D4 x translations that fix the
-grid forcing field (exhaustive over all 8 N^2 elements); the solver commutes with every sampled
-member to <= 1e-12 relative and breaks equivariance by >= 1e-3 outside; the laminar Kolmogorov
-profile from rest, u_x = A/(nu K^2) (1 - exp(-nu K^2 t)) sin(K y), K = 2 pi k.  Budget ~10 s.
+Oracles (the subgroup itself: tests/groups/test_kolmogorov.py): the solver commutes with every
+sampled member of G(N, k) to <= 1e-12 relative and breaks equivariance by >= 1e-3 outside; the
+laminar Kolmogorov profile from rest, u_x = A/(nu K^2) (1 - exp(-nu K^2 t)) sin(K y),
+K = 2 pi k.  Budget ~10 s.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
@@ -17,44 +14,13 @@ import pytest
 from symaudit import cli, datasets, groups
 from symaudit.data import _kolmogorov, _ns, generators
 from symaudit.data._ic import grid
+from symaudit.groups import kolmogorov as kol
 
 FAMILY = "NS-Kolmogorov"
 K = _kolmogorov.KOLMOGOROV_K
 
 
-@pytest.mark.parametrize(
-    ("n", "order"),
-    [(16, 4 * 16 * K), (32, 4 * 32 * K), (20, 2 * 20 * K), (14, 2 * 14 * math.gcd(14, K))],
-)
-def test_subgroup_order(n, order):
-    members = _kolmogorov.subgroup(n)
-    assert len(members) == len(set(members)) == order
-    assert members[0] == "e"
-
-
-def test_subgroup_is_exactly_the_stabiliser_of_the_forcing():
-    """Exhaustive over D4 x translations on 16^2: member <=> maps the force to itself."""
-    n = 16
-    members = set(_kolmogorov.subgroup(n))
-    stabiliser = {
-        _kolmogorov.word(h, dx, dy)
-        for h in groups.D4
-        for dy in range(n)
-        for dx in range(n)
-        if _kolmogorov.fixes_forcing(_kolmogorov.word(h, dx, dy), n)
-    }
-    assert stabiliser == members
-    # the derivation's headline facts: pure D4 members are e and r2 only; s and sr2 need the
-    # half-period y-shift N/(2k) = 2; no axis-exchanging element is ever a member
-    assert {g for g in groups.D4 if g in members} == {"e", "r2"}
-    assert {"s*t(0,2)", "sr2*t(0,2)", "t(0,4)", "t(5,0)"} <= members
-    assert not {"t(0,2)", "r2*t(0,2)", "s*t(0,4)"} & members
-    assert not any(w.split("*")[0] in ("r", "r3", "sr", "sr3") for w in members)
-
-
-def test_forcing_survives_dealiasing_and_needs_fine_grid():
-    with pytest.raises(ValueError, match=r"k=4 .*N=8"):
-        _kolmogorov.subgroup(8)
+def test_solver_needs_a_grid_that_keeps_the_forcing():
     with pytest.raises(ValueError, match=r"k=4 .*N=12"):
         _kolmogorov.KolmogorovSolver(12)
 
@@ -62,10 +28,10 @@ def test_forcing_survives_dealiasing_and_needs_fine_grid():
 @pytest.mark.parametrize("n", [16, 32])
 def test_check_solver_exact_inside_violated_outside(n):
     dev = generators.check_solver(FAMILY, n, seed=1, t_end=1.0, frames=3)
-    inside = _kolmogorov.subgroup_sample(n)
-    outside = _kolmogorov.outside_sample(n)
+    inside = kol.subgroup_sample(n)
+    outside = kol.outside_sample(n)
     assert list(dev) == inside + outside
-    members = set(_kolmogorov.subgroup(n))
+    members = set(kol.subgroup(n))
     assert set(inside) <= members and not set(outside) & members
     # every D4 element is tested, inside (with the half-period shift) or outside
     assert {w.split("*")[0] for w in inside if not w.startswith("t(")} == {"e", "r2", "s", "sr2"}
@@ -110,7 +76,7 @@ def test_cli_check_solver_kolmogorov(capsys):
     out = capsys.readouterr().out.splitlines()
     assert rc == 0, out
     rows = {line.split()[0]: line.split()[2:] for line in out[:-1]}
-    assert [w for w, tag in rows.items() if tag == ["in", "G"]] == _kolmogorov.subgroup_sample(16)
+    assert [w for w, tag in rows.items() if tag == ["in", "G"]] == kol.subgroup_sample(16)
     assert out[-1].startswith("PASS NS-Kolmogorov N=16")
 
 

@@ -155,7 +155,7 @@ rule findings:
         quality=rules.model_quality.output.table,
         status=rules.model_quality.output.status,
         robustness=rules.influence_robustness.output if damping_path() else [],
-        code=stage_code("aggregate"),
+        code=stage_code("validation"),
     output:
         report(
             f"{RESULTS}/tables/findings.csv",

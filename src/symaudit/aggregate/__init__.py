@@ -12,7 +12,8 @@ Tables
     :func:`aggregate` (all tables of a study), :func:`discover`, :func:`open_equivariance`,
     :func:`open_influence` (lazy xarray views), :func:`equivariance_statistics`,
     :func:`influence_statistics` (the reference's statistics on any such view),
-    :func:`read_table`.
+    :func:`read_table`; the damping robustness's :data:`GALERKIN` key, :data:`STABLE_TAU`
+    and :func:`kendall_tau`.
 Figures
     :func:`make_figures`, :func:`possible_figures`, :func:`plot_figure` (returns a matplotlib
     ``Figure``), :func:`plot_d4`, :func:`plot_shift_line`, :func:`plot_shift_box`,
@@ -56,6 +57,7 @@ from ._layout import (
     figure_specs,
     table_stem,
 )
+from ._robustness import GALERKIN, STABLE_TAU, kendall_tau
 from ._stores import StoreFile, discover, open_equivariance, open_influence
 from ._synthetic import write_synthetic_study
 from ._tables import (
@@ -77,9 +79,11 @@ __all__ = [
     "BOX_FIGURES",
     "ELEMENT_SETS",
     "FIGURE_SUFFIXES",
+    "GALERKIN",
     "KINDS",
     "LINE_FIGURES",
     "PAPER_RANGES",
+    "STABLE_TAU",
     "VALIDATION_SETS",
     "TABLE_SUFFIXES",
     "FigureSpec",
@@ -96,6 +100,7 @@ __all__ = [
     "figure_specs",
     "influence_statistics",
     "influence_table",
+    "kendall_tau",
     "load_tables",
     "make_figures",
     "open_equivariance",

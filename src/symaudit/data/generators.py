@@ -7,7 +7,7 @@ LAST axis, channels as in :func:`symaudit.datasets.channels_for`):
   :data:`symaudit.datasets.FAMILIES`);
 * :data:`VALIDATION_GENERATORS` -- the generated-only families of
   :data:`symaudit.datasets.VALIDATION_FAMILIES` (``NS-Kolmogorov``: forced NS, equivariant only
-  under the subgroup :func:`symaudit.data._kolmogorov.subgroup`);
+  under the subgroup :func:`symaudit.groups.kolmogorov.subgroup`);
 * :func:`initial_condition` ``(family, resolution, seed) -> (C, N, N)``;
 * :func:`solve` ``(family, x0, times) -> (T, C, N, N)``;
 * :func:`simulate` ``(family, resolution, seed, time_steps=21) -> (T, C, N, N)`` on [0, 1];
@@ -128,7 +128,7 @@ class Generator:
 
     def symmetry(self, n: int) -> list[str] | None:
         """The words of the solver's symmetry subgroup on an n x n grid; None = all of D4 x T."""
-        return _kolmogorov.subgroup(n, self.forcing_k) if self.forcing_k else None
+        return groups.kolmogorov.subgroup(n, self.forcing_k) if self.forcing_k else None
 
     def initial_condition(self, resolution: int, seed: int) -> np.ndarray:
         rng = np.random.default_rng(seed)
@@ -162,8 +162,9 @@ def _forced_solver(n: int, k: int):
 
 _NS_SCHEME = (
     "pseudo-spectral vorticity-streamfunction, square 2/3 dealias mask |kx|,|ky| <= (N-1)//3 "
-    "(Nyquist removed, applied to the IC), integrating-factor RK4, step count per output "
-    "interval ceil(dt_out max(|u_x|+|u_y|) / (cfl h)) from the input field, float64"
+    "(Nyquist removed, applied to the IC), integrating-factor RK4 (viscosity and the mean "
+    "flow's advection exact), step count per output interval ceil(dt_out max(|u_x - F_x| + "
+    "|u_y - F_y|) / (cfl h)) from the input field, F its mean flow rounded to 2^-20, float64"
 )
 _EULER_SCHEME = (
     "unsplit finite volume, MUSCL on primitives with MC limiter and pointwise first-order "
@@ -318,7 +319,7 @@ def check_solver(
     For each element g: ``max|solve(g . x0) - g . solve(x0)| / max|solve(x0)|`` over all
     ``frames`` output times in [0, t_end] and all channels (x0 = the family's IC).  The action
     is :func:`symaudit.groups.act` with the family's channel kinds; a product ``"s*t(0,2)"``
-    (s o t(0,2), see :mod:`symaudit.data._kolmogorov`) shifts first.
+    (s o t(0,2), see :mod:`symaudit.groups.kolmogorov`) shifts first.
 
     Returns
     -------
@@ -332,8 +333,8 @@ def check_solver(
     if gen.forcing_k:
         if elements is None:
             n = int(resolution)
-            elements = _kolmogorov.subgroup_sample(n, gen.forcing_k)
-            elements += _kolmogorov.outside_sample(n, gen.forcing_k)
+            elements = groups.kolmogorov.subgroup_sample(n, gen.forcing_k)
+            elements += groups.kolmogorov.outside_sample(n, gen.forcing_k)
         return _check_words(gen, channels, resolution, seed, t_end, frames, list(elements))
     elements = list(groups.D4) + list(SHIFTS) if elements is None else list(elements)
     found = _check_words(gen, channels, resolution, seed, t_end, frames, elements)

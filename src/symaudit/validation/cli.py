@@ -2,7 +2,7 @@
 
 Reads the study's own tables (``symaudit aggregate`` and ``symaudit quality`` outputs) and writes
 one row per check of a known answer, columns ``case, expected, measured, holds`` (see
-:mod:`symaudit.aggregate._findings`).  Prints one line per check that does not hold (or was not
+:mod:`symaudit.validation`).  Prints one line per check that does not hold (or was not
 measured) and a summary line; exit status 0 either way (a finding is a result, not an error),
 2 when the tables directory does not exist.
 """
@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from symaudit.aggregate._findings import build_findings, write_findings
+    from symaudit.validation import build_findings, write_findings
 
     if args.stride is not None and args.stride < 1:
         raise ValueError(f"--stride must be a positive integer, got {args.stride}")
@@ -66,15 +66,15 @@ def run(args: argparse.Namespace) -> int:
         if bad:
             raise ValueError(f"--augmented {bad[0]!r}: expected VARIANT=BASE, e.g. unet-aug=unet")
         augmented = dict(pairs)
+    # the options named as build_findings names them
+    same = ("max_persistence_ratio", "stride", "primary_damping", "resolution")
+    options = {name: getattr(args, name) for name in same}
     df = build_findings(
         args.tables,
-        max_persistence_ratio=args.max_persistence_ratio,
         twirled_models=args.twirled,
         unet_models=args.unet,
-        stride=args.stride,
         augmented=augmented,
-        primary_damping=args.primary_damping,
-        resolution=args.resolution,
+        **options,
     )
     write_findings(df, args.out)
     unmeasured = df["measured"].str.startswith("not measured")

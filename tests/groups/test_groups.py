@@ -138,4 +138,6 @@ def test_bad_input_names_the_culprit():
     with pytest.raises(ValueError, match="square"):
         groups.act("r", np.zeros((4, 4, 6)), channels_for("CE"))
     with pytest.raises(ValueError, match="unknown kind"):
+        groups.act("r", np.zeros((1, 4, 4)), [{"kind": "spinor"}])
+    with pytest.raises(ValueError, match="a tensor component needs 'tensor'"):
         groups.act("r", np.zeros((1, 4, 4)), [{"kind": "tensor"}])

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from symaudit import groups
-from symaudit.aggregate import _findings, _findings_symmetry
-from symaudit.data import _kolmogorov as kol
+from symaudit.groups import kolmogorov as kol
+from symaudit.validation import _findings, _pairing, _physics
 
 from .test_findings import _eq, _inf
 
@@ -46,8 +46,8 @@ def case3(tmp_path):
 
 def test_case3_known_answers(case3):
     tables, names, members = case3
-    assert _findings_symmetry.kolmogorov_resolution(names) == N
-    df = pd.DataFrame(_findings_symmetry.case3_rows(tables))
+    assert _physics.kolmogorov_resolution(names) == N
+    df = pd.DataFrame(_physics.case3_rows(tables))
     head = "3 symmetry broken by the physics | NSK unet"
     assert _holds(df, f"{head} | error inside G") is True
     assert _holds(df, f"{head} | error outside G") is True
@@ -58,7 +58,7 @@ def test_case3_known_answers(case3):
     errors = {g: 1.0 + 0.1 * i for i, g in enumerate(names)}
     influence = {g: 5.0 - 0.2 * i for i, g in enumerate(names)}
     _write_case3(tables, errors, influence)
-    df = pd.DataFrame(_findings_symmetry.case3_rows(tables, resolution=N))
+    df = pd.DataFrame(_physics.case3_rows(tables, resolution=N))
     row = df[df.case == f"{head} | Spearman(error, influence)"].iloc[0]
     assert "rho = -1 over 20" in row.measured
 
@@ -71,7 +71,7 @@ def test_case3_contradictions_say_so(case3):
     errors["r2"] = 1.3  # a member off: the median of members still 1.02
     influence["r"] = 9.0  # non-members' median unchanged
     _write_case3(tables, errors, influence)
-    df = pd.DataFrame(_findings_symmetry.case3_rows(tables))
+    df = pd.DataFrame(_physics.case3_rows(tables))
     head = "3 symmetry broken by the physics | NSK unet"
     assert _holds(df, f"{head} | error inside G") is True
     row = df[df.case == f"{head} | error outside G"].iloc[0]
@@ -82,7 +82,7 @@ def test_case3_contradictions_say_so(case3):
         {g: 1.2 if g in members else 3.0 for g in names},
         {g: 1.0 if g in members else 2.0 for g in names},
     )
-    df = pd.DataFrame(_findings_symmetry.case3_rows(tables))
+    df = pd.DataFrame(_physics.case3_rows(tables))
     assert _holds(df, f"{head} | error inside G") is False
     assert _holds(df, f"{head} | influence suppressed outside G") is False
     assert _holds(df, f"{head} | Spearman(error, influence)") is False  # rho = +1
@@ -90,7 +90,7 @@ def test_case3_contradictions_say_so(case3):
     pd.DataFrame([_eq("NSK", "unet", "kolmogorov", "e", 1, 1, 1)]).to_csv(
         tables / "equivariance_kolmogorov.csv", index=False
     )
-    row = _findings_symmetry.case3_rows(tables)[0]
+    row = _physics.case3_rows(tables)[0]
     assert row["measured"].startswith("not measured: the element list is no kolmogorov set")
 
 
@@ -110,14 +110,14 @@ def _write_case6(d, right, wrong, i_right, i_wrong, model="unet"):
 
 def test_case6_known_answers(tmp_path):
     four = ("r", "r3", "s", "sr2")
-    assert _findings_symmetry.NON_COMMUTING == four
+    assert _pairing.NON_COMMUTING == four
     right = {g: 1.1 for g in groups.D4}
     right["e"] = 1.0
     wrong = {g: 50.0 if g in four else right[g] for g in groups.D4}
     i_right = {g: 2.0 for g in groups.D4}
     i_wrong = {g: 0.1 if g in four else 2.0 for g in groups.D4}
     _write_case6(tmp_path, right, wrong, i_right, i_wrong)
-    df = pd.DataFrame(_findings_symmetry.case6_rows(tmp_path))
+    df = pd.DataFrame(_pairing.case6_rows(tmp_path))
     head = "6 NS pairing artefact | NS unet"
     assert len(df) == 5 and df.holds.all(), df
     row = df[df.case == f"{head} | swapped pairing: failing elements"].iloc[0]
@@ -128,7 +128,7 @@ def test_case6_known_answers(tmp_path):
     i_wrong["s"] = 2.5
     i_wrong["sr3"] = 2.0 * (1 + 1e-5)
     _write_case6(tmp_path, right, wrong, i_right, i_wrong)
-    df = pd.DataFrame(_findings_symmetry.case6_rows(tmp_path))
+    df = pd.DataFrame(_pairing.case6_rows(tmp_path))
     assert _holds(df, f"{head} | swapped pairing: failing elements") is False
     assert _holds(df, f"{head} | correct pairing: no failure") is False
     assert _holds(df, f"{head} | swapped = correct at e, r2, sr, sr3") is False  # sr: 3 vs 1.1

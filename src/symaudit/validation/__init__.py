@@ -1,0 +1,38 @@
+"""The validation study's findings: one row per check of a known answer, from the study's tables.
+
+Input: a study's ``tables/`` directory as written by ``symaudit aggregate`` and
+``symaudit quality`` (``equivariance_{set}.csv``, ``influence_{set}.csv``, ``twirl_d4.csv``,
+``influence_robustness_medians.csv``, ``model_quality.csv``, optionally
+``quality_status.yaml``).  Nothing is recomputed from per-job stores: a finding says what the
+study's own tables say.  Output (``symaudit findings``, :mod:`symaudit.validation.cli`):
+``findings.csv`` with columns :data:`COLUMNS`, ``case, expected, measured, holds``, one row per
+check, in the case order of :data:`CASES` (derivations in docs/validation.md):
+
+* ``quality gate`` (``_quality``): every run passes val SMSE <= bound x persistence;
+* cases 1 and 2 (``_exact``): the D4-twirled control and the UNet's stride-multiple shifts are
+  exact;
+* case 3 (``_physics``): the Kolmogorov forcing breaks D4 x translations to G(N, k);
+* case 4 (``_augmentation``): augmentation against its base model;
+* case 5 (``_reference``): the exact influence against the reference's Galerkin approximation;
+* case 6 (``_pairing``): the NS pairing artefact ``p*g*p``.
+
+A check whose input table (or model, or column) is absent gets ONE row with ``measured`` =
+``not measured: <why>`` and ``holds`` = False: a finding is never silently missing.  Row
+helpers and the tolerances (:data:`TOLERANCE`, :data:`INSIDE_TOL`, :data:`LARGE`) have one home,
+``_rows``.
+"""
+
+from __future__ import annotations
+
+from ._findings import CASES, COLUMNS, build_findings, write_findings
+from ._rows import INSIDE_TOL, LARGE, TOLERANCE
+
+__all__ = [
+    "CASES",
+    "COLUMNS",
+    "INSIDE_TOL",
+    "LARGE",
+    "TOLERANCE",
+    "build_findings",
+    "write_findings",
+]

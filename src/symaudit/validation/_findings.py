@@ -1,0 +1,88 @@
+"""The findings table: every case's rows, in case order, from a study's ``tables/`` directory.
+
+:data:`CASES` is the registry: case label -> ``rows(tables, options)``, in the order of
+``findings.csv``; ``options`` are :func:`build_findings`' keyword arguments.  Each case family
+lives in its own module and imports only :mod:`._rows`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from symaudit._io import write_atomic
+
+from ._augmentation import CASE4, case4_rows
+from ._exact import CASE1, CASE2, case1_rows, case2_rows
+from ._pairing import CASE6, case6_rows
+from ._physics import CASE3, case3_rows
+from ._quality import CASE as QUALITY
+from ._quality import quality_rows
+from ._reference import CASE5, case5_rows
+from ._rows import TOLERANCE
+
+#: columns of ``findings.csv``
+COLUMNS = ("case", "expected", "measured", "holds")
+
+#: case label -> rows(tables, options), in the order of findings.csv
+CASES: Mapping[str, Callable[[Path, dict], list[dict]]] = {
+    QUALITY: lambda tables, o: quality_rows(tables, o["max_persistence_ratio"]),
+    CASE1: lambda tables, o: case1_rows(tables, o["twirled_models"], o["tol"]),
+    CASE2: lambda tables, o: case2_rows(tables, o["unet_models"], o["stride"], o["tol"]),
+    CASE3: lambda tables, o: case3_rows(tables),
+    CASE4: lambda tables, o: case4_rows(tables, o.get("augmented")),
+    CASE5: lambda tables, o: case5_rows(tables, o.get("primary_damping"), o.get("resolution")),
+    CASE6: lambda tables, o: case6_rows(tables),
+}
+
+
+def build_findings(
+    tables_dir: str | os.PathLike,
+    *,
+    max_persistence_ratio: float | None = None,
+    twirled_models: Iterable[str] | None = None,
+    unet_models: Sequence[str] = ("unet",),
+    stride: int | None = None,
+    tol: float = TOLERANCE,
+    **settings,
+) -> pd.DataFrame:
+    """The findings table (:data:`COLUMNS`) of the study whose tables are in ``tables_dir``.
+
+    Parameters
+    ----------
+    max_persistence_ratio
+        The quality bound; default: ``quality_status.yaml``'s, else 1.
+    twirled_models
+        Models of case 1; default: every ``twirled-*`` model in ``equivariance_d4.csv``.
+    unet_models
+        Models of case 2 (UNets).
+    stride
+        Total down-sampling factor of case 2; default ``symaudit.models.UNet.stride``.
+    tol
+        Relative tolerance of the exact cases 1 and 2.
+    **settings
+        ``augmented`` (case 4: augmented model -> its base; default ``X-aug`` -> ``X``),
+        ``primary_damping`` (case 5: the primary λ) and ``resolution`` (case 5: the grid of
+        G(N, k); default 32).
+    """
+    tables = Path(tables_dir)
+    if not tables.is_dir():
+        raise FileNotFoundError(f"tables directory {tables} does not exist")
+    options = {
+        "max_persistence_ratio": max_persistence_ratio,
+        "twirled_models": twirled_models,
+        "unet_models": unet_models,
+        "stride": stride,
+        "tol": tol,
+        **settings,
+    }
+    rows = [r for rows in CASES.values() for r in rows(tables, options)]
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def write_findings(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write the findings table atomically (CSV)."""
+    return write_atomic(path, lambda tmp: df.to_csv(tmp, index=False))
