@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from symaudit.cli import add_no_progress
 from symaudit.settings import DATA
 
 
@@ -52,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="trajectories per store shard (default: about 32 MiB per shard)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_no_progress(parser, "--quiet")  # --quiet: the former spelling, hidden
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         check_trajectories=args.check_trajectories,
         x_axis=args.x_axis,
         shard=args.shard,
-        progress=None if args.quiet else logging.getLogger("symaudit.ingest").info,
+        progress=None if args.no_progress else logging.getLogger("symaudit.ingest").info,
         endpoint=args.endpoint,
     )
     conv = store.attrs["axis_convention"]

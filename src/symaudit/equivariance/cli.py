@@ -33,6 +33,7 @@ import torch
 from symaudit import groups
 from symaudit._io import write_atomic
 from symaudit.baselines import add_gate_argument, warn_if_failed
+from symaudit.cli import add_device
 from symaudit.runs import TrainedRun, open_run, per_class
 from symaudit.settings import ANALYSIS
 
@@ -79,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=8,
         help="transformed copies of a batch per forward pass (default 8)",
     )
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:i] (default auto)")
+    add_device(parser)
     add_gate_argument(parser)
 
 
