@@ -1,5 +1,8 @@
 # Aggregation stage: quantile tables over seeds x batches x examples, the paper's figures, report.
 
+# the report's stylesheet (--report-stylesheet): its layout and the colours of its banners
+REPORT_CSS = str(Path(workflow.basedir) / "workflow" / "report" / "report.css")
+
 
 localrules:
     model_quality,
@@ -80,9 +83,10 @@ rule aggregate_tables:
         study_dir=lambda wildcards, output: Path(output.tables[0]).parents[1],
         element_sets=PLAN.study_sets(),
         twirl="--twirl" if twirl_tables() else "",
+        bootstrap=json.dumps(config["analysis"]["bootstrap"], sort_keys=True),
     shell:
         "python -m symaudit aggregate --study-dir {params.study_dir}"
-        " --element-sets {params.element_sets} {params.twirl}"
+        " --element-sets {params.element_sets} {params.twirl} --bootstrap '{params.bootstrap}'"
         " --inputs {input.influence} {input.equivariance} > {log} 2>&1"
 
 
@@ -140,9 +144,11 @@ rule influence_robustness:
     params:
         study_dir=lambda wildcards, output: Path(output.table).parents[1],
         primary=config["influence"].get("damping", {}).get("primary", ""),
+        bootstrap=json.dumps(config["analysis"]["bootstrap"], sort_keys=True),
     shell:
         "python -m symaudit aggregate --study-dir {params.study_dir} --kinds influence"
         " --robustness-only --primary '{params.primary}' --status {output.status}"
+        " --bootstrap '{params.bootstrap}'"
         " --inputs {input.influence} > {log} 2>&1"
 
 
@@ -194,6 +200,7 @@ rule report_html:
         status=rules.model_quality.output.status,
         findings=rules.findings.output if PLAN.findings_enabled() else [],
         companion=companion_outputs(),
+        stylesheet=REPORT_CSS,
     output:
         f"{RESULTS}/report.html",
     log:
@@ -208,7 +215,7 @@ rule report_html:
         shell(
             "{python} -m snakemake -s {params.snakefile} --nolock"
             " --configfile {input.config} {input.status} {input.robustness_status}"
-            " --report {output} > {log} 2>&1"
+            " --report {output} --report-stylesheet {input.stylesheet} > {log} 2>&1"
         )
 
 
