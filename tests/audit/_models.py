@@ -117,3 +117,20 @@ def twirled_fno() -> torch.nn.Module:
         {"name": "velocity_y", "kind": "vector", "vector": "velocity", "axis": "y"},
     ]
     return twirled(Adapter(fno, parse_layout("b c x y")), channels)
+
+
+class VelocityOfTwoFrames(torch.nn.Module):
+    """``(b, t=2, c=3, y, x) -> (b, 1, 2, y, x)``: the velocity of the later frame plus the
+    difference of the two (equivariant, ``layout b t c y x``, outputs = the velocity)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("anchor", torch.zeros((), dtype=torch.float64))
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        v = u[:, :, 1:]
+        return (v[:, 1:] + 0.5 * (v[:, 1:] - v[:, :1])) + 0.1 * _laplacian(v[:, 1:])
+
+
+def velocity_of_two_frames() -> torch.nn.Module:
+    return VelocityOfTwoFrames()

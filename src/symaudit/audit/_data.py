@@ -103,12 +103,14 @@ def _zarr(path: Path, trajectories) -> Foreign:
     return Foreign(fields, channels, periodic, "zarr", path.name.removesuffix(".zarr"), notes)
 
 
-def _netcdf_channels(var) -> list[dict] | None:
+def _netcdf_channels(var, dim: str) -> list[dict] | None:
+    """Channel kinds from the coordinates a symaudit store exported to netCDF carries along
+    ``dim`` (``channel_kind``, ``channel_vector``, ``channel_axis``), else None."""
     coords = var.coords
     if "channel_kind" not in coords:
         return None
     out = []
-    for i in range(var.sizes[[d for d in var.dims if "channel_kind" in coords][0]]):
+    for i in range(var.sizes[dim]):
         kind = str(coords["channel_kind"].values[i])
         name = str(coords["channel"].values[i]) if "channel" in coords else f"c{i}"
         ch = {"name": name, "kind": kind}
@@ -136,7 +138,7 @@ def _netcdf(path: Path, trajectories, variable: str | None, dims: str | None) ->
     if trajectories is not None:
         var = var.isel({order[0]: list(trajectories)})
     fields = np.asarray(var.values, dtype=np.float64)
-    channels = _netcdf_channels(var)
+    channels = _netcdf_channels(var, order[2])
     if channels is None:
         n = fields.shape[2]
         channels = [{"name": f"c{i}", "kind": "unknown"} for i in range(n)]

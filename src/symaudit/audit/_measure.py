@@ -23,6 +23,7 @@ import torch
 
 from symaudit import groups
 from symaudit.equivariance import evaluating, is_identity, placement
+from symaudit.errors import UserError
 from symaudit.losses import smse
 
 __all__ = ["TOLERANCE", "Measured", "history_channels", "measure", "tolerance", "transitions"]
@@ -113,6 +114,11 @@ def measure(
             x = x_all[start : start + batch_size].to(device)
             y = y_all[start : start + batch_size].to(device)
             fx = model(x.to(dtype)).to(torch.float64)
+            if fx.shape != y.shape:
+                raise UserError(
+                    f"the model returns {tuple(fx.shape)} for targets {tuple(y.shape)} "
+                    "(batch, channel, y, x): say which channels it predicts with --outputs"
+                )
             base, scale = smse(fx, y, reduction="per_example"), _norm(fx)
             for i, g in enumerate(elements):
                 if is_identity(g, shape):

@@ -110,7 +110,38 @@ def _export(spec: str, target: str) -> torch.nn.Module:
         raise UserError(
             f"model {spec!r}: not a torch.export program: {type(err).__name__}"
         ) from None
-    return program.module()
+    module, batch = program.module(), _static_batch(program)
+    return module if batch is None else _Chunked(module, batch)
+
+
+def _static_batch(program) -> int | None:
+    """The batch size an exported program was traced with when it is static (an int, not a
+    symbol), else None."""
+    inputs = set(program.graph_signature.user_inputs)
+    for node in program.graph.nodes:
+        if node.op == "placeholder" and node.name in inputs:
+            val = node.meta.get("val")
+            size = val.shape[0] if val is not None and val.ndim else None
+            return size if isinstance(size, int) else None
+    return None
+
+
+class _Chunked(torch.nn.Module):
+    """An exported program with a static batch size ``batch``, called on ``batch`` examples at a
+    time (the audit stacks transformed copies into larger batches)."""
+
+    def __init__(self, module: torch.nn.Module, batch: int):
+        super().__init__()
+        self.module, self.batch = module, batch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] % self.batch:
+            raise UserError(
+                f"the exported program was traced with batch {self.batch}, which does not "
+                f"divide {x.shape[0]}: export it with a dynamic batch (torch.export.Dim) or "
+                "pass --batch-size a multiple"
+            )
+        return torch.cat([self.module(c) for c in x.split(self.batch)])
 
 
 def _neuraloperator_globals() -> list:
