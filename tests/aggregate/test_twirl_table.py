@@ -16,13 +16,12 @@ def test_twirl_table_matches_numpy(tmp_path):
         mean = rng.uniform(1, 2, (2, 4, 3))
         equiv = rng.uniform(0, 1, (2, 4, 3))
         dims = ("batch", "time", "class")
+        example = {"total": mean + equiv, "mean": mean, "equiv": equiv, "twirled_loss": mean}
+        example["plain"] = example["total"]
+        per_class = {k: (("batch", "class"), v.mean(axis=1)) for k, v in example.items()}
+        per_class["percent"] = (("batch", "class"), 100 * equiv.mean(1) / example["total"].mean(1))
         xr.Dataset(
-            {
-                "example_total": (dims, mean + equiv),
-                "example_mean": (dims, mean),
-                "example_equiv": (dims, equiv),
-                "example_twirled_loss": (dims, mean),
-            },
+            {**per_class, **{f"example_{k}": (dims, v) for k, v in example.items()}},
             attrs={"dataset": "CE", "model": "unet", "seed": seed},
         ).to_netcdf(run / "twirl.nc")
         pooled["total"].append((mean + equiv).ravel())

@@ -1,6 +1,7 @@
 """The D4 twirl decomposition table: how much of each model's loss is due to broken symmetry.
 
-Input: one ``equivariance/{dataset}/{model}/seed{seed}/twirl.nc`` per run, per-example values
+Input: one ``twirl.nc`` per run (:data:`symaudit.names.TWIRL`, format
+:data:`symaudit.outputs.TWIRL`: the run from its attributes), per-example values
 ``example_{total,mean,equiv,twirled_loss}`` of dims (batch, time, class).  Output: per (dataset,
 model), quantiles (numpy type 7) of the per-example percent 100 L_equiv / L pooled over seeds x
 batches x examples, and the pooled losses with percent = 100 sum L_equiv / sum L.
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import xarray as xr
+
+from symaudit import names, outputs
 
 __all__ = ["TWIRL_TABLE", "twirl_table"]
 
@@ -26,17 +28,18 @@ def twirl_table(
     """The table from the ``twirl.nc`` files among ``inputs`` (default: all under
     ``study_dir``)."""
     if inputs is None:
-        paths = sorted(Path(study_dir).glob("equivariance/*/*/seed*/twirl.nc"))
+        paths = sorted(Path(study_dir).glob(names.TWIRL.format(dataset="*", model="*", seed="*")))
     else:
-        paths = sorted(Path(p) for p in inputs if Path(p).name == "twirl.nc")
+        paths = sorted(Path(p) for p in inputs if Path(p).name == Path(names.TWIRL).name)
     rows = []
     for path in paths:
-        with xr.open_dataset(path) as ds:
+        with outputs.read(path, "twirl") as out:
+            ds, run = out.dataset, out.identity
             rows.append(
                 {
-                    "dataset": ds.attrs["dataset"],
-                    "model": ds.attrs["model"],
-                    "seed": int(ds.attrs["seed"]),
+                    "dataset": run.dataset,
+                    "model": run.model,
+                    "seed": run.seed,
                     **{
                         k: ds[f"example_{k}"].values.ravel()
                         for k in ("total", "mean", "equiv", "twirled_loss")

@@ -2,7 +2,13 @@
 
 * :func:`relative_error` / :func:`relative_errors` — the paper's relative SMSE,
   SMSE(f(g x), g y) / SMSE(f(x), y) per example (docs/algorithms.md §5.1), for one element or for
-  many elements with f(x) computed once and several transformed copies per forward pass.
+  many elements with f(x) computed once and several transformed copies per forward pass; the
+  elements include ``boost(m,n)`` and ``scale(alpha)`` (acting on transitions), whose raw value
+  an exactly equivariant model does not score as 1.
+* :func:`normalised_relative_error` (and ``relative_errors(..., normalised=True)``) — the
+  relative error with the untransformed target's SMSE weights and the prediction pulled back by
+  g^-1: exactly 1 for an exactly equivariant model under every element (docs/algorithms.md
+  §5.3).
 * :func:`twirl_decomposition` — the twisted predictions g^-1 f(g x) over a finite group, their
   mean mu(x) (the twirled, exactly equivariant prediction) and the exact split
   L = L_mean + L_equiv of the SMSE-weighted loss (twirling paper, Proposition 1), with the
@@ -22,6 +28,7 @@ Layout everywhere: ``(batch, channel, y, x)``; element names as in :mod:`symaudi
 
 from symaudit.equivariance._api import (
     decomposition,
+    normalised_relative_error,
     relative_error,
     relative_errors,
     twirl_decomposition,
@@ -43,6 +50,7 @@ __all__ = [
     "evaluating",
     "is_identity",
     "lie_derivative",
+    "normalised_relative_error",
     "placement",
     "relative_error",
     "relative_errors",

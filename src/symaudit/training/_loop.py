@@ -48,6 +48,7 @@ from symaudit.models import (
     PRESETS,
     fused_attention,
 )
+from symaudit.outputs import FINAL_CHECKPOINT, checkpoint_name
 from symaudit.store import git_revision
 from symaudit.training._data import (
     SPLITS_FILE,
@@ -71,7 +72,7 @@ from symaudit.training._settings import resolve_settings, run_defining
 
 __all__ = ["TrainingDiverged", "train"]
 
-FINAL = "final.pt"
+FINAL = FINAL_CHECKPOINT
 #: the columns of a run's metrics.csv (``equiv_fraction`` follows when tracked): ``steps`` =
 #: optimiser steps so far; ``val_persistence_smse`` = the SMSE of predicting no change on the
 #: same validation transitions; ``val_ratio`` = val_smse / val_persistence_smse (< 1: the model
@@ -91,10 +92,6 @@ _CKPT_RE = re.compile(r"^ckpt_epoch(\d{4,})\.pt$")
 _AUGMENT_SEED_OFFSET = 0x5EED
 
 Callback = Callable[[str, dict], None]
-
-
-def checkpoint_name(epoch: int) -> str:
-    return f"ckpt_epoch{epoch:04d}.pt"
 
 
 def _is_checkpoint_epoch(epoch: int, settings: Mapping) -> bool:
