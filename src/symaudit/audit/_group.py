@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from symaudit import groups
+from symaudit.errors import UserError
 
 __all__ = ["DEFAULT_SETS", "Allowed", "allowed"]
 
@@ -39,7 +40,7 @@ def _reason(name: str, shape: tuple[int, int], periodic: Mapping[str, bool], not
     g = groups.parse(name)
     ny, nx = shape
     if g.rotate % 2 and ny != nx:
-        return f"the grid is {ny} x {nx} (y x x): {name} exchanges the axes of a non-square grid"
+        return f"the grid is {ny} x {nx} (ny x nx): {name} exchanges the axes of a non-square grid"
     for axis, step in (("x", g.dx % nx), ("y", g.dy % ny)):
         if step and not periodic.get(axis, False):
             why = notes.get(axis, "not periodic")
@@ -60,6 +61,11 @@ def allowed(
     ny, nx = shape
     out = Allowed()
     for name in sets:
+        if name not in groups.ELEMENT_SETS:
+            raise UserError(
+                f"--sets {name}: the audit measures {', '.join(groups.ELEMENT_SETS)} "
+                "(boosts and scalings need channel roles and the frame spacing: the workflow)"
+            )
         if name == "shift_y":
             members = groups.elements(name, ny)
         elif name in ("shift_x",):
