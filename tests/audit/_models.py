@@ -134,3 +134,7 @@ class VelocityOfTwoFrames(torch.nn.Module):
 
 def velocity_of_two_frames() -> torch.nn.Module:
     return VelocityOfTwoFrames()
+
+
+def diffusion64() -> torch.nn.Module:
+    return Diffusion(dtype=torch.float64)

@@ -71,8 +71,39 @@ def _table(per_seed: pd.DataFrame) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def write_report(path: Path, meta: dict, tables: dict[str, pd.DataFrame], dropped: list[str]):
-    """Write the page; ``meta``: label -> value; ``tables``: set -> per-seed table."""
+def _influence_table(df: pd.DataFrame) -> str:
+    cols = ["element", "q1", "median", "q3", "min", "max", "converged"]
+    head = "".join(f"<th>{c}</th>" for c in cols)
+    rows = []
+    for _, r in df.iterrows():
+        cells = [f"{r[c]:.6g}" if isinstance(r[c], float) else html.escape(str(r[c])) for c in cols]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _set_section(name: str, tables: dict) -> list[str]:
+    df = tables["equivariance"]
+    n_fail = int((~df["within_tolerance"].astype(bool)).sum())
+    parts = [
+        f"<h2>{html.escape(name)}</h2>",
+        f"<p>{len(df)} elements, {n_fail} beyond the tolerance "
+        f"(tables/equivariance_{html.escape(name)}_per_seed.csv)</p>",
+    ]
+    if len(df):
+        parts += [_figure(df, name), _table(df)]
+    if "influence" in tables:
+        parts.append(
+            "<h3>Influence</h3><p>standardised diagonal influence between x and g.x "
+            f"(tables/influence_{html.escape(name)}.csv)</p>"
+        )
+        parts.append(_influence_table(tables["influence"]))
+    return parts
+
+
+def write_report(path: Path, meta: dict, results: dict[str, dict], dropped: list[str]):
+    """Write the page; ``meta``: label -> value; ``results``: set -> {"equivariance": per-seed
+    table, optionally "influence": influence table}; ``dropped``: one line per element left
+    out."""
     parts = [f"<style>{_STYLE}</style>", "<h1>symaudit audit</h1>", "<table>"]
     parts += [
         f"<tr><th>{html.escape(k)}</th><td><code>{html.escape(str(v))}</code></td></tr>"
@@ -89,16 +120,8 @@ def write_report(path: Path, meta: dict, tables: dict[str, pd.DataFrame], droppe
         parts.append("<ul>" + "".join(f"<li>{html.escape(d)}</li>" for d in dropped) + "</ul>")
     else:
         parts.append("<p>none: the grid and its boundaries allow every element asked for.</p>")
-    for name, df in tables.items():
-        n_fail = int((~df["within_tolerance"].astype(bool)).sum())
-        parts.append(f"<h2>{html.escape(name)}</h2>")
-        parts.append(
-            f"<p>{len(df)} elements, {n_fail} beyond the tolerance "
-            f"(tables/equivariance_{html.escape(name)}_per_seed.csv)</p>"
-        )
-        if len(df):
-            parts.append(_figure(df, name))
-            parts.append(_table(df))
+    for name, tables in results.items():
+        parts += _set_section(name, tables)
     page = "<!DOCTYPE html><html><head><meta charset='utf-8'><title>symaudit audit</title>"
     page += "</head><body>" + "\n".join(parts) + "</body></html>\n"
     write_atomic(path, lambda tmp: Path(tmp).write_text(page))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from symaudit._device import choose_device
@@ -14,10 +16,11 @@ from symaudit.errors import UserError
 from ._data import read_data, select_frames
 from ._group import DEFAULT_SETS, allowed
 from ._html import write_report
+from ._influence import check_differentiable, influence_diagonals, influence_study
 from ._layout import Adapter, parse_layout
 from ._measure import Measured, history_channels, measure, tolerance, transitions
 from ._spec import load_model
-from ._tables import equivariance_tables, write_tables
+from ._tables import equivariance_tables, influence_table, write_influence, write_tables
 
 __all__ = ["audit", "parse_outputs"]
 
@@ -52,6 +55,52 @@ def _place(module: torch.nn.Module, device: str | None) -> torch.device:
     return dev
 
 
+@dataclass
+class _Job:
+    """What every element set of one audit shares."""
+
+    model: torch.nn.Module
+    name: str
+    kind: str
+    dataset: str
+    x: np.ndarray
+    y: np.ndarray
+    index: np.ndarray
+    in_ch: list[dict]
+    out_ch: list[dict]
+    device: torch.device
+    batch_size: int
+    out: Path
+
+
+def _one_set(job: _Job, name: str, members: list[str], influence: bool) -> dict:
+    """Measure one element set, write its tables; returns the tables by kind."""
+    rel, res, dtype = measure(
+        job.model, job.x, job.y, members, job.in_ch, job.out_ch,
+        device=job.device, batch_size=job.batch_size,
+    )  # fmt: skip
+    dt = str(dtype).removeprefix("torch.")
+    measured = Measured(members, rel, res, job.index, dt, tolerance(dtype))
+    summary, per_seed = equivariance_tables(measured, name, job.dataset, job.name)
+    write_tables(job.out / "tables", name, summary, per_seed)
+    bad = per_seed[~per_seed["within_tolerance"].astype(bool)]["element"].tolist()
+    log.info(
+        f"{name}: {len(members) - len(bad)}/{len(members)} elements within tolerance "
+        f"{measured.tolerance:g} ({dt}); beyond: {', '.join(bad) or 'none'}"
+    )
+    tables = {"equivariance": per_seed, "dtype": dtype}
+    if influence:
+        diag, unconverged, kets = influence_diagonals(
+            job.model, job.x, job.y, job.index, members, job.in_ch, job.out_ch, device=job.device
+        )
+        ds = influence_study(diag, unconverged, kets, members, job.index)
+        tables["influence"] = influence_table(ds, name, job.dataset, job.name)
+        write_influence(job.out / "tables", name, tables["influence"])
+        if unconverged.sum():
+            log.warning(f"{name}: {int(unconverged.sum())} ket solve(s) did not converge")
+    return tables
+
+
 def audit(
     model: str,
     data: str | Path,
@@ -70,77 +119,55 @@ def audit(
     variable: str | None = None,
     device: str | None = None,
     batch_size: int = 16,
+    influence: bool = False,
 ) -> dict[str, Path]:
     """Audit ``model`` (a SPEC) on ``data``; write ``out/tables/equivariance_<set>.csv`` (and
-    ``_per_seed``) and ``out/report.html``.  Returns the paths written by name."""
+    ``_per_seed``; ``influence_<set>.csv`` with ``influence``) and ``out/report.html``.
+    Returns the report's path under ``"report"``."""
     if history < 1:
         raise UserError(f"--history {history}: must be >= 1")
     lay = parse_layout(layout)
     found = read_data(
-        data,
-        trajectories=trajectories,
-        channels=channels,
-        periodic=periodic,
-        dims=dims,
+        data, trajectories=trajectories, channels=channels, periodic=periodic, dims=dims,
         variable=variable,
-    )
+    )  # fmt: skip
     for line in found.log:
         log.info(line)
     fields = found.fields[:, select_frames(time_steps, found.fields.shape[1])]
     if fields.shape[1] < history + 1:
         raise UserError(f"--history {history} needs {history + 1}+ frames, got {fields.shape[1]}")
     out_idx = parse_outputs(outputs, found.channels)
-    in_ch = history_channels(found.channels, history)
-    out_ch = [found.channels[i] for i in out_idx]
     shape = tuple(fields.shape[-2:])
     chosen = allowed(sets, shape, found.periodic, found.notes)
     for line in chosen.lines():
         log.info(f"dropped {line}")
     loaded = load_model(model, weights)
+    if influence:
+        check_differentiable(loaded.kind)
     dev = _place(loaded.module, device)
-    wrapped = Adapter(loaded.module, lay, history)
     x, y, index = transitions(fields, history, out_idx)
+    job = _Job(
+        Adapter(loaded.module, lay, history), loaded.name, loaded.kind, found.name, x, y, index,
+        history_channels(found.channels, history), [found.channels[i] for i in out_idx], dev,
+        batch_size, Path(out),
+    )  # fmt: skip
     log.info(
         f"{loaded.name} ({loaded.kind}) on {found.name} ({found.source}): {len(x)} transitions, "
         f"grid {shape[0]} x {shape[1]}, channels {[c['name'] for c in found.channels]}, "
         f"layout '{lay}', device {dev}"
     )
-    out = Path(out)
-    written: dict[str, Path] = {}
-    per_seed_tables = {}
-    dtype = None
+    results = {}
     for name, members in chosen.kept.items():
-        if not members:
-            log.warning(f"{name}: every element dropped, no table")
-            continue
-        rel, res, dtype = measure(
-            wrapped, x, y, members, in_ch, out_ch, device=dev, batch_size=batch_size
-        )
-        measured = Measured(
-            members, rel, res, index, str(dtype).removeprefix("torch."), tolerance(dtype)
-        )
-        summary, per_seed = equivariance_tables(measured, name, found.name, loaded.name)
-        for path in write_tables(out / "tables", name, summary, per_seed):
-            written[path.stem] = path
-        per_seed_tables[name] = per_seed
-        bad = per_seed[~per_seed["within_tolerance"].astype(bool)]["element"].tolist()
-        log.info(
-            f"{name}: {len(members) - len(bad)}/{len(members)} elements within tolerance "
-            f"{measured.tolerance:g} ({measured.dtype}); beyond: {', '.join(bad) or 'none'}"
-        )
+        if members:
+            results[name] = _one_set(job, name, members, influence)
+    dtype = next((r["dtype"] for r in results.values()), None)
     meta = {
-        "model": model,
-        "data": str(data),
-        "format": found.source,
-        "layout": str(lay),
-        "history": history,
-        "outputs": ", ".join(c["name"] for c in out_ch),
-        "transitions": len(x),
-        "grid (y, x)": f"{shape[0]} x {shape[1]}",
-        "periodic": ", ".join(f"{a}: {found.periodic[a]} ({found.notes.get(a, '')})" for a in "xy"),
+        "model": model, "data": str(data), "format": found.source, "layout": str(lay),
+        "history": history, "outputs": ", ".join(c["name"] for c in job.out_ch),
+        "transitions": len(x), "grid (y, x)": f"{shape[0]} x {shape[1]}",
+        "periodic": "; ".join(f"{a}: {found.periodic[a]} ({found.notes.get(a, '')})" for a in "xy"),
         "dtype": str(dtype).removeprefix("torch.") if dtype else "-",
-        "tolerance": tolerance(dtype) if dtype else "-",
-        "device": str(dev),
-    }
-    written["report"] = write_report(out / "report.html", meta, per_seed_tables, chosen.lines())
-    return written
+        "tolerance": tolerance(dtype) if dtype else "-", "device": str(dev),
+    }  # fmt: skip
+    report = write_report(job.out / "report.html", meta, results, chosen.lines())
+    return {"report": report}

@@ -8,6 +8,8 @@ companion (with a single seed the summary's q1 = median = q3 = the per-seed Q3; 
 table holds the quartiles over the examples).  Beside them, per element: ``dtype`` (the model's),
 ``tolerance`` (:data:`._measure.TOLERANCE` of that dtype), ``residual_max`` (max over examples of
 ||f(g x) - g f(x)|| / ||f(x)||) and ``within_tolerance`` (residual_max <= tolerance).
+With ``--influence``, ``influence_<set>.csv`` likewise through
+:func:`symaudit.aggregate.influence_statistics` (batch = trajectory).
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ import pandas as pd
 import xarray as xr
 
 from symaudit._io import write_atomic
-from symaudit.aggregate import equivariance_statistics, table_stem
+from symaudit.aggregate import equivariance_statistics, influence_statistics, table_stem
 from symaudit.aggregate._tables import _frame
 
-__all__ = ["equivariance_tables", "write_tables"]
+__all__ = ["equivariance_tables", "influence_table", "write_influence", "write_tables"]
 
 
 def _as_study(relative: np.ndarray, elements: list[str], index: np.ndarray) -> xr.DataArray:
@@ -70,3 +72,17 @@ def write_tables(out_dir: Path, element_set: str, summary, per_seed) -> list[Pat
         write_atomic(path, lambda tmp, df=df: df.to_csv(tmp, index=False))
         written.append(path)
     return written
+
+
+def influence_table(ds: xr.Dataset, element_set: str, dataset: str, model: str) -> pd.DataFrame:
+    """The studies' influence table (pooled standardised diagonal) of one element set."""
+    df = _frame(influence_statistics(ds), dataset, model, element_set)
+    df["converged"] = df["converged"].astype(bool)
+    return df
+
+
+def write_influence(out_dir: Path, element_set: str, table: pd.DataFrame) -> Path:
+    """``influence_<set>.csv`` under ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{table_stem('influence', element_set)}.csv"
+    return write_atomic(path, lambda tmp: table.to_csv(tmp, index=False))

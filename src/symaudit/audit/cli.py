@@ -56,6 +56,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variable", help="netCDF variable (when the file has several)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:i]")
     p.add_argument("--batch-size", type=int, default=16, help="examples per forward pass")
+    p.add_argument(
+        "--influence",
+        action="store_true",
+        help="also the influence between x and g.x (torch.func; not for TorchScript)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         variable=args.variable,
         device=args.device,
         batch_size=args.batch_size,
+        influence=args.influence,
     )
     print(written["report"])
     return 0
