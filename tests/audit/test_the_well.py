@@ -115,3 +115,34 @@ def test_bad_layout_is_one_line(tmp_path, bad):
     path = write_the_well(tmp_path / "w.h5", t1={"velocity": _velocity()})
     with pytest.raises(UserError, match="layout"):
         audit(GRAD_DIV, path, tmp_path / "o", layout=bad)
+
+
+def _divergence_free(n=16, seed=5) -> np.ndarray:
+    """(B, T, d0 = x, d1 = y, 2) velocity from a streamfunction: vx = d psi/dy, vy = -d psi/dx."""
+    from symaudit.data._residuals import _spectral_derivative
+
+    psi = smooth_fields(np.random.default_rng(seed), (2, 3, n, n))
+    return np.stack([_spectral_derivative(psi, -1), -_spectral_derivative(psi, -2)], axis=-1)
+
+
+def test_pairing_check_warns_when_components_are_stored_the_other_way(tmp_path, caplog):
+    v = _divergence_free()
+    good = write_the_well(tmp_path / "good.h5", t1={"velocity": v})
+    # declared dims swapped with the arrays: a consistent relabelling (a diagonal reflection of
+    # the data), still divergence-free as declared -- only the model's own convention breaks
+    swapped = write_the_well(tmp_path / "sw.h5", t1={"velocity": v}, spatial_dims=("y", "x"))
+    # components stored (vy, vx) under spatial_dims (x, y): the data contradict the declaration
+    bad = write_the_well(tmp_path / "bad.h5", t1={"velocity": v[..., ::-1]})
+    for path in (good, swapped):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="symaudit.audit"):
+            audit(GRAD_DIV, path, tmp_path / path.stem, layout="b x y c", sets=["d4"])
+        assert "pairing check: velocity: relative divergence" in caplog.text
+        assert "the other way round" not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="symaudit.audit"):
+        audit(GRAD_DIV, bad, tmp_path / "b", layout="b x y c", sets=["d4"])
+    assert "velocity is divergence-free only with its components paired the other way" in (
+        caplog.text
+    )
+    assert "WARNING: velocity is divergence-free" in (tmp_path / "b" / "report.html").read_text()

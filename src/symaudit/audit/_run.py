@@ -19,6 +19,7 @@ from ._html import write_report
 from ._influence import check_differentiable, influence_diagonals, influence_study
 from ._layout import Adapter, parse_layout
 from ._measure import Measured, history_channels, measure, tolerance, transitions
+from ._pairing import pairing_lines
 from ._spec import load_model
 from ._tables import equivariance_tables, influence_table, write_influence, write_tables
 
@@ -136,6 +137,11 @@ def audit(
     fields = found.fields[:, select_frames(time_steps, found.fields.shape[1])]
     if fields.shape[1] < history + 1:
         raise UserError(f"--history {history} needs {history + 1}+ frames, got {fields.shape[1]}")
+    checked, suspicious = pairing_lines(fields, found.channels, found.periodic)
+    for line in checked:
+        log.info(f"pairing check: {line}")
+    for line in suspicious:
+        log.warning(line)
     out_idx = parse_outputs(outputs, found.channels)
     shape = tuple(fields.shape[-2:])
     chosen = allowed(sets, shape, found.periodic, found.notes)
@@ -168,6 +174,7 @@ def audit(
         "periodic": "; ".join(f"{a}: {found.periodic[a]} ({found.notes.get(a, '')})" for a in "xy"),
         "dtype": str(dtype).removeprefix("torch.") if dtype else "-",
         "tolerance": tolerance(dtype) if dtype else "-", "device": str(dev),
+        "pairing check": "; ".join(checked + [f"WARNING: {w}" for w in suspicious]) or "-",
     }  # fmt: skip
     report = write_report(job.out / "report.html", meta, results, chosen.lines())
     return {"report": report}
