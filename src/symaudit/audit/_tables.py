@@ -5,7 +5,9 @@ The relative errors of one model on one data set become the studies' array of di
 trajectory, time = the input frame), so :func:`symaudit.aggregate.equivariance_statistics`
 computes exactly the columns of ``tables/equivariance_<set>.csv`` and its ``_per_seed``
 companion (with a single seed the summary's q1 = median = q3 = the per-seed Q3; the per-seed
-table holds the quartiles over the examples).  Beside them, per element: ``dtype`` (the model's),
+table holds the quartiles over the examples), with the studies' bootstrap interval columns
+(``*_lo``, ``*_hi``, ``n_clusters``, ``ci_note``: trajectories are the clusters; NaN with the
+reason in ``ci_note`` when there are too few).  Beside them, per element: ``dtype`` (the model's),
 ``tolerance`` (:data:`._measure.TOLERANCE` of that dtype), ``residual_max`` (max over examples of
 ||f(g x) - g f(x)|| / ||f(x)||) and ``within_tolerance`` (residual_max <= tolerance).
 With ``--influence``, ``influence_<set>.csv`` likewise through
@@ -22,6 +24,8 @@ import xarray as xr
 
 from symaudit._io import write_atomic
 from symaudit.aggregate import equivariance_statistics, influence_statistics, table_stem
+from symaudit.aggregate._bootstrap import Bootstrap
+from symaudit.aggregate._intervals import equivariance_intervals, influence_intervals
 from symaudit.aggregate._tables import _frame
 
 __all__ = ["equivariance_tables", "influence_table", "write_influence", "write_tables"]
@@ -45,6 +49,8 @@ def equivariance_tables(
     """(summary, per-seed) tables of one element set, with the tolerance columns."""
     rel = _as_study(measured.relative, measured.elements, measured.index)
     summary, per_seed = equivariance_statistics(rel)
+    key = f"equivariance/{element_set}/{dataset}/{model}"
+    summary, per_seed = equivariance_intervals(rel, summary, per_seed, Bootstrap(), key)
     extra = {
         "dtype": measured.dtype,
         "tolerance": measured.tolerance,
@@ -76,7 +82,9 @@ def write_tables(out_dir: Path, element_set: str, summary, per_seed) -> list[Pat
 
 def influence_table(ds: xr.Dataset, element_set: str, dataset: str, model: str) -> pd.DataFrame:
     """The studies' influence table (pooled standardised diagonal) of one element set."""
-    df = _frame(influence_statistics(ds), dataset, model, element_set)
+    key = f"influence/{element_set}/{dataset}/{model}"
+    stats = influence_intervals(ds, influence_statistics(ds), Bootstrap(), key)
+    df = _frame(stats, dataset, model, element_set)
     df["converged"] = df["converged"].astype(bool)
     return df
 
