@@ -176,3 +176,16 @@ def test_unknown_kinds_need_channels(tmp_path):
     assert read_data(tmp_path / "u.nc", channels="pseudoscalar").channels[0]["kind"] == (
         "pseudoscalar"
     )
+
+
+def test_the_well_model_needs_the_package(tmp_path, monkeypatch):
+    import sys
+
+    from symaudit.audit import load_model
+
+    (tmp_path / "config.json").write_text("{}")
+    monkeypatch.setitem(sys.modules, "the_well.benchmark.models", None)
+    with pytest.raises(UserError, match="needs the_well"):
+        load_model(f"the_well:UNetClassic:{tmp_path}")
+    with pytest.raises(UserError, match="config.json"):
+        load_model(f"the_well:UNetClassic:{tmp_path / 'nowhere'}")

@@ -4,6 +4,11 @@
   dict file) is loaded with ``weights_only=True``.
 * ``torchscript:FILE`` -- ``torch.jit.load``.
 * ``export:FILE`` -- a ``torch.export`` program (``torch.export.load(...).module()``).
+* ``the_well:CLASS:FOLDER`` -- one of the_well's benchmark models (``the_well.benchmark.models``,
+  e.g. ``UNetClassic``, ``FNO``) from a local folder in its Hugging Face format
+  (``CLASS.from_pretrained(FOLDER)``: ``config.json`` and safetensors weights, no pickle).  the_well
+  is not an extra of symaudit (it pins an fsspec older than symaudit's dependencies allow):
+  install it beside symaudit where it fits.
 * ``neuraloperator:FOLDER/NAME`` -- neuraloperator's own checkpoint pair
   ``FOLDER/NAME_metadata.pkl`` (the constructor's keyword arguments, ``_name`` the model class)
   and ``FOLDER/NAME_state_dict.pt``; both are read with ``weights_only=True`` (the metadata
@@ -25,7 +30,7 @@ from symaudit.errors import UserError
 
 __all__ = ["KINDS", "LoadedModel", "load_model"]
 
-KINDS = ("python", "torchscript", "export", "neuraloperator")
+KINDS = ("python", "torchscript", "export", "neuraloperator", "the_well")
 
 
 @dataclass
@@ -47,7 +52,7 @@ def _split(spec: str) -> tuple[str, str]:
     if not sep or kind not in KINDS or not rest:
         raise UserError(
             f"model {spec!r}: expected one of python:pkg.module:factory, torchscript:FILE, "
-            "export:FILE, neuraloperator:FOLDER/NAME"
+            "export:FILE, neuraloperator:FOLDER/NAME, the_well:CLASS:FOLDER"
         )
     return kind, rest
 
@@ -198,6 +203,25 @@ def _neuraloperator(spec: str, target: str, map_location: str = "cpu") -> torch.
     return model
 
 
+def _the_well(spec: str, target: str) -> torch.nn.Module:
+    cls_name, sep, folder = target.partition(":")
+    if not sep or not cls_name or not folder:
+        raise UserError(f"model {spec!r}: expected the_well:CLASS:FOLDER (e.g. UNetClassic:ckpt)")
+    if not (Path(folder) / "config.json").is_file():
+        raise UserError(f"model {spec!r}: {folder} is not a local folder with config.json")
+    try:
+        models = importlib.import_module("the_well.benchmark.models")
+    except ImportError:
+        raise UserError(
+            f"model {spec!r} needs the_well (pip install the_well, beside symaudit; not an "
+            "extra: it pins an older fsspec)"
+        ) from None
+    cls = getattr(models, cls_name, None)
+    if cls is None or not hasattr(cls, "from_pretrained"):
+        raise UserError(f"model {spec!r}: the_well.benchmark.models has no model {cls_name!r}")
+    return cls.from_pretrained(folder)
+
+
 def load_model(spec: str, weights: str | None = None) -> LoadedModel:
     """The model a SPEC names (module docstring), on the CPU, in eval mode."""
     kind, target = _split(spec)
@@ -210,6 +234,8 @@ def load_model(spec: str, weights: str | None = None) -> LoadedModel:
         module, name = _torchscript(spec, target), Path(target).stem
     elif kind == "export":
         module, name = _export(spec, target), Path(target).stem
+    elif kind == "the_well":
+        module, name = _the_well(spec, target), target.partition(":")[0]
     else:
         module, name = _neuraloperator(spec, target), Path(target).name
     if kind != "export":  # an exported program's module has no train/eval switch

@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--model",
         required=True,
         help="python:pkg.module:factory | torchscript:FILE "
-        "| export:FILE | neuraloperator:FOLDER/NAME",
+        "| export:FILE | neuraloperator:FOLDER/NAME | the_well:CLASS:FOLDER",
     )
     p.add_argument("--data", required=True, help="the_well or PDEBench HDF5, netCDF, or .zarr")
     p.add_argument("--out", required=True, help="output directory (tables/, report.html)")
