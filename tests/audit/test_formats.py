@@ -151,6 +151,11 @@ def test_cli_writes_tables_and_report(tmp_path, capsys):
         (["--periodic", "z"], "--periodic"),
         (["--channels", "scalar"], "--channels"),
         (["--outputs", "pressure"], "pressure"),
+        (["--trajectories", "5"], "--trajectories"),
+        (["--trajectories", "1:9"], "0..1"),
+        (["--batch-size", "0"], "--batch-size"),
+        (["--history", "3"], "--history 3"),
+        (["--sets", "boost"], "--sets boost"),
     ],
 )
 def test_cli_bad_input_one_line(tmp_path, capsys, args, culprit):

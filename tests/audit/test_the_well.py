@@ -146,3 +146,12 @@ def test_pairing_check_warns_when_components_are_stored_the_other_way(tmp_path, 
         caplog.text
     )
     assert "WARNING: velocity is divergence-free" in (tmp_path / "b" / "report.html").read_text()
+
+
+def test_trajectories_checked_against_the_file(tmp_path):
+    from symaudit.errors import UserError
+
+    path = write_the_well(tmp_path / "w.h5", t1={"velocity": _velocity()})
+    with pytest.raises(UserError, match=r"trajectories 0\.\.1"):
+        read_data(path, trajectories=[0, 7])
+    assert read_data(path, trajectories=[1, 1]).fields.shape[0] == 1

@@ -19,7 +19,7 @@ import numpy as np
 from symaudit.dims import resolve_dims
 from symaudit.errors import UserError
 
-__all__ = ["Foreign", "parse_channels", "parse_periodic", "read_data", "select_frames"]
+__all__ = ["Foreign", "parse_channels", "parse_periodic", "pick", "read_data", "select_frames"]
 
 
 @dataclass
@@ -77,6 +77,20 @@ def parse_periodic(text: str | None) -> dict[str, bool] | None:
     return {"x": "x" in axes, "y": "y" in axes}
 
 
+def pick(trajectories, n: int, where) -> list[int] | None:
+    """``--trajectories`` checked against the ``n`` trajectories of ``where``: sorted, unique
+    (HDF5 reads them in increasing order), or None for all."""
+    if trajectories is None:
+        return None
+    chosen = sorted({int(t) for t in trajectories})
+    if not chosen or chosen[0] < 0 or chosen[-1] >= n:
+        raise UserError(
+            f"--trajectories: {where} has trajectories 0..{n - 1}, asked for "
+            f"{chosen[:3]}{'...' if len(chosen) > 3 else ''}"
+        )
+    return chosen
+
+
 def select_frames(text: str | None, n_times: int) -> slice:
     """``--time-steps``: ``"N"`` (the first N frames) or ``"A:B"`` (frames A..B-1)."""
     if not text:
@@ -95,7 +109,8 @@ def _zarr(path: Path, trajectories) -> Foreign:
     from symaudit.store import open_store
 
     store = open_store(path)
-    idx = slice(None) if trajectories is None else list(trajectories)
+    chosen = pick(trajectories, store.shape[0], path)
+    idx = slice(None) if chosen is None else chosen
     fields = store.read(idx).astype(np.float64)
     channels = [dict(c) for c in store.channels]
     periodic = {"x": True, "y": True}
@@ -135,8 +150,9 @@ def _netcdf(path: Path, trajectories, variable: str | None, dims: str | None) ->
     dm = resolve_dims(var.dims, f"{path}: variable {name!r}", dims)
     order = [dm.name(c) for c in ("trajectory", "time", "channel", "y", "x")]
     var = var.transpose(*order)
-    if trajectories is not None:
-        var = var.isel({order[0]: list(trajectories)})
+    chosen = pick(trajectories, var.sizes[order[0]], path)
+    if chosen is not None:
+        var = var.isel({order[0]: chosen})
     fields = np.asarray(var.values, dtype=np.float64)
     channels = _netcdf_channels(var, order[2])
     if channels is None:

@@ -27,7 +27,7 @@ import numpy as np
 from symaudit.dims import resolve_dims
 from symaudit.errors import UserError
 
-from ._data import Foreign
+from ._data import Foreign, pick
 
 __all__ = ["hdf5_kind", "read_hdf5"]
 
@@ -103,13 +103,17 @@ def _the_well(path: Path, trajectories, dims) -> Foreign:
         dm = resolve_dims(spatial, f"{path}: dimensions/spatial_dims", dims, required=("x", "y"))
         canon = {spatial[dm.axis[a]]: a for a in "xy"}  # file dim name -> x | y
         labels = [canon[d] for d in spatial]  # component i goes along spatial[i]
-        n_traj = int(f.attrs.get("n_trajectories", 0)) or None
+        first = next(
+            f[g][k] for g in ("t0_fields", "t1_fields", "t2_fields") if g in f for k in f[g]
+        )
+        n_traj = int(f.attrs.get("n_trajectories", 0)) or first.shape[0]
+        trajectories = pick(trajectories, n_traj, path)
         blocks, channels = [], []
         for order, group in enumerate(("t0_fields", "t1_fields", "t2_fields")):
             if group not in f:
                 continue
             for name in _text(f[group].attrs.get("field_names", list(f[group].keys()))):
-                arr = _read(f[group][name], trajectories, n_traj or f[group][name].shape[0])
+                arr = _read(f[group][name], trajectories, n_traj)
                 arr = arr.reshape(*arr.shape[:4], *(2,) * order)  # D*D -> (D, D)
                 comps = [()] if order == 0 else [(i,) for i in range(2)]
                 if order == 2:
@@ -138,7 +142,8 @@ def _pdebench(path: Path, trajectories, dims) -> Foreign:
     with _h5py().File(path, "r") as f:
         if "Vz" in f:
             raise UserError(f"data {path}: a 3-D PDEBench file (Vz); the audit is 2-D")
-        idx = slice(None) if trajectories is None else sorted(trajectories)
+        chosen = pick(trajectories, f["density"].shape[0], path)
+        idx = slice(None) if chosen is None else chosen
         arrays = [np.asarray(f[k][idx], dtype=np.float64) for k in _PDEBENCH]
     fields = np.stack(arrays, axis=2)  # (N, T, C, X, Y): x first
     fields = np.ascontiguousarray(np.swapaxes(fields, -1, -2))

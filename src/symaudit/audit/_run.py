@@ -125,8 +125,8 @@ def audit(
     """Audit ``model`` (a SPEC) on ``data``; write ``out/tables/equivariance_<set>.csv`` (and
     ``_per_seed``; ``influence_<set>.csv`` with ``influence``) and ``out/report.html``.
     Returns the report's path under ``"report"``."""
-    if history < 1:
-        raise UserError(f"--history {history}: must be >= 1")
+    if history < 1 or batch_size < 1:
+        raise UserError(f"--history {history}, --batch-size {batch_size}: both must be >= 1")
     lay = parse_layout(layout)
     found = read_data(
         data, trajectories=trajectories, channels=channels, periodic=periodic, dims=dims,
