@@ -138,3 +138,8 @@ def velocity_of_two_frames() -> torch.nn.Module:
 
 def diffusion64() -> torch.nn.Module:
     return Diffusion(dtype=torch.float64)
+
+
+def identity64() -> torch.nn.Module:
+    """f(x) = x in float64: persistence itself."""
+    return Diffusion(dt=0.0, dtype=torch.float64)

@@ -194,3 +194,14 @@ def test_the_well_model_needs_the_package(tmp_path, monkeypatch):
         load_model(f"the_well:UNetClassic:{tmp_path}")
     with pytest.raises(UserError, match="config.json"):
         load_model(f"the_well:UNetClassic:{tmp_path / 'nowhere'}")
+
+
+def test_quality_against_persistence(tmp_path):
+    """The identity model IS persistence: ratio exactly 1 (passes the gate, max 1)."""
+    path, _ = _netcdf(tmp_path / "a.nc")
+    out = tmp_path / "out"
+    audit("python:tests.audit._models:identity64", path, out, sets=["d4"])
+    row = pd.read_csv(out / "tables" / "model_quality.csv").iloc[0]
+    assert row["analysis_ratio"] == 1.0 and bool(row["passes"])
+    assert row["analysis_smse"] == row["analysis_persistence_smse"] > 0
+    assert "quality (SMSE / persistence)" in (out / "report.html").read_text()

@@ -26,7 +26,15 @@ from symaudit.equivariance import evaluating, is_identity, placement
 from symaudit.errors import UserError
 from symaudit.losses import smse
 
-__all__ = ["TOLERANCE", "Measured", "history_channels", "measure", "tolerance", "transitions"]
+__all__ = [
+    "TOLERANCE",
+    "Measured",
+    "history_channels",
+    "measure",
+    "persistence_smse",
+    "tolerance",
+    "transitions",
+]
 
 #: relative equivariance residual an exactly equivariant model stays within, per dtype
 TOLERANCE = {
@@ -100,15 +108,15 @@ def measure(
     *,
     device: torch.device | str = "cpu",
     batch_size: int = 16,
-) -> tuple[np.ndarray, np.ndarray, torch.dtype]:
-    """(relative, residual) ``(E, n)`` of ``model`` on the examples (module docstring), and
-    the model's dtype."""
+) -> tuple[np.ndarray, np.ndarray, torch.dtype, np.ndarray]:
+    """(relative, residual) ``(E, n)`` of ``model`` on the examples (module docstring), the
+    model's dtype, and SMSE(f(x), y) ``(n,)`` (the quality gate's numerator)."""
     x_all = torch.as_tensor(inputs, dtype=torch.float64)
     y_all = torch.as_tensor(targets, dtype=torch.float64)
     _, dtype = placement(model, x_all)
     shape = tuple(x_all.shape[-2:])
     n, e = x_all.shape[0], len(elements)
-    relative, residual = np.empty((e, n)), np.empty((e, n))
+    relative, residual, baseline = np.empty((e, n)), np.empty((e, n)), np.empty(n)
     with evaluating(model):
         for start in range(0, n, batch_size):
             x = x_all[start : start + batch_size].to(device)
@@ -120,6 +128,7 @@ def measure(
                     "(batch, channel, y, x): say which channels it predicts with --outputs"
                 )
             base, scale = smse(fx, y, reduction="per_example"), _norm(fx)
+            baseline[start : start + len(x)] = base.cpu().numpy()
             for i, g in enumerate(elements):
                 if is_identity(g, shape):
                     fgx = fx
@@ -130,4 +139,12 @@ def measure(
                 res = _norm(fgx - groups.act(g, fx, out_channels)) / scale
                 relative[i, start : start + len(x)] = rel.cpu().numpy()
                 residual[i, start : start + len(x)] = res.cpu().numpy()
-    return relative, residual, dtype
+    return relative, residual, dtype, baseline
+
+
+def persistence_smse(inputs: np.ndarray, targets: np.ndarray, history: int, outputs) -> np.ndarray:
+    """SMSE(s_t, s_{t+1}) per example: the last input frame's ``outputs`` channels predicting
+    the target (persistence, the studies' baseline)."""
+    c = inputs.shape[1] // history
+    last = inputs[:, (history - 1) * c + np.asarray(list(outputs))]
+    return smse(torch.as_tensor(last), torch.as_tensor(targets), reduction="per_example").numpy()

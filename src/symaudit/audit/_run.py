@@ -8,17 +8,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from symaudit._device import choose_device
+from symaudit._io import write_atomic
 from symaudit.errors import UserError
+from symaudit.settings import DEFAULTS
 
 from ._data import read_data, select_frames
 from ._group import DEFAULT_SETS, allowed
 from ._html import write_report
 from ._influence import check_differentiable, influence_diagonals, influence_study
 from ._layout import Adapter, parse_layout
-from ._measure import Measured, history_channels, measure, tolerance, transitions
+from ._measure import (
+    Measured,
+    history_channels,
+    measure,
+    persistence_smse,
+    tolerance,
+    transitions,
+)
 from ._pairing import pairing_lines
 from ._spec import load_model
 from ._tables import equivariance_tables, influence_table, write_influence, write_tables
@@ -26,6 +36,7 @@ from ._tables import equivariance_tables, influence_table, write_influence, writ
 __all__ = ["audit", "parse_outputs"]
 
 log = logging.getLogger("symaudit.audit")
+QUALITY = DEFAULTS["quality"]
 
 
 def parse_outputs(text: str | None, channels: Sequence[dict]) -> list[int]:
@@ -76,7 +87,7 @@ class _Job:
 
 def _one_set(job: _Job, name: str, members: list[str], influence: bool) -> dict:
     """Measure one element set, write its tables; returns the tables by kind."""
-    rel, res, dtype = measure(
+    rel, res, dtype, base = measure(
         job.model, job.x, job.y, members, job.in_ch, job.out_ch,
         device=job.device, batch_size=job.batch_size,
     )  # fmt: skip
@@ -89,7 +100,7 @@ def _one_set(job: _Job, name: str, members: list[str], influence: bool) -> dict:
         f"{name}: {len(members) - len(bad)}/{len(members)} elements within tolerance "
         f"{measured.tolerance:g} ({dt}); beyond: {', '.join(bad) or 'none'}"
     )
-    tables = {"equivariance": per_seed, "dtype": dtype}
+    tables = {"equivariance": per_seed, "dtype": dtype, "smse": base}
     if influence:
         diag, unconverged, kets = influence_diagonals(
             job.model, job.x, job.y, job.index, members, job.in_ch, job.out_ch, device=job.device
@@ -100,6 +111,32 @@ def _one_set(job: _Job, name: str, members: list[str], influence: bool) -> dict:
         if unconverged.sum():
             log.warning(f"{name}: {int(unconverged.sum())} ket solve(s) did not converge")
     return tables
+
+
+def _quality(job: _Job, results: dict, history: int, outputs) -> str:
+    """``tables/model_quality.csv`` (the studies' analysis columns): the model's mean SMSE on
+    these transitions against persistence's; a line for the report and the log."""
+    first = next(iter(results.values()), None)
+    if first is None:
+        return "-"
+    model, persist = float(np.mean(first["smse"])), float(np.mean(persistence_smse(
+        job.x, job.y, history, outputs)))  # fmt: skip
+    ratio = model / persist if persist > 0 else float("nan")
+    passes = bool(ratio <= QUALITY["max_persistence_ratio"])
+    row = {
+        "dataset": job.dataset, "model": job.name, "analysis_smse": model,
+        "analysis_persistence_smse": persist, "analysis_ratio": ratio, "passes": passes,
+    }  # fmt: skip
+    (job.out / "tables").mkdir(parents=True, exist_ok=True)
+    path = job.out / "tables" / "model_quality.csv"
+    write_atomic(path, lambda tmp: pd.DataFrame([row]).to_csv(tmp, index=False))
+    line = f"{ratio:.3g} (model {model:.3g}, persistence {persist:.3g})"
+    if not passes:
+        line += f": ABOVE {QUALITY['max_persistence_ratio']:g}, worse than persistence"
+        log.warning(f"quality: SMSE / persistence = {line}")
+    else:
+        log.info(f"quality: SMSE / persistence = {line}")
+    return line
 
 
 def audit(
@@ -167,6 +204,7 @@ def audit(
         if members:
             results[name] = _one_set(job, name, members, influence)
     dtype = next((r["dtype"] for r in results.values()), None)
+    quality = _quality(job, results, history, out_idx)
     meta = {
         "model": model, "data": str(data), "format": found.source, "layout": str(lay),
         "history": history, "outputs": ", ".join(c["name"] for c in job.out_ch),
@@ -174,6 +212,7 @@ def audit(
         "periodic": "; ".join(f"{a}: {found.periodic[a]} ({found.notes.get(a, '')})" for a in "xy"),
         "dtype": str(dtype).removeprefix("torch.") if dtype else "-",
         "tolerance": tolerance(dtype) if dtype else "-", "device": str(dev),
+        "quality (SMSE / persistence)": quality,
         "pairing check": "; ".join(checked + [f"WARNING: {w}" for w in suspicious]) or "-",
     }  # fmt: skip
     report = write_report(job.out / "report.html", meta, results, chosen.lines())
