@@ -87,6 +87,11 @@ class Adapter(torch.nn.Module):
         if self.layout.timed:
             x = x.reshape(b, self.history, kc // self.history, ny, nx)
         out = self.model(x.permute(self.layout.to_model()))
+        if not isinstance(out, torch.Tensor):
+            raise UserError(
+                f"the model returned a {type(out).__name__}, not one tensor (wrap it in a "
+                "python: factory that returns the prediction)"
+            )
         if out.ndim != len(self.layout.axes):
             raise UserError(
                 f"the model returned shape {tuple(out.shape)}, not a tensor of layout "
