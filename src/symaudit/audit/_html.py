@@ -44,6 +44,7 @@ def _figure(per_seed: pd.DataFrame, element_set: str) -> str:
     ax.axhline(1.0, color="k", lw=0.8, ls="--")
     step = max(1, len(per_seed) // 16)
     ax.set_xticks(list(pos)[::step], list(per_seed["element"])[::step], rotation=45, fontsize=7)
+    ax.ticklabel_format(axis="y", useOffset=False)  # R itself, not an offset from 1
     ax.set_ylabel("relative SMSE R")
     ax.set_title(f"{element_set}: R = SMSE(f(g.x), g.y) / SMSE(f(x), y)", fontsize=9)
     ax.legend(fontsize=7)
@@ -104,7 +105,7 @@ def write_report(path: Path, meta: dict, results: dict[str, dict], dropped: list
     """Write the page; ``meta``: label -> value; ``results``: set -> {"equivariance": per-seed
     table, optionally "influence": influence table}; ``dropped``: one line per element left
     out."""
-    parts = [f"<style>{_STYLE}</style>", "<h1>symaudit audit</h1>", "<table>"]
+    parts = ["<h1>symaudit audit</h1>", "<table>"]
     parts += [
         f"<tr><th>{html.escape(k)}</th><td><code>{html.escape(str(v))}</code></td></tr>"
         for k, v in meta.items()
@@ -123,6 +124,6 @@ def write_report(path: Path, meta: dict, results: dict[str, dict], dropped: list
     for name, tables in results.items():
         parts += _set_section(name, tables)
     page = "<!DOCTYPE html><html><head><meta charset='utf-8'><title>symaudit audit</title>"
-    page += "</head><body>" + "\n".join(parts) + "</body></html>\n"
+    page += f"<style>{_STYLE}</style></head><body>" + "\n".join(parts) + "</body></html>\n"
     write_atomic(path, lambda tmp: Path(tmp).write_text(page))
     return path
