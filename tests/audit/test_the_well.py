@@ -155,3 +155,15 @@ def test_trajectories_checked_against_the_file(tmp_path):
     with pytest.raises(UserError, match=r"trajectories 0\.\.1"):
         read_data(path, trajectories=[0, 7])
     assert read_data(path, trajectories=[1, 1]).fields.shape[0] == 1
+
+
+def test_declared_order_checked_against_coordinates(tmp_path):
+    import h5py
+
+    from symaudit.errors import UserError
+
+    path = write_the_well(tmp_path / "rect.h5", t1={"velocity": _velocity((2, 3, 32, 16))})
+    with h5py.File(path, "r+") as f:
+        f["dimensions"].attrs["spatial_dims"] = ["y", "x"]  # the arrays stay (x: 32, y: 16)
+    with pytest.raises(UserError, match=r"puts 'y' on an axis of 32 points, but dimensions/y"):
+        read_data(path)

@@ -122,9 +122,16 @@ def _the_well(path: Path, trajectories, dims) -> Foreign:
                     blocks.append(arr[(..., *comp)] if comp else arr)
                     channels.append(_channel(name, order, "".join(labels[i] for i in comp)))
         periodic, notes = _boundaries(f, canon)
+        lengths = {d: f["dimensions"][d].shape[0] for d in spatial if d in f["dimensions"]}
     if not blocks:
         raise UserError(f"data {path}: no fields in t0_fields, t1_fields or t2_fields")
     fields = np.stack(blocks, axis=2)  # (B, T, C, d0, d1)
+    for i, d in enumerate(spatial):  # the declared order against the coordinates' lengths
+        if d in lengths and lengths[d] != fields.shape[3 + i]:
+            raise UserError(
+                f"data {path}: spatial_dims {spatial} puts {d!r} on an axis of "
+                f"{fields.shape[3 + i]} points, but dimensions/{d} has {lengths[d]}"
+            )
     fields = np.transpose(fields, (0, 1, 2, 3 + dm.axis["y"], 3 + dm.axis["x"]))
     data = Foreign(np.ascontiguousarray(fields), channels, periodic, "the_well", path.stem, notes)
     data.log.append(f"the_well: spatial_dims {spatial} -> components paired by that order")
