@@ -167,3 +167,12 @@ def test_declared_order_checked_against_coordinates(tmp_path):
         f["dimensions"].attrs["spatial_dims"] = ["y", "x"]  # the arrays stay (x: 32, y: 16)
     with pytest.raises(UserError, match=r"puts 'y' on an axis of 32 points, but dimensions/y"):
         read_data(path)
+
+
+def test_only_the_frames_asked_for_are_read(tmp_path):
+    v = _velocity((3, 5, 16, 16))
+    path = write_the_well(tmp_path / "w.h5", t0={"p": v[..., 0]}, t1={"velocity": v})
+    data = read_data(path, trajectories=[2, 0], time_steps="1:4")
+    assert data.fields.shape == (2, 3, 3, 16, 16)
+    expect = np.swapaxes(v[[0, 2], 1:4, :, :, 1], -1, -2).astype(np.float32)
+    assert np.array_equal(data.fields[:, :, 2], expect.astype(np.float64))

@@ -105,13 +105,14 @@ def select_frames(text: str | None, n_times: int) -> slice:
     return slice(start, stop)
 
 
-def _zarr(path: Path, trajectories) -> Foreign:
+def _zarr(path: Path, trajectories, time_steps) -> Foreign:
     from symaudit.store import open_store
 
     store = open_store(path)
     chosen = pick(trajectories, store.shape[0], path)
     idx = slice(None) if chosen is None else chosen
-    fields = store.read(idx).astype(np.float64)
+    frames = select_frames(time_steps, store.shape[1])
+    fields = store.read(idx, frames).astype(np.float64)
     channels = [dict(c) for c in store.channels]
     periodic = {"x": True, "y": True}
     notes = {a: "symaudit stores are periodic" for a in "xy"}
@@ -136,7 +137,7 @@ def _netcdf_channels(var, dim: str) -> list[dict] | None:
     return out
 
 
-def _netcdf(path: Path, trajectories, variable: str | None, dims: str | None) -> Foreign:
+def _netcdf(path: Path, trajectories, time_steps, variable, dims) -> Foreign:
     import xarray as xr
 
     ds = xr.open_dataset(path)
@@ -153,6 +154,7 @@ def _netcdf(path: Path, trajectories, variable: str | None, dims: str | None) ->
     chosen = pick(trajectories, var.sizes[order[0]], path)
     if chosen is not None:
         var = var.isel({order[0]: chosen})
+    var = var.isel({order[1]: select_frames(time_steps, var.sizes[order[1]])})
     fields = np.asarray(var.values, dtype=np.float64)
     channels = _netcdf_channels(var, order[2])
     if channels is None:
@@ -190,23 +192,25 @@ def read_data(
     path: str | Path,
     *,
     trajectories=None,
+    time_steps: str | None = None,
     channels: str | None = None,
     periodic: str | None = None,
     dims: str | None = None,
     variable: str | None = None,
 ) -> Foreign:
-    """Read ``path`` (format from its content) into :class:`Foreign`; ``channels``,
+    """Read ``path`` (format from its content) into :class:`Foreign`, only the
+    ``trajectories`` (indices) and ``time_steps`` (:func:`select_frames`) asked for; ``channels``,
     ``periodic`` and ``dims`` override what the file says (module docstring)."""
     path = Path(path)
     kind = _kind(path)
     if kind == "zarr":
-        data = _zarr(path, trajectories)
+        data = _zarr(path, trajectories, time_steps)
     elif kind == "netcdf":
-        data = _netcdf(path, trajectories, variable, dims)
+        data = _netcdf(path, trajectories, time_steps, variable, dims)
     else:
         from ._hdf5 import read_hdf5
 
-        data = read_hdf5(path, kind, trajectories, dims)
+        data = read_hdf5(path, kind, trajectories, time_steps, dims)
     names = [c["name"] for c in data.channels]
     override = parse_channels(channels, len(names), names)
     if override is not None:

@@ -27,7 +27,7 @@ import numpy as np
 from symaudit.dims import resolve_dims
 from symaudit.errors import UserError
 
-from ._data import Foreign, pick
+from ._data import Foreign, pick, select_frames
 
 __all__ = ["hdf5_kind", "read_hdf5"]
 
@@ -60,16 +60,18 @@ def _text(values) -> list[str]:
     return [v.decode() if isinstance(v, bytes) else str(v) for v in np.atleast_1d(values)]
 
 
-def _read(ds, trajectories, n_traj: int) -> np.ndarray:
-    """A the_well dataset as ``(B, T, d0, d1, ...)``, broadcast over missing sample/time."""
+def _read(ds, trajectories, frames: slice, n_traj: int) -> np.ndarray:
+    """A the_well dataset as ``(B, T, d0, d1, ...)`` (the ``trajectories`` and ``frames`` asked
+    for), broadcast over a missing sample or time axis."""
     sample = bool(ds.attrs.get("sample_varying", True))
     timed = bool(ds.attrs.get("time_varying", True))
     if not all(bool(v) for v in np.atleast_1d(ds.attrs.get("dim_varying", [True]))):
         raise UserError(f"{ds.file.filename}: field {ds.name} does not vary along every axis")
+    t = frames if timed else slice(None)
     if sample:
-        arr = ds[()] if trajectories is None else ds[sorted(trajectories)]
+        arr = ds[:, t] if trajectories is None else ds[sorted(trajectories), t]
     else:
-        arr = ds[()][None]
+        arr = ds[t][None]
     arr = np.asarray(arr, dtype=np.float64)
     if not timed:
         arr = arr[:, None]
@@ -95,7 +97,7 @@ def _boundaries(f, canon: dict[str, str]) -> tuple[dict[str, bool], dict[str, st
     return periodic, notes
 
 
-def _the_well(path: Path, trajectories, dims) -> Foreign:
+def _the_well(path: Path, trajectories, time_steps, dims) -> Foreign:
     with _h5py().File(path, "r") as f:
         spatial = _text(f["dimensions"].attrs["spatial_dims"])
         if len(spatial) != 2:
@@ -108,12 +110,14 @@ def _the_well(path: Path, trajectories, dims) -> Foreign:
         )
         n_traj = int(f.attrs.get("n_trajectories", 0)) or first.shape[0]
         trajectories = pick(trajectories, n_traj, path)
+        n_times = f["dimensions"]["time"].shape[0] if "time" in f["dimensions"] else None
+        frames = select_frames(time_steps, n_times or first.shape[1])
         blocks, channels = [], []
         for order, group in enumerate(("t0_fields", "t1_fields", "t2_fields")):
             if group not in f:
                 continue
             for name in _text(f[group].attrs.get("field_names", list(f[group].keys()))):
-                arr = _read(f[group][name], trajectories, n_traj)
+                arr = _read(f[group][name], trajectories, frames, n_traj)
                 arr = arr.reshape(*arr.shape[:4], *(2,) * order)  # D*D -> (D, D)
                 comps = [()] if order == 0 else [(i,) for i in range(2)]
                 if order == 2:
@@ -145,13 +149,14 @@ def _channel(name: str, order: int, label: str) -> dict:
     return {"name": f"{name}_{label}", "kind": kind, kind: name, "axis": label}
 
 
-def _pdebench(path: Path, trajectories, dims) -> Foreign:
+def _pdebench(path: Path, trajectories, time_steps, dims) -> Foreign:
     with _h5py().File(path, "r") as f:
         if "Vz" in f:
             raise UserError(f"data {path}: a 3-D PDEBench file (Vz); the audit is 2-D")
         chosen = pick(trajectories, f["density"].shape[0], path)
         idx = slice(None) if chosen is None else chosen
-        arrays = [np.asarray(f[k][idx], dtype=np.float64) for k in _PDEBENCH]
+        frames = select_frames(time_steps, f["density"].shape[1])
+        arrays = [np.asarray(f[k][idx, frames], dtype=np.float64) for k in _PDEBENCH]
     fields = np.stack(arrays, axis=2)  # (N, T, C, X, Y): x first
     fields = np.ascontiguousarray(np.swapaxes(fields, -1, -2))
     channels = [
@@ -166,6 +171,6 @@ def _pdebench(path: Path, trajectories, dims) -> Foreign:
     return Foreign(fields, channels, {"x": ok, "y": ok}, "pdebench", path.stem, notes)
 
 
-def read_hdf5(path: Path, kind: str, trajectories, dims) -> Foreign:
+def read_hdf5(path: Path, kind: str, trajectories, time_steps, dims) -> Foreign:
     """Read a the_well or PDEBench file (``kind`` from :func:`hdf5_kind`)."""
-    return (_the_well if kind == "the_well" else _pdebench)(path, trajectories, dims)
+    return (_the_well if kind == "the_well" else _pdebench)(path, trajectories, time_steps, dims)

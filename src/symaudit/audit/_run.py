@@ -16,7 +16,7 @@ from symaudit._io import write_atomic
 from symaudit.errors import UserError
 from symaudit.settings import DEFAULTS
 
-from ._data import read_data, select_frames
+from ._data import read_data
 from ._group import DEFAULT_SETS, allowed
 from ._html import write_report
 from ._influence import check_differentiable, influence_diagonals, influence_study
@@ -166,12 +166,12 @@ def audit(
         raise UserError(f"--history {history}, --batch-size {batch_size}: both must be >= 1")
     lay = parse_layout(layout)
     found = read_data(
-        data, trajectories=trajectories, channels=channels, periodic=periodic, dims=dims,
-        variable=variable,
+        data, trajectories=trajectories, time_steps=time_steps, channels=channels,
+        periodic=periodic, dims=dims, variable=variable,
     )  # fmt: skip
     for line in found.log:
         log.info(line)
-    fields = found.fields[:, select_frames(time_steps, found.fields.shape[1])]
+    fields = found.fields
     if fields.shape[1] < history + 1:
         raise UserError(f"--history {history} needs {history + 1}+ frames, got {fields.shape[1]}")
     checked, suspicious = pairing_lines(fields, found.channels, found.periodic)
