@@ -43,7 +43,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--history", type=int, default=1, help="input frames K (default 1)")
     p.add_argument("--outputs", help="input channels (names or indices) the outputs are")
-    p.add_argument("--sets", default=",".join(DEFAULT_SETS), help="element sets (comma list)")
+    p.add_argument(
+        "--sets",
+        default=",".join(DEFAULT_SETS),
+        help=f"element sets, comma list (default {','.join(DEFAULT_SETS)}; those the grid allows)",
+    )
     p.add_argument("--trajectories", help="N, A:B or 0,3,5 (default: all)")
     p.add_argument("--time-steps", help="N or A:B frames (default: all)")
     p.add_argument(
