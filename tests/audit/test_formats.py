@@ -205,3 +205,21 @@ def test_quality_against_persistence(tmp_path):
     assert row["analysis_ratio"] == 1.0 and bool(row["passes"])
     assert row["analysis_smse"] == row["analysis_persistence_smse"] > 0
     assert "quality (SMSE / persistence)" in (out / "report.html").read_text()
+    # a stricter gate flags the same model, in the table and the report
+    argv = [
+        "audit",
+        "--model",
+        "python:tests.audit._models:identity64",
+        "--data",
+        str(path),
+        "--out",
+        str(tmp_path / "strict"),
+        "--sets",
+        "d4",
+        "--max-persistence-ratio",
+        "0.5",
+    ]
+    assert main(argv) == 0
+    row = pd.read_csv(tmp_path / "strict" / "tables" / "model_quality.csv").iloc[0]
+    assert not bool(row["passes"])
+    assert "ABOVE the gate 0.5" in (tmp_path / "strict" / "report.html").read_text()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from symaudit.baselines import add_gate_argument
+from symaudit.cli import add_device
 from symaudit.errors import UserError
 
 from ._group import DEFAULT_SETS
@@ -58,7 +60,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--periodic", help="periodic axes: x,y | x | y | none (override)")
     p.add_argument("--dims", help="dim-name override FILE_DIM=CANONICAL,... (docs/data.md §1.4)")
     p.add_argument("--variable", help="netCDF variable (when the file has several)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:i]")
+    add_device(p)
+    add_gate_argument(p)
     p.add_argument("--batch-size", type=int, default=16, help="examples per forward pass")
     p.add_argument(
         "--influence",
@@ -88,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         batch_size=args.batch_size,
         influence=args.influence,
+        max_persistence_ratio=args.max_persistence_ratio,
     )
     print(written["report"])
     return 0
