@@ -84,6 +84,36 @@ def add_no_progress(parser, *deprecated: str) -> None:
         parser.add_argument(flag, dest="no_progress", action="store_true", help=argparse.SUPPRESS)
 
 
+TASK_HELP = (
+    "one more chunk measured by the same process (repeatable; the model and data are loaded "
+    "once): SET CHUNK OUT ELEMENT [ELEMENT ...], the same file as --set-name SET --chunk CHUNK "
+    "--elements ELEMENT ... --out OUT would write (the workflow's per-run jobs, analysis.jobs)"
+)
+
+
+def add_task(parser) -> None:
+    """``--task SET CHUNK OUT ELEMENT ...`` (repeatable; ``args.task``, parsed by
+    :func:`parse_tasks`): several per-chunk files from one process."""
+    parser.add_argument(
+        "--task", action="append", nargs="+", default=[], metavar="SET CHUNK OUT ELEMENT",
+        help=TASK_HELP,
+    )  # fmt: skip
+
+
+def parse_tasks(values) -> list[tuple[str, int, str, list[str]]]:
+    """``--task`` values -> (set, chunk, out, elements); a malformed one raises a one-line
+    :class:`ValueError` naming it."""
+    tasks = []
+    for value in values or []:
+        if len(value) < 4 or not value[1].isdigit():
+            raise ValueError(f"--task {' '.join(value)}: expected SET CHUNK OUT ELEMENT ...")
+        tasks.append((value[0], int(value[1]), value[2], list(value[3:])))
+    outs = [t[2] for t in tasks]
+    if len(set(outs)) != len(outs):
+        raise ValueError(f"--task: the same OUT twice in {outs}")
+    return tasks
+
+
 _RST = re.compile(r"``(.+?)``|:\w+:`(.+?)`")
 
 

@@ -7,7 +7,10 @@ decomposition, for every analysis batch of one trained run.
 
 The model is loaded once; per batch, f(x) once, the elements ``--elements-per-batch`` at a
 time.  ``--out``: relative errors SMSE(f(g x), g y) / SMSE(f(x), y) and their SMSEs;
-``--twirl-out``: the twirl decomposition over ``--twirl-elements`` (default the whole set).
+``--twirl-out``: the twirl decomposition over ``--twirl-elements`` (default the whole set);
+each ``--task SET CHUNK OUT ELEMENT ...``: one more chunk's ``--out`` from the same process
+(the workflow's per-run job: every chunk of a run and its twirl, the model loaded once; each
+file the same as its own invocation writes).
 Formats: :mod:`symaudit.outputs` (``EQUIVARIANCE``, ``TWIRL``); writers: ``_chunk``.
 """
 
@@ -15,11 +18,12 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from symaudit import groups
 from symaudit.baselines import add_gate_argument, warn_if_failed
-from symaudit.cli import add_device
+from symaudit.cli import add_device, add_task, parse_tasks
 from symaudit.settings import ANALYSIS
 
 __all__ = ["add_arguments", "run"]
@@ -51,13 +55,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--time-steps", type=int, default=t, help=f"transitions per class and batch (default {t})")
     per = "transformed copies of a batch per forward pass (default 8)"
     add("--elements-per-batch", type=int, default=8, help=per)
+    add_task(parser)
     add_device(parser)
     add_gate_argument(parser)
 
 
+@dataclass(frozen=True)
+class _Task:
+    """One more relative-error file (``--task``): ``args`` with these four replaced."""
+
+    set_name: str
+    chunk: int
+    out: Path
+    elements: list
+
+
+def _tasks(args) -> list[_Task]:
+    tasks = [_Task(s, c, Path(o), e) for s, c, o, e in parse_tasks(args.task)]
+    for task in tasks:
+        if task.set_name not in groups.ELEMENT_SETS:
+            raise ValueError(f"--task: unknown element set {task.set_name!r}")
+    return tasks
+
+
+def _task_args(args, task: _Task) -> argparse.Namespace:
+    """``args`` as the task's own invocation would have them (no twirl)."""
+    return argparse.Namespace(**{**vars(args), **asdict(task), "twirl_out": None, "task": []})
+
+
 def _check_args(args) -> None:
-    if args.out is None and args.twirl_out is None:
-        raise ValueError("nothing to do: give --out and/or --twirl-out")
+    if args.out is None and args.twirl_out is None and not args.task:
+        raise ValueError("nothing to do: give --out, --twirl-out and/or --task")
     for flag in ("time_steps", "elements_per_batch"):
         if getattr(args, flag) < 1:
             raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
@@ -65,7 +93,9 @@ def _check_args(args) -> None:
         raise ValueError(f"--chunk must be >= 0, got {args.chunk}")
     if any(k < 0 for k in args.batches) or len(set(args.batches)) != len(args.batches):
         raise ValueError(f"--batches must be distinct non-negative integers, got {args.batches}")
-    for names, flag in ((args.elements, "--elements"), (args.twirl_elements or [], "--twirl")):
+    lists = [(args.elements, "--elements"), (args.twirl_elements or [], "--twirl")]
+    lists += [(elements, "--task") for *_, elements in parse_tasks(args.task)]
+    for names, flag in lists:
         for g in names:
             groups.parse(g)  # one-line ValueError naming the bad element
         if len(set(names)) != len(names):
@@ -77,15 +107,10 @@ def _check_args(args) -> None:
         raise FileNotFoundError(f"run directory {args.run_dir} does not exist")
 
 
-def run(args) -> int:
+def _measure_and_write(args, opened, twirl_elements) -> None:
+    """One invocation's files (``args.out``, ``args.twirl_out``) from the opened run."""
     from symaudit.equivariance import _chunk
-    from symaudit.runs import open_run
 
-    _check_args(args)
-    warn_if_failed(args.run_dir, args.max_persistence_ratio)
-    stores = _chunk.open_stores(args.stores)
-    twirl_elements = _chunk.twirl_group(args, stores[0].shape[-1])
-    opened = open_run(args.checkpoint, stores, args.run_dir, args.device)
     wanted = list(args.elements) if args.out is not None else []
     start = time.perf_counter()
     measured = _chunk.measure(args, opened, wanted, twirl_elements)
@@ -94,4 +119,20 @@ def run(args) -> int:
     outs = " and ".join(str(p) for p in (args.out, args.twirl_out) if p is not None)
     seconds = time.perf_counter() - start
     print(f"wrote {outs}: {n_forward} elements x {len(args.batches)} batches in {seconds:.1f} s")
+
+
+def run(args) -> int:
+    from symaudit.equivariance import _chunk
+    from symaudit.runs import open_run
+
+    _check_args(args)
+    tasks = _tasks(args)
+    warn_if_failed(args.run_dir, args.max_persistence_ratio)
+    stores = _chunk.open_stores(args.stores)
+    twirl_elements = _chunk.twirl_group(args, stores[0].shape[-1])
+    opened = open_run(args.checkpoint, stores, args.run_dir, args.device)
+    if args.out is not None or twirl_elements:
+        _measure_and_write(args, opened, twirl_elements)
+    for task in tasks:  # each as its own invocation: the same sweeps, the same numbers
+        _measure_and_write(_task_args(args, task), opened, [])
     return 0
