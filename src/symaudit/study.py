@@ -29,6 +29,12 @@ from symaudit.errors import UserError
 __all__ = ["Run", "Study"]
 
 
+#: CPU-seconds per training epoch at the quick preset, one thread (docs/training.md; the
+#: twirled ViT's not measured: 8 forward passes, 8 x the ViT's); only the ORDER of the training
+#: jobs uses them (:meth:`Study.train_priority`), never a number of the study
+EPOCH_SECONDS: dict[str, float] = {"unet": 13, "vit": 5.3, "twirled-unet": 71, "twirled-vit": 42}
+
+
 @dataclass(frozen=True)
 class Run:
     """One training run: the (dataset, model, seed) triple, the architecture its model name
@@ -127,6 +133,22 @@ class Study:
             for m in self.models[d]
             for s in self.config["seeds"]
         ]
+
+    def train_priority(self, dataset: str, model: str) -> int:
+        """A training job's Snakemake priority: its estimated CPU-seconds (epochs x
+        :data:`EPOCH_SECONDS` of its architecture), at least 1.  The longest runs start first
+        and every training job before any analysis job (priority 0): the critical path."""
+        epochs = self.run_train(dataset, model).get("epochs", 1)
+        cost = EPOCH_SECONDS.get(self.architecture(model), max(EPOCH_SECONDS.values()))
+        return max(1, round(epochs * cost))
+
+    def data_priority(self, family: str) -> int:
+        """A store's job priority: the highest of the training jobs that read it."""
+        return max(
+            (self.train_priority(r.dataset, r.model) for r in self.runs
+             if family in ALL_DATASETS[r.dataset]),
+            default=0,
+        )  # fmt: skip
 
     def model_names(self) -> list[str]:
         """Every model name of the study, in first-seen order over the datasets."""
@@ -238,6 +260,19 @@ class Study:
             for name in self.sets(d)
             for c in self.chunk_ids(name)
         ]
+
+    def run_chunks(self, dataset: str) -> list[tuple[str, str, list[str]]]:
+        """(set, chunk id, elements) of every chunk a run of ``dataset`` analyses, in
+        :meth:`chunk_files` order (a per-run job's ``--task`` list)."""
+        return [
+            (name, c, chunk)
+            for name in self.sets(dataset)
+            for c, chunk in zip(self.chunk_ids(name), self.chunks(name), strict=True)
+        ]
+
+    def per_run_jobs(self) -> bool:
+        """True when a run's chunks are measured by one job per stage (``analysis.jobs``)."""
+        return self.config["analysis"].get("jobs", "per_run") == "per_run"
 
     def influence_files(self) -> list[str]:
         """The influence stage's outputs: every run, element set and chunk."""

@@ -1,60 +1,98 @@
 # Equivariance stage: per-example relative errors SMSE(f(gx), gy) / SMSE(f(x), y) for chunks of
-# group elements (one model load per chunk), and the D4 twirl decomposition per run.
+# group elements, and the D4 twirl decomposition per run.
 
 
-rule equivariance_errors:
-    input:
-        model=f"{RESULTS}/{symaudit_names.CHECKPOINT}",
-        splits=f"{RESULTS}/{symaudit_names.SPLITS}",
-        stores=family_stores,
-        code=stage_code("equivariance"),
-    output:
-        f"{RESULTS}/{symaudit_names.EQUIVARIANCE}",
-    log:
-        f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.log",
-    group:
-        "equivariance"
-    conda:
-        "../../envs/torch.yaml"
-    resources:
-        gpu=1,
-    params:
-        elements=chunk_elements,
-        batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
-        run_dir=model_dir,
-        time_steps=config["analysis"]["time_steps"],
-    shell:
-        "python -m symaudit equivariance --checkpoint {input.model} --run-dir {params.run_dir}"
-        " --stores {input.stores} --batches {params.batches} --time-steps {params.time_steps}"
-        " --set-name {wildcards.set} --chunk {wildcards.chunk} --elements {params.elements}"
-        " --out {output}"
-        " > {log} 2>&1"
+# analysis.jobs (schema): per_chunk = one job per (run, set, chunk) and a twirl job per run,
+# bundled on Slurm by `group:`; per_run = one job per run for every chunk and the twirl (the
+# model loaded once; each file measured by the same sweep as its own job), one rule per dataset
+# group since its outputs follow the group's element sets.  The files are the same either way.
+if not PLAN.per_run_jobs():
 
+    rule equivariance_errors:
+        input:
+            model=f"{RESULTS}/{symaudit_names.CHECKPOINT}",
+            splits=f"{RESULTS}/{symaudit_names.SPLITS}",
+            stores=family_stores,
+            code=stage_code("equivariance"),
+        output:
+            f"{RESULTS}/{symaudit_names.EQUIVARIANCE}",
+        log:
+            f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.log",
+        group:
+            "equivariance"
+        conda:
+            "../../envs/torch.yaml"
+        resources:
+            gpu=1,
+        params:
+            elements=chunk_elements,
+            batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
+            run_dir=model_dir,
+            time_steps=config["analysis"]["time_steps"],
+        shell:
+            "python -m symaudit equivariance --checkpoint {input.model} --run-dir {params.run_dir}"
+            " --stores {input.stores} --batches {params.batches} --time-steps {params.time_steps}"
+            " --set-name {wildcards.set} --chunk {wildcards.chunk} --elements {params.elements}"
+            " --out {output}"
+            " > {log} 2>&1"
 
-rule twirl_decomposition:
-    input:
-        model=f"{RESULTS}/{symaudit_names.CHECKPOINT}",
-        splits=f"{RESULTS}/{symaudit_names.SPLITS}",
-        stores=family_stores,
-        code=stage_code("equivariance"),
-    output:
-        f"{RESULTS}/{symaudit_names.TWIRL}",
-    log:
-        f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_twirl.log",
-    group:
-        "equivariance"
-    conda:
-        "../../envs/torch.yaml"
-    resources:
-        gpu=1,
-    params:
-        batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
-        run_dir=model_dir,
-        time_steps=config["analysis"]["time_steps"],
-    shell:
-        "python -m symaudit equivariance --checkpoint {input.model} --run-dir {params.run_dir}"
-        " --stores {input.stores} --batches {params.batches} --time-steps {params.time_steps}"
-        " --set-name d4 --elements e --twirl-out {output} > {log} 2>&1"
+    rule twirl_decomposition:
+        input:
+            model=f"{RESULTS}/{symaudit_names.CHECKPOINT}",
+            splits=f"{RESULTS}/{symaudit_names.SPLITS}",
+            stores=family_stores,
+            code=stage_code("equivariance"),
+        output:
+            f"{RESULTS}/{symaudit_names.TWIRL}",
+        log:
+            f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_twirl.log",
+        group:
+            "equivariance"
+        conda:
+            "../../envs/torch.yaml"
+        resources:
+            gpu=1,
+        params:
+            batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
+            run_dir=model_dir,
+            time_steps=config["analysis"]["time_steps"],
+        shell:
+            "python -m symaudit equivariance --checkpoint {input.model} --run-dir {params.run_dir}"
+            " --stores {input.stores} --batches {params.batches} --time-steps {params.time_steps}"
+            " --set-name d4 --elements e --twirl-out {output} > {log} 2>&1"
+
+else:
+    for _dataset in PLAN.datasets:
+
+        rule:
+            name:
+                f"equivariance_{_dataset}"
+            input:
+                model=f"{RESULTS}/{symaudit_names.CHECKPOINT}",
+                splits=f"{RESULTS}/{symaudit_names.SPLITS}",
+                stores=family_stores,
+                code=stage_code("equivariance"),
+            output:
+                chunks=chunk_outputs(symaudit_names.EQUIVARIANCE, _dataset),
+                twirl=f"{RESULTS}/{symaudit_names.TWIRL}",
+            log:
+                f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}.log",
+            wildcard_constraints:
+                dataset=_dataset,
+            conda:
+                "../../envs/torch.yaml"
+            resources:
+                gpu=1,
+            params:
+                tasks=chunk_tasks,
+                batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
+                run_dir=model_dir,
+                time_steps=config["analysis"]["time_steps"],
+            shell:
+                "python -m symaudit equivariance --checkpoint {input.model}"
+                " --run-dir {params.run_dir} --stores {input.stores} --batches {params.batches}"
+                " --time-steps {params.time_steps} --set-name d4 --elements e"
+                " --twirl-out {output.twirl} {params.tasks} > {log} 2>&1"
 
 
 rule stage_equivariance:

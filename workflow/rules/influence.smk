@@ -26,38 +26,81 @@ rule influence_solve:
         " --settings '{params.settings}' --out {output.solution} > {log} 2>&1"
 
 
-rule influence_bras:
-    input:
-        solutions=lambda w: expand(
-            rules.influence_solve.output.solution,
-            batch=PLAN.analysis_batches(),
-            allow_missing=True,
-        ),
-        model=f"{RESULTS}/{symaudit_names.CHECKPOINT}",
-        splits=f"{RESULTS}/{symaudit_names.SPLITS}",
-        stores=family_stores,
-        code=stage_code("influence"),
-    output:
-        f"{RESULTS}/{symaudit_names.INFLUENCE}",
-    log:
-        f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.log",
-    group:
-        "influence"
-    conda:
-        "../../envs/torch.yaml"
-    resources:
-        gpu=1,
-    params:
-        settings=section("influence"),
-        elements=chunk_elements,
-        run_dir=model_dir,
-        time_steps=config["analysis"]["time_steps"],
-    shell:
-        "python -m symaudit influence-bras --solutions {input.solutions}"
-        " --checkpoint {input.model} --run-dir {params.run_dir} --stores {input.stores}"
-        " --time-steps {params.time_steps} --set-name {wildcards.set} --chunk {wildcards.chunk}"
-        " --elements {params.elements} --settings '{params.settings}' --out {output}"
-        " > {log} 2>&1"
+# analysis.jobs (schema): per_chunk = one bras job per (run, set, chunk), bundled on Slurm by
+# `group:`; per_run = one job per run for all its chunks (the model, data and solutions loaded
+# once), one rule per dataset group since its outputs follow the group's element sets.  The
+# per-chunk files are the same either way.
+if not PLAN.per_run_jobs():
+
+    rule influence_bras:
+        input:
+            solutions=lambda w: expand(
+                rules.influence_solve.output.solution,
+                batch=PLAN.analysis_batches(),
+                allow_missing=True,
+            ),
+            model=f"{RESULTS}/{symaudit_names.CHECKPOINT}",
+            splits=f"{RESULTS}/{symaudit_names.SPLITS}",
+            stores=family_stores,
+            code=stage_code("influence"),
+        output:
+            f"{RESULTS}/{symaudit_names.INFLUENCE}",
+        log:
+            f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.log",
+        group:
+            "influence"
+        conda:
+            "../../envs/torch.yaml"
+        resources:
+            gpu=1,
+        params:
+            settings=section("influence"),
+            elements=chunk_elements,
+            run_dir=model_dir,
+            time_steps=config["analysis"]["time_steps"],
+        shell:
+            "python -m symaudit influence-bras --solutions {input.solutions}"
+            " --checkpoint {input.model} --run-dir {params.run_dir} --stores {input.stores}"
+            " --time-steps {params.time_steps} --set-name {wildcards.set} --chunk {wildcards.chunk}"
+            " --elements {params.elements} --settings '{params.settings}' --out {output}"
+            " > {log} 2>&1"
+
+else:
+    for _dataset in PLAN.datasets:
+
+        rule:
+            name:
+                f"influence_bras_{_dataset}"
+            input:
+                solutions=lambda w: expand(
+                    rules.influence_solve.output.solution,
+                    batch=PLAN.analysis_batches(),
+                    allow_missing=True,
+                ),
+                model=f"{RESULTS}/{symaudit_names.CHECKPOINT}",
+                splits=f"{RESULTS}/{symaudit_names.SPLITS}",
+                stores=family_stores,
+                code=stage_code("influence"),
+            output:
+                chunks=chunk_outputs(symaudit_names.INFLUENCE, _dataset),
+            log:
+                f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_bras.log",
+            wildcard_constraints:
+                dataset=_dataset,
+            conda:
+                "../../envs/torch.yaml"
+            resources:
+                gpu=1,
+            params:
+                settings=section("influence"),
+                tasks=chunk_tasks,
+                run_dir=model_dir,
+                time_steps=config["analysis"]["time_steps"],
+            shell:
+                "python -m symaudit influence-bras --solutions {input.solutions}"
+                " --checkpoint {input.model} --run-dir {params.run_dir} --stores {input.stores}"
+                " --time-steps {params.time_steps} {params.tasks}"
+                " --settings '{params.settings}' > {log} 2>&1"
 
 
 rule stage_influence:
