@@ -22,9 +22,10 @@ rule train_model:
         ),
     log:
         f"logs/{STUDY}/train/{{dataset}}_{{model}}_seed{{seed}}.log",
-    # training first: the runs are the study's long jobs, and every other job waits on one; the
-    # short influence/equivariance jobs of finished runs fill in behind them
-    priority: 1
+    # training first, the longest first (estimated CPU-seconds, symaudit.study.train_priority):
+    # the runs are the study's long jobs and every other job waits on one; the short analysis
+    # jobs (priority 0) of finished runs fill in behind them
+    priority: lambda w: PLAN.train_priority(w.dataset, w.model)
     conda:
         "../../envs/torch.yaml"
     resources:
