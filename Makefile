@@ -40,13 +40,17 @@ $(STAMP): pyproject.toml
 
 env: $(STAMP)
 
+# local runs: the Slurm executor plugin's start-up probe (`scontrol show config`, 10 s when no
+# controller answers) fails at once against an empty Slurm config (workflow/profiles/local/no-slurm.conf)
+LOCAL_ENV := SLURM_CONF=$(CURDIR)/workflow/profiles/local/no-slurm.conf
+
 ## the embedded quick study, end to end (data -> train -> influence/equivariance -> report.html)
 study: env
-	$(VENV)/bin/snakemake --workflow-profile workflow/profiles/local --cores $(CORES) all
+	$(LOCAL_ENV) $(VENV)/bin/snakemake --workflow-profile workflow/profiles/local --cores $(CORES) all
 
 ## the conservation study alone (docs/conservation.md): findings table, figure, report.html
 conservation: env
-	$(VENV)/bin/snakemake --configfile config/conservation.yaml --workflow-profile workflow/profiles/local --cores $(CORES)
+	$(LOCAL_ENV) $(VENV)/bin/snakemake --configfile config/conservation.yaml --workflow-profile workflow/profiles/local --cores $(CORES)
 
 ## the whole test suite (what .ci/run calls)
 test: env

@@ -2,6 +2,8 @@
 
 # the report's stylesheet (--report-stylesheet): its layout and the colours of its banners
 REPORT_CSS = str(Path(workflow.basedir) / "workflow" / "report" / "report.css")
+# an empty Slurm configuration for the nested --report run (workflow/profiles/local/no-slurm.conf)
+NO_SLURM_CONF = str(Path(workflow.basedir) / "workflow" / "profiles" / "local" / "no-slurm.conf")
 
 
 localrules:
@@ -212,8 +214,10 @@ rule report_html:
         # the quality (and robustness) status joins the config so that captions can flag
         # failed runs and rankings that change with λ
         python = sys.executable  # the interpreter running this workflow
+        # SLURM_CONF: an empty Slurm config, so the Slurm plugin's start-up probe fails at
+        # once instead of waiting 10 s for a controller (the report submits nothing)
         shell(
-            "{python} -m snakemake -s {params.snakefile} --nolock"
+            "SLURM_CONF={NO_SLURM_CONF:q} {python} -m snakemake -s {params.snakefile} --nolock"
             " --configfile {input.config} {input.status} {input.robustness_status}"
             " --report {output} --report-stylesheet {input.stylesheet} > {log} 2>&1"
         )
