@@ -31,7 +31,9 @@ def test_nsk_and_per_dataset_element_sets(tmp_path):
     # 3 NS families + NS-Kolmogorov; one UNet per group; per run: d4 + its own set, one chunk
     # each (tiny: chunk_size 32 >= 20 kolmogorov elements)
     assert jobs["simulate_family"] == 4 and jobs["train_model"] == 2
-    assert jobs["equivariance_errors"] == jobs["influence_bras"] == 4
+    # analysis.jobs per_run (the default): one job per run and stage, a rule per dataset group
+    for rule in ("equivariance_NS", "equivariance_NSK", "influence_bras_NS", "influence_bras_NSK"):
+        assert jobs[rule] == 1, jobs
     nc = set(re.findall(r"results/tiny/(?:equivariance|influence)/\S+?\.nc", proc.stdout))
     for kind in ("equivariance", "influence"):
         assert f"results/tiny/{kind}/NSK/unet/seed0/kolmogorov_chunk000.nc" in nc

@@ -153,7 +153,8 @@ def study_copy(tiny_study, tmp_path):
 
 INFLUENCE_AND_AFTER = {
     "influence_solve",
-    "influence_bras",
+    "influence_bras_CE",  # analysis.jobs per_run: one bras job per run, a rule per dataset
+    "influence_bras_NS",
     "aggregate_tables",
     "figures",
     "companion_run",
