@@ -121,7 +121,7 @@ def chunk_tasks(wildcards, output):  # --task SET CHUNK OUT ELEMENT ... per chun
     chunks = PLAN.run_chunks(wildcards.dataset)
     files = output.chunks
     return " ".join(
-        "--task " + shlex.join([name, c, out, *elements])
+        f"--task {shlex.join([name, c, out, *elements])}"
         for (name, c, elements), out in zip(chunks, files, strict=True)
     )
 
