@@ -73,7 +73,9 @@ def benchmark_seconds(workdir: Path) -> dict[str, float]:
 
 
 def latest_log(workdir: Path) -> Path:
+    """The newest log that ran jobs (not report_html's nested --report run, logged after it)."""
     logs = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"))
+    logs = [p for p in logs if "Finished jobid" in p.read_text()]
     if not logs:
         raise SystemExit(f"quick_study: no Snakemake log in {workdir}/.snakemake/log")
     return logs[-1]
