@@ -91,7 +91,7 @@ def test_per_chunk_jobs_write_the_per_run_files(tiny_study, tmp_path):
         work, *chunked, "--workflow-profile", "workflow/profiles/local", "--cores", "2",
         "stage_equivariance", "stage_influence", "--forcerun", *rules,
     )  # fmt: skip
-    jobs = re.findall(r"^rule (\w+):", proc.stdout + proc.stderr, re.M)
+    jobs = re.findall(r"^(?:local)?rule (\w+):", proc.stdout + proc.stderr, re.M)
     assert {"influence_bras", "equivariance_errors", "twirl_decomposition"} <= set(jobs)
     assert "train_model" not in jobs and "influence_solve" not in jobs
     files = sorted((tiny_study / "results/tiny").glob("*/*/*/seed*/*.nc"))
