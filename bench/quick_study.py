@@ -94,8 +94,9 @@ def run_side(ref: str, dest: Path, args) -> dict:
     if no_slurm.exists():
         env["SLURM_CONF"] = str(no_slurm)
     config = ["--configfile", args.configfile] if args.configfile else []
-    cmd = [sys.executable, "-m", "snakemake", "--workflow-profile", "workflow/profiles/local",
-           "--cores", str(args.cores), *config, args.target]  # fmt: skip
+    # the target before --configfile, which takes every argument after it
+    cmd = [sys.executable, "-m", "snakemake", args.target, "--workflow-profile",
+           "workflow/profiles/local", "--cores", str(args.cores), *config]  # fmt: skip
     print(f"quick_study: {ref}: {' '.join(cmd[1:])} in {dest}", file=sys.stderr)
     tic = time.perf_counter()
     proc = subprocess.run(cmd, cwd=dest, env=env, capture_output=True, text=True)
