@@ -43,6 +43,7 @@ __all__ = [
     "FORMATS",
     "INFLUENCE",
     "KET_DIMS",
+    "NORMALISED",
     "PI_DIMS",
     "TWIRL",
     "Format",
@@ -196,6 +197,9 @@ INFLUENCE = Format(
     identity=("dataset", "model", "seed", "set_name", "chunk"),
 )
 
+#: the normalised relative error of a boost or a scaling (docs/algorithms.md §5.3)
+NORMALISED = "SMSE(g_out^-1 f(g_in x), y) / SMSE(f(x), y): 1 for an exactly equivariant model"
+
 _RUN_ATTRS = (
     "dataset",
     "model",
@@ -219,6 +223,12 @@ EQUIVARIANCE = Format(
         Variable("smse_transformed", ("element", *EXAMPLE_DIMS), "SMSE(f(g x), g y)"),
         Variable("smse", EXAMPLE_DIMS, "SMSE(f(x), y)"),
         Variable("persistence_smse", EXAMPLE_DIMS, "SMSE(x, y): predicting no change"),
+        Variable(
+            "normalised_error",
+            ("element", *EXAMPLE_DIMS),
+            f"{NORMALISED} (boost and scale sets only; elsewhere it equals relative_error)",
+            False,
+        ),
     ),
     attrs=(*_RUN_ATTRS, "chunk"),
     identity=("dataset", "model", "seed", "set_name", "chunk"),
