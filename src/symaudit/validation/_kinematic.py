@@ -3,8 +3,8 @@
 Unlike cases 1-6 these rows are not read from the study's tables: each is a small float64
 computation done by the findings step itself (about 20 s on a CPU, so only when asked:
 ``symaudit findings --kinematic``, as the validation study does), on the look-alike generators
-at N = 16 and the stores' frame spacing 1/20, because the answers are properties of the solvers, the actions and the
-statistics, whatever model a study trains (docs/validation.md case 7):
+at N = 16 and the stores' frame spacing 1/20, because the answers are properties of the
+solvers, the actions and the statistics, whatever model a study trains (docs/validation.md case 7):
 
 * the solvers under boosts and scalings (:mod:`symaudit.data._kinematic_check`, the rows of
   ``symaudit check-solver``): every NS family commutes with boost(1,0), boost(0,-1), boost(1,1)
