@@ -27,6 +27,7 @@ __all__ = [
     "ELEMENT_SETS",
     "EQUIVARIANCE",
     "INFLUENCE",
+    "LIE",
     "METRICS",
     "NOT_CODE",
     "PAPER_DATASETS",
@@ -107,6 +108,8 @@ SOLUTION = "influence/{dataset}/{model}/seed{seed}/batch{batch}/solution"
 INFLUENCE = "influence/{dataset}/{model}/seed{seed}/{set}_chunk{chunk}.nc"
 EQUIVARIANCE = "equivariance/{dataset}/{model}/seed{seed}/{set}_chunk{chunk}.nc"
 TWIRL = "equivariance/{dataset}/{model}/seed{seed}/twirl.nc"
+#: Lie derivatives along x and y and the sub-cell profile (symaudit lie)
+LIE = "equivariance/{dataset}/{model}/seed{seed}/lie.nc"
 DIAGNOSTICS = "companion/{dataset}/{model}/seed{seed}/diagnostics.nc"
 
 # The library code each stage runs, relative to the package (globs): the workflow lists it as
@@ -135,7 +138,16 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
         "equivariance/*.py",
     ),
     "aggregate": (*CORE_CODE, "outputs.py", "aggregate/*.py"),
-    "validation": (*CORE_CODE, "aggregate/_robustness.py", "validation/*.py"),
+    "validation": (
+        *CORE_CODE,
+        "aggregate/_robustness.py",
+        "validation/*.py",
+        # case 7 (findings --kinematic) computes with the solvers, the statistics and a UNet
+        "data/*.py",
+        "losses.py",
+        "models/*.py",
+        "equivariance/*.py",
+    ),
     "companion": (
         *CORE_CODE,
         "losses.py",
