@@ -80,9 +80,10 @@ rule aggregate_tables:
         study_dir=lambda wildcards, output: Path(output.tables[0]).parents[1],
         element_sets=study_sets(),
         twirl="--twirl" if twirl_tables() else "",
+        bootstrap=json.dumps(config["analysis"]["bootstrap"], sort_keys=True),
     shell:
         "python -m symaudit aggregate --study-dir {params.study_dir}"
-        " --element-sets {params.element_sets} {params.twirl}"
+        " --element-sets {params.element_sets} {params.twirl} --bootstrap '{params.bootstrap}'"
         " --inputs {input.influence} {input.equivariance} > {log} 2>&1"
 
 
@@ -140,9 +141,11 @@ rule influence_robustness:
     params:
         study_dir=lambda wildcards, output: Path(output.table).parents[1],
         primary=config["influence"].get("damping", {}).get("primary", ""),
+        bootstrap=json.dumps(config["analysis"]["bootstrap"], sort_keys=True),
     shell:
         "python -m symaudit aggregate --study-dir {params.study_dir} --kinds influence"
         " --robustness-only --primary '{params.primary}' --status {output.status}"
+        " --bootstrap '{params.bootstrap}'"
         " --inputs {input.influence} > {log} 2>&1"
 
 
