@@ -38,6 +38,7 @@ __all__ = [
     "STAGE_CODE",
     "STORE",
     "TRAINING_CURVE",
+    "TRANSITION_SETS",
     "TWIRL",
     "VALIDATION_DATASETS",
     "VALIDATION_SETS",
@@ -65,7 +66,8 @@ MODEL_LABELS: dict[str, str] = {
 #: model sizes (the keys of ``symaudit.models.PRESETS``)
 PRESETS: tuple[str, ...] = ("paper", "small", "tiny", "quick")
 
-#: group element sets (``symaudit.groups.elements``)
+#: group element sets (``symaudit.groups.elements``): the grid's (``groups.ELEMENT_SETS``), then
+#: those acting on transitions only (``groups.TRANSITION_SETS``: boosts, CE mass scalings)
 ELEMENT_SETS: tuple[str, ...] = (
     "d4",
     "shift_x",
@@ -73,7 +75,11 @@ ELEMENT_SETS: tuple[str, ...] = (
     "shift_box",
     "kolmogorov",
     "d4_swapped",
+    "boost",
+    "scale",
 )
+#: the sets whose elements act on (input, target) transitions: no twirl over them
+TRANSITION_SETS: tuple[str, ...] = ("boost", "scale")
 #: sets of the validation study only: tables and findings, no paper figure
 VALIDATION_SETS: tuple[str, ...] = ("kolmogorov", "d4_swapped")
 
