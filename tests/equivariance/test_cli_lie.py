@@ -50,4 +50,7 @@ def test_lie_file_tables_and_figure(tiny_run, tmp_path, capsys):  # noqa: F811
     assert lie.loc[0, "median"] == np.quantile(values, 0.5) and lie.loc[0, "n"] == 6
     profile = pd.read_csv(tables / "lie_profile.csv")
     assert len(profile) == 4 and set(profile["shift"]) == {0.0, 0.5}
+    for col in ("q1_lo", "median_hi", "n_clusters", "ci_note"):
+        assert col in lie and col in profile
+    assert lie["n_clusters"].tolist() == [1, 1] and lie["median_lo"].isna().all()  # 1 < 5
     assert (figures / "lie_profile.png").stat().st_size > 0

@@ -2,10 +2,12 @@
 per-run :data:`symaudit.outputs.LIE` files (``symaudit lie``).
 
 * ``tables/lie_derivative.csv``: one row per (dataset, model, direction): type-7 quantiles
-  ``q1, median, q3`` of ||L f(x)|| / ||f(x)|| pooled over seeds x batches x examples, ``n``
-  (finite values), ``n_seeds``, ``min``, ``max``;
-* ``tables/lie_profile.csv``: one row per (dataset, model, direction, shift): the same quantiles
-  of R(eps) pooled likewise;
+  ``q1, median, q3`` of ||L f(x)|| / ||f(x)|| pooled over seeds x batches x examples (the
+  influence tables' statistic), each with its cluster-bootstrap interval ``*_lo``, ``*_hi``
+  (:mod:`._bootstrap`: seeds, then whole analysis batches), ``n`` (finite values), ``min``,
+  ``max``, ``n_seeds``, ``n_clusters``, ``ci_confidence``, ``ci_note``;
+* ``tables/lie_profile.csv``: one row per (dataset, model, direction, shift): the same columns
+  for R(eps) pooled likewise;
 * ``figures/lie_profile.png``: the median R(eps) with its quartile band against eps in [0, 1)
   cell, one panel per direction, one line per (dataset, model).
 """
@@ -22,44 +24,83 @@ import pandas as pd
 from symaudit import outputs
 from symaudit._io import write_atomic
 
+from ._bootstrap import Bootstrap, note, pooled_intervals
+from ._intervals import QUANTILES
+
 __all__ = ["lie_figure", "lie_tables", "write_lie"]
 
-_Q = (0.25, 0.5, 0.75)
 _Q_NAMES = ("q1", "median", "q3")
 
 
 def _stats(values: np.ndarray) -> dict:
+    """Type-7 quantiles, count, min and max of the finite ``values`` (any shape)."""
     v = np.asarray(values, dtype=np.float64).ravel()
     v = v[np.isfinite(v)]
     if not v.size:
         return dict.fromkeys((*_Q_NAMES, "min", "max"), np.nan) | {"n": 0}
-    q = np.quantile(v, _Q, method="linear")
+    q = np.quantile(v, QUANTILES, method="linear")
     return dict(zip(_Q_NAMES, q, strict=True)) | {"n": int(v.size), "min": v.min(), "max": v.max()}
 
 
-def lie_tables(paths: Sequence[str | os.PathLike]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(lie_derivative, lie_profile) tables of the LIE files ``paths`` (module docstring)."""
+def _rows(key: dict, values: np.ndarray, boot: Bootstrap, boot_key: str) -> list[dict]:
+    """One row per element of ``values`` (S, B, E, m): pooled quantiles with their intervals."""
+    lohi, n_clusters = pooled_intervals(values, QUANTILES, boot, boot_key)
+    n_seeds = np.isfinite(values).any(axis=(1, 3)).sum(axis=0)
+    notes = note(n_clusters, n_seeds, boot)
+    rows = []
+    for e in range(values.shape[2]):
+        stats = _stats(values[:, :, e])
+        row = dict(key[e])
+        for i, name in enumerate(_Q_NAMES):
+            row |= {name: stats[name], f"{name}_lo": lohi[0, i, e], f"{name}_hi": lohi[1, i, e]}
+        row |= {k: stats[k] for k in ("n", "min", "max")}
+        row |= {"n_seeds": int(n_seeds[e]), "n_clusters": int(n_clusters[e])}
+        rows.append(row | {"ci_confidence": boot.confidence, "ci_note": notes[e]})
+    return rows
+
+
+def _per_run(paths) -> dict[tuple[str, str], list]:
+    """(dataset, model) -> [(seed, dataset)] of the LIE files, loaded, seeds in order."""
     runs: dict[tuple[str, str], list] = {}
     for p in paths:
         with outputs.read(p, "lie") as out:
             ds = out.dataset.load()
-        runs.setdefault((out.identity.dataset, out.identity.model), []).append(ds)
+        runs.setdefault((out.identity.dataset, out.identity.model), []).append(
+            (out.identity.seed, ds)
+        )
+    for (dataset, model), members in runs.items():
+        members.sort(key=lambda m: m[0])
+        first = members[0][1]
+        for _, ds in members[1:]:
+            for coord in ("shift", "batch"):
+                if not np.array_equal(ds[coord].values, first[coord].values):
+                    raise ValueError(f"{dataset}/{model}: the seeds' lie files differ in {coord}")
+    return runs
+
+
+def lie_tables(
+    paths: Sequence[str | os.PathLike], boot: Bootstrap | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(lie_derivative, lie_profile) tables of the LIE files ``paths`` (module docstring), with
+    cluster-bootstrap intervals (seeds, then analysis batches; ``boot``: default settings)."""
+    boot = boot or Bootstrap()
     lie_rows, profile_rows = [], []
-    for (dataset, model), members in sorted(runs.items()):
-        shifts = members[0]["shift"].values
-        for ds in members[1:]:
-            if not np.array_equal(ds["shift"].values, shifts):
-                raise ValueError(f"{dataset}/{model}: the seeds' lie files have different shifts")
-        for direction in ("x", "y"):
-            key = {"dataset": dataset, "model": model, "direction": direction}
-            lie = [ds["lie_derivative"].sel(direction=direction).values for ds in members]
-            seeds = sum(bool(np.isfinite(v).any()) for v in lie)
-            lie_rows.append(key | _stats(np.concatenate([v.ravel() for v in lie])) | {
-                "n_seeds": seeds})  # fmt: skip
-            for i, eps in enumerate(shifts):
-                prof = [ds["subcell_profile"].sel(direction=direction).values[i] for ds in members]
-                stats = _stats(np.concatenate([v.ravel() for v in prof]))
-                profile_rows.append(key | {"shift": float(eps)} | stats)
+    for (dataset, model), members in sorted(_per_run(paths).items()):
+        run = {"dataset": dataset, "model": model}
+        # (seed, batch, direction, example)
+        lie = np.stack([ds["lie_derivative"].transpose("batch", "direction", ...).values
+                        for _, ds in members])  # fmt: skip
+        lie = lie.reshape(*lie.shape[:3], -1)
+        keys = [run | {"direction": d} for d in ("x", "y")]
+        lie_rows += _rows(keys, lie, boot, f"lie/{dataset}/{model}")
+        shifts = members[0][1]["shift"].values
+        prof = np.stack(
+            [ds["subcell_profile"].transpose("batch", "direction", "shift", ...).values
+             for _, ds in members]
+        )  # fmt: skip
+        prof = prof.reshape(*prof.shape[:2], 2 * len(shifts), -1)
+        keys = [run | {"direction": d, "shift": float(e)} for d in ("x", "y") for e in shifts]
+        profile_rows += _rows(keys, prof, boot, f"lie_profile/{dataset}/{model}")
     return pd.DataFrame(lie_rows), pd.DataFrame(profile_rows)
 
 
@@ -93,9 +134,9 @@ def lie_figure(profile: pd.DataFrame, path: str | os.PathLike) -> Path:
     return path
 
 
-def write_lie(paths, tables_dir, figures_dir) -> list[Path]:
+def write_lie(paths, tables_dir, figures_dir, boot: Bootstrap | None = None) -> list[Path]:
     """Write both tables and the figure; returns the paths written."""
-    lie, profile = lie_tables(paths)
+    lie, profile = lie_tables(paths, boot)
     tables, written = Path(tables_dir), []
     tables.mkdir(parents=True, exist_ok=True)
     for name, df in (("lie_derivative.csv", lie), ("lie_profile.csv", profile)):

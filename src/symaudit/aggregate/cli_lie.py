@@ -15,11 +15,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--inputs", required=True, nargs="+", type=Path, help="the runs' lie.nc files")
     add("--tables", required=True, type=Path, help="results/{study}/tables")
     add("--figures", required=True, type=Path, help="results/{study}/figures")
+    add("--bootstrap", default=None, help="the interval settings (JSON), config analysis.bootstrap")
 
 
 def run(args: argparse.Namespace) -> int:
     from symaudit.aggregate._lie import write_lie
+    from symaudit.aggregate.cli_tables import bootstrap_settings
 
-    written = write_lie(args.inputs, args.tables, args.figures)
+    boot = bootstrap_settings(args.bootstrap)
+    written = write_lie(args.inputs, args.tables, args.figures, boot)
     print(f"lie-tables: wrote {', '.join(str(p) for p in written)}")
     return 0
