@@ -1,5 +1,8 @@
 # Aggregation stage: quantile tables over seeds x batches x examples, the paper's figures, report.
 
+# the report's stylesheet (--report-stylesheet): its layout and the colours of its banners
+REPORT_CSS = str(Path(workflow.basedir) / "workflow" / "report" / "report.css")
+
 
 localrules:
     model_quality,
@@ -197,6 +200,7 @@ rule report_html:
         status=rules.model_quality.output.status,
         findings=rules.findings.output if findings_enabled() else [],
         companion=companion_outputs(),
+        stylesheet=REPORT_CSS,
     output:
         f"{RESULTS}/report.html",
     log:
@@ -211,7 +215,7 @@ rule report_html:
         shell(
             "{python} -m snakemake -s {params.snakefile} --nolock"
             " --configfile {input.config} {input.status} {input.robustness_status}"
-            " --report {output} > {log} 2>&1"
+            " --report {output} --report-stylesheet {input.stylesheet} > {log} 2>&1"
         )
 
 

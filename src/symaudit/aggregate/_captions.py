@@ -19,7 +19,14 @@ from symaudit.companion._captions import COMPANION_CAPTIONS
 from symaudit.names import ARCHITECTURES, MODEL_LABELS, PAPER_DATASETS
 
 from ._io import write_atomic
-from ._jinja import INFLUENCE_SOLVE, QUALITY_SECTION, STUDY, quality_banner, robustness_banner
+from ._jinja import (
+    INFLUENCE_SOLVE,
+    QUALITY_ANCHOR,
+    QUALITY_SECTION,
+    STUDY,
+    quality_banner,
+    robustness_banner,
+)
 from ._layout import (
     BOX_FIGURES,
     ELEMENT_SETS,
@@ -276,7 +283,7 @@ def workflow_description() -> str:
             "symaudit: did the emulators learn the symmetries of their flows?",
             "=================================================================",
             "",
-            quality_banner(scope="of this study"),
+            quality_banner(scope="of this study", link=f"`the table below <{QUALITY_ANCHOR}_>`_"),
             robustness_banner(scope="of this study"),
             QUALITY_SECTION,
             "",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from symaudit.cli import add_no_progress
 from symaudit.settings import DATA
 
 
@@ -60,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="which file dim is which, for names the alias table does not know (docs/data.md "
         "§1.4), e.g. member=trajectory,lon=x; DIM is trajectory, time, channel, x or y",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_no_progress(parser, "--quiet")  # --quiet: the former spelling, hidden
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         check_trajectories=args.check_trajectories,
         x_axis=args.x_axis,
         shard=args.shard,
-        progress=None if args.quiet else logging.getLogger("symaudit.ingest").info,
+        progress=None if args.no_progress else logging.getLogger("symaudit.ingest").info,
         endpoint=args.endpoint,
         dims=args.dims,
     )

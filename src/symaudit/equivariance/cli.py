@@ -19,6 +19,7 @@ from pathlib import Path
 
 from symaudit import groups
 from symaudit.baselines import add_gate_argument, warn_if_failed
+from symaudit.cli import add_device
 from symaudit.settings import ANALYSIS
 
 __all__ = ["add_arguments", "run"]
@@ -55,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--time-steps", type=int, default=t, help=f"transitions per class and batch (default {t})")
     per = "transformed copies of a batch per forward pass (default 8)"
     add("--elements-per-batch", type=int, default=8, help=per)
-    add("--device", default="auto", help="auto | cpu | cuda[:i] (default auto)")
+    add_device(parser)
     add_gate_argument(parser)
 
 
