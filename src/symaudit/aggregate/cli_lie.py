@@ -10,12 +10,14 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from symaudit.aggregate.cli_tables import BOOTSTRAP_HELP
+
     parser.description = __doc__.splitlines()[0]
     add = parser.add_argument
     add("--inputs", required=True, nargs="+", type=Path, help="the runs' lie.nc files")
     add("--tables", required=True, type=Path, help="results/{study}/tables")
     add("--figures", required=True, type=Path, help="results/{study}/figures")
-    add("--bootstrap", default=None, help="the interval settings (JSON), config analysis.bootstrap")
+    add("--bootstrap", default=None, metavar="JSON", help=BOOTSTRAP_HELP)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from symaudit.baselines import add_gate_argument, warn_if_failed
+from symaudit.cli import add_device
 from symaudit.settings import ANALYSIS
 
 __all__ = ["add_arguments", "run"]
@@ -39,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"sub-cell shifts of the profile, in cells (default {shifts})")  # fmt: skip
     t = ANALYSIS["time_steps"]
     add("--time-steps", type=int, default=t, help=f"transitions per class and batch (default {t})")
-    add("--device", default="auto", help="auto | cpu | cuda[:i] (default auto)")
+    add_device(parser)
     add_gate_argument(parser)
 
 
