@@ -12,7 +12,6 @@ from pathlib import Path
 
 from symaudit.aggregate._layout import ELEMENT_SETS, KINDS
 
-
 #: the help of ``--bootstrap`` (here and in ``lie-tables``)
 BOOTSTRAP_HELP = (
     "the interval settings, config analysis.bootstrap: "
