@@ -53,4 +53,4 @@ def test_lie_file_tables_and_figure(tiny_run, tmp_path, capsys):  # noqa: F811
     for col in ("q1_lo", "median_hi", "n_clusters", "ci_note"):
         assert col in lie and col in profile
     assert lie["n_clusters"].tolist() == [1, 1] and lie["median_lo"].isna().all()  # 1 < 5
-    assert (figures / "lie_profile.png").stat().st_size > 0
+    assert (figures / "subcell_profile.png").stat().st_size > 0

@@ -8,7 +8,7 @@ per-run :data:`symaudit.outputs.LIE` files (``symaudit lie``).
   ``max``, ``n_seeds``, ``n_clusters``, ``ci_confidence``, ``ci_note``;
 * ``tables/lie_profile.csv``: one row per (dataset, model, direction, shift): the same columns
   for R(eps) pooled likewise;
-* ``figures/lie_profile.png``: the median R(eps) with its quartile band against eps in [0, 1)
+* ``figures/subcell_profile.png``: the median R(eps) with its quartile band against eps in [0, 1)
   cell, one panel per direction, one line per (dataset, model).
 """
 
@@ -105,7 +105,7 @@ def lie_tables(
 
 
 def lie_figure(profile: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """``figures/lie_profile.png``: median R(eps) and its quartile band per (dataset, model)."""
+    """``figures/subcell_profile.png``: median R(eps) and its quartile band per (dataset, model)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -141,5 +141,5 @@ def write_lie(paths, tables_dir, figures_dir, boot: Bootstrap | None = None) -> 
     tables.mkdir(parents=True, exist_ok=True)
     for name, df in (("lie_derivative.csv", lie), ("lie_profile.csv", profile)):
         written.append(write_atomic(tables / name, lambda tmp, df=df: df.to_csv(tmp, index=False)))
-    written.append(lie_figure(profile, Path(figures_dir) / "lie_profile.png"))
+    written.append(lie_figure(profile, Path(figures_dir) / "subcell_profile.png"))
     return written

@@ -1,6 +1,7 @@
 """``symaudit lie-tables --inputs LIE_FILES --tables DIR --figures DIR``: the Lie-derivative
 table (``lie_derivative.csv``), the sub-cell profile table (``lie_profile.csv``) and its figure
-(``lie_profile.png``) from the per-run files of ``symaudit lie`` (:mod:`symaudit.aggregate._lie`).
+(``subcell_profile.png``) from the per-run files of ``symaudit lie``
+(:mod:`symaudit.aggregate._lie`).
 """
 
 from __future__ import annotations
