@@ -221,7 +221,8 @@ def expected_figures(
     element_sets: Iterable[str],
     kinds: Sequence[str] = KINDS,
 ) -> list[str]:
-    """File stems of the figures ``symaudit figures`` writes for a study (each ``.png``+``.pdf``).
+    """File stems of the figures ``symaudit figures`` writes for a study (each ``.png``+``.pdf``):
+    the paper's, then ``boost_error`` / ``scale_error`` for those sets (:mod:`._kinematic`).
 
     Examples
     --------
@@ -231,4 +232,8 @@ def expected_figures(
      'fig17_shift_box_error_unet_NS', 'fig19_shift_box_influence_vit_NS',
      'fig20_shift_box_error_vit_NS']
     """
-    return [s.stem for s in figure_specs(datasets, models, element_sets, kinds)]
+    element_sets = list(element_sets)
+    stems = [s.stem for s in figure_specs(datasets, models, element_sets, kinds)]
+    # boosts and scalings: one figure per set, raw and normalised errors (not paper figures)
+    extra = [f"{name}_error" for name in names.TRANSITION_SETS if name in element_sets]
+    return stems + (extra if "equivariance" in kinds and list(models) else [])
