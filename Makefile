@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml
 	  echo "make env: TORCH_INDEX=$(TORCH_INDEX) does not answer; installing $(TORCH) from pip's configured sources"; \
 	  $(PY) -m pip install -q "$(TORCH)"; \
 	fi
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,neuraloperator]'
 	@# a CUDA build without a visible GPU is normal on a login node: say so, do not fail
 	@$(PY) -c "import torch; cuda = torch.version.cuda; n = torch.cuda.device_count() if cuda else 0; \
 	  print(f'make env: torch {torch.__version__}, ' + (f'CUDA {cuda} build, {n} GPU(s) visible' if cuda else 'CPU build')); \

@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "findings": ("symaudit.validation.cli", "validation findings from a study's tables"),
     "conservation": ("symaudit.conservation.cli", "the conservation study: findings and figure"),
     "companion": ("symaudit.companion.cli", "the companion paper's influence tables and figures"),
+    "audit": ("symaudit.audit.cli", "audit a foreign model on foreign data (tables, report)"),
 }
 
 

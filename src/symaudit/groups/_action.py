@@ -21,7 +21,8 @@ def act(element: str | Element, fields, channels: Sequence[Mapping | str]):
     ``kind`` (``scalar`` | ``vector`` | ``pseudoscalar`` | ``tensor``) and, for the components
     of a vector or tensor, its name (``vector`` / ``tensor``) and ``axis`` (``x`` | ``y``; a
     tensor's index pair ``xx`` | ``xy`` | ``yx`` | ``yy``), see :mod:`symaudit.groups._channels`.
-    D4 elements need a square grid.  A product ``h*t(dx,dy)`` shifts first, then applies h;
+    The odd elements of D4 (r, r3, sr, sr3) need a square grid; e, r2, s, sr2 act on any
+    rectangle.  A product ``h*t(dx,dy)`` shifts first, then applies h;
     ``p*g*p`` applies g with every component paired to the wrong axes (the same code with the
     axis labels exchanged).
     """
@@ -41,8 +42,11 @@ def act(element: str | Element, fields, channels: Sequence[Mapping | str]):
             fields = torch.roll(fields, shifts=(g.dy, g.dx), dims=(-2, -1))
     if g.rotate == 0 and g.reflect == 0:  # P e P = e
         return fields
-    if fields.shape[-1] != fields.shape[-2]:
-        raise ValueError(f"D4 needs a square grid, got (y, x) = {tuple(fields.shape[-2:])}")
+    if g.rotate % 2 and fields.shape[-1] != fields.shape[-2]:  # r2, s, sr2 keep any rectangle
+        raise ValueError(
+            f"{g.name} needs a square grid, got (y, x) = {tuple(fields.shape[-2:])} "
+            "(a rectangle admits only e, r2, s, sr2)"
+        )
     d4_part = Element(rotate=g.rotate, reflect=g.reflect)
     source, sign = channel_map(d4_part, kinds(channels, swap=g.swap))
     # Spatial part: s'(X) = s(M^-1 X).  r^k is rot90(., -k) on (y, x); s is a flip along x.

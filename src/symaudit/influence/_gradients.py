@@ -92,6 +92,8 @@ def per_example_gradients(
     theta = space.theta
     x = inputs.to(dtype=space.dtype, device=space.device)
     y = targets.to(dtype=space.dtype, device=space.device)
-    g = vmap(grad(single), in_dims=(None, 0, 0), chunk_size=chunk_size)
     with torch.no_grad():
-        return g(theta, x, y)
+        if chunk_size == 1:  # no vmap: models that write in place (neuraloperator's FNO)
+            one = grad(single)
+            return torch.stack([one(theta, xi, yi) for xi, yi in zip(x, y, strict=True)])
+        return vmap(grad(single), in_dims=(None, 0, 0), chunk_size=chunk_size)(theta, x, y)

@@ -85,6 +85,10 @@ class ParameterSpace:
     Parameters with ``requires_grad=False`` and all buffers are held fixed (passed to
     ``functional_call`` as constants).  ``unflatten`` returns VIEWS of the flat vector, so a
     function of θ differentiates straight into a flat gradient (the split's backward is a cat).
+    A complex parameter (neuraloperator's spectral weights) enters θ as real pairs (its
+    ``torch.view_as_real``: real and imaginary part of each entry side by side), so θ, the
+    Jacobian and the Gauss-Newton metric are real: M = JᵀJ over (Re w, Im w).  ``shapes`` are
+    the parameters' own shapes; ``numels`` count real entries.
     """
 
     def __init__(self, model: nn.Module):
@@ -94,11 +98,15 @@ class ParameterSpace:
         self.model = model
         self.names: list[str] = [n for n, _ in named]
         self.shapes: list[tuple[int, ...]] = [tuple(p.shape) for _, p in named]
-        self.numels: list[int] = [p.numel() for _, p in named]
+        self.complex: list[bool] = [p.is_complex() for _, p in named]
+        real = [torch.view_as_real(p.detach()) if p.is_complex() else p.detach() for _, p in named]
+        self._real_shapes: list[tuple[int, ...]] = [tuple(r.shape) for r in real]
+        self._real_dtypes: list[torch.dtype] = [r.dtype for r in real]  # cat promotes mixed
+        self.numels: list[int] = [r.numel() for r in real]
         self.size: int = sum(self.numels)
         frozen = {n: p.detach() for n, p in model.named_parameters() if not p.requires_grad}
         self.constants: dict[str, torch.Tensor] = {**frozen, **dict(model.named_buffers())}
-        self.theta: torch.Tensor = torch.cat([p.detach().reshape(-1) for _, p in named])
+        self.theta: torch.Tensor = torch.cat([r.reshape(-1) for r in real])
 
     @property
     def dtype(self) -> torch.dtype:
@@ -109,9 +117,15 @@ class ParameterSpace:
         return self.theta.device
 
     def unflatten(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Flat (P,) -> ``{name: view}`` with the parameters' shapes."""
+        """Flat (P,) -> ``{name: view}`` with the parameters' shapes (complex ones through
+        ``torch.view_as_complex`` of their real pairs)."""
         parts = theta.split(self.numels)
-        return {n: t.view(s) for n, t, s in zip(self.names, parts, self.shapes, strict=True)}
+        out = {}
+        meta = (self.names, parts, self._real_shapes, self._real_dtypes, self.complex)
+        for n, t, s, dt, c in zip(*meta, strict=True):
+            t = t.view(s) if t.dtype == dt else t.view(s).to(dt)
+            out[n] = torch.view_as_complex(t) if c else t
+        return out
 
     def call(self, theta: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         """The model evaluated at parameters ``theta`` (flat) on ``inputs``."""
