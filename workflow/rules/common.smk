@@ -424,3 +424,30 @@ def companion_outputs():
     return [f"{RESULTS}/tables/{name}.csv" for name in symaudit_companion.TABLES] + [
         f"{RESULTS}/figures/{stem}.png" for stem in symaudit_companion.FIGURES
     ]
+
+
+def lie_enabled():
+    """True when the study computes Lie derivatives and sub-cell profiles (analysis.lie)."""
+    return bool(config["analysis"].get("lie", False))
+
+
+def lie_outputs():
+    """The Lie-derivative tables and figure the report shows (empty unless analysis.lie)."""
+    if not lie_enabled():
+        return []
+    tables = [f"{RESULTS}/tables/{name}.csv" for name in ("lie_derivative", "lie_profile")]
+    return tables + [f"{RESULTS}/figures/subcell_profile.png"]
+
+
+def scale_only_for_ce():
+    """``scale`` (mass scaling) exists for compressible Euler only: refuse it for another
+    dataset group before anything runs (the stage would refuse it per job)."""
+    for dataset in config["datasets"]:
+        if "scale" in run_sets(dataset) and dataset != "CE":
+            raise ValueError(
+                f"analysis: element set 'scale' for dataset {dataset!r}: mass scaling is exact "
+                "for compressible Euler only (list it in analysis.element_sets_by_dataset.CE)"
+            )
+
+
+scale_only_for_ce()
