@@ -33,8 +33,8 @@ rule study_config:
 
 rule model_quality:
     input:
-        metrics=run_files(symaudit_names.METRICS),
-        equivariance=quality_equivariance_files(),
+        metrics=PLAN.run_files(symaudit_names.METRICS),
+        equivariance=PLAN.quality_equivariance_files(),
         code=stage_code("aggregate"),
     output:
         table=report(
@@ -62,8 +62,8 @@ rule model_quality:
 
 rule aggregate_tables:
     input:
-        influence=all_influence(),
-        equivariance=all_equivariance(),
+        influence=PLAN.influence_files(),
+        equivariance=PLAN.equivariance_files(),
         code=stage_code("aggregate"),
     output:
         tables=[
@@ -81,7 +81,7 @@ rule aggregate_tables:
         "../../envs/aggregate.yaml"
     params:
         study_dir=lambda wildcards, output: Path(output.tables[0]).parents[1],
-        element_sets=study_sets(),
+        element_sets=PLAN.study_sets(),
         twirl="--twirl" if twirl_tables() else "",
         bootstrap=json.dumps(config["analysis"]["bootstrap"], sort_keys=True),
     shell:
@@ -119,7 +119,7 @@ rule figures:
 
 rule influence_robustness:
     input:
-        influence=all_influence(),
+        influence=PLAN.influence_files(),
         code=stage_code("aggregate"),
     output:
         table=report(
@@ -135,7 +135,7 @@ rule influence_robustness:
                 caption="../report/robustness_figure.rst",
                 category="Robustness",
             )
-            for stem in robustness_figures()
+            for stem in PLAN.robustness_figures()
         ],
     log:
         f"logs/{STUDY}/aggregate/robustness.log",
@@ -157,7 +157,7 @@ rule findings:
         tables=rules.aggregate_tables.output.tables,
         quality=rules.model_quality.output.table,
         status=rules.model_quality.output.status,
-        robustness=rules.influence_robustness.output if damping_path() else [],
+        robustness=rules.influence_robustness.output if PLAN.damping_path() else [],
         code=stage_code("validation"),
     output:
         report(
@@ -175,7 +175,7 @@ rule findings:
         augmented=findings_augmented_argument(),
         primary=(
             f"--primary-damping {config['influence']['damping']['primary']!r}"
-            if damping_path()
+            if PLAN.damping_path()
             else ""
         ),
         resolution=config["data"]["resolution"],
@@ -194,11 +194,11 @@ rule report_html:
         rules.figures.output,
         rules.aggregate_tables.output,
         rules.model_quality.output,
-        robustness=rules.influence_robustness.output if damping_path() else [],
-        robustness_status=(rules.influence_robustness.output.status if damping_path() else []),
+        robustness=rules.influence_robustness.output if PLAN.damping_path() else [],
+        robustness_status=(rules.influence_robustness.output.status if PLAN.damping_path() else []),
         config=rules.study_config.output,
         status=rules.model_quality.output.status,
-        findings=rules.findings.output if findings_enabled() else [],
+        findings=rules.findings.output if PLAN.findings_enabled() else [],
         companion=companion_outputs(),
         stylesheet=REPORT_CSS,
     output:

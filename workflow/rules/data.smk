@@ -46,4 +46,4 @@ else:
 
 rule stage_data:
     input:
-        all_stores(),
+        PLAN.stores(),

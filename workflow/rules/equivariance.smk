@@ -20,7 +20,7 @@ rule equivariance_errors:
         gpu=1,
     params:
         elements=chunk_elements,
-        batches=" ".join(str(int(b)) for b in analysis_batches()),
+        batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
         run_dir=model_dir,
         time_steps=config["analysis"]["time_steps"],
     shell:
@@ -48,7 +48,7 @@ rule twirl_decomposition:
     resources:
         gpu=1,
     params:
-        batches=" ".join(str(int(b)) for b in analysis_batches()),
+        batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
         run_dir=model_dir,
         time_steps=config["analysis"]["time_steps"],
     shell:
@@ -59,4 +59,4 @@ rule twirl_decomposition:
 
 rule stage_equivariance:
     input:
-        all_equivariance(),
+        PLAN.equivariance_files(),

@@ -29,7 +29,9 @@ rule influence_solve:
 rule influence_bras:
     input:
         solutions=lambda w: expand(
-            rules.influence_solve.output.solution, batch=analysis_batches(), allow_missing=True
+            rules.influence_solve.output.solution,
+            batch=PLAN.analysis_batches(),
+            allow_missing=True,
         ),
         model=f"{RESULTS}/{symaudit_names.CHECKPOINT}",
         splits=f"{RESULTS}/{symaudit_names.SPLITS}",
@@ -60,4 +62,4 @@ rule influence_bras:
 
 rule stage_influence:
     input:
-        all_influence(),
+        PLAN.influence_files(),

@@ -31,7 +31,7 @@ rule train_model:
         gpu=1,
     params:
         preset=config["preset"],
-        architecture=lambda wildcards: architecture(wildcards.model),
+        architecture=lambda wildcards: PLAN.architecture(wildcards.model),
         settings=train_settings,
         out=model_dir,
     shell:
@@ -47,4 +47,4 @@ rule train_model:
 
 rule stage_train:
     input:
-        all_models(),
+        PLAN.run_files(symaudit_names.CHECKPOINT),
