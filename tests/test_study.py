@@ -21,7 +21,7 @@ def _config(path="tests/workflow/tiny.yaml", **overrides):
 
 
 def test_grid_multiples_are_the_models_own():
-    from symaudit.data._kolmogorov import KOLMOGOROV_K
+    from symaudit.groups.kolmogorov import KOLMOGOROV_K
     from symaudit.models import UNet
     from symaudit.models._vit import PATCH
 

@@ -30,7 +30,7 @@ __all__ = ["GRID_MULTIPLE", "KOLMOGOROV_GRID_MULTIPLE", "check", "models_per_dat
 GRID_MULTIPLE: dict[str, int] = {"unet": 16, "vit": 4}
 
 #: the ``kolmogorov`` element set's grid sizes are multiples of 2k (forcing wavenumber k = 4,
-#: ``data._kolmogorov.KOLMOGOROV_K``): its sample shifts by the forcing's period N/k and half
+#: ``groups.kolmogorov.KOLMOGOROV_K``): its sample shifts by the forcing's period N/k and half
 #: period N/(2k), which must be whole cells
 KOLMOGOROV_GRID_MULTIPLE = 8
 
