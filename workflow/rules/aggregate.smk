@@ -16,6 +16,8 @@ rule study_config:
         f"{RESULTS}/config.yaml",
     log:
         f"logs/{STUDY}/aggregate/config.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/config.tsv",
     params:
         resolved=json.dumps(config, sort_keys=True),
         python=sys.executable,
@@ -47,6 +49,8 @@ rule model_quality:
         status=f"{RESULTS}/tables/quality_status.yaml",
     log:
         f"logs/{STUDY}/aggregate/model_quality.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/model_quality.tsv",
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -74,6 +78,8 @@ rule aggregate_tables:
         netcdf=[f"{RESULTS}/tables/{name}.nc" for name in expected_tables()],
     log:
         f"logs/{STUDY}/aggregate/tables.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/tables.tsv",
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -102,6 +108,8 @@ rule figures:
         pdf=[f"{RESULTS}/figures/{stem}.pdf" for stem in expected_figures()],
     log:
         f"logs/{STUDY}/aggregate/figures.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/figures.tsv",
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -135,6 +143,8 @@ rule influence_robustness:
         ],
     log:
         f"logs/{STUDY}/aggregate/robustness.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/robustness.tsv",
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -161,6 +171,8 @@ rule findings:
         ),
     log:
         f"logs/{STUDY}/aggregate/findings.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/findings.tsv",
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -198,6 +210,8 @@ rule report_html:
         f"{RESULTS}/report.html",
     log:
         f"logs/{STUDY}/aggregate/report.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/report.tsv",
     params:
         snakefile=os.path.relpath(workflow.main_snakefile),
     run:

@@ -10,6 +10,8 @@ if config["data"]["source"] == "generated":
             store=directory(f"{RESULTS}/{symaudit_names.STORE}"),
         log:
             f"logs/{STUDY}/data/{{family}}.log",
+        benchmark:
+            f"benchmarks/{STUDY}/data/{{family}}.tsv",
         conda:
             "../../envs/data.yaml"
         threads: config["data"]["cluster"]["workers"]
@@ -35,6 +37,8 @@ else:
             store=directory(f"{RESULTS}/{symaudit_names.STORE}"),
         log:
             f"logs/{STUDY}/data/{{family}}.log",
+        benchmark:
+            f"benchmarks/{STUDY}/data/{{family}}.tsv",
         conda:
             "../../envs/data.yaml"
         params:
