@@ -215,9 +215,13 @@ def study_sets():
 
 def set_elements(set_name):
     analysis = config["analysis"]
-    return symaudit_groups.elements(
+    names = symaudit_groups.elements(
         set_name, config["data"]["resolution"], analysis.get("shift_box_K")
     )
+    keep = (config.get("rehearsal") or {}).get("elements_per_set")
+    if keep and len(names) > keep:  # a rehearsal's sample: the identity first, evenly spaced
+        names = [names[(i * (len(names) - 1)) // (keep - 1)] for i in range(keep)]
+    return names
 
 
 def element_chunks(set_name):
