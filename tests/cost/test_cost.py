@@ -75,6 +75,7 @@ def test_table_matches_a_hand_computation(tiny):
         "aggregate_tables": 1,
         "influence_robustness": 1,  # a damping path
         "figures": 1,
+        "cost_table": 1,
         "report_html": 1,
     }
     # train: 10 trajectories -> 6 train (round half to even), 1 val; 2 transitions each;

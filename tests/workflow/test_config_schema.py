@@ -28,6 +28,7 @@ def test_every_key_has_a_description():
 CONFIGS = [
     "config/config.yaml",
     "config/paper.yaml",  # validation.yaml overlays config.yaml
+    "config/rehearsal.yaml",
     "tests/workflow/tiny.yaml",
 ]
 

@@ -206,6 +206,7 @@ rule report_html:
         status=rules.model_quality.output.status,
         findings=rules.findings.output if findings_enabled() else [],
         companion=companion_outputs(),
+        cost=f"{RESULTS}/tables/cost.csv",
     output:
         f"{RESULTS}/report.html",
     log:
@@ -224,6 +225,40 @@ rule report_html:
             " --configfile {input.config} {input.status} {input.robustness_status}"
             " --report {output} > {log} 2>&1"
         )
+
+
+# The study's cost per rule (`symaudit cost`, docs/slurm.md): jobs, hours from the unit costs
+# measured on this machine (bench/unit_costs.json; CPU-measured hours say so), the Slurm
+# profile's requests, scratch and submissions, and the largest RSS of the benchmark files that
+# exist when it runs (a rerun after the study reads them all).  Seconds: a local rule.
+UNIT_COSTS = Path(workflow.basedir) / "bench" / "unit_costs.json"
+
+
+localrules:
+    cost_table,
+
+
+rule cost_table:
+    input:
+        config=rules.study_config.output,
+        units=[os.path.relpath(UNIT_COSTS)] if UNIT_COSTS.exists() else [],
+        code=sorted(os.path.relpath(p) for p in (SRC / "cost").glob("*.py")),
+    output:
+        f"{RESULTS}/tables/cost.csv",
+    log:
+        f"logs/{STUDY}/aggregate/cost.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/cost.tsv",
+    conda:
+        "../../envs/aggregate.yaml"
+    params:
+        units=os.path.relpath(UNIT_COSTS),
+        profile=os.path.relpath(Path(workflow.basedir) / "workflow" / "profiles" / "slurm"),
+        benchmarks=f"benchmarks/{STUDY}",
+    shell:
+        "python -m symaudit cost --configfile {input.config} --units {params.units}"
+        " --profile {params.profile} --benchmarks {params.benchmarks} --out {output}"
+        " > {log} 2>&1"
 
 
 rule stage_figures:

@@ -200,6 +200,7 @@ class Plan:
         jobs["figures"] = 1
         if self.cfg.get("findings", {}).get("enabled"):
             jobs["findings"] = 1
+        jobs["cost_table"] = 1
         jobs["report_html"] = 1
         return {rule: n for rule, n in jobs.items() if n}
 
