@@ -11,9 +11,10 @@ fields (CE's 4 channels), in one process so that the ratios share the machine's 
   built on the batch (``influence.GaussNewtonOperator``), one vector each;
 * ``setup``: building that operator (``linearize`` traces the JVP once; ``jvp`` mode does not).
 
-Every time is the minimum over ``--repeats`` runs, divided by the examples (seconds per
-example; a product is per vector AND per example of the metric batch, since its cost grows
-linearly with the batch) -- except ``setup``, stored per example too (it traces the batch).
+Every time is the process's CPU time (one thread: what the call costs one core, however loaded
+the shared machine is; the wall times are kept under ``wall``), the minimum over ``--repeats``
+runs, divided by the examples: seconds per example (a product is per vector AND per example of
+the metric batch, its cost growing linearly with the batch; ``setup`` is per example too).
 Writes JSON (default ``bench/unit_costs.json``) with the machine, torch version, threads, load
 and date; ``--profile`` adds the top operators of one UNet/ViT mat-vec per mode to a text file.
 
@@ -41,14 +42,21 @@ from symaudit.models import build, count_parameters
 CHANNELS = 4  # CE; NS (2 channels) differs only in the first and last layer
 
 
-def best(fn, repeats: int) -> float:
-    """Minimum wall time of ``repeats`` calls (the least disturbed by other users' load)."""
-    times = []
+WALL: dict[str, float] = {}  # the wall times of the last configuration, by name
+
+
+def best(fn, repeats: int, name: str = "") -> float:
+    """Minimum CPU time of ``repeats`` calls of ``fn`` (one thread: the process's CPU time is
+    what the call costs one core, however loaded the machine; the wall time, which load
+    inflates, is kept in ``WALL[name]``)."""
+    cpu, wall = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        cpu.append(time.process_time() - c0)
+        wall.append(time.perf_counter() - t0)
+    WALL[name] = min(wall)
+    return min(cpu)
 
 
 def measure(arch: str, preset: str, size: int, n: int, repeats: int, modes) -> dict:
@@ -72,24 +80,32 @@ def measure(arch: str, preset: str, size: int, n: int, repeats: int, modes) -> d
 
     out = {"parameters": count_parameters(model), "examples": n}
     forward()  # warm-up (allocator, lazy kernels)
-    out["forward"] = best(forward, repeats) / n
-    out["gradient"] = best(gradient, repeats) / n
-    out["optimiser_step"] = best(step, repeats) / n
+    out["forward"] = best(forward, repeats, "forward") / n
+    out["gradient"] = best(gradient, repeats, "gradient") / n
+    out["optimiser_step"] = best(step, repeats, "optimiser_step") / n
     model.zero_grad(set_to_none=True)
-    out["per_example_gradients"] = (
-        best(lambda: per_example_gradients(model, x, y, chunk_size=8), repeats) / n
-    )
+    grads = partial(per_example_gradients, model, x, y, chunk_size=8)
+    out["per_example_gradients"] = best(grads, repeats, "per_example_gradients") / n
     for mode in modes:
-        t0 = time.perf_counter()
-        op = GaussNewtonOperator(model, x, mode=mode)
-        out[f"setup_{op.mode}"] = (time.perf_counter() - t0) / n
+        built = []
+        out[f"setup_{mode}"] = (
+            best(
+                lambda: built.append(GaussNewtonOperator(model, x, mode=mode)),  # noqa: B023
+                1,
+                f"setup_{mode}",
+            )
+            / n
+        )
+        op = built.pop()
         v = torch.randn(op.size, generator=gen)
         u = torch.randn(op.output_shape, generator=gen)
         op.mv(v)  # warm-up
-        out[f"matvec_{op.mode}"] = best(partial(op.mv, v), repeats) / n
-        out[f"jvp_{op.mode}"] = best(partial(op.jvp, v), repeats) / n
-        out["vjp"] = best(partial(op.vjp, u), repeats) / n
+        out[f"matvec_{mode}"] = best(partial(op.mv, v), repeats, f"matvec_{mode}") / n
+        out[f"jvp_{mode}"] = best(partial(op.jvp, v), repeats, f"jvp_{mode}") / n
+        out[f"vjp_{mode}"] = best(partial(op.vjp, u), repeats, f"vjp_{mode}") / n
+        out[f"operator_mode_{mode}"] = op.mode  # "jvp" if linearize fell back
         op = None  # free the traced closures before the next mode
+    out["wall"] = {k: v / n for k, v in WALL.items()}
     return out
 
 
@@ -139,7 +155,7 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default=None, help="also write mat-vec profiles here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    record = {"machine": machine(), "unit": "seconds per example", "costs": {}}
+    record = {"machine": machine(), "unit": "CPU seconds per example", "costs": {}}
     out = Path(args.out)
     if out.exists():  # keep earlier configurations measured on this machine
         record["costs"] = json.loads(out.read_text()).get("costs", {})

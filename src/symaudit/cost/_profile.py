@@ -23,6 +23,17 @@ LOCAL = {
 }
 
 
+#: rules that ask for a GPU (``resources: gpu=1`` in workflow/rules/*.smk)
+GPU_RULES = {
+    "train_model",
+    "influence_solve",
+    "influence_bras",
+    "equivariance_errors",
+    "twirl_decomposition",
+    "companion_run",
+}
+
+
 def _first_attempt(value) -> float | None:
     """A profile resource at attempt 1: a number, or ``"attempt * N"``."""
     if value is None:
@@ -39,13 +50,14 @@ def _first_attempt(value) -> float | None:
 
 
 def rule_resources(profile: Mapping, rule: str) -> tuple[str, float | None, float | None]:
-    """(device, runtime in minutes, memory in MB) that ``profile`` gives ``rule``'s first
-    attempt: ``local`` for local rules, ``gpu`` for rules it gives a GPU, else ``cpu``."""
+    """(device, runtime in minutes, memory in MB) of ``rule``'s first attempt under
+    ``profile``: ``local`` for local rules, ``gpu`` for the rules that ask for one, else
+    ``cpu``; a rule the profile does not name gets its ``default-resources``."""
     if rule in LOCAL:
         return "local", None, None
     default = profile.get("default-resources", {}) or {}
     own = (profile.get("set-resources", {}) or {}).get(rule, {}) or {}
-    device = "gpu" if ("gpu" in own or "gres" in own) else "cpu"
+    device = "gpu" if (rule in GPU_RULES or "gpu" in own or "gres" in own) else "cpu"
     runtime = _first_attempt(own.get("runtime", default.get("runtime")))
     memory = _first_attempt(own.get("mem_mb", default.get("mem_mb")))
     return device, runtime, memory
