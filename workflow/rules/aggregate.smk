@@ -17,7 +17,7 @@ rule study_config:
     log:
         f"logs/{STUDY}/aggregate/config.log",
     benchmark:
-        f"benchmarks/{STUDY}/aggregate/config.tsv",
+        f"benchmarks/{STUDY}/aggregate/config.tsv"
     params:
         resolved=json.dumps(config, sort_keys=True),
         python=sys.executable,
@@ -50,7 +50,7 @@ rule model_quality:
     log:
         f"logs/{STUDY}/aggregate/model_quality.log",
     benchmark:
-        f"benchmarks/{STUDY}/aggregate/model_quality.tsv",
+        f"benchmarks/{STUDY}/aggregate/model_quality.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -79,7 +79,7 @@ rule aggregate_tables:
     log:
         f"logs/{STUDY}/aggregate/tables.log",
     benchmark:
-        f"benchmarks/{STUDY}/aggregate/tables.tsv",
+        f"benchmarks/{STUDY}/aggregate/tables.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -109,7 +109,7 @@ rule figures:
     log:
         f"logs/{STUDY}/aggregate/figures.log",
     benchmark:
-        f"benchmarks/{STUDY}/aggregate/figures.tsv",
+        f"benchmarks/{STUDY}/aggregate/figures.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -144,7 +144,7 @@ rule influence_robustness:
     log:
         f"logs/{STUDY}/aggregate/robustness.log",
     benchmark:
-        f"benchmarks/{STUDY}/aggregate/robustness.tsv",
+        f"benchmarks/{STUDY}/aggregate/robustness.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -172,7 +172,7 @@ rule findings:
     log:
         f"logs/{STUDY}/aggregate/findings.log",
     benchmark:
-        f"benchmarks/{STUDY}/aggregate/findings.tsv",
+        f"benchmarks/{STUDY}/aggregate/findings.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -212,7 +212,7 @@ rule report_html:
     log:
         f"logs/{STUDY}/aggregate/report.log",
     benchmark:
-        f"benchmarks/{STUDY}/aggregate/report.tsv",
+        f"benchmarks/{STUDY}/aggregate/report.tsv"
     params:
         snakefile=os.path.relpath(workflow.main_snakefile),
     run:
@@ -248,7 +248,7 @@ rule cost_table:
     log:
         f"logs/{STUDY}/aggregate/cost.log",
     benchmark:
-        f"benchmarks/{STUDY}/aggregate/cost.tsv",
+        f"benchmarks/{STUDY}/aggregate/cost.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:

@@ -28,7 +28,7 @@ rule companion_run:
     log:
         f"logs/{STUDY}/companion/{{dataset}}_{{model}}_seed{{seed}}.log",
     benchmark:
-        f"benchmarks/{STUDY}/companion/{{dataset}}_{{model}}_seed{{seed}}.tsv",
+        f"benchmarks/{STUDY}/companion/{{dataset}}_{{model}}_seed{{seed}}.tsv"
     conda:
         "../../envs/torch.yaml"
     resources:
@@ -77,7 +77,7 @@ rule companion_tables:
     log:
         f"logs/{STUDY}/companion/tables.log",
     benchmark:
-        f"benchmarks/{STUDY}/companion/tables.tsv",
+        f"benchmarks/{STUDY}/companion/tables.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:

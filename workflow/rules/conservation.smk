@@ -34,7 +34,7 @@ rule conservation:
     log:
         f"logs/{STUDY}/conservation/conservation.log",
     benchmark:
-        f"benchmarks/{STUDY}/conservation/conservation.tsv",
+        f"benchmarks/{STUDY}/conservation/conservation.tsv"
     conda:
         "../../envs/torch.yaml"
     params:
@@ -65,7 +65,7 @@ if CONSERVATION["standalone"]:
         log:
             f"logs/{STUDY}/conservation/report.log",
         benchmark:
-            f"benchmarks/{STUDY}/conservation/report.tsv",
+            f"benchmarks/{STUDY}/conservation/report.tsv"
         params:
             snakefile=os.path.relpath(workflow.main_snakefile),
         run:

@@ -11,7 +11,7 @@ if config["data"]["source"] == "generated":
         log:
             f"logs/{STUDY}/data/{{family}}.log",
         benchmark:
-            f"benchmarks/{STUDY}/data/{{family}}.tsv",
+            f"benchmarks/{STUDY}/data/{{family}}.tsv"
         conda:
             "../../envs/data.yaml"
         threads: config["data"]["cluster"]["workers"]
@@ -51,7 +51,7 @@ else:
             log:
                 f"logs/{STUDY}/data/{{family}}_{{variable}}_{{part}}.log",
             benchmark:
-                f"benchmarks/{STUDY}/data/{{family}}_{{variable}}_{{part}}.tsv",
+                f"benchmarks/{STUDY}/data/{{family}}_{{variable}}_{{part}}.tsv"
             wildcard_constraints:
                 variable="data|velocity",
                 part=r"\d+",
@@ -60,7 +60,10 @@ else:
             params:
                 resolution=config["data"]["resolution"],
                 time_steps=config["data"]["time_steps"],
-                lookalike=LOOKALIKE,
+                lookalike={
+                    k: LOOKALIKE[k]
+                    for k in ("trajectories", "per_file", "solve_resolution", "seed")
+                },
                 out=lambda wildcards, output: Path(output[0]).parent,
             shell:
                 "python -m symaudit pdegym-lookalike {wildcards.family}"
@@ -79,7 +82,7 @@ else:
         log:
             f"logs/{STUDY}/data/{{family}}.log",
         benchmark:
-            f"benchmarks/{STUDY}/data/{{family}}.tsv",
+            f"benchmarks/{STUDY}/data/{{family}}.tsv"
         conda:
             "../../envs/data.yaml"
         params:

@@ -13,7 +13,7 @@ rule equivariance_errors:
     log:
         f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.log",
     benchmark:
-        f"benchmarks/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.tsv",
+        f"benchmarks/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.tsv"
     group:
         "equivariance"
     conda:
@@ -43,7 +43,7 @@ rule twirl_decomposition:
     log:
         f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_twirl.log",
     benchmark:
-        f"benchmarks/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_twirl.tsv",
+        f"benchmarks/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_twirl.tsv"
     group:
         "equivariance"
     conda:

@@ -13,7 +13,7 @@ rule influence_solve:
     log:
         f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_batch{{batch}}_solve.log",
     benchmark:
-        f"benchmarks/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_batch{{batch}}_solve.tsv",
+        f"benchmarks/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_batch{{batch}}_solve.tsv"
     conda:
         "../../envs/torch.yaml"
     resources:
@@ -42,7 +42,7 @@ rule influence_bras:
     log:
         f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.log",
     benchmark:
-        f"benchmarks/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.tsv",
+        f"benchmarks/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.tsv"
     group:
         "influence"
     conda:
