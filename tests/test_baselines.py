@@ -209,7 +209,7 @@ def test_banner_names_only_the_failed_runs_behind_a_caption():
     def render(text):
         return Environment().from_string(text).render(snakemake=Snakemake)
 
-    assert "CE unet seed 0 (5 × persistence)" in render(quality_banner())
+    assert "worst: CE unet seed 0, 5 × persistence" in render(quality_banner())
     assert "Premise failed" in render(quality_banner('"CE"', '"unet"'))
     assert render(quality_banner('"NS"')) == ""
     assert render(quality_banner('"CE"', '"vit"')) == ""

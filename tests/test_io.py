@@ -88,3 +88,23 @@ def test_move_into_moves_each_file_whole(tmp_path):
     assert [m.read_bytes() for m in moved] == [bytes(range(i, i + 50)) for i in range(2)]
     with pytest.raises(FileNotFoundError):  # a missing file is an error, not silently skipped
         _io.move_into([tmp_path / "gone.pt"], tmp_path / "aside")
+
+
+def test_atomic_dir_removes_a_killed_writers_temporary(tmp_path):
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # its pid is gone
+    host = _io.temporary_sibling(tmp_path / "x").name.rsplit("-", 1)[0].removeprefix("x.tmp-")
+    orphan = tmp_path / f".solution.tmp{child.pid}"  # the older host-less name
+    orphan2 = tmp_path / f".solution.tmp-{host}-{child.pid}"
+    running = tmp_path / f".solution.tmp-{host}-{os.getppid()}"
+    for d in (orphan, orphan2, running):
+        d.mkdir()
+        (d / "half.npy").write_bytes(b"x")
+    with _io.atomic_dir(tmp_path / "solution") as tmp:
+        (tmp / "done.npy").write_bytes(b"y")
+    assert not orphan.exists() and not orphan2.exists() and running.exists()
+    assert (tmp_path / "solution" / "done.npy").read_bytes() == b"y"
+    assert _io.remove_orphans(tmp_path / "missing-parent" / "x") == []

@@ -1,7 +1,12 @@
-"""symaudit.settings: the library's defaults are the schema's, and every command reads its
+"""symaudit.settings: the library's defaults are read from the schema (one file holds each
+default, shipped in the package), filled as Snakemake fills them, and every command reads its
 ``--settings`` the same way (unknown keys, bad JSON: one UserError line naming the key)."""
 
 import json
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -14,9 +19,47 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
 
+def test_the_package_schema_is_the_workflows():
+    """symaudit/config.schema.yaml (what settings reads, installed or not) is the file the
+    workflow validates against: a link, not a copy that could drift."""
+    shipped = ROOT / "src" / "symaudit" / settings.SCHEMA_FILE
+    assert shipped.is_symlink() and shipped.resolve() == SCHEMA.resolve()
+    assert settings.schema() == yaml.safe_load(SCHEMA.read_text())
+
+
+def test_a_built_wheel_ships_the_schema_and_reads_its_defaults(tmp_path):
+    """An installed symaudit (a wheel, no checkout beside it) has the schema's defaults."""
+    source = tmp_path / "source"
+    for name in ("pyproject.toml", "README.md", "src", "workflow/schemas"):
+        target = source / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if (ROOT / name).is_dir():
+            ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+            shutil.copytree(ROOT / name, target, symlinks=True, ignore=ignore)
+        else:
+            shutil.copy2(ROOT / name, target)
+    build = f"from setuptools import build_meta as b; print(b.build_wheel({str(tmp_path)!r}))"
+    out = subprocess.run(
+        [sys.executable, "-c", build], cwd=source, capture_output=True, text=True, check=True
+    )
+    wheel = tmp_path / out.stdout.strip().splitlines()[-1]
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as zf:
+        assert zf.read(f"symaudit/{settings.SCHEMA_FILE}") == SCHEMA.read_bytes()
+        zf.extractall(site)
+    code = "import json, symaudit.settings as s; print(json.dumps(s.DEFAULTS))"
+    env = {"PYTHONPATH": str(site), "PATH": ""}
+    got = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout) == json.loads(json.dumps(settings.DEFAULTS))
+
+
 def test_the_defaults_are_the_schemas_defaults():
     """A config naming only the required keys, filled by Snakemake's validate (what the
-    workflow's commands receive), equals the library's defaults section by section."""
+    workflow's commands receive), equals the library's defaults section by section: the
+    library fills a missing key as Snakemake does."""
     from snakemake.utils import validate
 
     config = {"study": "s", "data": {}, "datasets": ["CE"], "models": ["unet"], "preset": "tiny"}
@@ -99,7 +142,11 @@ def test_read_settings_reads_json_and_yaml_files(tmp_path):
         ('{"learning_rate": 1}', "train", "unknown train setting 'learning_rate'; known: epochs"),
         ('{"augment": {"rotate": true}}', "train", "unknown train setting 'augment.rotate'"),
         ('{"augment": true}', "train", "train setting 'augment': expected a mapping, got True"),
-        ('{"rtl": 1e-4}', "influence", "unknown influence setting 'rtl'; known: damping, rtol"),
+        (
+            '{"rtl": 1e-4}',
+            "influence",
+            "unknown influence setting 'rtl'; known: damping, galerkin_reference, rtol",
+        ),
         ('{"epoch": [2]}', "companion", "unknown companion setting 'epoch'"),
         ('{"stepz": 3}', "conservation", "unknown conservation setting 'stepz'"),
         ('{"rtol": 1e-4,}', "influence", "--settings: invalid JSON (Expecting property name"),

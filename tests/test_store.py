@@ -1,5 +1,6 @@
 """Zarr stores: round trip, layout, statistics against numpy, atomic writes, bad input."""
 
+import json
 import warnings
 
 import numpy as np
@@ -111,3 +112,103 @@ def test_xarray_opens_a_store_with_dims_and_coordinates(tmp_path):
     assert xr.open_zarr(tmp_path / "x.zarr")["late"].dims == ("trajectory", "time")
     with pytest.raises(ValueError, match="store array time already exists"):
         st.add_arrays(tmp_path / "x.zarr", {"time": np.zeros(3)})
+
+
+# --- stores others can read (docs/data.md §4.1) -------------------------------------------
+
+
+def assert_readable_by_others(path, tmp_path):
+    """Every variable has long_name and units, every dimension a coordinate, the netCDF round
+    trip of ``xr.open_zarr`` is identical, and the library still reads the nested attrs."""
+    xr = pytest.importorskip("xarray")
+    ds = xr.open_zarr(path)
+    for name, var in ds.variables.items():
+        assert {"long_name", "units"} <= set(var.attrs), name
+        assert "standard_name" not in var.attrs, name  # CF has none for these quantities
+    assert set(ds.dims) <= set(ds.coords), set(ds.dims) - set(ds.coords)
+    channels = st.open_store(path).channels
+    assert list(ds["channel_kind"].values) == [ch["kind"] for ch in channels]
+    assert set(ds["channel_units"].values) == {"1"}
+    ds.to_netcdf(tmp_path / "export.nc")
+    with xr.open_dataset(tmp_path / "export.nc") as back:
+        xr.testing.assert_identical(back.load(), ds.load())
+    store = st.open_store(path)
+    assert isinstance(store.attrs["grid"], dict) and isinstance(store.attrs["stats"], dict)
+    assert "json_attrs" not in store.attrs
+    return ds
+
+
+def test_generated_store_is_described_and_exports_to_netcdf(tmp_path):
+    from symaudit.data.generate import generate_store
+
+    out = tmp_path / "NS-Gauss.zarr"
+    store = generate_store(
+        "NS-Gauss", out, 8, 2, 0, time_steps=3, cluster={"kind": "none"}, progress=False
+    )
+    ds = assert_readable_by_others(out, tmp_path)
+    assert set(ds.dims) == {"trajectory", "time", "channel", "y", "x", "transition"}
+    assert ds["persistence_smse"].dims == ("trajectory", "transition")
+    assert ds["x"].attrs["axis"] == "X" and ds["time"].attrs["axis"] == "T"
+    assert ds.attrs["family"] == "NS-Gauss" and store.attrs["grid"]["N"] == 8
+    np.testing.assert_array_equal(ds["fields"].values, store.read())  # values untouched
+    for meta in out.rglob("zarr.json"):  # strict JSON: no bare NaN/Infinity tokens
+        json.loads(
+            meta.read_text(), parse_constant=lambda token, m=meta: pytest.fail(f"{m}: {token}")
+        )
+
+
+def test_store_written_with_nested_attrs_still_opens(tmp_path):
+    st.write_store(tmp_path / "old.zarr", np.zeros((1, 3, 4, 8, 8), np.float32), _attrs())
+    meta = json.loads((tmp_path / "old.zarr" / "zarr.json").read_text())
+    keys = meta["attributes"].pop("json_attrs").split()
+    for key in keys:  # what stores written before the encoding hold
+        meta["attributes"][key] = json.loads(meta["attributes"][key])
+    group = zarr.open_group(tmp_path / "old.zarr", mode="r+", use_consolidated=False)
+    group.attrs.clear()
+    group.attrs.update(meta["attributes"])
+    assert st.open_store(tmp_path / "old.zarr").attrs["channels"] == channels_for("CE-RP")
+
+
+def test_output_that_is_not_a_store_is_refused_before_any_work(tmp_path):
+    target = tmp_path / "x.zarr"
+    target.write_text("keep me")
+    with pytest.raises(ValueError, match=r"x.zarr exists and is a file; refusing to replace it"):
+        st.StoreBuilder(target, 1, 3, channels_for("CE-RP"), 8)
+    assert target.read_text() == "keep me" and sorted(tmp_path.iterdir()) == [target]
+
+
+def test_orphaned_temporaries_of_killed_writers_are_removed(tmp_path, capsys):
+    import os
+    import subprocess
+    import sys
+
+    from symaudit._io import temporary_sibling
+    from symaudit.cli import setup_logging
+
+    setup_logging("INFO")
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # a pid that is gone
+    ours = temporary_sibling(tmp_path / "o.zarr").name.rsplit("-", 1)[0]  # o.zarr.tmp-<host>
+    dead = [tmp_path / f"o.zarr.tmp-{child.pid}", tmp_path / f"{ours}-{child.pid}"]
+    alive = [
+        tmp_path / f"o.zarr.tmp-{os.getppid()}",  # a running process: another writer
+        tmp_path / f"o.zarr.tmp-elsewhere-{child.pid}",  # another host: cannot tell
+        tmp_path / f"other.zarr.tmp-{child.pid}",  # another output
+    ]
+    for d in dead + alive:
+        (d / "fields").mkdir(parents=True)
+    st.write_store(tmp_path / "o.zarr", np.zeros((1, 3, 4, 8, 8), np.float32), _attrs())
+    assert not any(d.exists() for d in dead) and all(d.exists() for d in alive)
+    err = capsys.readouterr().err
+    assert err.count("left by process") == 2 and f"o.zarr.tmp-{child.pid}" in err
+
+
+def test_damaged_shard_names_the_store_array_and_shard(tmp_path):
+    st.write_store(tmp_path / "d.zarr", np.ones((2, 3, 4, 8, 8), np.float32), _attrs())
+    shard = tmp_path / "d.zarr" / "fields" / "c" / "0" / "0" / "0" / "0" / "0"
+    shard.write_bytes(shard.read_bytes()[:-7])  # truncated
+    message = (
+        r"store .*d.zarr: array 'fields' cannot be read at trajectory 1 \(shard file fields/c/0/"
+    )
+    with pytest.raises(ValueError, match=message):
+        st.open_store(tmp_path / "d.zarr").read([1])

@@ -138,15 +138,15 @@ def test_element_order_keeps_old_order_and_places_new_names():
 
 
 def test_influence_grid_of_a_one_class_group():
-    # NSK has one class store: the (E * C T, C T) bra x ket values regroup with C = 1, and the
+    # NSK has one class store: the (E, C T, C T) bra x ket values regroup with C = 1, and the
     # example order n = t + T * class of the three-class groups is unchanged
-    from symaudit.influence.cli_bras import _to_grid
+    from symaudit.outputs import to_grid
 
     e, t = 2, 3
-    one = _to_grid(np.arange(e * t * t).reshape(e * t, t), e, t, 1)
+    one = to_grid(np.arange(e * t * t).reshape(e, t, t), t, 1)
     assert one.shape == (e, t, 1, t, 1)
     assert one[1, 2, 0, 0, 0] == (1 * t + 2) * t + 0
-    three = _to_grid(np.arange(e * 9 * t * t).reshape(e * 3 * t, 3 * t), e, t)
+    three = to_grid(np.arange(e * 9 * t * t).reshape(e, 3 * t, 3 * t), t, 3)
     assert three.shape == (e, t, 3, t, 3)
     # element 1, bra (time 2, class 1), ket (time 0, class 2): row 1*3t + t*1 + 2, column 2t
     assert three[1, 2, 1, 0, 2] == (1 * 3 * t + t + 2) * 3 * t + 2 * t

@@ -10,8 +10,11 @@ figures on shared project space stay readable by the group when the umask says s
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -21,7 +24,9 @@ __all__ = [
     "atomic_path",
     "current_umask",
     "move_into",
+    "remove_orphans",
     "replace_dir",
+    "temporary_sibling",
     "write_atomic",
 ]
 
@@ -101,13 +106,68 @@ def move_into(paths: Iterable[str | os.PathLike], directory: str | os.PathLike) 
     return moved
 
 
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
+
+
+def temporary_sibling(path: str | os.PathLike) -> Path:
+    """The temporary name a directory output ``path`` is built under by this process:
+    ``<name>.tmp-<host>-<pid>`` (host and pid let :func:`remove_orphans` tell a killed
+    writer's leftovers from a running one's)."""
+    path = Path(path)
+    return path.with_name(f"{path.name}.tmp-{_host()}-{os.getpid()}")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_orphans(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries of ``path`` that a killed writer on this host left behind
+    (``<name>.tmp-<host>-<pid>``, :func:`atomic_dir`'s ``.<name>.tmp-<host>-<pid>``, and the
+    older host-less ``<name>.tmp-<pid>`` and ``.<name>.tmp<pid>``) whose process is gone; a
+    running writer's, this process's and another host's are kept.  Logs one warning per
+    removal; returns the removed paths."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    name = re.escape(path.name)
+    # <name>.tmp-[<host>-]<pid> (StoreBuilder) and .<name>.tmp[-<host>-]<pid> (atomic_dir)
+    pattern = re.compile(rf"\.?{name}\.tmp-?(?:(?P<host>[^/]+)-)?(?P<pid>\d+)")
+    removed = []
+    for candidate in path.parent.iterdir():
+        m = pattern.fullmatch(candidate.name)
+        if not m or m["host"] not in (None, _host()):
+            continue
+        pid = int(m["pid"])
+        if pid == os.getpid() or _running(pid):
+            continue
+        if candidate.is_dir() and not candidate.is_symlink():
+            shutil.rmtree(candidate, ignore_errors=True)
+        else:
+            candidate.unlink(missing_ok=True)
+        logging.getLogger("symaudit.io").warning(
+            f"removed {candidate}: an unfinished temporary output of {path} left by process "
+            f"{pid}, which is no longer running"
+        )
+        removed.append(candidate)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a fresh temporary directory next to ``path``; on success move it onto ``path``
     (:func:`replace_dir`), when the body raises remove it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    remove_orphans(path)
+    tmp = path.with_name(f".{path.name}.tmp-{_host()}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:

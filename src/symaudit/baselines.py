@@ -124,20 +124,33 @@ def quality_warning(run_dir, max_ratio: float) -> str | None:
     return None
 
 
-def add_gate_argument(parser) -> None:
-    """The ``--max-persistence-ratio`` option of the CLIs that read a trained run."""
+#: the help of ``--max-persistence-ratio`` in every command (then the command's default)
+GATE_HELP = (
+    "quality gate: a run passes when its validation SMSE is at most this multiple of "
+    "persistence's; a run above it is flagged"
+)
+
+
+def add_gate_argument(parser, default: float | None = None, default_text: str | None = None):
+    """The ``--max-persistence-ratio`` option: :data:`GATE_HELP` and the default, by default
+    ``$SYMAUDIT_MAX_PERSISTENCE_RATIO`` (the workflow sets it for the CLIs that read a trained
+    run) else the config's; ``default_text`` says what a command's own ``default`` is."""
     import os
 
     from symaudit.settings import QUALITY
 
-    default = QUALITY["max_persistence_ratio"]
+    config = QUALITY["max_persistence_ratio"]
+    if default_text is None:
+        default = float(os.environ.get(GATE_VARIABLE, config))
+        default_text = (
+            f"${GATE_VARIABLE}, which the workflow sets from quality.max_persistence_ratio, "
+            f"else {config:g}"
+        )
     parser.add_argument(
         "--max-persistence-ratio",
         type=float,
-        default=float(os.environ.get(GATE_VARIABLE, default)),
-        help="quality gate: warn when the run's validation SMSE exceeds this multiple of "
-        f"persistence's (default: ${GATE_VARIABLE}, which the workflow sets from "
-        f"quality.max_persistence_ratio, else {default:g})",
+        default=default,
+        help=f"{GATE_HELP} (default: {default_text})",
     )
 
 

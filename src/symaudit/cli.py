@@ -4,8 +4,13 @@ Each subcommand lives next to the code it drives, as a module exposing ``add_arg
 and ``run(args) -> int``; this file only maps names to modules and imports lazily, so
 ``symaudit --help`` stays fast and a stage's heavy imports load only when that stage runs.
 Errors the user can fix (bad input, bad config) are logged as ONE line naming the culprit and
-exit with status 2.  Every line on stderr is a ``logging`` record with a UTC timestamp
-(``--log-level`` or ``SYMAUDIT_LOG_LEVEL`` sets the threshold).
+exit with status 2.  Every line on stderr is a ``logging`` record with a UTC timestamp, labelled
+with the running command (``--log-level`` or ``SYMAUDIT_LOG_LEVEL`` sets the threshold).
+
+A flag several commands take has one spelling and one help text, from the ``add_*`` helpers
+below (``--device``, ``--settings``, ``--no-progress``; the quality gate's
+``--max-persistence-ratio`` from :func:`symaudit.baselines.add_gate_argument`).  Help is plain
+text: RST markup of the modules' docstrings is removed (:func:`plain_help`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import argparse
 import importlib
 import logging
 import os
+import re
 import sys
 import time
 
@@ -45,6 +51,60 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
+#: the epilog of every help page: where the terms of art are defined
+EPILOG = (
+    "Terms (ket, bra, twirl, damping lambda, SMSE, persistence, element sets, RP/CRP/...): "
+    "docs/glossary.md.  Project: README.md; stages and files: docs/architecture.md."
+)
+DEVICE_HELP = "auto, cpu, cuda or cuda:i (default auto: cuda when torch sees a GPU, else cpu)"
+NO_PROGRESS_HELP = "no progress lines on stderr (warnings and errors still appear)"
+
+
+def settings_help(section: str) -> str:
+    """The help of a flag taking a config section (``--settings``, ``companion run
+    --influence``)."""
+    return (
+        f"the config's {section} section: a JSON object, or the path of a JSON or YAML file "
+        "holding one; unknown keys are refused, missing keys take their defaults"
+    )
+
+
+def add_device(parser) -> None:
+    """``--device`` (None = auto, see :func:`symaudit._device.choose_device`)."""
+    parser.add_argument("--device", default=None, metavar="DEVICE", help=DEVICE_HELP)
+
+
+def add_settings(parser, section: str, flag: str = "--settings") -> None:
+    """``--settings`` (or ``flag``): the config section ``section``, read by
+    :func:`symaudit.settings.read_settings`."""
+    parser.add_argument(flag, default=None, metavar="JSON_OR_FILE", help=settings_help(section))
+
+
+def add_no_progress(parser, *deprecated: str) -> None:
+    """``--no-progress`` (``args.no_progress``); ``deprecated`` spellings are accepted but not
+    shown."""
+    parser.add_argument("--no-progress", action="store_true", help=NO_PROGRESS_HELP)
+    for flag in deprecated:
+        parser.add_argument(flag, dest="no_progress", action="store_true", help=argparse.SUPPRESS)
+
+
+_RST = re.compile(r"``(.+?)``|:\w+:`(.+?)`")
+
+
+def plain_help(parser: argparse.ArgumentParser) -> None:
+    """Strip the RST markup (````literal````, ``:role:`text```) that module docstrings bring
+    into a parser's description, epilog and option help, recursively into subcommands."""
+
+    def plain(text):
+        return _RST.sub(lambda m: m.group(1) or m.group(2), text) if text else text
+
+    parser.description, parser.epilog = plain(parser.description), plain(parser.epilog)
+    for action in parser._actions:
+        action.help = plain(action.help)
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                plain_help(child)
+
 
 class _Stderr(logging.StreamHandler):
     """A handler writing to whatever ``sys.stderr`` is at the time of the record."""
@@ -63,30 +123,49 @@ class _Formatter(logging.Formatter):
     default_time_format = "%Y-%m-%dT%H:%M:%S"
     default_msec_format = "%s.%03dZ"
 
+    command: str | None = None  # the running subcommand: the label of every line
+
     def format(self, record: logging.LogRecord) -> str:
         record.level = record.levelname.lower()
-        record.prog = record.name.replace(".", " ", 1)  # symaudit.train -> symaudit train
+        # symaudit.train -> symaudit train, unless a command runs: a warning that a library
+        # module logs (the quality gate's, say) carries the label of the command it is part of
+        record.prog = (
+            f"symaudit {self.command}" if self.command else record.name.replace(".", " ", 1)
+        )
         return super().format(record)
 
 
-def setup_logging(level: str = "INFO") -> None:
-    """Send the ``symaudit`` loggers to stderr as ``<UTC time> symaudit <stage>: <level>:
-    <message>``
-    (idempotent: one handler however often it is called)."""
+def setup_logging(level: str = "INFO", command: str | None = None) -> None:
+    """Send the ``symaudit`` loggers to stderr as ``<UTC time> symaudit <command>: <level>:
+    <message>`` (without ``command``: the logger's name, ``symaudit <stage>``; idempotent: one
+    handler however often it is called)."""
     logger = logging.getLogger("symaudit")
-    if not any(isinstance(h, _Stderr) for h in logger.handlers):
+    handler = next((h for h in logger.handlers if isinstance(h, _Stderr)), None)
+    if handler is None:
         handler = _Stderr()
-        handler.setFormatter(_Formatter("%(asctime)s %(prog)s: %(level)s: %(message)s"))
         logger.addHandler(handler)
         logger.propagate = False
+    formatter = _Formatter("%(asctime)s %(prog)s: %(level)s: %(message)s")
+    formatter.command = command
+    handler.setFormatter(formatter)
     logger.setLevel(level)
+
+
+def _epilogs(parser: argparse.ArgumentParser) -> None:
+    """The glossary epilog on a command's own subcommands too (``companion run``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                child.epilog = child.epilog or EPILOG
 
 
 def main(argv: list[str] | None = None) -> int:
     from symaudit import __version__
 
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="symaudit", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="symaudit", description=__doc__.splitlines()[0], epilog=EPILOG
+    )
     parser.add_argument(
         "--version",
         action="version",
@@ -111,12 +190,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     modules = {}
     for name, (module_name, help_text) in COMMANDS.items():
-        sp = sub.add_parser(name, help=help_text)
+        sp = sub.add_parser(name, help=help_text, epilog=EPILOG)
         if name == chosen:  # only the chosen command's module is imported
             modules[name] = importlib.import_module(module_name)
             modules[name].add_arguments(sp)
+            _epilogs(sp)
+    plain_help(parser)
     args = parser.parse_args(argv)
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, args.command)
     try:
         return int(modules[args.command].run(args) or 0)
     except (UserError, ValueError, FileNotFoundError, PermissionError, FloatingPointError) as err:

@@ -3,8 +3,10 @@
 Beside them, :data:`VALIDATION_FAMILIES` holds generated-only families of the validation study
 (group ``NSK``: ``NS-Kolmogorov``), which never join the paper's two groups.
 
-A channel is ``{"name", "kind", "vector", "axis"}`` (kind: ``scalar`` | ``vector`` |
-``pseudoscalar``; ``vector`` and ``axis`` only for vector components).  Stores carry the same
+A channel is ``{"name", "kind", "vector", "axis", "role"}`` (kind: ``scalar`` | ``vector`` |
+``pseudoscalar``; ``vector`` and ``axis`` only for vector components; role: ``density`` |
+``momentum`` | ``energy`` | ``velocity``, what the physical quantity is, which the Galilean boost
+and the mass scaling of :mod:`symaudit.groups` read).  Stores carry the same
 list in their attrs, so code that holds a store never needs this module; it is the source the
 generators and the ingester write from.
 """
@@ -26,22 +28,31 @@ __all__ = [
 ]
 
 
-def _scalar(name: str) -> dict:
-    return {"name": name, "kind": "scalar", "vector": None, "axis": None}
+def _scalar(name: str, role: str) -> dict:
+    return {"name": name, "kind": "scalar", "vector": None, "axis": None, "role": role}
 
 
-def _component(vector: str, axis: str) -> dict:
-    return {"name": f"{vector}_{axis}", "kind": "vector", "vector": vector, "axis": axis}
+def _component(vector: str, axis: str, role: str) -> dict:
+    return {
+        "name": f"{vector}_{axis}",
+        "kind": "vector",
+        "vector": vector,
+        "axis": axis,
+        "role": role,
+    }
 
 
 CHANNELS: dict[str, list[dict]] = {
     "compressible_euler": [
-        _scalar("density"),
-        _component("momentum", "x"),
-        _component("momentum", "y"),
-        _scalar("energy"),
+        _scalar("density", "density"),
+        _component("momentum", "x", "momentum"),
+        _component("momentum", "y", "momentum"),
+        _scalar("energy", "energy"),
     ],
-    "incompressible_ns": [_component("velocity", "x"), _component("velocity", "y")],
+    "incompressible_ns": [
+        _component("velocity", "x", "velocity"),
+        _component("velocity", "y", "velocity"),
+    ],
 }
 
 #: dataset groups as in the paper, classes always in this order

@@ -15,6 +15,7 @@ from pathlib import Path
 from symaudit.datasets import ALL_DATASETS
 from symaudit.datasets import DATASETS as _PAPER_GROUPS
 from symaudit.datasets import VALIDATION_DATASETS as _VALIDATION_GROUPS
+from symaudit.outputs import FINAL_CHECKPOINT
 
 __all__ = [
     "ARCHITECTURES",
@@ -95,13 +96,14 @@ WILDCARDS: dict[str, str] = {
 STORE = "data/{family}.zarr"
 #: a training run's directory (checkpoints, splits.json, metrics.csv, config.yaml)
 RUN_DIR = "models/{dataset}/{model}/seed{seed}"
-CHECKPOINT = RUN_DIR + "/final.pt"
+CHECKPOINT = RUN_DIR + "/" + FINAL_CHECKPOINT
 METRICS = RUN_DIR + "/metrics.csv"
 SPLITS = RUN_DIR + "/splits.json"
 TRAINING_CURVE = RUN_DIR + "/training_curve.png"
 #: the ket solutions of one analysis batch (a directory)
 SOLUTION = "influence/{dataset}/{model}/seed{seed}/batch{batch}/solution"
-#: one chunk of an element set's influence / equivariance errors, every analysis batch
+#: one chunk of an element set's influence / equivariance errors, every analysis batch (the
+#: per-job NetCDF formats: symaudit.outputs)
 INFLUENCE = "influence/{dataset}/{model}/seed{seed}/{set}_chunk{chunk}.nc"
 EQUIVARIANCE = "equivariance/{dataset}/{model}/seed{seed}/{set}_chunk{chunk}.nc"
 TWIRL = "equivariance/{dataset}/{model}/seed{seed}/twirl.nc"
@@ -112,19 +114,33 @@ DIAGNOSTICS = "companion/{dataset}/{model}/seed{seed}/diagnostics.nc"
 # that can change a stage's numbers: not the command dispatcher (cli.py), the package docstring
 # (__init__.py), the file writer (_io.py), these names, the training front end
 # (training/cli.py: arguments and help) or the model-info command (models/cli.py).
-CORE_CODE: tuple[str, ...] = ("groups/*.py", "datasets.py", "store.py", "settings.py")
+CORE_CODE: tuple[str, ...] = (
+    "groups/*.py",
+    "datasets.py",
+    "store.py",
+    "settings.py",
+    "_store_meta.py",  # the stores' attrs: how every stage reads them (decode_attrs)
+)
 NOT_CODE: frozenset[str] = frozenset({"training/cli.py", "models/cli.py"})
 STAGE_CODE: dict[str, tuple[str, ...]] = {
-    "data": (*CORE_CODE, "data/*.py"),
+    "data": (*CORE_CODE, "dims.py", "data/*.py"),
     "train": (*CORE_CODE, "losses.py", "models/*.py", "runs.py", "training/*.py"),
-    "influence": (*CORE_CODE, "losses.py", "runs.py", "influence/*.py"),
-    "equivariance": (*CORE_CODE, "losses.py", "runs.py", "testing.py", "equivariance/*.py"),
-    "aggregate": (*CORE_CODE, "aggregate/*.py"),
+    "influence": (*CORE_CODE, "losses.py", "outputs.py", "runs.py", "influence/*.py"),
+    "equivariance": (
+        *CORE_CODE,
+        "losses.py",
+        "outputs.py",
+        "runs.py",
+        "testing.py",
+        "equivariance/*.py",
+    ),
+    "aggregate": (*CORE_CODE, "outputs.py", "aggregate/*.py"),
     "validation": (*CORE_CODE, "aggregate/_robustness.py", "validation/*.py"),
     "companion": (
         *CORE_CODE,
         "losses.py",
         "models/*.py",
+        "outputs.py",
         "runs.py",
         "influence/*.py",
         "companion/*.py",

@@ -10,7 +10,8 @@ this module is the one place that reads them:
 * the persisted splits (:func:`load_splits`) and the analysis mini-batches built from the test
   trajectories (:func:`analysis_batch`, example order n = t + T·class, docs/algorithms.md §1.5);
 * the device (:func:`symaudit._device.choose_device`) and the model's dtype;
-* :func:`per_class`: ``(..., n)`` values back to ``(..., time, class)``.
+* :func:`per_class` (:mod:`symaudit.outputs`, the example order's home): ``(..., n)`` values
+  back to ``(..., time, class)``.
 
 It sits below the stages (it imports models and stores, never training), so influence and
 equivariance need not import training to read a run.
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 
 from symaudit._device import choose_device
+from symaudit.outputs import per_class
 from symaudit.store import Store, check_finite_frames, open_store
 
 __all__ = [
@@ -159,15 +161,6 @@ def analysis_batch(
         inputs.append(traj[:time_steps])
         targets.append(traj[1 : time_steps + 1])
     return torch.cat(inputs), torch.cat(targets)
-
-
-def per_class(values: torch.Tensor | np.ndarray, time_steps: int, n_classes: int) -> np.ndarray:
-    """``(..., n)`` with n = t + time_steps * class -> ``(..., time, class)`` float64 numpy."""
-    if isinstance(values, torch.Tensor):
-        values = values.detach().to("cpu", torch.float64).numpy()
-    v = np.asarray(values, dtype=np.float64)
-    v = v.reshape(*v.shape[:-1], n_classes, time_steps)
-    return np.swapaxes(v, -1, -2)
 
 
 @dataclass

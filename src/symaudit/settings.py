@@ -1,10 +1,11 @@
 """The defaults of every config section, and the one way a command reads its ``--settings``.
 
-This module is the library's single source of defaults.  The workflow's schema
-(``workflow/schemas/config.schema.yaml``) states the same ``default:`` for every key, and
-``tests/test_settings.py`` checks that the two agree key by key, so a command run by hand and
-the same command run by the workflow (which passes the config with the schema's defaults filled
-in by Snakemake's ``validate``) compute the same numbers.
+The defaults are the workflow's schema's (``workflow/schemas/config.schema.yaml``, shipped in
+the package as ``symaudit/config.schema.yaml``, a link to it): ONE file holds each default, and
+this module reads it, filling a missing key exactly as Snakemake's ``validate`` does (a key's
+``default:``, a mapping's defaults merged key by key; ``tests/test_settings.py`` checks the two
+fills agree), so a command run by hand and the same command run by the workflow compute the
+same numbers.  A key without a ``default:`` (``influence.damping``) defaults to None.
 
 :func:`read_settings` is what every stage command does with its ``--settings``: parse the JSON
 (or a JSON/YAML file), reject unknown keys, fill in the defaults; each mistake is one
@@ -20,6 +21,7 @@ import copy
 import json
 import os
 from collections.abc import Mapping
+from importlib.resources import files
 from pathlib import Path
 
 from symaudit.errors import UserError
@@ -34,99 +36,72 @@ __all__ = [
     "FINDINGS",
     "INFLUENCE",
     "QUALITY",
+    "SCHEMA_FILE",
     "TRAIN",
     "WORKFLOW_ONLY",
     "check_influence",
     "parse_settings",
     "read_settings",
     "resolve",
+    "schema",
 ]
 
+#: the config schema inside the package (the workflow validates its link target)
+SCHEMA_FILE = "config.schema.yaml"
+
+
+def schema() -> dict:
+    """The config schema (JSON Schema as YAML), read from the installed package."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    text = files("symaudit").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    return yaml.load(text, Loader=loader)  # noqa: S506 (a safe loader)
+
+
+def _default(prop: Mapping):
+    """What Snakemake's ``validate`` fills in for a missing key of schema ``prop``: its
+    ``default:`` (None without one), a mapping's own default completed by its properties'."""
+    if "default" not in prop:
+        return None
+    value = copy.deepcopy(prop["default"])
+    if isinstance(value, dict) and "properties" in prop:
+        inner = prop["properties"]
+        filled = {k: value[k] if k in value else _default(p) for k, p in inner.items()}
+        value = {k: v for k, v in filled.items() if k in value or "default" in inner[k]}
+    return value
+
+
+def _section_defaults(config_schema: Mapping) -> dict[str, dict]:
+    """Section name -> the defaults of every key it knows, for each mapping of the schema with
+    fixed properties (``data``, ``train``, ... ``conservation``)."""
+    return {
+        name: {k: _default(p) for k, p in prop["properties"].items()}
+        for name, prop in config_schema["properties"].items()
+        if prop.get("type") == "object" and "properties" in prop
+    }
+
+
+#: section name -> its defaults (every key the schema's section knows)
+DEFAULTS: dict[str, dict] = _section_defaults(schema())
 #: ``data``: the data stage (generated look-alike flows or ingested PDEGym files)
-DATA: dict = {
-    "source": "generated",
-    "resolution": 32,
-    "trajectories": 24,
-    "time_steps": 21,
-    "seed": 0,
-    "order": "numeric",
-    "cluster": {
-        "kind": "local",
-        "workers": 2,
-        "cores": 1,
-        "memory": "2GB",
-        "walltime": "00:30:00",
-        "queue": None,
-        "account": None,
-        "interface": None,
-        "log_directory": None,
-        "job_extra_directives": [],
-    },
-}
-
+DATA: dict = DEFAULTS["data"]
 #: ``train``: the reference code's values (docs/algorithms.md §1.4, §3.2, §3.3) but the epochs
-#: and the checkpoint spacing, which are the quick study's (the paper: epochs {CE: 150, NS: 100},
-#: checkpoint_every 5; config/paper.yaml sets both)
-TRAIN: dict = {
-    "epochs": 4,
-    "batch_size": 48,  # GLOBAL transitions per optimiser step (split across DDP ranks)
-    "lr": 5e-4,
-    # The reference CODE uses AdamW(5e-4, lambda=1e-4); the paper TEXT says 1e-6. Code wins.
-    "weight_decay": 1e-4,
-    "split": {"train": 0.65, "val": 0.05},  # test = the rest
-    "time_steps": 17,  # frames 0..16 -> 16 transitions per trajectory
-    "checkpoint_every": 1,
-    "augment": {"d4": False, "shifts": False, "orbit": False},
-    # "adamw" (the reference) or "sgd": plain (stochastic) gradient descent, no momentum,
-    # weight_decay as an L2 term.  With augment.orbit (every D4 element of every example in
-    # every batch) it is the setting of the conservation study (docs/conservation.md).
-    "optimizer": "adamw",
-    "track_equivariance": False,
-    "deterministic": True,
-    "max_batches_per_epoch": None,
-    # float32 as the reference; float64 exists for exact comparisons (Adam turns float32
-    # round-off in the many exactly-flat directions, e.g. biases before an instance norm, into
-    # O(lr) parameter differences, so float32 runs only agree to ~lr across batch splits)
-    "dtype": "float32",
-    # train + val frames are held in RAM up to this size (GB); larger splits (the paper's CE:
-    # ~90 GB) are read batch by batch from the Zarr stores instead -- the same numbers bitwise
-    "in_memory_max_gb": 16,
-    # what the network predicts: "state" = s_{t+1} directly (the reference), "increment" =
-    # s_{t+1} - s_t, i.e. the model is x -> x + net(x) (symaudit.models.Increment)
-    "predict": "state",
-}
-
+#: and the checkpoint spacing, which are the quick study's (config/paper.yaml sets the paper's)
+TRAIN: dict = DEFAULTS["train"]
 #: ``quality``: the model-quality gate (val SMSE at most this multiple of persistence's)
-QUALITY: dict = {"max_persistence_ratio": 1.0}
-
+QUALITY: dict = DEFAULTS["quality"]
 #: ``findings``: the validation study's findings table
-FINDINGS: dict = {"enabled": False}
-
+FINDINGS: dict = DEFAULTS["findings"]
 #: ``analysis``: the analysis batches and group element sets of influence and equivariance
-ANALYSIS: dict = {
-    "batches": 2,
-    "time_steps": 16,
-    "element_sets": ["d4", "shift_x", "shift_y"],
-    "element_sets_by_dataset": {},
-    "shift_box_K": 4,
-    "chunk_size": 64,
-}
-
+ANALYSIS: dict = DEFAULTS["analysis"]
 #: ``influence``: the damped Gauss-Newton solves; ``damping`` None = by method
 #: (:data:`DAMPING_BY_METHOD`)
-INFLUENCE: dict = {
-    "damping": None,
-    "rtol": 1e-4,
-    "method": "block_cg",
-    "preconditioner_rank": 0,
-    "max_iterations": 1000,
-    "fail_on_unconverged": True,
-    "include_unconverged": False,
-    "galerkin_energy": 1e-4,
-    "galerkin_reference": False,
-    "normalization": "per_output",
-    "keep_solutions": True,
-}
+INFLUENCE: dict = DEFAULTS["influence"]
+#: ``companion``: the companion paper's diagnostics
+COMPANION: dict = DEFAULTS["companion"]
+#: ``conservation``: the conservation study (docs/conservation.md)
+CONSERVATION: dict = DEFAULTS["conservation"]
 
 #: damping when the config names none: the Krylov methods' relative 1e-3, and the reference
 #: code's ε = 1e-6 added to JᵀJ/D inside the Galerkin subspace (lanl/PDEHats
@@ -134,38 +109,6 @@ INFLUENCE: dict = {
 DAMPING_BY_METHOD: dict = {
     "galerkin": {"mode": "absolute", "value": 1e-6},
     None: {"mode": "relative", "value": 1e-3},
-}
-
-#: ``companion``: the companion paper's diagnostics
-COMPANION: dict = {"enabled": False, "epochs": [], "distance_edges": 20, "distance_overlap": 1}
-
-#: ``conservation``: the conservation study (docs/conservation.md)
-CONSERVATION: dict = {
-    "enabled": False,
-    "standalone": False,
-    "resolution": 32,
-    "batch": 16,
-    "steps": 100,
-    "seed": 0,
-    "lr_fraction": 0.5,
-    "adam_lr": 1.0e-3,
-    "floor": 1.0e-6,
-    "targets": ["diffusion", "advection"],
-    "arms": ["orbit", "random", "none", "adam", "logcosh"],
-    "hidden": 4,
-    "two_layer_steps": 40,
-}
-
-#: section name -> its defaults (every key the schema's section knows)
-DEFAULTS: dict[str, dict] = {
-    "data": DATA,
-    "train": TRAIN,
-    "quality": QUALITY,
-    "findings": FINDINGS,
-    "analysis": ANALYSIS,
-    "influence": INFLUENCE,
-    "companion": COMPANION,
-    "conservation": CONSERVATION,
 }
 
 #: keys that steer the workflow's DAG, not a stage's numbers: the workflow keeps them out of the
@@ -229,6 +172,10 @@ def parse_settings(text: str | Mapping | None) -> dict:
         if not isinstance(data, Mapping):
             raise UserError(f"--settings file {path}: expected a mapping")
         return dict(data)
+    if stripped.endswith((".yaml", ".yml", ".json")) or (
+        not stripped.startswith(("{", "[", '"')) and os.sep in stripped
+    ):
+        raise UserError(f"--settings file {stripped} does not exist")
     data = _json(stripped, "--settings")
     if not isinstance(data, Mapping):
         raise UserError(f"--settings: expected a JSON object, got {type(data).__name__}")

@@ -4,9 +4,11 @@ trajectories per shard, described by its group attrs (family, pde, channels, tim
 provenance).  Coordinate arrays ``time`` (physical), ``channel`` (names), ``y`` and ``x`` (cell
 centres) and consolidated metadata make ``xr.open_zarr(path)`` open it as a Dataset.
 
-Writes are atomic: a store is built under ``<name>.zarr.tmp-<pid>`` and renamed into place only
-when complete, so a reader never sees half a store and an interrupted job leaves nothing that
-Snakemake would mistake for output.  Workers write disjoint, shard-aligned trajectory ranges.
+Writes are atomic: a store is built under ``<name>.zarr.tmp-<host>-<pid>`` and renamed into
+place only when complete, so a reader never sees half a store and an interrupted job leaves
+nothing that Snakemake would mistake for output; a killed writer's temporary is removed by the
+next build of the same store (``symaudit._io.remove_orphans``).  Workers write disjoint,
+shard-aligned trajectory ranges.
 """
 
 from __future__ import annotations
@@ -21,7 +23,18 @@ from pathlib import Path
 import numpy as np
 
 from symaudit import baselines
-from symaudit._io import replace_dir
+from symaudit._io import remove_orphans, replace_dir, temporary_sibling
+from symaudit._store_meta import (
+    COORDINATES,  # noqa: F401  (re-exported: the reserved coordinate names)
+    coordinates,
+    decode_attrs,
+    describe,
+    encode_attrs,
+    extra_dims,
+    index_coordinates,
+    put_array,
+)
+from symaudit.errors import UserError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -29,6 +42,7 @@ __all__ = [
     "StoreBuilder",
     "add_arrays",
     "check_finite",
+    "check_output",
     "check_finite_frames",
     "git_revision",
     "open_store",
@@ -142,15 +156,44 @@ class Store:
         return tuple(self.array.shape)
 
     def read(self, trajectories=slice(None), times=slice(None)) -> np.ndarray:
-        """Read ``fields[trajectories, times]`` into memory as float32."""
+        """Read ``fields[trajectories, times]`` into memory as float32; a damaged shard (a
+        truncated file, a checksum mismatch) is one line naming the store, the array and the
+        shard."""
         if isinstance(trajectories, slice):
-            return np.asarray(self.array[trajectories, times])
+            return self._get(trajectories, times)
         index = np.asarray(trajectories, dtype=np.int64).reshape(-1)
         if index.size == 0:
-            return np.asarray(self.array[0:0, times])
+            return self._get(slice(0, 0), times)
         # one basic selection per trajectory: zarr's oindex with an index array was 35x
         # slower here (bench/loader.py's stores: 6.2 s against 0.18 s for 26 trajectories)
-        return np.stack([np.asarray(self.array[int(i), times]) for i in index])
+        return np.stack([self._get(int(i), times) for i in index])
+
+    def _get(self, trajectories, times) -> np.ndarray:
+        try:
+            return np.asarray(self.array[trajectories, times])
+        except (IndexError, TypeError):
+            raise
+        except Exception as err:  # zarr/numcodecs raise many types for a damaged chunk
+            first = trajectories.start or 0 if isinstance(trajectories, slice) else trajectories
+            shard = int(self.array.shards[0]) if self.array.shards else 1
+            where = "/".join(["fields", "c", str(first // shard), "0", "0", "0", "0"])
+            reason = " ".join(f"{type(err).__name__}: {err}".split()).split(". ")[0][:120]
+            raise UserError(
+                f"store {self.path}: array 'fields' cannot be read at trajectory {first} "
+                f"(shard file {where}; {reason}); the store is damaged - delete it and rebuild "
+                "it (rerun the data stage)"
+            ) from None
+
+
+def check_output(path: str | os.PathLike) -> Path:
+    """Refuse an output store path that exists and is not a Zarr store (a file, a directory
+    of something else): building replaces the target wholesale, so a typo must never delete
+    it.  Cheap: called before any simulation or reading."""
+    path = Path(path)
+    if path.exists() and not (path / "zarr.json").is_file():
+        what = "a file" if path.is_file() else "a directory that is not a Zarr store"
+        raise UserError(f"output store {path} exists and is {what}; refusing to replace it")
+    return path
 
 
 def open_store(path: str | os.PathLike) -> Store:
@@ -168,7 +211,7 @@ def open_store(path: str | os.PathLike) -> Store:
         array = group["fields"]
     except Exception as err:  # zarr raises several types for a broken store
         raise ValueError(f"store {path}: not a symaudit Zarr store ({err})") from None
-    attrs = dict(group.attrs)
+    attrs = decode_attrs(group.attrs)  # the one reader of the group attrs (_store_meta)
     missing = {"family", "pde", "channels", "time", "stats", "provenance"} - set(attrs)
     if missing:
         raise ValueError(f"store {path}: missing attrs {sorted(missing)}")
@@ -197,7 +240,7 @@ class StoreBuilder:
         import zarr
 
         self.path = Path(path)
-        self.tmp = Path(tmp) if tmp else self.path.with_name(self.path.name + f".tmp-{os.getpid()}")
+        self.tmp = Path(tmp) if tmp else temporary_sibling(self.path)
         n_channels = len(channels)
         self.channel_names = [str(ch.get("name", i)) for i, ch in enumerate(channels)]
         frame = (1, 1, n_channels, resolution, resolution)
@@ -215,6 +258,8 @@ class StoreBuilder:
                 ) from None
             if not os.access(parent, os.W_OK):
                 raise PermissionError(f"output directory {parent} is not writable")
+            check_output(self.path)
+            remove_orphans(self.path)  # what a killed earlier run of this output left behind
             shutil.rmtree(self.tmp, ignore_errors=True)
             group = zarr.open_group(self.tmp, mode="w", zarr_format=3)
             group.create_array(
@@ -268,12 +313,13 @@ class StoreBuilder:
         full.setdefault("schema_version", SCHEMA_VERSION)
         full.setdefault("axis_order", list(DIMS))
         full["stats"] = stats_from_moments(parts, full["channels"])
-        for name, (dims, values, meta) in _coordinates(full, self.shape).items():
-            _put_array(group, name, dims, values, meta)
+        for name, (dims, values, meta) in coordinates(full, self.shape).items():
+            put_array(group, name, dims, values, meta)
         for name, values in (extra_arrays or {}).items():
-            dims, values = _extra_dims(name, values, self.shape[0])
-            _put_array(group, name, dims, values)
-        group.attrs.update(_jsonable(full))
+            dims, values = extra_dims(name, values, self.shape[0])
+            put_array(group, name, dims, values)
+        describe(group, full["channels"], baselines.ARRAY)
+        group.attrs.update(encode_attrs(full))
         _consolidate(self.tmp)
         replace_dir(self.tmp, self.path, marker="zarr.json")  # never delete what is not a store
         return open_store(self.path)
@@ -300,9 +346,6 @@ def write_store(
         raise
 
 
-COORDINATES = ("time", "channel", "y", "x")
-
-
 def add_arrays(path: str | os.PathLike, arrays: Mapping) -> Store:
     """Add arrays to a finished store (``{name: values}`` or ``{name: (dims, values)}``, dims as
     for ``extra_arrays`` of :meth:`StoreBuilder.commit`) and refresh its consolidated metadata,
@@ -312,65 +355,11 @@ def add_arrays(path: str | os.PathLike, arrays: Mapping) -> Store:
     store = open_store(path)
     group = zarr.open_group(store.path, mode="r+", use_consolidated=False)
     for name, values in arrays.items():
-        dims, values = _extra_dims(name, values, store.shape[0])
-        _put_array(group, name, dims, values)
+        dims, values = extra_dims(name, values, store.shape[0])
+        put_array(group, name, dims, values)
+    index_coordinates(group)
     _consolidate(store.path)
     return open_store(store.path)
-
-
-def _coordinates(attrs: Mapping, shape: Sequence[int]) -> dict:
-    """The coordinate arrays ``xr.open_zarr`` shows: physical time, channel names and the cell
-    centres of y and x on the store's domain (default the unit square)."""
-    _, n_times, n_channels, ny, nx = shape
-    times = np.asarray(attrs["time"], dtype=np.float64)
-    if times.shape != (n_times,):
-        raise ValueError(f"attrs time has {times.size} entries but fields has {n_times} frames")
-    names = [str(ch["name"]) for ch in attrs["channels"]]
-    if len(names) != n_channels:
-        raise ValueError(f"attrs channels has {len(names)} entries but fields has {n_channels}")
-    grid = attrs.get("grid") or {}
-    (x0, x1), (y0, y1) = grid.get("domain") or [[0.0, 1.0], [0.0, 1.0]]
-    # periodic grid of n points: cell centres, or nodes from the lower edge (a node grid whose
-    # duplicated endpoint was dropped at ingest)
-    node = grid.get("layout") == "node"
-    offset, what = (0.0, "grid node") if node else (0.5, "cell centre")
-
-    def points(lo, hi, n):
-        return lo + (np.arange(n, dtype=np.float64) + offset) * (hi - lo) / n
-
-    return {
-        "time": (("time",), times, {"long_name": "physical time of the frame"}),
-        "channel": (("channel",), np.asarray(names, dtype=str), {"long_name": "channel name"}),
-        "y": (("y",), points(y0, y1, ny), {"long_name": f"{what} y"}),
-        "x": (("x",), points(x0, x1, nx), {"long_name": f"{what} x"}),
-    }
-
-
-def _extra_dims(name: str, values, n_trajectories: int) -> tuple[tuple[str, ...], np.ndarray]:
-    """Dimension names of an extra array: ``(dims, values)`` as given, else ``trajectory`` for a
-    leading axis of one entry per trajectory and ``<name>_dim<i>`` for the other axes."""
-    if isinstance(values, tuple) and len(values) == 2 and isinstance(values[0], tuple | list):
-        dims, values = tuple(values[0]), np.asarray(values[1])
-        if len(dims) != values.ndim:
-            raise ValueError(
-                f"extra array {name}: {len(dims)} dimension names for {values.ndim} axes"
-            )
-        return dims, values
-    values = np.asarray(values)
-    dims = tuple(f"{name}_dim{i}" for i in range(values.ndim))
-    if values.ndim and values.shape[0] == n_trajectories:
-        dims = ("trajectory",) + dims[1:]
-    return dims, values
-
-
-def _put_array(group, name: str, dims, values: np.ndarray, meta: Mapping | None = None) -> None:
-    if name in group:
-        raise ValueError(f"store array {name} already exists (names {COORDINATES} are reserved)")
-    kwargs = {"dtype": str} if values.dtype.kind in "US" else {"dtype": values.dtype}
-    array = group.create_array(name, shape=values.shape, dimension_names=tuple(dims), **kwargs)
-    array[...] = values
-    if meta:
-        array.attrs.update(dict(meta))
 
 
 def _consolidate(path: Path) -> None:
@@ -382,20 +371,6 @@ def _consolidate(path: Path) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
         zarr.consolidate_metadata(path)
-
-
-def _jsonable(value):
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def check_finite_frames(

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from symaudit import aggregate as agg
+from symaudit import groups
 
 from ._synthetic import N
 
@@ -162,3 +163,28 @@ def test_cli_aggregate_and_figures(tmp_path, capsys):
     listed = capsys.readouterr().out.split()
     assert listed == agg.expected_figures(["CE"], ["unet", "vit"], ["d4", "shift_box"])
     assert main(["figures", "--tables", str(tmp_path / "nope"), "--out-dir", str(figs)]) == 2
+
+
+def _ci_bars(fig):
+    from matplotlib.collections import LineCollection
+
+    return [c for c in fig.axes[0].collections if isinstance(c, LineCollection) and c.get_alpha()]
+
+
+def test_d4_figure_draws_the_median_interval_or_says_why_not(tables):
+    spec = agg.FigureSpec(2, "influence", "d4", "NS")
+    fig = agg.plot_figure(spec, tables)
+    bars = _ci_bars(fig)
+    assert len(bars) == 2  # one per model
+    rows = tables["influence_d4"]
+    unet = rows[(rows.dataset == "NS") & (rows.model == "unet")].set_index("element")
+    ends = np.array([seg[:, 1] for seg in bars[0].get_segments()])
+    want = unet.loc[list(groups.D4)]
+    np.testing.assert_allclose(ends, want[["median_lo", "median_hi"]].to_numpy())
+    labels = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert "median, 95% CI" in labels
+    # no interval (too few clusters): nothing drawn, the title gives the table's reason
+    bare = rows.assign(median_lo=np.nan, median_hi=np.nan, ci_note="no interval: 1 (seed, ...")
+    fig = agg.plot_figure(spec, {**tables, "influence_d4": bare})
+    assert not _ci_bars(fig)
+    assert "no CI: 1 (seed, ..." in fig.axes[0].get_title()

@@ -76,3 +76,64 @@ def test_report_names_the_models_of_a_per_dataset_mapping():
     # every committed caption carries the study line
     fig1 = (ROOT / "workflow" / "report" / "fig01_d4_error_NS.rst").read_text()
     assert STUDY in fig1
+
+
+def _status(n: int) -> dict:
+    """A quality and a robustness status with ``n`` failed runs and ``n`` unstable rankings;
+    the worst run is number 7 (ratio 99.5), the worst ranking number 5 (τ = -0.9)."""
+    runs = [
+        {
+            "dataset": "CE",
+            "model": "unet",
+            "seed": i,
+            "label": f"CE unet seed {i}",
+            "ratio": "99.5" if i == 7 else f"{2 + i % 5:.4g}",  # strings, as the rule writes
+            "passes": False,
+        }
+        for i in range(n)
+    ]
+    unstable = [
+        {"dataset": "CE", "model": "unet", "element_set": "d4", "label": f"ranking {i}"}
+        | {"tau": -0.9 if i == 5 else (None if i == 6 else 0.1 + i / (2 * n))}
+        for i in range(n)
+    ]
+    quality = {"max_persistence_ratio": 1.0, "runs": runs, "flagged": runs}
+    robustness = {"stable_tau": 0.7, "unstable": unstable}
+    return {"quality_status": quality, "robustness_status": robustness}
+
+
+def _banners(n: int) -> dict[str, str]:
+    """The home page's banners (class -> text) rendered as Snakemake does, for ``_status(n)``."""
+    import re
+
+    from docutils.core import publish_parts
+    from jinja2 import Environment
+
+    class Snakemake:
+        config = {"study": "s", "datasets": ["CE"], "models": ["unet"], "seeds": [0]}
+        config |= _status(n)
+
+    env = Environment(trim_blocks=True, lstrip_blocks=True)
+    links = "\n\n.. _model_quality.csv: #\n.. _influence_robustness.csv: #\n"
+    rst = env.from_string(agg.workflow_description() + links).render(snakemake=Snakemake)
+    settings = {"halt_level": 2, "report_level": 5}
+    page = publish_parts(rst, writer="html", settings_overrides=settings)["html_body"]
+    found = re.findall(r'<div class="symaudit-banner symaudit-(\w+)[^"]*">(.*?)</div>', page, re.S)
+    return {kind: re.sub(r"<[^>]+>", "", text) for kind, text in found}
+
+
+def test_banners_summarise_and_do_not_grow_with_the_study():
+    """A banner is a coloured box (an RST container the report's stylesheet colours) with the
+    count, the worst case and a link: the same length for 3 or 100 entries."""
+    few, many = _banners(3), _banners(100)
+    assert set(many) == {"premise", "robustness"}
+    premise, robustness = many["premise"], many["robustness"]
+    assert "100 of 100 run(s) of this study did not learn" in premise
+    assert "worst: CE unet seed 7, 99.5 × persistence" in premise  # numeric, not string order
+    assert "CE unet seed 8" not in premise and "the table below" in premise
+    assert "100 element ranking(s)" in robustness and "worst: ranking 5 (τ = -0.9)" in robustness
+    assert "ranking 4 " not in robustness and "influence_robustness.csv" in robustness
+    for kind in many:
+        assert len(many[kind]) - len(few[kind]) < 20, (few[kind], many[kind])
+    css = (ROOT / "workflow" / "report" / "report.css").read_text()
+    assert ".symaudit-premise" in css and ".symaudit-robustness" in css

@@ -80,9 +80,18 @@ def expected_store(phys, pde):
     return phys.swapaxes(-1, -2)
 
 
-def write_pdegym(path, variable, array, dims=("sample", "time", "channel", "x", "y")):
+PDEGYM_DIMS = ("sample", "time", "channel", "x", "y")
+
+
+def write_pdegym(path, variable, array, dims=PDEGYM_DIMS, order=None):
+    """Write ``array`` (layout ``dims``) as netCDF variable ``variable``; ``order`` (a
+    permutation of ``dims``) stores it with its dims in that order instead, transposed, as a
+    foreign file with the same names but another order would."""
     import netCDF4
 
+    if order is not None:
+        array = np.ascontiguousarray(array.transpose([list(dims).index(d) for d in order]))
+        dims = tuple(order)
     with netCDF4.Dataset(path, "w", format="NETCDF4") as ds:
         for name, size in zip(dims, array.shape, strict=True):
             ds.createDimension(name, size)

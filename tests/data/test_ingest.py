@@ -247,19 +247,18 @@ def test_chunk_order(tmp_path, capsys, order):
 
 
 def test_order_files_rules(tmp_path):
-    names = ["data_10.nc", "data_2.nc", "data_0.nc", "data_1.nc"]
-    assert [p.name for p in ing.order_files([tmp_path / n for n in names])] == [
-        "data_0.nc",
-        "data_1.nc",
-        "data_2.nc",
-        "data_10.nc",
-    ]
-    assert [p.name for p in ing.order_files([tmp_path / n for n in names], "lexicographic")] == [
-        "data_0.nc",
-        "data_1.nc",
-        "data_10.nc",
-        "data_2.nc",
-    ]
+    names = [f"data_{i}.nc" for i in (10, 2, 0, 1, 9, 3, 8, 4, 7, 5, 6)]
+    numeric = [f"data_{i}.nc" for i in range(11)]
+    lexicographic = [f"data_{i}.nc" for i in (0, 1, 10, 2, 3, 4, 5, 6, 7, 8, 9)]
+    assert [p.name for p in ing.order_files([tmp_path / n for n in names])] == numeric
+    got = ing.order_files([tmp_path / n for n in names], "lexicographic")
+    assert [p.name for p in got] == lexicographic
+    # a gap in the numbering is a missing chunk, in either order; a later start is fine
+    for order in ing.ORDERS:
+        with pytest.raises(ValueError, match=r"chunk number\(s\) 1 missing .*velocity_1\.nc"):
+            ing.order_files([tmp_path / "velocity_0.nc", tmp_path / "velocity_2.nc"], order)
+    later = [tmp_path / "velocity_4.nc", tmp_path / "velocity_3.nc"]
+    assert ing.order_files(later) == later[::-1]
     with pytest.raises(ValueError, match="given twice"):
         ing.order_files([tmp_path / "data_1.nc", tmp_path / "data_1.nc"])
     with pytest.raises(ValueError, match="same chunk number 1"):

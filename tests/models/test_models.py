@@ -267,6 +267,21 @@ def test_load_checkpoint_errors(tmp_path):
         load_checkpoint(tmp_path / "bad.pt")
 
 
+def test_checkpoint_version_and_foreign_weights_are_refused_in_one_line(tmp_path):
+    unet = save_checkpoint(tmp_path / "u.pt", build("unet", "tiny", 2, resolution=32), {})
+    vit = save_checkpoint(tmp_path / "v.pt", build("vit", "tiny", 2, resolution=32), {})
+    payload = torch.load(unet, weights_only=True)
+    payload["version"] = 99
+    torch.save(payload, tmp_path / "v99.pt")
+    with pytest.raises(ValueError, match=r"v99.pt: format version 99, .* reads version 1; .*newer"):
+        load_checkpoint(tmp_path / "v99.pt")
+    payload["version"], payload["state_dict"] = 1, torch.load(vit, weights_only=True)["state_dict"]
+    torch.save(payload, tmp_path / "mixed.pt")  # metadata: UNet; weights: a ViT's
+    with pytest.raises(ValueError, match=r"mixed.pt: its weights do not fit the 'unet' model") as e:
+        load_checkpoint(tmp_path / "mixed.pt")
+    assert "weights missing" in str(e.value) and "\n" not in str(e.value)
+
+
 # --- errors --------------------------------------------------------------------------------
 
 

@@ -89,3 +89,23 @@ def test_more_epochs_extend_the_run_through_the_cli(tmp_path, one_thread):
     a = read_checkpoint(run / "final.pt")["state_dict"]
     b = read_checkpoint(tmp_path / "fresh" / "final.pt")["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_falls_back_past_a_truncated_latest_checkpoint(tmp_path, one_thread, capsys):
+    from tests.training.test_training import FAST, write_group
+
+    stores = write_group(tmp_path / "stores")
+    settings = json.dumps({**FAST, "epochs": 2, "checkpoint_every": 1})
+    argv = ["train", "--dataset", "CE", "--model", "unet", "--preset", "tiny", "--seed", "0"]
+    argv += ["--stores", *map(str, stores), "--out", str(tmp_path / "run"), "--settings", settings]
+    assert main(argv) == 0
+    run = tmp_path / "run"
+    for name in ("final.pt", "ckpt_epoch0002.pt"):  # killed while copying: both truncated
+        data = (run / name).read_bytes()
+        (run / name).write_bytes(data[: len(data) // 3])
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "ckpt_epoch0002.pt: cannot be read" in err and "falling back" in err
+    assert "resuming from ckpt_epoch0001.pt (epoch 1)" in err
+    assert read_checkpoint(run / "final.pt")["state"]["epoch"] == 2
+

@@ -35,8 +35,8 @@ def test_quality_table_matches_each_runs_metrics(tiny_study):
 def test_report_banner_and_captions_name_the_failed_runs(tiny_study):
     page = html.unescape((tiny_study / "results/tiny/report.html").read_text(errors="replace"))
     n_runs = len(CFG["datasets"]) * len(CFG["models"]) * len(CFG["seeds"])
-    assert f"Premise failed: {n_runs} run(s) of this study did not learn the dynamics" in page
+    assert f"Premise failed: {n_runs} of {n_runs} run(s) of this study did not learn" in page
     # figure captions name the runs of their own dataset only (2 models x 1 seed)
-    assert "2 run(s) behind this output did not learn the dynamics" in page
+    assert "2 of 2 run(s) behind this output did not learn the dynamics" in page
     assert "model_quality.png" in page and "model_quality.csv" in page
     assert (ROOT / "workflow/report/model_quality.rst").exists()

@@ -93,7 +93,7 @@ def test_solve_logs_show_progress_with_residuals(tiny_study):
     residual it logs is the one the solution records (records.csv)."""
     logs = sorted((tiny_study / "logs/tiny/influence").glob("*_solve.log"))
     assert logs
-    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z symaudit influence: info: "
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z symaudit influence-solve: info: "
     for log in logs:
         text = log.read_text()
         assert re.search(

@@ -1,5 +1,8 @@
 # Aggregation stage: quantile tables over seeds x batches x examples, the paper's figures, report.
 
+# the report's stylesheet (--report-stylesheet): its layout and the colours of its banners
+REPORT_CSS = str(Path(workflow.basedir) / "workflow" / "report" / "report.css")
+
 
 localrules:
     model_quality,
@@ -86,9 +89,10 @@ rule aggregate_tables:
         study_dir=lambda wildcards, output: Path(output.tables[0]).parents[1],
         element_sets=study_sets(),
         twirl="--twirl" if twirl_tables() else "",
+        bootstrap=json.dumps(config["analysis"]["bootstrap"], sort_keys=True),
     shell:
         "python -m symaudit aggregate --study-dir {params.study_dir}"
-        " --element-sets {params.element_sets} {params.twirl}"
+        " --element-sets {params.element_sets} {params.twirl} --bootstrap '{params.bootstrap}'"
         " --inputs {input.influence} {input.equivariance} > {log} 2>&1"
 
 
@@ -150,9 +154,11 @@ rule influence_robustness:
     params:
         study_dir=lambda wildcards, output: Path(output.table).parents[1],
         primary=config["influence"].get("damping", {}).get("primary", ""),
+        bootstrap=json.dumps(config["analysis"]["bootstrap"], sort_keys=True),
     shell:
         "python -m symaudit aggregate --study-dir {params.study_dir} --kinds influence"
         " --robustness-only --primary '{params.primary}' --status {output.status}"
+        " --bootstrap '{params.bootstrap}'"
         " --inputs {input.influence} > {log} 2>&1"
 
 
@@ -207,6 +213,7 @@ rule report_html:
         findings=rules.findings.output if findings_enabled() else [],
         companion=companion_outputs(),
         cost=f"{RESULTS}/tables/cost.csv",
+        stylesheet=REPORT_CSS,
     output:
         f"{RESULTS}/report.html",
     log:
@@ -223,7 +230,7 @@ rule report_html:
         shell(
             "{python} -m snakemake -s {params.snakefile} --nolock"
             " --configfile {input.config} {input.status} {input.robustness_status}"
-            " --report {output} > {log} 2>&1"
+            " --report {output} --report-stylesheet {input.stylesheet} > {log} 2>&1"
         )
 
 

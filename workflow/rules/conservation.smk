@@ -60,6 +60,7 @@ if CONSERVATION["standalone"]:
         input:
             rules.conservation.output,
             config=rules.study_config.output,
+            stylesheet=REPORT_CSS,
         output:
             f"{RESULTS}/report.html",
         log:
@@ -72,7 +73,8 @@ if CONSERVATION["standalone"]:
             python = sys.executable  # the interpreter running this workflow
             shell(
                 "{python} -m snakemake -s {params.snakefile} --nolock"
-                " --configfile {input.config} --report {output} stage_conservation > {log} 2>&1"
+                " --configfile {input.config} --report {output}"
+                " --report-stylesheet {input.stylesheet} stage_conservation > {log} 2>&1"
             )
 
     ruleorder: conservation_report > report_html

@@ -28,7 +28,8 @@ rule equivariance_errors:
     shell:
         "python -m symaudit equivariance --checkpoint {input.model} --run-dir {params.run_dir}"
         " --stores {input.stores} --batches {params.batches} --time-steps {params.time_steps}"
-        " --set-name {wildcards.set} --elements {params.elements} --out {output}"
+        " --set-name {wildcards.set} --chunk {wildcards.chunk} --elements {params.elements}"
+        " --out {output}"
         " > {log} 2>&1"
 
 

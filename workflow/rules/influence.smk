@@ -57,7 +57,7 @@ rule influence_bras:
     shell:
         "python -m symaudit influence-bras --solutions {input.solutions}"
         " --checkpoint {input.model} --run-dir {params.run_dir} --stores {input.stores}"
-        " --time-steps {params.time_steps} --set-name {wildcards.set}"
+        " --time-steps {params.time_steps} --set-name {wildcards.set} --chunk {wildcards.chunk}"
         " --elements {params.elements} --settings '{params.settings}' --out {output}"
         " > {log} 2>&1"
 

@@ -19,7 +19,14 @@ from symaudit.companion._captions import COMPANION_CAPTIONS
 from symaudit.names import ARCHITECTURES, MODEL_LABELS, PAPER_DATASETS
 
 from ._io import write_atomic
-from ._jinja import INFLUENCE_SOLVE, QUALITY_SECTION, STUDY, quality_banner, robustness_banner
+from ._jinja import (
+    INFLUENCE_SOLVE,
+    QUALITY_ANCHOR,
+    QUALITY_SECTION,
+    STUDY,
+    quality_banner,
+    robustness_banner,
+)
 from ._layout import (
     BOX_FIGURES,
     ELEMENT_SETS,
@@ -73,6 +80,17 @@ _INFLUENCE_STAT = (
     "mark elements that rest on at least one ket solve that did not converge (table column "
     "``converged``)."
 )
+_CI_NOTE = (
+    "{shown} the median's cluster-bootstrap interval (table columns ``median_lo``, "
+    "``median_hi``: seeds, then whole analysis batches resampled; level "
+    "``analysis.bootstrap.confidence``, 95 % by default; docs/algorithms.md §7.1). Below "
+    "``analysis.bootstrap.min_clusters`` (seed, batch) clusters there is no interval{absent}."
+)
+_CI_SHOWN = {
+    "d4": ("A translucent bar behind each marker shows", ": no bar, and the title says why"),
+    "line": ("A darker band inside the Q1–Q3 band shows", ": no band, and the title says why"),
+    "shift_box": ("The colours show medians only; the table holds", " (column ``ci_note``)"),
+}
 _RANGE_NOTE = (
     "**Axis.** The reference's range {paper} is kept and widened only where the data "
     "fall outside it (``symaudit figures --ranges union``)."
@@ -141,6 +159,8 @@ def figure_caption(spec: FigureSpec) -> str:
         if spec.kind == "influence"
         else stat.format(marks=marks, ranges=ranges)
     )
+    shown, absent = _CI_SHOWN.get(spec.element_set, _CI_SHOWN["line"])
+    lines.append(_CI_NOTE.format(shown=shown, absent=absent))
     if spec.kind == "influence":
         lines += ["", INFLUENCE_SOLVE]
     if spec.kind == "equivariance" and spec.element_set == "d4":
@@ -176,7 +196,12 @@ def figure_caption(spec: FigureSpec) -> str:
 _TABLE_COLUMNS = {
     "common": (
         "``dataset``, ``model``, ``element_set``, ``element`` (contract names, e.g. ``sr2``, "
-        "``t(3,0)``), ``dx``, ``dy``, ``rotate``, ``reflect`` (the element parsed)"
+        "``t(3,0)``), ``dx``, ``dy``, ``rotate``, ``reflect`` (the element parsed); beside each "
+        "quantile X, ``X_lo`` and ``X_hi``: its cluster-bootstrap percentile interval at level "
+        "``ci_confidence`` (seeds, then whole analysis batches resampled; docs/algorithms.md "
+        "§7.1); ``n_clusters``: the (seed, batch) clusters with data; ``ci_note``: why an "
+        "interval is NaN (fewer than ``analysis.bootstrap.min_clusters`` clusters) or what it "
+        "leaves out (one seed: not training variability)"
     ),
     "equivariance": (
         "``q1``, ``median``, ``q3``: quantiles over seeds of the per-seed Q3 of the relative "
@@ -258,7 +283,7 @@ def workflow_description() -> str:
             "symaudit: did the emulators learn the symmetries of their flows?",
             "=================================================================",
             "",
-            quality_banner(scope="of this study"),
+            quality_banner(scope="of this study", link=f"`the table below <{QUALITY_ANCHOR}_>`_"),
             robustness_banner(scope="of this study"),
             QUALITY_SECTION,
             "",

@@ -4,7 +4,14 @@ and robustness status files to it) before reading it as reStructuredText."""
 
 from __future__ import annotations
 
-__all__ = ["INFLUENCE_SOLVE", "QUALITY_SECTION", "STUDY", "quality_banner", "robustness_banner"]
+__all__ = [
+    "INFLUENCE_SOLVE",
+    "QUALITY_ANCHOR",
+    "QUALITY_SECTION",
+    "STUDY",
+    "quality_banner",
+    "robustness_banner",
+]
 
 #: one line naming the study: datasets, models (``models`` is a list for every dataset or a
 #: mapping dataset -> list, shown as ``CE: vit / NS: unet, vit``), seeds, analysis batches
@@ -37,23 +44,27 @@ def _status_banner(
     status: tuple[str, str],
     entries: tuple[str, str],
     tests: str,
+    *,
+    kind: str,
     headline: str,
-    why: str,
-    item: str,
+    worst: str,
     after: str,
 ) -> str:
-    """Jinja2 RST listing the entries of a status file that pass ``tests``, or nothing.
+    """Jinja2 RST summarising the entries of a status file that pass ``tests``, or nothing.
 
     ``status`` = (Jinja variable, config key) of the status mapping, ``entries`` = (Jinja
-    variable, key of its list); each entry renders as ``item`` (a Jinja expression of ``r``).
+    variable, key of its list).  The banner is a coloured box (an RST container of class
+    ``symaudit-banner symaudit-<kind>``, styled by ``workflow/report/report.css``) of one
+    sentence whatever the number of entries: ``headline`` (their count), ``worst`` (a Jinja
+    snippet that finds the worst entry and names it) and ``after`` (what it means and
+    where the details are).
     """
     (s, key), (v, list_key) = status, entries
     return (
         f'{{% set {s} = snakemake.config.get("{key}") or {{}} %}}'
         f'{{% set {v} = {s}.get("{list_key}", []){tests} | list %}}'
-        f"{{% if {v} %}}**{headline}** ({why}): "
-        f'{{% for r in {v} %}}{item}{{{{ ", " if not loop.last }}}}'
-        f"{{% endfor %}}. {after}\n\n{{% endif %}}"
+        f"{{% if {v} %}}.. container:: symaudit-banner symaudit-{kind}\n\n"
+        f"   **{headline}** ({worst}). {after}\n\n{{% endif %}}"
     )
 
 
@@ -67,13 +78,20 @@ def _select(**filters: str | None) -> str:
     )
 
 
+#: the quality section's anchor on the report's home page (``QUALITY_SECTION``)
+QUALITY_ANCHOR = "model-quality"
+
+
 def quality_banner(
     dataset: str | None = None,
     model: str | None = None,
     seed: str | None = None,
     scope: str = "behind this output",
+    link: str = "table model_quality.csv_",
 ) -> str:
-    """Jinja2 RST that names the runs behind an output which failed the quality gate.
+    """Jinja2 RST summarising the runs behind an output which failed the quality gate: how
+    many of how many, the worst (highest validation SMSE / persistence) and ``link`` (RST: the
+    home page links to its quality section, a caption to the table).
 
     The report rule adds ``tables/quality_status.yaml`` to the config (key
     ``quality_status``, see :mod:`symaudit.aggregate._quality`); the text renders to nothing
@@ -81,17 +99,21 @@ def quality_banner(
     ``seed`` restrict the runs to those behind the output (Jinja expressions allowed for
     ``seed``).
     """
+    tests = _select(dataset=dataset, model=model, seed=seed)
     return _status_banner(
         ("q", "quality_status"),
         ("bad", "flagged"),
-        _select(dataset=dataset, model=model, seed=seed),
-        headline="Premise failed: "
-        f"{{{{ bad | length }}}} run(s) {scope} did not learn the dynamics",
-        why="validation SMSE above {{ q.max_persistence_ratio }} × persistence, table "
-        "``model_quality.csv``",
-        item="{{ r.label }} ({{ r.ratio }} × persistence)",
+        tests,
+        kind="premise",
+        headline="Premise failed: {{ bad | length }} of "
+        f'{{{{ q.get("runs", []){tests} | list | length }}}} run(s) {scope} did not learn '
+        "the dynamics",
+        worst="{% set n = namespace(w=none) %}{% for r in bad %}"
+        "{% if n.w is none or r.ratio | float > n.w.ratio | float %}{% set n.w = r %}"
+        "{% endif %}{% endfor %}validation SMSE above {{ q.max_persistence_ratio }} × "
+        "persistence; worst: {{ n.w.label }}, {{ n.w.ratio }} × persistence",
         after="Their numbers are included, but they describe networks that did not beat "
-        "predicting no change.",
+        f"predicting no change. Every run: {link}.",
     )
 
 
@@ -101,7 +123,8 @@ def robustness_banner(
     model: str | None = None,
     scope: str = "behind this output",
 ) -> str:
-    """Jinja2 RST naming the element rankings behind an output that change with the damping λ.
+    """Jinja2 RST summarising the element rankings behind an output that change with the
+    damping λ: how many, the worst (smallest Kendall τ) and a link to the robustness table.
 
     A damping-path study's report rule adds ``tables/robustness_status.yaml`` to the config
     (key ``robustness_status``, :func:`symaudit.aggregate._robustness.robustness_status`); the
@@ -111,17 +134,22 @@ def robustness_banner(
         ("rs", "robustness_status"),
         ("unstable", "unstable"),
         _select(dataset=dataset, element_set=element_set, model=model),
+        kind="robustness",
         headline="Not robust to the damping: "
         f"{{{{ unstable | length }}}} element ranking(s) {scope} change with λ",
-        why="Kendall τ < {{ rs.stable_tau }}, table ``influence_robustness.csv``",
-        item="{{ r.label }} (τ = {{ r.tau }})",
-        after="Which elements look suppressed depends on λ; the figures show the primary λ only.",
+        worst='{% set w = (unstable | rejectattr("tau", "none") | sort(attribute="tau")'
+        " | list + unstable) | first %}Kendall τ < {{ rs.stable_tau }}; worst: "
+        "{{ w.label }} (τ = {{ w.tau }})",
+        after="Which elements look suppressed depends on λ; the figures show the primary λ "
+        "only. Every ranking: table influence_robustness.csv_.",
     )
 
 
 #: the report's first section: how well each emulator learned (from the quality status)
 QUALITY_SECTION = "\n".join(
     [
+        f".. _{QUALITY_ANCHOR}:",
+        "",
         "**Model quality** (first: every number below describes a trained emulator only if it "
         "learned the dynamics). Each run's final validation SMSE against persistence "
         "(predicting s\\ :sub:`t+1` = s\\ :sub:`t`) on the same transitions; the gate is "

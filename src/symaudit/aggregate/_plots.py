@@ -15,6 +15,11 @@ Axis ranges (``ranges=``): ``"paper"`` uses the reference's fixed ranges (docs/a
 paper's range and widens it just enough to show every Q1-Q3 bar, so figures of a small study
 stay comparable to the paper without hiding anything.
 
+The median's cluster-bootstrap interval (table columns ``median_lo``, ``median_hi``;
+docs/algorithms.md §7.1) is drawn where a reader compares medians: a thick translucent bar behind
+each D4 marker, a darker band inside the Q1-Q3 band of a shift line.  Where it is NaN (too few
+clusters) nothing is drawn and the title says why; heatmaps show medians only.
+
 Elements whose influence rests on a ket solve that did not converge (table column
 ``converged`` False) get a red cross over the median (D4, heatmaps) or a red mark on a rug
 below the line (shift lines) and a legend entry.
@@ -131,6 +136,28 @@ def _counts_line(df: pd.DataFrame, kind: str) -> str:
     return f"{span('n', 'pooled value')} ({span('n_batches', 'seed×batch run')})"
 
 
+def _has_ci(rows: pd.DataFrame) -> bool:
+    return "median_lo" in rows and bool(rows["median_lo"].notna().any())
+
+
+def _ci_label(rows: pd.DataFrame) -> str:
+    level = rows["ci_confidence"].dropna() if "ci_confidence" in rows else pd.Series(dtype=float)
+    return f"median, {level.iloc[0]:.0%} CI" if len(level) else "median, bootstrap CI"
+
+
+def _ci_line(rows: pd.DataFrame) -> str:
+    """A title line when no row has an interval: the table's reason (``ci_note``)."""
+    if "median_lo" not in rows or _has_ci(rows):
+        return ""
+    notes = [n for n in rows.get("ci_note", pd.Series(dtype=str)).dropna() if n]
+    return "\n" + (notes[0].replace("no interval", "no CI") if notes else "no CI")
+
+
+def _ci_values(rows: pd.DataFrame) -> list[str]:
+    """The columns the axis range must show: quartiles and, where present, the interval."""
+    return ["q1", "median", "q3"] + (["median_lo", "median_hi"] if "median_lo" in rows else [])
+
+
 def _baseline(ax, kind: str):
     # 1 is "no symmetry breaking" for the relative error and the noise level for the
     # standardised influence (docs/algorithms.md §6.5): the reference point of every panel.
@@ -196,16 +223,20 @@ def plot_d4(df: pd.DataFrame, spec: FigureSpec, ranges: str = "union") -> Figure
                     label=model_label(m),
                 )
             )
+            if _has_ci(r):
+                ax.vlines(x, r["median_lo"], r["median_hi"], color=colours[m], lw=7, alpha=0.35)
             bad = _not_converged(r.reset_index()).to_numpy()
             if bad.any():
                 bad_any = True
                 ax.plot(x[bad], r["median"].to_numpy()[bad], "x", color="red", ms=11, mew=2)
+        if _has_ci(rows):
+            handles.append(Line2D([], [], color="0.4", lw=7, alpha=0.35, label=_ci_label(rows)))
         if bad_any:
             handles.append(
                 Line2D([], [], ls="", marker="x", color="red", ms=9, mew=2, label=_NOT_CONVERGED)
             )
         lo, hi, scale = _limits(
-            rows[["q1", "median", "q3"]].to_numpy(float),
+            rows[_ci_values(rows)].to_numpy(float),
             PAPER_RANGES.get((spec.kind, "d4", spec.dataset)),
             ranges,
         )
@@ -217,7 +248,8 @@ def plot_d4(df: pd.DataFrame, spec: FigureSpec, ranges: str = "union") -> Figure
         ax.set_ylabel(_YLABEL[spec.kind])
         suffix = ", Q3" if spec.kind == "equivariance" else ""
         ax.set_title(
-            f"{_TITLE[spec.kind]} ({spec.dataset}{suffix})\n{_counts_line(rows, spec.kind)}",
+            f"{_TITLE[spec.kind]} ({spec.dataset}{suffix})\n{_counts_line(rows, spec.kind)}"
+            f"{_ci_line(rows)}",
             fontsize="medium",
         )
         _legend(fig, ax, handles)
@@ -262,6 +294,9 @@ def plot_shift_line(
             r = r.sort_values("signed")
             x = r["signed"].to_numpy()
             ax.fill_between(x, r["q1"], r["q3"], color=colours[m], alpha=0.25, lw=0)
+            if _has_ci(r):
+                lo_hi = (r["median_lo"], r["median_hi"])
+                ax.fill_between(x, *lo_hi, color=colours[m], alpha=0.45, lw=0)
             ax.plot(
                 x,
                 r["median"],
@@ -280,9 +315,11 @@ def plot_shift_line(
             bad = _not_converged(r).to_numpy()
             if bad.any():
                 bad_handles.append(_rug(ax, x[bad], m, i))
+        if _has_ci(rows):
+            handles.append(Patch(facecolor="0.45", alpha=0.6, label=_ci_label(rows)))
         handles += bad_handles
         lo, hi, scale = _limits(
-            rows[["q1", "median", "q3"]].to_numpy(float),
+            rows[_ci_values(rows)].to_numpy(float),
             PAPER_RANGES.get((spec.kind, spec.element_set, spec.dataset)),
             ranges,
         )
@@ -298,7 +335,7 @@ def plot_shift_line(
         suffix = ", Q3" if spec.kind == "equivariance" else ""
         ax.set_title(
             f"{_TITLE[spec.kind]}, {direction} shifts ({spec.dataset}{suffix})\n"
-            f"{_counts_line(rows, spec.kind)}",
+            f"{_counts_line(rows, spec.kind)}{_ci_line(rows)}",
             fontsize="medium",
         )
         _legend(fig, ax, handles)

@@ -10,7 +10,8 @@ neighbouring λ and between each λ and the Galerkin values by Kendall's τ-b.
 
 Outputs: ``influence_robustness.csv`` (one row per comparison: ``tau``, ``n_elements``,
 ``stable`` = τ ≥ :data:`STABLE_TAU`) and ``influence_robustness_medians.csv`` (the medians, one
-row per (dataset, model, element set, element, λ | galerkin)), and one figure per
+row per (dataset, model, element set, element, λ | galerkin), with the cluster-bootstrap
+interval ``median_lo``/``median_hi`` of :mod:`._bootstrap`), and one figure per
 (dataset, model, element set).
 """
 
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from symaudit.aggregate._bootstrap import Bootstrap, note, pooled_intervals
 from symaudit.aggregate._stores import discover, parse_files
 from symaudit.aggregate._tables import element_order
 
@@ -61,19 +63,60 @@ def kendall_tau(a, b) -> float:
 
 
 def _self_influence(pi: xr.DataArray) -> np.ndarray:
-    """(..., element, batch, t, b, t, b) -> (..., element, values) of Π[g, t, b, t, b]."""
+    """(..., element, batch, t, b, t, b) -> (..., element, batch, values) of Π[g, t, b, t, b]."""
     nt, nb = pi.sizes["bra_time"], pi.sizes["bra_class"]
     t, b = np.meshgrid(np.arange(nt), np.arange(nb), indexing="ij")
     v = pi.values[..., t, b, t, b]  # (..., element, batch, nt, nb)
-    return v.reshape(*v.shape[:-3], -1)
+    return v.reshape(*v.shape[:-2], -1)
+
+
+_MEDIAN_COLUMNS = (
+    "dataset",
+    "model",
+    "element_set",
+    "element",
+    "damping",
+    "median",
+    "median_lo",
+    "median_hi",
+    "n",
+    "n_clusters",
+    "ci_confidence",
+    "ci_note",
+)
+
+
+def _median_row(parts: list[np.ndarray], boot: Bootstrap, key: str) -> dict:
+    """The pooled median of per-seed (batch, value) arrays, its interval and counts."""
+    b = max(p.shape[0] for p in parts)
+    m = max(p.shape[1] for p in parts)
+    values = np.full((len(parts), b, 1, m), np.nan)
+    for i, p in enumerate(parts):
+        values[i, : p.shape[0], 0, : p.shape[1]] = p
+    v = values[np.isfinite(values)]
+    lohi, n = pooled_intervals(values, [0.5], boot, key)
+    n_seeds = np.isfinite(values).any((1, 2, 3)).sum()
+    return {
+        "median": float(np.median(v)) if v.size else float("nan"),
+        "median_lo": lohi[0, 0, 0],
+        "median_hi": lohi[1, 0, 0],
+        "n": int(v.size),
+        "n_clusters": int(n[0]),
+        "ci_confidence": boot.confidence,
+        "ci_note": note(n, np.array([n_seeds]), boot)[0],
+    }
 
 
 def robustness_medians(
-    study_dir: str | os.PathLike, inputs: list[str | os.PathLike] | None = None
+    study_dir: str | os.PathLike,
+    inputs: list[str | os.PathLike] | None = None,
+    bootstrap: Bootstrap | None = None,
 ) -> pd.DataFrame:
     """Per (dataset, model, element_set, element, damping): the pooled median standardised
-    self-influence (``damping`` = the configured value, or ``"galerkin"``) and ``n`` values,
-    from exactly the influence stores ``inputs`` (default: every one under ``study_dir``)."""
+    self-influence (``damping`` = the configured value, or ``"galerkin"``), its interval
+    (``bootstrap``; default settings if None) and ``n`` values, from exactly the influence
+    stores ``inputs`` (default: every one under ``study_dir``)."""
+    boot = bootstrap or Bootstrap()
     kinds = ("influence",)
     files = discover(study_dir, kinds) if inputs is None else parse_files(study_dir, inputs, kinds)
     groups: dict[tuple, list] = {}
@@ -87,7 +130,7 @@ def robustness_medians(
                 if "pi_path_std" not in ds:
                     continue
                 elements = [str(e) for e in ds["element"].values]
-                path = _self_influence(ds["pi_path_std"])  # (damping, element, values)
+                path = _self_influence(ds["pi_path_std"])  # (damping, element, batch, values)
                 for i, lam in enumerate(ds["damping"].values):
                     for j, g in enumerate(elements):
                         pooled.setdefault((repr(float(lam)), g), []).append(path[i, j])
@@ -96,8 +139,7 @@ def robustness_medians(
                     for j, g in enumerate(elements):
                         pooled.setdefault((GALERKIN, g), []).append(gal[j])
         for (lam, g), parts in pooled.items():
-            v = np.concatenate(parts)
-            v = v[np.isfinite(v)]
+            key = f"robustness/{dataset}/{model}/{element_set}/{lam}/{g}"
             rows.append(
                 {
                     "dataset": dataset,
@@ -105,13 +147,10 @@ def robustness_medians(
                     "element_set": element_set,
                     "element": g,
                     "damping": lam,
-                    "median": float(np.median(v)) if v.size else float("nan"),
-                    "n": int(v.size),
+                    **_median_row(parts, boot, key),
                 }
             )
-    frame = pd.DataFrame(
-        rows, columns=["dataset", "model", "element_set", "element", "damping", "median", "n"]
-    )
+    frame = pd.DataFrame(rows, columns=list(_MEDIAN_COLUMNS))
     if frame.empty:
         return frame
     frame["_order"] = frame["element"].map(element_order)
@@ -190,12 +229,24 @@ def robustness_status(table: pd.DataFrame) -> dict:
     }
 
 
+def _interval_bars(ax, group: pd.DataFrame, element: str, dampings, xs, color) -> None:
+    """Each median's bootstrap interval as a translucent bar (none where it is NaN)."""
+    if "median_lo" not in group:
+        return
+    rows = group[group["element"] == element].set_index("damping").reindex(dampings)
+    ok = rows["median_lo"].notna().to_numpy()
+    if ok.any():
+        lo, hi = rows["median_lo"].to_numpy()[ok], rows["median_hi"].to_numpy()[ok]
+        ax.vlines(np.asarray(xs)[ok], lo, hi, color=color, lw=3, alpha=0.3)
+
+
 def robustness_figures(
     medians: pd.DataFrame, table: pd.DataFrame, out_dir, *, primary: str | None = None
 ) -> list[Path]:
     """One PNG per (dataset, model, element set): median standardised self-influence of every
-    element against λ (log axis, largest λ left), the Galerkin value beside the path; the title
-    says NOT STABLE (red) when any τ < :data:`STABLE_TAU`."""
+    element against λ (log axis, largest λ left), the Galerkin value beside the path, each with
+    its bootstrap interval as a translucent bar where it has one; the title says NOT STABLE
+    (red) when any τ < :data:`STABLE_TAU`."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -231,6 +282,8 @@ def robustness_figures(
             )
             if GALERKIN in order:
                 ax.plot([len(lams) + 0.5], [row[GALERKIN]], "s", ms=4, color=color)
+            at = np.append(xs, len(lams) + 0.5) if GALERKIN in order else xs
+            _interval_bars(ax, group, g, lams + [GALERKIN] * (GALERKIN in order), at, color)
         ticks = [f"{float(v):g}" + (" (primary)" if v == primary else "") for v in lams]
         if GALERKIN in order:
             ticks.append("Galerkin")

@@ -1,13 +1,12 @@
-"""The per-job NetCDF stores of a study: finding them by path and opening them lazily (xarray +
-dask), one dataset per (dataset, model, element set).
+"""The per-job NetCDF stores of a study: finding them, reading which job wrote each from its
+attributes (:func:`symaudit.outputs.identify`, never from its path), and opening them lazily
+(xarray + dask), one dataset per (dataset, model, element set).
 
-Inputs (one file per job, written by the equivariance and influence stages)::
-
-    {study}/equivariance/{dataset}/{model}/seed{s}/{set}_chunk{c:03d}.nc
-        relative_error (element, batch, time, class)
-    {study}/influence/{dataset}/{model}/seed{s}/{set}_chunk{c:03d}.nc
-        pi_std (element, batch, bra_time, bra_class, ket_time, ket_class),
-        ket_converged (batch, ket_time, ket_class)
+Inputs (one file per job; formats :data:`symaudit.outputs.EQUIVARIANCE` and
+:data:`symaudit.outputs.INFLUENCE`, paths :data:`symaudit.names.EQUIVARIANCE` and
+:data:`symaudit.names.INFLUENCE`): the aggregation reads ``relative_error`` (element, batch,
+time, class), ``pi_std`` (element, batch, bra_time, bra_class, ket_time, ket_class) and
+``ket_converged`` (batch, ket_time, ket_class).
 
 A seed missing a chunk is opened with NaN for that chunk's elements (an outer join), so the
 statistics of :mod:`._tables` skip them and their counts show it.
@@ -16,7 +15,6 @@ statistics of :mod:`._tables` skip them and their counts show it.
 from __future__ import annotations
 
 import os
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,7 +24,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._layout import ELEMENT_SETS, KINDS
+from symaudit import names, outputs
+from symaudit.errors import UserError
+from symaudit.outputs import EXAMPLE_DIMS, KET_DIMS, PI_DIMS
+
+from ._layout import KINDS
 
 __all__ = [
     "EXAMPLE_DIMS",
@@ -38,23 +40,20 @@ __all__ = [
     "parse_files",
 ]
 
-EXAMPLE_DIMS = ("batch", "time", "class")
-
-_SET = "|".join(ELEMENT_SETS)
-_PATTERNS = {
-    kind: re.compile(
-        rf"^{kind}/(?P<dataset>[^/]+)/(?P<model>[^/]+)/seed(?P<seed>\d+)/"
-        rf"(?P<element_set>{_SET})_chunk(?P<chunk>\d+)\.nc$"
+#: where each kind's per-job files lie under results/{study}/: its path template, every field
+#: a wildcard (only to find the files; which job wrote a file is read from its attributes)
+_GLOBS = {
+    kind: getattr(names, outputs.FORMATS[kind].template).format(
+        dataset="*", model="*", seed="*", set="*", chunk="*"
     )
     for kind in KINDS
 }
-_GLOBS = {kind: f"{kind}/*/*/seed*/*_chunk*.nc" for kind in KINDS}
 
 
 @dataclass(frozen=True, order=True)
 class StoreFile:
-    """One per-job NetCDF file and what its path says about it (an influence file holds
-    every analysis batch of its run along a ``batch`` dimension)."""
+    """One per-job NetCDF file and the job that wrote it, from the file's attributes (an
+    influence file holds every analysis batch of its run along a ``batch`` dimension)."""
 
     kind: str
     dataset: str
@@ -64,58 +63,49 @@ class StoreFile:
     chunk: int
     path: Path
 
+    @classmethod
+    def read(cls, path: str | os.PathLike, kind: str | None = None) -> StoreFile:
+        """The file at ``path``, its job from its attributes (:func:`symaudit.outputs.identify`,
+        which refuses a missing, corrupt or foreign file with one line naming it)."""
+        who = outputs.identify(path, kind)
+        return cls(
+            who.kind, who.dataset, who.model, who.element_set, who.seed, who.chunk, Path(path)
+        )
+
 
 def discover(study_dir: str | os.PathLike, kinds: Sequence[str] = KINDS) -> list[StoreFile]:
-    """All per-job stores under ``study_dir`` (= ``results/{study}``), parsed from their paths.
+    """All per-job stores under ``study_dir`` (= ``results/{study}``).
 
-    Files that do not match the layout (``twirl.nc``, temporary files) are ignored.
+    Files outside the layout (``twirl.nc``) and hidden ones (an atomic write's temporary
+    ``.{name}.XXXX.nc``, in progress or left by a killed job) are not looked at.
     """
     root = Path(study_dir)
-    found = []
-    for kind in kinds:
-        for path in root.glob(_GLOBS[kind]):
-            item = _parse(root, path, kind)
-            if item is not None:
-                found.append(item)
-    return sorted(found)
-
-
-def _parse(root: Path, path: Path, kind: str) -> StoreFile | None:
-    m = _PATTERNS[kind].match(path.relative_to(root).as_posix())
-    if m is None:
-        return None
-    g = m.groupdict()
-    return StoreFile(
-        kind,
-        g["dataset"],
-        g["model"],
-        g["element_set"],
-        int(g["seed"]),
-        int(g["chunk"]),
-        path,
+    return sorted(
+        StoreFile.read(p, kind)
+        for kind in kinds
+        for p in root.glob(_GLOBS[kind])
+        if not p.name.startswith(".")
     )
 
 
 def parse_files(
     study_dir: str | os.PathLike, paths: Sequence[str | os.PathLike], kinds: Sequence[str] = KINDS
 ) -> list[StoreFile]:
-    """Exactly the given per-job stores (a workflow rule's declared inputs), parsed from their
-    paths under ``study_dir``; ``twirl.nc`` files are skipped; any other path is an error."""
-    root = Path(study_dir).resolve()
+    """Exactly the given per-job stores (a workflow rule's declared inputs) of ``kinds``;
+    ``twirl.nc`` files are skipped; a file that is not an equivariance or influence store is
+    one :class:`~symaudit.errors.UserError` line naming it.  (``study_dir`` is not read: the
+    files say which job wrote them.)"""
     found = []
     for raw in paths:
-        path = Path(raw).resolve()
-        if path.name == "twirl.nc":
+        item = StoreFile.read(raw)
+        if item.kind == "twirl":
             continue
-        if not path.is_relative_to(root):
-            raise ValueError(f"input {raw} is not under the study directory {study_dir}")
-        parsed = [f for f in (_parse(root, path, k) for k in KINDS) if f is not None]
-        if not parsed:
-            raise ValueError(f"input {raw} is not a per-job equivariance or influence store")
-        if parsed[0].kind in kinds:
-            if not path.exists():
-                raise FileNotFoundError(f"input {raw} does not exist")
-            found.append(parsed[0])
+        if item.kind not in KINDS:
+            raise UserError(
+                f"input {raw}: a {item.kind} file, not an equivariance or influence store"
+            )
+        if item.kind in kinds:
+            found.append(item)
     return sorted(found)
 
 
@@ -137,22 +127,19 @@ def _require(ds: xr.Dataset, var: str, dims: Iterable[str]) -> xr.DataArray:
 
 
 def _equivariance_preprocess(ds: xr.Dataset) -> xr.Dataset:
-    rel = _require(ds, "relative_error", ("element",) + EXAMPLE_DIMS)
+    rel = _require(ds, "relative_error", outputs.EQUIVARIANCE.dims["relative_error"])
     return rel.to_dataset(name="relative_error")
-
-
-_PI_DIMS = ("element", "batch", "bra_time", "bra_class", "ket_time", "ket_class")
 
 
 def _influence_preprocess(ds: xr.Dataset) -> xr.Dataset:
     """Keep only the variables the tables need (per-file work is kept minimal on purpose:
     xarray's per-operation overhead, not arithmetic, dominates when there are thousands of
     small files, so the diagonal is taken once after concatenation)."""
-    pi = _require(ds, "pi_std", _PI_DIMS)
+    pi = _require(ds, "pi_std", PI_DIMS)
     sizes = pi.sizes
     if sizes["bra_time"] != sizes["ket_time"] or sizes["bra_class"] != sizes["ket_class"]:
         raise ValueError(f"{_source(ds)}: pi_std is not square in (time, class): {dict(pi.sizes)}")
-    conv = _require(ds, "ket_converged", ("batch", "ket_time", "ket_class"))
+    conv = _require(ds, "ket_converged", KET_DIMS)
     # float, not bool: the outer join across runs fills missing elements with NaN
     return xr.Dataset({"pi_std": pi, "ket_unconverged": (~conv.astype(bool)).astype("float64")})
 

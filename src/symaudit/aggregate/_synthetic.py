@@ -1,4 +1,6 @@
-"""Synthetic per-job stores in the exact on-disk layout of the equivariance and influence stages.
+"""Synthetic per-job stores in the exact on-disk layout of the equivariance and influence stages
+(:data:`symaudit.outputs.EQUIVARIANCE`, :data:`symaudit.outputs.INFLUENCE`: every required
+variable, the identity attributes).
 
 Used by the tests and to look at the figures without running a study.  The numbers are made up
 but shaped like the paper's: NS models fail on r, r3, s, sr2; ViTs show a patch-periodic
@@ -16,6 +18,7 @@ import xarray as xr
 
 from symaudit import groups
 from symaudit.datasets import DATASETS
+from symaudit.outputs import EXAMPLE_DIMS, KET_DIMS, PI_DIMS
 
 from ._io import write_atomic
 
@@ -49,14 +52,21 @@ def _chunks(names: list[str], size: int) -> list[list[str]]:
 def _equivariance_chunk(
     gen, attrs: dict, chunk, strength, classes, batches: int, time_steps: int
 ) -> xr.Dataset:
-    """relative_error (element, batch, time, class): 1 + a strength-scaled excess, lognormal."""
+    """relative_error (element, batch, time, class): 1 + a strength-scaled excess, lognormal;
+    its SMSEs (``smse`` 0.01, ``persistence_smse`` 0.02, ``smse_transformed`` their product)."""
     scale = 1e3 if attrs["dataset"] == "NS" else 0.2
     base = 1 + (scale if attrs["set_name"] == "d4" else 0.05) * strength
     noise = gen.lognormal(0, 0.05, (len(chunk), batches, time_steps, len(classes)))
     rel = base[:, None, None, None] * noise
     rel[[e in ("e", "t(0,0)") for e in chunk]] = 1.0  # the identity is exactly 1
+    smse = np.full(rel.shape[1:], 0.01)
     return xr.Dataset(
-        {"relative_error": (("element", "batch", "time", "class"), rel)},
+        {
+            "relative_error": (("element", *EXAMPLE_DIMS), rel),
+            "smse_transformed": (("element", *EXAMPLE_DIMS), rel * smse),
+            "smse": (EXAMPLE_DIMS, smse),
+            "persistence_smse": (EXAMPLE_DIMS, 2 * smse),
+        },
         coords={
             "element": chunk,
             "batch": np.arange(batches),
@@ -70,9 +80,10 @@ def _equivariance_chunk(
 def _influence_chunk(
     gen, attrs: dict, chunk, strength, classes, batches: int, time_steps: int, bad: set[int]
 ) -> xr.Dataset:
-    """pi_raw, pi_std (element, batch, bra_time, bra_class, ket_time, ket_class) and the ket
-    solves' ket_converged, ket_true_relres (batch, ket_time, ket_class), as the influence stage
-    writes them; the first ket solve of each batch in ``bad`` is marked not converged."""
+    """pi_raw, pi_std (element, batch, bra_time, bra_class, ket_time, ket_class), the ket
+    solves' ket_converged, ket_true_relres (batch, ket_time, ket_class), pi_error_bound
+    (element, batch) and lambda_max (batch), as the influence stage writes them; the first ket
+    solve of each batch in ``bad`` is marked not converged."""
     nb = len(classes)
     pi = gen.normal(0.3, 1.0, (len(chunk), batches, time_steps, nb, time_steps, nb))
     diag = 5.0 * (1 - strength)[:, None, None, None] + gen.normal(
@@ -83,14 +94,14 @@ def _influence_chunk(
     converged = np.ones((batches, time_steps, nb), dtype=bool)
     for k in bad & set(range(batches)):
         converged[k, 0, 0] = False
-    dims = ("element", "batch", "bra_time", "bra_class", "ket_time", "ket_class")
-    kets = ("batch", "ket_time", "ket_class")
     return xr.Dataset(
         {
-            "pi_raw": (dims, pi * 1e-3),
-            "pi_std": (dims, pi),
-            "ket_converged": (kets, converged),
-            "ket_true_relres": (kets, np.where(converged, 1e-5, 1e-2)),
+            "pi_raw": (PI_DIMS, pi * 1e-3),
+            "pi_std": (PI_DIMS, pi),
+            "pi_error_bound": (("element", "batch"), np.full((len(chunk), batches), 1e-6)),
+            "ket_converged": (KET_DIMS, converged),
+            "ket_true_relres": (KET_DIMS, np.where(converged, 1e-5, 1e-2)),
+            "lambda_max": (("batch",), np.ones(batches)),
         },
         coords={
             "element": chunk,
@@ -150,6 +161,7 @@ def write_synthetic_study(
                         strength = np.array([_pattern(model, dataset, e) for e in chunk])
                         name = f"{set_name}_chunk{c:03d}.nc"
                         contents = (chunk, strength, classes, batches, time_steps)
+                        attrs = {**attrs, "chunk": c}
                         if "equivariance" in kinds:
                             ds = _equivariance_chunk(gen, attrs, *contents)
                             path = root / "equivariance" / run / name

@@ -13,6 +13,11 @@ quantiles are numpy's default type 7, ``method="linear"``):
   exact property ("the relative error is 1 for every example") can be checked, not only
   its quartiles.
 
+Beside every quantile column X (``q1``, ``median``, ``q3``) the tables carry ``X_lo`` and ``X_hi``,
+the ends of its cluster-bootstrap percentile interval (:mod:`._bootstrap`, docs/algorithms.md
+§7.1), ``n_clusters`` (the (seed, batch) clusters with data) and ``ci_note`` (why an interval is
+NaN, or what it does not cover; empty otherwise).  ``min``/``max`` have no interval.
+
 Every row carries the counts its quantiles came from.  NaNs (an element missing from one
 seed's chunk, a failed example) are skipped, and the counts show how many values remained.
 Influence rows carry ``converged`` (False when any ket solve of any contributing
@@ -33,6 +38,8 @@ import xarray as xr
 
 from symaudit import groups
 
+from ._bootstrap import Bootstrap
+from ._intervals import Q_NAMES, QUANTILES, equivariance_intervals, influence_intervals
 from ._io import write_atomic
 from ._layout import ELEMENT_SETS, KINDS, TABLE_SUFFIXES, table_stem
 from ._stores import (
@@ -54,9 +61,6 @@ __all__ = [
     "influence_table",
     "read_table",
 ]
-
-QUANTILES = (0.25, 0.5, 0.75)
-_Q_NAMES = ("q1", "median", "q3")
 
 
 def element_order(name: str) -> tuple[int, ...]:
@@ -95,7 +99,7 @@ def _quantiles(da: xr.DataArray, dims: Sequence[str]) -> xr.Dataset:
     """Type-7 quantiles over ``dims`` skipping NaN, plus the count of non-NaN values."""
     da = da.chunk({d: -1 for d in dims}) if da.chunks is not None else da
     q = da.quantile(list(QUANTILES), dim=list(dims), method="linear", skipna=True)
-    out = {name: q.sel(quantile=p, drop=True) for name, p in zip(_Q_NAMES, QUANTILES, strict=True)}
+    out = {name: q.sel(quantile=p, drop=True) for name, p in zip(Q_NAMES, QUANTILES, strict=True)}
     out["n"] = da.count(dim=list(dims))
     return xr.Dataset(out)
 
@@ -177,6 +181,7 @@ _INT_COLUMNS = (
     "n_batches",
     "n_unconverged",
     "n_kets",
+    "n_clusters",
 )
 
 
@@ -232,21 +237,41 @@ def _by_group(
     return list(zip(keys, computed, strict=True))
 
 
+def _and_view(statistic: Callable) -> Callable:
+    """``view -> (statistic(view), view)``: the data come back computed for the bootstrap."""
+    return lambda view: (statistic(view), view)
+
+
 def equivariance_tables(
-    files: Sequence[StoreFile], element_set: str
+    files: Sequence[StoreFile], element_set: str, boot: Bootstrap | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(summary, per-seed) tables of one element set over every (dataset, model) in ``files``."""
-    results = _by_group(files, "equivariance", element_set, equivariance_statistics)
-    return (
-        _stack([_frame(s, d, m, element_set) for (d, m), (s, _) in results]),
-        _stack([_frame(p, d, m, element_set) for (d, m), (_, p) in results], by=["seed"]),
-    )
+    """(summary, per-seed) tables of one element set over every (dataset, model) in ``files``,
+    with bootstrap intervals (``boot``; default settings if None)."""
+    boot = boot or Bootstrap()
+    results = _by_group(files, "equivariance", element_set, _and_view(equivariance_statistics))
+    summaries, per_seeds = [], []
+    for (d, m), ((summary, per_seed), rel) in results:
+        key = f"equivariance/{element_set}/{d}/{m}"
+        summary, per_seed = equivariance_intervals(rel, summary, per_seed, boot, key)
+        summaries.append(_frame(summary, d, m, element_set))
+        per_seeds.append(_frame(per_seed, d, m, element_set))
+    return _stack(summaries), _stack(per_seeds, by=["seed"])
 
 
-def influence_table(files: Sequence[StoreFile], element_set: str) -> pd.DataFrame:
-    """Pooled-diagonal influence table of one element set over every (dataset, model)."""
-    results = _by_group(files, "influence", element_set, influence_statistics)
-    df = _stack([_frame(s, d, m, element_set) for (d, m), s in results])
+def influence_table(
+    files: Sequence[StoreFile], element_set: str, boot: Bootstrap | None = None
+) -> pd.DataFrame:
+    """Pooled-diagonal influence table of one element set over every (dataset, model), with
+    bootstrap intervals (``boot``; default settings if None)."""
+    boot = boot or Bootstrap()
+    results = _by_group(files, "influence", element_set, _and_view(influence_statistics))
+    frames = [
+        _frame(
+            influence_intervals(ds, s, boot, f"influence/{element_set}/{d}/{m}"), d, m, element_set
+        )
+        for (d, m), (s, ds) in results
+    ]
+    df = _stack(frames)
     if not df.empty:
         df["converged"] = df["converged"].astype(bool)
     return df
@@ -274,7 +299,9 @@ _ATTRS = {
 }
 
 
-def _to_netcdf(df: pd.DataFrame, kind: str, element_set: str, path: Path) -> None:
+def _to_netcdf(
+    df: pd.DataFrame, kind: str, element_set: str, path: Path, boot: Bootstrap | None = None
+) -> None:
     """The table as a gridded Dataset: dims (dataset, model, [seed,] element)."""
     index = ["dataset", "model", *(["seed"] if "seed" in df else []), "element"]
     per_element = ["dx", "dy", "rotate", "reflect"]
@@ -289,18 +316,27 @@ def _to_netcdf(df: pd.DataFrame, kind: str, element_set: str, path: Path) -> Non
     for name in ds.data_vars:
         if name.startswith("n") or name == "converged":  # counts: missing combos count 0
             ds[name] = ds[name].fillna(0).astype("int64" if name != "converged" else "int8")
-    ds.attrs = {"element_set": element_set, **_ATTRS[kind]}
+    if "ci_note" in ds:  # text: a missing combination has no note (NaN is not a string)
+        ds["ci_note"] = ds["ci_note"].fillna("").astype(str)
+    ds.attrs = {"element_set": element_set, **_ATTRS[kind], **(boot.attrs() if boot else {})}
     ds.to_netcdf(path)
 
 
-def _write_table(df: pd.DataFrame, out_dir: Path, stem: str, kind: str, element_set: str):
+def _write_table(
+    df: pd.DataFrame,
+    out_dir: Path,
+    stem: str,
+    kind: str,
+    element_set: str,
+    boot: Bootstrap | None = None,
+):
     written = []
     for suffix in TABLE_SUFFIXES:
         path = out_dir / f"{stem}{suffix}"
         if suffix == ".csv":
             write_atomic(path, lambda tmp: df.to_csv(tmp, index=False))
         else:
-            write_atomic(path, lambda tmp: _to_netcdf(df, kind, element_set, tmp))
+            write_atomic(path, lambda tmp: _to_netcdf(df, kind, element_set, tmp, boot))
         written.append(path)
     return written
 
@@ -312,6 +348,7 @@ def aggregate(
     kinds: Sequence[str] = KINDS,
     require: bool = False,
     inputs: Sequence[str | os.PathLike] | None = None,
+    bootstrap: Bootstrap | None = None,
 ) -> list[Path]:
     """Write every quantile table of a study; returns the paths written.
 
@@ -331,7 +368,10 @@ def aggregate(
     inputs
         Exactly the per-job stores to read (the workflow's declared inputs); default: every
         store found under ``study_dir``, leftovers of earlier configurations included.
+    bootstrap
+        The interval settings (config ``analysis.bootstrap``); default :class:`Bootstrap`().
     """
+    boot = bootstrap or Bootstrap()
     files = discover(study_dir, kinds) if inputs is None else parse_files(study_dir, inputs, kinds)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -351,13 +391,13 @@ def aggregate(
                     )
                 continue
             if kind == "equivariance":
-                summary, per_seed = equivariance_tables(members, name)
-                written += _write_table(summary, out, table_stem(kind, name), kind, name)
+                summary, per_seed = equivariance_tables(members, name, boot)
+                written += _write_table(summary, out, table_stem(kind, name), kind, name, boot)
                 stem = table_stem(kind, name, per_seed=True)
-                written += _write_table(per_seed, out, stem, "equivariance_per_seed", name)
+                written += _write_table(per_seed, out, stem, "equivariance_per_seed", name, boot)
             else:
-                table = influence_table(members, name)
-                written += _write_table(table, out, table_stem(kind, name), kind, name)
+                table = influence_table(members, name, boot)
+                written += _write_table(table, out, table_stem(kind, name), kind, name, boot)
                 bad = table[~table["converged"]]
                 for (d, m), rows in bad.groupby(["dataset", "model"]):
                     logging.getLogger("symaudit.aggregate").warning(
@@ -369,4 +409,7 @@ def aggregate(
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
     """Read a table CSV written by :func:`aggregate` with the right dtypes."""
-    return pd.read_csv(path, dtype={"element": str, "dataset": str, "model": str})
+    df = pd.read_csv(path, dtype={"element": str, "dataset": str, "model": str, "ci_note": str})
+    if "ci_note" in df:  # an empty note is "" (the CSV's empty field), not NaN
+        df["ci_note"] = df["ci_note"].fillna("")
+    return df

@@ -15,6 +15,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from symaudit.baselines import add_gate_argument
 from symaudit.settings import QUALITY
 
 
@@ -28,13 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar=("DATASET", "MODEL", "SEED", "METRICS_CSV", "EQUIVARIANCE_NC"),
         help="one trained run: its identity, metrics.csv and an equivariance .nc (or -)",
     )
-    parser.add_argument(
-        "--max-persistence-ratio",
-        type=float,
-        default=QUALITY["max_persistence_ratio"],
-        help="quality gate: a run passes when val SMSE <= this x persistence SMSE (default "
-        f"{QUALITY['max_persistence_ratio']:g})",
-    )
+    gate = QUALITY["max_persistence_ratio"]
+    add_gate_argument(parser, gate, f"{gate:g}")
     parser.add_argument("--table", required=True, type=Path, help="model_quality.csv to write")
     parser.add_argument("--figure", required=True, type=Path, help="the figure (.png) to write")
     parser.add_argument(

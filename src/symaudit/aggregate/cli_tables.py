@@ -38,6 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="read exactly these per-job stores (and twirl.nc files), e.g. a workflow rule's "
         "declared inputs; default: every store found under STUDY_DIR",
     )
+    parser.add_argument(
+        "--bootstrap",
+        default=None,
+        metavar="JSON",
+        help="the interval settings, config analysis.bootstrap: "
+        '\'{"resamples": 2000, "confidence": 0.95, "seed": 0, "min_clusters": 5}\' (any subset; '
+        "default: those)",
+    )
     parser.add_argument("--workers", type=int, default=None, help="dask threads (default: all)")
     parser.add_argument(
         "--twirl", action="store_true", help="also the D4 twirl-decomposition table (twirl_d4.csv)"
@@ -54,6 +62,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def bootstrap_settings(text: str | None):
+    """``--bootstrap`` (JSON, or None) as a :class:`~symaudit.aggregate._bootstrap.Bootstrap`,
+    unknown keys and bad values one :class:`~symaudit.errors.UserError` line."""
+    from symaudit.aggregate._bootstrap import Bootstrap
+    from symaudit.errors import UserError
+    from symaudit.settings import parse_settings, resolve
+
+    raw = {"bootstrap": parse_settings(text)}
+    try:
+        return Bootstrap.from_settings(resolve("analysis", raw)["bootstrap"])
+    except ValueError as err:
+        raise UserError(f"--bootstrap: {err}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     import dask
 
@@ -63,8 +85,9 @@ def run(args: argparse.Namespace) -> int:
     if not study.is_dir():
         raise FileNotFoundError(f"--study-dir {study} is not a directory")
     out = Path(args.out_dir) if args.out_dir else study / "tables"
+    boot = bootstrap_settings(args.bootstrap)
     if args.robustness_only:
-        return _robustness(study, out, args.primary, args.status, args.inputs)
+        return _robustness(study, out, args.primary, args.status, args.inputs, boot)
     with dask.config.set(scheduler="threads", num_workers=args.workers):
         written = aggregate(
             study,
@@ -73,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             kinds=args.kinds,
             require=args.element_sets is not None,
             inputs=args.inputs,
+            bootstrap=boot,
         )
     if not written:
         raise FileNotFoundError(f"no equivariance or influence stores under {study}")
@@ -80,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         from symaudit.aggregate._io import write_atomic
         from symaudit.aggregate._twirl import TWIRL_TABLE, twirl_table
 
-        table = twirl_table(study, args.inputs)
+        table = twirl_table(study, args.inputs, boot)
         written.append(
             write_atomic(out / f"{TWIRL_TABLE}.csv", lambda p: table.to_csv(p, index=False))
         )
@@ -90,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _robustness(
-    study: Path, out: Path, primary: str, status: str | None, inputs: list | None = None
+    study: Path, out: Path, primary: str, status: str | None, inputs: list | None, boot
 ) -> int:
     import sys
 
@@ -106,7 +130,7 @@ def _robustness(
         robustness_table,
     )
 
-    medians = robustness_medians(study, inputs)
+    medians = robustness_medians(study, inputs, boot)
     if medians.empty:
         raise FileNotFoundError(
             f"no damping-path influence (pi_path_std) under {study}: set influence.damping.values"

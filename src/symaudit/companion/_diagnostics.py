@@ -11,7 +11,10 @@ The NetCDF written by :func:`run_diagnostics` (``symaudit companion run``) holds
   ket_class), the raw identity influence Π of those checkpoints (the influence stage's solve
   and SMSE bras on the untransformed batch, :func:`symaudit.influence.influence_matrix`),
   and ``ket_converged`` (influence_epoch, batch, ket_time, ket_class);
-* attrs ``train_transitions`` (the training horizon) and ``last_epoch``.
+* attrs ``dataset``, ``model``, ``seed`` (the run, from its final checkpoint),
+  ``train_transitions`` (the training horizon) and ``last_epoch``.
+
+The format is declared in :data:`symaudit.outputs.DIAGNOSTICS`.
 """
 
 from __future__ import annotations
@@ -25,14 +28,17 @@ from pathlib import Path
 
 import numpy as np
 
+from symaudit.outputs import FINAL_CHECKPOINT, PI_DIMS, checkpoint_name, per_class, to_grid
+
 __all__ = ["checkpoint_path", "run_diagnostics"]
 
 _LOG = logging.getLogger("symaudit.companion")
 
 
 def checkpoint_path(run_dir: str | os.PathLike, epoch: int, last_epoch: int) -> Path:
-    """final.pt at the last epoch, else training's kept ``ckpt_epoch{E:04d}.pt``."""
-    name = "final.pt" if epoch == last_epoch else f"ckpt_epoch{int(epoch):04d}.pt"
+    """final.pt at the last epoch, else training's kept ``ckpt_epoch{E:04d}.pt``
+    (:func:`symaudit.outputs.checkpoint_name`)."""
+    name = FINAL_CHECKPOINT if epoch == last_epoch else checkpoint_name(epoch)
     path = Path(run_dir) / name
     if not path.exists():
         raise FileNotFoundError(
@@ -40,11 +46,6 @@ def checkpoint_path(run_dir: str | os.PathLike, epoch: int, last_epoch: int) -> 
             "train.checkpoint_every and the last)"
         )
     return path
-
-
-def _grid(values: np.ndarray, time_steps: int, classes: int) -> np.ndarray:
-    """(CT, CT) with n = t + T · class -> (bra_time, bra_class, ket_time, ket_class)."""
-    return values.reshape(classes, time_steps, classes, time_steps).transpose(1, 0, 3, 2)
 
 
 @dataclass
@@ -106,15 +107,23 @@ class _Arrays:
                 f"epoch {epoch} batch {batches[k]}: identity influence "
                 f"{time.perf_counter() - clock:.1f} s (spectrum included)"
             )
-            self.pi_raw[i, k] = _grid(result.values.double().cpu().numpy(), t, c)
-            ok = np.array([r.converged for r in result.records]).reshape(c, t).T
-            self.converged[i, k] = ok
+            self.pi_raw[i, k] = to_grid(result.values.double().cpu().numpy(), t, c)
+            self.converged[i, k] = per_class([r.converged for r in result.records], t, c, None)
 
     def dataset(
-        self, batches, class_names, epochs, earlier, *, train_transitions, last_epoch, damping: str
+        self,
+        batches,
+        class_names,
+        epochs,
+        earlier,
+        *,
+        identity: dict,
+        train_transitions,
+        last_epoch,
+        damping: str,
     ):
-        """The ``xarray.Dataset`` of the module docstring (``damping``: the influence
-        settings' damping, recorded as text)."""
+        """The ``xarray.Dataset`` of the module docstring (``identity``: the run's dataset,
+        model and seed; ``damping``: the influence settings' damping, recorded as text)."""
         import xarray as xr
 
         from ._spectrum import ENERGY
@@ -135,7 +144,7 @@ class _Arrays:
             "mode": np.arange(self.classes * t),
         }
         if earlier:
-            dims = ("influence_epoch", "batch", "bra_time", "bra_class", "ket_time", "ket_class")
+            dims = ("influence_epoch", *PI_DIMS[1:])
             data["pi_raw"] = (dims, self.pi_raw)
             data["ket_converged"] = (dims[:2] + dims[4:], self.converged)
             coords.update(
@@ -146,6 +155,7 @@ class _Arrays:
                 ket_class=class_names,
             )
         attrs = {
+            **identity,
             "train_transitions": int(train_transitions),
             "last_epoch": int(last_epoch),
             "rollout_error": "cumulative one-step SMSE of final.pt's rollout from the true "
@@ -176,6 +186,7 @@ def run_diagnostics(
     from symaudit._device import choose_device
     from symaudit.influence import SolveOptions
     from symaudit.models import load_checkpoint
+    from symaudit.runs import run_identity
 
     from ._rollout import rollout_errors
     from ._run import analysis_trajectories
@@ -189,10 +200,12 @@ def run_diagnostics(
     epochs = [*earlier_epochs, last_epoch]
     arrays = _Arrays.empty(len(epochs), len(earlier_epochs), len(batches), t, len(stores))
     for i, epoch in enumerate(epochs):
-        model, _ = load_checkpoint(checkpoint_path(run_dir, epoch, last_epoch))
+        path = checkpoint_path(run_dir, epoch, last_epoch)
+        model, meta = load_checkpoint(path)
         model = model.to(device).eval()
         last = epoch == last_epoch
         if last:
+            identity = run_identity(meta, path).as_dict()
             clock = time.perf_counter()
             arrays.rollout = np.stack([rollout_errors(model, traj, t) for traj in trajectories])
             _LOG.info(f"epoch {epoch}: rollouts {time.perf_counter() - clock:.1f} s")
@@ -203,6 +216,7 @@ def run_diagnostics(
         classes,
         epochs,
         earlier_epochs,
+        identity=identity,
         train_transitions=train_transitions,
         last_epoch=last_epoch,
         damping=str(dict(influence["damping"])),

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from symaudit import outputs
+
 __all__ = ["OBSERVABLES", "CompanionRun", "read_diagnostics", "read_identity_influence"]
 
 #: the CE drift bras of the influence stage (variables pi_mass_std, pi_energy_std)
@@ -35,12 +37,11 @@ def read_diagnostics(path: str | os.PathLike, batches: Sequence[int]) -> dict:
     {"rollout": (batch, class, start, horizon), "eigenvalue": (epoch, batch, mode),
     "lambda_max": (epoch, batch), "epochs": [int], "earlier": {epoch: (batch, bra_time,
     bra_class, ket_time, ket_class) raw Π}, "train_transitions", "last_epoch"}."""
-    import xarray as xr
-
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"diagnostics file {path} does not exist (run stage_companion)")
-    with xr.open_dataset(path) as ds:
+    with outputs.read(path, "diagnostics") as opened:
+        ds = opened.dataset
         missing = sorted(set(batches) - {int(b) for b in ds["batch"].values})
         if missing:
             raise ValueError(f"diagnostics file {path}: no analysis batch {missing}")
@@ -69,20 +70,19 @@ def read_identity_influence(path: str | os.PathLike) -> dict:
     same unstandardised, "mass" /
     "energy" likewise when present (CE), "batches": [int], "classes": [family],
     "time_steps": T}."""
-    import xarray as xr
-
     from symaudit import groups
 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"influence file {path} does not exist (run stage_influence)")
-    with xr.open_dataset(path) as ds:
+    with outputs.read(path, "influence") as opened:
+        ds = opened.dataset
         names = [str(e) for e in ds["element"].values]
         found = [k for k, e in enumerate(names) if groups.parse(e) == groups.Element()]
         if not found:
             raise ValueError(f"influence file {path}: no identity element among {names}")
         k = found[0]
-        dims = ("batch", "bra_time", "bra_class", "ket_time", "ket_class")
+        dims = outputs.PI_DIMS[1:]
         out = {"smse": ds["pi_std"].isel(element=k).transpose(*dims).values.astype(np.float64)}
         out["raw"] = ds["pi_raw"].isel(element=k).transpose(*dims).values.astype(np.float64)
         for obs in OBSERVABLES:

@@ -19,6 +19,8 @@ import warnings
 
 import numpy as np
 
+from symaudit.outputs import to_grid
+
 __all__ = [
     "QUANTILES",
     "class_transfer",
@@ -118,9 +120,7 @@ def input_distances(inputs, time_steps: int) -> np.ndarray:
     scale = 0.5 * (rms[:, None, :] + rms[None, :, :]) + DISTANCE_EPS  # (n₁, n₂, c)
     sq = ((flat[:, None] - flat[None, :]) ** 2).mean(axis=3)  # (n₁, n₂, c)
     dist = (sq / scale).mean(axis=2)  # mean over channels of the per-channel means
-    classes = n // time_steps
-    # n = t + T · class  ->  (class, t) per side  ->  (t₂, b₂, t₁, b₁)
-    return dist.reshape(classes, time_steps, classes, time_steps).transpose(1, 0, 3, 2)
+    return to_grid(dist, time_steps, n // time_steps)  # (t₂, b₂, t₁, b₁)
 
 
 def log_edges(distances, n_edges: int) -> np.ndarray:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from symaudit.cli import add_device, add_settings
 from symaudit.settings import read_settings
 
 
@@ -46,9 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     one.add_argument(
         "--train-transitions", type=int, required=True, help="the training horizon (recorded)"
     )
-    one.add_argument("--influence", default=None, help="the config's influence section (JSON)")
+    add_settings(one, "influence", flag="--influence")
     one.add_argument("--out", required=True, type=Path, help="output NetCDF")
-    one.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
+    add_device(one)
 
     tab = sub.add_parser("tables", help="the companion tables and figures of a study")
     tab.add_argument(
@@ -60,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="one trained run: identity, identity-element influence, run directory, diagnostics",
     )
     tab.add_argument("--stores", nargs="+", required=True, help="every class store (.zarr)")
-    tab.add_argument("--settings", default=None, help="the config's companion section (JSON)")
+    add_settings(tab, "companion")
     tab.add_argument("--tables-dir", required=True, type=Path, help="where the CSVs go")
     tab.add_argument("--figures-dir", required=True, type=Path, help="where the PNGs go")
 

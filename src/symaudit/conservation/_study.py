@@ -91,7 +91,29 @@ def settings_with_defaults(settings: Mapping | None) -> dict:
             f"conservation settings: unknown arms/targets {bad}; arms {list(ARMS)}, "
             f"targets {list(TARGETS)}"
         )
+    for key, (low, strict) in _LOWER_BOUNDS.items():  # the schema's bounds, for --settings too
+        value = out[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise UserError(f"conservation.{key}: expected a number, got {value!r}")
+        if value < low or (strict and value == low):
+            raise UserError(
+                f"conservation.{key} = {value}: must be {'>' if strict else '>='} {low}"
+            )
     return out
+
+
+#: key -> (lower bound, exclusive?), as in workflow/schemas/config.schema.yaml
+_LOWER_BOUNDS = {
+    "resolution": (4, False),
+    "batch": (1, False),
+    "steps": (2, False),
+    "seed": (0, False),
+    "hidden": (1, False),
+    "two_layer_steps": (1, False),
+    "lr_fraction": (0, True),
+    "adam_lr": (0, True),
+    "floor": (0, True),
+}
 
 
 @dataclass

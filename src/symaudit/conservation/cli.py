@@ -14,11 +14,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from symaudit.cli import add_settings
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-dir", required=True, help="results/{study}")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--settings", default=None, help="the conservation section as JSON")
+    add_settings(group, "conservation")
     group.add_argument("--config", default=None, help="a study config with a conservation section")
     parser.add_argument(
         "--strict", action="store_true", help="exit with status 1 when a finding does not hold"

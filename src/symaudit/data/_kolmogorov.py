@@ -44,8 +44,10 @@ class KolmogorovSolver(NSSolver):
     The vorticity forcing -2 pi k A cos(2 pi k y_j), y_j = (j + 1/2)/N, has exactly two rfft2
     modes, (ky, kx) = (+-k, 0), written analytically (no FFT round-off) and added to the
     nonlinear term of every RK4 stage.  The step count adds ``A * horizon`` to the input's
-    max(|u_x| + |u_y|): a force of size A raises the speed by at most A per unit time, and the
-    bound stays exactly invariant under the group (A and horizon are constants).
+    speed relative to its frame (:meth:`NSSolver.relative_speed`): a force of size A raises the
+    speed by at most A per unit time, and the bound stays exactly invariant under the group (A
+    and horizon are constants).  The forcing is fixed in the lab frame, so it commutes with
+    Galilean boosts along x only (docs/algorithms.md §9.4).
     """
 
     k: int = KOLMOGOROV_K
@@ -67,6 +69,5 @@ class KolmogorovSolver(NSSolver):
         return super()._nonlinear(w_hat, mean) + self._ops["forcing"]
 
     def steps_for(self, velocity: np.ndarray, interval: float) -> int:
-        speed = float(np.max(np.abs(velocity[0]) + np.abs(velocity[1])))
-        speed = max(speed, 1e-3) + abs(self.amplitude) * self.horizon
+        speed = max(self.relative_speed(velocity), 1e-3) + abs(self.amplitude) * self.horizon
         return max(1, math.ceil(interval * speed / (self.cfl * (1.0 / self.n))))

@@ -6,7 +6,9 @@ Vorticity–streamfunction form, float64 throughout::
     u_x = U_x + d(psi)/dy,   u_y = U_y - d(psi)/dx,        omega = d(u_y)/dx - d(u_x)/dy
 
 where (U_x, U_y) is the spatially uniform mean flow (conserved exactly on a periodic domain and
-carried along so that any periodic input is handled, not only zero-mean ones).
+carried along so that any periodic input is handled, not only zero-mean ones).  The mean flow
+only translates the vorticity, a Fourier multiplier exp(-i k.U t), which the integrating factor
+applies exactly (below), so a Galilean boost u -> u + U commutes with the solver to round-off.
 
 State in and out is the VELOCITY on layout ``(channel, y, x)`` with channels
 ``(velocity_x, velocity_y)``: x is the LAST axis, y the one before.  The grid is the periodic
@@ -21,10 +23,22 @@ relative; see docs/data.md §3.2):
   row and column, whose odd derivatives are not reflection-consistent (fftfreq labels the Nyquist
   bin -N/2, and a reflection maps it onto itself with the opposite sign);
 * the mask is applied to the input too, so the state lives on the symmetric set of modes;
-* the number of time steps per output interval is computed from ``max(|u_x| + |u_y|)`` of the
-  INPUT array, a quantity that the group action (permute, flip, roll, negate) leaves bitwise
-  unchanged, so x and g.x always take exactly the same steps.  A CFL computed from an FFT-derived
-  field could differ in the last bit and flip a ``ceil``.
+* the number of time steps per output interval is computed from ``max(|u_x - F_x| + |u_y - F_y|)``
+  of the INPUT array, F the frame velocity below, a quantity that the group action (permute,
+  flip, roll, negate) leaves bitwise unchanged, so x and g.x always take exactly the same steps.
+  A CFL computed from an FFT-derived field could differ in the last bit and flip a ``ceil``.
+
+Galilean boosts (docs/algorithms.md §9.4): the mean flow U (the FFT's DC term / N^2) is split into
+a FRAME velocity F = U rounded to a multiple of :data:`FRAME_QUANTUM` = 2^-20 (exactly
+representable, and bitwise the same for x and g.x unless U sits on a rounding tie: rounding is
+odd-symmetric, permutations change only U's last bit) and a remainder U - F, |U - F| <= 2^-21.
+The frame advection -i k.F is added to the integrating factor (exact in time), the remainder
+stays in the explicit advection term of RK4 (its time-step error, ~(|k| |U - F| h)^5, lies far
+below round-off).  The step count comes from u - F, which a boost by a multiple of the quantum
+leaves unchanged (to the last bit of u + U - U).  Zero-mean data has |U| ~ 1e-17 (FFT
+round-off), so F = 0 and every operation is the one of the solver before the frame was added:
+generated stores are bitwise unchanged.  Hence, with frame spacing dt and U dt N = (m, n) whole
+cells, ``solve(u0 + U)`` at dt equals ``roll(solve(u0), (n, m)) + U`` to round-off.
 """
 
 from __future__ import annotations
@@ -35,7 +49,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.fft as sfft
 
-__all__ = ["NSSolver"]
+__all__ = ["FRAME_QUANTUM", "NSSolver", "frame_velocity"]
+
+#: the frame velocity is the mean flow rounded to a multiple of this (a power of two, so the
+#: rounding and the remainder are exact); see the module docstring
+FRAME_QUANTUM = 2.0**-20
+
+
+def frame_velocity(mean: np.ndarray) -> np.ndarray:
+    """The mean flow ``(2,)`` rounded to a multiple of :data:`FRAME_QUANTUM`: the velocity the
+    integrating factor advects exactly.  Odd (round half to even), so F(-U) = -F(U); exactly 0
+    for the FFT round-off mean (~1e-17) of zero-mean data."""
+    return np.round(np.asarray(mean, dtype=np.float64) / FRAME_QUANTUM) * FRAME_QUANTUM
 
 
 @dataclass(frozen=True)
@@ -151,7 +176,10 @@ class NSSolver:
     # --- dynamics ------------------------------------------------------------------------
 
     def _nonlinear(self, w_hat: np.ndarray, mean: np.ndarray) -> np.ndarray:
-        """-mask * FFT(u . grad omega), derivatives taken spectrally, 4 inverse + 1 forward FFT."""
+        """-mask * FFT(u . grad omega), derivatives taken spectrally, 4 inverse + 1 forward FFT.
+
+        ``mean`` is the part of the mean flow advected here explicitly: the remainder U - F of
+        the module docstring (the frame velocity F is in the integrating factor)."""
         ops = self._ops
         psi_hat = w_hat * ops["inv_k2"]
         spec = np.stack(
@@ -161,14 +189,20 @@ class NSSolver:
         adv = (ux + mean[0]) * wx + (uy + mean[1]) * wy
         return -self._fft(adv) * ops["mask"]
 
-    def steps_for(self, velocity: np.ndarray, interval: float) -> int:
-        """Number of RK4 steps for an output interval, from the input's max(|u_x| + |u_y|).
+    def relative_speed(self, velocity: np.ndarray) -> float:
+        """max(|u_x - F_x| + |u_y - F_y|) of a velocity ``(2, y, x)`` in the frame F (module
+        docstring; F = 0 for zero-mean data, and then the bits of max(|u_x| + |u_y|)).
 
-        The bound is exactly invariant under the group action (an elementwise sum of absolute
-        values is the same bits after permuting, flipping and negating components).
-        """
-        speed = float(np.max(np.abs(velocity[0]) + np.abs(velocity[1])))
-        speed = max(speed, 1e-3)  # a resting fluid still needs >= 1 step per interval
+        Exactly invariant under the group action (an elementwise sum of absolute values is the
+        same bits after permuting, flipping and negating components, and F moves with them)."""
+        frame = frame_velocity(self.to_spectral(velocity)[1])  # u - 0.0 is u, bit for bit
+        return float(np.max(np.abs(velocity[0] - frame[0]) + np.abs(velocity[1] - frame[1])))
+
+    def steps_for(self, velocity: np.ndarray, interval: float) -> int:
+        """Number of RK4 steps for an output interval, from the input's speed relative to the
+        frame (:meth:`relative_speed`): the frame's advection is exact whatever the step, so a
+        Galilean boost leaves the step count unchanged."""
+        speed = max(self.relative_speed(velocity), 1e-3)  # a resting fluid still needs a step
         h = 1.0 / self.n
         return max(1, math.ceil(interval * speed / (self.cfl * h)))
 
@@ -193,25 +227,37 @@ class NSSolver:
             raise ValueError(f"times must be a non-empty strictly increasing 1-D array: {times}")
         velocity = np.asarray(velocity, dtype=np.float64)
         w_hat, mean = self.to_spectral(velocity)
+        frame = frame_velocity(mean)
+        rest = mean - frame  # advected explicitly; bitwise the mean when frame == 0
         # The step count per unit time is fixed for the whole trajectory (see steps_for).
         out = np.empty((times.size, 2, self.n, self.n))
         out[0] = self.to_velocity(w_hat, mean)
-        decay = self._ops["decay"]
         for i in range(1, times.size):
             interval = times[i] - times[i - 1]
             nsub = self.steps_for(velocity, interval)
             h = interval / nsub
-            e1 = np.exp(-decay * h)
-            e2 = np.exp(-decay * (0.5 * h))
+            e1, e2 = self._factors(frame, h)
             for _ in range(nsub):
-                w_hat = self._rk4(w_hat, mean, h, e1, e2)
+                w_hat = self._rk4(w_hat, rest, h, e1, e2)
             out[i] = self.to_velocity(w_hat, mean)
         if not np.all(np.isfinite(out)):
             raise FloatingPointError("NS solver produced non-finite values (time step too large?)")
         return out
 
+    def _factors(self, frame: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
+        """Integrating factors over h and h/2: exp(-(decay + i k.F) t), the viscous decay and
+        the frame's advection (a pure phase; 1 outside the dealias mask, whose ik are zeroed).
+        Real (the decay alone) when F = 0, so zero-mean data takes the same operations as
+        without a frame."""
+        decay = self._ops["decay"]
+        if not np.any(frame):
+            return np.exp(-decay * h), np.exp(-decay * (0.5 * h))
+        rate = decay + (self._ops["ikx"] * frame[0] + self._ops["iky"] * frame[1])
+        return np.exp(-rate * h), np.exp(-rate * (0.5 * h))
+
     def _rk4(self, w, mean, h, e1, e2):
-        """One integrating-factor RK4 step; the viscous decay is integrated exactly."""
+        """One integrating-factor RK4 step; the viscous decay and the frame's advection (in e1,
+        e2) are integrated exactly."""
         a = self._nonlinear(w, mean)
         b = self._nonlinear(e2 * (w + (0.5 * h) * a), mean)
         c = self._nonlinear(e2 * w + (0.5 * h) * b, mean)

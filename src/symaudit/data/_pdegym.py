@@ -1,17 +1,20 @@
-"""PDEGym netCDF chunk files: constants, inspection, reading in the files' own layout
-``(sample, time, channel, x, y)`` and conversion to the store layout (docs/data.md §1.1)."""
+"""PDEGym netCDF chunk files: constants, inspection, reading by dimension NAME into the files'
+documented layout ``(sample, time, channel, x, y)`` and conversion to the store layout
+(docs/data.md §1.1, §1.4)."""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from symaudit import datasets
+from symaudit.dims import resolve_dims
+from symaudit.errors import UserError
 
 INGESTER_VERSION = "1.0"
 GAMMA = 1.4
@@ -20,6 +23,9 @@ ORDERS = ("numeric", "lexicographic")
 ENDPOINTS = ("drop", "refuse")
 #: ``x_axis`` choices: decide from the data, or force the netCDF dim (name as in PDEGym) = x
 X_AXES = ("auto", "x", "y")
+#: the ingester's reading order, by canonical dim (symaudit.dims): PDEGym's documented layout
+#: ``(sample, time, channel, x, y)``; a file whose dims come in another order is transposed
+READ_ORDER = ("trajectory", "time", "channel", "x", "y")
 #: position of the spatial dims PDEGym calls x and y in ``(sample, time, channel, x, y)``
 NETCDF_AXIS = {"x": 3, "y": 4}
 #: lanl/PDEHats treats u as the component along Julia d1 = netCDF axis 4 (docs/algorithms.md §8)
@@ -49,8 +55,9 @@ CONTINUITY_MODES = 2
 
 @dataclass(frozen=True)
 class SourceFile:
-    """One validated chunk file: ``variable`` has shape ``(n_samples, n_times, n_channels, n,
-    n)`` with netCDF dims ``dims``."""
+    """One validated chunk file: ``variable`` read in :data:`READ_ORDER` has shape
+    ``(n_samples, n_times, n_channels, n, n)``; ``dims`` are the file's dim names in that order,
+    ``file_dims`` in the file's own order and ``perm`` the file axis of each."""
 
     path: Path
     variable: str
@@ -60,6 +67,8 @@ class SourceFile:
     n: int
     dtype: str
     dims: tuple[str, ...]
+    file_dims: tuple[str, ...] = ()
+    perm: tuple[int, ...] = (0, 1, 2, 3, 4)
 
 
 def order_files(files: Sequence[str | os.PathLike], order: str = "numeric") -> list[Path]:
@@ -85,6 +94,9 @@ def order_files(files: Sequence[str | os.PathLike], order: str = "numeric") -> l
             raise ValueError(f"input file {p} is given twice")
         seen[key] = p
     if order == "lexicographic":
+        numbers = {int(d[-1]): p for p in paths if (d := re.findall(r"\d+", p.stem))}
+        if len(numbers) == len(paths):  # numbered chunks: a gap is a missing chunk either way
+            _check_numbering(numbers)
         return sorted(paths, key=str)
     numbered: dict[int, Path] = {}
     for p in paths:
@@ -99,7 +111,28 @@ def order_files(files: Sequence[str | os.PathLike], order: str = "numeric") -> l
         if number in numbered:
             raise ValueError(f"{numbered[number]} and {p} have the same chunk number {number}")
         numbered[number] = p
+    _check_numbering(numbered)
     return [numbered[k] for k in sorted(numbered)]
+
+
+def _check_numbering(numbered: dict[int, Path]) -> None:
+    """Refuse a gap in the chunk numbers (``velocity_0``, ``velocity_2``): a missing chunk would
+    silently shift every later trajectory's index (and the splits taken from the end)."""
+    first, last = min(numbered), max(numbered)
+    missing = [k for k in range(first, last + 1) if k not in numbered]
+    if missing:
+        shown = ", ".join(map(str, missing[:5])) + (" ..." if len(missing) > 5 else "")
+        raise UserError(
+            f"chunk files {numbered[first]} ... {numbered[last]}: chunk number(s) {shown} "
+            f"missing (e.g. {_renumbered(numbered[first], missing[0])}); give every chunk "
+            "between the first and the last, or ingest the parts into separate stores"
+        )
+
+
+def _renumbered(path: Path, number: int) -> str:
+    """``path`` with its last integer replaced by ``number`` (the name of a missing chunk)."""
+    head, digits, tail = re.match(r"(.*?)(\d+)(\D*)$", path.stem).groups()
+    return str(path.with_name(f"{head}{number}{tail}{path.suffix}"))
 
 
 def _one_line(err: BaseException) -> str:
@@ -109,6 +142,8 @@ def _one_line(err: BaseException) -> str:
 def _open(path: Path):
     import netCDF4
 
+    if path.is_dir():
+        raise ValueError(f"input file {path} is a directory, not a netCDF file")
     if not path.is_file():
         raise FileNotFoundError(f"input file {path} does not exist")
     try:
@@ -117,10 +152,13 @@ def _open(path: Path):
         raise ValueError(f"{path}: not a readable netCDF file ({_one_line(err)})") from None
 
 
-def inspect_file(path: str | os.PathLike, family: str) -> SourceFile:
-    """Open ``path`` and validate the family's variable: rank 5 ``(sample, time, channel, x,
-    y)``, 5 channels for CE or >= 2 for NS, square grid, floating point.  Errors are one line
-    naming the file, the variable and its shape."""
+def inspect_file(
+    path: str | os.PathLike, family: str, dims: Mapping[str, str] | str | None = None
+) -> SourceFile:
+    """Open ``path`` and validate the family's variable: rank 5, its dims found BY NAME
+    (:func:`symaudit.dims.resolve_dims`, ``dims`` the override), 5 channels for CE or >= 2 for
+    NS, a square grid, floating point.  Errors are one line naming the file, the variable and
+    its dims and shape."""
     fam = datasets.family(family)
     path = Path(path)
     name = fam.netcdf_variable
@@ -132,24 +170,34 @@ def inspect_file(path: str | os.PathLike, family: str) -> SourceFile:
                 f"variables in the file: {have})"
             )
         var = ds.variables[name]
-        shape = tuple(int(s) for s in var.shape)
-        dims = tuple(str(d) for d in var.dimensions)
+        file_shape = tuple(int(s) for s in var.shape)
+        file_dims = tuple(str(d) for d in var.dimensions)
         dtype = np.dtype(var.dtype)
-    what = f"{path}: variable {name!r} has shape {shape}"
-    if len(shape) != 5:
+    what = f"{path}: variable {name!r} has dims ({', '.join(file_dims)}) of shape {file_shape}"
+    if len(file_shape) != 5:
         raise ValueError(f"{what}; expected rank 5 (sample, time, channel, x, y)")
-    n, t, c, nx, ny = shape
+    dm = resolve_dims(file_dims, f"{path}: variable {name!r}", dims, required=READ_ORDER)
+    perm = dm.perm(READ_ORDER)
+    n, t, c, nx, ny = (file_shape[a] for a in perm)
+    names = {canon: dm.name(canon) for canon in READ_ORDER}
     if fam.pde == CE and c != 5:
-        raise ValueError(f"{what}; expected 5 channels [rho, u, v, p, E] on axis 2")
+        raise ValueError(
+            f"{what}; expected 5 channels [rho, u, v, p, E] along {names['channel']!r}"
+        )
     if fam.pde == NS and c < 2:
-        raise ValueError(f"{what}; expected at least 2 channels [u, v(, tracer)] on axis 2")
+        raise ValueError(
+            f"{what}; expected at least 2 channels [u, v(, tracer)] along {names['channel']!r}"
+        )
     if nx != ny:
-        raise ValueError(f"{what}; expected a square grid (axes 3 and 4 of equal size)")
+        raise ValueError(
+            f"{what}; expected a square grid ({names['x']!r} and {names['y']!r} equal)"
+        )
     if n < 1 or t < 1 or nx < 4:
         raise ValueError(f"{what}; expected at least 1 sample, 1 frame and a 4 x 4 grid")
     if dtype.kind != "f":
         raise ValueError(f"{path}: variable {name!r} has dtype {dtype}, expected floating point")
-    return SourceFile(path, name, n, t, c, nx, dtype.name, dims)
+    ordered = tuple(names[canon] for canon in READ_ORDER)
+    return SourceFile(path, name, n, t, c, nx, dtype.name, ordered, file_dims, perm)
 
 
 def _check_consistent(sources: Sequence[SourceFile]) -> None:
@@ -166,10 +214,22 @@ def _check_consistent(sources: Sequence[SourceFile]) -> None:
 
 def _read(var, src: SourceFile, pde: str, start: int, stop: int) -> np.ndarray:
     """Samples ``[start, stop)`` of an open variable as float32, layout ``(sample, time,
-    channel, x, y)`` as on disk, only the channels used (``RAW_CHANNELS``); NaN/inf raise a
-    one-line error naming the file and the trajectory."""
+    channel, x, y)`` whatever the file's dim order (``src.perm``), only the channels used
+    (``RAW_CHANNELS``); NaN/inf raise a one-line error naming the file and the trajectory."""
     n_read = len(RAW_CHANNELS[pde])
-    block = np.asarray(var[start:stop, :, :n_read], dtype=np.float32)
+    wanted = (slice(start, stop), slice(None), slice(0, n_read), slice(None), slice(None))
+    index = [slice(None)] * 5
+    for canon_axis, file_axis in enumerate(src.perm):
+        index[file_axis] = wanted[canon_axis]
+    block = np.asarray(var[tuple(index)], dtype=np.float32)
+    if src.perm != (
+        0,
+        1,
+        2,
+        3,
+        4,
+    ):  # read by name: (sample, time, channel, x, y) whatever the file's order
+        block = np.ascontiguousarray(block.transpose(src.perm))
     # with auto-masking off, never-written entries read as the fill value (netCDF default
     # 9.97e36 for floats): a finite number that would otherwise pass as data
     bad = ~np.isfinite(block) | (block == _fill_value(var))

@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--resolution must be at least 8, got {args.resolution}")
     if not args.t_end > 0:
         raise ValueError(f"--t-end must be positive, got {args.t_end}")
+    if args.frames < 1:  # no frame compared would pass vacuously
+        raise ValueError(f"--frames must be at least 1, got {args.frames}")
     gen = known[args.family]
     pde = gen.pde
     tol = TOLERANCE[pde]

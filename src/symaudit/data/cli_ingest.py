@@ -1,8 +1,9 @@
 """``symaudit ingest FILE... --family FAMILY --out PATH.zarr [--order numeric|lexicographic]``.
 
 Converts PDEGym netCDF chunk files (variable ``data`` for CE, ``velocity`` for NS; dims
-``(sample, time, channel, x, y)``) into a store of layout ``(trajectory, time, channel, y, x)``;
-the axis pairing is decided from the data (see ``symaudit.data.ingest``).
+``(sample, time, channel, x, y)``, found by name in any order, aliases and ``--dims``:
+``symaudit.dims``) into a store of layout ``(trajectory, time, channel, y, x)``; the axis
+pairing is decided from the data (see ``symaudit.data.ingest``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from symaudit.cli import add_no_progress
 from symaudit.settings import DATA
 
 
@@ -52,7 +54,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="trajectories per store shard (default: about 32 MiB per shard)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument(
+        "--dims",
+        default=None,
+        metavar="NAME=DIM,...",
+        help="which file dim is which, for names the alias table does not know (docs/data.md "
+        "§1.4), e.g. member=trajectory,lon=x; DIM is trajectory, time, channel, x or y",
+    )
+    add_no_progress(parser, "--quiet")  # --quiet: the former spelling, hidden
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,8 +75,9 @@ def run(args: argparse.Namespace) -> int:
         check_trajectories=args.check_trajectories,
         x_axis=args.x_axis,
         shard=args.shard,
-        progress=None if args.quiet else logging.getLogger("symaudit.ingest").info,
+        progress=None if args.no_progress else logging.getLogger("symaudit.ingest").info,
         endpoint=args.endpoint,
+        dims=args.dims,
     )
     conv = store.attrs["axis_convention"]
     cand = conv["evidence"]["candidates"]

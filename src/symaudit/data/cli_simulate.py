@@ -6,6 +6,7 @@ import argparse
 import json
 
 from symaudit import datasets
+from symaudit.cli import add_no_progress
 from symaudit.settings import DATA
 
 
@@ -28,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="trajectories per store shard (default: about 32 MiB per shard)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_no_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -123,6 +123,13 @@ def generate_store(
         raise ValueError(f"resolution {resolution} is too small (need >= 8)")
     if trajectories < 1:
         raise ValueError(f"trajectories must be >= 1, got {trajectories}")
+    if time_steps < 2:  # 1 frame = 0 transitions: nothing to train on, NaN baselines
+        raise ValueError(
+            f"time_steps must be >= 2 (frames on t in [0, 1]; 2 make one transition), got "
+            f"{time_steps}"
+        )
+    if shard is not None and shard < 1:
+        raise ValueError(f"shard must be >= 1 trajectories, got {shard}")
     seeds = trajectory_seeds(family, seed, trajectories)
     builder = StoreBuilder(out, trajectories, time_steps, fam.channels, resolution, shard)
     starts = list(range(0, trajectories, builder.shard))

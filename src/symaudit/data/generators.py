@@ -162,8 +162,9 @@ def _forced_solver(n: int, k: int):
 
 _NS_SCHEME = (
     "pseudo-spectral vorticity-streamfunction, square 2/3 dealias mask |kx|,|ky| <= (N-1)//3 "
-    "(Nyquist removed, applied to the IC), integrating-factor RK4, step count per output "
-    "interval ceil(dt_out max(|u_x|+|u_y|) / (cfl h)) from the input field, float64"
+    "(Nyquist removed, applied to the IC), integrating-factor RK4 (viscosity and the mean "
+    "flow's advection exact), step count per output interval ceil(dt_out max(|u_x - F_x| + "
+    "|u_y - F_y|) / (cfl h)) from the input field, F its mean flow rounded to 2^-20, float64"
 )
 _EULER_SCHEME = (
     "unsplit finite volume, MUSCL on primitives with MC limiter and pointwise first-order "

@@ -2,7 +2,8 @@
 convention from the data.
 
 Input (docs/data.md §1.1): one or several PDEGym chunk files (``data_0.nc``, ``data_1.nc``, ... or
-``velocity_*.nc``), each holding ONE float variable with dims ``(sample, time, channel, x, y)``:
+``velocity_*.nc``), each holding ONE float variable with dims ``(sample, time, channel, x, y)``,
+found by NAME (aliases and an override: ``symaudit.dims``, docs/data.md §1.4), in any order:
 
 * CE families (variable ``data``): 5 primitive channels ``[rho, u, v, p, E]``;
 * NS families (variable ``velocity``): ``[u, v(, tracer)]``; the tracer is ignored.
@@ -157,6 +158,7 @@ def ingest(
     thresholds: Mapping[str, float] | None = None,
     progress: Callable[[str], None] | None = None,
     endpoint: str = "drop",
+    dims: Mapping[str, str] | str | None = None,
 ) -> Store:
     """Ingest PDEGym chunk files of ``family`` into the store ``out`` and return it.
 
@@ -202,11 +204,11 @@ def ingest(
     """
     began = time.perf_counter()
     fam = datasets.family(family)
-    out = _check_options(out, x_axis, check_trajectories, endpoint)
+    out = _check_options(out, x_axis, check_trajectories, endpoint, shard)
     limits = dict(THRESHOLDS[fam.pde]) | dict(thresholds or {})
     say = progress or (lambda message: None)
     paths = order_files(files, order)
-    sources = [inspect_file(p, fam.name) for p in paths]
+    sources = [inspect_file(p, fam.name, dims) for p in paths]
     _check_consistent(sources)
 
     convention = _self_check(sources, fam.pde, fam.name, check_trajectories, x_axis, limits, say)
@@ -249,13 +251,15 @@ def _source_arrays(sources: Sequence[SourceFile]) -> dict[str, np.ndarray]:
     }
 
 
-def _check_options(out, x_axis: str, check_trajectories: int, endpoint: str) -> Path:
+def _check_options(out, x_axis: str, check_trajectories: int, endpoint: str, shard=None) -> Path:
     """One-line errors for the options :func:`ingest` takes from the user, before any data is
     read; returns ``out`` as a Path."""
     if x_axis not in X_AXES:
         raise ValueError(f"x_axis must be one of {', '.join(X_AXES)}, got {x_axis!r}")
     if check_trajectories < 1:
         raise ValueError(f"check_trajectories must be >= 1, got {check_trajectories}")
+    if shard is not None and shard < 1:
+        raise ValueError(f"shard must be >= 1 trajectories, got {shard}")
     if endpoint not in ENDPOINTS:
         raise ValueError(f"endpoint must be one of {', '.join(ENDPOINTS)}, got {endpoint!r}")
     out = Path(out)
@@ -292,7 +296,8 @@ def _store_attrs(fam, sources: Sequence[SourceFile], convention: dict, order: st
             {
                 "path": str(s.path),
                 "n_trajectories": s.n_samples,
-                "dims": list(s.dims),
+                "dims": list(s.file_dims or s.dims),
+                "read_as": dict(zip(s.dims, ("sample", "time", "channel", "x", "y"), strict=True)),
                 "dtype": s.dtype,
             }
             for s in sources

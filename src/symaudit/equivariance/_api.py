@@ -1,6 +1,6 @@
-"""The public functions: relative errors (docs/algorithms.md §5.1) and the twirl decomposition
-(docs/algorithms.md §5.2; the twirling paper §2, Proposition 1), thin layers over
-:func:`._sweep.sweep`."""
+"""The public functions: relative errors (docs/algorithms.md §5.1; normalised, §5.3) and the
+twirl decomposition (docs/algorithms.md §5.2; the twirling paper §2, Proposition 1), thin
+layers over :func:`._sweep.sweep`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ import torch
 from symaudit.equivariance._sweep import sweep
 from symaudit.losses import smse
 
-__all__ = ["relative_error", "relative_errors", "twirl_decomposition"]
+__all__ = [
+    "normalised_relative_error",
+    "relative_error",
+    "relative_errors",
+    "twirl_decomposition",
+]
 
 
 def relative_error(
@@ -20,13 +25,20 @@ def relative_error(
     targets: torch.Tensor,
     element: str,
     channels: Sequence[Mapping],
+    *,
+    dt: float | None = None,
+    extent: tuple[float, float] = (1.0, 1.0),
 ) -> torch.Tensor:
-    """Relative SMSE of one group element, per example.
+    """Relative SMSE of one group element, per example: the paper's RAW statistic.
 
     R_g(n) = SMSE(f(g x_n), g y_n) / SMSE(f(x_n), y_n), where SMSE is
     :func:`symaudit.losses.smse` (each term scaled by the RMS of ITS OWN target, as the
-    reference does).  This is the prediction error on the transformed pair relative to the
-    untransformed one, not |f(g x) - g f(x)|.
+    reference does) and (g x, g y) is :func:`symaudit.groups.act_transition`.  This is the
+    prediction error on the transformed pair relative to the untransformed one, not
+    |f(g x) - g f(x)|.  An exactly equivariant model scores 1 under D4 x translations, but
+    about alpha under ``scale(alpha)`` (the unsquared RMS normaliser scales by alpha, the
+    squared error by alpha^2) and, under a boost, a value set by RMS(y + U) != RMS(y); for
+    those use :func:`normalised_relative_error` (docs/algorithms.md §5.3).
 
     Parameters
     ----------
@@ -35,16 +47,43 @@ def relative_error(
     inputs, targets : torch.Tensor
         ``(batch, channel, y, x)``.
     element : str
-        A D4 name (``e r r2 r3 s sr sr2 sr3``) or a shift ``t(dx,dy)``.
+        A D4 name (``e r r2 r3 s sr sr2 sr3``), a shift ``t(dx,dy)``, ``boost(m,n)`` or
+        ``scale(alpha)`` (:mod:`symaudit.groups`).
     channels : sequence of dict
-        The store's channel list.
+        The store's channel list (with roles for boosts and scalings).
+    dt, extent : float, (float, float)
+        A boost's frame spacing and domain (:func:`symaudit.groups.frame_geometry`).
 
     Returns
     -------
     torch.Tensor
         ``(batch,)`` float64.  Exactly 1 for the identity (f(x) is reused); NaN where f(x) = y.
     """
-    return relative_errors(model, inputs, targets, [element], channels)[0]
+    return relative_errors(model, inputs, targets, [element], channels, dt=dt, extent=extent)[0]
+
+
+def normalised_relative_error(
+    model,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    element: str,
+    channels: Sequence[Mapping],
+    *,
+    dt: float | None = None,
+    extent: tuple[float, float] = (1.0, 1.0),
+) -> torch.Tensor:
+    """The relative error normalised so that an exactly equivariant model scores exactly 1
+    under every element, per example (docs/algorithms.md §5.3)::
+
+        Rn_g(n) = ||g^-1 f(g x_n) - y_n||^2_w / SMSE(f(x_n), y_n),   w_c = 1 / (RMS_c(y_n) + 1e-6)
+
+    with g^-1 the inverse element's TARGET action and w the SMSE weights of the UNTRANSFORMED
+    target (the twirl's convention).  Equal to :func:`relative_error` for D4 x translations;
+    ``scale(alpha)``: R / alpha up to the normaliser's 1e-6; NS boosts: SMSE(f(g x), g y) with
+    the untransformed target's weights.  Arguments and result as :func:`relative_error`.
+    """
+    result = sweep(model, inputs, targets, [element], channels, dt=dt, extent=extent)
+    return result.normalised[0]
 
 
 def relative_errors(
@@ -55,8 +94,13 @@ def relative_errors(
     channels: Sequence[Mapping],
     *,
     elements_per_batch: int = 8,
+    dt: float | None = None,
+    extent: tuple[float, float] = (1.0, 1.0),
+    normalised: bool = False,
 ) -> torch.Tensor:
-    """:func:`relative_error` for many elements with f(x) computed once.
+    """:func:`relative_error` (or, with ``normalised``, :func:`normalised_relative_error`) for
+    many elements with f(x) computed once.  Both from the same forward passes:
+    :func:`symaudit.equivariance.sweep`'s ``relative`` and ``normalised``.
 
     ``elements_per_batch`` transformed copies of the batch go through the model in one forward
     pass (a batch of ``elements_per_batch * batch`` examples): larger is faster on a GPU and
@@ -68,9 +112,16 @@ def relative_errors(
         ``(len(elements), batch)`` float64.
     """
     result = sweep(
-        model, inputs, targets, elements, channels, elements_per_batch=elements_per_batch
+        model,
+        inputs,
+        targets,
+        elements,
+        channels,
+        elements_per_batch=elements_per_batch,
+        dt=dt,
+        extent=extent,
     )
-    return result.relative
+    return result.normalised if normalised else result.relative
 
 
 def _summary(per_example: Mapping[str, torch.Tensor]) -> dict[str, float]:
@@ -92,6 +143,9 @@ def twirl_decomposition(
     return_prediction: bool = False,
 ) -> dict:
     """Split the group-averaged loss into twirled-prediction error and equivariance error.
+
+    Only over a FINITE group of D4 x translations: boosts and scalings form infinite groups, so
+    there is no twirl over them (refused).
 
     With the twisted predictions z_g(x) = g^-1 f(g x) over a finite group G (``elements``: D4,
     a subgroup of it, or a group of periodic shifts such as the multiples of k) and the twirled

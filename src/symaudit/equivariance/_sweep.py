@@ -2,7 +2,10 @@
 
 Everything the stage needs falls out of the same forward passes:
 
-* the numerators of the relative error, SMSE(f(g x), g y) per example (docs/algorithms.md §5.1);
+* the numerators of the relative error, SMSE(f(g x), g y) per example (docs/algorithms.md §5.1),
+  and of its normalised form ||g^-1 f(g x) - y||^2_w with the untransformed target's SMSE
+  weights w (docs/algorithms.md §5.3; it differs from the raw statistic only for boosts and
+  scalings, elements acting on transitions through :func:`symaudit.groups.act_transition`);
 * the twisted predictions z_g = g^-1 f(g x) (twirling paper §2), folded into a running mean
   and a running sum of squared deviations (Welford), so the twirl decomposition needs
   O(batch) memory whatever the number of elements.
@@ -27,14 +30,22 @@ __all__ = ["SweepResult", "check_group", "evaluating", "is_identity", "placement
 
 def _reduced(element: str, shape: tuple[int, int]) -> groups.Element:
     """The element with its shift reduced modulo the grid (t(N,0) is the identity)."""
-    g = groups.parse(element)
+    g = groups.parse_transition(element)
+    if not isinstance(g, groups.Element):
+        raise ValueError(
+            f"twirl: {g.name} is not an element of a finite group (boosts and scalings form "
+            "infinite groups): there is no twirl over it"
+        )
     h, w = shape
     return groups.Element(g.rotate, g.reflect, g.dx % w, g.dy % h, g.swap)
 
 
 def is_identity(element: str, shape: tuple[int, int]) -> bool:
     """True when ``element`` acts as the identity on a ``shape = (y, x)`` periodic grid (the
-    wrong-pairing ``p*e*p`` included: P e P = e)."""
+    wrong-pairing ``p*e*p`` included: P e P = e; boost(0,0) and scale(1))."""
+    k = groups.parse_transition(element)
+    if isinstance(k, groups.Boost | groups.Scale):
+        return k in (groups.Boost(0, 0), groups.Scale(1.0))
     g = _reduced(element, shape)
     return (g.rotate, g.reflect, g.dx, g.dy) == (0, 0, 0, 0)
 
@@ -45,7 +56,8 @@ def check_group(elements: Sequence[str], shape: tuple[int, int]) -> None:
     Accepted: subgroups of D4 (D4 itself, the rotations, {e, s}, ...) and subgroups of the
     periodic translations (shifts by multiples of k along x, y or both, with k dividing N).  The
     twirled prediction mu(x) is exactly equivariant only over a group, and the decomposition is a
-    uniform average over it, so duplicates are rejected as well.
+    uniform average over it, so duplicates are rejected as well.  Boosts and scalings are
+    refused: they are not elements of a finite group (no twirl over them).
     """
     reduced = [_reduced(g, shape) for g in elements]
     for g in reduced:
@@ -108,6 +120,11 @@ class SweepResult:
         ``(n,)`` float64, SMSE(f(x), y) per example.
     errors : torch.Tensor
         ``(E, n)`` float64, SMSE(f(g x), g y) per example.
+    pulled_back : torch.Tensor or None
+        ``(E, n)`` float64, ||g^-1 f(g x) - y||^2_w per example with w the SMSE weights of the
+        UNTRANSFORMED target y and g^-1 the inverse's target action (docs/algorithms.md §5.3).
+        For D4 x translations it is ``errors`` itself (the pull-back permutes and negates, so
+        it changes neither the weights nor the norm).
     twirl : dict or None
         When requested: per-example ``(n,)`` float64 tensors ``total``, ``mean``, ``equiv``
         (see :func:`symaudit.equivariance.twirl_decomposition`) and ``prediction``, the
@@ -118,11 +135,21 @@ class SweepResult:
     baseline: torch.Tensor
     errors: torch.Tensor
     twirl: dict | None = field(default=None)
+    pulled_back: torch.Tensor | None = field(default=None)
 
     @property
     def relative(self) -> torch.Tensor:
-        """``(E, n)`` float64 relative errors SMSE(f(g x), g y) / SMSE(f(x), y)."""
+        """``(E, n)`` float64 relative errors SMSE(f(g x), g y) / SMSE(f(x), y): the paper's
+        raw statistic (an exactly equivariant model scores alpha under scale(alpha), below 1
+        under a boost)."""
         return self.errors / self.baseline
+
+    @property
+    def normalised(self) -> torch.Tensor:
+        """``(E, n)`` float64 ||g^-1 f(g x) - y||^2_w / SMSE(f(x), y): exactly 1 for an
+        exactly equivariant model under every element (docs/algorithms.md §5.3)."""
+        numerators = self.errors if self.pulled_back is None else self.pulled_back
+        return numerators / self.baseline
 
 
 def _weighted_mean(sq: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -162,9 +189,10 @@ class _Welford:
         }
 
 
-def _outputs(model, x, fx, channels, wanted, elements_per_batch):
+def _outputs(model, x, fx, move, wanted, elements_per_batch):
     """Yield ``(g, f(g x))`` for every element of ``wanted``, ``elements_per_batch`` transformed
-    copies of ``x`` per forward pass; layout ``(batch, channel, y, x)``, float64."""
+    copies of ``x`` per forward pass (``move(g, inputs, targets)``: the transition action);
+    layout ``(batch, channel, y, x)``, float64."""
     n, shape = x.shape[0], tuple(x.shape[-2:])
     for start in range(0, len(wanted), elements_per_batch):
         chunk = wanted[start : start + elements_per_batch]
@@ -173,7 +201,7 @@ def _outputs(model, x, fx, channels, wanted, elements_per_batch):
         todo = [g for g in chunk if not is_identity(g, shape)]
         outs: dict[str, torch.Tensor] = {}
         if todo:
-            stacked = torch.cat([groups.act(g, x, channels) for g in todo])
+            stacked = torch.cat([move(g, x, None)[0] for g in todo])
             out = model(stacked).to(torch.float64)
             del stacked
             outs = dict(zip(todo, out.split(n), strict=True))
@@ -181,6 +209,31 @@ def _outputs(model, x, fx, channels, wanted, elements_per_batch):
         for g in chunk:
             yield g, outs[g] if g in outs else fx
         del outs  # free this chunk's outputs before the next forward pass
+
+
+def _validated(inputs, targets, elements, group, channels, twirl, move) -> None:
+    """Every refusal before any forward pass: shapes, names, the twirl's group, and (boosts,
+    scalings) the channel roles and the frame spacing, by acting on one input frame."""
+    if inputs.ndim != 4 or inputs.shape != targets.shape:
+        raise ValueError(
+            f"inputs {tuple(inputs.shape)} and targets {tuple(targets.shape)} must both be "
+            "(batch, channel, y, x) of the same shape"
+        )
+    for g in elements:
+        if not isinstance(groups.parse_transition(g), groups.Element):
+            move(g, inputs[:1], None)
+    if twirl:
+        check_group(group, tuple(inputs.shape[-2:]))
+
+
+def _numerators(g, fgx, y, move) -> tuple[torch.Tensor, torch.Tensor]:
+    """SMSE(f(g x), g y) and ||g^-1 f(g x) - y||^2_w = SMSE(g^-1 f(g x), y) (w: the
+    untransformed target's weights; for D4 x translations the same number, module docstring)."""
+    raw = smse(fgx, move(g, None, y)[1], reduction="per_example")
+    if isinstance(groups.parse_transition(g), groups.Element):
+        return raw, raw
+    pulled = move(groups.inverse(g), None, fgx)[1]  # the inverse's TARGET action
+    return raw, smse(pulled, y, reduction="per_example")
 
 
 def sweep(
@@ -193,6 +246,8 @@ def sweep(
     elements_per_batch: int = 8,
     twirl: bool = False,
     twirl_elements: Sequence[str] | None = None,
+    dt: float | None = None,
+    extent: tuple[float, float] = (1.0, 1.0),
 ) -> SweepResult:
     """Evaluate ``model`` on g x for every element g (f(x) once), see the module docstring.
 
@@ -204,29 +259,28 @@ def sweep(
     inputs, targets : torch.Tensor
         ``(batch, channel, y, x)``; cast to the model's dtype and device (targets to float64).
     elements : sequence of str
-        Element names (``groups.parse``) whose relative errors are wanted.
+        Element names (``groups.parse_transition``) whose relative errors are wanted.
     channels : sequence of dict
-        The store's channel list (how vector components transform).
+        The store's channel list (how components transform; roles for boosts and scalings).
     elements_per_batch : int
         Transformed copies of the batch stacked into one forward pass (memory vs speed).
     twirl : bool
         Also accumulate the twirl decomposition over ``twirl_elements`` (default: ``elements``),
-        which must form a group (:func:`check_group`).  Elements in both lists share their
-        forward pass.
+        which must form a finite group (:func:`check_group`).  Elements in both lists share
+        their forward pass.
+    dt, extent : float, (float, float)
+        The frame spacing and the domain's side lengths a boost needs
+        (:func:`symaudit.groups.frame_geometry` of the store); unused otherwise.
     """
-    if inputs.ndim != 4 or inputs.shape != targets.shape:
-        raise ValueError(
-            f"inputs {tuple(inputs.shape)} and targets {tuple(targets.shape)} must both be "
-            "(batch, channel, y, x) of the same shape"
-        )
     if elements_per_batch < 1:
         raise ValueError(f"elements_per_batch must be >= 1, got {elements_per_batch}")
+
+    def move(g, a, b):
+        return groups.act_transition(g, a, b, channels, dt=dt, extent=extent)
+
     elements = [str(g) for g in elements]
-    for g in elements:
-        groups.parse(g)  # a bad name fails before any forward pass
     group = [str(g) for g in (twirl_elements if twirl_elements is not None else elements)]
-    if twirl:
-        check_group(group, tuple(inputs.shape[-2:]))
+    _validated(inputs, targets, elements, group, channels, twirl, move)
     device, dtype = placement(model, inputs)
     x = inputs.to(device=device, dtype=dtype)
     # the targets and every loss in float64: the ratios and the decomposition are compared at
@@ -236,6 +290,7 @@ def sweep(
     # The union of both lists, each evaluated once.
     wanted = list(dict.fromkeys(elements + (group if twirl else [])))
     errors = torch.empty(len(elements), x.shape[0], dtype=torch.float64, device=device)
+    pulled_back = torch.empty_like(errors)
     rows: dict[str, list[int]] = {}
     for i, g in enumerate(elements):  # a repeated name fills every row it names
         rows.setdefault(g, []).append(i)
@@ -245,14 +300,13 @@ def sweep(
     with evaluating(model):
         fx = model(x).to(torch.float64)
         baseline = smse(fx, y, reduction="per_example")
-        for g, fgx in _outputs(model, x, fx, channels, wanted, elements_per_batch):
+        for g, fgx in _outputs(model, x, fx, move, wanted, elements_per_batch):
             if g in rows:
-                gy = groups.act(g, y, channels)
-                errors[rows[g]] = smse(fgx, gy, reduction="per_example")
+                errors[rows[g]], pulled_back[rows[g]] = _numerators(g, fgx, y, move)
             if g in in_group:
                 running.add(groups.act(groups.inverse(g), fgx, channels))  # twisted prediction
 
-    result = SweepResult(elements, baseline, errors)
+    result = SweepResult(elements, baseline, errors, pulled_back=pulled_back)
     if twirl:
         result.twirl = running.result(group)
     return result

@@ -30,34 +30,60 @@ where M is the 2x2 signed permutation matrix of the element.  Translations move 
 and leave components alone.  :func:`act` is the ONE implementation of all of this, for numpy
 arrays and torch tensors alike; it only permutes, flips, rolls and negates, so it is exact
 (bitwise) and differentiable.  :func:`act_transition` applies an element to an (input, target)
-pair: the place where an element whose action on the target differs (a Galilean boost) is
-defined.
+pair: for D4 x translations it is :func:`act` on both.
+
+Elements acting on transitions only (:func:`act_transition`; :func:`act` refuses them):
+
+* ``boost(m,n)``: the Galilean boost by U = (m, n) / (N dt) on the periodic unit square (dt the
+  dataset's frame spacing, :func:`frame_geometry`), so U dt is (m, n) whole cells.  Input: +U on
+  velocities (compressible Euler: momentum + rho U, energy + m . U + rho |U|^2 / 2, density
+  kept); target: the same, then rolled by (m, n) cells.  Exact on the grid.
+* ``scale(alpha)``: the mass scaling of compressible Euler, density, momentum and energy times
+  alpha (input and target); refused for incompressible NS (no exact scaling at fixed viscosity
+  and grid).
+
+Both read each channel's ROLE (``role``: :data:`ROLES`, density | momentum | energy |
+velocity), not only its kind.  Boosts form an infinite group (boost(m,n) o boost(m',n') =
+boost(m+m',n+n'), inverse boost(-m,-n)), scalings too (alpha multiplies): neither is an element
+of a finite group, so there is NO twirl over them (the twirl decomposition, the twirled models
+and twirl-based augmentation are for finite subgroups of D4 x translations only).
 
 Modules: ``_elements`` (names, parsing, matrices, composition), ``_channels`` (channel kinds
-and the component map of a D4 element), ``_action`` (:func:`act`), ``_sets`` (named element
-sets), :mod:`~symaudit.groups.kolmogorov` (the subgroup G(N, k) of Kolmogorov-forced flow).
+and the component map of a D4 element), ``_kinematic`` (boosts and scalings: names, roles,
+pointwise parts), ``_action`` (:func:`act`, :func:`act_transition`), ``_sets`` (named element
+sets, :data:`TRANSITION_SETS` ``boost`` and ``scale`` beside :data:`ELEMENT_SETS`),
+:mod:`~symaudit.groups.kolmogorov` (the subgroup G(N, k) of Kolmogorov-forced flow).
 """
 
 from __future__ import annotations
 
 from . import kolmogorov
-from ._action import act, act_transition
+from ._action import act, act_transition, parse_transition
 from ._channels import KINDS
 from ._elements import D4, Element, commutes_with_exchange, compose, inverse, matrix, parse
-from ._sets import ELEMENT_SETS, elements
+from ._kinematic import ROLES, Boost, Scale, frame_geometry
+from ._sets import BOOSTS, ELEMENT_SETS, SCALES, TRANSITION_SETS, elements
 
 __all__ = [
+    "BOOSTS",
     "D4",
     "ELEMENT_SETS",
     "KINDS",
+    "ROLES",
+    "SCALES",
+    "TRANSITION_SETS",
+    "Boost",
     "Element",
+    "Scale",
     "act",
     "act_transition",
     "commutes_with_exchange",
     "compose",
     "elements",
+    "frame_geometry",
     "inverse",
     "kolmogorov",
     "matrix",
     "parse",
+    "parse_transition",
 ]

@@ -1,5 +1,6 @@
-"""The action on fields: :func:`act`, the ONE implementation, and :func:`act_transition`, the
-seam for elements whose action on a model's target differs from that on its input."""
+"""The action on fields: :func:`act`, the ONE implementation for D4 x translations, and
+:func:`act_transition`, the action on an (input, target) pair, where elements whose action on the
+target differs from that on the input (boosts, scalings: :mod:`._kinematic`) are dispatched."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from ._channels import channel_map, kinds
 from ._elements import Element, parse
+from ._kinematic import Boost, Scale, parse_kinematic, pointwise, velocity
 
 
 def act(element: str | Element, fields, channels: Sequence[Mapping | str]):
@@ -61,15 +63,56 @@ def act(element: str | Element, fields, channels: Sequence[Mapping | str]):
     return out.contiguous()
 
 
-def act_transition(element: str | Element, inputs, targets, channels: Sequence[Mapping | str]):
-    """The element applied to a transition: ``(g . inputs, g . targets)``, both of layout
-    ``(..., channel, y, x)``, the target one frame after the input.
+def parse_transition(element) -> Element | Boost | Scale:
+    """Any element name: an :class:`Element` of D4 x translations (:func:`parse`), or a
+    :class:`Boost` / :class:`Scale`, which act on transitions only (:func:`act_transition`)."""
+    if isinstance(element, Element | Boost | Scale):
+        return element
+    found = parse_kinematic(str(element))
+    return found if found is not None else parse(element)
 
-    Every element of D4 x translations acts on a frame without regard to its time, so here both
-    are :func:`act`.  This is the one place for an element kind whose action on the target
-    differs from that on the input: a Galilean boost by U = (m, n) / (N dt) adds U to the
-    velocity of both frames and rolls the target by (m, n) cells (the distance travelled over
-    one frame).  Such a kind gets its own class beside :class:`Element` (and a name rule in
-    :func:`parse`), and its two actions are dispatched here.
+
+def act_transition(
+    element,
+    inputs,
+    targets,
+    channels: Sequence[Mapping | str],
+    *,
+    dt: float | None = None,
+    extent: tuple[float, float] = (1.0, 1.0),
+):
+    """The element applied to a transition: ``(g . inputs, g . targets)``, both of layout
+    ``(..., channel, y, x)`` (numpy or torch, as :func:`act`), the target one frame after the
+    input.  Either may be ``None`` and is then returned as ``None`` (e.g. pulling a prediction
+    back with the target action of ``inverse(g)``).
+
+    * D4 x translations act on a frame without regard to its time: both are :func:`act`.
+    * ``boost(m,n)``: U = (m Lx / (Nx dt), n Ly / (Ny dt)) (``dt`` the dataset's frame spacing,
+      ``extent`` = (Lx, Ly) the domain, the grid's cells from the fields' shape; both from the
+      store by :func:`frame_geometry`).  Input: the pointwise boost B_U by channel role
+      (velocity + U; density kept; momentum + rho U; energy + m . U + rho |U|^2 / 2).  Target:
+      B_U, then a periodic roll by (m, n) cells.  Affine and, for compressible Euler,
+      channel-mixing, so the channels need ``role`` (:data:`ROLES`).
+    * ``scale(alpha)``: density, momentum and energy times alpha on both (refused without a
+      density channel: incompressible NS has no exact scaling at fixed viscosity and grid).
+
+    Boosts and scalings are not elements of a finite group: no twirl over them.
     """
-    return act(element, inputs, channels), act(element, targets, channels)
+    g = parse_transition(element)
+    if isinstance(g, Element):
+        return tuple(None if f is None else act(g, f, channels) for f in (inputs, targets))
+    for f in (inputs, targets):
+        if f is not None and f.shape[-3] != len(channels):
+            raise ValueError(
+                f"fields have {f.shape[-3]} channels (axis -3 of shape {tuple(f.shape)}) but "
+                f"the channel list names {len(channels)}"
+            )
+    if isinstance(g, Scale):
+        return tuple(None if f is None else pointwise(g, f, channels) for f in (inputs, targets))
+    shape = tuple((inputs if inputs is not None else targets).shape[-2:])
+    u = velocity(g, shape, dt, extent)
+    moved_in = None if inputs is None else pointwise(g, inputs, channels, u)
+    moved_out = None
+    if targets is not None:
+        moved_out = act(Element(dx=g.m, dy=g.n), pointwise(g, targets, channels, u), channels)
+    return moved_in, moved_out

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._kinematic import compose_kinematic, inverse_kinematic, parse_kinematic
+
 D4: tuple[str, ...] = ("e", "r", "r2", "r3", "s", "sr", "sr2", "sr3")
 
 _ROT = np.array([[0, -1], [1, 0]], dtype=np.int64)  # (x, y) -> (-y, x)
@@ -67,6 +69,11 @@ def parse(element: str | Element) -> Element:
     if isinstance(element, Element):
         return element
     name = str(element).replace(" ", "")
+    if parse_kinematic(name) is not None:
+        raise ValueError(
+            f"group element {element!r} acts differently on a model's input and target (not an "
+            "element of D4 x translations): apply it with groups.act_transition"
+        )
     if name.startswith("p*") and name.endswith("*p") and len(name) > 4:
         inner = parse(name[2:-2])
         if inner.swap:
@@ -119,8 +126,14 @@ def compose(a: str | Element, b: str | Element) -> str:
     """The name of a o b (apply ``b`` first, then ``a``).
 
     D4: s^m1 r^k1 s^m2 r^k2 = s^(m1+m2) r^((-1)^m2 k1 + k2).  Translations add.  Translations
-    are composed modulo nothing (callers reduce modulo N when they need to).
+    are composed modulo nothing (callers reduce modulo N when they need to).  Boosts add
+    (boost(m,n) o boost(m',n') = boost(m+m',n+n')), scalings multiply.
     """
+    ka, kb = parse_kinematic(str(a)), parse_kinematic(str(b))
+    if ka is not None and kb is not None:
+        return compose_kinematic(ka, kb)
+    if ka is not None or kb is not None:
+        raise ValueError(f"composing {a!r} with {b!r} is not supported (a boost or a scaling)")
     ga, gb = parse(a), parse(b)
     for g, given in ((ga, a), (gb, b)):
         if g.is_mixed or g.swap:
@@ -136,7 +149,11 @@ def compose(a: str | Element, b: str | Element) -> str:
 
 
 def inverse(element: str | Element) -> str:
-    """The name of g^-1 (reflections are involutions, r^k -> r^-k, t(dx,dy) -> t(-dx,-dy))."""
+    """The name of g^-1 (reflections are involutions, r^k -> r^-k, t(dx,dy) -> t(-dx,-dy),
+    boost(m,n) -> boost(-m,-n), scale(alpha) -> scale(1/alpha))."""
+    kinematic = None if isinstance(element, Element) else parse_kinematic(str(element))
+    if kinematic is not None:
+        return inverse_kinematic(kinematic)
     g = parse(element)
     if g.is_mixed:
         raise ValueError(f"the inverse of a product {element!r} is not supported")

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 
 from . import kolmogorov
 from ._elements import D4
+from ._kinematic import Boost, Scale
 
 
 def _shift(dx: int, dy: int) -> str:
@@ -50,6 +51,21 @@ ELEMENT_SETS: Mapping[str, Callable[[int, int | None], list[str]]] = {
 }
 
 
+#: a small grid of boosts, both signs, identity first: (m, n) cells per frame
+BOOSTS: tuple[tuple[int, int], ...] = (
+    (0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1)
+)  # fmt: skip
+#: mass scalings: powers of two, exact in floating point
+SCALES: tuple[float, ...] = (1.0, 0.5, 2.0)
+
+#: sets of elements that act on transitions only (groups.act_transition; no twirl); the names
+#: do not depend on the dataset, the boosts' velocities do (the store's frame spacing)
+TRANSITION_SETS: Mapping[str, Callable[[int, int | None], list[str]]] = {
+    "boost": lambda n, k: [Boost(m, q).name for m, q in BOOSTS],
+    "scale": lambda n, k: [Scale(a).name for a in SCALES],
+}
+
+
 def elements(set_name: str, N: int, K: int | None = None) -> list[str]:  # noqa: N803 (contract)
     """Element names of a named set on an N x N grid.  The identity comes first.
 
@@ -61,12 +77,13 @@ def elements(set_name: str, N: int, K: int | None = None) -> list[str]:  # noqa:
       (:func:`symaudit.groups.kolmogorov.outside_sample`: r, r3, s, sr, sr2, sr3, t(0,1),
       half-period shifts alone and with r2, sr with a period shift);
     * ``d4_swapped`` (validation case 6): ``p*g*p`` for every g of D4, the action with the
-      vector components paired to the wrong axes (:mod:`symaudit.groups`).
+      vector components paired to the wrong axes (:mod:`symaudit.groups`);
+    * :data:`TRANSITION_SETS` (applied by :func:`symaudit.groups.act_transition`): ``boost``,
+      boost(m,n) for (m, n) in :data:`BOOSTS`, and ``scale``, scale(alpha) for alpha in
+      :data:`SCALES` (compressible Euler only).
     """
-    try:
-        make = ELEMENT_SETS[set_name]
-    except KeyError:
-        raise ValueError(
-            f"unknown element set {set_name!r}; known: {', '.join(ELEMENT_SETS)}"
-        ) from None
+    make = ELEMENT_SETS.get(set_name) or TRANSITION_SETS.get(set_name)
+    if make is None:
+        known = ", ".join([*ELEMENT_SETS, *TRANSITION_SETS])
+        raise ValueError(f"unknown element set {set_name!r}; known: {known}")
     return make(N, K)

@@ -8,6 +8,7 @@ import argparse
 from collections.abc import Mapping
 from pathlib import Path
 
+from symaudit.cli import add_device, add_settings
 from symaudit.settings import (
     ANALYSIS,
     DAMPING_BY_METHOD,
@@ -57,5 +58,5 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add("--run-dir", required=True, help="the model's run directory (splits)")
     add("--stores", nargs="+", required=True, metavar="STORE", help="class stores, in class order")
     add("--time-steps", type=int, default=ANALYSIS["time_steps"], help="transitions per class")
-    add("--settings", default=None, help="the config's influence section (JSON)")
-    add("--device", default=None, help="cpu | cuda (default: cuda if available)")
+    add_settings(parser, "influence")
+    add_device(parser)

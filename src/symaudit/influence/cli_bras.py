@@ -2,47 +2,17 @@
 
     symaudit influence-bras --solutions .../batch00/solution .../batch01/solution \\
         --checkpoint final.pt --run-dir RUN --stores A B C --time-steps 16 \\
-        --set-name d4 --elements e r r2 ... --settings '{...}' --out .../d4_chunk000.nc
+        --set-name d4 --chunk 0 --elements e r r2 ... --settings '{...}' --out .../d4_chunk000.nc
 
-For each batch's solved kets x_j and each element g, the bras are the SMSE gradients at
-(g x, g y) (and, for CE, the mass and energy drifts at g x), so Pi^g = G_bra(g) X^T costs one
-gradient per bra and a dot product.  A Galerkin solution (``method: galerkin``: the stored
-vectors are the ket gradients) instead gets the reference's Pi^g per element and observable:
-the subspace span[G_ket, G_bra(g)] with the 1e-4 energy rule, the metric of the untransformed
-batch (lanl/PDEHats ``scripts/HatMatrix/qr_eqv.jl``); the kets' gradients, Jacobian products
-and Gram matrices are computed once per batch and shared by every element of the chunk.
-Writes one NetCDF (atomically) with
-
-* ``pi_raw``, ``pi_std`` (element, batch, bra_time, bra_class, ket_time, ket_class): raw and
-  standardised influence (each bra row divided by the std of its ket entries).  Unless
-  ``include_unconverged`` is true, kets whose solve did not converge are NaN in ``pi_std`` and
-  left out of every row's std (so out of every quantile downstream);
-* CE only: ``pi_mass_raw/std``, ``pi_energy_raw/std`` with the same dims;
-* ``pi_error_bound`` (element, batch): max_ij ||g_bra,i|| ||r_j|| / lambda (Galerkin: r_j is
-  the full-space residual, so the bound is on the distance to the full-space inverse);
-* ``ket_converged``, ``ket_true_relres`` (batch, ket_time, ket_class), ``damping`` (absolute
-  λ) and ``lambda_max`` (batch);
-* a damping path (``influence.damping.values``): every variable above is at the ``primary``
-  λ, whose absolute value per batch is then ``lambda_primary``; the SMSE influence at every λ
-  is ``pi_path_raw``/``pi_path_std`` (damping, element, batch, bra_time, bra_class, ket_time,
-  ket_class) with coordinate ``damping`` = the configured values, ``ket_converged_path``
-  (damping, batch, ket_time, ket_class) and ``damping_absolute`` (damping, batch);
-* ``galerkin_reference: true``: ``pi_galerkin_raw``/``pi_galerkin_std`` (as ``pi_raw``), the
-  reference's Galerkin values (ε = 1e-6 on JᵀJ/D) beside the Krylov ones;
-* Galerkin only: ``ket_full_space_relres`` (element, batch, ket_time, ket_class), the SMSE
-  Galerkin solution's full-space ||b - (M + lambda I) x|| / ||b|| (information; not a
-  tolerance), and ``galerkin_rank`` (element, batch).
+Writes one NetCDF (atomically): Π^g of every element g of the chunk against the solved kets of
+every analysis batch (:mod:`symaudit.influence._chunk`); its variables, dims and attributes are
+declared in :data:`symaudit.outputs.INFLUENCE` (docs/architecture.md, "Files between stages").
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
-from pathlib import Path
 
-import numpy as np
-
-from symaudit._io import atomic_path
 from symaudit.influence._stage import add_run_arguments
 
 
@@ -51,297 +21,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--solutions", nargs="+", required=True, help="influence-solve outputs")
     add_run_arguments(parser)
     add("--set-name", required=True, help="element set name (e.g. d4, shift_x)")
+    add("--chunk", type=int, default=0, help="the chunk's index in its set (recorded; default 0)")
     add("--elements", nargs="+", required=True, help="the chunk's elements (symaudit.groups names)")
     add("--out", required=True, help="output NetCDF")
 
 
-#: ε of the Galerkin comparison values (``galerkin_reference``): the reference code's, on JᵀJ/D
-GALERKIN_EPS = 1e-6
-
-
-def _to_grid(values, n_elements: int, time_steps: int, n_classes: int = 3):
-    """(E * CT, CT) with example n = t + T * class (C classes: 3, the validation group NSK 1)
-    -> (E, bra_time, bra_class, ket_time, ket_class)."""
-    grid = values.reshape(n_elements, n_classes, time_steps, n_classes, time_steps)
-    return grid.transpose(0, 2, 1, 4, 3)
-
-
-def _galerkin_batch(model, solution, x, y, elements, channels, observables):
-    """Per observable: (values (E * n, n), bounds (E,), full relres (E, n) | None, ranks (E,),
-    subspace relres (n,)) of the reference's per-element Galerkin influence."""
-    import torch
-
-    from symaudit import groups
-    from symaudit.influence import GalerkinKets, per_example_gradients
-
-    basis = GalerkinKets.from_solution(model, solution, x)
-    energy = float(solution.setup.get("galerkin_energy", 1e-4))
-    out = {}
-    sub = np.zeros(basis.n_ket)
-    for suffix, loss in observables.items():
-        values, bounds, full, ranks = [], [], [], []
-        for g in elements:
-            gx = groups.act(g, x, channels)
-            gy = groups.act(g, y, channels) if loss == "smse" else None
-            Gb = per_example_gradients(
-                model, gx, gy, loss=loss, channels=channels, space=basis.op.space
-            )
-            res = basis.influence(Gb, solution.damping, energy=energy, full_residual=loss == "smse")
-            values.append(res.values.numpy())
-            ranks.append(res.rank)
-            sub = np.maximum(sub, res.relres_subspace)
-            if loss == "smse":
-                full.append(res.relres_full_space)
-                bounds.append(
-                    float(np.max(res.bra_norms[:, None] * res.residual_norms[None, :]))
-                    / solution.damping
-                )
-            del Gb
-        out[suffix] = (
-            np.concatenate(values),
-            np.array(bounds) if bounds else None,
-            np.stack(full) if full else None,
-            np.array(ranks),
-        )
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    return out, sub
-
-
-def _galerkin_reference(model, x, y, elements, channels, epsilon):
-    """(E * n, n) raw Π of the reference's Galerkin method (SMSE bras), for comparison with a
-    Krylov study: ket gradients and their products computed once per batch."""
-    from symaudit import groups
-    from symaudit.influence import GalerkinKets, GaussNewtonOperator, per_example_gradients
-
-    op = GaussNewtonOperator(model, x)
-    basis = GalerkinKets(op, per_example_gradients(model, x, y, space=op.space))
-    parts = []
-    for g in elements:
-        gx, gy = groups.act(g, x, channels), groups.act(g, y, channels)
-        Gb = per_example_gradients(model, gx, gy, space=op.space)
-        parts.append(basis.influence(Gb, epsilon, full_residual=False).values.numpy())
-    return np.concatenate(parts)
-
-
-def _read_solutions(directories) -> tuple[list[list], int]:
-    """Per batch, the solutions of every λ (:func:`load_solutions`), and the index of the
-    primary λ of a damping path (0 without a path)."""
-    from symaudit.influence._stage import load_solutions
-
-    paths = [load_solutions(p) for p in directories]
-    lengths = {len(p) for p in paths}
-    if len(lengths) > 1:
-        raise ValueError(f"--solutions hold damping paths of different lengths {sorted(lengths)}")
-    if lengths.pop() == 1:
-        return paths, 0
-    want = paths[0][0].meta.get("damping_primary")
-    return paths, [s.damping for s in paths[0]].index(want)
-
-
-@dataclass
-class _Batches:
-    """What every analysis batch adds: one entry per batch in each list (shapes per entry).
-
-    ``results``: observable suffix ("", "_mass", "_energy") -> raw Π (E, bra_time, bra_class,
-    ket_time, ket_class); ``bounds`` (E,); ``converged``, ``relres`` (ket_time, ket_class);
-    Galerkin: ``full_relres`` (E, ket_time, ket_class), ``ranks`` (E,); a damping path:
-    ``path_raw`` (damping, E, ...), ``path_conv`` (damping, ket_time, ket_class);
-    ``galerkin_reference``: ``gal_raw`` like ``results[""]``."""
-
-    n_elements: int
-    time_steps: int
-    n_classes: int
-    results: dict[str, list] = field(default_factory=dict)
-    bounds: list = field(default_factory=list)
-    converged: list = field(default_factory=list)
-    relres: list = field(default_factory=list)
-    full_relres: list = field(default_factory=list)
-    ranks: list = field(default_factory=list)
-    path_raw: list = field(default_factory=list)
-    path_conv: list = field(default_factory=list)
-    gal_raw: list = field(default_factory=list)
-
-    def grid(self, values):
-        """(E * n, n) -> (E, bra_time, bra_class, ket_time, ket_class)."""
-        return _to_grid(values, self.n_elements, self.time_steps, self.n_classes)
-
-    def ket(self, values):
-        """(n,) per ket, n = t + T * class -> (ket_time, ket_class)."""
-        return np.asarray(values).reshape(self.n_classes, self.time_steps).T
-
-    def add_galerkin(self, model, solution, x, y, elements, channels, observables) -> None:
-        """The reference's per-element Galerkin influence of one batch."""
-        per_obs, sub = _galerkin_batch(model, solution, x, y, elements, channels, observables)
-        for suffix, (values, bound, full, rank) in per_obs.items():
-            self.results.setdefault(suffix, []).append(self.grid(values))
-            if bound is not None:
-                self.bounds.append(bound)
-                full = full.reshape(self.n_elements, self.n_classes, self.time_steps)
-                self.full_relres.append(full.transpose(0, 2, 1))
-                self.ranks.append(rank)
-        self.relres.append(self.ket(sub))
-
-    def add_krylov(self, model, path, primary, x, y, elements, channels, observables) -> None:
-        """One batch's bras against its solved kets: SMSE at every λ of ``path`` (one gradient
-        per bra), the conservation drifts at the primary λ."""
-        import torch
-
-        from symaudit import groups
-        from symaudit.influence import bra_influence
-
-        solution = path[primary]
-        bra_x = torch.cat([groups.act(g, x, channels) for g in elements])
-        bra_y = torch.cat([groups.act(g, y, channels) for g in elements])
-        for suffix, loss in observables.items():
-            smse = loss == "smse"
-            values, bound = bra_influence(
-                model,
-                path if smse else [solution],
-                bra_x,
-                bra_y if smse else None,
-                loss=loss,
-                channels=channels,
-                return_bounds=True,
-            )
-            values, bound = values.numpy(), bound.numpy()
-            k = primary if smse else 0
-            self.results.setdefault(suffix, []).append(self.grid(values[k]))
-            if smse:
-                self.bounds.append(bound[k].reshape(self.n_elements, -1).max(axis=1))
-                if len(path) > 1:
-                    self.path_raw.append(np.stack([self.grid(v) for v in values]))
-                    conv = [self.ket([r.converged for r in s.records]) for s in path]
-                    self.path_conv.append(np.stack(conv))
-        self.relres.append(self.ket([r.relres_true for r in solution.records]))
-
-    def variables(self, paths, solutions, settings, galerkin: bool) -> dict:
-        """The NetCDF's data variables (module docstring)."""
-        from symaudit.influence import standardise
-
-        pi_dims = ("element", "batch", "bra_time", "bra_class", "ket_time", "ket_class")
-        ket_dims = ("batch", "ket_time", "ket_class")
-        ket_conv = np.stack(self.converged)  # (batch, ket_time, ket_class)
-        keep = None if settings["include_unconverged"] else ket_conv[None, :, None, None]
-        data = {}
-        for suffix, parts in self.results.items():
-            raw = np.stack(parts, axis=1)  # (element, batch, ...)
-            data[f"pi{suffix}_raw"] = (pi_dims, raw)
-            data[f"pi{suffix}_std"] = (pi_dims, standardise(raw, ket_ndim=2, ket_mask=keep))
-        data["pi_error_bound"] = (("element", "batch"), np.stack(self.bounds, axis=1))
-        data["ket_converged"] = (ket_dims, ket_conv)
-        data["ket_true_relres"] = (ket_dims, np.stack(self.relres))
-        if galerkin:
-            full = np.stack(self.full_relres, axis=1)
-            data["ket_full_space_relres"] = (("element", *ket_dims), full)
-            data["galerkin_rank"] = (("element", "batch"), np.stack(self.ranks, axis=1))
-        if self.path_raw:
-            # (damping, element, batch, ...): the SMSE influence at every λ of the path
-            raw = np.stack(self.path_raw, axis=2)
-            conv = np.stack(self.path_conv, axis=1)  # (damping, batch, ket_time, ket_class)
-            mask = None if settings["include_unconverged"] else conv[:, None, :, None, None]
-            data["pi_path_raw"] = (("damping",) + pi_dims, raw)
-            data["pi_path_std"] = (
-                ("damping",) + pi_dims,
-                standardise(raw, ket_ndim=2, ket_mask=mask),
-            )
-            data["ket_converged_path"] = (("damping", *ket_dims), conv)
-            data["damping_absolute"] = (
-                ("damping", "batch"),
-                np.array([[s.damping for s in p] for p in paths]).T,
-            )
-        if self.gal_raw:
-            raw = np.stack(self.gal_raw, axis=1)
-            data["pi_galerkin_raw"] = (pi_dims, raw)
-            data["pi_galerkin_std"] = (pi_dims, standardise(raw, ket_ndim=2))
-        # absolute λ of the (primary) solve per batch; with a path, ``damping`` is the path's dim
-        data["lambda_primary" if self.path_raw else "damping"] = (
-            ("batch",),
-            np.array([s.damping for s in solutions]),
-        )
-        data["lambda_max"] = (
-            ("batch",),
-            np.array([np.nan if s.lambda_max is None else s.lambda_max for s in solutions]),
-        )
-        return data
-
-
-def _attrs(identity: dict, set_name: str, solution, settings, reference: bool) -> dict:
-    """The NetCDF's attributes: the run, the element set and the solve's settings."""
-    damping = settings["damping"]
-    if "values" in damping:
-        primary = damping.get("primary", damping.get("values", [0])[0])
-    else:
-        primary = damping.get("value", float("nan"))
-    masked = not settings["include_unconverged"]
-    return {
-        **identity,
-        "set_name": set_name,
-        "rtol": solution.rtol,
-        "method": solution.method,
-        "normalization": solution.normalization,
-        "standardisation": "each bra row / sample std (n-1) of its ket entries, no centring"
-        + ("; unconverged kets NaN and left out of the std" if masked else ""),
-        "include_unconverged": int(bool(settings["include_unconverged"])),
-        "damping_mode": damping.get("mode", "absolute"),
-        "damping_primary": float(primary),
-        "galerkin_reference_epsilon": GALERKIN_EPS if reference else float("nan"),
-        "example_order": "n = time + time_steps * class",
-    }
-
-
 def run(args: argparse.Namespace) -> int:
-    import xarray as xr
-
     from symaudit import groups
+    from symaudit.influence._chunk import measure_chunk, read_solutions, write_chunk
     from symaudit.influence._stage import resolve_settings
     from symaudit.runs import open_run
 
     settings = resolve_settings(args.settings)
     for name in args.elements:
         groups.parse(name)
-    paths, primary = _read_solutions(args.solutions)
-    solutions = [p[primary] for p in paths]
-    batches = [int(s.meta["batch"]) for s in solutions]
-    kinds = {s.kind for s in solutions}
-    if len(kinds) > 1:
-        raise ValueError(f"--solutions mix kinds {sorted(kinds)} (rerun influence-solve)")
-    galerkin = kinds == {"ket_gradients"}
-    reference = bool(settings["galerkin_reference"]) and not galerkin
+    if args.chunk < 0:
+        raise ValueError(f"--chunk must be >= 0, got {args.chunk}")
+    paths, primary = read_solutions(args.solutions)
     trained = open_run(args.checkpoint, args.stores, args.run_dir, args.device)
-    model, channels, elements = trained.model, trained.channels, args.elements
-    observables = {"": "smse"}
-    if any(c["name"] == "density" for c in channels):  # CE: the conservation drifts too
-        observables.update({"_mass": "mass", "_energy": "energy"})
-    t = args.time_steps
-    acc = _Batches(len(elements), t, len(args.stores))
-    for path, (_, x, y) in zip(paths, trained.batches(batches, t), strict=True):
-        solution = path[primary]
-        if galerkin:
-            acc.add_galerkin(model, solution, x, y, elements, channels, observables)
-        else:
-            acc.add_krylov(model, path, primary, x, y, elements, channels, observables)
-            if reference:
-                gal = _galerkin_reference(model, x, y, elements, channels, GALERKIN_EPS)
-                acc.gal_raw.append(acc.grid(gal))
-        acc.converged.append(acc.ket([r.converged for r in solution.records]))
-
-    coords = {"damping": [float(v) for v in settings["damping"]["values"]]} if acc.path_raw else {}
-    ds = xr.Dataset(
-        acc.variables(paths, solutions, settings, galerkin),
-        coords={
-            **coords,
-            "element": list(elements),
-            "batch": batches,
-            "bra_time": np.arange(t),
-            "ket_time": np.arange(t),
-            "bra_class": trained.families,
-            "ket_class": trained.families,
-        },
-        attrs=_attrs(trained.identity.as_dict(), args.set_name, solutions[0], settings, reference),
+    acc = measure_chunk(trained, paths, primary, args.elements, settings, args.time_steps)
+    out = write_chunk(
+        args.out, acc, paths, primary, trained, args.elements, args.set_name, args.chunk, settings
     )
-    out = Path(args.out)
-    with atomic_path(out) as tmp:
-        ds.to_netcdf(tmp)
-    print(f"influence-bras: {len(elements)} elements x {len(batches)} batches -> {out}")
+    print(f"influence-bras: {len(args.elements)} elements x {len(paths)} batches -> {out}")
     return 0

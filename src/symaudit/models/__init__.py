@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from symaudit._io import atomic_path
+from symaudit.errors import UserError
 from symaudit.models._increment import Increment, input_normalisation
 from symaudit.models._layers import fused_attention, reset_parameters
 from symaudit.models._linear import LinearConv, TwoLayerLinearConv
@@ -38,6 +39,7 @@ __all__ = [
     "Increment",
     "Twirled",
     "UNet",
+    "UnreadableCheckpoint",
     "ViT",
     "build",
     "count_parameters",
@@ -246,12 +248,44 @@ def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # a truncated or foreign file: say which one
-        raise ValueError(
-            f"checkpoint {path}: cannot be read ({type(err).__name__}: {err})"
-        ) from None
+        reason = " ".join(f"{type(err).__name__}: {err}".split()).split(". ")[0][:160]
+        raise UnreadableCheckpoint(f"checkpoint {path}: cannot be read ({reason})") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"checkpoint {path}: not a symaudit checkpoint")
+    version = payload.get("version")
+    if version != CHECKPOINT_VERSION:
+        newer = isinstance(version, int) and version > CHECKPOINT_VERSION
+        raise UserError(
+            f"checkpoint {path}: format version {version!r}, but this symaudit reads version "
+            f"{CHECKPOINT_VERSION}"
+            + ("; it was written by a newer symaudit - upgrade" if newer else "")
+        )
     return payload
+
+
+class UnreadableCheckpoint(UserError):
+    """A checkpoint file that ``torch.load`` cannot read (truncated, not a torch file)."""
+
+
+def _load_weights(model: nn.Module, payload: Mapping, path) -> None:
+    """``model.load_state_dict`` with a one-line error naming the checkpoint when the weights
+    do not fit the architecture its metadata describes."""
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except (RuntimeError, KeyError, TypeError) as err:
+        spec, have = payload["model"], set(payload.get("state_dict") or {})
+        want = set(model.state_dict())
+        missing, extra = sorted(want - have), sorted(have - want)
+        detail = (
+            f"{len(missing)} weights missing (e.g. {missing[0]}), {len(extra)} unexpected "
+            f"(e.g. {extra[0] if extra else '-'})"
+            if missing
+            else " ".join(str(err).split())[:160]
+        )
+        raise UserError(
+            f"checkpoint {path}: its weights do not fit the {spec.get('name')!r} model (preset "
+            f"{spec.get('preset')!r}) its metadata describes: {detail}"
+        ) from None
 
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[nn.Module, dict]:
@@ -272,7 +306,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[nn.Mod
         dtype=_DTYPES[spec["dtype"]],
         increment=spec.get("increment", False),
     )
-    model.load_state_dict(payload["state_dict"])
+    _load_weights(model, payload, path)
     if isinstance(map_location, str | torch.device):
         model.to(map_location)
     meta = dict(payload["meta"])

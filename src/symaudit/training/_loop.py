@@ -47,8 +47,8 @@ from symaudit.models import (
     MODELS,
     PRESETS,
     fused_attention,
-    read_checkpoint,
 )
+from symaudit.outputs import FINAL_CHECKPOINT, checkpoint_name
 from symaudit.store import git_revision
 from symaudit.training._data import (
     SPLITS_FILE,
@@ -67,11 +67,12 @@ from symaudit.training._epoch import (
     _train_epoch,
 )
 from symaudit.training._equiv import equivariance_fraction
+from symaudit.training._resume import newest_checkpoint
 from symaudit.training._settings import resolve_settings, run_defining
 
 __all__ = ["TrainingDiverged", "train"]
 
-FINAL = "final.pt"
+FINAL = FINAL_CHECKPOINT
 #: the columns of a run's metrics.csv (``equiv_fraction`` follows when tracked): ``steps`` =
 #: optimiser steps so far; ``val_persistence_smse`` = the SMSE of predicting no change on the
 #: same validation transitions; ``val_ratio`` = val_smse / val_persistence_smse (< 1: the model
@@ -91,10 +92,6 @@ _CKPT_RE = re.compile(r"^ckpt_epoch(\d{4,})\.pt$")
 _AUGMENT_SEED_OFFSET = 0x5EED
 
 Callback = Callable[[str, dict], None]
-
-
-def checkpoint_name(epoch: int) -> str:
-    return f"ckpt_epoch{epoch:04d}.pt"
 
 
 def _is_checkpoint_epoch(epoch: int, settings: Mapping) -> bool:
@@ -126,24 +123,6 @@ def _first_difference(a, b, prefix: str = "") -> str | None:
                 return diff
         return None
     return None if a == b else f"{prefix.rstrip('.')}: {a!r} != {b!r}"
-
-
-def _newest_checkpoint(out: Path) -> tuple[Path, dict] | tuple[None, None]:
-    """The checkpoint with the most epochs and its payload; ``final.pt`` wins ties.
-
-    (``final.pt`` is not always the newest: a finished run being extended writes
-    ``ckpt_epoch*.pt`` beyond it before the new ``final.pt`` replaces it.)
-    """
-    found = [
-        (int(m.group(1)), 0, p) for p in out.glob("ckpt_epoch*.pt") if (m := _CKPT_RE.match(p.name))
-    ]
-    final = read_checkpoint(out / FINAL) if (out / FINAL).exists() else None
-    if final is not None:
-        found.append((int(final["state"]["epoch"]), 1, out / FINAL))
-    if not found:
-        return None, None
-    _, _, path = max(found)
-    return path, (final if path.name == FINAL else read_checkpoint(path))
 
 
 def _check_splits(splits: Mapping, stores, path: Path) -> None:
@@ -281,7 +260,7 @@ def _resume_point(run: _Run) -> tuple[Path | None, dict | None, bool]:
     """(newest checkpoint, its payload, finished?) of a matching run in ``run.out``; raises
     when the directory belongs to a different run or holds more epochs than asked for."""
     out, s = run.out, run.s
-    newest, payload = _newest_checkpoint(out) if out.exists() else (None, None)
+    newest, payload = newest_checkpoint(out, FINAL, _CKPT_RE, run.say)
     if newest is None:
         return None, None, False
     diff = _first_difference(payload["meta"].get("run"), run.identity)
@@ -377,6 +356,8 @@ def _train(
     identity = _identity(dataset, model_name, preset, seed, stores, s, name)
     run = _Run(dataset, model_name, preset, seed, store_paths, out, s, d, stores, identity, say)
     if d.is_main:
+        if out.exists() and not out.is_dir():  # mkdir would raise FileExistsError
+            raise PermissionError(f"run directory {out} exists and is not a directory")
         out.mkdir(parents=True, exist_ok=True)
         if not os.access(out, os.W_OK):
             raise PermissionError(f"run directory {out} is not writable")

@@ -16,6 +16,7 @@ import os
 
 from symaudit._io import move_into
 from symaudit.baselines import add_gate_argument, warn_if_failed
+from symaudit.cli import add_device, add_settings
 from symaudit.names import ARCHITECTURES, DATASETS, PRESETS
 
 
@@ -44,12 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "NS-Kolmogorov alone)",
     )
     parser.add_argument("--out", required=True, help="run directory")
-    parser.add_argument(
-        "--settings",
-        default=None,
-        help="the config's train section: a JSON object, or a JSON/YAML file holding one",
-    )
-    parser.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
+    add_settings(parser, "train")
+    add_device(parser)
     parser.add_argument(
         "--restart-on-change",
         action="store_true",

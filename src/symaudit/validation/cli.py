@@ -12,17 +12,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from symaudit.baselines import add_gate_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__.splitlines()[0]
     parser.add_argument("--tables", required=True, type=Path, help="results/{study}/tables")
     parser.add_argument("--out", required=True, type=Path, help="findings.csv to write")
-    parser.add_argument(
-        "--max-persistence-ratio",
-        type=float,
-        default=None,
-        help="quality bound (default: quality_status.yaml's, else 1)",
-    )
+    add_gate_argument(parser, None, "quality_status.yaml's, else 1")
     parser.add_argument(
         "--twirled",
         nargs="+",

@@ -1,0 +1,409 @@
+"""The files passed between stages, declared once: their dims, variables and attributes, how to
+read one (checked against its declaration, its identity taken from its attributes), the example
+order of the analysis batches, and the names of a run's checkpoints.
+
+Per-job NetCDF files (paths: :mod:`symaudit.names`, under ``results/{study}/``)::
+
+    influence     influence/{dataset}/{model}/seed{s}/{set}_chunk{c}.nc   influence-bras
+    equivariance  equivariance/{dataset}/{model}/seed{s}/{set}_chunk{c}.nc equivariance --out
+    twirl         equivariance/{dataset}/{model}/seed{s}/twirl.nc         equivariance --twirl-out
+    diagnostics   companion/{dataset}/{model}/seed{s}/diagnostics.nc      companion run
+
+Each format (:data:`FORMATS`) lists every variable a writer may write with its dims
+(:class:`Variable`; ``required=False``: only in some studies, e.g. CE's drift bras or a damping
+path) and the attributes every file carries; :func:`read` refuses a file that breaks its
+declaration (or cannot be read at all) with ONE :class:`~symaudit.errors.UserError` line naming
+the file.  A file's identity (:class:`Identity`: dataset, model, seed, element set, chunk) comes
+from its attributes, never from its path.  docs/architecture.md ("Files between stages") is
+generated from these declarations (:func:`markdown`; tests/test_outputs.py checks it).
+
+Analysis examples are ordered n = t + T · class (T time steps per class, C classes):
+:func:`per_class` turns ``(..., n)`` into ``(..., time, class)`` and :func:`to_grid` turns
+``(..., n, n)`` (bra rows, ket columns) into ``(..., bra_time, bra_class, ket_time, ket_class)``.
+
+Torch-free (the workflow's helpers and the aggregation import it).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from symaudit.errors import UserError
+
+__all__ = [
+    "DIAGNOSTICS",
+    "EQUIVARIANCE",
+    "EXAMPLE_DIMS",
+    "EXAMPLE_ORDER",
+    "FINAL_CHECKPOINT",
+    "FORMATS",
+    "INFLUENCE",
+    "KET_DIMS",
+    "PI_DIMS",
+    "TWIRL",
+    "Format",
+    "Identity",
+    "Output",
+    "Variable",
+    "checkpoint_epoch",
+    "checkpoint_name",
+    "identify",
+    "markdown",
+    "per_class",
+    "read",
+    "to_grid",
+]
+
+#: the influence matrix of one element set chunk: (element, batch, bra_time, bra_class,
+#: ket_time, ket_class); bra = the transformed example's loss, ket = the perturbing example
+PI_DIMS: tuple[str, ...] = ("element", "batch", "bra_time", "bra_class", "ket_time", "ket_class")
+#: one value per ket solve of an analysis batch
+KET_DIMS: tuple[str, ...] = ("batch", "ket_time", "ket_class")
+#: one value per analysis example (equivariance, twirl)
+EXAMPLE_DIMS: tuple[str, ...] = ("batch", "time", "class")
+#: the ``example_order`` attribute of the equivariance and influence files
+EXAMPLE_ORDER = "n = time + time_steps * class"
+
+#: the finished run's checkpoint in its run directory (``names.CHECKPOINT``)
+FINAL_CHECKPOINT = "final.pt"
+_CHECKPOINT_PREFIX, _CHECKPOINT_SUFFIX = "ckpt_epoch", ".pt"
+
+
+def checkpoint_name(epoch: int) -> str:
+    """The kept checkpoint of ``epoch`` in a run directory: ``ckpt_epoch{E:04d}.pt``."""
+    return f"{_CHECKPOINT_PREFIX}{int(epoch):04d}{_CHECKPOINT_SUFFIX}"
+
+
+def checkpoint_epoch(name: str) -> int | None:
+    """The epoch of a kept checkpoint's file name (:func:`checkpoint_name`), else None."""
+    digits = name.removeprefix(_CHECKPOINT_PREFIX).removesuffix(_CHECKPOINT_SUFFIX)
+    if len(digits) == len(name) - len(_CHECKPOINT_PREFIX) - len(_CHECKPOINT_SUFFIX):
+        if len(digits) >= 4 and digits.isascii() and digits.isdigit():
+            return int(digits)
+    return None
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One data variable of a format: its name, dims and meaning; ``required=False`` marks a
+    variable only some studies write (CE's drift bras, a damping path, Galerkin)."""
+
+    name: str
+    dims: tuple[str, ...]
+    description: str
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Format:
+    """One per-job file format: ``name`` (the stage's word for it), ``template`` (the
+    :mod:`symaudit.names` constant of its path), its writer (the CLI), its variables, the
+    attributes its writer records (``attrs``) and, among them, the ``identity``: the attributes
+    that say which job wrote it (required by :func:`read`)."""
+
+    name: str
+    template: str
+    writer: str
+    variables: tuple[Variable, ...]
+    attrs: tuple[str, ...]
+    identity: tuple[str, ...] = ("dataset", "model", "seed")
+
+    @property
+    def dims(self) -> dict[str, tuple[str, ...]]:
+        """Variable name -> its declared dims."""
+        return {v.name: v.dims for v in self.variables}
+
+    def check(self, ds, path: Path) -> None:
+        """Raise a one-line :class:`UserError` naming ``path`` unless ``ds`` (an
+        ``xarray.Dataset``) has every required variable and identity attribute, every variable
+        with its declared dims, and no undeclared variable."""
+        declared = self.dims
+        missing = [v.name for v in self.variables if v.required and v.name not in ds.data_vars]
+        missing_attrs = [a for a in self.identity if a not in ds.attrs]
+        if missing or missing_attrs:
+            what = [f"variable {m}" for m in missing] + [f"attribute {a}" for a in missing_attrs]
+            raise UserError(f"{path}: not a complete {self.name} file (no {', '.join(what)})")
+        for name, var in ds.data_vars.items():
+            if name not in declared:
+                raise UserError(f"{path}: {self.name} file with an undeclared variable {name!r}")
+            if tuple(var.dims) != declared[name]:
+                raise UserError(
+                    f"{path}: {self.name} variable {name!r} has dims {tuple(var.dims)}, "
+                    f"declared {declared[name]}"
+                )
+
+
+def _pi(prefix: str, what: str, required: bool = True, lead: tuple[str, ...] = ()):
+    """The raw and standardised pair ``{prefix}_raw``/``{prefix}_std`` of an influence."""
+    return (
+        Variable(f"{prefix}_raw", lead + PI_DIMS, f"raw {what}", required),
+        Variable(
+            f"{prefix}_std",
+            lead + PI_DIMS,
+            f"{what}, each bra row divided by the std of its ket entries (unconverged kets "
+            "NaN unless include_unconverged)",
+            required,
+        ),
+    )
+
+
+INFLUENCE = Format(
+    name="influence",
+    template="INFLUENCE",
+    writer="influence-bras",
+    variables=(
+        *_pi("pi", "influence Π^g of the SMSE bras at (g x, g y)"),
+        *_pi("pi_mass", "influence of the mass drift at g x (CE)", False),
+        *_pi("pi_energy", "influence of the energy drift at g x (CE)", False),
+        Variable("pi_error_bound", ("element", "batch"), "max_ij ‖g_bra,i‖ ‖r_j‖ / λ"),
+        Variable("ket_converged", KET_DIMS, "the ket's solve reached rtol"),
+        Variable("ket_true_relres", KET_DIMS, "true relative residual of the ket's solve"),
+        Variable("damping", ("batch",), "absolute λ of the solve (no damping path)", False),
+        Variable("lambda_primary", ("batch",), "absolute primary λ (a damping path)", False),
+        Variable("lambda_max", ("batch",), "Lanczos estimate of λ_max(M) (NaN: none)"),
+        *_pi("pi_path", "SMSE influence at every λ of the path", False, ("damping",)),
+        Variable("ket_converged_path", ("damping", *KET_DIMS), "ket_converged at every λ", False),
+        Variable("damping_absolute", ("damping", "batch"), "absolute λ of the path", False),
+        *_pi("pi_galerkin", "the reference's Galerkin influence (galerkin_reference)", False),
+        Variable(
+            "ket_full_space_relres",
+            ("element", *KET_DIMS),
+            "Galerkin: full-space relative residual of the ket's solution",
+            False,
+        ),
+        Variable("galerkin_rank", ("element", "batch"), "Galerkin: subspace rank", False),
+    ),
+    attrs=(
+        "dataset",
+        "model",
+        "seed",
+        "set_name",
+        "chunk",
+        "rtol",
+        "method",
+        "normalization",
+        "standardisation",
+        "include_unconverged",
+        "damping_mode",
+        "damping_primary",
+        "galerkin_reference_epsilon",
+        "example_order",
+    ),
+    identity=("dataset", "model", "seed", "set_name", "chunk"),
+)
+
+_RUN_ATTRS = (
+    "dataset",
+    "model",
+    "seed",
+    "set_name",
+    "checkpoint",
+    "model_dtype",
+    "device",
+    "elements_per_batch",
+    "example_order",
+    "symaudit_version",
+    "git_revision",
+)
+
+EQUIVARIANCE = Format(
+    name="equivariance",
+    template="EQUIVARIANCE",
+    writer="equivariance --out",
+    variables=(
+        Variable("relative_error", ("element", *EXAMPLE_DIMS), "SMSE(f(g x), g y) / SMSE(f(x), y)"),
+        Variable("smse_transformed", ("element", *EXAMPLE_DIMS), "SMSE(f(g x), g y)"),
+        Variable("smse", EXAMPLE_DIMS, "SMSE(f(x), y)"),
+        Variable("persistence_smse", EXAMPLE_DIMS, "SMSE(x, y): predicting no change"),
+    ),
+    attrs=(*_RUN_ATTRS, "chunk"),
+    identity=("dataset", "model", "seed", "set_name", "chunk"),
+)
+
+_TWIRL_PARTS = {
+    "total": "the loss L",
+    "mean": "L_mean, the twirled model's part",
+    "equiv": "L_equiv = L - L_mean",
+    "twirled_loss": "the loss of the twirled model",
+    "plain": "the untwirled loss as computed beside it",
+}
+
+TWIRL = Format(
+    name="twirl",
+    template="TWIRL",
+    writer="equivariance --twirl-out",
+    variables=(
+        *(Variable(k, ("batch", "class"), f"{v}, mean over time") for k, v in _TWIRL_PARTS.items()),
+        Variable("percent", ("batch", "class"), "100 mean(equiv) / mean(total)"),
+        *(Variable(f"example_{k}", EXAMPLE_DIMS, v) for k, v in _TWIRL_PARTS.items()),
+    ),
+    attrs=(*_RUN_ATTRS, "twirl_elements", "weights", "aggregation"),
+)
+
+DIAGNOSTICS = Format(
+    name="diagnostics",
+    template="DIAGNOSTICS",
+    writer="companion run",
+    variables=(
+        Variable(
+            "rollout_error",
+            ("batch", "class", "start", "horizon"),
+            "cumulative one-step SMSE of final.pt's rollout from the true state at start",
+        ),
+        Variable("eigenvalue", ("epoch", "batch", "mode"), "Gauss-Newton spectrum, NaN past rank"),
+        Variable("rank", ("epoch", "batch"), "rank of the gradient span"),
+        Variable("lambda_max", ("epoch", "batch"), "largest eigenvalue"),
+        Variable(
+            "pi_raw",
+            ("influence_epoch", *PI_DIMS[1:]),
+            "raw identity influence of the earlier epochs' checkpoints",
+            False,
+        ),
+        Variable(
+            "ket_converged", ("influence_epoch", *KET_DIMS), "the earlier epochs' ket solves", False
+        ),
+    ),
+    attrs=("dataset", "model", "seed", "train_transitions", "last_epoch", "damping"),
+)
+
+#: every per-job format by name
+FORMATS: dict[str, Format] = {f.name: f for f in (INFLUENCE, EQUIVARIANCE, TWIRL, DIAGNOSTICS)}
+
+
+@dataclass(frozen=True, order=True)
+class Identity:
+    """Which job wrote a file, from its attributes: ``kind`` (a :data:`FORMATS` name),
+    ``element_set`` and ``chunk`` None where the format has none (twirl, diagnostics)."""
+
+    kind: str
+    dataset: str
+    model: str
+    seed: int
+    element_set: str | None = None
+    chunk: int | None = None
+
+
+@dataclass
+class Output:
+    """One per-job file, opened lazily (``dataset``: an ``xarray.Dataset``) and checked;
+    close it (or use it as a context manager) before the file is opened again."""
+
+    path: Path
+    format: Format
+    identity: Identity
+    dataset: object = field(repr=False)
+
+    def close(self) -> None:
+        self.dataset.close()
+
+    def __enter__(self) -> Output:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _open(path: Path):
+    import xarray as xr
+
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise UserError(f"{path}: empty file, not a netCDF file")
+    try:
+        return xr.open_dataset(path)
+    except Exception as err:  # netCDF4/HDF5 say it in many ways: one line, the file named
+        reason = (str(err).splitlines() or [type(err).__name__])[0].split(". ")[0][:160]
+        raise UserError(f"{path}: not a readable netCDF file ({reason})") from None
+
+
+def _guess(ds, path: Path) -> Format:
+    """The format most of whose required variables ``ds`` holds (its check then names what is
+    missing); a file with none of any format's is foreign."""
+    present = set(ds.data_vars)
+    score = {
+        f.name: sum(v.name in present for v in f.variables if v.required) for f in FORMATS.values()
+    }
+    best = max(score, key=score.get)
+    if not score[best]:
+        raise UserError(f"{path}: not a symaudit per-job file ({', '.join(FORMATS)})")
+    return FORMATS[best]
+
+
+def _identity(fmt: Format, attrs: dict, path: Path) -> Identity:
+    try:
+        return Identity(
+            kind=fmt.name,
+            dataset=str(attrs["dataset"]),
+            model=str(attrs["model"]),
+            seed=int(attrs["seed"]),
+            element_set=str(attrs["set_name"]) if "set_name" in fmt.identity else None,
+            chunk=int(attrs["chunk"]) if "chunk" in fmt.identity else None,
+        )
+    except (TypeError, ValueError) as err:
+        raise UserError(f"{path}: {fmt.name} file with a malformed identity ({err})") from None
+
+
+def read(path: str | os.PathLike, kind: str | None = None) -> Output:
+    """Open the per-job file ``path`` (lazily), check it against its format (``kind``, a
+    :data:`FORMATS` name; None: the one its variables fit) and return it with its identity from
+    its attributes.  A missing, truncated, corrupt or foreign file is one :class:`UserError`
+    line naming it."""
+    path = Path(path)
+    if kind is not None and kind not in FORMATS:
+        raise ValueError(f"unknown per-job format {kind!r}; known: {', '.join(FORMATS)}")
+    ds = _open(path)
+    try:
+        fmt = FORMATS[kind] if kind is not None else _guess(ds, path)
+        fmt.check(ds, path)
+        identity = _identity(fmt, ds.attrs, path)
+    except BaseException:
+        ds.close()
+        raise
+    return Output(path, fmt, identity, ds)
+
+
+def identify(path: str | os.PathLike, kind: str | None = None) -> Identity:
+    """The identity of a per-job file (:func:`read`, then closed)."""
+    with read(path, kind) as out:
+        return out.identity
+
+
+def per_class(values, time_steps: int, n_classes: int, dtype=np.float64) -> np.ndarray:
+    """``(..., n)`` with n = t + time_steps * class -> ``(..., time, class)`` numpy (a torch
+    tensor is detached and moved to the CPU); ``dtype`` None keeps the values' own."""
+    if hasattr(values, "detach"):  # a torch tensor, without importing torch
+        values = values.detach().cpu().numpy()
+    v = np.asarray(values, dtype=dtype)
+    v = v.reshape(*v.shape[:-1], n_classes, time_steps)
+    return np.swapaxes(v, -1, -2)
+
+
+def to_grid(values, time_steps: int, n_classes: int) -> np.ndarray:
+    """``(..., n, n)`` (bra example rows, ket example columns, n = t + time_steps * class)
+    -> ``(..., bra_time, bra_class, ket_time, ket_class)``, a view of ``values``."""
+    v = np.asarray(values)
+    grid = v.reshape(*v.shape[:-2], n_classes, time_steps, n_classes, time_steps)
+    return np.swapaxes(np.swapaxes(grid, -4, -3), -2, -1)
+
+
+def markdown() -> str:
+    """The "Files between stages" tables of docs/architecture.md, from :data:`FORMATS`."""
+    lines = []
+    for fmt in FORMATS.values():
+        lines += [
+            f"**{fmt.name}** (`names.{fmt.template}`, written by `symaudit {fmt.writer}`; "
+            f"identity: {', '.join(fmt.identity)}; attributes: {', '.join(fmt.attrs)})",
+            "",
+            "| variable | dims | meaning |",
+            "|---|---|---|",
+        ]
+        for v in fmt.variables:
+            optional = "" if v.required else " (optional)"
+            lines.append(f"| `{v.name}`{optional} | ({', '.join(v.dims)}) | {v.description} |")
+        lines.append("")
+    return "\n".join(lines)
