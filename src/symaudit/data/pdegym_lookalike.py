@@ -130,7 +130,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="directory of the chunk files")
     parser.add_argument("--time-steps", type=int, default=21, help="frames on t in [0, 1]")
     parser.add_argument(
-        "--solve-resolution", type=int, default=None, help="solver grid n (default N), N % n == 0"
+        "--solve-resolution",
+        type=int,
+        default=None,
+        help="solver grid n, a divisor of N (default N)",
     )
     parser.add_argument("--per-file", type=int, default=None, help="samples per chunk file")
     parser.add_argument("--chunk", type=int, default=None, help="write only this chunk file")
