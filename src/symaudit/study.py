@@ -176,10 +176,15 @@ class Study:
         return list(dict.fromkeys(name for d in self.datasets for name in self.sets(d)))
 
     def elements(self, set_name: str) -> list[str]:
-        """The element names of a set on the study's grid (:func:`symaudit.groups.elements`)."""
+        """The element names of a set on the study's grid (:func:`symaudit.groups.elements`); a
+        rehearsal keeps `rehearsal.elements_per_set` of them, evenly spaced from the identity."""
         if set_name not in self._elements:
             k = self.config["analysis"].get("shift_box_K")
-            self._elements[set_name] = groups.elements(set_name, self.resolution, k)
+            names = groups.elements(set_name, self.resolution, k)
+            keep = (self.config.get("rehearsal") or {}).get("elements_per_set")
+            if keep and len(names) > keep:  # a rehearsal's sample: the identity first, evenly
+                names = [names[(i * (len(names) - 1)) // (keep - 1)] for i in range(keep)]
+            self._elements[set_name] = names
         return self._elements[set_name]
 
     def chunks(self, set_name: str) -> list[list[str]]:

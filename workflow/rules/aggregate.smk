@@ -19,6 +19,8 @@ rule study_config:
         f"{RESULTS}/config.yaml",
     log:
         f"logs/{STUDY}/aggregate/config.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/config.tsv"
     params:
         resolved=json.dumps(config, sort_keys=True),
         python=sys.executable,
@@ -50,6 +52,8 @@ rule model_quality:
         status=f"{RESULTS}/tables/quality_status.yaml",
     log:
         f"logs/{STUDY}/aggregate/model_quality.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/model_quality.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -77,6 +81,8 @@ rule aggregate_tables:
         netcdf=[f"{RESULTS}/tables/{name}.nc" for name in expected_tables()],
     log:
         f"logs/{STUDY}/aggregate/tables.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/tables.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -106,6 +112,8 @@ rule figures:
         pdf=[f"{RESULTS}/figures/{stem}.pdf" for stem in expected_figures()],
     log:
         f"logs/{STUDY}/aggregate/figures.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/figures.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -139,6 +147,8 @@ rule influence_robustness:
         ],
     log:
         f"logs/{STUDY}/aggregate/robustness.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/robustness.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -167,6 +177,8 @@ rule findings:
         ),
     log:
         f"logs/{STUDY}/aggregate/findings.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/findings.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -200,11 +212,14 @@ rule report_html:
         status=rules.model_quality.output.status,
         findings=rules.findings.output if PLAN.findings_enabled() else [],
         companion=companion_outputs(),
+        cost=f"{RESULTS}/tables/cost.csv",
         stylesheet=REPORT_CSS,
     output:
         f"{RESULTS}/report.html",
     log:
         f"logs/{STUDY}/aggregate/report.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/report.tsv"
     params:
         snakefile=os.path.relpath(workflow.main_snakefile),
     run:
@@ -217,6 +232,40 @@ rule report_html:
             " --configfile {input.config} {input.status} {input.robustness_status}"
             " --report {output} --report-stylesheet {input.stylesheet} > {log} 2>&1"
         )
+
+
+# The study's cost per rule (`symaudit cost`, docs/slurm.md): jobs, hours from the unit costs
+# measured on this machine (bench/unit_costs.json; CPU-measured hours say so), the Slurm
+# profile's requests, scratch and submissions, and the largest RSS of the benchmark files that
+# exist when it runs (a rerun after the study reads them all).  Seconds: a local rule.
+UNIT_COSTS = Path(workflow.basedir) / "bench" / "unit_costs.json"
+
+
+localrules:
+    cost_table,
+
+
+rule cost_table:
+    input:
+        config=rules.study_config.output,
+        units=[os.path.relpath(UNIT_COSTS)] if UNIT_COSTS.exists() else [],
+        code=sorted(os.path.relpath(p) for p in (SRC / "cost").glob("*.py")),
+    output:
+        f"{RESULTS}/tables/cost.csv",
+    log:
+        f"logs/{STUDY}/aggregate/cost.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/cost.tsv"
+    conda:
+        "../../envs/aggregate.yaml"
+    params:
+        units=os.path.relpath(UNIT_COSTS),
+        profile=os.path.relpath(Path(workflow.basedir) / "workflow" / "profiles" / "slurm"),
+        benchmarks=f"benchmarks/{STUDY}",
+    shell:
+        "python -m symaudit cost --configfile {input.config} --units {params.units}"
+        " --profile {params.profile} --benchmarks {params.benchmarks} --out {output}"
+        " > {log} 2>&1"
 
 
 rule stage_figures:

@@ -12,6 +12,8 @@ rule equivariance_errors:
         f"{RESULTS}/{symaudit_names.EQUIVARIANCE}",
     log:
         f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.log",
+    benchmark:
+        f"benchmarks/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.tsv"
     group:
         "equivariance"
     conda:
@@ -41,6 +43,8 @@ rule twirl_decomposition:
         f"{RESULTS}/{symaudit_names.TWIRL}",
     log:
         f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_twirl.log",
+    benchmark:
+        f"benchmarks/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_twirl.tsv"
     group:
         "equivariance"
     conda:

@@ -12,6 +12,8 @@ rule influence_solve:
         solution=solution_output(f"{RESULTS}/{symaudit_names.SOLUTION}"),
     log:
         f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_batch{{batch}}_solve.log",
+    benchmark:
+        f"benchmarks/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_batch{{batch}}_solve.tsv"
     conda:
         "../../envs/torch.yaml"
     resources:
@@ -41,6 +43,8 @@ rule influence_bras:
         f"{RESULTS}/{symaudit_names.INFLUENCE}",
     log:
         f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.log",
+    benchmark:
+        f"benchmarks/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.tsv"
     group:
         "influence"
     conda:
