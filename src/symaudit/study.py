@@ -24,6 +24,7 @@ from symaudit import _study_checks, groups, names, settings
 from symaudit import config as _config
 from symaudit.config import merge
 from symaudit.datasets import ALL_DATASETS
+from symaudit.datasets import family as family_of
 from symaudit.errors import UserError
 
 __all__ = ["Run", "Study"]
@@ -269,10 +270,16 @@ class Study:
         return self.first_chunk(names.INFLUENCE, dataset, model, seed)
 
     def pdegym_files(self, family: str) -> list[str]:
-        """The PDEGym netCDF chunk files of one family (``pdegym_dir/{family}/*.nc``, sorted)."""
+        """The PDEGym netCDF chunk files of one family (``pdegym_dir/{family}/*.nc``, sorted; a
+        rehearsal's look-alike files by the names its ``pdegym_lookalike`` rule writes)."""
         if not self.config.get("pdegym_dir"):
             raise UserError("pdegym_dir: data.source is 'pdegym' but pdegym_dir is not set")
         family_dir = Path(self.config["pdegym_dir"]) / family
+        lookalike = self.config.get("rehearsal") or {}
+        if lookalike:  # written by the rule pdegym_lookalike: named before they exist
+            variable = family_of(family).netcdf_variable
+            parts = -(-lookalike["trajectories"] // lookalike["per_file"])
+            return [f"{family_dir}/{variable}_{part}.nc" for part in range(parts)]
         files = sorted(str(f) for f in family_dir.glob("*.nc"))
         if not files:
             raise UserError(f"pdegym_dir: no *.nc files in {family_dir}")

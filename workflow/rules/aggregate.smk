@@ -248,7 +248,7 @@ localrules:
 rule cost_table:
     input:
         config=rules.study_config.output,
-        units=[os.path.relpath(UNIT_COSTS)] if UNIT_COSTS.exists() else [],
+        units=os.path.relpath(UNIT_COSTS),
         code=sorted(os.path.relpath(p) for p in (SRC / "cost").glob("*.py")),
     output:
         f"{RESULTS}/tables/cost.csv",
@@ -259,11 +259,10 @@ rule cost_table:
     conda:
         "../../envs/aggregate.yaml"
     params:
-        units=os.path.relpath(UNIT_COSTS),
         profile=os.path.relpath(Path(workflow.basedir) / "workflow" / "profiles" / "slurm"),
         benchmarks=f"benchmarks/{STUDY}",
     shell:
-        "python -m symaudit cost --configfile {input.config} --units {params.units}"
+        "python -m symaudit cost --configfile {input.config} --units {input.units}"
         " --profile {params.profile} --benchmarks {params.benchmarks} --out {output}"
         " > {log} 2>&1"
 

@@ -29,17 +29,8 @@ if config["data"]["source"] == "generated":
 
 else:
 
-    # a rehearsal (config key `rehearsal`): the chunk files are written by the rule below into
-    # pdegym_dir, so their names are known before they exist (pdegym_files globs real ones)
+    # a rehearsal (config key `rehearsal`) writes look-alike chunk files into pdegym_dir first
     LOOKALIKE = config.get("rehearsal") or {}
-
-    def lookalike_files(wildcards):
-        variable = symaudit_datasets.family(wildcards.family).netcdf_variable
-        parts = -(-LOOKALIKE["trajectories"] // LOOKALIKE["per_file"])
-        return [
-            f"{config['pdegym_dir']}/{wildcards.family}/{variable}_{part}.nc"
-            for part in range(parts)
-        ]
 
     if LOOKALIKE:
 
@@ -75,7 +66,7 @@ else:
 
     rule ingest_family:
         input:
-            netcdf=lookalike_files if LOOKALIKE else pdegym_files,
+            netcdf=pdegym_files,
             code=stage_code("data"),
         output:
             store=directory(f"{RESULTS}/{symaudit_names.STORE}"),
