@@ -3,9 +3,8 @@
 # -> stage_figures; `all` (default) = everything including the report.
 # Quick study:  snakemake --workflow-profile workflow/profiles/local --cores 2
 # Paper study:  snakemake --configfile config/paper.yaml --workflow-profile workflow/profiles/slurm
-
-
-configfile: "config/config.yaml"
+# A config file is one study from any directory: no --configfile = config/config.yaml (the quick
+# study); an overlay names its base itself (`extends:`); common.smk resolves and checks it.
 
 
 include: "workflow/rules/common.smk"

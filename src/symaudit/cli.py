@@ -29,6 +29,10 @@ from symaudit.errors import UserError  # re-exported: the CLIs import it from he
 COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("symaudit.data.cli_simulate", "generate a look-alike dataset into a Zarr store"),
     "ingest": ("symaudit.data.cli_ingest", "convert PDEGym netCDF files into a Zarr store"),
+    "pdegym-lookalike": (
+        "symaudit.data.pdegym_lookalike",
+        "write look-alike flows as PDEGym netCDF chunk files (rehearsals)",
+    ),
     "check-solver": ("symaudit.data.cli_check", "check a generator's D4/shift equivariance"),
     "model-info": ("symaudit.models.cli", "print a model's parameter count"),
     "train": ("symaudit.training.cli", "train one (dataset, model, seed) run"),
@@ -44,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "conservation": ("symaudit.conservation.cli", "the conservation study: findings and figure"),
     "companion": ("symaudit.companion.cli", "the companion paper's influence tables and figures"),
     "audit": ("symaudit.audit.cli", "audit a foreign model on foreign data (tables, report)"),
+    "cost": ("symaudit.cost.cli", "a study's cost per rule from measured unit costs"),
 }
 
 

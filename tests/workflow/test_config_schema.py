@@ -27,7 +27,10 @@ def test_every_key_has_a_description():
 
 CONFIGS = [
     "config/config.yaml",
-    "config/paper.yaml",  # validation.yaml overlays config.yaml
+    "config/paper.yaml",
+    "config/validation.yaml",  # overlays of config.yaml (`extends`), resolved first
+    "config/conservation.yaml",
+    "config/rehearsal.yaml",
     "tests/workflow/tiny.yaml",
 ]
 
@@ -36,7 +39,9 @@ CONFIGS = [
 def test_shipped_configs_validate(config):
     from snakemake.utils import validate
 
-    data = yaml.safe_load((ROOT / config).read_text())
+    from symaudit.config import resolve
+
+    data = resolve([ROOT / config], None, ROOT / "config").config
     validate(data, str(SCHEMA))
 
 

@@ -3,6 +3,7 @@ submissions; the README's journey line sends CPU rules to the CPU partition and 
 GPU partition, with the account, the GPU option and a constant training runtime (the PDEGym inputs
 faked as empty placeholder files)."""
 
+import json
 import math
 import re
 
@@ -22,7 +23,7 @@ GROUPS = {
     "equivariance_errors": "equivariance",
     "twirl_decomposition": "equivariance",
 }
-LOCAL = {"study_config", "aggregate_tables", "figures", "report_html", "all"}
+LOCAL = {"study_config", "aggregate_tables", "figures", "report_html", "cost_table", "all"}
 
 
 def _fake_pdegym(root):
@@ -119,3 +120,38 @@ def test_journey_sends_each_rule_to_its_partition(tmp_path, monkeypatch, option)
     assert profile["set-resources"]["train_model"]["runtime"] == 720  # not "attempt * ..."
     # results and Snakemake's metadata go to the --directory, none into the checkout
     assert (scratch / ".snakemake").is_dir() and not (work / ".snakemake").exists()
+
+
+def _commands(proc) -> list[str]:
+    """Every planned job's shell command, sorted (a dry run with -p)."""
+    return sorted(re.findall(r"^Shell command: (.*)$", proc.stdout, re.M))
+
+
+@pytest.mark.parametrize("study", ["paper", "validation"])
+def test_a_config_file_plans_one_study_from_any_directory(tmp_path, study):
+    """The same --configfile from the repository root and with --directory elsewhere plans the
+    same jobs with the same --settings (no default config merged under it from the root); the
+    paper's runs train 150 (CE) / 100 (NS) epochs of the direct map."""
+    pdegym = _fake_pdegym(tmp_path / "pdegym")
+    work = copy_repo(tmp_path / "repo")
+    extra = ["--config", f"pdegym_dir={pdegym}"] if study == "paper" else []
+    args = ["-n", "-p", "all", *extra]
+    root = snakemake(work, "--configfile", f"config/{study}.yaml", *args)
+    elsewhere = snakemake(
+        tmp_path,
+        *("-s", str(work / "Snakefile"), "--directory", str(tmp_path / "scratch")),
+        *("--configfile", str(work / f"config/{study}.yaml"), *args),
+    )
+    assert planned_jobs(root) == planned_jobs(elsewhere)
+    assert _commands(root) == _commands(elsewhere)
+    # a dry run's first line is the resolved study
+    assert root.stderr.splitlines()[0].startswith(f"study {study}: datasets ")
+    if study != "paper":
+        return
+    trains = [c for c in _commands(root) if " -m symaudit train " in c]
+    assert len(trains) == 12
+    for command in trains:
+        dataset = re.search(r"--dataset (\S+)", command)[1]
+        settings = json.loads(re.search(r"--settings '(.*?)'", command)[1])
+        assert settings["epochs"] == {"CE": 150, "NS": 100}[dataset], command
+        assert settings["predict"] == "state", command

@@ -1,5 +1,6 @@
-"""Runs per dataset and named variants: the plan trains exactly the mapping's runs, a variant
-with its architecture, its name and its train keys, on the architecture's epochs."""
+"""The train rule runs what the study plan says: one job per run of symaudit.study.Study, a
+variant trained as its architecture under its own name and run directory, with the run's train
+section as --settings (the plan's logic itself: tests/test_study.py)."""
 
 import json
 import re
@@ -7,12 +8,13 @@ import re
 import pytest
 import yaml
 
-from tests._workflow import copy_repo, snakemake
+from symaudit.study import Study
+from tests._workflow import ROOT, copy_repo, snakemake
 
 pytestmark = pytest.mark.workflow
 
 
-def test_models_per_dataset_and_augmented_variant(tmp_path):
+def test_train_jobs_are_the_plans_runs(tmp_path):
     work = copy_repo(tmp_path / "repo")
     cfg = yaml.safe_load((work / "tests/workflow/tiny.yaml").read_text())
     cfg["models"] = {"CE": ["unet"], "NS": ["unet", "unet-aug"]}
@@ -20,19 +22,16 @@ def test_models_per_dataset_and_augmented_variant(tmp_path):
     cfg["train"]["epochs"] = {"unet": 3, "vit": 5}
     (work / "variants.yaml").write_text(yaml.safe_dump(cfg))
     proc = snakemake(work, "--configfile", "variants.yaml", "-n", "-p", "stage_train")
-    trains = re.findall(r"-m symaudit train (.*?) > logs", proc.stdout)
-    runs = sorted(
-        (re.search(r"--dataset (\S+)", c)[1], re.search(r"--model (\S+) --name (\S+)", c).groups())
-        for c in trains
-    )
-    assert runs == [
-        ("CE", ("unet", "unet")),
-        ("NS", ("unet", "unet")),
-        ("NS", ("unet", "unet-aug")),
-    ]
-    for command in trains:
+    planned = {}
+    for command in re.findall(r"-m symaudit train (.*?) > logs", proc.stdout):
+        dataset = re.search(r"--dataset (\S+)", command)[1]
+        architecture, name = re.search(r"--model (\S+) --name (\S+)", command).groups()
+        seed = int(re.search(r"--seed (\d+)", command)[1])
         settings = json.loads(re.search(r"--settings '(.*?)'", command)[1])
-        assert settings["epochs"] == 3  # the variant takes its architecture's epochs
-        assert settings["augment"]["d4"] is ("--name unet-aug" in command)
-        assert settings["augment"]["shifts"] is False
-        assert ("models/NS/unet-aug/seed0" in command) is ("--name unet-aug" in command)
+        out = re.search(r"--out (\S+)", command)[1]
+        planned[(dataset, name, seed)] = (architecture, settings, out)
+    study = Study.load([work / "variants.yaml"], None, ROOT)
+    assert planned == {
+        run.key: (run.architecture, run.train, study.run_dir(*run.key)) for run in study.runs
+    }
+    assert sorted(planned) == [("CE", "unet", 0), ("NS", "unet", 0), ("NS", "unet-aug", 0)]

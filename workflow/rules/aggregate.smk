@@ -19,6 +19,8 @@ rule study_config:
         f"{RESULTS}/config.yaml",
     log:
         f"logs/{STUDY}/aggregate/config.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/config.tsv"
     params:
         resolved=json.dumps(config, sort_keys=True),
         python=sys.executable,
@@ -33,8 +35,8 @@ rule study_config:
 
 rule model_quality:
     input:
-        metrics=run_files(symaudit_names.METRICS),
-        equivariance=quality_equivariance_files(),
+        metrics=PLAN.run_files(symaudit_names.METRICS),
+        equivariance=PLAN.quality_equivariance_files(),
         code=stage_code("aggregate"),
     output:
         table=report(
@@ -50,6 +52,8 @@ rule model_quality:
         status=f"{RESULTS}/tables/quality_status.yaml",
     log:
         f"logs/{STUDY}/aggregate/model_quality.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/model_quality.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -62,8 +66,8 @@ rule model_quality:
 
 rule aggregate_tables:
     input:
-        influence=all_influence(),
-        equivariance=all_equivariance(),
+        influence=PLAN.influence_files(),
+        equivariance=PLAN.equivariance_files(),
         code=stage_code("aggregate"),
     output:
         tables=[
@@ -77,11 +81,13 @@ rule aggregate_tables:
         netcdf=[f"{RESULTS}/tables/{name}.nc" for name in expected_tables()],
     log:
         f"logs/{STUDY}/aggregate/tables.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/tables.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:
         study_dir=lambda wildcards, output: Path(output.tables[0]).parents[1],
-        element_sets=study_sets(),
+        element_sets=PLAN.study_sets(),
         twirl="--twirl" if twirl_tables() else "",
         bootstrap=json.dumps(config["analysis"]["bootstrap"], sort_keys=True),
     shell:
@@ -106,6 +112,8 @@ rule figures:
         pdf=[f"{RESULTS}/figures/{stem}.pdf" for stem in expected_figures()],
     log:
         f"logs/{STUDY}/aggregate/figures.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/figures.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -119,7 +127,7 @@ rule figures:
 
 rule influence_robustness:
     input:
-        influence=all_influence(),
+        influence=PLAN.influence_files(),
         code=stage_code("aggregate"),
     output:
         table=report(
@@ -135,10 +143,12 @@ rule influence_robustness:
                 caption="../report/robustness_figure.rst",
                 category="Robustness",
             )
-            for stem in robustness_figures()
+            for stem in PLAN.robustness_figures()
         ],
     log:
         f"logs/{STUDY}/aggregate/robustness.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/robustness.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -157,7 +167,7 @@ rule findings:
         tables=rules.aggregate_tables.output.tables,
         quality=rules.model_quality.output.table,
         status=rules.model_quality.output.status,
-        robustness=rules.influence_robustness.output if damping_path() else [],
+        robustness=rules.influence_robustness.output if PLAN.damping_path() else [],
         code=stage_code("validation"),
     output:
         report(
@@ -167,6 +177,8 @@ rule findings:
         ),
     log:
         f"logs/{STUDY}/aggregate/findings.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/findings.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -175,7 +187,7 @@ rule findings:
         augmented=findings_augmented_argument(),
         primary=(
             f"--primary-damping {config['influence']['damping']['primary']!r}"
-            if damping_path()
+            if PLAN.damping_path()
             else ""
         ),
         resolution=config["data"]["resolution"],
@@ -194,18 +206,21 @@ rule report_html:
         rules.figures.output,
         rules.aggregate_tables.output,
         rules.model_quality.output,
-        robustness=rules.influence_robustness.output if damping_path() else [],
-        robustness_status=(rules.influence_robustness.output.status if damping_path() else []),
+        robustness=rules.influence_robustness.output if PLAN.damping_path() else [],
+        robustness_status=(rules.influence_robustness.output.status if PLAN.damping_path() else []),
         config=rules.study_config.output,
         status=rules.model_quality.output.status,
-        findings=rules.findings.output if findings_enabled() else [],
+        findings=rules.findings.output if PLAN.findings_enabled() else [],
         companion=companion_outputs(),
         lie=lie_outputs(),
+        cost=f"{RESULTS}/tables/cost.csv",
         stylesheet=REPORT_CSS,
     output:
         f"{RESULTS}/report.html",
     log:
         f"logs/{STUDY}/aggregate/report.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/report.tsv"
     params:
         snakefile=os.path.relpath(workflow.main_snakefile),
     run:
@@ -218,6 +233,39 @@ rule report_html:
             " --configfile {input.config} {input.status} {input.robustness_status}"
             " --report {output} --report-stylesheet {input.stylesheet} > {log} 2>&1"
         )
+
+
+# The study's cost per rule (`symaudit cost`, docs/slurm.md): jobs, hours from the unit costs
+# measured on this machine (bench/unit_costs.json; CPU-measured hours say so), the Slurm
+# profile's requests, scratch and submissions, and the largest RSS of the benchmark files that
+# exist when it runs (a rerun after the study reads them all).  Seconds: a local rule.
+UNIT_COSTS = Path(workflow.basedir) / "bench" / "unit_costs.json"
+
+
+localrules:
+    cost_table,
+
+
+rule cost_table:
+    input:
+        config=rules.study_config.output,
+        units=os.path.relpath(UNIT_COSTS),
+        code=sorted(os.path.relpath(p) for p in (SRC / "cost").glob("*.py")),
+    output:
+        f"{RESULTS}/tables/cost.csv",
+    log:
+        f"logs/{STUDY}/aggregate/cost.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/cost.tsv"
+    conda:
+        "../../envs/aggregate.yaml"
+    params:
+        profile=os.path.relpath(Path(workflow.basedir) / "workflow" / "profiles" / "slurm"),
+        benchmarks=f"benchmarks/{STUDY}",
+    shell:
+        "python -m symaudit cost --configfile {input.config} --units {input.units}"
+        " --profile {params.profile} --benchmarks {params.benchmarks} --out {output}"
+        " > {log} 2>&1"
 
 
 rule stage_figures:

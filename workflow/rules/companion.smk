@@ -2,19 +2,16 @@
 # config["companion"]["enabled"].  One job per run (`symaudit companion run`): rollouts of
 # final.pt, the Gauss–Newton spectrum at each configured epoch and the last, and the identity
 # element's raw influence at each configured epoch before the last.  Those checkpoints are
-# training's kept ckpt_epoch files beside final.pt (the input); common.smk checks at parse time
-# that training keeps them.  Then one local job reads every run's identity-element influence
-# (the first element of the first element set: e or t(0,0)), analysis inputs, metrics and
-# diagnostics, and writes the companion tables and figures; the report waits for them.
+# training's kept ckpt_epoch files beside final.pt (the input); the study plan (symaudit.study)
+# checks before any job that training keeps them.  Then one local job reads every run's
+# identity-element influence (the first element of the first element set: e or t(0,0)),
+# analysis inputs, metrics and diagnostics, and writes the companion tables and figures; the
+# report waits for them.
 
 
 localrules:
     companion_tables,
     stage_companion,
-
-
-for _d, _m, _s in runs():  # refuse an epoch training keeps no checkpoint of, before any job
-    companion_epochs(_d, _m)
 
 
 rule companion_run:
@@ -27,16 +24,18 @@ rule companion_run:
         f"{RESULTS}/{symaudit_names.DIAGNOSTICS}",
     log:
         f"logs/{STUDY}/companion/{{dataset}}_{{model}}_seed{{seed}}.log",
+    benchmark:
+        f"benchmarks/{STUDY}/companion/{{dataset}}_{{model}}_seed{{seed}}.tsv"
     conda:
         "../../envs/torch.yaml"
     resources:
         gpu=1,
     params:
         run_dir=model_dir,
-        batches=" ".join(str(int(b)) for b in analysis_batches()),
+        batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
         time_steps=config["analysis"]["time_steps"],
-        last=lambda w: run_epochs(config["train"]["epochs"], w.dataset, w.model),
-        earlier=lambda w: " ".join(str(e) for e in companion_epochs(w.dataset, w.model)),
+        last=lambda w: PLAN.run_train(w.dataset, w.model)["epochs"],
+        earlier=lambda w: " ".join(str(e) for e in PLAN.companion_epochs(w.dataset, w.model)),
         train_transitions=config["train"]["time_steps"] - 1,
         influence=section("influence"),
     shell:
@@ -49,11 +48,11 @@ rule companion_run:
 
 rule companion_tables:
     input:
-        influence=[companion_influence_file(d, m, s) for d, m, s in runs()],
-        metrics=run_files(symaudit_names.METRICS),
-        splits=run_files(symaudit_names.SPLITS),
-        diagnostics=run_files(symaudit_names.DIAGNOSTICS),
-        stores=all_stores(),
+        influence=[PLAN.companion_influence_file(d, m, s) for d, m, s in PLAN.run_keys()],
+        metrics=PLAN.run_files(symaudit_names.METRICS),
+        splits=PLAN.run_files(symaudit_names.SPLITS),
+        diagnostics=PLAN.run_files(symaudit_names.DIAGNOSTICS),
+        stores=PLAN.stores(),
         code=stage_code("companion"),
     output:
         tables=[
@@ -74,6 +73,8 @@ rule companion_tables:
         ],
     log:
         f"logs/{STUDY}/companion/tables.log",
+    benchmark:
+        f"benchmarks/{STUDY}/companion/tables.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:

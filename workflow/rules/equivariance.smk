@@ -12,6 +12,8 @@ rule equivariance_errors:
         f"{RESULTS}/{symaudit_names.EQUIVARIANCE}",
     log:
         f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.log",
+    benchmark:
+        f"benchmarks/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.tsv"
     group:
         "equivariance"
     conda:
@@ -20,7 +22,7 @@ rule equivariance_errors:
         gpu=1,
     params:
         elements=chunk_elements,
-        batches=" ".join(str(int(b)) for b in analysis_batches()),
+        batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
         run_dir=model_dir,
         time_steps=config["analysis"]["time_steps"],
     shell:
@@ -41,6 +43,8 @@ rule twirl_decomposition:
         f"{RESULTS}/{symaudit_names.TWIRL}",
     log:
         f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_twirl.log",
+    benchmark:
+        f"benchmarks/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_twirl.tsv"
     group:
         "equivariance"
     conda:
@@ -48,7 +52,7 @@ rule twirl_decomposition:
     resources:
         gpu=1,
     params:
-        batches=" ".join(str(int(b)) for b in analysis_batches()),
+        batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
         run_dir=model_dir,
         time_steps=config["analysis"]["time_steps"],
     shell:
@@ -59,4 +63,4 @@ rule twirl_decomposition:
 
 rule stage_equivariance:
     input:
-        all_equivariance(),
+        PLAN.equivariance_files(),

@@ -12,6 +12,8 @@ rule influence_solve:
         solution=solution_output(f"{RESULTS}/{symaudit_names.SOLUTION}"),
     log:
         f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_batch{{batch}}_solve.log",
+    benchmark:
+        f"benchmarks/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_batch{{batch}}_solve.tsv"
     conda:
         "../../envs/torch.yaml"
     resources:
@@ -29,7 +31,9 @@ rule influence_solve:
 rule influence_bras:
     input:
         solutions=lambda w: expand(
-            rules.influence_solve.output.solution, batch=analysis_batches(), allow_missing=True
+            rules.influence_solve.output.solution,
+            batch=PLAN.analysis_batches(),
+            allow_missing=True,
         ),
         model=f"{RESULTS}/{symaudit_names.CHECKPOINT}",
         splits=f"{RESULTS}/{symaudit_names.SPLITS}",
@@ -39,6 +43,8 @@ rule influence_bras:
         f"{RESULTS}/{symaudit_names.INFLUENCE}",
     log:
         f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.log",
+    benchmark:
+        f"benchmarks/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.tsv"
     group:
         "influence"
     conda:
@@ -60,4 +66,4 @@ rule influence_bras:
 
 rule stage_influence:
     input:
-        all_influence(),
+        PLAN.influence_files(),

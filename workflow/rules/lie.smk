@@ -16,6 +16,8 @@ rule lie_derivative:
         f"{RESULTS}/{symaudit_names.LIE}",
     log:
         f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_lie.log",
+    benchmark:
+        f"benchmarks/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_lie.tsv"
     group:
         "equivariance"
     conda:
@@ -23,7 +25,7 @@ rule lie_derivative:
     resources:
         gpu=1,
     params:
-        batches=" ".join(str(int(b)) for b in analysis_batches()),
+        batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
         run_dir=model_dir,
         time_steps=config["analysis"]["time_steps"],
     shell:
@@ -34,7 +36,7 @@ rule lie_derivative:
 
 rule lie_tables:
     input:
-        lie=run_files(symaudit_names.LIE),
+        lie=PLAN.run_files(symaudit_names.LIE),
         code=stage_code("aggregate"),
     output:
         table=report(
@@ -54,6 +56,8 @@ rule lie_tables:
         ),
     log:
         f"logs/{STUDY}/aggregate/lie_tables.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/lie_tables.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:

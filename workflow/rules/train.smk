@@ -22,6 +22,8 @@ rule train_model:
         ),
     log:
         f"logs/{STUDY}/train/{{dataset}}_{{model}}_seed{{seed}}.log",
+    benchmark:
+        f"benchmarks/{STUDY}/train/{{dataset}}_{{model}}_seed{{seed}}.tsv"
     # training first: the runs are the study's long jobs, and every other job waits on one; the
     # short influence/equivariance jobs of finished runs fill in behind them
     priority: 1
@@ -31,7 +33,7 @@ rule train_model:
         gpu=1,
     params:
         preset=config["preset"],
-        architecture=lambda wildcards: architecture(wildcards.model),
+        architecture=lambda wildcards: PLAN.architecture(wildcards.model),
         settings=train_settings,
         out=model_dir,
     shell:
@@ -47,4 +49,4 @@ rule train_model:
 
 rule stage_train:
     input:
-        all_models(),
+        PLAN.run_files(symaudit_names.CHECKPOINT),

@@ -1,0 +1,164 @@
+"""The rules of a study config that its schema cannot express, checked before any job runs.
+
+Each rule relates two or more keys: the models a study names and its variants and datasets,
+the grid and the architectures (the UNet's four stride-2 levels, the ViT's patch stride), the
+time steps of the data and what training and the analysis read, the split fractions, the
+element sets and the grid, the damping path and the method, the companion epochs and the kept
+checkpoints.  Every violation is ONE :class:`~symaudit.errors.UserError` line that starts with
+the offending key.  :meth:`symaudit.study.Study.from_config` runs them all.
+
+Torch-free: the grid multiples are stated here and checked against the models by
+``tests/test_study.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from symaudit import names, settings
+from symaudit.errors import UserError
+
+if TYPE_CHECKING:
+    from symaudit.study import Study
+
+__all__ = ["GRID_MULTIPLE", "KOLMOGOROV_GRID_MULTIPLE", "check", "models_per_dataset"]
+
+#: base architecture -> the grid sizes N it can take are the multiples of this number:
+#: the UNet's total stride (``models.UNet.stride``: four stride-2 levels) and the ViT's patch
+#: stride (``models._vit.PATCH``)
+GRID_MULTIPLE: dict[str, int] = {"unet": 16, "vit": 4}
+
+#: the ``kolmogorov`` element set's grid sizes are multiples of 2k (forcing wavenumber k = 4,
+#: ``groups.kolmogorov.KOLMOGOROV_K``): its sample shifts by the forcing's period N/k and half
+#: period N/(2k), which must be whole cells
+KOLMOGOROV_GRID_MULTIPLE = 8
+
+
+def check(study: Study) -> None:
+    """Every cross-field rule of ``study.config``; the first violation raises one line."""
+    cfg = study.config
+    _check_variants(study.variants)
+    study.models  # noqa: B018 (the models mapping and its names, checked as it is built)
+    settings.check_influence(cfg.get("influence", {}))
+    _check_grid(study)
+    for run in study.runs:  # resolves every run's epochs (a mapping may name no value)
+        _check_split(study, run)
+    _check_time_steps(cfg, study.runs)
+    _check_element_sets(study)
+    for run in study.runs:
+        study.companion_epochs(run.dataset, run.model)
+
+
+def _check_variants(variants: Mapping) -> None:
+    for name, variant in variants.items():
+        if name in names.ARCHITECTURES:
+            raise UserError(f"variants.{name}: the name of an architecture cannot be a variant")
+        if variant["model"] not in names.ARCHITECTURES:
+            raise UserError(
+                f"variants.{name}.model {variant['model']!r} is not an architecture "
+                f"({', '.join(names.ARCHITECTURES)})"
+            )
+
+
+def models_per_dataset(cfg: Mapping, variants: Mapping) -> dict[str, list[str]]:
+    """``models`` as {dataset: [model, ...]}: a list means every dataset.  Every name must be an
+    architecture or a ``variants`` entry; a mapping must name exactly the study's datasets."""
+    raw, datasets = cfg["models"], list(cfg["datasets"])
+    if isinstance(raw, Mapping):
+        unknown = [d for d in raw if d not in datasets]
+        missing = [d for d in datasets if d not in raw]
+        if unknown or missing:
+            raise UserError(
+                f"models: the mapping must name exactly the datasets {datasets}; "
+                + (f"not a dataset of the study: {', '.join(unknown)}" if unknown else "")
+                + ("; " if unknown and missing else "")
+                + (f"missing: {', '.join(missing)}" if missing else "")
+            )
+        per_dataset = {d: list(raw[d]) for d in datasets}
+    else:
+        per_dataset = {d: list(raw) for d in datasets}
+    known = list(names.ARCHITECTURES) + list(variants)
+    for d, models in per_dataset.items():
+        for name in models:
+            if name not in known:
+                key = f"models.{d}" if isinstance(raw, Mapping) else "models"
+                raise UserError(f"{key}: unknown model {name!r}; known: {', '.join(known)}")
+    return per_dataset
+
+
+def _check_grid(study: Study) -> None:
+    """data.resolution: a grid size every architecture of the study can take."""
+    n = study.resolution
+    for base, multiple in GRID_MULTIPLE.items():
+        models = [m for m in study.model_names() if study.architecture(m).endswith(base)]
+        if models and n % multiple:
+            why = "its four stride-2 levels" if base == "unet" else "its patch stride"
+            raise UserError(
+                f"data.resolution {n}: the {names.MODEL_LABELS[base]} ({', '.join(models)}) "
+                f"needs a multiple of {multiple} ({why})"
+            )
+
+
+def _check_split(study: Study, run) -> None:
+    """train.split (or a variant's): the train and validation fractions leave the test
+    trajectories (the analysis batches)."""
+    split = run.train.get("split", {})
+    total = split.get("train", 0) + split.get("val", 0)
+    if total > 1:
+        variant = study.variants.get(run.model, {}).get("train", {})
+        where = f"variants.{run.model}.train.split" if "split" in variant else "train.split"
+        raise UserError(
+            f"{where}: train {split.get('train')} + val {split.get('val')} = {total:g} "
+            "exceeds 1 (the rest are the test trajectories the analysis batches come from)"
+        )
+
+
+def _check_time_steps(cfg: Mapping, runs) -> None:
+    """train.time_steps (frames read) and analysis.time_steps (transitions, so one frame more)
+    fit the generated data's data.time_steps frames (PDEGym files are checked on ingest)."""
+    data = cfg["data"]
+    if data.get("source", "generated") != "generated":
+        return
+    frames = data["time_steps"]
+    for run in runs:
+        read = run.train.get("time_steps")
+        if read is not None and read > frames:
+            raise UserError(
+                f"train.time_steps {read}: longer than the data (data.time_steps = {frames} "
+                f"frames, {frames - 1} transitions) for {run.dataset} {run.model}"
+            )
+    analysed = cfg["analysis"]["time_steps"]
+    if analysed > frames - 1:
+        raise UserError(
+            f"analysis.time_steps {analysed}: longer than the data (data.time_steps = {frames} "
+            f"frames, {frames - 1} transitions)"
+        )
+
+
+def _check_element_sets(study: Study) -> None:
+    """Every element set of the study exists on the grid (analysis.shift_box_K within it, the
+    kolmogorov set's shifts whole cells) and for its data (``scale``: compressible Euler only);
+    its elements are computed here once."""
+    n = study.resolution
+    for dataset in study.datasets:
+        if "scale" in study.sets(dataset) and dataset != "CE":
+            by_dataset = dataset in study.config["analysis"].get("element_sets_by_dataset", {})
+            key = f"analysis.element_sets_by_dataset.{dataset}" if by_dataset else (
+                "analysis.element_sets")  # fmt: skip
+            raise UserError(
+                f"{key}: element set 'scale' for dataset {dataset!r}: mass scaling is exact for "
+                "compressible Euler only (list it in analysis.element_sets_by_dataset.CE)"
+            )
+    for name in study.study_sets():
+        if name == "kolmogorov" and n % KOLMOGOROV_GRID_MULTIPLE:
+            raise UserError(
+                f"analysis.element_sets: kolmogorov needs data.resolution divisible by "
+                f"{KOLMOGOROV_GRID_MULTIPLE} (shifts by the forcing's period N/4 and half "
+                f"period N/8), got {n}"
+            )
+        try:
+            study.elements(name)
+        except ValueError as err:
+            key = "analysis.shift_box_K" if name == "shift_box" else "analysis.element_sets"
+            raise UserError(f"{key}: {err}") from None

@@ -1,0 +1,350 @@
+"""The study plan: what a resolved config asks for, computed once, in the library.
+
+:meth:`Study.from_config` takes a config resolved and filled in by :mod:`symaudit.config` and
+answers what the workflow (``workflow/rules/common.smk``), the commands and the tests ask: the
+runs (dataset, model, architecture, seed and the run's own train section: a variant's keys
+merged in, per-model epochs resolved), the element sets of each dataset group and their chunks,
+the files each stage must produce (paths of :mod:`symaudit.names` under ``results/{study}/``),
+the augmented variant pairs of the findings and the companion epochs of each run.
+
+It also checks what the schema cannot express, before any job runs (:mod:`symaudit._study_checks`):
+each mistake is one :class:`~symaudit.errors.UserError` line naming the config key.
+
+Torch-free: the workflow's helpers import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from symaudit import _study_checks, groups, names, settings
+from symaudit import config as _config
+from symaudit.config import merge
+from symaudit.datasets import ALL_DATASETS
+from symaudit.datasets import family as family_of
+from symaudit.errors import UserError
+
+__all__ = ["Run", "Study"]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run: the (dataset, model, seed) triple, the architecture its model name
+    builds, and its resolved ``train`` section (what ``symaudit train --settings`` receives)."""
+
+    dataset: str
+    model: str
+    seed: int
+    architecture: str
+    train: Mapping
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return self.dataset, self.model, self.seed
+
+
+class Study:
+    """The plan of one study (its config: resolved, schema defaults filled in)."""
+
+    def __init__(self, config: Mapping):
+        self.config = config
+        self.name: str = config["study"]
+        #: where the study's outputs go (relative to the working directory)
+        self.results = f"results/{self.name}"
+        self.datasets: list[str] = list(config["datasets"])
+        self.variants: Mapping = config.get("variants", {})
+        self.resolution: int = config["data"]["resolution"]
+        self._elements: dict[str, list[str]] = {}
+        #: what the config was merged from (files, ``--config``), when :meth:`load` read it
+        self.sources: list[str] = []
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> Study:
+        """The plan of ``config``, checked: every cross-field rule (models, variants, epochs,
+        grid, time steps, splits, element sets, damping, companion epochs) holds, else one
+        :class:`~symaudit.errors.UserError` line naming the key."""
+        study = cls(config)
+        _study_checks.check(study)
+        return study
+
+    @classmethod
+    def load(cls, files: Sequence, overrides: Mapping | None, workflow_dir: Path | str) -> Study:
+        """The study Snakemake was given: ``files`` (``--configfile``; none = the workflow's
+        ``config/config.yaml``) resolved through their ``extends`` with ``overrides``
+        (``--config``) last (:func:`symaudit.config.resolve`), checked against the workflow's
+        schema with its defaults filled in, then by the cross-field rules.  A mistake is one
+        :class:`~symaudit.errors.UserError` line naming the key and the file that set it."""
+        workflow_dir = Path(workflow_dir)
+        resolved = _config.resolve(files, overrides, workflow_dir / "config")
+        schema = workflow_dir / "workflow" / "schemas" / "config.schema.yaml"
+        cfg = _config.check_schema(resolved, schema)
+        try:
+            study = cls.from_config(cfg)
+        except UserError as err:
+            raise UserError(resolved.locate(str(err))) from None
+        study.sources = resolved.sources
+        return study
+
+    # --- runs ------------------------------------------------------------------------------
+
+    @cached_property
+    def models(self) -> dict[str, list[str]]:
+        """``models`` as {dataset: [model, ...]}: a list means every dataset."""
+        return _study_checks.models_per_dataset(self.config, self.variants)
+
+    def architecture(self, model: str) -> str:
+        """The architecture a run's model name builds (a variant's ``model``, else the name)."""
+        return self.variants.get(model, {}).get("model", model)
+
+    def run_epochs(self, epochs, dataset: str, model: str, key: str = "train.epochs") -> int:
+        """``train.epochs`` for one run: an integer, or a mapping keyed by model or dataset (the
+        model's key first, then a variant's architecture: ``unet-aug`` takes the UNet's epochs,
+        so both take the same optimiser steps), nested at most twice."""
+        if not isinstance(epochs, dict):
+            return epochs
+        for name in dict.fromkeys((model, self.architecture(model), dataset)):
+            if name in epochs:
+                return self.run_epochs(epochs[name], dataset, model, f"{key}.{name}")
+        raise UserError(f"{key} names no value for dataset {dataset} / model {model}")
+
+    def run_train(self, dataset: str, model: str) -> dict:
+        """The train section for one run: a variant's ``train`` merged into the study's, then
+        ``epochs`` resolved to the run's value."""
+        variant = self.variants.get(model, {}).get("train", {})
+        train = merge(self.config.get("train", {}), variant)
+        if "epochs" in train:
+            train["epochs"] = self.run_epochs(train["epochs"], dataset, model)
+        return train
+
+    @cached_property
+    def runs(self) -> list[Run]:
+        """Every training run, datasets outermost, then the dataset's models, then seeds."""
+        return [
+            Run(d, m, s, self.architecture(m), self.run_train(d, m))
+            for d in self.datasets
+            for m in self.models[d]
+            for s in self.config["seeds"]
+        ]
+
+    def model_names(self) -> list[str]:
+        """Every model name of the study, in first-seen order over the datasets."""
+        return list(dict.fromkeys(m for d in self.datasets for m in self.models[d]))
+
+    def augmented_pairs(self) -> list[tuple[str, str]]:
+        """(variant, architecture) for the study's augmented variants (validation case 4):
+        those whose train section switches on ``augment.d4`` or ``augment.shifts``."""
+        used = self.model_names()
+        return [
+            (name, variant["model"])
+            for name, variant in self.variants.items()
+            if name in used
+            and any(variant.get("train", {}).get("augment", {}).get(k) for k in ("d4", "shifts"))
+        ]
+
+    def companion_epochs(self, dataset: str, model: str) -> list[int]:
+        """The configured ``companion.epochs`` measured for a run: those before its last epoch
+        (the last is final.pt, whose influence the influence stage computes; later ones do not
+        exist for this run).  Each must be an epoch training keeps a checkpoint of (1, every
+        ``train.checkpoint_every``), else a one-line error."""
+        train = self.run_train(dataset, model)
+        last, every = train["epochs"], train["checkpoint_every"]
+        chosen = []
+        for epoch in self.config.get("companion", {}).get("epochs", []):
+            if epoch >= last:
+                continue
+            if epoch != 1 and epoch % every:
+                raise UserError(
+                    f"companion.epochs: {dataset} {model} keeps no checkpoint of epoch {epoch} "
+                    f"(training keeps epoch 1, every train.checkpoint_every = {every} and the "
+                    "last)"
+                )
+            chosen.append(epoch)
+        return chosen
+
+    # --- element sets and chunks -----------------------------------------------------------
+
+    def sets(self, dataset: str) -> list[str]:
+        """The element sets analysed for one dataset group: ``analysis.element_sets_by_dataset``'s
+        list when it names the group, else ``analysis.element_sets``."""
+        analysis = self.config["analysis"]
+        return analysis.get("element_sets_by_dataset", {}).get(dataset, analysis["element_sets"])
+
+    def study_sets(self) -> list[str]:
+        """Every element set some dataset group of the study analyses (first appearance order)."""
+        return list(dict.fromkeys(name for d in self.datasets for name in self.sets(d)))
+
+    def elements(self, set_name: str) -> list[str]:
+        """The element names of a set on the study's grid (:func:`symaudit.groups.elements`); a
+        rehearsal keeps `rehearsal.elements_per_set` of them, evenly spaced from the identity."""
+        if set_name not in self._elements:
+            k = self.config["analysis"].get("shift_box_K")
+            names = groups.elements(set_name, self.resolution, k)
+            keep = (self.config.get("rehearsal") or {}).get("elements_per_set")
+            if keep and len(names) > keep:  # a rehearsal's sample: the identity first, evenly
+                names = [names[(i * (len(names) - 1)) // (keep - 1)] for i in range(keep)]
+            self._elements[set_name] = names
+        return self._elements[set_name]
+
+    def chunks(self, set_name: str) -> list[list[str]]:
+        """The chunks of one element set, each a list of element names (one job per chunk)."""
+        names_ = self.elements(set_name)
+        size = self.config["analysis"]["chunk_size"]
+        return [names_[i : i + size] for i in range(0, len(names_), size)]
+
+    def chunk_ids(self, set_name: str) -> list[str]:
+        return [f"{c:03d}" for c in range(len(self.chunks(set_name)))]
+
+    def analysis_batches(self) -> list[str]:
+        return [f"{k:02d}" for k in range(self.config["analysis"]["batches"])]
+
+    def damping_path(self) -> bool:
+        """True when the study solves a damping path (``influence.damping.values``)."""
+        return "values" in (self.config.get("influence", {}).get("damping") or {})
+
+    def findings_enabled(self) -> bool:
+        """True when the study builds tables/findings.csv (``findings.enabled``)."""
+        return bool(self.config.get("findings", {}).get("enabled", False))
+
+    def companion_enabled(self) -> bool:
+        """True when the study builds the companion diagnostics (``companion.enabled``)."""
+        return bool(self.config.get("companion", {}).get("enabled", False))
+
+    def lie_enabled(self) -> bool:
+        """True when the study computes Lie derivatives and sub-cell profiles (``analysis.lie``)."""
+        return bool(self.config["analysis"].get("lie", False))
+
+    # --- files -----------------------------------------------------------------------------
+
+    def result(self, template: str, **fields) -> str:
+        """results/{study}/ + a per-run path of :mod:`symaudit.names` with its fields filled."""
+        return f"{self.results}/{template.format(**fields)}"
+
+    def family_stores(self, dataset: str) -> list[str]:
+        """The three class stores of a dataset group, in the paper's class order."""
+        return [self.result(names.STORE, family=f) for f in ALL_DATASETS[dataset]]
+
+    def stores(self) -> list[str]:
+        return [s for d in self.datasets for s in self.family_stores(d)]
+
+    def run_keys(self) -> list[tuple[str, str, int]]:
+        """(dataset, model, seed) of every run, in :attr:`runs` order."""
+        return [run.key for run in self.runs]
+
+    def run_dir(self, dataset: str, model: str, seed) -> str:
+        return self.result(names.RUN_DIR, dataset=dataset, model=model, seed=seed)
+
+    def run_files(self, template: str) -> list[str]:
+        """A per-run path of :mod:`symaudit.names` (CHECKPOINT, METRICS, ...) for every run."""
+        return [self.result(template, dataset=d, model=m, seed=s) for d, m, s in self.run_keys()]
+
+    def chunk_files(self, template: str) -> list[str]:
+        """INFLUENCE or EQUIVARIANCE for every run, element set of its dataset and chunk."""
+        return [
+            self.result(template, dataset=d, model=m, seed=s, set=name, chunk=c)
+            for d, m, s in self.run_keys()
+            for name in self.sets(d)
+            for c in self.chunk_ids(name)
+        ]
+
+    def influence_files(self) -> list[str]:
+        """The influence stage's outputs: every run, element set and chunk."""
+        return self.chunk_files(names.INFLUENCE)
+
+    def equivariance_files(self) -> list[str]:
+        """The equivariance stage's outputs: every chunk, then every run's twirl file."""
+        return self.chunk_files(names.EQUIVARIANCE) + self.run_files(names.TWIRL)
+
+    def first_chunk(self, template: str, dataset: str, model: str, seed) -> str:
+        """Chunk 0 of the dataset's first element set: it holds the identity (every set lists
+        it, e or t(0,0), first) and the analysis-batch SMSEs."""
+        first = self.sets(dataset)[0]
+        return self.result(
+            template, dataset=dataset, model=model, seed=seed, set=first, chunk="000"
+        )
+
+    def quality_equivariance_files(self) -> list[str]:
+        """Per run, the first equivariance output (the quality gate reads its SMSEs)."""
+        return [self.first_chunk(names.EQUIVARIANCE, *key) for key in self.run_keys()]
+
+    def companion_influence_file(self, dataset: str, model: str, seed) -> str:
+        """The influence output holding a run's identity element (the companion tables)."""
+        return self.first_chunk(names.INFLUENCE, dataset, model, seed)
+
+    def pdegym_files(self, family: str) -> list[str]:
+        """The PDEGym netCDF chunk files of one family (``pdegym_dir/{family}/*.nc``, sorted; a
+        rehearsal's look-alike files by the names its ``pdegym_lookalike`` rule writes)."""
+        if not self.config.get("pdegym_dir"):
+            raise UserError("pdegym_dir: data.source is 'pdegym' but pdegym_dir is not set")
+        family_dir = Path(self.config["pdegym_dir"]) / family
+        lookalike = self.config.get("rehearsal") or {}
+        if lookalike:  # written by the rule pdegym_lookalike: named before they exist
+            variable = family_of(family).netcdf_variable
+            parts = -(-lookalike["trajectories"] // lookalike["per_file"])
+            return [f"{family_dir}/{variable}_{part}.nc" for part in range(parts)]
+        files = sorted(str(f) for f in family_dir.glob("*.nc"))
+        if not files:
+            raise UserError(f"pdegym_dir: no *.nc files in {family_dir}")
+        return files
+
+    def run_arguments(self, *files: Sequence) -> str:
+        """``--run DATASET MODEL SEED FILE ...`` for every run: the command line by which the
+        quality and companion commands get the runs, ``files`` listing one file per run each
+        (in :meth:`run_keys` order)."""
+        per_run = zip(self.run_keys(), *files, strict=True)
+        return " ".join("--run " + " ".join(map(str, (*key, *fs))) for key, *fs in per_run)
+
+    def robustness_figures(self) -> list[str]:
+        """One robustness figure per (dataset, model, element set) of a damping-path study."""
+        if not self.damping_path():
+            return []
+        return [
+            f"robustness_{name}_{m}_{d}"
+            for d in self.datasets
+            for m in self.models[d]
+            for name in self.sets(d)
+        ]
+
+    # --- the one-line account --------------------------------------------------------------
+
+    def summary(self) -> str:
+        """The study in one line: name, datasets, seeds, each run's epochs, predict, damping,
+        grid, preset and what the config was merged from."""
+        merged = f" [{' + '.join(self.sources)}]" if self.sources else ""
+        return self._summary() + merged
+
+    def _summary(self) -> str:
+        if self.config.get("conservation", {}).get("standalone"):
+            c = self.config["conservation"]
+            return (
+                f"study {self.name}: the conservation study alone (targets "
+                f"{', '.join(c['targets'])}; arms {', '.join(c['arms'])}; {c['steps']} steps)"
+            )
+        epochs = "; ".join(
+            f"{d} " + ", ".join(f"{m} {self.run_train(d, m)['epochs']}" for m in self.models[d])
+            for d in self.datasets
+        )
+        predict = sorted({run.train.get("predict", "state") for run in self.runs})
+        return (
+            f"study {self.name}: datasets {', '.join(self.datasets)}; seeds "
+            f"{', '.join(map(str, self.config['seeds']))}; epochs {epochs}; predict "
+            f"{'/'.join(predict)}; damping {self._damping()}; {self.resolution}^2 grid, "
+            f"preset {self.config['preset']}"
+        )
+
+    def _damping(self) -> str:
+        influence = self.config.get("influence", {})
+        damping = influence.get("damping") or settings.DAMPING_BY_METHOD.get(
+            influence.get("method"), settings.DAMPING_BY_METHOD[None]
+        )
+        if "values" in damping:
+            values = ", ".join(
+                f"{v:g}" + (" (primary)" if v == damping.get("primary") else "")
+                for v in damping["values"]
+            )
+            text = f"{damping['mode']} path {values}"
+        else:
+            text = f"{damping['mode']} {damping['value']:g}"
+        return text + (" + Galerkin reference" if influence.get("galerkin_reference") else "")

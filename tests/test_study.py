@@ -1,0 +1,216 @@
+"""symaudit.study: the plan of a study (runs, their train sections, element sets, chunks, files)
+and the cross-field rules of its config, each mistake one line naming the key."""
+
+from pathlib import Path
+
+import pytest
+
+from symaudit import config
+from symaudit._study_checks import GRID_MULTIPLE, KOLMOGOROV_GRID_MULTIPLE
+from symaudit.errors import UserError
+from symaudit.study import Study
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _config(path="tests/workflow/tiny.yaml", **overrides):
+    """A shipped config resolved and filled in (as the workflow does), ``overrides`` merged
+    (``--config``)."""
+    resolved = config.resolve([ROOT / path], overrides, ROOT / "config")
+    return config.check_schema(resolved)
+
+
+def test_grid_multiples_are_the_models_own():
+    from symaudit.groups.kolmogorov import KOLMOGOROV_K
+    from symaudit.models import UNet
+    from symaudit.models._vit import PATCH
+
+    assert GRID_MULTIPLE == {"unet": UNet.stride, "vit": PATCH}
+    assert KOLMOGOROV_GRID_MULTIPLE == 2 * KOLMOGOROV_K
+
+
+def test_paper_runs_take_the_papers_epochs_and_the_direct_map():
+    study = Study.from_config(_config("config/paper.yaml", pdegym_dir="/x"))
+    runs = {(r.dataset, r.model, r.seed): r.train for r in study.runs}
+    assert len(runs) == 12
+    for (dataset, _, seed), train in runs.items():
+        assert train["epochs"] == {"CE": 150, "NS": 100}[dataset]
+        assert train["predict"] == "state"
+        assert seed in (10, 35, 42)
+
+
+def test_validation_runs_variants_and_pairs():
+    study = Study.from_config(_config("config/validation.yaml"))
+    epochs = {(r.dataset, r.model): r.train["epochs"] for r in study.runs}
+    assert epochs == {
+        ("CE", "vit"): 16,
+        ("CE", "twirled-unet"): 2,
+        ("NS", "unet"): 6,
+        ("NS", "vit"): 30,
+        ("NS", "twirled-unet"): 2,
+        ("NS", "unet-aug"): 6,  # a variant takes its architecture's epochs
+        ("NS", "vit-aug"): 30,
+        ("NSK", "unet"): 12,
+    }
+    arch = {r.model: r.architecture for r in study.runs}
+    assert arch["unet-aug"] == "unet" and arch["vit-aug"] == "vit"
+    aug = {r.model: r.train["augment"] for r in study.runs}
+    assert aug["unet-aug"] == {"d4": True, "shifts": True, "orbit": False}
+    assert aug["unet"] == {"d4": False, "shifts": False, "orbit": False}
+    assert study.augmented_pairs() == [("unet-aug", "unet"), ("vit-aug", "vit")]
+    assert study.sets("NSK") == ["d4", "kolmogorov"]
+    assert study.sets("CE") == ["d4", "shift_x", "shift_y", "shift_box", "boost", "scale"]
+    assert study.companion_epochs("NS", "unet") == [1]
+
+
+def test_chunks_cover_each_set_in_order():
+    study = Study.from_config(_config("config/config.yaml"))  # 32^2, chunk_size 40, K = 4
+    assert [len(c) for c in study.chunks("d4")] == [8]
+    assert [len(c) for c in study.chunks("shift_x")] == [32]
+    assert study.chunks("shift_box")[0][:3] == ["t(0,0)", "t(1,0)", "t(2,0)"]
+    assert sum(study.chunks("shift_box"), []) == study.elements("shift_box")
+    assert len(study.elements("shift_box")) == 16
+    assert study.chunk_ids("shift_x") == ["000"]
+    assert study.analysis_batches() == ["00"]
+
+
+def _edit(cfg, dotted, value):
+    *parents, last = dotted.split(".")
+    node = cfg
+    for p in parents:
+        node = node.setdefault(p, {})
+    node[last] = value
+
+
+# (edits on the tiny study, the start of the one-line message)
+CROSS_FIELD = [
+    ({"data.resolution": 40}, "data.resolution 40: the UNet (unet) needs a multiple of 16"),
+    (
+        {"data.resolution": 18, "models": ["vit"]},
+        "data.resolution 18: the ViT (vit) needs a multiple of 4",
+    ),
+    ({"train.time_steps": 12}, "train.time_steps 12: longer than the data (data.time_steps = 9"),
+    ({"analysis.time_steps": 9}, "analysis.time_steps 9: longer than the data"),
+    ({"train.split": {"train": 0.9, "val": 0.2}}, "train.split: train 0.9 + val 0.2 = 1.1 excee"),
+    ({"analysis.shift_box_K": 20}, "analysis.shift_box_K: shift_box K=20 must lie in 1..N=16"),
+    (
+        {"data.resolution": 20, "models": ["vit"], "analysis.element_sets": ["d4", "kolmogorov"]},
+        "analysis.element_sets: kolmogorov needs data.resolution divisible by 8",
+    ),
+    (
+        {"analysis.element_sets": ["d4", "boost", "scale"]},
+        "analysis.element_sets: element set 'scale' for dataset 'NS': mass scaling is exact",
+    ),
+    (
+        {"analysis.element_sets_by_dataset": {"CE": ["scale"], "NS": ["boost", "scale"]}},
+        "analysis.element_sets_by_dataset.NS: element set 'scale' for dataset 'NS'",
+    ),
+    ({"train.epochs": {"unet": 3}}, "train.epochs names no value for dataset CE / model vit"),
+    ({"models": ["unet", "resnet"]}, "models: unknown model 'resnet'"),
+    (
+        {"models": {"CE": ["unet"]}},
+        "models: the mapping must name exactly the datasets ['CE', 'NS']; missing: NS",
+    ),
+    ({"variants": {"vit": {"model": "unet"}}}, "variants.vit: the name of an architecture"),
+    (
+        {"influence.damping": {"mode": "relative", "values": [1e-2, 1e-3], "primary": 1e-4}},
+        "influence.damping.primary 0.0001 is not one of influence.damping.values",
+    ),
+    (
+        {"train.epochs": 4, "train.checkpoint_every": 3, "companion.epochs": [2]},
+        "companion.epochs: CE unet keeps no checkpoint of epoch 2",
+    ),
+]
+
+
+@pytest.mark.parametrize(("edits", "message"), CROSS_FIELD)
+def test_cross_field_mistakes_are_one_line_naming_the_key(edits, message):
+    cfg = _config()
+    for dotted, value in edits.items():
+        _edit(cfg, dotted, value)
+    with pytest.raises(UserError) as err:
+        Study.from_config(cfg)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value), str(err.value)
+
+
+def test_shipped_studies_pass_every_rule():
+    for path in ("config/config.yaml", "config/validation.yaml", "config/conservation.yaml"):
+        Study.from_config(_config(path))
+    Study.from_config(_config("config/paper.yaml", pdegym_dir="/x"))
+
+
+def test_summary_names_runs_epochs_predict_and_damping():
+    line = Study.from_config(_config("config/paper.yaml", pdegym_dir="/x")).summary()
+    assert line == (
+        "study paper: datasets CE, NS; seeds 10, 35, 42; epochs CE unet 150, vit 150; "
+        "NS unet 100, vit 100; predict state; damping relative path 0.01, 0.001 (primary), "
+        "0.0001 + Galerkin reference; 128^2 grid, preset paper"
+    )
+
+
+def test_variant_runs_take_their_architectures_epochs_and_their_own_train_keys(tmp_path):
+    cfg = _config()
+    cfg["models"] = {"CE": ["unet"], "NS": ["unet", "unet-aug"]}
+    cfg["variants"] = {"unet-aug": {"model": "unet", "train": {"augment": {"d4": True}}}}
+    cfg["train"]["epochs"] = {"unet": 3, "vit": 5}
+    study = Study.from_config(cfg)
+    assert study.run_keys() == [("CE", "unet", 0), ("NS", "unet", 0), ("NS", "unet-aug", 0)]
+    for run in study.runs:
+        assert run.architecture == "unet"
+        assert run.train["epochs"] == 3  # the variant takes its architecture's epochs
+        assert run.train["augment"] == {
+            "d4": run.model == "unet-aug",
+            "shifts": False,
+            "orbit": False,
+        }
+        assert run.train["lr"] == cfg["train"]["lr"]  # the rest is the study's
+    assert study.augmented_pairs() == [("unet-aug", "unet")]
+    assert study.run_dir("NS", "unet-aug", 0) == "results/tiny/models/NS/unet-aug/seed0"
+
+
+def test_files_of_each_stage():
+    study = Study.from_config(_config())  # tiny: 2 datasets x 2 models, 1 seed, 16^2, K = 2
+    assert study.stores()[:3] == [
+        f"results/tiny/data/{f}.zarr" for f in ("CE-RP", "CE-CRP", "CE-RPUI")
+    ]
+    assert len(study.stores()) == 6
+    # every run x (d4: 1 chunk of 8, shift_x/shift_y: 1 chunk of 16, shift_box: 1 chunk of 4)
+    assert len(study.influence_files()) == 4 * 4
+    assert study.influence_files()[0] == "results/tiny/influence/CE/unet/seed0/d4_chunk000.nc"
+    assert len(study.equivariance_files()) == 4 * 4 + 4  # + each run's twirl.nc
+    assert study.quality_equivariance_files()[3] == (
+        "results/tiny/equivariance/NS/vit/seed0/d4_chunk000.nc"
+    )
+    assert study.run_arguments(["m1", "m2", "m3", "m4"], ["e1", "e2", "e3", "e4"]) == (
+        "--run CE unet 0 m1 e1 --run CE vit 0 m2 e2 --run NS unet 0 m3 e3 --run NS vit 0 m4 e4"
+    )
+    with pytest.raises(ValueError):
+        study.run_arguments(["m1"])  # one file per run
+
+
+def test_load_resolves_checks_and_names_the_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "bad.yaml").write_text(
+        "extends: config.yaml\nstudy: bad\ndata:\n  resolution: 40\n"
+    )
+    with pytest.raises(UserError) as err:
+        Study.load([tmp_path / "bad.yaml"], None, ROOT)
+    assert str(err.value).endswith(
+        "bad.yaml: data.resolution 40: the UNet (unet) needs a multiple of 16 (its four stride-2 "
+        "levels)"
+    )
+    study = Study.load([ROOT / "config/validation.yaml"], None, ROOT)
+    assert study.sources == ["config/config.yaml", "config/validation.yaml"]  # from the root
+    assert study.summary().endswith("config/validation.yaml]")
+
+
+def test_config_and_study_import_no_torch():
+    """The workflow's set-up imports them at parse time, before any job."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, symaudit.config, symaudit.study; "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
