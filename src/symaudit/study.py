@@ -15,11 +15,11 @@ Torch-free: the workflow's helpers import it.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-import shlex
 
 from symaudit import _study_checks, groups, names, settings
 from symaudit import config as _config

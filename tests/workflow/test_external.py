@@ -38,7 +38,9 @@ def test_a_study_of_external_models_alone_is_valid(tmp_path):
         "results/ext/external/m/tables",
     ]
     assert study.summary().startswith("study ext: external models m (no datasets)")
-    assert study.external_arguments("m") == "--layout 'b c y x' --history 1 --sets d4,shift_x,shift_y"
+    assert (
+        study.external_arguments("m") == "--layout 'b c y x' --history 1 --sets d4,shift_x,shift_y"
+    )
 
 
 def test_no_datasets_and_no_external_models_is_one_line(tmp_path):

@@ -4,18 +4,6 @@
 # training stage; a GPU rule like the analysis rules (the Slurm profile's GPU partition).
 
 
-def external_inputs(w):  # the model's data file and, when given, its weights
-    return PLAN.external_inputs(w.external)
-
-
-def external_arguments(w):  # the entry's audit options (layout, history, sets, ...)
-    return PLAN.external_arguments(w.external)
-
-
-def external_weights(wildcards, input):
-    return f"--weights {shlex.quote(input.weights)}" if "weights" in input.keys() else ""
-
-
 rule audit_external:
     input:
         unpack(external_inputs),
