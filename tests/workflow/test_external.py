@@ -82,6 +82,10 @@ def test_external_study_runs_with_the_known_answer(tmp_path):
     assert set(mine["n_examples"]) == {2 * 2}  # trajectories 1:3, 2 transitions each
     quality = pd.read_csv(out / "example/tables/model_quality.csv")
     assert quality["analysis_ratio"].iloc[0] < 1 and quality["passes"].iloc[0]
+    # the Snakemake report links each audit's report.html and tables
+    snakemake(work, "--configfile", str(config), "--report", "study_report.html")
+    text = (work / "study_report.html").read_text(errors="ignore")
+    assert "External models" in text and "equivariance_shift_x" in text and "model_quality" in text
     # nothing to do the second time
     again = snakemake(work, "--configfile", str(config), *profile, "-n")
     assert planned_jobs(again) == {}, again.stdout[-2000:]
