@@ -7,9 +7,10 @@ import re
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
-from symaudit.audit.examples import write_example_data
+from symaudit.audit.examples import fourier_multiplier, write_example_data
 from symaudit.errors import UserError
 from symaudit.study import Study
 from tests._workflow import ROOT, copy_repo, snakemake
@@ -54,9 +55,16 @@ def test_external_study_runs_with_the_known_answer(tmp_path):
     even); each model's own sets and trajectories reach its audit."""
     work = copy_repo(tmp_path / "repo")
     write_example_data(work / "mine.h5", trajectories=3, time_steps=3, resolution=16, seed=1)
+    torch.save(fourier_multiplier().state_dict(), work / "mine.pt")  # a --weights input
     external = {
         "example": {"spec": FACTORY, "data": "results/ext/example/fields.h5"},
-        "mine": {"spec": FACTORY, "data": "mine.h5", "sets": ["shift_y"], "trajectories": "1:3"},
+        "mine": {
+            "spec": FACTORY,
+            "data": "mine.h5",
+            "sets": ["shift_y"],
+            "trajectories": "1:3",
+            "weights": "mine.pt",
+        },
     }
     config = _study(work, datasets=[], external_models=external)
     profile = ("--workflow-profile", "workflow/profiles/local", "--cores", "2")
@@ -89,6 +97,9 @@ def test_external_study_runs_with_the_known_answer(tmp_path):
     # nothing to do the second time
     again = snakemake(work, "--configfile", str(config), *profile, "-n")
     assert planned_jobs(again) == {}, again.stdout[-2000:]
+    forced = snakemake(work, "--configfile", str(config), "-n", "-p", "-R", "audit_external")
+    commands = re.findall(r"^Shell command: (.*)$", forced.stdout, re.M)
+    assert sum(" --weights mine.pt " in c for c in commands) == 1, commands
 
 
 def test_slurm_dry_run_sends_the_audits_to_the_gpu_partition(tmp_path, monkeypatch):
