@@ -31,10 +31,9 @@ from symaudit.errors import UserError
 __all__ = ["Run", "Study"]
 
 
-def groups_default_sets() -> tuple[str, ...]:
-    """The audit's default element sets (``symaudit.audit.DEFAULT_SETS``, stated here: the
-    audit package imports torch)."""
-    return ("d4", "shift_x", "shift_y")
+#: the element sets an external model is audited on by default: ``symaudit.audit.DEFAULT_SETS``,
+#: stated here because the audit package imports torch (tests/workflow/test_external.py checks)
+AUDIT_DEFAULT_SETS: tuple[str, ...] = ("d4", "shift_x", "shift_y")
 
 
 @dataclass(frozen=True)
@@ -341,7 +340,7 @@ class Study:
         entry = self.external_models[name]
         args = ["--layout", entry.get("layout", "b c y x")]
         args += ["--history", str(entry.get("history", 1))]
-        args += ["--sets", ",".join(entry.get("sets", groups_default_sets()))]
+        args += ["--sets", ",".join(entry.get("sets", AUDIT_DEFAULT_SETS))]
         for key in ("outputs", "channels", "trajectories", "time_steps", "periodic", "dims"):
             if entry.get(key) is not None:
                 args += [f"--{key.replace('_', '-')}", str(entry[key])]

@@ -10,9 +10,10 @@ import pytest
 import torch
 import yaml
 
+from symaudit.audit import DEFAULT_SETS
 from symaudit.audit.examples import fourier_multiplier, write_example_data
 from symaudit.errors import UserError
-from symaudit.study import Study
+from symaudit.study import AUDIT_DEFAULT_SETS, Study
 from tests._workflow import ROOT, copy_repo, snakemake
 
 from .test_workflow import planned_jobs
@@ -29,6 +30,7 @@ def _study(tmp_path, **keys):
 
 
 def test_a_study_of_external_models_alone_is_valid(tmp_path):
+    assert AUDIT_DEFAULT_SETS == DEFAULT_SETS  # the torch-free plan's copy
     study = Study.load(
         [_study(tmp_path, datasets=[], external_models={"m": {"spec": FACTORY, "data": "f.h5"}})],
         None,
