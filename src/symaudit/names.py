@@ -26,6 +26,7 @@ __all__ = [
     "DIAGNOSTICS",
     "ELEMENT_SETS",
     "EQUIVARIANCE",
+    "EXTERNAL_DIR",
     "INFLUENCE",
     "METRICS",
     "NOT_CODE",
@@ -88,6 +89,7 @@ WILDCARDS: dict[str, str] = {
     "batch": r"\d{2}",
     "set": "|".join(ELEMENT_SETS),
     "chunk": r"\d{3}",
+    "external": r"[A-Za-z0-9_-]+",
 }
 
 # Per-run outputs, relative to results/{study}/; the fields are the workflow's wildcards
@@ -108,6 +110,8 @@ INFLUENCE = "influence/{dataset}/{model}/seed{seed}/{set}_chunk{chunk}.nc"
 EQUIVARIANCE = "equivariance/{dataset}/{model}/seed{seed}/{set}_chunk{chunk}.nc"
 TWIRL = "equivariance/{dataset}/{model}/seed{seed}/twirl.nc"
 DIAGNOSTICS = "companion/{dataset}/{model}/seed{seed}/diagnostics.nc"
+#: an external model's audit (`external_models`): tables/ and report.html
+EXTERNAL_DIR = "external/{external}"
 
 # The library code each stage runs, relative to the package (globs): the workflow lists it as
 # rule inputs, so that editing a stage's code reruns that stage and what follows it.  Only code
@@ -135,6 +139,16 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
         "equivariance/*.py",
     ),
     "aggregate": (*CORE_CODE, "outputs.py", "aggregate/*.py"),
+    "audit": (
+        *CORE_CODE,
+        "baselines.py",
+        "dims.py",
+        "losses.py",
+        "aggregate/*.py",
+        "equivariance/*.py",
+        "influence/*.py",
+        "audit/*.py",
+    ),
     "validation": (*CORE_CODE, "aggregate/_robustness.py", "validation/*.py"),
     "companion": (
         *CORE_CODE,

@@ -213,6 +213,7 @@ rule report_html:
         findings=rules.findings.output if PLAN.findings_enabled() else [],
         companion=companion_outputs(),
         cost=f"{RESULTS}/tables/cost.csv",
+        external=PLAN.external_files(),
         stylesheet=REPORT_CSS,
     output:
         f"{RESULTS}/report.html",

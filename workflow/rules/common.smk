@@ -147,3 +147,15 @@ def companion_outputs():  # the companion tables and figures when enabled (the r
 def findings_augmented_argument():  # --augmented VARIANT=BASE ... (validation case 4)
     pairs = [f"{variant}={base}" for variant, base in PLAN.augmented_pairs()]
     return "--augmented " + " ".join(pairs) if pairs else ""
+
+
+def external_inputs(w):  # the model's data file and, when given, its weights
+    return PLAN.external_inputs(w.external)
+
+
+def external_arguments(w):  # the entry's audit options (layout, history, sets, ...)
+    return PLAN.external_arguments(w.external)
+
+
+def external_weights(wildcards, input):  # --weights FILE, when the entry names one
+    return f"--weights {shlex.quote(input.weights)}" if "weights" in input.keys() else ""
