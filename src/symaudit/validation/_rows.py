@@ -30,7 +30,8 @@ INSIDE_TOL = 0.1
 #: case 6: a "failure" is an error median above LARGE (the error at least doubles; the paper's NS
 #: failures are 1e2-1e4)
 LARGE = 2.0
-#: derived equalities (reciprocity): "= 1" holds when the interval lies within 1 +- EQUAL_TOL
+#: derived equalities (reciprocity): "= 1" holds when the interval lies within 1 +- EQUAL_TOL,
+#: fails when it lies wholly outside (equivalence, docs/validation.md "Kinds and verdicts")
 EQUAL_TOL = 0.05
 
 #: the kinds of a row; only exact and derived rows are known answers
@@ -61,9 +62,12 @@ def verdict(
     ``holds`` is the point comparison (decides exact rows).  A derived row states one of
     ``statistic > above``, ``statistic < below`` or ``statistic = equal`` and is judged by its
     interval: one-sided, ``holds`` when the interval lies beyond the threshold, ``fails`` when
-    it lies on the other side, ``inconclusive`` when it straddles it; an equality ``fails`` when
-    the interval excludes ``equal``, ``holds`` when it lies within ``equal +- band``,
-    ``inconclusive`` otherwise.  A NaN interval makes a derived row ``inconclusive``.
+    it lies on the other side, ``inconclusive`` when it straddles it.  An equality is an
+    equivalence statement, "= ``equal`` within +- ``band``": ``holds`` when the interval lies
+    inside the band, ``fails`` when it lies wholly outside, ``inconclusive`` when it straddles
+    an edge of the band (a deviation smaller than the band is not a failure: a type-7 median of
+    a sample closed under an involution is already cosh(gap / 2) >= 1, not exactly 1).  A NaN
+    interval makes a derived row ``inconclusive``.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -80,7 +84,7 @@ def verdict(
         return "holds" if lo > above else "fails" if hi <= above else "inconclusive"
     if below is not None:
         return "holds" if hi < below else "fails" if lo >= below else "inconclusive"
-    if lo > equal or hi < equal:
+    if lo > equal + band or hi < equal - band:
         return "fails"
     return "holds" if equal - band <= lo and hi <= equal + band else "inconclusive"
 
