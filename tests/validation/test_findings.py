@@ -191,7 +191,14 @@ def test_cli_findings(tables, tmp_path, capsys):
     assert list(df.columns) == list(_findings.COLUMNS)
     known = df[df.kind != "descriptive"]
     n_bad = int((known.verdict != "holds").sum())
-    assert len(lines) == n_bad + 1
+    families = list(dict.fromkeys(df.case.str.split(" |", regex=False).str[0]))
+    assert len(lines) == n_bad + len(families) + 1
+    # one line per case family: its known answers' verdicts, its descriptive rows
+    assert (
+        "  1 exact control: 13/15 known answers hold (2 fail, 0 inconclusive), 0 descriptive"
+        in (lines)
+    )
+    assert "  quality gate: 0/0 known answers hold (0 fail, 0 inconclusive), 2 descriptive" in lines
     # known answers: case 1 (15, 2 fail), case 2's exact rows (4, 2 fail), case 6 and the
     # reciprocity rows not measured (inconclusive); descriptive: gate, other shifts, cases 3-5
     assert lines[-1].startswith(f"wrote {out}: {len(df)} checks ({len(known)} known answers, 2 ")

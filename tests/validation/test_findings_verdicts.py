@@ -201,3 +201,41 @@ def test_period_rows_are_exact(tmp_path):
     period = df[df.case.str.contains("| period ", regex=False)]
     bad = period[period.verdict == "fails"]
     assert bad.case.str.endswith("period t(3,0) = t(19,0)").tolist() == [True]
+
+
+def test_family_tally():
+    df = pd.DataFrame(
+        {
+            "case": ["1 a | x", "1 a | y", "2r b | x", "3 c | x", "3 c | y"],
+            "kind": ["exact", "exact", "derived", "descriptive", "derived"],
+            "verdict": ["holds", "fails", "inconclusive", "descriptive", "holds"],
+        }
+    )
+    t = _rows.family_tally(df)
+    assert t.index.tolist() == ["1 a", "2r b", "3 c"]
+    assert t.loc["1 a"].tolist() == [1, 1, 0, 2, 0]
+    assert t.loc["2r b"].tolist() == [0, 0, 1, 1, 0]
+    assert t.loc["3 c"].tolist() == [1, 0, 0, 1, 1]
+
+
+def test_case3_reciprocity_only_for_members_of_g(tmp_path):
+    """Kolmogorov data are symmetric under G only: reciprocity rows for G's involutions (r2,
+    r2*t(3,8), sr2*t(0,4) at N = 32), none for the non-members (s, sr2, ... are involutions too)."""
+    from symaudit.validation import _physics
+
+    from .test_findings import _inf
+
+    names = groups.elements("kolmogorov", 32)
+    members = [g for g in names if groups.kolmogorov.fixes_forcing(g, 32)]
+    eq = [_eq("NSK", "unet", "kolmogorov", g, 1.0 if g in members else 3.0, 0.5, 9) for g in names]
+    inf = [_inf("NSK", "unet", "kolmogorov", g, 2.0 if g in members else 0.5) for g in names]
+    pd.DataFrame(eq).to_csv(tmp_path / "equivariance_kolmogorov.csv", index=False)
+    pd.DataFrame(inf).to_csv(tmp_path / "influence_kolmogorov.csv", index=False)
+    per = _per_seed_table({g: np.zeros((6, 4)) for g in names}).assign(dataset="NSK", model="unet")
+    per.to_csv(tmp_path / "equivariance_kolmogorov_per_seed.csv", index=False)
+    df = pd.DataFrame(_physics.case3_rows(tmp_path))
+    derived = df[df.kind == "derived"]
+    got = [c.split(" | ")[-1] for c in derived.case]
+    assert got == ["median R at r2", "median R at r2*t(3,8)", "median R at sr2*t(0,4)"]
+    assert (derived.verdict == "holds").all()  # R = 1 everywhere: the interval is [1, 1]
+    assert (df[df.kind == "descriptive"].verdict == "descriptive").all()

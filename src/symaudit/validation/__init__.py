@@ -31,7 +31,17 @@ helpers and the tolerances (:data:`TOLERANCE`, :data:`INSIDE_TOL`, :data:`LARGE`
 from __future__ import annotations
 
 from ._findings import CASES, COLUMNS, build_findings, write_findings
-from ._rows import EQUAL_TOL, INSIDE_TOL, KINDS, LARGE, TOLERANCE, VERDICTS, tally, tally_line
+from ._rows import (
+    EQUAL_TOL,
+    INSIDE_TOL,
+    KINDS,
+    LARGE,
+    TOLERANCE,
+    VERDICTS,
+    family_tally,
+    tally,
+    tally_line,
+)
 
 __all__ = [
     "CASES",
@@ -43,6 +53,7 @@ __all__ = [
     "TOLERANCE",
     "VERDICTS",
     "build_findings",
+    "family_tally",
     "tally",
     "tally_line",
     "write_findings",

@@ -144,6 +144,23 @@ def tally(df: pd.DataFrame) -> pd.DataFrame:
     return counts.astype(int)
 
 
+def family_tally(df: pd.DataFrame) -> pd.DataFrame:
+    """:func:`tally`'s known-answer counts per case family (the label before the first
+    ``" |"``), in the table's order: columns ``holds, fails, inconclusive, known, descriptive``
+    (multiplicity: one family's many rows do not hide another's)."""
+    family = df["case"].str.split(" |", n=1, regex=False).str[0]
+    known = df["kind"].isin(KNOWN)
+    out = pd.DataFrame(
+        {
+            v: (known & (df["verdict"] == v)).groupby(family, sort=False).sum()
+            for v in ("holds", "fails", "inconclusive")
+        }
+    )
+    out["known"] = known.groupby(family, sort=False).sum()
+    out["descriptive"] = (~known).groupby(family, sort=False).sum()
+    return out.astype(int)
+
+
 def tally_line(df: pd.DataFrame) -> str:
     """One line: the known answers' verdicts, then the descriptive rows."""
     t = tally(df)
