@@ -199,10 +199,11 @@ def test_cli_findings(tables, tmp_path, capsys):
         in (lines)
     )
     assert "  quality gate: 0/0 known answers hold (0 fail, 0 inconclusive), 2 descriptive" in lines
-    # known answers: case 1 (15, 2 fail), case 2's exact rows (4, 2 fail), case 6 and the
-    # reciprocity rows not measured (inconclusive); descriptive: gate, other shifts, cases 3-5
-    assert lines[-1].startswith(f"wrote {out}: {len(df)} checks ({len(known)} known answers, 2 ")
-    assert "known answers: exact 15/20 hold (4 fail, 1 inconclusive)" in lines[-1], lines[-1]
+    # known answers: case 1 (15, 2 fail), case 2's exact rows (4, 2 fail); not measured
+    # (inconclusive): case 2's period (no per-seed table, CE and NS), case 6, the reciprocity
+    # rows; descriptive: the gate, the other shifts, cases 3-5
+    assert lines[-1].startswith(f"wrote {out}: {len(df)} checks ({len(known)} known answers, 4 ")
+    assert "known answers: exact 15/22 hold (4 fail, 3 inconclusive)" in lines[-1], lines[-1]
     assert "derived 0/1 hold (0 fail, 1 inconclusive)" in lines[-1]
     assert any(
         x.startswith("fails: 1 exact control | NS twirled-unet | equivariance sr (exact)")

@@ -175,7 +175,11 @@ def _same_quantiles(what: str, ra, rb, tol: float) -> tuple[float, str]:
 
 
 def period_rows(label, eq_seed, inf, dataset, model, elements, stride, n, tol=TOLERANCE):
-    """Exact rows: R and Pi at t(k) and t(k + stride) (each axis) have the same quantiles."""
+    """Exact rows: R and Pi at t(k) and t(k + stride) (each axis) have the same quantiles
+    (per-seed error quantiles from ``eq_seed``, influence quantiles from ``inf``)."""
+    if eq_seed is None:
+        why = "no equivariance per-seed table (the period is compared per seed)"
+        return [missing(f"{label} | period", f"R(k + {stride}) = R(k)", why)]
     rows = []
     sig = {g: _signature(g, n) for g in elements}
     by_sig = {s: g for g, s in sig.items()}
@@ -189,7 +193,7 @@ def period_rows(label, eq_seed, inf, dataset, model, elements, stride, n, tol=TO
             if h is None or elements.index(h) < elements.index(g):
                 continue
             devs, texts = [], []
-            for seed in sorted(eq_seed.seed.unique()) if eq_seed is not None else []:
+            for seed in sorted(eq_seed.seed.unique()):
                 per = by_element(eq_seed, dataset=dataset, model=model, seed=seed)
                 if g in per and h in per:
                     dev, text = _same_quantiles(f"error seed {seed}", per[g], per[h], tol)
