@@ -132,12 +132,14 @@ def reciprocity_rows(tables: Path, set_name, dataset, model, members, label, n) 
 
 
 def grid_size(tables: Path, default: int | None = None) -> int:
-    """The grid N: the number of shifts of ``shift_x`` (or ``shift_y``), else ``default``,
-    else 32 (D4 acts on any square grid; shifts need N to wrap)."""
+    """The grid N: the number of shifts of ``shift_x`` (or ``shift_y``; all N shifts, at least
+    the largest offset + 1), else ``default``, else 32 (D4 acts on any square grid; shifts need
+    N to wrap)."""
     for set_name in ("shift_x", "shift_y"):
         df = read_table(tables, f"equivariance_{set_name}.csv")
         if df is not None and not df.empty:
-            return int(df.element.nunique())
+            offsets = [max(groups.parse(g).dx, groups.parse(g).dy) for g in df.element.unique()]
+            return max(int(df.element.nunique()), max(offsets) + 1)
     return int(default or 32)
 
 
