@@ -173,7 +173,7 @@ def _rel(a: float, b: float) -> float:
 def _same_quantiles(what: str, ra, rb, tol: float) -> tuple[float, str]:
     names = [q for q in QUANTILES if hasattr(ra, q) and hasattr(rb, q)]
     dev = max((_rel(float(getattr(ra, q)), float(getattr(rb, q))) for q in names), default=NAN)
-    return dev, f"{what}: {', '.join(names)} equal to {dev:.3g} relative"
+    return dev, f"{what}: max relative difference {dev:.3g} over {', '.join(names)}"
 
 
 def period_rows(label, eq_seed, inf, dataset, model, elements, stride, n, tol=TOLERANCE):
