@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ._jinja import quality_banner
 
-__all__ = ["OTHER_CAPTIONS"]
+__all__ = ["EXTERNAL_CAPTIONS", "OTHER_CAPTIONS"]
 
 #: captions of outputs made outside the aggregation tables and figures
 OTHER_CAPTIONS: dict[str, str] = {
@@ -83,6 +83,17 @@ OTHER_CAPTIONS: dict[str, str] = {
         " verdicts are per row at the stated level, with no correction for the number of rows."
         " A row ``not measured`` names the input that was absent; it never counts as holding."
     ),
+    "conservation_defect": (
+        "**Direction defect over training** (top row), max over the D4 orbits of wave-vectors"
+        " above the noise floor of d_O (the sine of the angle between the non-equivariant "
+        "part of the kernel's spectrum on O at step n and at the start), one line per arm, "
+        "one panel per target (``diffusion``: a D4-equivariant target; ``advection``: "
+        "diffusion then a one-cell shift along x, a D4-breaking target). The dotted line is "
+        "10⁻¹⁰. Bottom row: the norm of the whole non-equivariant part, ‖K̂⊥_n‖ / ‖K̂⊥_0‖. "
+        "Only orbit-complete augmentation with gradient descent and MSE stays at round-off, "
+        "whatever the target; the slow rise is round-off relative to orbits whose K̂⊥ decays,"
+        " and the steps down are orbits crossing the noise floor."
+    ),
     "conservation_findings": (
         "**Conservation findings.** Linear periodic convolutions f(u) = K ⊛ u trained with "
         "full-batch steps on random fields, one row per claim: each arm's measured quantity "
@@ -112,5 +123,25 @@ OTHER_CAPTIONS: dict[str, str] = {
         " (Q1, median, Q3, numpy type 7), plus the pooled losses and the loss of the test-time"
         " twirled prediction (``loss_twirled``, never above ``loss_total``).  Weights are"
         " 1/RMS of the untransformed target, so the decomposition is exact."
+    ),
+}
+
+
+#: captions of the external models' audits (``audit.smk``): no study line, since a study of
+#: external models alone names no datasets or models of its own
+EXTERNAL_CAPTIONS: dict[str, str] = {
+    "external_report": (
+        "The audit of the external model ``{{ snakemake.wildcards.external }}`` (``symaudit "
+        "audit``, docs/audit.md): what was audited, the elements the grid and boundaries allow "
+        "and those dropped with the reason, per element set the median relative error R = "
+        "SMSE(f(g·x), g·y) / SMSE(f(x), y) with its Q1–Q3 band, and the equivariance residual "
+        "against the tolerance of the model's dtype."
+    ),
+    "external_tables": (
+        "A table of the audit of the external model ``{{ snakemake.wildcards.external }}``: "
+        "``equivariance_<set>.csv`` (the studies' columns per element, plus ``dtype``, "
+        "``tolerance``, ``residual_max``, ``within_tolerance``), its ``_per_seed`` quartiles over"
+        " the examples, and ``model_quality.csv`` (the model's SMSE against persistence's on the "
+        "given data; docs/audit.md §6)."
     ),
 }
