@@ -334,9 +334,9 @@ class Study:
         return {k: entry[k] for k in ("data", "weights") if entry.get(k)}
 
     def external_arguments(self, name: str) -> str:
-        """The ``symaudit audit`` options of an external model besides --model, --data,
-        --weights and --out, shell-quoted (the entry's keys; unset ones take the CLI's
-        defaults)."""
+        """The ``symaudit audit`` options of an external model besides --model, --data and
+        --out, shell-quoted (the entry's keys; unset ones take the CLI's defaults; --weights
+        names the same file as the rule's ``weights`` input)."""
         entry = self.external_models[name]
         args = ["--layout", entry.get("layout", "b c y x")]
         args += ["--history", str(entry.get("history", 1))]
@@ -348,6 +348,8 @@ class Study:
             args += ["--variable", entry["variable"]]
         if entry.get("influence"):
             args.append("--influence")
+        if entry.get("weights"):
+            args += ["--weights", entry["weights"]]
         return shlex.join(args)
 
     # --- the one-line account --------------------------------------------------------------

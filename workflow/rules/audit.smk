@@ -6,7 +6,7 @@
 
 rule audit_external:
     input:
-        unpack(external_inputs),
+        unpack(lambda w: PLAN.external_inputs(w.external)),
         code=stage_code("audit"),
     output:
         html=report(
@@ -32,12 +32,11 @@ rule audit_external:
         gpu=1,
     params:
         spec=lambda w: PLAN.external_models[w.external]["spec"],
-        options=external_arguments,
-        weights=external_weights,
+        options=lambda w: PLAN.external_arguments(w.external),
         out=lambda w, output: Path(output.html).parent,
         max_ratio=config["quality"]["max_persistence_ratio"],
     shell:
-        "python -m symaudit audit --model {params.spec:q} --data {input.data:q} {params.weights}"
+        "python -m symaudit audit --model {params.spec:q} --data {input.data:q}"
         " {params.options} --max-persistence-ratio {params.max_ratio} --out {params.out:q}"
         " > {log} 2>&1"
 
