@@ -38,6 +38,11 @@ KOLMOGOROV_GRID_MULTIPLE = 8
 def check(study: Study) -> None:
     """Every cross-field rule of ``study.config``; the first violation raises one line."""
     cfg = study.config
+    if not study.datasets and not study.external_models:
+        raise UserError(
+            "datasets: empty and no external_models: a study needs a dataset group or an "
+            "external model to audit"
+        )
     _check_variants(study.variants)
     study.models  # noqa: B018 (the models mapping and its names, checked as it is built)
     settings.check_influence(cfg.get("influence", {}))

@@ -26,6 +26,7 @@ __all__ = [
     "DIAGNOSTICS",
     "ELEMENT_SETS",
     "EQUIVARIANCE",
+    "EXTERNAL_DIR",
     "INFLUENCE",
     "LIE",
     "METRICS",
@@ -95,6 +96,7 @@ WILDCARDS: dict[str, str] = {
     "batch": r"\d{2}",
     "set": "|".join(ELEMENT_SETS),
     "chunk": r"\d{3}",
+    "external": r"[A-Za-z0-9_-]+",
 }
 
 # Per-run outputs, relative to results/{study}/; the fields are the workflow's wildcards
@@ -117,6 +119,8 @@ TWIRL = "equivariance/{dataset}/{model}/seed{seed}/twirl.nc"
 #: Lie derivatives along x and y and the sub-cell profile (symaudit lie)
 LIE = "equivariance/{dataset}/{model}/seed{seed}/lie.nc"
 DIAGNOSTICS = "companion/{dataset}/{model}/seed{seed}/diagnostics.nc"
+#: an external model's audit (`external_models`): tables/ and report.html
+EXTERNAL_DIR = "external/{external}"
 
 # The library code each stage runs, relative to the package (globs): the workflow lists it as
 # rule inputs, so that editing a stage's code reruns that stage and what follows it.  Only code
@@ -144,6 +148,16 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
         "equivariance/*.py",
     ),
     "aggregate": (*CORE_CODE, "outputs.py", "aggregate/*.py"),
+    "audit": (
+        *CORE_CODE,
+        "baselines.py",
+        "dims.py",
+        "losses.py",
+        "aggregate/*.py",
+        "equivariance/*.py",
+        "influence/*.py",
+        "audit/*.py",
+    ),
     "validation": (
         *CORE_CODE,
         "aggregate/_robustness.py",

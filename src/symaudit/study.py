@@ -15,6 +15,7 @@ Torch-free: the workflow's helpers import it.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -28,6 +29,11 @@ from symaudit.datasets import family as family_of
 from symaudit.errors import UserError
 
 __all__ = ["Run", "Study"]
+
+
+#: the element sets an external model is audited on by default: ``symaudit.audit.DEFAULT_SETS``,
+#: stated here because the audit package imports torch (tests/workflow/test_external.py checks)
+AUDIT_DEFAULT_SETS: tuple[str, ...] = ("d4", "shift_x", "shift_y")
 
 
 @dataclass(frozen=True)
@@ -307,13 +313,60 @@ class Study:
             for name in self.sets(d)
         ]
 
+    # --- external models (symaudit audit as workflow jobs, docs/audit.md §9) ----------------
+
+    @property
+    def external_models(self) -> dict[str, dict]:
+        """``external_models``: name -> its entry (spec, data, audit options), config order."""
+        return dict(self.config.get("external_models") or {})
+
+    def external_dir(self, name: str) -> str:
+        """results/{study}/external/{name}/: the audit's tables/ and report.html."""
+        return self.result(names.EXTERNAL_DIR, external=name)
+
+    def external_files(self) -> list[str]:
+        """Every external model's report.html and tables/ folder (stage_audit's targets)."""
+        return [
+            f"{self.external_dir(name)}/{leaf}"
+            for name in self.external_models
+            for leaf in ("report.html", "tables")
+        ]
+
+    def external_inputs(self, name: str) -> dict[str, str]:
+        """The files an external model's audit reads: its data and, if given, its weights."""
+        entry = self.external_models[name]
+        return {k: entry[k] for k in ("data", "weights") if entry.get(k)}
+
+    def external_arguments(self, name: str) -> str:
+        """The ``symaudit audit`` options of an external model besides --model, --data and
+        --out, shell-quoted (the entry's keys; unset ones take the CLI's defaults; --weights
+        names the same file as the rule's ``weights`` input)."""
+        entry = self.external_models[name]
+        args = ["--layout", entry.get("layout", "b c y x")]
+        args += ["--history", str(entry.get("history", 1))]
+        args += ["--sets", ",".join(entry.get("sets", AUDIT_DEFAULT_SETS))]
+        for key in ("outputs", "channels", "trajectories", "time_steps", "periodic", "dims"):
+            if entry.get(key) is not None:
+                args += [f"--{key.replace('_', '-')}", str(entry[key])]
+        if entry.get("variable"):
+            args += ["--variable", entry["variable"]]
+        if entry.get("influence"):
+            args.append("--influence")
+        if entry.get("weights"):
+            args += ["--weights", entry["weights"]]
+        return shlex.join(args)
+
     # --- the one-line account --------------------------------------------------------------
 
     def summary(self) -> str:
         """The study in one line: name, datasets, seeds, each run's epochs, predict, damping,
         grid, preset and what the config was merged from."""
         merged = f" [{' + '.join(self.sources)}]" if self.sources else ""
-        return self._summary() + merged
+        external = ", ".join(self.external_models)
+        if not self.datasets:
+            return f"study {self.name}: external models {external} (no datasets){merged}"
+        audited = f"; external models {external}" if external else ""
+        return self._summary() + audited + merged
 
     def _summary(self) -> str:
         if self.config.get("conservation", {}).get("standalone"):

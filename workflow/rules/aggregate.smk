@@ -214,6 +214,7 @@ rule report_html:
         companion=companion_outputs(),
         lie=lie_outputs(),
         cost=f"{RESULTS}/tables/cost.csv",
+        external=PLAN.external_files(),
         stylesheet=REPORT_CSS,
     output:
         f"{RESULTS}/report.html",

@@ -38,7 +38,7 @@ from ._layout import (
     expected_tables,
     figure_specs,
 )
-from ._stage_captions import OTHER_CAPTIONS
+from ._stage_captions import EXTERNAL_CAPTIONS, OTHER_CAPTIONS
 
 __all__ = [
     "ALL_MODELS",
@@ -356,6 +356,7 @@ def write_report_sources(report_dir: str | os.PathLike) -> list[Path]:
     texts |= {s.stem: figure_caption(s) for s in specs}
     texts |= {t: table_caption(t) for t in tables}
     texts |= {name: f"{text}\n\n{STUDY}\n" for name, text in OTHER_CAPTIONS.items()}
+    texts |= {name: f"{text}\n" for name, text in EXTERNAL_CAPTIONS.items()}
     texts |= {
         name: f"{quality_banner()}{text}\n\n{STUDY}\n" for name, text in COMPANION_CAPTIONS.items()
     }
