@@ -11,7 +11,8 @@ solvers, the actions and the statistics, whatever model a study trains (docs/val
   to <= 1e-10 relative; the Kolmogorov forcing breaks its y-boosts (>= 1e-3, an expected
   failure); compressible Euler commutes bitwise with scale(0.5) and scale(2); its finite-volume
   scheme does NOT commute with boosts -- the commutator is reported (max relative deviation and
-  its SMSE c_g; a ``descriptive`` row), while the boost's action must keep density and pressure (to 1e-12);
+  its SMSE c_g; a ``descriptive`` row), while the boost's action must keep density and pressure
+  (to 1e-12);
 * persistence f(x) = x on CE transitions under scale(alpha): raw relative error R = alpha up to
   the SMSE normaliser's relative bound eps |alpha - 1| / (min(alpha, 1) min_c RMS_c)
   (docs/algorithms.md §5.3), normalised error exactly 1;
