@@ -89,6 +89,12 @@ def add_no_progress(parser, *deprecated: str) -> None:
         parser.add_argument(flag, dest="no_progress", action="store_true", help=argparse.SUPPRESS)
 
 
+def options(args: argparse.Namespace, *names: str) -> dict:
+    """The parsed options ``names`` (``time_steps`` for ``--time-steps``) as keyword arguments:
+    how a command's ``run`` hands them on, unchanged, to the library function it calls."""
+    return {name: getattr(args, name) for name in names}
+
+
 _RST = re.compile(r"``(.+?)``|:\w+:`(.+?)`")
 
 
