@@ -70,6 +70,12 @@ def settings_help(section: str) -> str:
     )
 
 
+def options(args: argparse.Namespace, *names: str) -> dict:
+    """The parsed options ``names`` (``time_steps`` for ``--time-steps``) as keyword arguments:
+    how a command's ``run`` hands them on, unchanged, to the library function it calls."""
+    return {name: getattr(args, name) for name in names}
+
+
 def add_device(parser) -> None:
     """``--device`` (None = auto, see :func:`symaudit._device.choose_device`)."""
     parser.add_argument("--device", default=None, metavar="DEVICE", help=DEVICE_HELP)
@@ -87,12 +93,6 @@ def add_no_progress(parser, *deprecated: str) -> None:
     parser.add_argument("--no-progress", action="store_true", help=NO_PROGRESS_HELP)
     for flag in deprecated:
         parser.add_argument(flag, dest="no_progress", action="store_true", help=argparse.SUPPRESS)
-
-
-def options(args: argparse.Namespace, *names: str) -> dict:
-    """The parsed options ``names`` (``time_steps`` for ``--time-steps``) as keyword arguments:
-    how a command's ``run`` hands them on, unchanged, to the library function it calls."""
-    return {name: getattr(args, name) for name in names}
 
 
 _RST = re.compile(r"``(.+?)``|:\w+:`(.+?)`")
