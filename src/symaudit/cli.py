@@ -72,6 +72,12 @@ def settings_help(section: str) -> str:
     )
 
 
+def options(args: argparse.Namespace, *names: str) -> dict:
+    """The parsed options ``names`` (``time_steps`` for ``--time-steps``) as keyword arguments:
+    how a command's ``run`` hands them on, unchanged, to the library function it calls."""
+    return {name: getattr(args, name) for name in names}
+
+
 def add_device(parser) -> None:
     """``--device`` (None = auto, see :func:`symaudit._device.choose_device`)."""
     parser.add_argument("--device", default=None, metavar="DEVICE", help=DEVICE_HELP)

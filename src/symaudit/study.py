@@ -73,8 +73,29 @@ class Study:
         grid, time steps, splits, element sets, damping, companion epochs) holds, else one
         :class:`~symaudit.errors.UserError` line naming the key."""
         study = cls(config)
-        _study_checks.check(study)
+        study._check()
         return study
+
+    def _check(self) -> None:
+        """Every cross-field rule of the config (:mod:`symaudit._study_checks`) on what the
+        plan computes; the first violation raises one line."""
+        _study_checks.check_sources(self.datasets, self.external_models)
+        _study_checks.check_variants(self.variants)
+        self.models  # noqa: B018 (the models mapping and its names, checked as it is built)
+        settings.check_influence(self.config.get("influence", {}))
+        _study_checks.check_grid(
+            self.resolution, {m: self.architecture(m) for m in self.model_names()}
+        )
+        for run in self.runs:  # resolves every run's epochs (a mapping may name no value)
+            _study_checks.check_split(run, self.variants)
+        _study_checks.check_time_steps(self.config, self.runs)
+        _study_checks.check_element_sets(self.resolution, self.study_sets(), self.elements)
+        _study_checks.check_scale_sets(
+            {d: self.sets(d) for d in self.datasets},
+            self.config["analysis"].get("element_sets_by_dataset", {}),
+        )
+        for run in self.runs:
+            self.companion_epochs(run.dataset, run.model)
 
     @classmethod
     def load(cls, files: Sequence, overrides: Mapping | None, workflow_dir: Path | str) -> Study:

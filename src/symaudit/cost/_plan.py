@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from symaudit import datasets, groups
+from symaudit.config import load_layers, merge
 from symaudit.settings import DEFAULTS
 
 #: samples per family in the real PDEGym files (docs/data.md §1.1)
@@ -27,38 +28,22 @@ OBSERVABLES = {"CE": 3, "NS": 1}
 LANCZOS_STEPS = 30
 
 
-def _merge(base: Mapping, override: Mapping) -> dict:
-    out = copy.deepcopy(dict(base))
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+#: where a config's ``extends`` is looked for when not beside the file: the checkout's config/
+CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 
 
 def load_config(files: Sequence[str | Path], overrides: Mapping | None = None) -> dict:
     """The study of ``files`` (later ones merged over earlier ones; a top-level ``extends:
-    BASE`` merges the file over BASE, relative to its folder) with every section's defaults
+    BASE`` merges the file over BASE, relative to its folder, else the checkout's ``config/``:
+    :func:`symaudit.config.load_layers`) with every section's defaults
     (``symaudit.settings.DEFAULTS``) below it, ``overrides`` last."""
-    import yaml
-
-    def read(path: Path, chain=()) -> dict:
-        if path in chain:
-            raise ValueError(f"{path}: extends itself through {' -> '.join(map(str, chain))}")
-        raw = yaml.safe_load(path.read_text()) or {}
-        base = raw.pop("extends", None)
-        if not base:
-            return raw
-        found = path.parent / base
-        if not found.exists():  # as the workflow: else the checkout's config/ folder
-            found = Path(__file__).resolve().parents[3] / "config" / base
-        return _merge(read(found, (*chain, path)), raw)
-
     cfg: dict = {name: copy.deepcopy(section) for name, section in DEFAULTS.items()}
     for f in files:
-        cfg = _merge(cfg, read(Path(f)))
-    return _merge(cfg, overrides or {})
+        study: dict = {}
+        for _, layer in load_layers(Path(f), CONFIG_DIR):  # the file's bases first
+            study = merge(study, layer)
+        cfg = merge(cfg, study)
+    return merge(cfg, overrides or {})
 
 
 @dataclass(frozen=True)
@@ -102,7 +87,7 @@ class Plan:
         for d in self.cfg["datasets"]:
             for m in self._models(d):
                 variant = self.cfg.get("variants", {}).get(m, {})
-                train = _merge(self.cfg["train"], variant.get("train", {}))
+                train = merge(self.cfg["train"], variant.get("train", {}))
                 epochs = self._epochs(train["epochs"], d, m)
                 for s in self.cfg["seeds"]:
                     out.append(Run(d, m, int(s), self.architecture(m), epochs))

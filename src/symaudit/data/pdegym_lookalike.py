@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from symaudit import datasets
+from symaudit.cli import options
 
 GAMMA = 1.4
 
@@ -143,13 +144,11 @@ def run(args: argparse.Namespace) -> int:
     paths = write_family(
         args.family,
         args.out,
-        resolution=args.resolution,
-        trajectories=args.trajectories,
-        seed=args.seed,
-        time_steps=args.time_steps,
-        solve_resolution=args.solve_resolution,
-        per_file=args.per_file,
-        chunk=args.chunk,
+        **options(
+            args,
+            *("resolution", "trajectories", "seed", "time_steps", "solve_resolution"),
+            *("per_file", "chunk"),
+        ),
     )
     print(f"wrote {len(paths)} PDEGym chunk files of {args.family}: {', '.join(map(str, paths))}")
     return 0
