@@ -14,7 +14,7 @@ Torch-free: the grid multiples are stated here and checked against the models by
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from symaudit import names
 from symaudit.errors import UserError
@@ -24,6 +24,7 @@ __all__ = [
     "KOLMOGOROV_GRID_MULTIPLE",
     "check_element_sets",
     "check_grid",
+    "check_scale_sets",
     "check_sources",
     "check_split",
     "check_time_steps",
@@ -158,3 +159,19 @@ def check_element_sets(
         except ValueError as err:
             key = "analysis.shift_box_K" if name == "shift_box" else "analysis.element_sets"
             raise UserError(f"{key}: {err}") from None
+
+
+def check_scale_sets(sets: Mapping[str, Sequence[str]], by_dataset: Mapping) -> None:
+    """``scale`` (mass scaling) only for compressible Euler: ``sets`` = dataset -> its element
+    sets; ``by_dataset`` = ``analysis.element_sets_by_dataset`` (names the key at fault)."""
+    for dataset, names_ in sets.items():
+        if "scale" in names_ and dataset != "CE":
+            key = (
+                f"analysis.element_sets_by_dataset.{dataset}"
+                if dataset in by_dataset
+                else "analysis.element_sets"
+            )
+            raise UserError(
+                f"{key}: element set 'scale' for dataset {dataset!r}: mass scaling is exact for "
+                "compressible Euler only (list it in analysis.element_sets_by_dataset.CE)"
+            )

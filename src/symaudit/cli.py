@@ -39,6 +39,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "influence-solve": ("symaudit.influence.cli_solve", "solve the kets of one analysis batch"),
     "influence-bras": ("symaudit.influence.cli_bras", "influence of a chunk of group elements"),
     "equivariance": ("symaudit.equivariance.cli", "relative errors and twirl decomposition"),
+    "lie": ("symaudit.equivariance.cli_lie", "Lie derivatives and the sub-cell profile of a run"),
+    "lie-tables": ("symaudit.aggregate.cli_lie", "Lie-derivative tables and sub-cell figure"),
     "aggregate": ("symaudit.aggregate.cli_tables", "quantile tables from per-job stores"),
     "figures": ("symaudit.aggregate.cli_figures", "the paper's figures from the tables"),
     "quality": ("symaudit.aggregate.cli_quality", "model-quality table: each run vs persistence"),

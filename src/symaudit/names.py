@@ -28,6 +28,7 @@ __all__ = [
     "EQUIVARIANCE",
     "EXTERNAL_DIR",
     "INFLUENCE",
+    "LIE",
     "METRICS",
     "NOT_CODE",
     "PAPER_DATASETS",
@@ -38,6 +39,7 @@ __all__ = [
     "STAGE_CODE",
     "STORE",
     "TRAINING_CURVE",
+    "TRANSITION_SETS",
     "TWIRL",
     "VALIDATION_DATASETS",
     "VALIDATION_SETS",
@@ -65,7 +67,8 @@ MODEL_LABELS: dict[str, str] = {
 #: model sizes (the keys of ``symaudit.models.PRESETS``)
 PRESETS: tuple[str, ...] = ("paper", "small", "tiny", "quick")
 
-#: group element sets (``symaudit.groups.elements``)
+#: group element sets (``symaudit.groups.elements``): the grid's (``groups.ELEMENT_SETS``), then
+#: those acting on transitions only (``groups.TRANSITION_SETS``: boosts, CE mass scalings)
 ELEMENT_SETS: tuple[str, ...] = (
     "d4",
     "shift_x",
@@ -73,7 +76,11 @@ ELEMENT_SETS: tuple[str, ...] = (
     "shift_box",
     "kolmogorov",
     "d4_swapped",
+    "boost",
+    "scale",
 )
+#: the sets whose elements act on (input, target) transitions: no twirl over them
+TRANSITION_SETS: tuple[str, ...] = ("boost", "scale")
 #: sets of the validation study only: tables and findings, no paper figure
 VALIDATION_SETS: tuple[str, ...] = ("kolmogorov", "d4_swapped")
 
@@ -109,6 +116,8 @@ SOLUTION = "influence/{dataset}/{model}/seed{seed}/batch{batch}/solution"
 INFLUENCE = "influence/{dataset}/{model}/seed{seed}/{set}_chunk{chunk}.nc"
 EQUIVARIANCE = "equivariance/{dataset}/{model}/seed{seed}/{set}_chunk{chunk}.nc"
 TWIRL = "equivariance/{dataset}/{model}/seed{seed}/twirl.nc"
+#: Lie derivatives along x and y and the sub-cell profile (symaudit lie)
+LIE = "equivariance/{dataset}/{model}/seed{seed}/lie.nc"
 DIAGNOSTICS = "companion/{dataset}/{model}/seed{seed}/diagnostics.nc"
 #: an external model's audit (`external_models`): tables/ and report.html
 EXTERNAL_DIR = "external/{external}"
@@ -149,7 +158,16 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
         "influence/*.py",
         "audit/*.py",
     ),
-    "validation": (*CORE_CODE, "aggregate/_robustness.py", "validation/*.py"),
+    "validation": (
+        *CORE_CODE,
+        "aggregate/_robustness.py",
+        "validation/*.py",
+        # case 7 (findings --kinematic) computes with the solvers, the statistics and a UNet
+        "data/*.py",
+        "losses.py",
+        "models/*.py",
+        "equivariance/*.py",
+    ),
     "companion": (
         *CORE_CODE,
         "losses.py",

@@ -90,6 +90,10 @@ class Study:
             _study_checks.check_split(run, self.variants)
         _study_checks.check_time_steps(self.config, self.runs)
         _study_checks.check_element_sets(self.resolution, self.study_sets(), self.elements)
+        _study_checks.check_scale_sets(
+            {d: self.sets(d) for d in self.datasets},
+            self.config["analysis"].get("element_sets_by_dataset", {}),
+        )
         for run in self.runs:
             self.companion_epochs(run.dataset, run.model)
 
@@ -234,6 +238,10 @@ class Study:
     def companion_enabled(self) -> bool:
         """True when the study builds the companion diagnostics (``companion.enabled``)."""
         return bool(self.config.get("companion", {}).get("enabled", False))
+
+    def lie_enabled(self) -> bool:
+        """True when the study computes Lie derivatives and sub-cell profiles (``analysis.lie``)."""
+        return bool(self.config["analysis"].get("lie", False))
 
     # --- files -----------------------------------------------------------------------------
 

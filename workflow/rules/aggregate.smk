@@ -194,7 +194,7 @@ rule findings:
     shell:
         "python -m symaudit findings --tables {params.tables} --out {output}"
         " --max-persistence-ratio {params.max_ratio} {params.augmented} {params.primary}"
-        " --resolution {params.resolution} > {log} 2>&1"
+        " --resolution {params.resolution} --kinematic > {log} 2>&1"
 
 
 rule report_html:
@@ -212,6 +212,7 @@ rule report_html:
         status=rules.model_quality.output.status,
         findings=rules.findings.output if PLAN.findings_enabled() else [],
         companion=companion_outputs(),
+        lie=lie_outputs(),
         cost=f"{RESULTS}/tables/cost.csv",
         external=PLAN.external_files(),
         stylesheet=REPORT_CSS,

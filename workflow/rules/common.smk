@@ -145,3 +145,10 @@ def companion_outputs():  # the companion tables and figures when enabled (the r
 def findings_augmented_argument():  # --augmented VARIANT=BASE ... (validation case 4)
     pairs = [f"{variant}={base}" for variant, base in PLAN.augmented_pairs()]
     return "--augmented " + " ".join(pairs) if pairs else ""
+
+
+def lie_outputs():  # the Lie-derivative tables and figure when analysis.lie (the report waits)
+    if not PLAN.lie_enabled():
+        return []
+    tables = [f"{RESULTS}/tables/{name}.csv" for name in ("lie_derivative", "lie_profile")]
+    return tables + [f"{RESULTS}/figures/subcell_profile.png"]

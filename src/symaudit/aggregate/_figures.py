@@ -118,10 +118,13 @@ def make_figures(
 
     Raises :class:`ValueError` when ``only`` names a figure whose inputs do not exist.
     """
+    from ._kinematic import KINEMATIC_FIGURES, kinematic_figures
+
     tables = load_tables(tables_dir)
     specs = possible_figures(tables)
+    extra = set(KINEMATIC_FIGURES.values())  # boosts and scalings: not paper figures
     if only:
-        unknown = [o for o in only if not any(_selected(s, [o]) for s in specs)]
+        unknown = [o for o in only if o not in extra and not any(_selected(s, [o]) for s in specs)]
         if unknown:
             have = ", ".join(s.stem for s in specs) or "none"
             raise ValueError(f"no inputs for figure(s) {', '.join(unknown)} (possible: {have})")
@@ -132,4 +135,4 @@ def make_figures(
             continue
         fig = plot_figure(spec, tables, ranges, resolution)
         written += save_figure(fig, out_dir, spec.stem, formats)
-    return written
+    return written + kinematic_figures(tables_dir, out_dir, only, formats)

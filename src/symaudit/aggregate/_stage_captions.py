@@ -124,6 +124,57 @@ OTHER_CAPTIONS: dict[str, str] = {
         " twirled prediction (``loss_twirled``, never above ``loss_total``).  Weights are"
         " 1/RMS of the untransformed target, so the decomposition is exact."
     ),
+    "boost_error": (
+        quality_banner()
+        + "**Galilean boosts** boost(m, n): input u + U, target u + U rolled by (m, n) cells,"
+        " U = (m, n)/(N Δt) with the store's frame spacing (CE: density kept, momentum + ρU,"
+        " energy + m·U + ½ρ|U|²; docs/algorithms.md §4.1). Per model, the median over seeds of"
+        " the per-seed Q3 of the relative error with its bootstrap interval: open markers the"
+        " paper's raw statistic SMSE(f(g x), g y) / SMSE(f(x), y), filled markers the"
+        " normalised one SMSE(g⁻¹ f(g x), y) / SMSE(f(x), y) (§5.3), which an exactly"
+        " boost-equivariant model scores 1 (dotted line); the raw one scores below 1 for it"
+        " (RMS(u + U) > RMS(u)). Not a paper figure; no twirl over boosts (an infinite group)."
+        " The CE solver itself is not boost-exact: its commutator c_g (``symaudit"
+        " check-solver``, findings case 7) puts a floor R ≈ 1 + c_g/SMSE(f) under CE values."
+        " Table ``equivariance_boost.csv``."
+    ),
+    "scale_error": (
+        quality_banner()
+        + "**Mass scaling of compressible Euler** scale(α), α ∈ {1, 0.5, 2}: density, momentum"
+        " and energy × α on input and target (docs/algorithms.md §4.1; exact for the solver, a"
+        " power of two). Open markers: the paper's raw relative error, which an exactly"
+        " scale-equivariant model scores α, not 1 (the SMSE divides by the unsquared RMS,"
+        " §5.3); filled markers: the normalised error SMSE(f(αx)/α, y) / SMSE(f(x), y), 1 for"
+        " such a model (dotted line). Median over seeds of the per-seed Q3, bootstrap"
+        " interval. Not a paper figure; no twirl over scalings. Table"
+        " ``equivariance_scale.csv``."
+    ),
+    "lie_derivative": (
+        quality_banner() + "**Lie derivative along x and y translations** (Gruver et al. 2023;"
+        " docs/algorithms.md §9.2): per test example ‖d/dε T₋ε f(T_ε x)‖ / ‖f(x)‖ at ε = 0,"
+        " T_ε the band-limited sub-cell shift (Nyquist mode dropped), one forward-mode JVP;"
+        " per cell of shift. 0 for a model commuting with every sub-cell translation (a"
+        " Fourier multiplier, the dealiased NS solver); a strided UNet is exact only under"
+        " multiples of its stride. One row per dataset × model × direction: ``q1``,"
+        " ``median``, ``q3`` pooled over seeds × analysis batches × examples (numpy type 7),"
+        " each with its cluster-bootstrap interval ``*_lo``, ``*_hi`` (seeds, then whole"
+        " analysis batches; docs/algorithms.md §7.1), ``n``, ``min``, ``max``, ``n_seeds``,"
+        " ``n_clusters``, ``ci_confidence``, ``ci_note``."
+    ),
+    "lie_profile": (
+        quality_banner()
+        + "**Sub-cell profile** R(ε) = SMSE(f(T_ε x), T_ε y) / SMSE(f(x), y) for ε in [0, 1)"
+        " cell along x and y (docs/algorithms.md §9.3): one row per dataset × model ×"
+        " direction × ``shift`` (ε in cells), the columns of ``lie_derivative.csv``."
+    ),
+    "subcell_profile": (
+        quality_banner()
+        + "**Sub-cell profile** R(ε) of every model (median line, Q1–Q3 band over seeds ×"
+        " analysis batches × examples) against the sub-cell shift ε in [0, 1) cell, along x"
+        " (left) and y (right) (docs/algorithms.md §9.3). R ≡ 1 for a model commuting with"
+        " every band-limited translation; R(0) = 1 on the dealiased NS stores (no Nyquist"
+        " content); a UNet's profile repeats with its stride. Table ``lie_profile.csv``."
+    ),
 }
 
 

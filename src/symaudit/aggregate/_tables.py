@@ -69,8 +69,16 @@ def element_order(name: str) -> tuple[int, ...]:
     D4 in the paper's order (e, r, r2, r3, s, sr, sr2, sr3), translations by (dy, dx) as the
     shift-box set is listed, then products ``h*t(dx,dy)`` by (h, dy, dx); the wrong-pairing
     ``p*g*p`` after all of these, in the same order.  Needed because an outer join of string
-    coordinates sorts them lexicographically (``t(10,0)`` before ``t(2,0)``).
+    coordinates sorts them lexicographically (``t(10,0)`` before ``t(2,0)``).  Boosts and
+    scalings (their own sets) in the order of :data:`symaudit.groups.BOOSTS` / ``SCALES``.
     """
+    k = groups.parse_transition(name)
+    if isinstance(k, groups.Boost):
+        listed = (k.m, k.n) in groups.BOOSTS
+        return (0, 3, groups.BOOSTS.index((k.m, k.n)) if listed else len(groups.BOOSTS), k.n, k.m)
+    if isinstance(k, groups.Scale):
+        listed = k.alpha in groups.SCALES
+        return (0, 4, groups.SCALES.index(k.alpha) if listed else len(groups.SCALES), k.alpha)
     g = groups.parse(name)
     h = groups.D4.index(g.d4_name)
     if (g.dx, g.dy) == (0, 0):
@@ -185,19 +193,32 @@ _INT_COLUMNS = (
 )
 
 
+def _element_columns(names) -> dict[str, list]:
+    """The columns describing each element: dx, dy, rotate, reflect for D4 x translations;
+    boost_x, boost_y (the boost's m, n: cells per frame) for boosts; alpha for scalings."""
+    elements = [groups.parse_transition(e) for e in names]
+    if elements and all(isinstance(g, groups.Boost) for g in elements):
+        return {"boost_x": [g.m for g in elements], "boost_y": [g.n for g in elements]}
+    if elements and all(isinstance(g, groups.Scale) for g in elements):
+        return {"alpha": [g.alpha for g in elements]}
+    elements = [groups.parse(e) for e in names]
+    return {
+        "dx": [g.dx for g in elements],
+        "dy": [g.dy for g in elements],
+        "rotate": [g.rotate for g in elements],
+        "reflect": [g.reflect for g in elements],
+    }
+
+
 def _frame(stats: xr.Dataset, dataset: str, model: str, element_set: str) -> pd.DataFrame:
     df = stats.to_dataframe().reset_index()
-    elements = [groups.parse(e) for e in df["element"]]
     head = pd.DataFrame(
         {
             "dataset": dataset,
             "model": model,
             "element_set": element_set,
             "element": df["element"].astype(str),
-            "dx": [g.dx for g in elements],
-            "dy": [g.dy for g in elements],
-            "rotate": [g.rotate for g in elements],
-            "reflect": [g.reflect for g in elements],
+            **_element_columns(df["element"].astype(str)),
         }
     )
     body = df.drop(columns=["element"])
@@ -304,7 +325,8 @@ def _to_netcdf(
 ) -> None:
     """The table as a gridded Dataset: dims (dataset, model, [seed,] element)."""
     index = ["dataset", "model", *(["seed"] if "seed" in df else []), "element"]
-    per_element = ["dx", "dy", "rotate", "reflect"]
+    per_element = [c for c in ("dx", "dy", "rotate", "reflect", "boost_x", "boost_y", "alpha")
+                   if c in df]  # fmt: skip
     body = df.drop(columns=["element_set", *per_element])
     if "converged" in body:
         body["converged"] = body["converged"].astype("int8")
@@ -314,7 +336,7 @@ def _to_netcdf(
     first = df.drop_duplicates("element").set_index("element").loc[order]
     ds = ds.assign_coords({c: ("element", first[c].to_numpy()) for c in per_element})
     for name in ds.data_vars:
-        if name.startswith("n") or name == "converged":  # counts: missing combos count 0
+        if name == "n" or name.startswith("n_") or name == "converged":  # counts: 0 if missing
             ds[name] = ds[name].fillna(0).astype("int64" if name != "converged" else "int8")
     if "ci_note" in ds:  # text: a missing combination has no note (NaN is not a string)
         ds["ci_note"] = ds["ci_note"].fillna("").astype(str)
@@ -391,7 +413,10 @@ def aggregate(
                     )
                 continue
             if kind == "equivariance":
-                summary, per_seed = equivariance_tables(members, name, boot)
+                from ._kinematic import kinematic_tables  # it builds on this module
+
+                tables = kinematic_tables if name in groups.TRANSITION_SETS else equivariance_tables
+                summary, per_seed = tables(members, name, boot)
                 written += _write_table(summary, out, table_stem(kind, name), kind, name, boot)
                 stem = table_stem(kind, name, per_seed=True)
                 written += _write_table(per_seed, out, stem, "equivariance_per_seed", name, boot)

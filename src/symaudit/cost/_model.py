@@ -44,6 +44,7 @@ GROUPS = {
     "influence_bras": "influence",
     "equivariance_errors": "equivariance",
     "twirl_decomposition": "equivariance",
+    "lie_derivative": "equivariance",
 }
 COLUMNS = [
     "rule",

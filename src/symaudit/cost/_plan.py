@@ -176,6 +176,9 @@ class Plan:
         jobs["influence_bras"] = analysed
         jobs["equivariance_errors"] = analysed
         jobs["twirl_decomposition"] = len(runs) if "d4" in self.study_sets() else 0
+        if self.cfg["analysis"].get("lie"):  # workflow/rules/lie.smk
+            jobs["lie_derivative"] = len(runs)
+            jobs["lie_tables"] = 1
         if self.cfg.get("companion", {}).get("enabled"):
             jobs["companion_run"] = len(runs)
             jobs["companion_tables"] = 1

@@ -17,6 +17,7 @@ LOCAL = {
     "findings",
     "report_html",
     "companion_tables",
+    "lie_tables",
     "cost_table",
     "conservation",
     "conservation_report",
@@ -30,6 +31,7 @@ GPU_RULES = {
     "influence_bras",
     "equivariance_errors",
     "twirl_decomposition",
+    "lie_derivative",
     "companion_run",
 }
 
@@ -85,6 +87,8 @@ def benchmark_rule(path: Path) -> str | None:
     if stage == "influence":
         return "influence_solve" if name.endswith("_solve") else "influence_bras"
     if stage == "equivariance":
+        if name.endswith("_lie"):
+            return "lie_derivative"
         return "twirl_decomposition" if name.endswith("_twirl") else "equivariance_errors"
     if stage == "companion":
         return "companion_tables" if name == "tables" else "companion_run"

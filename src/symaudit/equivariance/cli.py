@@ -32,11 +32,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--stores", required=True, nargs="+", type=Path, help="the class stores, in class order")
     add("--run-dir", required=True, type=Path, help="the run directory (holds the data splits)")
     add("--batches", required=True, nargs="+", type=int, help="analysis batch indices (0-based)")
-    add("--elements", required=True, nargs="+", help="element names: e r ... sr3 or t(dx,dy)")
+    add(
+        "--elements",
+        required=True,
+        nargs="+",
+        help="element names: e r ... sr3, t(dx,dy), boost(m,n) or scale(alpha)",
+    )
     add(
         "--set-name",
         required=True,
-        choices=sorted(groups.ELEMENT_SETS),
+        choices=sorted([*groups.ELEMENT_SETS, *groups.TRANSITION_SETS]),
         help="the element set the elements belong to (recorded; default twirl group)",
     )
     add("--chunk", type=int, default=0, help="the chunk's index in its set (recorded; default 0)")
@@ -67,7 +72,7 @@ def _check_args(args) -> None:
         raise ValueError(f"--batches must be distinct non-negative integers, got {args.batches}")
     for names, flag in ((args.elements, "--elements"), (args.twirl_elements or [], "--twirl")):
         for g in names:
-            groups.parse(g)  # one-line ValueError naming the bad element
+            groups.parse_transition(g)  # one-line ValueError naming the bad element
         if len(set(names)) != len(names):
             raise ValueError(f"{flag}: duplicate element names in {names}")
     for path in args.stores:

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--solutions", nargs="+", required=True, help="influence-solve outputs")
     add_run_arguments(parser)
-    add("--set-name", required=True, help="element set name (e.g. d4, shift_x)")
+    add("--set-name", required=True, help="element set name (e.g. d4, shift_x, boost)")
     add("--chunk", type=int, default=0, help="the chunk's index in its set (recorded; default 0)")
     add("--elements", nargs="+", required=True, help="the chunk's elements (symaudit.groups names)")
     add("--out", required=True, help="output NetCDF")
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = resolve_settings(args.settings)
     for name in args.elements:
-        groups.parse(name)
+        groups.parse_transition(name)
     if args.chunk < 0:
         raise ValueError(f"--chunk must be >= 0, got {args.chunk}")
     paths, primary = read_solutions(args.solutions)

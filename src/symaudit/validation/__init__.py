@@ -19,7 +19,9 @@ derived rows by their interval ``lo``..``hi``; ``holds`` is the point comparison
 * case 3 (``_physics``): the Kolmogorov forcing breaks D4 x translations to G(N, k);
 * case 4 (``_augmentation``): augmentation against its base model;
 * case 5 (``_reference``): the exact influence against the reference's Galerkin approximation;
-* case 6 (``_pairing``): the NS pairing artefact ``p*g*p``.
+* case 6 (``_pairing``): the NS pairing artefact ``p*g*p``;
+* case 7 (``_kinematic``, with ``--kinematic``): boosts, mass scaling and the Lie derivative,
+  small float64 computations of the findings step itself (not from the tables).
 
 A check whose input table (or model, or column) is absent gets ONE row with ``measured`` =
 ``not measured: <why>``, ``holds`` = False and verdict ``inconclusive`` (``descriptive`` for a

@@ -17,6 +17,7 @@ from symaudit._io import write_atomic
 
 from ._augmentation import CASE4, case4_rows
 from ._exact import CASE1, CASE2, case1_rows, case2_rows
+from ._kinematic import CASE7, case7_rows
 from ._pairing import CASE6, case6_rows
 from ._physics import CASE3, case3_rows
 from ._quality import CASE as QUALITY
@@ -42,6 +43,8 @@ CASES: Mapping[str, Callable[[Path, dict], list[dict]]] = {
         case5_rows(tables, o.get("primary_damping"), o.get("resolution"))
     ),
     CASE6: lambda tables, o: case6_rows(tables),
+    # computed by the findings step itself, only when asked (``kinematic``: about 20 s)
+    CASE7: lambda tables, o: case7_rows() if o.get("kinematic") else [],
 }
 
 
@@ -71,8 +74,9 @@ def build_findings(
         Relative tolerance of the exact cases 1 and 2.
     **settings
         ``augmented`` (case 4: augmented model -> its base; default ``X-aug`` -> ``X``),
-        ``primary_damping`` (case 5: the primary λ) and ``resolution`` (case 5: the grid of
-        G(N, k); default 32).
+        ``primary_damping`` (case 5: the primary λ), ``resolution`` (case 5: the grid of
+        G(N, k); default 32) and ``kinematic`` (case 7: compute the boost, scaling and Lie
+        derivative rows; default off).
     """
     tables = Path(tables_dir)
     if not tables.is_dir():

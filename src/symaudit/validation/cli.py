@@ -51,6 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resolution", type=int, default=None, help="case 5: the grid N of G(N, k) (default 32)"
     )
+    parser.add_argument(
+        "--kinematic",
+        action="store_true",
+        help="case 7: compute the boost, scaling and Lie-derivative rows (about 20 s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         twirled_models=args.twirled,
         unet_models=args.unet,
         augmented=augmented,
+        kinematic=args.kinematic,
         **options,
     )
     write_findings(df, args.out)
