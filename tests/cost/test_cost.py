@@ -141,3 +141,26 @@ def test_cli_prints_and_writes_the_table(tiny, tmp_path, capsys):
     assert "train_model" in text and "CPU-measured" in text
     rows = {r["rule"]: r for r in csv.DictReader(out.open())}
     assert float(rows["train_model"]["total_hours"]) * 3600 == pytest.approx(4 * 366, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "configfile",
+    [
+        "config/config.yaml",
+        "config/validation.yaml",
+        "config/rehearsal.yaml",
+        "config/external.yaml",
+    ],
+)
+def test_every_shipped_study_has_a_cost_table(configfile, tmp_path, capsys):
+    """Every study's cost_table job runs `symaudit cost` (the validation study's NSK group, whose
+    families are NS flows, once had no entry in the per-equations tables)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "cost.csv"
+    argv = ["cost", "--configfile", str(root / configfile), "--out", str(out)]
+    argv += ["--units", str(root / "bench" / "unit_costs.json")]
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    rows = list(csv.DictReader(out.open()))
+    assert rows and all(int(r["jobs"]) >= 1 for r in rows)

@@ -33,10 +33,11 @@ from symaudit.cost._plan import (
     FILE_CHANNELS,
     LANCZOS_STEPS,
     OBSERVABLES,
-    STORE_CHANNELS,
     Plan,
     Run,
+    equations,
 )
+from symaudit.datasets import channels_for
 
 GB = 1e9
 #: Slurm groups of the workflow's rules (workflow/rules/*.smk ``group:``)
@@ -142,7 +143,9 @@ class Costs:
         u, n, b = self.unit(run), self.plan.examples, self.plan.batches
         if u is None:
             return None
-        seconds = b * elements * n * OBSERVABLES[run.dataset] * u["per_example_gradients"]
+        seconds = (
+            b * elements * n * OBSERVABLES[equations(run.dataset)] * u["per_example_gradients"]
+        )
         if self.plan.cfg["influence"].get("galerkin_reference"):
             per_set = n * u["per_example_gradients"] + n * n * u["jvp_linearize"]
             seconds += b * (n * u["setup_linearize"] + (elements + 1) * per_set)
@@ -177,7 +180,7 @@ class Costs:
         grid = p.resolution**2 * 4 * int(p.cfg["data"]["time_steps"])
         if rule in ("simulate_family", "ingest_family"):
             return sum(
-                p.trajectories(d) * STORE_CHANNELS[d] * grid * len(_families(d))
+                p.trajectories(d) * len(channels_for(d)) * grid * len(_families(d))
                 for d in p.cfg["datasets"]
             ) / len(p.families())
         if rule == "pdegym_lookalike":
@@ -194,7 +197,15 @@ class Costs:
         if rule == "influence_solve":  # the solutions of every λ, fp32 rows of length P
             return p.dampings * n * params * 4
         if rule == "influence_bras":  # Π per element, batch, ket and bra (float64 variables)
-            return elements * p.batches * n * n * 8 * 2 * (OBSERVABLES[run.dataset] + p.dampings)
+            return (
+                elements
+                * p.batches
+                * n
+                * n
+                * 8
+                * 2
+                * (OBSERVABLES[equations(run.dataset)] + p.dampings)
+            )
         return 0.0
 
 

@@ -20,10 +20,17 @@ from symaudit.settings import DEFAULTS
 #: samples per family in the real PDEGym files (docs/data.md §1.1)
 PDEGYM_SAMPLES = {"CE": 10_000, "NS": 20_000}
 #: channels per family in a store and in a PDEGym file
-STORE_CHANNELS = {"CE": 4, "NS": 2}
 FILE_CHANNELS = {"CE": 5, "NS": 3}
 #: bra observables per dataset: SMSE, and for CE the mass and energy drifts (influence-bras)
 OBSERVABLES = {"CE": 3, "NS": 1}
+
+
+def equations(dataset: str) -> str:
+    """The equations (``CE`` | ``NS``) of a dataset group: NSK's families are NS flows."""
+    pde = datasets.family(datasets.ALL_DATASETS[dataset][0]).pde
+    return "CE" if pde == "compressible_euler" else "NS"
+
+
 #: Lanczos steps of the λ_max estimate (influence.SolveOptions.lanczos_steps)
 LANCZOS_STEPS = 30
 
