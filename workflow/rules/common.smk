@@ -39,12 +39,10 @@ from symaudit import settings as symaudit_settings
 STUDY = PLAN.name
 RESULTS = PLAN.results
 SRC = Path(workflow.basedir) / "src" / "symaudit"
-# Rules run `python -m symaudit` from THIS checkout with the interpreter running Snakemake (a
-# --sdm conda environment puts its own python first instead); jobs inherit the environment,
-# locally and through sbatch.  One thread per job unless the user says otherwise: a CPU
-# reduction's rounding depends on the thread count, so results are bitwise the same wherever a
-# job runs.  The quality gate reaches the CLIs' warnings through the environment (it changes
-# no number, so changing it reruns nothing but the report).
+# Jobs run `python -m symaudit` from THIS checkout with Snakemake's interpreter (--sdm conda:
+# its own), locally and through sbatch.  One thread per job unless set: a CPU reduction's
+# rounding depends on the thread count, so results are bitwise the same wherever a job runs.
+# The quality gate reaches the CLIs' warnings through the environment (it changes no number).
 os.environ.update(
     PYTHONPATH=os.pathsep.join(filter(None, [str(SRC.parent), os.environ.get("PYTHONPATH")])),
     PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
@@ -148,7 +146,5 @@ def findings_augmented_argument():  # --augmented VARIANT=BASE ... (validation c
 
 
 def lie_outputs():  # the Lie-derivative tables and figure when analysis.lie (the report waits)
-    if not PLAN.lie_enabled():
-        return []
     tables = [f"{RESULTS}/tables/{name}.csv" for name in ("lie_derivative", "lie_profile")]
-    return tables + [f"{RESULTS}/figures/subcell_profile.png"]
+    return tables + [f"{RESULTS}/figures/subcell_profile.png"] if PLAN.lie_enabled() else []
