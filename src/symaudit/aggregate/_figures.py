@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ._io import write_atomic
+from ._io import save_figure
 from ._layout import (
     BOX_FIGURES,
     FIGURE_SUFFIXES,
@@ -80,23 +80,6 @@ def possible_figures(tables: Mapping[str, pd.DataFrame] | str | os.PathLike) -> 
             if number is not None:
                 specs.append(FigureSpec(number, kind, "shift_box", dataset, model))
     return sorted(specs, key=lambda s: (s.number, s.stem))
-
-
-def save_figure(
-    fig: Figure,
-    out_dir: str | os.PathLike,
-    stem: str,
-    formats: Iterable[str] = FIGURE_SUFFIXES,
-    dpi: int = 200,
-) -> list[Path]:
-    """Write ``fig`` as ``<out_dir>/<stem>.<fmt>`` for each format, atomically."""
-    written = []
-    for fmt in formats:
-        fmt = fmt.lstrip(".")
-        path = Path(out_dir) / f"{stem}.{fmt}"
-        write_atomic(path, lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=dpi))
-        written.append(path)
-    return written
 
 
 def _selected(spec: FigureSpec, only: Sequence[str] | None) -> bool:

@@ -119,7 +119,7 @@ def kinematic_figures(tables_dir, out_dir, only, formats) -> list:
     """Draw :data:`KINEMATIC_FIGURES` whose tables exist (and ``only`` selects, if given)."""
     import matplotlib.pyplot as plt
 
-    from ._figures import save_figure
+    from ._io import save_figure
     from ._tables import read_table
 
     written = []

@@ -84,7 +84,7 @@ def bootstrap_settings(text: str | None):
 def run(args: argparse.Namespace) -> int:
     import dask
 
-    from symaudit.aggregate._tables import aggregate
+    from symaudit.aggregate._write import aggregate
 
     study = Path(args.study_dir)
     if not study.is_dir():
