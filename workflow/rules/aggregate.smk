@@ -1,7 +1,7 @@
 # Aggregation stage: quantile tables over seeds x batches x examples, the paper's figures, report.
 
 # the report's stylesheet (--report-stylesheet): its layout and the colours of its banners
-REPORT_CSS = str(Path(workflow.basedir) / "workflow" / "report" / "report.css")
+REPORT_CSS = os.path.relpath(Path(workflow.basedir) / "workflow" / "report" / "report.css")
 
 
 localrules:
@@ -237,7 +237,8 @@ rule report_html:
 
 
 # The study's cost per rule (`symaudit cost`, docs/slurm.md): jobs, hours from the unit costs
-# measured on this machine (bench/unit_costs.json; CPU-measured hours say so), the Slurm
+# measured on this machine (bench/unit_costs.json, the command's default, like the Slurm profile
+# below: an input, so new unit costs rerun it; CPU-measured hours say so), the Slurm
 # profile's requests, scratch and submissions, and the largest RSS of the benchmark files that
 # exist when it runs (a rerun after the study reads them all).  Seconds: a local rule.
 UNIT_COSTS = Path(workflow.basedir) / "bench" / "unit_costs.json"
@@ -261,11 +262,9 @@ rule cost_table:
     conda:
         "../../envs/aggregate.yaml"
     params:
-        profile=os.path.relpath(Path(workflow.basedir) / "workflow" / "profiles" / "slurm"),
         benchmarks=f"benchmarks/{STUDY}",
     shell:
-        "python -m symaudit cost --configfile {input.config} --units {input.units}"
-        " --profile {params.profile} --benchmarks {params.benchmarks} --out {output}"
+        "python -m symaudit cost --configfile {input.config} --benchmarks {params.benchmarks} --out {output}"
         " > {log} 2>&1"
 
 
