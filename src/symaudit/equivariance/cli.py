@@ -22,16 +22,22 @@ from symaudit.baselines import add_gate_argument, warn_if_failed
 from symaudit.cli import add_device
 from symaudit.settings import ANALYSIS
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "add_run_inputs", "run"]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = __doc__.splitlines()[0]
+def add_run_inputs(parser: argparse.ArgumentParser) -> None:
+    """The trained run and its analysis batches, as every per-run analysis command reads them."""
     add = parser.add_argument
     add("--checkpoint", required=True, type=Path, help="final.pt of the run")
     add("--stores", required=True, nargs="+", type=Path, help="the class stores, in class order")
     add("--run-dir", required=True, type=Path, help="the run directory (holds the data splits)")
     add("--batches", required=True, nargs="+", type=int, help="analysis batch indices (0-based)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__.splitlines()[0]
+    add = parser.add_argument
+    add_run_inputs(parser)
     add(
         "--elements",
         required=True,

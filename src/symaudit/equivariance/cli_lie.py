@@ -20,6 +20,7 @@ import numpy as np
 
 from symaudit.baselines import add_gate_argument, warn_if_failed
 from symaudit.cli import add_device
+from symaudit.equivariance.cli import add_run_inputs
 from symaudit.settings import ANALYSIS
 
 __all__ = ["add_arguments", "run"]
@@ -30,10 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.description = __doc__.splitlines()[0]
     add = parser.add_argument
-    add("--checkpoint", required=True, type=Path, help="final.pt of the run")
-    add("--stores", required=True, nargs="+", type=Path, help="the class stores, in class order")
-    add("--run-dir", required=True, type=Path, help="the run directory (holds the data splits)")
-    add("--batches", required=True, nargs="+", type=int, help="analysis batch indices (0-based)")
+    add_run_inputs(parser)
     add("--out", required=True, type=Path, help="NetCDF file to write")
     shifts = " ".join(f"{e:g}" for e in PROFILE_SHIFTS)
     add("--shifts", nargs="+", type=float, default=list(PROFILE_SHIFTS),
