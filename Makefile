@@ -6,6 +6,9 @@ VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# the optional extras the test suite exercises (symaudit audit on real neuraloperator FNOs);
+# `make study` does not need them, and `pip install symaudit` never pulls them
+EXTRAS_STAMP := $(VENV)/.installed-extras
 CORES ?= 2
 # torch is installed BEFORE anything that depends on torch: with no torch present pip resolves
 # `torch==2.13.0` from PyPI to the CUDA build (several GB), even on a machine without a GPU.
@@ -31,7 +34,7 @@ $(STAMP): pyproject.toml
 	  echo "make env: TORCH_INDEX=$(TORCH_INDEX) does not answer; installing $(TORCH) from pip's configured sources"; \
 	  $(PY) -m pip install -q "$(TORCH)"; \
 	fi
-	$(PY) -m pip install -q -e '.[test,neuraloperator]'
+	$(PY) -m pip install -q -e '.[test]'
 	@# a CUDA build without a visible GPU is normal on a login node: say so, do not fail
 	@$(PY) -c "import torch; cuda = torch.version.cuda; n = torch.cuda.device_count() if cuda else 0; \
 	  print(f'make env: torch {torch.__version__}, ' + (f'CUDA {cuda} build, {n} GPU(s) visible' if cuda else 'CPU build')); \
@@ -44,6 +47,10 @@ env: $(STAMP)
 # controller answers) fails at once against an empty Slurm config (workflow/profiles/local/no-slurm.conf)
 LOCAL_ENV := SLURM_CONF=$(CURDIR)/workflow/profiles/local/no-slurm.conf
 
+$(EXTRAS_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[test,neuraloperator]'
+	touch $@
+
 ## the embedded quick study, end to end (data -> train -> influence/equivariance -> report.html)
 study: env
 	$(LOCAL_ENV) $(VENV)/bin/snakemake --workflow-profile workflow/profiles/local --cores $(CORES) all
@@ -53,7 +60,7 @@ conservation: env
 	$(LOCAL_ENV) $(VENV)/bin/snakemake --configfile config/conservation.yaml --workflow-profile workflow/profiles/local --cores $(CORES)
 
 ## the whole test suite (what .ci/run calls)
-test: env
+test: env $(EXTRAS_STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: env

@@ -1,6 +1,7 @@
 # symaudit: does a neural PDE emulator couple physically equivalent states?
 # Stages (each a target): stage_data -> stage_train -> stage_influence / stage_equivariance
-# -> stage_figures; `all` (default) = everything including the report.
+# -> stage_figures; stage_audit (the study's external_models); `all` (default) = everything
+# including the report (a study of external models alone: their audits).
 # Quick study:  snakemake --workflow-profile workflow/profiles/local --cores 2
 # Paper study:  snakemake --configfile config/paper.yaml --workflow-profile workflow/profiles/slurm
 # A config file is one study from any directory: no --configfile = config/config.yaml (the quick
@@ -12,7 +13,9 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/influence.smk"
 include: "workflow/rules/equivariance.smk"
+include: "workflow/rules/lie.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/audit.smk"
 
 
 if config["companion"]["enabled"]:
@@ -34,5 +37,6 @@ rule all:
         (
             rules.conservation_report.output
             if config["conservation"]["standalone"]
-            else rules.report_html.output
+            else rules.report_html.output if PLAN.datasets else []
         ),
+        rules.stage_audit.input,

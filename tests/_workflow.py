@@ -14,7 +14,15 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COPIED = ["Snakefile", "workflow", "src", "config", "envs", "tests/workflow/tiny.yaml"]
+COPIED = [
+    "Snakefile",
+    "workflow",
+    "src",
+    "config",
+    "envs",
+    "bench/unit_costs.json",
+    "tests/workflow/tiny.yaml",
+]
 
 
 def copy_repo(dest: Path) -> Path:

@@ -4,8 +4,8 @@ expensive work, and leaves every existing output as it was (the output tree is h
 bytes and modification times, before and after).
 
 The cases run in-process through ``symaudit.cli.main`` on one shared set of real inputs (netCDF
-files, Zarr stores and checkpoints written by :func:`world`).  Config-schema cases belong to
-the workflow's config tests; a truncated per-job ``.nc`` to the aggregation's output tests.
+files, Zarr stores and checkpoints written by :func:`world`).  Config-schema cases are dry
+runs of the workflow (tests/workflow/test_config_errors.py, the same assertions).
 """
 
 from __future__ import annotations
@@ -33,6 +33,21 @@ def _solve(w, checkpoint: str) -> list[str]:
     argv = ["influence-solve", "--checkpoint", str(w.out / "run" / checkpoint), "--stores"]
     argv += [*_stores(w), "--run-dir", str(w.out / "run"), "--batch", "0"]
     return argv + ["--out", str(w.out / "solution")]
+
+
+def _truncated_chunk(w) -> list[str]:
+    """``aggregate --inputs`` naming a per-job netCDF file cut short (a job killed mid-write)."""
+    import numpy as np
+    import xarray as xr
+
+    whole, cut = w.inp / "whole_chunk.nc", w.inp / "d4_chunk000.nc"
+    if not cut.exists():
+        xr.Dataset({"relative_error": (("example",), np.ones(64))}).to_netcdf(whole)
+        cut.write_bytes(whole.read_bytes()[:600])
+    return ["aggregate", "--study-dir", str(w.inp), "--out-dir", str(w.out / "tables")] + [
+        "--inputs",
+        str(cut),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -390,6 +405,11 @@ CASES = [
         "figures-no-tables",
         lambda w: ["figures", "--tables", str(w.inp / "grids"), "--out-dir", str(w.out / "figs")],
         ["grids", "no tables"],
+    ),
+    (
+        "aggregate-truncated-chunk",
+        _truncated_chunk,
+        ["d4_chunk000.nc", "not a readable netCDF"],
     ),
 ]
 

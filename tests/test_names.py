@@ -42,7 +42,8 @@ def test_the_library_uses_the_same_names():
     from symaudit.conservation._study import ARMS
     from symaudit.models import MODELS, PRESETS
 
-    assert tuple(groups.ELEMENT_SETS) == names.ELEMENT_SETS
+    assert tuple(groups.ELEMENT_SETS) + tuple(groups.TRANSITION_SETS) == names.ELEMENT_SETS
+    assert tuple(groups.TRANSITION_SETS) == names.TRANSITION_SETS
     assert tuple(PRESETS) == names.PRESETS
     assert set(names.ARCHITECTURES) <= set(MODELS)
     assert _layout.ELEMENT_SETS == names.ELEMENT_SETS

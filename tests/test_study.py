@@ -21,7 +21,7 @@ def _config(path="tests/workflow/tiny.yaml", **overrides):
 
 
 def test_grid_multiples_are_the_models_own():
-    from symaudit.data._kolmogorov import KOLMOGOROV_K
+    from symaudit.groups.kolmogorov import KOLMOGOROV_K
     from symaudit.models import UNet
     from symaudit.models._vit import PATCH
 
@@ -59,7 +59,7 @@ def test_validation_runs_variants_and_pairs():
     assert aug["unet"] == {"d4": False, "shifts": False, "orbit": False}
     assert study.augmented_pairs() == [("unet-aug", "unet"), ("vit-aug", "vit")]
     assert study.sets("NSK") == ["d4", "kolmogorov"]
-    assert study.sets("CE") == ["d4", "shift_x", "shift_y", "shift_box"]
+    assert study.sets("CE") == ["d4", "shift_x", "shift_y", "shift_box", "boost", "scale"]
     assert study.companion_epochs("NS", "unet") == [1]
 
 
@@ -96,6 +96,14 @@ CROSS_FIELD = [
     (
         {"data.resolution": 20, "models": ["vit"], "analysis.element_sets": ["d4", "kolmogorov"]},
         "analysis.element_sets: kolmogorov needs data.resolution divisible by 8",
+    ),
+    (
+        {"analysis.element_sets": ["d4", "boost", "scale"]},
+        "analysis.element_sets: element set 'scale' for dataset 'NS': mass scaling is exact",
+    ),
+    (
+        {"analysis.element_sets_by_dataset": {"CE": ["scale"], "NS": ["boost", "scale"]}},
+        "analysis.element_sets_by_dataset.NS: element set 'scale' for dataset 'NS'",
     ),
     ({"train.epochs": {"unet": 3}}, "train.epochs names no value for dataset CE / model vit"),
     ({"models": ["unet", "resnet"]}, "models: unknown model 'resnet'"),

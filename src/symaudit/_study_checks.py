@@ -5,7 +5,8 @@ the grid and the architectures (the UNet's four stride-2 levels, the ViT's patch
 time steps of the data and what training and the analysis read, the split fractions, the
 element sets and the grid, the damping path and the method, the companion epochs and the kept
 checkpoints.  Every violation is ONE :class:`~symaudit.errors.UserError` line that starts with
-the offending key.  :meth:`symaudit.study.Study.from_config` runs them all.
+the offending key.  Each rule takes plain data (the config, mappings, the runs, a callable);
+:meth:`symaudit.study.Study.from_config` runs them all, in order, on what the plan computes.
 
 Torch-free: the grid multiples are stated here and checked against the models by
 ``tests/test_study.py``.
@@ -13,16 +14,23 @@ Torch-free: the grid multiples are stated here and checked against the models by
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from symaudit import names, settings
+from symaudit import names
 from symaudit.errors import UserError
 
-if TYPE_CHECKING:
-    from symaudit.study import Study
-
-__all__ = ["GRID_MULTIPLE", "KOLMOGOROV_GRID_MULTIPLE", "check", "models_per_dataset"]
+__all__ = [
+    "GRID_MULTIPLE",
+    "KOLMOGOROV_GRID_MULTIPLE",
+    "check_element_sets",
+    "check_grid",
+    "check_scale_sets",
+    "check_sources",
+    "check_split",
+    "check_time_steps",
+    "check_variants",
+    "models_per_dataset",
+]
 
 #: base architecture -> the grid sizes N it can take are the multiples of this number:
 #: the UNet's total stride (``models.UNet.stride``: four stride-2 levels) and the ViT's patch
@@ -30,27 +38,22 @@ __all__ = ["GRID_MULTIPLE", "KOLMOGOROV_GRID_MULTIPLE", "check", "models_per_dat
 GRID_MULTIPLE: dict[str, int] = {"unet": 16, "vit": 4}
 
 #: the ``kolmogorov`` element set's grid sizes are multiples of 2k (forcing wavenumber k = 4,
-#: ``data._kolmogorov.KOLMOGOROV_K``): its sample shifts by the forcing's period N/k and half
+#: ``groups.kolmogorov.KOLMOGOROV_K``): its sample shifts by the forcing's period N/k and half
 #: period N/(2k), which must be whole cells
 KOLMOGOROV_GRID_MULTIPLE = 8
 
 
-def check(study: Study) -> None:
-    """Every cross-field rule of ``study.config``; the first violation raises one line."""
-    cfg = study.config
-    _check_variants(study.variants)
-    study.models  # noqa: B018 (the models mapping and its names, checked as it is built)
-    settings.check_influence(cfg.get("influence", {}))
-    _check_grid(study)
-    for run in study.runs:  # resolves every run's epochs (a mapping may name no value)
-        _check_split(study, run)
-    _check_time_steps(cfg, study.runs)
-    _check_element_sets(study)
-    for run in study.runs:
-        study.companion_epochs(run.dataset, run.model)
+def check_sources(datasets: list, external_models: Mapping) -> None:
+    """datasets: a study audits a dataset group or an external model."""
+    if not datasets and not external_models:
+        raise UserError(
+            "datasets: empty and no external_models: a study needs a dataset group or an "
+            "external model to audit"
+        )
 
 
-def _check_variants(variants: Mapping) -> None:
+def check_variants(variants: Mapping) -> None:
+    """variants: no variant takes an architecture's name; each builds an architecture."""
     for name, variant in variants.items():
         if name in names.ARCHITECTURES:
             raise UserError(f"variants.{name}: the name of an architecture cannot be a variant")
@@ -87,11 +90,12 @@ def models_per_dataset(cfg: Mapping, variants: Mapping) -> dict[str, list[str]]:
     return per_dataset
 
 
-def _check_grid(study: Study) -> None:
-    """data.resolution: a grid size every architecture of the study can take."""
-    n = study.resolution
+def check_grid(resolution: int, architectures: Mapping[str, str]) -> None:
+    """data.resolution: a grid size every architecture of the study can take
+    (``architectures``: model name -> the architecture it builds)."""
+    n = resolution
     for base, multiple in GRID_MULTIPLE.items():
-        models = [m for m in study.model_names() if study.architecture(m).endswith(base)]
+        models = [m for m, arch in architectures.items() if arch.endswith(base)]
         if models and n % multiple:
             why = "its four stride-2 levels" if base == "unet" else "its patch stride"
             raise UserError(
@@ -100,13 +104,13 @@ def _check_grid(study: Study) -> None:
             )
 
 
-def _check_split(study: Study, run) -> None:
-    """train.split (or a variant's): the train and validation fractions leave the test
-    trajectories (the analysis batches)."""
+def check_split(run, variants: Mapping) -> None:
+    """train.split (or a variant's) of one run (its ``model`` and resolved ``train``): the
+    train and validation fractions leave the test trajectories (the analysis batches)."""
     split = run.train.get("split", {})
     total = split.get("train", 0) + split.get("val", 0)
     if total > 1:
-        variant = study.variants.get(run.model, {}).get("train", {})
+        variant = variants.get(run.model, {}).get("train", {})
         where = f"variants.{run.model}.train.split" if "split" in variant else "train.split"
         raise UserError(
             f"{where}: train {split.get('train')} + val {split.get('val')} = {total:g} "
@@ -114,7 +118,7 @@ def _check_split(study: Study, run) -> None:
         )
 
 
-def _check_time_steps(cfg: Mapping, runs) -> None:
+def check_time_steps(cfg: Mapping, runs: Iterable) -> None:
     """train.time_steps (frames read) and analysis.time_steps (transitions, so one frame more)
     fit the generated data's data.time_steps frames (PDEGym files are checked on ingest)."""
     data = cfg["data"]
@@ -136,11 +140,14 @@ def _check_time_steps(cfg: Mapping, runs) -> None:
         )
 
 
-def _check_element_sets(study: Study) -> None:
+def check_element_sets(
+    resolution: int, set_names: Iterable[str], elements: Callable[[str], list]
+) -> None:
     """Every element set of the study exists on the grid (analysis.shift_box_K within it, the
-    kolmogorov set's shifts whole cells); its elements are computed here once."""
-    n = study.resolution
-    for name in study.study_sets():
+    kolmogorov set's shifts whole cells); its elements (``elements(name)``) are computed here
+    once."""
+    n = resolution
+    for name in set_names:
         if name == "kolmogorov" and n % KOLMOGOROV_GRID_MULTIPLE:
             raise UserError(
                 f"analysis.element_sets: kolmogorov needs data.resolution divisible by "
@@ -148,7 +155,23 @@ def _check_element_sets(study: Study) -> None:
                 f"period N/8), got {n}"
             )
         try:
-            study.elements(name)
+            elements(name)
         except ValueError as err:
             key = "analysis.shift_box_K" if name == "shift_box" else "analysis.element_sets"
             raise UserError(f"{key}: {err}") from None
+
+
+def check_scale_sets(sets: Mapping[str, Sequence[str]], by_dataset: Mapping) -> None:
+    """``scale`` (mass scaling) only for compressible Euler: ``sets`` = dataset -> its element
+    sets; ``by_dataset`` = ``analysis.element_sets_by_dataset`` (names the key at fault)."""
+    for dataset, names_ in sets.items():
+        if "scale" in names_ and dataset != "CE":
+            key = (
+                f"analysis.element_sets_by_dataset.{dataset}"
+                if dataset in by_dataset
+                else "analysis.element_sets"
+            )
+            raise UserError(
+                f"{key}: element set 'scale' for dataset {dataset!r}: mass scaling is exact for "
+                "compressible Euler only (list it in analysis.element_sets_by_dataset.CE)"
+            )

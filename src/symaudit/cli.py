@@ -29,12 +29,18 @@ from symaudit.errors import UserError  # re-exported: the CLIs import it from he
 COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("symaudit.data.cli_simulate", "generate a look-alike dataset into a Zarr store"),
     "ingest": ("symaudit.data.cli_ingest", "convert PDEGym netCDF files into a Zarr store"),
+    "pdegym-lookalike": (
+        "symaudit.data.pdegym_lookalike",
+        "write look-alike flows as PDEGym netCDF chunk files (rehearsals)",
+    ),
     "check-solver": ("symaudit.data.cli_check", "check a generator's D4/shift equivariance"),
     "model-info": ("symaudit.models.cli", "print a model's parameter count"),
     "train": ("symaudit.training.cli", "train one (dataset, model, seed) run"),
     "influence-solve": ("symaudit.influence.cli_solve", "solve the kets of one analysis batch"),
     "influence-bras": ("symaudit.influence.cli_bras", "influence of a chunk of group elements"),
     "equivariance": ("symaudit.equivariance.cli", "relative errors and twirl decomposition"),
+    "lie": ("symaudit.equivariance.cli_lie", "Lie derivatives and the sub-cell profile of a run"),
+    "lie-tables": ("symaudit.aggregate.cli_lie", "Lie-derivative tables and sub-cell figure"),
     "aggregate": ("symaudit.aggregate.cli_tables", "quantile tables from per-job stores"),
     "figures": ("symaudit.aggregate.cli_figures", "the paper's figures from the tables"),
     "quality": ("symaudit.aggregate.cli_quality", "model-quality table: each run vs persistence"),
@@ -42,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "conservation": ("symaudit.conservation.cli", "the conservation study: findings and figure"),
     "companion": ("symaudit.companion.cli", "the companion paper's influence tables and figures"),
     "audit": ("symaudit.audit.cli", "audit a foreign model on foreign data (tables, report)"),
+    "cost": ("symaudit.cost.cli", "a study's cost per rule from measured unit costs"),
 }
 
 
@@ -63,6 +70,12 @@ def settings_help(section: str) -> str:
         f"the config's {section} section: a JSON object, or the path of a JSON or YAML file "
         "holding one; unknown keys are refused, missing keys take their defaults"
     )
+
+
+def options(args: argparse.Namespace, *names: str) -> dict:
+    """The parsed options ``names`` (``time_steps`` for ``--time-steps``) as keyword arguments:
+    how a command's ``run`` hands them on, unchanged, to the library function it calls."""
+    return {name: getattr(args, name) for name in names}
 
 
 def add_device(parser) -> None:

@@ -26,7 +26,9 @@ __all__ = [
     "DIAGNOSTICS",
     "ELEMENT_SETS",
     "EQUIVARIANCE",
+    "EXTERNAL_DIR",
     "INFLUENCE",
+    "LIE",
     "METRICS",
     "NOT_CODE",
     "PAPER_DATASETS",
@@ -37,6 +39,7 @@ __all__ = [
     "STAGE_CODE",
     "STORE",
     "TRAINING_CURVE",
+    "TRANSITION_SETS",
     "TWIRL",
     "VALIDATION_DATASETS",
     "VALIDATION_SETS",
@@ -64,7 +67,8 @@ MODEL_LABELS: dict[str, str] = {
 #: model sizes (the keys of ``symaudit.models.PRESETS``)
 PRESETS: tuple[str, ...] = ("paper", "small", "tiny", "quick")
 
-#: group element sets (``symaudit.groups.elements``)
+#: group element sets (``symaudit.groups.elements``): the grid's (``groups.ELEMENT_SETS``), then
+#: those acting on transitions only (``groups.TRANSITION_SETS``: boosts, CE mass scalings)
 ELEMENT_SETS: tuple[str, ...] = (
     "d4",
     "shift_x",
@@ -72,7 +76,11 @@ ELEMENT_SETS: tuple[str, ...] = (
     "shift_box",
     "kolmogorov",
     "d4_swapped",
+    "boost",
+    "scale",
 )
+#: the sets whose elements act on (input, target) transitions: no twirl over them
+TRANSITION_SETS: tuple[str, ...] = ("boost", "scale")
 #: sets of the validation study only: tables and findings, no paper figure
 VALIDATION_SETS: tuple[str, ...] = ("kolmogorov", "d4_swapped")
 
@@ -88,6 +96,7 @@ WILDCARDS: dict[str, str] = {
     "batch": r"\d{2}",
     "set": "|".join(ELEMENT_SETS),
     "chunk": r"\d{3}",
+    "external": r"[A-Za-z0-9_-]+",
 }
 
 # Per-run outputs, relative to results/{study}/; the fields are the workflow's wildcards
@@ -107,7 +116,11 @@ SOLUTION = "influence/{dataset}/{model}/seed{seed}/batch{batch}/solution"
 INFLUENCE = "influence/{dataset}/{model}/seed{seed}/{set}_chunk{chunk}.nc"
 EQUIVARIANCE = "equivariance/{dataset}/{model}/seed{seed}/{set}_chunk{chunk}.nc"
 TWIRL = "equivariance/{dataset}/{model}/seed{seed}/twirl.nc"
+#: Lie derivatives along x and y and the sub-cell profile (symaudit lie)
+LIE = "equivariance/{dataset}/{model}/seed{seed}/lie.nc"
 DIAGNOSTICS = "companion/{dataset}/{model}/seed{seed}/diagnostics.nc"
+#: an external model's audit (`external_models`): tables/ and report.html
+EXTERNAL_DIR = "external/{external}"
 
 # The library code each stage runs, relative to the package (globs): the workflow lists it as
 # rule inputs, so that editing a stage's code reruns that stage and what follows it.  Only code
@@ -135,7 +148,26 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
         "equivariance/*.py",
     ),
     "aggregate": (*CORE_CODE, "outputs.py", "aggregate/*.py"),
-    "validation": (*CORE_CODE, "aggregate/_robustness.py", "validation/*.py"),
+    "audit": (
+        *CORE_CODE,
+        "baselines.py",
+        "dims.py",
+        "losses.py",
+        "aggregate/*.py",
+        "equivariance/*.py",
+        "influence/*.py",
+        "audit/*.py",
+    ),
+    "validation": (
+        *CORE_CODE,
+        "aggregate/_robustness.py",
+        "validation/*.py",
+        # case 7 (findings --kinematic) computes with the solvers, the statistics and a UNet
+        "data/*.py",
+        "losses.py",
+        "models/*.py",
+        "equivariance/*.py",
+    ),
     "companion": (
         *CORE_CODE,
         "losses.py",

@@ -7,6 +7,7 @@ Per-job NetCDF files (paths: :mod:`symaudit.names`, under ``results/{study}/``):
     influence     influence/{dataset}/{model}/seed{s}/{set}_chunk{c}.nc   influence-bras
     equivariance  equivariance/{dataset}/{model}/seed{s}/{set}_chunk{c}.nc equivariance --out
     twirl         equivariance/{dataset}/{model}/seed{s}/twirl.nc         equivariance --twirl-out
+    lie           equivariance/{dataset}/{model}/seed{s}/lie.nc           lie
     diagnostics   companion/{dataset}/{model}/seed{s}/diagnostics.nc      companion run
 
 Each format (:data:`FORMATS`) lists every variable a writer may write with its dims
@@ -43,6 +44,8 @@ __all__ = [
     "FORMATS",
     "INFLUENCE",
     "KET_DIMS",
+    "LIE",
+    "NORMALISED",
     "PI_DIMS",
     "TWIRL",
     "Format",
@@ -196,6 +199,9 @@ INFLUENCE = Format(
     identity=("dataset", "model", "seed", "set_name", "chunk"),
 )
 
+#: the normalised relative error of a boost or a scaling (docs/algorithms.md §5.3)
+NORMALISED = "SMSE(g_out^-1 f(g_in x), y) / SMSE(f(x), y): 1 for an exactly equivariant model"
+
 _RUN_ATTRS = (
     "dataset",
     "model",
@@ -219,9 +225,43 @@ EQUIVARIANCE = Format(
         Variable("smse_transformed", ("element", *EXAMPLE_DIMS), "SMSE(f(g x), g y)"),
         Variable("smse", EXAMPLE_DIMS, "SMSE(f(x), y)"),
         Variable("persistence_smse", EXAMPLE_DIMS, "SMSE(x, y): predicting no change"),
+        Variable(
+            "normalised_error",
+            ("element", *EXAMPLE_DIMS),
+            f"{NORMALISED} (boost and scale sets only; elsewhere it equals relative_error)",
+            False,
+        ),
     ),
     attrs=(*_RUN_ATTRS, "chunk"),
     identity=("dataset", "model", "seed", "set_name", "chunk"),
+)
+
+LIE = Format(
+    name="lie",
+    template="LIE",
+    writer="lie",
+    variables=(
+        Variable(
+            "lie_derivative",
+            ("direction", *EXAMPLE_DIMS),
+            "‖d/dε T_−ε f(T_ε x)‖ / ‖f(x)‖ at ε = 0, per cell (T: band-limited shift)",
+        ),
+        Variable(
+            "subcell_profile",
+            ("direction", "shift", *EXAMPLE_DIMS),
+            "R(ε) = SMSE(f(T_ε x), T_ε y) / SMSE(f(x), y), ε in cells",
+        ),
+    ),
+    attrs=(
+        "dataset",
+        "model",
+        "seed",
+        "checkpoint",
+        "model_dtype",
+        "device",
+        "example_order",
+        "symaudit_version",
+    ),
 )
 
 _TWIRL_PARTS = {
@@ -271,7 +311,7 @@ DIAGNOSTICS = Format(
 )
 
 #: every per-job format by name
-FORMATS: dict[str, Format] = {f.name: f for f in (INFLUENCE, EQUIVARIANCE, TWIRL, DIAGNOSTICS)}
+FORMATS: dict[str, Format] = {f.name: f for f in (INFLUENCE, EQUIVARIANCE, TWIRL, DIAGNOSTICS, LIE)}
 
 
 @dataclass(frozen=True, order=True)

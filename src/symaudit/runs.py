@@ -188,6 +188,21 @@ class TrainedRun:
     def families(self) -> list[str]:
         return [s.family for s in self.stores]
 
+    def frame_geometry(self) -> dict:
+        """``{"dt", "extent"}`` of the class stores (:func:`symaudit.groups.frame_geometry`),
+        the keywords a boost needs; every store must have the first one's, or a boost would
+        move the classes by different velocities."""
+        from symaudit import groups
+
+        found = [groups.frame_geometry(s.attrs) for s in self.stores]
+        for s, geometry in zip(self.stores[1:], found[1:], strict=True):
+            if geometry != found[0]:
+                raise ValueError(
+                    f"store {s.path}: frame spacing/domain {geometry} differ from "
+                    f"{self.stores[0].path}'s {found[0]}; a boost needs one frame geometry"
+                )
+        return found[0]
+
     def batch(self, k: int, time_steps: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Analysis batch ``k``: ``(classes * time_steps, channel, y, x)`` inputs and targets on the
         run's device in the model's dtype, example n = t + time_steps * class."""

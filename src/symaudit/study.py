@@ -15,6 +15,7 @@ Torch-free: the workflow's helpers import it.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -24,6 +25,7 @@ from symaudit import _study_checks, groups, names, settings
 from symaudit import config as _config
 from symaudit.config import merge
 from symaudit.datasets import ALL_DATASETS
+from symaudit.datasets import family as family_of
 from symaudit.errors import UserError
 
 __all__ = ["Run", "Study"]
@@ -33,6 +35,10 @@ __all__ = ["Run", "Study"]
 #: twirled ViT's not measured: 8 forward passes, 8 x the ViT's); only the ORDER of the training
 #: jobs uses them (:meth:`Study.train_priority`), never a number of the study
 EPOCH_SECONDS: dict[str, float] = {"unet": 13, "vit": 5.3, "twirled-unet": 71, "twirled-vit": 42}
+
+#: the element sets an external model is audited on by default: ``symaudit.audit.DEFAULT_SETS``,
+#: stated here because the audit package imports torch (tests/workflow/test_external.py checks)
+AUDIT_DEFAULT_SETS: tuple[str, ...] = ("d4", "shift_x", "shift_y")
 
 
 @dataclass(frozen=True)
@@ -72,8 +78,29 @@ class Study:
         grid, time steps, splits, element sets, damping, companion epochs) holds, else one
         :class:`~symaudit.errors.UserError` line naming the key."""
         study = cls(config)
-        _study_checks.check(study)
+        study._check()
         return study
+
+    def _check(self) -> None:
+        """Every cross-field rule of the config (:mod:`symaudit._study_checks`) on what the
+        plan computes; the first violation raises one line."""
+        _study_checks.check_sources(self.datasets, self.external_models)
+        _study_checks.check_variants(self.variants)
+        self.models  # noqa: B018 (the models mapping and its names, checked as it is built)
+        settings.check_influence(self.config.get("influence", {}))
+        _study_checks.check_grid(
+            self.resolution, {m: self.architecture(m) for m in self.model_names()}
+        )
+        for run in self.runs:  # resolves every run's epochs (a mapping may name no value)
+            _study_checks.check_split(run, self.variants)
+        _study_checks.check_time_steps(self.config, self.runs)
+        _study_checks.check_element_sets(self.resolution, self.study_sets(), self.elements)
+        _study_checks.check_scale_sets(
+            {d: self.sets(d) for d in self.datasets},
+            self.config["analysis"].get("element_sets_by_dataset", {}),
+        )
+        for run in self.runs:
+            self.companion_epochs(run.dataset, run.model)
 
     @classmethod
     def load(cls, files: Sequence, overrides: Mapping | None, workflow_dir: Path | str) -> Study:
@@ -198,10 +225,15 @@ class Study:
         return list(dict.fromkeys(name for d in self.datasets for name in self.sets(d)))
 
     def elements(self, set_name: str) -> list[str]:
-        """The element names of a set on the study's grid (:func:`symaudit.groups.elements`)."""
+        """The element names of a set on the study's grid (:func:`symaudit.groups.elements`); a
+        rehearsal keeps `rehearsal.elements_per_set` of them, evenly spaced from the identity."""
         if set_name not in self._elements:
             k = self.config["analysis"].get("shift_box_K")
-            self._elements[set_name] = groups.elements(set_name, self.resolution, k)
+            names = groups.elements(set_name, self.resolution, k)
+            keep = (self.config.get("rehearsal") or {}).get("elements_per_set")
+            if keep and len(names) > keep:  # a rehearsal's sample: the identity first, evenly
+                names = [names[(i * (len(names) - 1)) // (keep - 1)] for i in range(keep)]
+            self._elements[set_name] = names
         return self._elements[set_name]
 
     def chunks(self, set_name: str) -> list[list[str]]:
@@ -227,6 +259,10 @@ class Study:
     def companion_enabled(self) -> bool:
         """True when the study builds the companion diagnostics (``companion.enabled``)."""
         return bool(self.config.get("companion", {}).get("enabled", False))
+
+    def lie_enabled(self) -> bool:
+        """True when the study computes Lie derivatives and sub-cell profiles (``analysis.lie``)."""
+        return bool(self.config["analysis"].get("lie", False))
 
     # --- files -----------------------------------------------------------------------------
 
@@ -299,10 +335,16 @@ class Study:
         return self.first_chunk(names.INFLUENCE, dataset, model, seed)
 
     def pdegym_files(self, family: str) -> list[str]:
-        """The PDEGym netCDF chunk files of one family (``pdegym_dir/{family}/*.nc``, sorted)."""
+        """The PDEGym netCDF chunk files of one family (``pdegym_dir/{family}/*.nc``, sorted; a
+        rehearsal's look-alike files by the names its ``pdegym_lookalike`` rule writes)."""
         if not self.config.get("pdegym_dir"):
             raise UserError("pdegym_dir: data.source is 'pdegym' but pdegym_dir is not set")
         family_dir = Path(self.config["pdegym_dir"]) / family
+        lookalike = self.config.get("rehearsal") or {}
+        if lookalike:  # written by the rule pdegym_lookalike: named before they exist
+            variable = family_of(family).netcdf_variable
+            parts = -(-lookalike["trajectories"] // lookalike["per_file"])
+            return [f"{family_dir}/{variable}_{part}.nc" for part in range(parts)]
         files = sorted(str(f) for f in family_dir.glob("*.nc"))
         if not files:
             raise UserError(f"pdegym_dir: no *.nc files in {family_dir}")
@@ -326,13 +368,60 @@ class Study:
             for name in self.sets(d)
         ]
 
+    # --- external models (symaudit audit as workflow jobs, docs/audit.md §9) ----------------
+
+    @property
+    def external_models(self) -> dict[str, dict]:
+        """``external_models``: name -> its entry (spec, data, audit options), config order."""
+        return dict(self.config.get("external_models") or {})
+
+    def external_dir(self, name: str) -> str:
+        """results/{study}/external/{name}/: the audit's tables/ and report.html."""
+        return self.result(names.EXTERNAL_DIR, external=name)
+
+    def external_files(self) -> list[str]:
+        """Every external model's report.html and tables/ folder (stage_audit's targets)."""
+        return [
+            f"{self.external_dir(name)}/{leaf}"
+            for name in self.external_models
+            for leaf in ("report.html", "tables")
+        ]
+
+    def external_inputs(self, name: str) -> dict[str, str]:
+        """The files an external model's audit reads: its data and, if given, its weights."""
+        entry = self.external_models[name]
+        return {k: entry[k] for k in ("data", "weights") if entry.get(k)}
+
+    def external_arguments(self, name: str) -> str:
+        """The ``symaudit audit`` options of an external model besides --model, --data and
+        --out, shell-quoted (the entry's keys; unset ones take the CLI's defaults; --weights
+        names the same file as the rule's ``weights`` input)."""
+        entry = self.external_models[name]
+        args = ["--layout", entry.get("layout", "b c y x")]
+        args += ["--history", str(entry.get("history", 1))]
+        args += ["--sets", ",".join(entry.get("sets", AUDIT_DEFAULT_SETS))]
+        for key in ("outputs", "channels", "trajectories", "time_steps", "periodic", "dims"):
+            if entry.get(key) is not None:
+                args += [f"--{key.replace('_', '-')}", str(entry[key])]
+        if entry.get("variable"):
+            args += ["--variable", entry["variable"]]
+        if entry.get("influence"):
+            args.append("--influence")
+        if entry.get("weights"):
+            args += ["--weights", entry["weights"]]
+        return shlex.join(args)
+
     # --- the one-line account --------------------------------------------------------------
 
     def summary(self) -> str:
         """The study in one line: name, datasets, seeds, each run's epochs, predict, damping,
         grid, preset and what the config was merged from."""
         merged = f" [{' + '.join(self.sources)}]" if self.sources else ""
-        return self._summary() + merged
+        external = ", ".join(self.external_models)
+        if not self.datasets:
+            return f"study {self.name}: external models {external} (no datasets){merged}"
+        audited = f"; external models {external}" if external else ""
+        return self._summary() + audited + merged
 
     def _summary(self) -> str:
         if self.config.get("conservation", {}).get("standalone"):

@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 from symaudit import aggregate as agg
-from symaudit import groups
+from symaudit import groups, names
 
 from ._synthetic import BATCHES, CLASSES, SEEDS, UNCONVERGED, K, N, T
 
@@ -55,7 +55,8 @@ def _rows_of(table, dataset, model, element):
 
 def test_paper_figure_numbers_are_each_produced_once():
     stems = agg.expected_figures(["CE", "NS"], ["unet", "vit"], agg.ELEMENT_SETS)
-    numbers = sorted(int(s[3:5]) for s in stems)
+    assert [s for s in stems if not s.startswith("fig")] == ["boost_error", "scale_error"]
+    numbers = sorted(int(s[3:5]) for s in stems if s.startswith("fig"))
     assert numbers == list(range(1, 21))
     # the captions' assignments (influence-symmetry paper)
     for stem in [
@@ -95,8 +96,11 @@ def test_paper_figure_numbers_are_each_produced_once():
 
 def test_expected_tables_are_exactly_the_files_written(study):
     root, written = study
-    # the synthetic study has the paper's sets (the validation sets: tests/validation/)
-    paper_sets = [s for s in agg.ELEMENT_SETS if s not in agg.VALIDATION_SETS]
+    # the synthetic study has the paper's sets (the validation sets: tests/validation/; boosts
+    # and scalings: tests/aggregate/test_kinematic_tables.py)
+    paper_sets = [
+        s for s in agg.ELEMENT_SETS if s not in agg.VALIDATION_SETS + names.TRANSITION_SETS
+    ]
     stems = agg.expected_tables(paper_sets)
     want = {f"{s}{suffix}" for s in stems for suffix in agg.TABLE_SUFFIXES}
     assert {p.name for p in written} == want

@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from symaudit.aggregate import write_synthetic_study
-from symaudit.aggregate._tables import aggregate
+from symaudit.aggregate import aggregate, write_synthetic_study
 
 
 def test_unconverged_kets_are_left_out_but_counted(tmp_path):

@@ -108,4 +108,3 @@ def test_resume_falls_back_past_a_truncated_latest_checkpoint(tmp_path, one_thre
     assert "ckpt_epoch0002.pt: cannot be read" in err and "falling back" in err
     assert "resuming from ckpt_epoch0001.pt (epoch 1)" in err
     assert read_checkpoint(run / "final.pt")["state"]["epoch"] == 2
-

@@ -95,7 +95,21 @@ def _holds(df, case):
 
 def test_known_answers(tables):
     df = _findings.build_findings(tables, max_persistence_ratio=0.3, stride=16)
-    assert list(df.columns) == ["case", "expected", "measured", "holds"]
+    assert list(df.columns) == list(_findings.COLUMNS)
+    assert list(_findings.COLUMNS) == [
+        "case", "kind", "expected", "measured", "lo", "hi", "verdict", "holds"
+    ]  # fmt: skip
+    # kinds: the gate and the off-stride shifts are descriptive, cases 1 and 2's exact rows exact
+    kinds = dict(zip(df.case, df.kind, strict=True))
+    verdicts = dict(zip(df.case, df.verdict, strict=True))
+    assert kinds["quality gate | NS unet seed 0"] == "descriptive"
+    assert verdicts["quality gate | NS unet seed 0"] == "descriptive"
+    head = "2 architecture-exact translations | CE unet shift_x"
+    assert kinds[f"{head} | other equivariance t(1,0)"] == "descriptive"
+    assert kinds[f"{head} | other influence t(1,0)"] == "descriptive"
+    assert kinds[f"{head} | exact influence t(16,0)"] == "exact"
+    assert verdicts["1 exact control | NS twirled-unet | equivariance sr"] == "fails"
+    assert verdicts["1 exact control | NS twirled-unet | equivariance r"] == "holds"
     # quality gate: 0.2 passes, 0.5 fails a bound of 0.3
     assert _holds(df, "quality gate | CE unet seed 0") is True
     assert _holds(df, "quality gate | NS unet seed 0") is False
@@ -150,6 +164,7 @@ def test_absent_inputs_are_not_measured_rows(tmp_path, tables):
         "quality gate",
         "1 exact control",
         "2 architecture-exact translations",
+        "2r reciprocity on symmetric data",
         "3 symmetry broken by the physics",
         "4 augmentation",
         "5 exact vs the reference's approximation",
@@ -173,15 +188,25 @@ def test_cli_findings(tables, tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert rc == 0
     df = pd.read_csv(out)
-    assert list(df.columns) == ["case", "expected", "measured", "holds"]
-    n_bad = int((~df.holds).sum())
-    assert len(lines) == n_bad + 1
-    assert lines[-1] == (
-        f"wrote {out}: {len(df)} checks, {int(df.holds.sum())} hold, {n_bad - 4} do not, "
-        "4 not measured"
+    assert list(df.columns) == list(_findings.COLUMNS)
+    known = df[df.kind != "descriptive"]
+    n_bad = int((known.verdict != "holds").sum())
+    families = list(dict.fromkeys(df.case.str.split(" |", regex=False).str[0]))
+    assert len(lines) == n_bad + len(families) + 1
+    # one line per case family: its known answers' verdicts, its descriptive rows
+    assert (
+        "  1 exact control: 13/15 known answers hold (2 fail, 0 inconclusive), 0 descriptive"
+        in (lines)
     )
+    assert "  quality gate: 0/0 known answers hold (0 fail, 0 inconclusive), 2 descriptive" in lines
+    # known answers: case 1 (15, 2 fail), case 2's exact rows (4, 2 fail); not measured
+    # (inconclusive): case 2's period (no per-seed table, CE and NS), case 6, the reciprocity
+    # rows; descriptive: the gate, the other shifts, cases 3-5
+    assert lines[-1].startswith(f"wrote {out}: {len(df)} checks ({len(known)} known answers, 4 ")
+    assert "known answers: exact 15/22 hold (4 fail, 3 inconclusive)" in lines[-1], lines[-1]
+    assert "derived 0/1 hold (0 fail, 1 inconclusive)" in lines[-1]
     assert any(
-        x.startswith("does not hold: 1 exact control | NS twirled-unet | equivariance sr")
+        x.startswith("fails: 1 exact control | NS twirled-unet | equivariance sr (exact)")
         for x in lines
     )
     assert cli.main(["findings", "--tables", str(tmp_path / "no"), "--out", str(out)]) == 2

@@ -23,7 +23,7 @@ GROUPS = {
     "equivariance_errors": "equivariance",
     "twirl_decomposition": "equivariance",
 }
-LOCAL = {"study_config", "aggregate_tables", "figures", "report_html", "all"}
+LOCAL = {"study_config", "aggregate_tables", "figures", "report_html", "cost_table", "all"}
 
 
 def _fake_pdegym(root):

@@ -182,7 +182,7 @@ def test_changing_influence_config_reruns_only_influence(study_copy):
     (study_copy / "tests/workflow/tiny.yaml").write_text(yaml.safe_dump(cfg))
     planned = _rules_planned(study_copy)
     # the saved resolved config changes too
-    assert planned == INFLUENCE_AND_AFTER | {"study_config"}
+    assert planned == INFLUENCE_AND_AFTER | {"study_config", "cost_table"}
 
 
 def test_forcerun_aggregation_reruns_only_aggregation(study_copy):

@@ -1,7 +1,7 @@
 # Aggregation stage: quantile tables over seeds x batches x examples, the paper's figures, report.
 
 # the report's stylesheet (--report-stylesheet): its layout and the colours of its banners
-REPORT_CSS = str(Path(workflow.basedir) / "workflow" / "report" / "report.css")
+REPORT_CSS = os.path.relpath(Path(workflow.basedir) / "workflow" / "report" / "report.css")
 # an empty Slurm configuration for the nested --report run (workflow/profiles/local/no-slurm.conf)
 NO_SLURM_CONF = str(Path(workflow.basedir) / "workflow" / "profiles" / "local" / "no-slurm.conf")
 
@@ -21,6 +21,8 @@ rule study_config:
         f"{RESULTS}/config.yaml",
     log:
         f"logs/{STUDY}/aggregate/config.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/config.tsv"
     params:
         resolved=json.dumps(config, sort_keys=True),
         python=sys.executable,
@@ -52,6 +54,8 @@ rule model_quality:
         status=f"{RESULTS}/tables/quality_status.yaml",
     log:
         f"logs/{STUDY}/aggregate/model_quality.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/model_quality.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -79,6 +83,8 @@ rule aggregate_tables:
         netcdf=[f"{RESULTS}/tables/{name}.nc" for name in expected_tables()],
     log:
         f"logs/{STUDY}/aggregate/tables.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/tables.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -108,6 +114,8 @@ rule figures:
         pdf=[f"{RESULTS}/figures/{stem}.pdf" for stem in expected_figures()],
     log:
         f"logs/{STUDY}/aggregate/figures.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/figures.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -141,6 +149,8 @@ rule influence_robustness:
         ],
     log:
         f"logs/{STUDY}/aggregate/robustness.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/robustness.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -169,6 +179,8 @@ rule findings:
         ),
     log:
         f"logs/{STUDY}/aggregate/findings.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/findings.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:
@@ -184,7 +196,7 @@ rule findings:
     shell:
         "python -m symaudit findings --tables {params.tables} --out {output}"
         " --max-persistence-ratio {params.max_ratio} {params.augmented} {params.primary}"
-        " --resolution {params.resolution} > {log} 2>&1"
+        " --resolution {params.resolution} --kinematic > {log} 2>&1"
 
 
 rule report_html:
@@ -202,11 +214,16 @@ rule report_html:
         status=rules.model_quality.output.status,
         findings=rules.findings.output if PLAN.findings_enabled() else [],
         companion=companion_outputs(),
+        lie=lie_outputs(),
+        cost=f"{RESULTS}/tables/cost.csv",
+        external=PLAN.external_files(),
         stylesheet=REPORT_CSS,
     output:
         f"{RESULTS}/report.html",
     log:
         f"logs/{STUDY}/aggregate/report.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/report.tsv"
     params:
         snakefile=os.path.relpath(workflow.main_snakefile),
     run:
@@ -221,6 +238,38 @@ rule report_html:
             " --configfile {input.config} {input.status} {input.robustness_status}"
             " --report {output} --report-stylesheet {input.stylesheet} > {log} 2>&1"
         )
+
+
+# The study's cost per rule (`symaudit cost`, docs/slurm.md): jobs, hours from the unit costs
+# measured on this machine (bench/unit_costs.json, the command's default, like the Slurm profile
+# below: an input, so new unit costs rerun it; CPU-measured hours say so), the Slurm
+# profile's requests, scratch and submissions, and the largest RSS of the benchmark files that
+# exist when it runs (a rerun after the study reads them all).  Seconds: a local rule.
+UNIT_COSTS = Path(workflow.basedir) / "bench" / "unit_costs.json"
+
+
+localrules:
+    cost_table,
+
+
+rule cost_table:
+    input:
+        config=rules.study_config.output,
+        units=os.path.relpath(UNIT_COSTS),
+        code=sorted(os.path.relpath(p) for p in (SRC / "cost").glob("*.py")),
+    output:
+        f"{RESULTS}/tables/cost.csv",
+    log:
+        f"logs/{STUDY}/aggregate/cost.log",
+    benchmark:
+        f"benchmarks/{STUDY}/aggregate/cost.tsv"
+    conda:
+        "../../envs/aggregate.yaml"
+    params:
+        benchmarks=f"benchmarks/{STUDY}",
+    shell:
+        "python -m symaudit cost --configfile {input.config} --benchmarks {params.benchmarks} --out {output}"
+        " > {log} 2>&1"
 
 
 rule stage_figures:

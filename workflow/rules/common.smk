@@ -39,21 +39,18 @@ from symaudit import settings as symaudit_settings
 STUDY = PLAN.name
 RESULTS = PLAN.results
 SRC = Path(workflow.basedir) / "src" / "symaudit"
-# Rules run `python -m symaudit` from THIS checkout with the interpreter running Snakemake (a
-# --sdm conda environment puts its own python first instead); jobs inherit the environment,
-# locally and through sbatch.  One thread per job unless the user says otherwise: a CPU
-# reduction's rounding depends on the thread count, so results are bitwise the same wherever a
-# job runs.  The quality gate reaches the CLIs' warnings through the environment (it changes
-# no number, so changing it reruns nothing but the report).
+# Jobs run `python -m symaudit` from THIS checkout with Snakemake's interpreter (--sdm conda:
+# its own), locally and through sbatch.  One thread per job unless set: a CPU reduction's
+# rounding depends on the thread count, so results are bitwise the same wherever a job runs.
+# The quality gate reaches the CLIs' warnings through the environment (it changes no number).
 os.environ.update(
     PYTHONPATH=os.pathsep.join(filter(None, [str(SRC.parent), os.environ.get("PYTHONPATH")])),
     PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     SYMAUDIT_MAX_PERSISTENCE_RATIO=str(config["quality"]["max_persistence_ratio"]),
 )
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-# Site settings of workflow/profiles/slurm (docs/slurm.md), read by its resource expressions:
-# unset means "the cluster's default" (left out of sbatch), not a literal "$SYMAUDIT_...".
-# Optional, hence no `envvars:` directive (it demands them).
+# Site settings of workflow/profiles/slurm (docs/slurm.md): unset means the cluster's default
+# (left out of sbatch); optional, hence no `envvars:` directive (it demands them).
 _GPU_OPTION = "SYMAUDIT_SLURM_GPU_OPTION"
 for _site in ("ACCOUNT", "CPU_PARTITION", "GPU_PARTITION", "GPU_OPTION"):
     os.environ.setdefault(f"SYMAUDIT_SLURM_{_site}", "")
@@ -69,18 +66,20 @@ wildcard_constraints:
 
 
 def stage_code(stage):
-    """The sorted source files of a stage (symaudit.names.STAGE_CODE: the code that can change
-    its numbers; rule inputs, so that editing it reruns the stage), relative to the working
-    directory (so a moved or copied checkout keeps its provenance and reruns nothing)."""
+    """A stage's source files (names.STAGE_CODE: editing one reruns the stage), relative to the
+    working directory (a moved or copied checkout keeps its provenance and reruns nothing)."""
     return [os.path.relpath(p) for p in symaudit_names.stage_files(stage, SRC)]
 
 
 def section(name):
-    """A config section as compact JSON for a CLI's --settings, without the keys that steer the
-    DAG and not a stage's numbers (symaudit.settings.WORKFLOW_ONLY: rule params rerun a rule)."""
+    """A config section as compact JSON for a CLI's --settings, less the keys that steer only
+    the DAG (settings.WORKFLOW_ONLY: a rule param's change reruns the rule)."""
     drop = symaudit_settings.WORKFLOW_ONLY.get(name, ())
-    settings = {k: v for k, v in config.get(name, {}).items() if k not in drop}
-    return json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    return _json({k: v for k, v in config.get(name, {}).items() if k not in drop})
+
+
+def _json(value):  # compact, sorted: the same text for the same settings (rule params)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def solution_output(path):
@@ -91,7 +90,7 @@ def solution_output(path):
 
 # --- one-line input functions over the plan (wildcards: the rule's dataset, model, seed, set)
 def train_settings(w):  # the run's train section: the CLI's --settings
-    return json.dumps(PLAN.run_train(w.dataset, w.model), sort_keys=True, separators=(",", ":"))
+    return _json(PLAN.run_train(w.dataset, w.model))
 
 
 def family_stores(w):  # the three class stores of a dataset group, in the paper's order
@@ -148,22 +147,24 @@ def twirl_tables():  # the D4 twirl-decomposition table (CSV only), when the stu
 
 
 def expected_figures():  # figure stems per dataset with its own models and element sets
-    stems = [
-        stem
+    stems = (
+        symaudit_aggregate.expected_figures([d], PLAN.models[d], PLAN.sets(d))
         for d in PLAN.datasets
-        for stem in symaudit_aggregate.expected_figures([d], PLAN.models[d], PLAN.sets(d))
-    ]
-    return sorted(dict.fromkeys(stems))
+    )
+    return sorted({stem for per_dataset in stems for stem in per_dataset})
 
 
 def companion_outputs():  # the companion tables and figures when enabled (the report waits)
-    if not PLAN.companion_enabled():
-        return []
-    return [f"{RESULTS}/tables/{name}.csv" for name in symaudit_companion.TABLES] + [
-        f"{RESULTS}/figures/{stem}.png" for stem in symaudit_companion.FIGURES
-    ]
+    tables = [f"{RESULTS}/tables/{name}.csv" for name in symaudit_companion.TABLES]
+    figures = [f"{RESULTS}/figures/{stem}.png" for stem in symaudit_companion.FIGURES]
+    return tables + figures if PLAN.companion_enabled() else []
 
 
 def findings_augmented_argument():  # --augmented VARIANT=BASE ... (validation case 4)
     pairs = [f"{variant}={base}" for variant, base in PLAN.augmented_pairs()]
     return "--augmented " + " ".join(pairs) if pairs else ""
+
+
+def lie_outputs():  # the Lie-derivative tables and figure when analysis.lie (the report waits)
+    tables = [f"{RESULTS}/tables/{name}.csv" for name in ("lie_derivative", "lie_profile")]
+    return tables + [f"{RESULTS}/figures/subcell_profile.png"] if PLAN.lie_enabled() else []

@@ -24,6 +24,8 @@ rule companion_run:
         f"{RESULTS}/{symaudit_names.DIAGNOSTICS}",
     log:
         f"logs/{STUDY}/companion/{{dataset}}_{{model}}_seed{{seed}}.log",
+    benchmark:
+        f"benchmarks/{STUDY}/companion/{{dataset}}_{{model}}_seed{{seed}}.tsv"
     conda:
         "../../envs/torch.yaml"
     resources:
@@ -71,6 +73,8 @@ rule companion_tables:
         ],
     log:
         f"logs/{STUDY}/companion/tables.log",
+    benchmark:
+        f"benchmarks/{STUDY}/companion/tables.tsv"
     conda:
         "../../envs/aggregate.yaml"
     params:

@@ -33,6 +33,8 @@ rule conservation:
         ),
     log:
         f"logs/{STUDY}/conservation/conservation.log",
+    benchmark:
+        f"benchmarks/{STUDY}/conservation/conservation.tsv"
     conda:
         "../../envs/torch.yaml"
     params:
@@ -63,6 +65,8 @@ if CONSERVATION["standalone"]:
             f"{RESULTS}/report.html",
         log:
             f"logs/{STUDY}/conservation/report.log",
+        benchmark:
+            f"benchmarks/{STUDY}/conservation/report.tsv"
         params:
             snakefile=os.path.relpath(workflow.main_snakefile),
         run:

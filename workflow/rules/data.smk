@@ -10,6 +10,8 @@ if config["data"]["source"] == "generated":
             store=directory(f"{RESULTS}/{symaudit_names.STORE}"),
         log:
             f"logs/{STUDY}/data/{{family}}.log",
+        benchmark:
+            f"benchmarks/{STUDY}/data/{{family}}.tsv"
         # the stores of the longest training runs first (symaudit.study.data_priority)
         priority: lambda w: PLAN.data_priority(w.family)
         conda:
@@ -29,6 +31,41 @@ if config["data"]["source"] == "generated":
 
 else:
 
+    # a rehearsal (config key `rehearsal`) writes look-alike chunk files into pdegym_dir first
+    LOOKALIKE = config.get("rehearsal") or {}
+
+    if LOOKALIKE:
+
+        rule pdegym_lookalike:
+            input:
+                code=stage_code("data"),
+            output:
+                f"{config['pdegym_dir']}/{{family}}/{{variable}}_{{part}}.nc",
+            log:
+                f"logs/{STUDY}/data/{{family}}_{{variable}}_{{part}}.log",
+            benchmark:
+                f"benchmarks/{STUDY}/data/{{family}}_{{variable}}_{{part}}.tsv"
+            wildcard_constraints:
+                variable="data|velocity",
+                part=r"\d+",
+            conda:
+                "../../envs/data.yaml"
+            params:
+                resolution=config["data"]["resolution"],
+                time_steps=config["data"]["time_steps"],
+                lookalike={
+                    k: LOOKALIKE[k]
+                    for k in ("trajectories", "per_file", "solve_resolution", "seed")
+                },
+                out=lambda wildcards, output: Path(output[0]).parent,
+            shell:
+                "python -m symaudit pdegym-lookalike {wildcards.family}"
+                " --resolution {params.resolution} --time-steps {params.time_steps}"
+                " --solve-resolution {params.lookalike[solve_resolution]}"
+                " --trajectories {params.lookalike[trajectories]}"
+                " --per-file {params.lookalike[per_file]} --seed {params.lookalike[seed]}"
+                " --chunk {wildcards.part} --out {params.out} > {log} 2>&1"
+
     rule ingest_family:
         input:
             netcdf=pdegym_files,
@@ -37,6 +74,8 @@ else:
             store=directory(f"{RESULTS}/{symaudit_names.STORE}"),
         log:
             f"logs/{STUDY}/data/{{family}}.log",
+        benchmark:
+            f"benchmarks/{STUDY}/data/{{family}}.tsv"
         # the stores of the longest training runs first (symaudit.study.data_priority)
         priority: lambda w: PLAN.data_priority(w.family)
         conda:

@@ -18,6 +18,8 @@ if not PLAN.per_run_jobs():
             f"{RESULTS}/{symaudit_names.EQUIVARIANCE}",
         log:
             f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.log",
+        benchmark:
+            f"benchmarks/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.tsv"
         group:
             "equivariance"
         conda:
@@ -46,6 +48,8 @@ if not PLAN.per_run_jobs():
             f"{RESULTS}/{symaudit_names.TWIRL}",
         log:
             f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_twirl.log",
+        benchmark:
+            f"benchmarks/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}_twirl.tsv"
         group:
             "equivariance"
         conda:
@@ -77,6 +81,8 @@ else:
                 twirl=f"{RESULTS}/{symaudit_names.TWIRL}",
             log:
                 f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}.log",
+            benchmark:
+                f"benchmarks/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}.tsv"
             wildcard_constraints:
                 dataset=_dataset,
             conda:

@@ -12,6 +12,8 @@ rule influence_solve:
         solution=solution_output(f"{RESULTS}/{symaudit_names.SOLUTION}"),
     log:
         f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_batch{{batch}}_solve.log",
+    benchmark:
+        f"benchmarks/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_batch{{batch}}_solve.tsv"
     conda:
         "../../envs/torch.yaml"
     resources:
@@ -47,6 +49,8 @@ if not PLAN.per_run_jobs():
             f"{RESULTS}/{symaudit_names.INFLUENCE}",
         log:
             f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.log",
+        benchmark:
+            f"benchmarks/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_{{set}}_{{chunk}}.tsv"
         group:
             "influence"
         conda:
@@ -85,6 +89,8 @@ else:
                 chunks=chunk_outputs(symaudit_names.INFLUENCE, _dataset),
             log:
                 f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_bras.log",
+            benchmark:
+                f"benchmarks/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_bras.tsv"
             wildcard_constraints:
                 dataset=_dataset,
             conda:

@@ -22,6 +22,8 @@ rule train_model:
         ),
     log:
         f"logs/{STUDY}/train/{{dataset}}_{{model}}_seed{{seed}}.log",
+    benchmark:
+        f"benchmarks/{STUDY}/train/{{dataset}}_{{model}}_seed{{seed}}.tsv"
     # training first, the longest first (estimated CPU-seconds, symaudit.study.train_priority):
     # the runs are the study's long jobs and every other job waits on one; the short analysis
     # jobs (priority 0) of finished runs fill in behind them

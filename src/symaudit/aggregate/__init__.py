@@ -41,7 +41,8 @@ from ._captions import (
     workflow_description,
     write_report_sources,
 )
-from ._figures import load_tables, make_figures, plot_figure, possible_figures, save_figure
+from ._figures import load_tables, make_figures, plot_figure, possible_figures
+from ._io import save_figure
 from ._layout import (
     BOX_FIGURES,
     ELEMENT_SETS,
@@ -61,7 +62,6 @@ from ._robustness import GALERKIN, STABLE_TAU, kendall_tau
 from ._stores import StoreFile, discover, open_equivariance, open_influence
 from ._synthetic import write_synthetic_study
 from ._tables import (
-    aggregate,
     element_order,
     equivariance_statistics,
     equivariance_tables,
@@ -69,6 +69,7 @@ from ._tables import (
     influence_table,
     read_table,
 )
+from ._write import aggregate
 
 #: the plot functions, imported on first use: matplotlib + seaborn cost ~1 s to import and only
 #: the figures stage needs them

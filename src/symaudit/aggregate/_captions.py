@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from symaudit.companion._captions import COMPANION_CAPTIONS
-from symaudit.names import ARCHITECTURES, MODEL_LABELS, PAPER_DATASETS
+from symaudit.names import ARCHITECTURES, MODEL_LABELS, PAPER_DATASETS, TRANSITION_SETS
 
 from ._io import write_atomic
 from ._jinja import (
@@ -38,7 +38,7 @@ from ._layout import (
     expected_tables,
     figure_specs,
 )
-from ._stage_captions import OTHER_CAPTIONS
+from ._stage_captions import EXTERNAL_CAPTIONS, OTHER_CAPTIONS
 
 __all__ = [
     "ALL_MODELS",
@@ -63,7 +63,20 @@ _SET_TEXT = {
     "d4_swapped": "D4 with every vector's components paired to the wrong axes, p*g*p = P∘g∘P "
     "with P the exchange of the x and y components (validation case 6: an option of the "
     "evaluation, never of the data)",
+    "boost": "Galilean boosts boost(m, n) by (m, n) cells per frame, (0,0), (±1,0), (0,±1), "
+    "(±1,±1) (input +U, target +U and rolled; docs/algorithms.md §4.1; no twirl)",
+    "scale": "the compressible-Euler mass scalings scale(α), α = 1, 0.5, 2 (density, momentum "
+    "and energy × α; docs/algorithms.md §4.1; no twirl)",
 }
+_TRANSITION_COLUMNS = (
+    "; the element is described by ``boost_x``, ``boost_y`` (the boost's (m, n), cells per "
+    "frame) or ``alpha`` (the scaling) instead of dx, dy, rotate, reflect; equivariance tables "
+    "add ``normalised_q1``, ``normalised_median``, ``normalised_q3`` (with their ``_lo``/``_hi`` "
+    "from the same resamples), ``normalised_min``, ``normalised_max``, ``normalised_ci_note``: "
+    "the same statistic of the normalised error SMSE(g⁻¹ f(g x), y) / SMSE(f(x), y), which an "
+    "exactly equivariant model scores 1 while the raw one scores α under scale(α) and below 1 "
+    "under a boost (docs/algorithms.md §5.3)"
+)
 _ERROR_STAT = (
     "**Statistic.** For each seed, the third quartile (Q3) of the relative SMSE "
     "SMSE(f(g·x), g·y) / SMSE(f(x), y) over all of that seed's test examples (analysis "
@@ -238,7 +251,9 @@ def table_caption(stem: str) -> str:
             "(numpy type-7 quantiles; NaNs skipped and reflected in the counts). Also written as "
             f"``{stem}.nc`` with dims (dataset, model, {'seed, ' if per_seed else ''}element).",
             "",
-            f"**Columns.** {_TABLE_COLUMNS['common']}; {_TABLE_COLUMNS[key]}.",
+            f"**Columns.** {_TABLE_COLUMNS['common']}; {_TABLE_COLUMNS[key]}"
+            + (_TRANSITION_COLUMNS if element_set in TRANSITION_SETS else "")
+            + ".",
             "",
             STUDY,
             "",
@@ -341,6 +356,7 @@ def write_report_sources(report_dir: str | os.PathLike) -> list[Path]:
     texts |= {s.stem: figure_caption(s) for s in specs}
     texts |= {t: table_caption(t) for t in tables}
     texts |= {name: f"{text}\n\n{STUDY}\n" for name, text in OTHER_CAPTIONS.items()}
+    texts |= {name: f"{text}\n" for name, text in EXTERNAL_CAPTIONS.items()}
     texts |= {
         name: f"{quality_banner()}{text}\n\n{STUDY}\n" for name, text in COMPANION_CAPTIONS.items()
     }

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ._io import write_atomic
+from ._io import save_figure
 from ._layout import (
     BOX_FIGURES,
     FIGURE_SUFFIXES,
@@ -82,23 +82,6 @@ def possible_figures(tables: Mapping[str, pd.DataFrame] | str | os.PathLike) -> 
     return sorted(specs, key=lambda s: (s.number, s.stem))
 
 
-def save_figure(
-    fig: Figure,
-    out_dir: str | os.PathLike,
-    stem: str,
-    formats: Iterable[str] = FIGURE_SUFFIXES,
-    dpi: int = 200,
-) -> list[Path]:
-    """Write ``fig`` as ``<out_dir>/<stem>.<fmt>`` for each format, atomically."""
-    written = []
-    for fmt in formats:
-        fmt = fmt.lstrip(".")
-        path = Path(out_dir) / f"{stem}.{fmt}"
-        write_atomic(path, lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=dpi))
-        written.append(path)
-    return written
-
-
 def _selected(spec: FigureSpec, only: Sequence[str] | None) -> bool:
     if not only:
         return True
@@ -118,10 +101,13 @@ def make_figures(
 
     Raises :class:`ValueError` when ``only`` names a figure whose inputs do not exist.
     """
+    from ._kinematic import KINEMATIC_FIGURES, kinematic_figures
+
     tables = load_tables(tables_dir)
     specs = possible_figures(tables)
+    extra = set(KINEMATIC_FIGURES.values())  # boosts and scalings: not paper figures
     if only:
-        unknown = [o for o in only if not any(_selected(s, [o]) for s in specs)]
+        unknown = [o for o in only if o not in extra and not any(_selected(s, [o]) for s in specs)]
         if unknown:
             have = ", ".join(s.stem for s in specs) or "none"
             raise ValueError(f"no inputs for figure(s) {', '.join(unknown)} (possible: {have})")
@@ -132,4 +118,4 @@ def make_figures(
             continue
         fig = plot_figure(spec, tables, ranges, resolution)
         written += save_figure(fig, out_dir, spec.stem, formats)
-    return written
+    return written + kinematic_figures(tables_dir, out_dir, only, formats)

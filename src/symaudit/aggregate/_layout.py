@@ -188,7 +188,9 @@ def figure_specs(
     """Every figure a study with these datasets, models, sets and kinds yields, by number.
 
     The validation study's own sets (:data:`VALIDATION_SETS`) and dataset groups
-    (:data:`VALIDATION_DATASETS`) have tables and findings but no paper figure: they are skipped.
+    (:data:`VALIDATION_DATASETS`) have tables and findings but no paper figure: they are skipped,
+    and so are boosts and scalings (their figures ``boost_error``/``scale_error``, not paper
+    figures, come from :mod:`._kinematic`).
     """
     datasets, models, element_sets = list(datasets), list(models), list(element_sets)
     for d in datasets:
@@ -200,8 +202,8 @@ def figure_specs(
     for kind in kinds:
         for name in element_sets:
             table_stem(kind, name)  # validates both
-            if name in VALIDATION_SETS:
-                continue
+            if name in VALIDATION_SETS or name in names.TRANSITION_SETS:
+                continue  # no paper figure (boosts, scalings: figures {set}_error, _kinematic)
             for d in datasets:
                 if name == "shift_box":
                     for m in models:
@@ -219,7 +221,8 @@ def expected_figures(
     element_sets: Iterable[str],
     kinds: Sequence[str] = KINDS,
 ) -> list[str]:
-    """File stems of the figures ``symaudit figures`` writes for a study (each ``.png``+``.pdf``).
+    """File stems of the figures ``symaudit figures`` writes for a study (each ``.png``+``.pdf``):
+    the paper's, then ``boost_error`` / ``scale_error`` for those sets (:mod:`._kinematic`).
 
     Examples
     --------
@@ -229,4 +232,8 @@ def expected_figures(
      'fig17_shift_box_error_unet_NS', 'fig19_shift_box_influence_vit_NS',
      'fig20_shift_box_error_vit_NS']
     """
-    return [s.stem for s in figure_specs(datasets, models, element_sets, kinds)]
+    element_sets = list(element_sets)
+    stems = [s.stem for s in figure_specs(datasets, models, element_sets, kinds)]
+    # boosts and scalings: one figure per set, raw and normalised errors (not paper figures)
+    extra = [f"{name}_error" for name in names.TRANSITION_SETS if name in element_sets]
+    return stems + (extra if "equivariance" in kinds and list(models) else [])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ._jinja import quality_banner
 
-__all__ = ["OTHER_CAPTIONS"]
+__all__ = ["EXTERNAL_CAPTIONS", "OTHER_CAPTIONS"]
 
 #: captions of outputs made outside the aggregation tables and figures
 OTHER_CAPTIONS: dict[str, str] = {
@@ -65,18 +65,22 @@ OTHER_CAPTIONS: dict[str, str] = {
         ' ({{ snakemake.config.get("quality", {}).get("max_persistence_ratio", 1.0) }}).'
     ),
     "findings": (
-        "**What the audit is known to get right.** One row per check of a known answer"
-        " (docs/validation.md), built from this study's own tables by ``symaudit findings``:"
-        " ``case`` names the check (case number, dataset, model, element), ``expected`` the"
-        " known answer, ``measured`` what the tables say, and ``holds`` whether they agree."
-        " Case 1: a D4-twirled model has relative error 1 ± 1e-6 for every example and every"
-        " D4 element and the influence of every element equals e's; case 2: the UNet is exact"
-        " for shifts that are multiples of its total stride, the other shifts reported beside."
-        " Case 3: on Kolmogorov flow (NSK) the error is ~1 inside the forcing's symmetry"
-        " subgroup and > 1 outside, the influence lower outside, and the Spearman correlation"
-        " of error and influence is reported; case 6: NS evaluated with the velocity components"
-        " paired to the wrong axes fails at exactly r, r³, s, sr² (the paper's NS pattern), the"
-        " correct action does not."
+        "**What the audit is known to get right.** One row per check (docs/validation.md),"
+        " built from this study's own tables by ``symaudit findings``: ``case`` names the check"
+        " (case number, dataset, model, element), ``kind`` says what it rests on, ``expected``"
+        " the statement, ``measured`` what the tables say, ``lo``/``hi`` the interval of the"
+        " statistic (the tables' cluster bootstrap), ``verdict`` the judgement and ``holds``"
+        " the point comparison. Kinds: **exact** (an equality that holds by algebra: judged by"
+        " the point value against 1e-6; case 1, case 2's stride multiples and its period"
+        " R(k + 16) = R(k), case 6's equalities at e, r², sr, sr³), **derived** (a statement"
+        " derived for the population: judged by its interval, ``holds``/``fails`` when the"
+        " interval lies on one side of the threshold, ``inconclusive`` when it straddles it or"
+        " is NaN for too few clusters; reciprocity on symmetric data: median R = 1 at every"
+        " involution, Q3(R_g) Q1(R_g⁻¹) = 1, per seed) and **descriptive** (a typical outcome"
+        " or a reported number with no derivation: verdict ``descriptive``; the quality gate,"
+        " case 2's other shifts, cases 3 to 5 and case 6's failure pattern). Only exact and"
+        " derived rows are known answers: tally them by kind, never with the descriptive rows;"
+        " verdicts are per row at the stated level, with no correction for the number of rows."
         " A row ``not measured`` names the input that was absent; it never counts as holding."
     ),
     "conservation_defect": (
@@ -119,5 +123,76 @@ OTHER_CAPTIONS: dict[str, str] = {
         " (Q1, median, Q3, numpy type 7), plus the pooled losses and the loss of the test-time"
         " twirled prediction (``loss_twirled``, never above ``loss_total``).  Weights are"
         " 1/RMS of the untransformed target, so the decomposition is exact."
+    ),
+    "boost_error": (
+        quality_banner()
+        + "**Galilean boosts** boost(m, n): input u + U, target u + U rolled by (m, n) cells,"
+        " U = (m, n)/(N Δt) with the store's frame spacing (CE: density kept, momentum + ρU,"
+        " energy + m·U + ½ρ|U|²; docs/algorithms.md §4.1). Per model, the median over seeds of"
+        " the per-seed Q3 of the relative error with its bootstrap interval: open markers the"
+        " paper's raw statistic SMSE(f(g x), g y) / SMSE(f(x), y), filled markers the"
+        " normalised one SMSE(g⁻¹ f(g x), y) / SMSE(f(x), y) (§5.3), which an exactly"
+        " boost-equivariant model scores 1 (dotted line); the raw one scores below 1 for it"
+        " (RMS(u + U) > RMS(u)). Not a paper figure; no twirl over boosts (an infinite group)."
+        " The CE solver itself is not boost-exact: its commutator c_g (``symaudit"
+        " check-solver``, findings case 7) puts a floor R ≈ 1 + c_g/SMSE(f) under CE values."
+        " Table ``equivariance_boost.csv``."
+    ),
+    "scale_error": (
+        quality_banner()
+        + "**Mass scaling of compressible Euler** scale(α), α ∈ {1, 0.5, 2}: density, momentum"
+        " and energy × α on input and target (docs/algorithms.md §4.1; exact for the solver, a"
+        " power of two). Open markers: the paper's raw relative error, which an exactly"
+        " scale-equivariant model scores α, not 1 (the SMSE divides by the unsquared RMS,"
+        " §5.3); filled markers: the normalised error SMSE(f(αx)/α, y) / SMSE(f(x), y), 1 for"
+        " such a model (dotted line). Median over seeds of the per-seed Q3, bootstrap"
+        " interval. Not a paper figure; no twirl over scalings. Table"
+        " ``equivariance_scale.csv``."
+    ),
+    "lie_derivative": (
+        quality_banner() + "**Lie derivative along x and y translations** (Gruver et al. 2023;"
+        " docs/algorithms.md §9.2): per test example ‖d/dε T₋ε f(T_ε x)‖ / ‖f(x)‖ at ε = 0,"
+        " T_ε the band-limited sub-cell shift (Nyquist mode dropped), one forward-mode JVP;"
+        " per cell of shift. 0 for a model commuting with every sub-cell translation (a"
+        " Fourier multiplier, the dealiased NS solver); a strided UNet is exact only under"
+        " multiples of its stride. One row per dataset × model × direction: ``q1``,"
+        " ``median``, ``q3`` pooled over seeds × analysis batches × examples (numpy type 7),"
+        " each with its cluster-bootstrap interval ``*_lo``, ``*_hi`` (seeds, then whole"
+        " analysis batches; docs/algorithms.md §7.1), ``n``, ``min``, ``max``, ``n_seeds``,"
+        " ``n_clusters``, ``ci_confidence``, ``ci_note``."
+    ),
+    "lie_profile": (
+        quality_banner()
+        + "**Sub-cell profile** R(ε) = SMSE(f(T_ε x), T_ε y) / SMSE(f(x), y) for ε in [0, 1)"
+        " cell along x and y (docs/algorithms.md §9.3): one row per dataset × model ×"
+        " direction × ``shift`` (ε in cells), the columns of ``lie_derivative.csv``."
+    ),
+    "subcell_profile": (
+        quality_banner()
+        + "**Sub-cell profile** R(ε) of every model (median line, Q1–Q3 band over seeds ×"
+        " analysis batches × examples) against the sub-cell shift ε in [0, 1) cell, along x"
+        " (left) and y (right) (docs/algorithms.md §9.3). R ≡ 1 for a model commuting with"
+        " every band-limited translation; R(0) = 1 on the dealiased NS stores (no Nyquist"
+        " content); a UNet's profile repeats with its stride. Table ``lie_profile.csv``."
+    ),
+}
+
+
+#: captions of the external models' audits (``audit.smk``): no study line, since a study of
+#: external models alone names no datasets or models of its own
+EXTERNAL_CAPTIONS: dict[str, str] = {
+    "external_report": (
+        "The audit of the external model ``{{ snakemake.wildcards.external }}`` (``symaudit "
+        "audit``, docs/audit.md): what was audited, the elements the grid and boundaries allow "
+        "and those dropped with the reason, per element set the median relative error R = "
+        "SMSE(f(g·x), g·y) / SMSE(f(x), y) with its Q1–Q3 band, and the equivariance residual "
+        "against the tolerance of the model's dtype."
+    ),
+    "external_tables": (
+        "A table of the audit of the external model ``{{ snakemake.wildcards.external }}``: "
+        "``equivariance_<set>.csv`` (the studies' columns per element, plus ``dtype``, "
+        "``tolerance``, ``residual_max``, ``within_tolerance``), its ``_per_seed`` quartiles over"
+        " the examples, and ``model_quality.csv`` (the model's SMSE against persistence's on the "
+        "given data; docs/audit.md §6)."
     ),
 }

@@ -26,12 +26,10 @@ Influence rows carry ``converged`` (False when any ket solve of any contributing
 
 from __future__ import annotations
 
-import logging
 import os
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 
 import pandas as pd
 import xarray as xr
@@ -40,20 +38,15 @@ from symaudit import groups
 
 from ._bootstrap import Bootstrap
 from ._intervals import Q_NAMES, QUANTILES, equivariance_intervals, influence_intervals
-from ._io import write_atomic
-from ._layout import ELEMENT_SETS, KINDS, TABLE_SUFFIXES, table_stem
 from ._stores import (
     EXAMPLE_DIMS,
     StoreFile,
     close_all,
-    discover,
     open_equivariance,
     open_influence,
-    parse_files,
 )
 
 __all__ = [
-    "aggregate",
     "element_order",
     "equivariance_statistics",
     "equivariance_tables",
@@ -69,8 +62,16 @@ def element_order(name: str) -> tuple[int, ...]:
     D4 in the paper's order (e, r, r2, r3, s, sr, sr2, sr3), translations by (dy, dx) as the
     shift-box set is listed, then products ``h*t(dx,dy)`` by (h, dy, dx); the wrong-pairing
     ``p*g*p`` after all of these, in the same order.  Needed because an outer join of string
-    coordinates sorts them lexicographically (``t(10,0)`` before ``t(2,0)``).
+    coordinates sorts them lexicographically (``t(10,0)`` before ``t(2,0)``).  Boosts and
+    scalings (their own sets) in the order of :data:`symaudit.groups.BOOSTS` / ``SCALES``.
     """
+    k = groups.parse_transition(name)
+    if isinstance(k, groups.Boost):
+        listed = (k.m, k.n) in groups.BOOSTS
+        return (0, 3, groups.BOOSTS.index((k.m, k.n)) if listed else len(groups.BOOSTS), k.n, k.m)
+    if isinstance(k, groups.Scale):
+        listed = k.alpha in groups.SCALES
+        return (0, 4, groups.SCALES.index(k.alpha) if listed else len(groups.SCALES), k.alpha)
     g = groups.parse(name)
     h = groups.D4.index(g.d4_name)
     if (g.dx, g.dy) == (0, 0):
@@ -185,19 +186,32 @@ _INT_COLUMNS = (
 )
 
 
+def _element_columns(names) -> dict[str, list]:
+    """The columns describing each element: dx, dy, rotate, reflect for D4 x translations;
+    boost_x, boost_y (the boost's m, n: cells per frame) for boosts; alpha for scalings."""
+    elements = [groups.parse_transition(e) for e in names]
+    if elements and all(isinstance(g, groups.Boost) for g in elements):
+        return {"boost_x": [g.m for g in elements], "boost_y": [g.n for g in elements]}
+    if elements and all(isinstance(g, groups.Scale) for g in elements):
+        return {"alpha": [g.alpha for g in elements]}
+    elements = [groups.parse(e) for e in names]
+    return {
+        "dx": [g.dx for g in elements],
+        "dy": [g.dy for g in elements],
+        "rotate": [g.rotate for g in elements],
+        "reflect": [g.reflect for g in elements],
+    }
+
+
 def _frame(stats: xr.Dataset, dataset: str, model: str, element_set: str) -> pd.DataFrame:
     df = stats.to_dataframe().reset_index()
-    elements = [groups.parse(e) for e in df["element"]]
     head = pd.DataFrame(
         {
             "dataset": dataset,
             "model": model,
             "element_set": element_set,
             "element": df["element"].astype(str),
-            "dx": [g.dx for g in elements],
-            "dy": [g.dy for g in elements],
-            "rotate": [g.rotate for g in elements],
-            "reflect": [g.reflect for g in elements],
+            **_element_columns(df["element"].astype(str)),
         }
     )
     body = df.drop(columns=["element"])
@@ -275,136 +289,6 @@ def influence_table(
     if not df.empty:
         df["converged"] = df["converged"].astype(bool)
     return df
-
-
-_ATTRS = {
-    "equivariance": {
-        "statistic": "Q1/median/Q3 over seeds of the per-seed Q3 of the relative SMSE "
-        "SMSE(f(g.x), g.y) / SMSE(f(x), y) over all examples (batches x times x classes)",
-        "quantile_method": "numpy type 7 (linear)",
-        "extremes": "min/max of the relative SMSE over all seeds x examples",
-    },
-    "equivariance_per_seed": {
-        "statistic": "per-seed Q1/median/Q3 (and min/max) of the relative SMSE over the seed's "
-        "examples",
-        "quantile_method": "numpy type 7 (linear)",
-    },
-    "influence": {
-        "statistic": "Q1/median/Q3 of the pooled standardised diagonal influence "
-        "Pi_std^g[t,b,t,b] over seeds x batches x examples",
-        "quantile_method": "numpy type 7 (linear)",
-        "converged": "1 when every ket solve behind the element converged, else 0",
-        "extremes": "min/max of the pooled standardised diagonal",
-    },
-}
-
-
-def _to_netcdf(
-    df: pd.DataFrame, kind: str, element_set: str, path: Path, boot: Bootstrap | None = None
-) -> None:
-    """The table as a gridded Dataset: dims (dataset, model, [seed,] element)."""
-    index = ["dataset", "model", *(["seed"] if "seed" in df else []), "element"]
-    per_element = ["dx", "dy", "rotate", "reflect"]
-    body = df.drop(columns=["element_set", *per_element])
-    if "converged" in body:
-        body["converged"] = body["converged"].astype("int8")
-    ds = body.set_index(index).to_xarray()
-    order = sorted(df["element"].unique(), key=element_order)
-    ds = ds.reindex(element=order)
-    first = df.drop_duplicates("element").set_index("element").loc[order]
-    ds = ds.assign_coords({c: ("element", first[c].to_numpy()) for c in per_element})
-    for name in ds.data_vars:
-        if name.startswith("n") or name == "converged":  # counts: missing combos count 0
-            ds[name] = ds[name].fillna(0).astype("int64" if name != "converged" else "int8")
-    if "ci_note" in ds:  # text: a missing combination has no note (NaN is not a string)
-        ds["ci_note"] = ds["ci_note"].fillna("").astype(str)
-    ds.attrs = {"element_set": element_set, **_ATTRS[kind], **(boot.attrs() if boot else {})}
-    ds.to_netcdf(path)
-
-
-def _write_table(
-    df: pd.DataFrame,
-    out_dir: Path,
-    stem: str,
-    kind: str,
-    element_set: str,
-    boot: Bootstrap | None = None,
-):
-    written = []
-    for suffix in TABLE_SUFFIXES:
-        path = out_dir / f"{stem}{suffix}"
-        if suffix == ".csv":
-            write_atomic(path, lambda tmp: df.to_csv(tmp, index=False))
-        else:
-            write_atomic(path, lambda tmp: _to_netcdf(df, kind, element_set, tmp, boot))
-        written.append(path)
-    return written
-
-
-def aggregate(
-    study_dir: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    element_sets: Sequence[str] | None = None,
-    kinds: Sequence[str] = KINDS,
-    require: bool = False,
-    inputs: Sequence[str | os.PathLike] | None = None,
-    bootstrap: Bootstrap | None = None,
-) -> list[Path]:
-    """Write every quantile table of a study; returns the paths written.
-
-    Parameters
-    ----------
-    study_dir
-        ``results/{study}``.
-    out_dir
-        Where the tables go (``results/{study}/tables``).
-    element_sets
-        Sets to aggregate; default: every set with inputs.
-    kinds
-        ``equivariance`` and/or ``influence``.
-    require
-        Raise :class:`FileNotFoundError` when a requested (kind, set) has no input files
-        (the workflow passes this so a missing stage cannot yield a silently absent table).
-    inputs
-        Exactly the per-job stores to read (the workflow's declared inputs); default: every
-        store found under ``study_dir``, leftovers of earlier configurations included.
-    bootstrap
-        The interval settings (config ``analysis.bootstrap``); default :class:`Bootstrap`().
-    """
-    boot = bootstrap or Bootstrap()
-    files = discover(study_dir, kinds) if inputs is None else parse_files(study_dir, inputs, kinds)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    sets = (
-        list(element_sets)
-        if element_sets is not None
-        else sorted({f.element_set for f in files}, key=ELEMENT_SETS.index)
-    )
-    written: list[Path] = []
-    for name in sets:
-        for kind in kinds:
-            members = [f for f in files if f.kind == kind and f.element_set == name]
-            if not members:
-                if require:
-                    raise FileNotFoundError(
-                        f"no {kind} stores for element set {name!r} under {study_dir}"
-                    )
-                continue
-            if kind == "equivariance":
-                summary, per_seed = equivariance_tables(members, name, boot)
-                written += _write_table(summary, out, table_stem(kind, name), kind, name, boot)
-                stem = table_stem(kind, name, per_seed=True)
-                written += _write_table(per_seed, out, stem, "equivariance_per_seed", name, boot)
-            else:
-                table = influence_table(members, name, boot)
-                written += _write_table(table, out, table_stem(kind, name), kind, name, boot)
-                bad = table[~table["converged"]]
-                for (d, m), rows in bad.groupby(["dataset", "model"]):
-                    logging.getLogger("symaudit.aggregate").warning(
-                        f"{kind} {name} {d}/{m}: {len(rows)} element(s) rest on ket "
-                        f"solves that did not converge (column 'converged')"
-                    )
-    return written
 
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:

@@ -12,6 +12,13 @@ from pathlib import Path
 
 from symaudit.aggregate._layout import ELEMENT_SETS, KINDS
 
+#: the help of ``--bootstrap`` (here and in ``lie-tables``)
+BOOTSTRAP_HELP = (
+    "the interval settings, config analysis.bootstrap: "
+    '\'{"resamples": 2000, "confidence": 0.95, "seed": 0, "min_clusters": 5}\' (any subset; '
+    "default: those)"
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--study-dir", required=True, help="results/{study}")
@@ -42,9 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--bootstrap",
         default=None,
         metavar="JSON",
-        help="the interval settings, config analysis.bootstrap: "
-        '\'{"resamples": 2000, "confidence": 0.95, "seed": 0, "min_clusters": 5}\' (any subset; '
-        "default: those)",
+        help=BOOTSTRAP_HELP,
     )
     parser.add_argument("--workers", type=int, default=None, help="dask threads (default: all)")
     parser.add_argument(
@@ -79,7 +84,7 @@ def bootstrap_settings(text: str | None):
 def run(args: argparse.Namespace) -> int:
     import dask
 
-    from symaudit.aggregate._tables import aggregate
+    from symaudit.aggregate._write import aggregate
 
     study = Path(args.study_dir)
     if not study.is_dir():

@@ -1,7 +1,8 @@
 """Foreign data read as it is (docs/audit.md §2): the_well HDF5, PDEBench 2-D CFD HDF5 (both in
 :mod:`._hdf5`), netCDF and symaudit Zarr, each turned into :class:`Foreign`.
 
-:class:`Foreign` holds ``fields`` of layout ``(trajectory, time, channel, y, x)`` in float64 (x
+:class:`Foreign` (:mod:`._foreign`, with the trajectory and frame selection both readers
+share) holds ``fields`` of layout ``(trajectory, time, channel, y, x)`` in float64 (x
 the last axis, whatever the file's order: its dims are found by NAME through
 :func:`symaudit.dims.resolve_dims`), the channel list the group action reads (kinds from the
 file's own structure, or the override), and which axes are periodic, with the reason for each
@@ -11,7 +12,6 @@ file's own structure, or the override), and which axes are periodic, with the re
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,27 +19,10 @@ import numpy as np
 from symaudit.dims import resolve_dims
 from symaudit.errors import UserError
 
+from ._foreign import Foreign, pick, select_frames
+from ._hdf5 import hdf5_kind, read_hdf5
+
 __all__ = ["Foreign", "parse_channels", "parse_periodic", "pick", "read_data", "select_frames"]
-
-
-@dataclass
-class Foreign:
-    """One foreign data set, read.
-
-    fields : ``(trajectory, time, channel, y, x)`` float64.
-    channels : one dict per channel: ``name``, ``kind`` and, for vector / tensor components,
-        the object's name under ``vector`` / ``tensor`` and ``axis`` (``x``/``y``; ``xx``...).
-    periodic : axis (``x``, ``y``) -> True when translations along it are a symmetry.
-    notes : axis -> why it is (not) periodic; plus assumptions, one line each (``log``).
-    """
-
-    fields: np.ndarray
-    channels: list[dict]
-    periodic: dict[str, bool]
-    source: str
-    name: str
-    notes: dict[str, str] = field(default_factory=dict)
-    log: list[str] = field(default_factory=list)
 
 
 def parse_channels(text: str | None, n: int, names: list[str]) -> list[dict] | None:
@@ -75,34 +58,6 @@ def parse_periodic(text: str | None) -> dict[str, bool] | None:
     if not axes <= {"x", "y"}:
         raise UserError(f"--periodic {text!r}: expected x, y, x,y or none")
     return {"x": "x" in axes, "y": "y" in axes}
-
-
-def pick(trajectories, n: int, where) -> list[int] | None:
-    """``--trajectories`` checked against the ``n`` trajectories of ``where``: sorted, unique
-    (HDF5 reads them in increasing order), or None for all."""
-    if trajectories is None:
-        return None
-    chosen = sorted({int(t) for t in trajectories})
-    if not chosen or chosen[0] < 0 or chosen[-1] >= n:
-        raise UserError(
-            f"--trajectories: {where} has trajectories 0..{n - 1}, asked for "
-            f"{chosen[:3]}{'...' if len(chosen) > 3 else ''}"
-        )
-    return chosen
-
-
-def select_frames(text: str | None, n_times: int) -> slice:
-    """``--time-steps``: ``"N"`` (the first N frames) or ``"A:B"`` (frames A..B-1)."""
-    if not text:
-        return slice(0, n_times)
-    try:
-        a, sep, b = str(text).partition(":")
-        start, stop = (int(a), int(b)) if sep else (0, int(a))
-    except ValueError:
-        raise UserError(f"--time-steps {text!r}: expected N or A:B (frame numbers)") from None
-    if not 0 <= start < stop <= n_times or stop - start < 2:
-        raise UserError(f"--time-steps {text!r}: needs 2+ frames within 0..{n_times}")
-    return slice(start, stop)
 
 
 def _zarr(path: Path, trajectories, time_steps) -> Foreign:
@@ -178,8 +133,6 @@ def _kind(path: Path) -> str:
     with open(path, "rb") as fh:
         magic = fh.read(8)
     if magic == b"\x89HDF\r\n\x1a\n":
-        from ._hdf5 import hdf5_kind
-
         return hdf5_kind(path)
     if magic[:3] == b"CDF":
         return "netcdf"
@@ -208,8 +161,6 @@ def read_data(
     elif kind == "netcdf":
         data = _netcdf(path, trajectories, time_steps, variable, dims)
     else:
-        from ._hdf5 import read_hdf5
-
         data = read_hdf5(path, kind, trajectories, time_steps, dims)
     names = [c["name"] for c in data.channels]
     override = parse_channels(channels, len(names), names)

@@ -27,7 +27,7 @@ import numpy as np
 from symaudit.dims import resolve_dims
 from symaudit.errors import UserError
 
-from ._data import Foreign, pick, select_frames
+from ._foreign import Foreign, pick, select_frames
 
 __all__ = ["hdf5_kind", "read_hdf5"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from symaudit.baselines import add_gate_argument
-from symaudit.cli import add_device
+from symaudit.cli import add_device, options
 from symaudit.errors import UserError
 
 from ._group import DEFAULT_SETS
@@ -77,21 +77,13 @@ def run(args: argparse.Namespace) -> int:
         args.model,
         args.data,
         args.out,
-        weights=args.weights,
-        layout=args.layout,
-        history=args.history,
-        outputs=args.outputs,
         sets=[s.strip() for s in args.sets.split(",") if s.strip()],
         trajectories=_trajectories(args.trajectories),
-        time_steps=args.time_steps,
-        channels=args.channels,
-        periodic=args.periodic,
-        dims=args.dims,
-        variable=args.variable,
-        device=args.device,
-        batch_size=args.batch_size,
-        influence=args.influence,
-        max_persistence_ratio=args.max_persistence_ratio,
+        **options(
+            args,
+            *("weights", "layout", "history", "outputs", "time_steps", "channels", "periodic"),
+            *("dims", "variable", "device", "batch_size", "influence", "max_persistence_ratio"),
+        ),
     )
     print(written["report"])
     return 0

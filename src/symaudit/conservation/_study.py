@@ -32,17 +32,8 @@ import pandas as pd
 import torch
 
 from symaudit import groups
+from symaudit.conservation import _theory
 from symaudit.conservation._data import TARGETS, make_target, random_fields
-from symaudit.conservation._theory import (
-    channel_anisotropy,
-    equiv_closed_form,
-    equiv_orbit_form,
-    gd_factors,
-    orbit_averaged,
-    predicted_perp,
-    safe_lr,
-    twirled_second_moment,
-)
 from symaudit.conservation._track import balancedness_drift, track
 from symaudit.conservation._train import train_full_batch
 from symaudit.datasets import channels_for
@@ -148,7 +139,7 @@ def _model(kind: str, n: int, seed: int, channels=SCALAR, hidden: int = 4):
 def _perp_spectrum_error(kernels, factors, steps, channels) -> float:
     """max over steps and k of |fft2(K_n - P K_n)(k) - K_perp_0^(k) A(k)^n|, relative to the
     largest |fft2(K_n)| of the same step."""
-    pred = predicted_perp(kernels[0], factors, steps, channels)
+    pred = _theory.predicted_perp(kernels[0], factors, steps, channels)
     got = torch.fft.fft2(kernels - twirl_kernel(kernels, channels)).permute(0, 3, 4, 1, 2)
     scale = torch.fft.fft2(kernels).abs().amax(dim=(1, 2, 3, 4))[:, None, None, None, None]
     return float(((got - pred).abs() / scale).max())
@@ -160,9 +151,9 @@ def run_study(settings: Mapping | None = None) -> StudyResult:
     start = time.perf_counter()
     n, steps, seed = s["resolution"], s["steps"], s["seed"]
     x = random_fields(s["batch"], n, 1, seed=seed + 1)
-    lr = safe_lr(x, s["lr_fraction"])
-    second = twirled_second_moment(x, SCALAR)
-    factors = gd_factors(second, lr)
+    lr = _theory.safe_lr(x, s["lr_fraction"])
+    second = _theory.twirled_second_moment(x, SCALAR)
+    factors = _theory.gd_factors(second, lr)
     rows, curves, orbits = [], [], []
     for target in s["targets"]:
         y = make_target(x, target)
@@ -251,7 +242,7 @@ def _orbit_rows(tag: str, target: str, tr, hist, factors, model, x, y) -> list[d
             err < RATIO,
         )
     )
-    lam = orbit_averaged(factors[..., 0, 0].real, tr.labels).abs()
+    lam = _theory.orbit_averaged(factors[..., 0, 0].real, tr.labels).abs()
     ok = ~tr.floored[1]
     rel = float(((tr.ratio[1] - lam).abs() / lam)[ok].max())
     rows.append(
@@ -273,7 +264,7 @@ def _orbit_rows(tag: str, target: str, tr, hist, factors, model, x, y) -> list[d
     )
     with torch.no_grad():
         dec = twirl_decomposition(model, x, y, list(groups.D4), SCALAR)
-        orbit_form, _, _ = equiv_orbit_form(model.kernel, x, y)
+        orbit_form, _, _ = _theory.equiv_orbit_form(model.kernel, x, y)
     ref = dec["per_example"]["equiv"]
     rel = float(((orbit_form - ref).abs() / ref).max())
     rows.append(
@@ -296,15 +287,15 @@ def _vector_rows(s: Mapping) -> list[dict]:
     x = random_fields(6, n, len(ch), seed=s["seed"] + 2)
     y = make_target(x, "advection")
     model = _model("linear", n, s["seed"], channels=ch)
-    lr = safe_lr(x, s["lr_fraction"])
+    lr = _theory.safe_lr(x, s["lr_fraction"])
     hist = train_full_batch(model, x, y, ch, steps=steps, lr=lr, augmentation="orbit")
-    second = twirled_second_moment(x, ch)
-    rel = _perp_spectrum_error(hist.kernels, gd_factors(second, lr), steps, ch)
-    aniso = channel_anisotropy(second)
+    second = _theory.twirled_second_moment(x, ch)
+    rel = _perp_spectrum_error(hist.kernels, _theory.gd_factors(second, lr), steps, ch)
+    aniso = _theory.channel_anisotropy(second)
     worst = float(np.nanmax(track(hist.kernels, ch, floor=s["floor"]).max_defect().numpy()))
     with torch.no_grad():
         dec = twirl_decomposition(model, x, y, list(groups.D4), ch)
-        closed = equiv_closed_form(model.kernel, x, y, ch)
+        closed = _theory.equiv_closed_form(model.kernel, x, y, ch)
     ref = dec["per_example"]["equiv"]
     twirl_rel = float(((closed - ref).abs() / ref).max())
     # the condition is sufficient: (a, b), (b, a), (a, -b), (b, -a) make S(k) scalar exactly
@@ -314,9 +305,9 @@ def _vector_rows(s: Mapping) -> list[dict]:
     ys = make_target(xs, "advection")
     hist_s = train_full_batch(
         _model("linear", n, s["seed"], channels=nch), xs, ys, nch, steps=steps,
-        lr=safe_lr(xs, s["lr_fraction"]), augmentation="orbit",
+        lr=_theory.safe_lr(xs, s["lr_fraction"]), augmentation="orbit",
     )  # fmt: skip
-    aniso_s = channel_anisotropy(twirled_second_moment(xs, nch))
+    aniso_s = _theory.channel_anisotropy(_theory.twirled_second_moment(xs, nch))
     worst_s = float(np.nanmax(track(hist_s.kernels, nch, floor=s["floor"]).max_defect().numpy()))
     tag = "vector channels (CE kinds), orbit augmentation, gd, mse"
     tag_s = (
@@ -362,7 +353,7 @@ def _two_layer_rows(s: Mapping) -> tuple[list[dict], pd.DataFrame]:
     n, steps = 16, s["two_layer_steps"]
     x = random_fields(8, n, 1, seed=s["seed"] + 3)
     y = make_target(x, "advection")
-    lr = safe_lr(x, 0.05)
+    lr = _theory.safe_lr(x, 0.05)
     drift, tables = [], []
     for scale, m in ((1.0, steps), (0.5, 2 * steps)):
         model = _model("linear2", n, s["seed"], hidden=s["hidden"])

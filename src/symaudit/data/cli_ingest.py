@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from symaudit.cli import add_no_progress
+from symaudit.cli import add_no_progress, options
 from symaudit.settings import DATA
 
 
@@ -71,13 +71,8 @@ def run(args: argparse.Namespace) -> int:
         args.files,
         args.family,
         args.out,
-        order=args.order,
-        check_trajectories=args.check_trajectories,
-        x_axis=args.x_axis,
-        shard=args.shard,
         progress=None if args.no_progress else logging.getLogger("symaudit.ingest").info,
-        endpoint=args.endpoint,
-        dims=args.dims,
+        **options(args, "order", "check_trajectories", "x_axis", "shard", "endpoint", "dims"),
     )
     conv = store.attrs["axis_convention"]
     cand = conv["evidence"]["candidates"]

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from symaudit import datasets
-from symaudit.cli import add_no_progress
+from symaudit.cli import add_no_progress, options
 from symaudit.settings import DATA
 
 
@@ -43,13 +43,9 @@ def run(args: argparse.Namespace) -> int:
     store = generate_store(
         args.family,
         args.out,
-        resolution=args.resolution,
-        trajectories=args.trajectories,
-        seed=args.seed,
-        time_steps=args.time_steps,
         cluster=cluster,
-        shard=args.shard,
         progress=not args.no_progress,
+        **options(args, "resolution", "trajectories", "seed", "time_steps", "shard"),
     )
     test = store.attrs["equivariance_self_test"]
     print(f"wrote {store.path}: fields {store.shape}; solver self-test passed={test['passed']}")

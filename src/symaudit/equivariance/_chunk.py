@@ -6,6 +6,13 @@ atomically (:func:`write_relative`, :func:`write_twirl`).
 Layouts: within an analysis batch, example n = t + T * class (:func:`symaudit.outputs.per_class`
 gives ``(..., time, class)``); the files' variables, dims and attributes are declared in
 :mod:`symaudit.outputs`.  Losses and ratios are float64.
+
+Boosts and scalings (the sets :data:`symaudit.groups.TRANSITION_SETS`) act on transitions
+through :func:`symaudit.groups.act_transition`, a boost with the stores' frame spacing and
+domain (:meth:`symaudit.runs.TrainedRun.frame_geometry`, one for all class stores); their files
+carry the normalised error beside the raw one (docs/algorithms.md §5.3) and the attributes
+``frame_dt`` and ``extent``.  Files of D4 x translation sets are unchanged (their normalised
+error IS the raw one).  There is no twirl over boosts or scalings (infinite groups).
 """
 
 from __future__ import annotations
@@ -20,11 +27,12 @@ import torch
 
 from symaudit import groups
 from symaudit._io import write_atomic
-from symaudit.outputs import EXAMPLE_DIMS, EXAMPLE_ORDER, per_class
+from symaudit.outputs import EXAMPLE_DIMS, EXAMPLE_ORDER, NORMALISED, per_class
 from symaudit.runs import TrainedRun
 
 __all__ = [
     "Measured",
+    "is_transition_set",
     "measure",
     "open_stores",
     "twirl_group",
@@ -45,6 +53,11 @@ def open_stores(paths):
     return stores
 
 
+def is_transition_set(set_name: str) -> bool:
+    """Whether a set's elements act on transitions only (boosts, scalings: no twirl)."""
+    return set_name in groups.TRANSITION_SETS
+
+
 def twirl_group(args, n_grid: int) -> list[str]:
     """The group ``--twirl-out`` averages over (``[]`` without ``--twirl-out``): the given
     ``--twirl-elements``, else the whole ``--set-name`` set; checked to be a group."""
@@ -52,6 +65,11 @@ def twirl_group(args, n_grid: int) -> list[str]:
 
     if args.twirl_out is None:
         return []
+    if is_transition_set(args.set_name):
+        raise ValueError(
+            f"--twirl-out over set {args.set_name!r}: boosts and scalings form infinite groups, "
+            "there is no twirl over them (docs/algorithms.md §4.1)"
+        )
     elements = list(args.twirl_elements or [])
     try:
         if not elements:
@@ -74,6 +92,7 @@ class Measured:
 
     shape: tuple[int, int, int, int]  # (E, B, T, C)
     relative: np.ndarray = field(init=False)  # (element, batch, time, class)
+    normalised: np.ndarray = field(init=False)  # (element, batch, time, class)
     transformed: np.ndarray = field(init=False)  # (element, batch, time, class)
     baseline: np.ndarray = field(init=False)  # (batch, time, class)
     persistence: np.ndarray = field(init=False)  # (batch, time, class)
@@ -83,6 +102,7 @@ class Measured:
     def __post_init__(self):
         E, B, T, C = self.shape  # noqa: N806 (the paper's symbols)
         self.relative = np.full((E, B, T, C), np.nan)
+        self.normalised = np.full((E, B, T, C), np.nan)
         self.transformed = np.full((E, B, T, C), np.nan)
         self.baseline = np.full((B, T, C), np.nan)
         self.persistence = np.full((B, T, C), np.nan)
@@ -105,6 +125,7 @@ class Measured:
         self.persistence[i] = per_class(no_change, T, C)
         if result.elements:
             self.relative[:, i] = per_class(result.relative, T, C)
+            self.normalised[:, i] = per_class(result.normalised, T, C)
             self.transformed[:, i] = per_class(result.errors, T, C)
         if result.twirl is not None:
             per_example = decomposition(result, targets)["per_example"]
@@ -119,9 +140,12 @@ class Measured:
 
 def measure(args, run: TrainedRun, wanted: list[str], twirl_elements: list[str]) -> Measured:
     """Sweep every analysis batch of ``args.batches``: ``wanted`` elements for the relative
-    errors, ``twirl_elements`` (empty: no twirl) for the decomposition."""
+    errors, ``twirl_elements`` (empty: no twirl) for the decomposition; boosts with the
+    stores' frame geometry."""
     from symaudit.equivariance import sweep
 
+    kinematic = any(not isinstance(groups.parse_transition(g), groups.Element) for g in wanted)
+    geometry = run.frame_geometry() if kinematic else {}
     T, C = args.time_steps, len(run.stores)  # noqa: N806 (the paper's symbols)
     measured = Measured((len(args.elements), len(args.batches), T, C))
     n_forward = len(dict.fromkeys(wanted + twirl_elements))
@@ -136,6 +160,7 @@ def measure(args, run: TrainedRun, wanted: list[str], twirl_elements: list[str])
             elements_per_batch=args.elements_per_batch,
             twirl=bool(twirl_elements),
             twirl_elements=twirl_elements,
+            **geometry,
         )
         measured.add(i, result, inputs, targets)
         seconds = time.perf_counter() - tic
@@ -168,17 +193,21 @@ def write_relative(
     path: Path, measured: Measured, elements, chunk: int, coords: dict, attrs: dict
 ) -> None:
     """``--out``: the relative errors and their SMSEs, dims (element,) batch, time, class, of
-    chunk ``chunk`` of the element set (attribute ``chunk``)."""
+    chunk ``chunk`` of the element set (attribute ``chunk``); a boost or scaling set adds the
+    normalised error (``attrs`` then carry ``frame_dt`` and ``extent``)."""
     import xarray as xr
 
     btc = EXAMPLE_DIMS
+    data = {
+        "relative_error": (("element", *btc), measured.relative),
+        "smse_transformed": (("element", *btc), measured.transformed),
+        "smse": (btc, measured.baseline),
+        "persistence_smse": (btc, measured.persistence),
+    }
+    if is_transition_set(attrs["set_name"]):
+        data["normalised_error"] = (("element", *btc), measured.normalised)
     ds = xr.Dataset(
-        {
-            "relative_error": (("element", *btc), measured.relative),
-            "smse_transformed": (("element", *btc), measured.transformed),
-            "smse": (btc, measured.baseline),
-            "persistence_smse": (btc, measured.persistence),
-        },
+        data,
         coords={"element": np.asarray(elements, dtype=object), **coords},
         attrs={**attrs, "chunk": int(chunk)},
     )
@@ -186,6 +215,8 @@ def write_relative(
     ds["smse_transformed"].attrs["description"] = "SMSE(f(g x), g y)"
     ds["smse"].attrs["description"] = "SMSE(f(x), y)"
     ds["persistence_smse"].attrs["description"] = "SMSE(x, y): predicting no change"
+    if "normalised_error" in ds:
+        ds["normalised_error"].attrs["description"] = NORMALISED
     write_atomic(path, ds.to_netcdf)
 
 
@@ -214,6 +245,9 @@ def write_outputs(args, measured: Measured, run: TrainedRun, twirl_elements: lis
     """The command's files: ``args.out`` (relative errors of ``args.elements``, chunk
     ``args.chunk``) if given, ``args.twirl_out`` if ``twirl_elements``."""
     attrs = attrs_of(args, run)
+    if is_transition_set(args.set_name):
+        geometry = run.frame_geometry()
+        attrs |= {"frame_dt": geometry["dt"], "extent": list(geometry["extent"])}
     coords = {
         "batch": np.asarray(args.batches, dtype=np.int64),
         "time": np.arange(args.time_steps, dtype=np.int64),

@@ -26,21 +26,32 @@ from symaudit.baselines import add_gate_argument, warn_if_failed
 from symaudit.cli import add_device, add_task, parse_tasks
 from symaudit.settings import ANALYSIS
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "add_run_inputs", "run"]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = __doc__.splitlines()[0]
+def add_run_inputs(parser: argparse.ArgumentParser) -> None:
+    """The trained run and its analysis batches, as every per-run analysis command reads them."""
     add = parser.add_argument
     add("--checkpoint", required=True, type=Path, help="final.pt of the run")
     add("--stores", required=True, nargs="+", type=Path, help="the class stores, in class order")
     add("--run-dir", required=True, type=Path, help="the run directory (holds the data splits)")
     add("--batches", required=True, nargs="+", type=int, help="analysis batch indices (0-based)")
-    add("--elements", required=True, nargs="+", help="element names: e r ... sr3 or t(dx,dy)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__.splitlines()[0]
+    add = parser.add_argument
+    add_run_inputs(parser)
+    add(
+        "--elements",
+        required=True,
+        nargs="+",
+        help="element names: e r ... sr3, t(dx,dy), boost(m,n) or scale(alpha)",
+    )
     add(
         "--set-name",
         required=True,
-        choices=sorted(groups.ELEMENT_SETS),
+        choices=sorted([*groups.ELEMENT_SETS, *groups.TRANSITION_SETS]),
         help="the element set the elements belong to (recorded; default twirl group)",
     )
     add("--chunk", type=int, default=0, help="the chunk's index in its set (recorded; default 0)")
@@ -97,7 +108,7 @@ def _check_args(args) -> None:
     lists += [(elements, "--task") for *_, elements in parse_tasks(args.task)]
     for names, flag in lists:
         for g in names:
-            groups.parse(g)  # one-line ValueError naming the bad element
+            groups.parse_transition(g)  # one-line ValueError naming the bad element
         if len(set(names)) != len(names):
             raise ValueError(f"{flag}: duplicate element names in {names}")
     for path in args.stores:

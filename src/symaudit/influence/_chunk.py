@@ -4,7 +4,9 @@ chunk of group elements against every analysis batch's solved kets, accumulated 
 
 For each batch's solved kets x_j and each element g, the bras are the SMSE gradients at
 (g x, g y) (and, for CE, the mass and energy drifts at g x), so Pi^g = G_bra(g) X^T costs one
-gradient per bra and a dot product.  A Galerkin solution (``method: galerkin``: the stored
+gradient per bra and a dot product; (g x, g y) is :func:`symaudit.groups.act_transition`, so a
+boost or a scaling acts on the input and the target of each analysis transition (a boost with
+the stores' frame spacing).  A Galerkin solution (``method: galerkin``: the stored
 vectors are the ket gradients) instead gets the reference's Pi^g per element and observable:
 the subspace span[G_ket, G_bra(g)] with the 1e-4 energy rule, the metric of the untransformed
 batch (lanl/PDEHats ``scripts/HatMatrix/qr_eqv.jl``); the kets' gradients, Jacobian products
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from symaudit import groups
 from symaudit._io import atomic_path
 from symaudit.outputs import EXAMPLE_ORDER, KET_DIMS, PI_DIMS, per_class, to_grid
 
@@ -36,12 +39,18 @@ __all__ = ["GALERKIN_EPS", "Bras", "measure_chunk", "read_solutions", "write_chu
 GALERKIN_EPS = 1e-6
 
 
-def _galerkin_batch(model, solution, x, y, elements, channels, observables):
+def _moved(g, x, y, channels, geometry: dict):
+    """(g x, g y): :func:`symaudit.groups.act_transition` (boosts with the stores' frame
+    geometry; D4 x translations act on both frames alike)."""
+
+    return groups.act_transition(g, x, y, channels, **geometry)
+
+
+def _galerkin_batch(model, solution, x, y, elements, channels, observables, geometry):
     """Per observable: (values (E * n, n), bounds (E,), full relres (E, n) | None, ranks (E,),
     subspace relres (n,)) of the reference's per-element Galerkin influence."""
     import torch
 
-    from symaudit import groups
     from symaudit.influence import GalerkinKets, per_example_gradients
 
     basis = GalerkinKets.from_solution(model, solution, x)
@@ -51,8 +60,8 @@ def _galerkin_batch(model, solution, x, y, elements, channels, observables):
     for suffix, loss in observables.items():
         values, bounds, full, ranks = [], [], [], []
         for g in elements:
-            gx = groups.act(g, x, channels)
-            gy = groups.act(g, y, channels) if loss == "smse" else None
+            gx, gy = _moved(g, x, y, channels, geometry)
+            gy = gy if loss == "smse" else None
             Gb = per_example_gradients(
                 model, gx, gy, loss=loss, channels=channels, space=basis.op.space
             )
@@ -78,17 +87,16 @@ def _galerkin_batch(model, solution, x, y, elements, channels, observables):
     return out, sub
 
 
-def _galerkin_reference(model, x, y, elements, channels, epsilon):
+def _galerkin_reference(model, x, y, elements, channels, epsilon, geometry):
     """(E * n, n) raw Π of the reference's Galerkin method (SMSE bras), for comparison with a
     Krylov study: ket gradients and their products computed once per batch."""
-    from symaudit import groups
     from symaudit.influence import GalerkinKets, GaussNewtonOperator, per_example_gradients
 
     op = GaussNewtonOperator(model, x)
     basis = GalerkinKets(op, per_example_gradients(model, x, y, space=op.space))
     parts = []
     for g in elements:
-        gx, gy = groups.act(g, x, channels), groups.act(g, y, channels)
+        gx, gy = _moved(g, x, y, channels, geometry)
         Gb = per_example_gradients(model, gx, gy, space=op.space)
         parts.append(basis.influence(Gb, epsilon, full_residual=False).values.numpy())
     return np.concatenate(parts)
@@ -143,9 +151,13 @@ class Bras:
         """(n,) per ket, n = t + T * class -> (ket_time, ket_class)."""
         return per_class(values, self.time_steps, self.n_classes, dtype=None)
 
-    def add_galerkin(self, model, solution, x, y, elements, channels, observables) -> None:
+    def add_galerkin(
+        self, model, solution, x, y, elements, channels, observables, geometry=None
+    ) -> None:
         """The reference's per-element Galerkin influence of one batch."""
-        per_obs, sub = _galerkin_batch(model, solution, x, y, elements, channels, observables)
+        per_obs, sub = _galerkin_batch(
+            model, solution, x, y, elements, channels, observables, geometry or {}
+        )
         for suffix, (values, bound, full, rank) in per_obs.items():
             self.results.setdefault(suffix, []).append(self.grid(values))
             if bound is not None:
@@ -154,17 +166,20 @@ class Bras:
                 self.ranks.append(rank)
         self.relres.append(self.ket(sub))
 
-    def add_krylov(self, model, path, primary, x, y, elements, channels, observables) -> None:
+    def add_krylov(
+        self, model, path, primary, x, y, elements, channels, observables, geometry=None
+    ) -> None:
         """One batch's bras against its solved kets: SMSE at every λ of ``path`` (one gradient
         per bra), the conservation drifts at the primary λ."""
         import torch
 
-        from symaudit import groups
         from symaudit.influence import bra_influence
 
         solution = path[primary]
-        bra_x = torch.cat([groups.act(g, x, channels) for g in elements])
-        bra_y = torch.cat([groups.act(g, y, channels) for g in elements])
+        moved = [_moved(g, x, y, channels, geometry or {}) for g in elements]
+        bra_x = torch.cat([gx for gx, _ in moved])
+        bra_y = torch.cat([gy for _, gy in moved])
+        del moved
         for suffix, loss in observables.items():
             smse = loss == "smse"
             values, bound = bra_influence(
@@ -276,15 +291,17 @@ def measure_chunk(trained, paths, primary: int, elements, settings, time_steps: 
     if any(c["name"] == "density" for c in channels):  # CE: the conservation drifts too
         observables.update({"_mass": "mass", "_energy": "energy"})
     acc = Bras(len(elements), time_steps, len(trained.stores))
+    kinematic = any(not isinstance(groups.parse_transition(g), groups.Element) for g in elements)
+    geometry = trained.frame_geometry() if kinematic else {}
     batches = [int(s.meta["batch"]) for s in solutions]
     for path, (_, x, y) in zip(paths, trained.batches(batches, time_steps), strict=True):
         solution = path[primary]
         if galerkin:
-            acc.add_galerkin(model, solution, x, y, elements, channels, observables)
+            acc.add_galerkin(model, solution, x, y, elements, channels, observables, geometry)
         else:
-            acc.add_krylov(model, path, primary, x, y, elements, channels, observables)
+            acc.add_krylov(model, path, primary, x, y, elements, channels, observables, geometry)
             if reference:
-                gal = _galerkin_reference(model, x, y, elements, channels, GALERKIN_EPS)
+                gal = _galerkin_reference(model, x, y, elements, channels, GALERKIN_EPS, geometry)
                 acc.gal_raw.append(acc.grid(gal))
         acc.converged.append(acc.ket([r.converged for r in solution.records]))
     return acc

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--solutions", nargs="+", required=True, help="influence-solve outputs")
     add_run_arguments(parser)
-    add("--set-name", help="element set name (e.g. d4, shift_x)")
+    add("--set-name", help="element set name (e.g. d4, shift_x, boost)")
     add("--chunk", type=int, default=0, help="the chunk's index in its set (recorded; default 0)")
     add("--elements", nargs="+", help="the chunk's elements (symaudit.groups names)")
     add("--out", help="output NetCDF")
@@ -45,7 +45,7 @@ def _tasks(args) -> list[tuple[str, int, str, list[str]]]:
         raise ValueError("nothing to do: give --set-name, --elements and --out, or --task")
     for _, chunk, _, elements in tasks:
         for name in elements:
-            groups.parse(name)
+            groups.parse_transition(name)
         if chunk < 0:
             raise ValueError(f"--chunk must be >= 0, got {chunk}")
     return tasks

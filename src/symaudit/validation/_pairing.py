@@ -6,7 +6,8 @@ tables' ``median`` columns, as in case 3).  Rows: the elements where the swapped
 exceeds ``LARGE`` are exactly r, r3, s, sr2; there the swapped influence median is below the
 correct one; for e, r2, sr, sr3 the swapped numbers equal the correct ones (exact algebra:
 p*g*p = g, relative ``TOLERANCE``); the correct action has no error median above ``LARGE`` at
-all.
+all.  Kinds: the equalities at e, r2, sr, sr3 are exact; the "failing" and "suppressed" rows
+are descriptive (``LARGE`` is a chosen threshold, not a derived one).
 """
 
 from __future__ import annotations
@@ -47,12 +48,14 @@ def _error_rows(label: str, four: str, right: dict, swapped: dict) -> list[dict]
             f"error median > {LARGE:g} at exactly {four}",
             _failing_text(failing, swapped),
             failing == list(NON_COMMUTING),
+            "descriptive",
         ),
         row(
             f"{label} | correct pairing: no failure",
             f"error median <= {LARGE:g} for every D4 element",
             _failing_text(correct_failing, right),
             not correct_failing,
+            "descriptive",
         ),
         row(
             f"{label} | swapped = correct at {', '.join(COMMUTING)}",
@@ -70,6 +73,7 @@ def _influence_rows(label: str, four: str, i_right: dict, i_swap: dict) -> list[
             "influence median below the correct action's at each of them",
             ", ".join(f"{g} {_num(i_swap[g])} vs {_num(i_right[g])}" for g in NON_COMMUTING),
             all(i_swap[g] < i_right[g] for g in NON_COMMUTING),
+            "descriptive",
         ),
         row(
             f"{label} | swapped influence = correct at {', '.join(COMMUTING)}",

@@ -11,7 +11,10 @@ see :func:`kolmogorov_resolution`).  Rows: the median over members of the elemen
 1 +- ``INSIDE_TOL`` and every member's median is below every non-member's (which all exceed
 1 + ``INSIDE_TOL``); the median over non-members of the influence medians is below the members';
 the Spearman rank correlation between the element medians of error and influence over the whole
-set (expected negative).
+set (expected negative).  These four are descriptive: the thresholds (``INSIDE_TOL``, the
+clean separation) are not derived (the law R_g ~ 1 + c_g / rho would decide them; not built).
+Derived rows: reciprocity for the members of G, which preserve the data distribution
+(:mod:`._reciprocity`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import numpy as np
 from symaudit import groups
 from symaudit.groups.kolmogorov import fixes_forcing
 
-from ._rows import INSIDE_TOL, medians, missing, num, read_table, row
+from ._reciprocity import reciprocity_rows
+from ._rows import INSIDE_TOL, as_descriptive, medians, missing, num, read_table, row
 
 CASE3 = "3 symmetry broken by the physics"
 
@@ -97,25 +101,30 @@ def case3_rows(tables: Path, resolution: int | None = None) -> list[dict]:
     eq = read_table(tables, "equivariance_kolmogorov.csv")
     inf = read_table(tables, "influence_kolmogorov.csv")
     if eq is None or eq.empty:
-        return [missing(CASE3, expected, "no equivariance_kolmogorov.csv (dataset NSK)")]
+        why = "no equivariance_kolmogorov.csv (dataset NSK)"
+        return [missing(CASE3, expected, why, "descriptive")]
     rows: list[dict] = []
     for (dataset, model), sub in eq.groupby(["dataset", "model"], sort=True):
         label = f"{CASE3} | {dataset} {model}"
         n = resolution or kolmogorov_resolution(sub.element)
         if n is None:
-            rows.append(missing(label, expected, "the element list is no kolmogorov set of any N"))
+            why = "the element list is no kolmogorov set of any N"
+            rows.append(missing(label, expected, why, "descriptive"))
             continue
         errors = medians(eq, dataset=dataset, model=model)
         inside = [g for g in errors if fixes_forcing(g, n)]
         outside = [g for g in errors if g not in inside]
         if not inside or not outside:
-            rows.append(missing(label, expected, "members or non-members of G absent"))
+            why = "members or non-members of G absent"
+            rows.append(missing(label, expected, why, "descriptive"))
             continue
-        rows += _error_rows(label, n, errors, inside, outside)
+        rows += as_descriptive(_error_rows(label, n, errors, inside, outside))
+        rows += reciprocity_rows(tables, "kolmogorov", dataset, model, inside, label, n)
         influence = medians(inf, dataset=dataset, model=model)
         if not set(errors) <= set(influence):
             why = "no influence_kolmogorov.csv" if inf is None else "elements absent"
-            rows.append(missing(f"{label} | influence", "influence beside the error", why))
+            what = f"{label} | influence"
+            rows.append(missing(what, "influence beside the error", why, "descriptive"))
             continue
-        rows += _influence_rows(label, errors, influence, inside, outside)
+        rows += as_descriptive(_influence_rows(label, errors, influence, inside, outside))
     return rows

@@ -1,10 +1,12 @@
 """``symaudit findings --tables DIR --out findings.csv``: the validation study's findings table.
 
 Reads the study's own tables (``symaudit aggregate`` and ``symaudit quality`` outputs) and writes
-one row per check of a known answer, columns ``case, expected, measured, holds`` (see
-:mod:`symaudit.validation`).  Prints one line per check that does not hold (or was not
-measured) and a summary line; exit status 0 either way (a finding is a result, not an error),
-2 when the tables directory does not exist.
+one row per check, columns ``case, kind, expected, measured, lo, hi, verdict, holds`` (see
+:mod:`symaudit.validation`).  Prints one line per known answer (exact or derived row) whose
+verdict is not ``holds`` (``fails``, ``inconclusive`` or ``not measured``), one line per case
+family (its known answers' verdicts and its descriptive rows), and a summary line that tallies
+by kind (descriptive rows are no known answers); exit status 0 either way (a
+finding is a result, not an error), 2 when the tables directory does not exist.
 """
 
 from __future__ import annotations
@@ -49,10 +51,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resolution", type=int, default=None, help="case 5: the grid N of G(N, k) (default 32)"
     )
+    parser.add_argument(
+        "--kinematic",
+        action="store_true",
+        help="case 7: compute the boost, scaling and Lie-derivative rows (about 20 s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from symaudit.validation import build_findings, write_findings
+    from symaudit.validation import build_findings, family_tally, tally_line, write_findings
 
     if args.stride is not None and args.stride < 1:
         raise ValueError(f"--stride must be a positive integer, got {args.stride}")
@@ -71,15 +78,24 @@ def run(args: argparse.Namespace) -> int:
         twirled_models=args.twirled,
         unet_models=args.unet,
         augmented=augmented,
+        kinematic=args.kinematic,
         **options,
     )
     write_findings(df, args.out)
     unmeasured = df["measured"].str.startswith("not measured")
-    for row in df[~df["holds"]].itertuples(index=False):
-        state = "not measured" if row.measured.startswith("not measured") else "does not hold"
-        print(f"{state}: {row.case}: expected {row.expected}; {row.measured}")
+    known = df["kind"] != "descriptive"
+    for row, absent in zip(df.itertuples(index=False), unmeasured, strict=True):
+        if row.kind == "descriptive" or row.verdict == "holds":
+            continue
+        state = "not measured" if absent else row.verdict
+        print(f"{state}: {row.case} ({row.kind}): expected {row.expected}; {row.measured}")
+    for family, t in family_tally(df).iterrows():
+        print(
+            f"  {family}: {t.holds}/{t.known} known answers hold ({t.fails} fail, "
+            f"{t.inconclusive} inconclusive), {t.descriptive} descriptive"
+        )
     print(
-        f"wrote {args.out}: {len(df)} checks, {int(df['holds'].sum())} hold, "
-        f"{int((~df['holds'] & ~unmeasured).sum())} do not, {int(unmeasured.sum())} not measured"
+        f"wrote {args.out}: {len(df)} checks ({int(known.sum())} known answers, "
+        f"{int((known & unmeasured).sum())} of them not measured); {tally_line(df)}"
     )
     return 0
