@@ -19,7 +19,13 @@ TINY = {
     "preset": "quick",
     "seeds": [0],
     "train": {"epochs": 2, "batch_size": 4, "time_steps": 3},
-    "analysis": {"batches": 2, "time_steps": 2, "element_sets": ["d4", "shift_x"], "chunk_size": 5},
+    "analysis": {
+        "batches": 2,
+        "time_steps": 2,
+        "element_sets": ["d4", "shift_x"],
+        "chunk_size": 5,
+        "jobs": "per_chunk",
+    },
     "influence": {
         "damping": {"mode": "relative", "values": [1e-2, 1e-3], "primary": 1e-3},
         "preconditioner_rank": 2,
@@ -110,6 +116,24 @@ def test_table_matches_a_hand_computation(tiny):
     assert rows["simulate_family"].scratch_gb_per_job * 1e9 == pytest.approx(10 * 5 * 2 * 1024 * 4)
 
 
+def test_per_run_jobs_cost_the_sum_of_their_chunks(tmp_path):
+    """analysis.jobs per_run: one bras and one equivariance job per run, each the sum of the
+    per-chunk jobs it replaces (every chunk is measured as its own invocation would)."""
+    chunked, per_run = tmp_path / "chunked.yaml", tmp_path / "per_run.yaml"
+    chunked.write_text(yaml.safe_dump(TINY))
+    per_run.write_text(
+        yaml.safe_dump({**TINY, "analysis": {**TINY["analysis"], "jobs": "per_run"}})
+    )
+    a = {r.rule: r for r in build_table(Plan(load_config([chunked])), UNITS, PROFILE)}
+    b = {r.rule: r for r in build_table(Plan(load_config([per_run])), UNITS, PROFILE)}
+    assert "influence_bras" not in b and "equivariance_errors" not in b
+    assert b["influence_bras_NS"].jobs == b["equivariance_NS"].jobs == 1
+    assert b["influence_bras_NS"].total_hours == pytest.approx(a["influence_bras"].total_hours)
+    both = a["equivariance_errors"].total_hours + a["twirl_decomposition"].total_hours
+    assert b["equivariance_NS"].total_hours == pytest.approx(both)
+    assert b["equivariance_NS"].device == "gpu" and b["equivariance_NS"].submissions == 1
+
+
 def test_profile_requests_and_benchmark_files(tmp_path):
     assert rule_resources(PROFILE, "train_model") == ("gpu", 720.0, 32000.0)
     assert rule_resources(PROFILE, "ingest_family") == ("cpu", 30.0, 4000.0)
@@ -120,6 +144,9 @@ def test_profile_requests_and_benchmark_files(tmp_path):
         "influence/CE_unet_seed0_batch01_solve.tsv": ("10.0", "900.0"),
         "influence/CE_unet_seed0_d4_000.tsv": ("3.0", "NA"),
         "data/CE-RP_data_0.tsv": ("1.0", "50.0"),
+        "influence/CE_unet_seed0_bras.tsv": ("20.0", "700.0"),  # per run
+        "equivariance/NS_twirled-unet_seed3.tsv": ("8.0", "600.0"),  # per run
+        "equivariance/NS_unet_seed3_d4_000.tsv": ("2.0", "500.0"),
     }
     for name, (sec, rss) in files.items():
         path = tmp_path / name
@@ -129,6 +156,9 @@ def test_profile_requests_and_benchmark_files(tmp_path):
     assert got["influence_solve"] == {"max_rss_mb": 900.0, "max_seconds": 12.5}
     assert got["influence_bras"] == {"max_rss_mb": 0.0, "max_seconds": 3.0}
     assert got["pdegym_lookalike"]["max_rss_mb"] == 50.0
+    assert got["influence_bras_CE"] == {"max_rss_mb": 700.0, "max_seconds": 20.0}
+    assert got["equivariance_NS"] == {"max_rss_mb": 600.0, "max_seconds": 8.0}
+    assert got["equivariance_errors"]["max_rss_mb"] == 500.0
 
 
 def test_cli_prints_and_writes_the_table(tiny, tmp_path, capsys):

@@ -12,6 +12,9 @@ batch, B = analysis batches, L = λ values, E = elements of the chunk, I = CG it
 * ``influence_bras``: B·E·n·obs·gradient, + with the Galerkin reference
   B·(n·setup + (E + 1)·(n·gradient + n²·jvp))
 * ``equivariance_errors``: B·(E + 1)·n·forward; ``twirl_decomposition``: B·8·n·forward
+* per run (``analysis.jobs: per_run``): ``influence_bras_{dataset}`` the sum of its chunks'
+  ``influence_bras``, ``equivariance_{dataset}`` its chunks' ``equivariance_errors`` plus the
+  ``twirl_decomposition`` (each chunk is measured as its own invocation would)
 * ``companion_run``: (earlier epochs + 1)·(n·setup + 30·n·matvec) + earlier epochs·(rank +
   (I + 1)·n)·n·matvec on one batch (spectra and the epoch's solve)
 * data and aggregation rules: not modelled (I/O and seconds); their time and memory come from a
@@ -163,6 +166,19 @@ class Costs:
         u = self.unit(run)
         return None if u is None else self.plan.batches * 8 * self.plan.examples * u["forward"]
 
+    def run_analysis(self, stage: str, run: Run) -> tuple[float | None, float]:
+        """(seconds, scratch bytes) of one per-run job: ``stage`` is ``influence_bras`` or
+        ``equivariance`` (its chunks and the twirl)."""
+        chunk_rule = "influence_bras" if stage == "influence_bras" else "equivariance_errors"
+        chunks = [e for s in self.plan.sets(run.dataset) for e in self.plan.chunks(s)]
+        parts = [getattr(self, chunk_rule)(run, e) for e in chunks]
+        scratch = sum(self.scratch(chunk_rule, run, e) for e in chunks)
+        if stage == "equivariance":
+            parts.append(self.twirl_decomposition(run))
+            scratch += self.scratch("twirl_decomposition", run)
+        seconds = None if any(p is None for p in parts) else sum(parts)
+        return seconds, scratch
+
     def companion_run(self, run: Run) -> float | None:
         u, n = self.unit(run), self.plan.examples
         if u is None:
@@ -218,6 +234,10 @@ def _families(dataset: str) -> list[str]:
 def _per_job(costs: Costs, rule: str) -> list[tuple[float | None, float]]:
     """(seconds, scratch bytes) of every job of ``rule``."""
     plan = costs.plan
+    split = plan.per_run_rule(rule)
+    if split is not None:
+        stage, dataset = split
+        return [costs.run_analysis(stage, r) for r in plan.runs_of(dataset)]
     per_run = {"train_model", "twirl_decomposition", "companion_run"}
     if rule in per_run:
         return [(getattr(costs, rule)(r), costs.scratch(rule, r)) for r in plan.runs()]
@@ -267,7 +287,11 @@ def build_table(
             row.submissions = math.ceil(jobs / size)
         if benchmarks and rule in benchmarks:
             row.max_rss_mb = benchmarks[rule]["max_rss_mb"]
-        row.basis = BASIS.get(rule, "not modelled")
+        split = plan.per_run_rule(rule)
+        if split is not None:
+            row.basis = PER_RUN_BASIS[split[0]]
+        else:
+            row.basis = BASIS.get(rule, "not modelled")
         if rule in ("influence_solve", "companion_run"):
             row.basis += f"; I = {costs.iterations} CG iterations per λ, rank {costs.rank}"
         rows.append(row)
@@ -281,6 +305,12 @@ BASIS = {
     "equivariance_errors": "B·(E+1)·n forwards",
     "twirl_decomposition": "B·8·n forwards",
     "companion_run": "per checkpoint: setup + Lanczos 30; per earlier epoch one solve",
+}
+
+
+PER_RUN_BASIS = {
+    "influence_bras": "per run: the sum of its chunks' influence_bras",
+    "equivariance": "per run: the sum of its chunks' equivariance_errors + twirl_decomposition",
 }
 
 

@@ -143,6 +143,23 @@ class Plan:
         return [min(size, n - start) for start in range(0, n, size)]
 
     @property
+    def per_run(self) -> bool:
+        """``analysis.jobs: per_run``: one bras and one equivariance job per run, named per
+        dataset group (``influence_bras_{dataset}``, ``equivariance_{dataset}``)."""
+        return self.cfg["analysis"].get("jobs", "per_run") == "per_run"
+
+    def per_run_rule(self, rule: str) -> tuple[str, str] | None:
+        """(``influence_bras`` or ``equivariance``, dataset) of a per-run analysis rule."""
+        for stage in ("influence_bras", "equivariance"):
+            dataset = rule.removeprefix(f"{stage}_")
+            if dataset != rule and dataset in self.cfg["datasets"]:
+                return stage, dataset
+        return None
+
+    def runs_of(self, dataset: str) -> list[Run]:
+        return [r for r in self.runs() if r.dataset == dataset]
+
+    @property
     def batches(self) -> int:
         return int(self.cfg["analysis"]["batches"])
 
@@ -180,9 +197,15 @@ class Plan:
         jobs["study_config"] = 1
         jobs["train_model"] = len(runs)
         jobs["influence_solve"] = len(runs) * self.batches
-        jobs["influence_bras"] = analysed
-        jobs["equivariance_errors"] = analysed
-        jobs["twirl_decomposition"] = len(runs) if "d4" in self.study_sets() else 0
+        if self.per_run:
+            for dataset in self.cfg["datasets"]:
+                jobs[f"influence_bras_{dataset}"] = len(self.runs_of(dataset))
+            for dataset in self.cfg["datasets"]:
+                jobs[f"equivariance_{dataset}"] = len(self.runs_of(dataset))
+        else:
+            jobs["influence_bras"] = analysed
+            jobs["equivariance_errors"] = analysed
+            jobs["twirl_decomposition"] = len(runs) if "d4" in self.study_sets() else 0
         if self.cfg["analysis"].get("lie"):  # workflow/rules/lie.smk
             jobs["lie_derivative"] = len(runs)
             jobs["lie_tables"] = 1

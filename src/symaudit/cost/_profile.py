@@ -34,6 +34,8 @@ GPU_RULES = {
     "lie_derivative",
     "companion_run",
 }
+#: the per-run analysis rules (``analysis.jobs: per_run``), one per dataset group
+PER_RUN_PREFIXES = ("influence_bras_", "equivariance_")
 
 
 def _first_attempt(value) -> float | None:
@@ -59,7 +61,8 @@ def rule_resources(profile: Mapping, rule: str) -> tuple[str, float | None, floa
         return "local", None, None
     default = profile.get("default-resources", {}) or {}
     own = (profile.get("set-resources", {}) or {}).get(rule, {}) or {}
-    device = "gpu" if (rule in GPU_RULES or "gpu" in own or "gres" in own) else "cpu"
+    gpu = rule in GPU_RULES or rule.startswith(PER_RUN_PREFIXES) or "gpu" in own or "gres" in own
+    device = "gpu" if gpu else "cpu"
     runtime = _first_attempt(own.get("runtime", default.get("runtime")))
     memory = _first_attempt(own.get("mem_mb", default.get("mem_mb")))
     return device, runtime, memory
@@ -84,9 +87,14 @@ def benchmark_rule(path: Path) -> str | None:
         return "pdegym_lookalike" if re.search(r"_(data|velocity)_\d+$", name) else "ingest_family"
     if stage == "train":
         return "train_model"
+    dataset = name.split("_", 1)[0]
     if stage == "influence":
+        if name.endswith("_bras"):  # per run: {dataset}_{model}_seed{seed}_bras
+            return f"influence_bras_{dataset}"
         return "influence_solve" if name.endswith("_solve") else "influence_bras"
     if stage == "equivariance":
+        if re.search(r"_seed\d+$", name):  # per run: {dataset}_{model}_seed{seed}
+            return f"equivariance_{dataset}"
         if name.endswith("_lie"):
             return "lie_derivative"
         return "twirl_decomposition" if name.endswith("_twirl") else "equivariance_errors"
