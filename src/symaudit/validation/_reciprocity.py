@@ -82,14 +82,14 @@ def _note(r) -> str:
     return f" ({note})" if isinstance(note, str) and note else ""
 
 
-def _involution_row(label: str, g: str, r) -> dict:
-    m, lo, hi = float(r.median), _get(r, "median_lo"), _get(r, "median_hi")
+def _equals_one(case: str, expected: str, measured: str, value: float, lo, hi) -> dict:
+    """A derived row stating ``value`` = 1: the point within ``EQUAL_TOL`` in ``holds``, the
+    interval [lo, hi] judged as an equivalence (``_rows.verdict``)."""
     return row(
-        f"{label} | seed {r.seed} | median R at {g}",
-        f"median R = 1 ({g} an involution preserving the data distribution; "
-        f"holds within 1 +- {EQUAL_TOL:g})",
-        f"median {num(m, 5)} [{num(lo, 4)}, {num(hi, 4)}]{_note(r)}",
-        bool(abs(m - 1.0) <= EQUAL_TOL),
+        case,
+        expected,
+        measured,
+        bool(abs(value - 1.0) <= EQUAL_TOL),
         "derived",
         lo,
         hi,
@@ -97,20 +97,31 @@ def _involution_row(label: str, g: str, r) -> dict:
     )
 
 
+def _involution_row(label: str, g: str, r) -> dict:
+    m, lo, hi = float(r.median), _get(r, "median_lo"), _get(r, "median_hi")
+    return _equals_one(
+        f"{label} | seed {r.seed} | median R at {g}",
+        f"median R = 1 ({g} an involution preserving the data distribution; "
+        f"holds within 1 +- {EQUAL_TOL:g})",
+        f"median {num(m, 5)} [{num(lo, 4)}, {num(hi, 4)}]{_note(r)}",
+        m,
+        lo,
+        hi,
+    )
+
+
 def _pair_row(label: str, g: str, h: str, rg, rh) -> dict:
     p = float(rg.q3) * float(rh.q1)
     lo = _get(rg, "q3_lo") * _get(rh, "q1_lo")
     hi = _get(rg, "q3_hi") * _get(rh, "q1_hi")
-    return row(
+    return _equals_one(
         f"{label} | seed {rg.seed} | Q3 R at {g} x Q1 R at {h}",
         f"Q3(R_g) Q1(R_g^-1) = 1 (g = {g}, g^-1 = {h}; holds within 1 +- {EQUAL_TOL:g})",
         f"{num(float(rg.q3), 5)} x {num(float(rh.q1), 5)} = {num(p, 5)} "
         f"[{num(lo, 4)}, {num(hi, 4)}]{_note(rg)}",
-        bool(abs(p - 1.0) <= EQUAL_TOL),
-        "derived",
+        p,
         lo,
         hi,
-        verdict("derived", False, lo, hi, equal=1.0),
     )
 
 
