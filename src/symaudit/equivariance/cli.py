@@ -26,7 +26,7 @@ from symaudit.baselines import add_gate_argument, warn_if_failed
 from symaudit.cli import add_device, add_task, parse_tasks
 from symaudit.settings import ANALYSIS
 
-__all__ = ["add_arguments", "add_run_inputs", "run"]
+__all__ = ["add_arguments", "add_run_inputs", "check_run_inputs", "run"]
 
 
 def add_run_inputs(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +36,18 @@ def add_run_inputs(parser: argparse.ArgumentParser) -> None:
     add("--stores", required=True, nargs="+", type=Path, help="the class stores, in class order")
     add("--run-dir", required=True, type=Path, help="the run directory (holds the data splits)")
     add("--batches", required=True, nargs="+", type=int, help="analysis batch indices (0-based)")
+
+
+def check_run_inputs(args: argparse.Namespace) -> None:
+    """Refuse the arguments of :func:`add_run_inputs` before the model is loaded: repeated or
+    negative batches, and stores or a run directory that are not there (one line each)."""
+    if any(k < 0 for k in args.batches) or len(set(args.batches)) != len(args.batches):
+        raise ValueError(f"--batches must be distinct non-negative integers, got {args.batches}")
+    for path in args.stores:
+        if not path.exists():
+            raise FileNotFoundError(f"store {path} does not exist (run the data stage first)")
+    if not args.run_dir.is_dir():
+        raise FileNotFoundError(f"run directory {args.run_dir} does not exist")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -102,8 +114,6 @@ def _check_args(args) -> None:
             raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
     if args.chunk < 0:
         raise ValueError(f"--chunk must be >= 0, got {args.chunk}")
-    if any(k < 0 for k in args.batches) or len(set(args.batches)) != len(args.batches):
-        raise ValueError(f"--batches must be distinct non-negative integers, got {args.batches}")
     lists = [(args.elements, "--elements"), (args.twirl_elements or [], "--twirl")]
     lists += [(elements, "--task") for *_, elements in parse_tasks(args.task)]
     for names, flag in lists:
@@ -111,11 +121,7 @@ def _check_args(args) -> None:
             groups.parse_transition(g)  # one-line ValueError naming the bad element
         if len(set(names)) != len(names):
             raise ValueError(f"{flag}: duplicate element names in {names}")
-    for path in args.stores:
-        if not path.exists():
-            raise FileNotFoundError(f"store {path} does not exist (run the data stage first)")
-    if not args.run_dir.is_dir():
-        raise FileNotFoundError(f"run directory {args.run_dir} does not exist")
+    check_run_inputs(args)
 
 
 def _measure_and_write(args, opened, twirl_elements) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from symaudit.baselines import add_gate_argument, warn_if_failed
 from symaudit.cli import add_device
-from symaudit.equivariance.cli import add_run_inputs
+from symaudit.equivariance.cli import add_run_inputs, check_run_inputs
 from symaudit.settings import ANALYSIS
 
 __all__ = ["add_arguments", "run"]
@@ -45,15 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _check_args(args) -> None:
     if args.time_steps < 1:
         raise ValueError(f"--time-steps must be >= 1, got {args.time_steps}")
-    if any(k < 0 for k in args.batches) or len(set(args.batches)) != len(args.batches):
-        raise ValueError(f"--batches must be distinct non-negative integers, got {args.batches}")
     if not all(np.isfinite(args.shifts)) or len(set(args.shifts)) != len(args.shifts):
         raise ValueError(f"--shifts must be distinct finite numbers, got {args.shifts}")
-    for path in args.stores:
-        if not path.exists():
-            raise FileNotFoundError(f"store {path} does not exist (run the data stage first)")
-    if not args.run_dir.is_dir():
-        raise FileNotFoundError(f"run directory {args.run_dir} does not exist")
+    check_run_inputs(args)
 
 
 def measure(opened, batches, time_steps: int, shifts) -> dict[str, np.ndarray]:
