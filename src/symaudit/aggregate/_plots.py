@@ -158,6 +158,30 @@ def _ci_values(rows: pd.DataFrame) -> list[str]:
     return ["q1", "median", "q3"] + (["median_lo", "median_hi"] if "median_lo" in rows else [])
 
 
+def _y_range(
+    rows: pd.DataFrame, spec: FigureSpec, element_set: str, ranges: str
+) -> tuple[float, float, str]:
+    """(lo, hi, scale) of a quantile panel's y axis: its Q1-Q3 bars and intervals against the
+    paper's range for ``element_set`` (:func:`_limits`)."""
+    paper = PAPER_RANGES.get((spec.kind, element_set, spec.dataset))
+    return _limits(rows[_ci_values(rows)].to_numpy(float), paper, ranges)
+
+
+def _title(
+    ax, rows: pd.DataFrame, spec: FigureSpec, *, after: str = "", within: str = "", ci: bool = True
+) -> None:
+    """``<quantity><after> (<within><dataset>)``, the counts line and (``ci``) the reason for a
+    missing interval.  ", Q3" after the dataset: the relative error of a seed is the Q3 over
+    its examples."""
+    suffix = ", Q3" if spec.kind == "equivariance" else ""
+    ci_line = _ci_line(rows) if ci else ""
+    ax.set_title(
+        f"{_TITLE[spec.kind]}{after} ({within}{spec.dataset}{suffix})\n"
+        f"{_counts_line(rows, spec.kind)}{ci_line}",
+        fontsize="medium",
+    )
+
+
 def _baseline(ax, kind: str):
     # 1 is "no symmetry breaking" for the relative error and the noise level for the
     # standardised influence (docs/algorithms.md §6.5): the reference point of every panel.
@@ -235,23 +259,14 @@ def plot_d4(df: pd.DataFrame, spec: FigureSpec, ranges: str = "union") -> Figure
             handles.append(
                 Line2D([], [], ls="", marker="x", color="red", ms=9, mew=2, label=_NOT_CONVERGED)
             )
-        lo, hi, scale = _limits(
-            rows[_ci_values(rows)].to_numpy(float),
-            PAPER_RANGES.get((spec.kind, "d4", spec.dataset)),
-            ranges,
-        )
+        lo, hi, scale = _y_range(rows, spec, "d4", ranges)
         ax.set_yscale(scale)
         ax.set_ylim(lo, hi)
         ax.set_xticks(np.arange(len(groups.D4)), [_D4_LABELS[g] for g in groups.D4])
         ax.set_xlim(-0.6, len(groups.D4) - 0.4)
         ax.set_xlabel("D$_4$ group element $g$")
         ax.set_ylabel(_YLABEL[spec.kind])
-        suffix = ", Q3" if spec.kind == "equivariance" else ""
-        ax.set_title(
-            f"{_TITLE[spec.kind]} ({spec.dataset}{suffix})\n{_counts_line(rows, spec.kind)}"
-            f"{_ci_line(rows)}",
-            fontsize="medium",
-        )
+        _title(ax, rows, spec)
         _legend(fig, ax, handles)
     return fig
 
@@ -318,11 +333,7 @@ def plot_shift_line(
         if _has_ci(rows):
             handles.append(Patch(facecolor="0.45", alpha=0.6, label=_ci_label(rows)))
         handles += bad_handles
-        lo, hi, scale = _limits(
-            rows[_ci_values(rows)].to_numpy(float),
-            PAPER_RANGES.get((spec.kind, spec.element_set, spec.dataset)),
-            ranges,
-        )
+        lo, hi, scale = _y_range(rows, spec, spec.element_set, ranges)
         if bad_handles and scale == "linear":  # reserve a strip at the bottom for the rug
             lo -= (0.05 + 0.05 * len(models)) * (hi - lo)
         ax.set_yscale(scale)
@@ -332,12 +343,7 @@ def plot_shift_line(
         direction = "horizontal" if axis == "dx" else "vertical"
         ax.set_xlabel(f"{direction} shift {axis} (cells, signed; identity at 0)")
         ax.set_ylabel(_YLABEL[spec.kind])
-        suffix = ", Q3" if spec.kind == "equivariance" else ""
-        ax.set_title(
-            f"{_TITLE[spec.kind]}, {direction} shifts ({spec.dataset}{suffix})\n"
-            f"{_counts_line(rows, spec.kind)}{_ci_line(rows)}",
-            fontsize="medium",
-        )
+        _title(ax, rows, spec, after=f", {direction} shifts")
         _legend(fig, ax, handles)
     return fig
 
@@ -391,12 +397,8 @@ def plot_shift_box(df: pd.DataFrame, spec: FigureSpec, ranges: str = "union") ->
         ax.set_ylabel("vertical shift dy (cells)")
         ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
         ax.yaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
-        suffix = ", Q3" if spec.kind == "equivariance" else ""
-        ax.set_title(
-            f"{_TITLE[spec.kind]} ({model_label(spec.model)}, {spec.dataset}{suffix})"
-            f"\n{_counts_line(rows, spec.kind)}",
-            fontsize="medium",
-        )
+        # no interval line: heatmaps show medians only
+        _title(ax, rows, spec, within=f"{model_label(spec.model)}, ", ci=False)
     return fig
 
 
