@@ -112,7 +112,24 @@ def twirl_kernel(
     )
 
 
-class LinearConv(nn.Module):
+class _PeriodicConvModel(nn.Module):
+    """What both linear models share: the fixed N x N grid (``resolution``), the scale of their
+    initial Fourier coefficients (``init_scale``) and the normal initialisation of a kernel."""
+
+    def __init__(self, resolution: int, init_scale: float):
+        super().__init__()
+        self.resolution = int(resolution)
+        self.init_scale = float(init_scale)
+
+    @staticmethod
+    def _init_kernel(kernel: torch.Tensor, scale: float, generator: torch.Generator | None) -> None:
+        """``kernel`` ``(out, in, N, N)`` i.i.d. normal with standard deviation
+        ``scale / (N sqrt(in))``: Fourier coefficients of order ``scale``."""
+        std = scale / (kernel.shape[-1] * math.sqrt(kernel.shape[1]))
+        nn.init.normal_(kernel, 0.0, std, generator=generator)
+
+
+class LinearConv(_PeriodicConvModel):
     """f(u) = K * u: one full-grid periodic convolution, no bias.
 
     Input and output ``(batch, channel, y, x)`` on the fixed N x N grid (``resolution``).
@@ -128,16 +145,13 @@ class LinearConv(nn.Module):
         out_channels: int | None = None,
         init_scale: float = 1.0,
     ):
-        super().__init__()
+        super().__init__(resolution, init_scale)
         out_channels = in_channels if out_channels is None else out_channels
-        self.resolution = int(resolution)
-        self.init_scale = float(init_scale)
         self.kernel = nn.Parameter(torch.empty(out_channels, in_channels, resolution, resolution))
         self.reset_parameters()
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        std = self.init_scale / (self.resolution * math.sqrt(self.kernel.shape[1]))
-        nn.init.normal_(self.kernel, 0.0, std, generator=generator)
+        self._init_kernel(self.kernel, self.init_scale, generator)
 
     def end_to_end_kernel(self) -> torch.Tensor:
         """The kernel of the whole map, ``(out_channel, in_channel, N, N)``."""
@@ -147,7 +161,7 @@ class LinearConv(nn.Module):
         return periodic_conv(self.kernel, x)
 
 
-class TwoLayerLinearConv(nn.Module):
+class TwoLayerLinearConv(_PeriodicConvModel):
     """f(u) = K2 * (K1 * u): a deep linear periodic convolution with ``hidden`` channels.
 
     ``kernel1`` ``(hidden, in_channels, N, N)``, ``kernel2`` ``(out_channels, hidden, N, N)``;
@@ -163,10 +177,8 @@ class TwoLayerLinearConv(nn.Module):
         out_channels: int | None = None,
         init_scale: float = 1.0,
     ):
-        super().__init__()
+        super().__init__(resolution, init_scale)
         out_channels = in_channels if out_channels is None else out_channels
-        self.resolution = int(resolution)
-        self.init_scale = float(init_scale)
         n = self.resolution
         self.kernel1 = nn.Parameter(torch.empty(hidden, in_channels, n, n))
         self.kernel2 = nn.Parameter(torch.empty(out_channels, hidden, n, n))
@@ -175,8 +187,7 @@ class TwoLayerLinearConv(nn.Module):
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         # each layer's Fourier coefficients of order sqrt(init_scale)
         for k in (self.kernel1, self.kernel2):
-            std = math.sqrt(self.init_scale) / (self.resolution * math.sqrt(k.shape[1]))
-            nn.init.normal_(k, 0.0, std, generator=generator)
+            self._init_kernel(k, math.sqrt(self.init_scale), generator)
 
     def end_to_end_kernel(self) -> torch.Tensor:
         prod = torch.einsum(
