@@ -103,17 +103,20 @@ class Variable:
 
 @dataclass(frozen=True)
 class Format:
-    """One per-job file format: ``name`` (the stage's word for it), ``template`` (the
-    :mod:`symaudit.names` constant of its path), its writer (the CLI), its variables, the
-    attributes its writer records (``attrs``) and, among them, the ``identity``: the attributes
-    that say which job wrote it (required by :func:`read`)."""
+    """One per-job file format: ``name`` (the stage's word for it), its writer (the CLI), its
+    variables, the attributes its writer records (``attrs``) and, among them, the ``identity``:
+    the attributes that say which job wrote it (required by :func:`read`)."""
 
     name: str
-    template: str
     writer: str
     variables: tuple[Variable, ...]
     attrs: tuple[str, ...]
     identity: tuple[str, ...] = ("dataset", "model", "seed")
+
+    @property
+    def template(self) -> str:
+        """The :mod:`symaudit.names` constant of its path: the name in capitals."""
+        return self.name.upper()
 
     @property
     def dims(self) -> dict[str, tuple[str, ...]]:
@@ -156,7 +159,6 @@ def _pi(prefix: str, what: str, required: bool = True, lead: tuple[str, ...] = (
 
 INFLUENCE = Format(
     name="influence",
-    template="INFLUENCE",
     writer="influence-bras",
     variables=(
         *_pi("pi", "influence Π^g of the SMSE bras at (g x, g y)"),
@@ -218,7 +220,6 @@ _RUN_ATTRS = (
 
 EQUIVARIANCE = Format(
     name="equivariance",
-    template="EQUIVARIANCE",
     writer="equivariance --out",
     variables=(
         Variable("relative_error", ("element", *EXAMPLE_DIMS), "SMSE(f(g x), g y) / SMSE(f(x), y)"),
@@ -238,7 +239,6 @@ EQUIVARIANCE = Format(
 
 LIE = Format(
     name="lie",
-    template="LIE",
     writer="lie",
     variables=(
         Variable(
@@ -274,7 +274,6 @@ _TWIRL_PARTS = {
 
 TWIRL = Format(
     name="twirl",
-    template="TWIRL",
     writer="equivariance --twirl-out",
     variables=(
         *(Variable(k, ("batch", "class"), f"{v}, mean over time") for k, v in _TWIRL_PARTS.items()),
@@ -286,7 +285,6 @@ TWIRL = Format(
 
 DIAGNOSTICS = Format(
     name="diagnostics",
-    template="DIAGNOSTICS",
     writer="companion run",
     variables=(
         Variable(
