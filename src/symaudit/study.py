@@ -306,6 +306,24 @@ class Study:
             for c, chunk in zip(self.chunk_ids(name), self.chunks(name), strict=True)
         ]
 
+    def run_chunk_files(self, template: str, dataset: str) -> list[str]:
+        """A per-run job's outputs: ``template`` (INFLUENCE or EQUIVARIANCE) for every chunk of
+        :meth:`run_chunks`, set and chunk filled, ``{dataset}``/``{model}``/``{seed}`` left as
+        the rule's wildcards."""
+        keep = {"dataset": "{dataset}", "model": "{model}", "seed": "{seed}"}
+        return [
+            self.result(template, **keep, set=s, chunk=c) for s, c, _ in self.run_chunks(dataset)
+        ]
+
+    def task_arguments(self, dataset: str, files: Sequence[str]) -> str:
+        """``--task SET CHUNK OUT ELEMENT ...`` per chunk of a run of ``dataset``, shell-quoted
+        (element names such as ``t(3,0)`` need quotes); ``files`` in :meth:`run_chunks` order."""
+        chunks = self.run_chunks(dataset)
+        return " ".join(
+            f"--task {shlex.join([name, c, out, *elements])}"
+            for (name, c, elements), out in zip(chunks, files, strict=True)
+        )
+
     def per_run_jobs(self) -> bool:
         """True when a run's chunks are measured by one job per stage (``analysis.jobs``)."""
         return self.config["analysis"].get("jobs", "per_run") == "per_run"

@@ -105,26 +105,6 @@ def chunk_elements(w):  # shell-quoted: names such as t(3,0) need quotes
     return shlex.join(PLAN.chunks(w.set)[int(w.chunk)])
 
 
-def chunk_outputs(template, dataset):  # a per-run job's per-chunk files (wildcards left)
-    chunks = PLAN.run_chunks(dataset)
-    return expand(
-        f"{RESULTS}/{template}",
-        zip,
-        set=[name for name, _, _ in chunks],
-        chunk=[c for _, c, _ in chunks],
-        allow_missing=True,
-    )
-
-
-def chunk_tasks(wildcards, output):  # --task SET CHUNK OUT ELEMENT ... per chunk of the run
-    chunks = PLAN.run_chunks(wildcards.dataset)
-    files = output.chunks
-    return " ".join(
-        f"--task {shlex.join([name, c, out, *elements])}"
-        for (name, c, elements), out in zip(chunks, files, strict=True)
-    )
-
-
 def pdegym_files(w):  # the PDEGym netCDF files of one family (config key pdegym_dir)
     return PLAN.pdegym_files(w.family)
 

@@ -77,7 +77,7 @@ else:
                 stores=family_stores,
                 code=stage_code("equivariance"),
             output:
-                chunks=chunk_outputs(symaudit_names.EQUIVARIANCE, _dataset),
+                chunks=PLAN.run_chunk_files(symaudit_names.EQUIVARIANCE, _dataset),
                 twirl=f"{RESULTS}/{symaudit_names.TWIRL}",
             log:
                 f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}.log",
@@ -90,7 +90,7 @@ else:
             resources:
                 gpu=1,
             params:
-                tasks=chunk_tasks,
+                tasks=lambda w, output: PLAN.task_arguments(w.dataset, output.chunks),
                 batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
                 run_dir=model_dir,
                 time_steps=config["analysis"]["time_steps"],

@@ -86,7 +86,7 @@ else:
                 stores=family_stores,
                 code=stage_code("influence"),
             output:
-                chunks=chunk_outputs(symaudit_names.INFLUENCE, _dataset),
+                chunks=PLAN.run_chunk_files(symaudit_names.INFLUENCE, _dataset),
             log:
                 f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_bras.log",
             benchmark:
@@ -99,7 +99,7 @@ else:
                 gpu=1,
             params:
                 settings=section("influence"),
-                tasks=chunk_tasks,
+                tasks=lambda w, output: PLAN.task_arguments(w.dataset, output.chunks),
                 run_dir=model_dir,
                 time_steps=config["analysis"]["time_steps"],
             shell:
