@@ -7,12 +7,20 @@ convolutions where the answer is exact (derivation: ``docs/conservation.md``).
   Adam, MSE or log-cosh, recording every step's kernel;
 * :mod:`._track` — the tracker: per-orbit direction defect, norm ratio and noise floor, and the
   balancedness of the two-layer model;
-* :mod:`._data` — random fields and linear (D4-equivariant or D4-breaking) targets.
+* :mod:`._data` — random fields and linear (D4-equivariant or D4-breaking) targets;
+* :mod:`._influence` — the influence Π = aᵀ(JᵀJ/D + λI)⁻¹g of the linear model in closed form,
+  per wave-vector (the exact oracle of the influence solver).
 
 Layout everywhere ``(batch, channel, y, x)``; kernels ``(out, in, y, x)``.
 """
 
 from symaudit.conservation._data import TARGETS, make_target, random_fields
+from symaudit.conservation._influence import (
+    linear_influence,
+    linear_lambda_max,
+    linear_metric_spectrum,
+    linear_smse_gradients,
+)
 from symaudit.conservation._theory import (
     channel_anisotropy,
     equiv_closed_form,
@@ -54,6 +62,10 @@ __all__ = [
     "equiv_closed_form",
     "equiv_orbit_form",
     "gd_factors",
+    "linear_influence",
+    "linear_lambda_max",
+    "linear_metric_spectrum",
+    "linear_smse_gradients",
     "logcosh",
     "make_target",
     "orbit_averaged",
