@@ -317,7 +317,7 @@ def test_conservation_cli_writes_findings_and_figure(tmp_path):
     )
     findings = pd.read_csv(tmp_path / "tables" / "findings.csv")
     assert list(findings.columns) == ["case", "expected", "measured", "holds"]
-    assert len(findings) == 25 and findings["holds"].all() and rc == 0
+    assert len(findings) == 27 and findings["holds"].all() and rc == 0
     defects = pd.read_csv(tmp_path / "tables" / "defects.csv")
     assert set(defects["arm"]) == {"orbit", "random", "none", "adam", "logcosh"}
     assert len(defects) == 2 * 5 * 31

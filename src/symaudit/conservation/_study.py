@@ -34,11 +34,14 @@ import torch
 from symaudit import groups
 from symaudit.conservation import _theory
 from symaudit.conservation._data import TARGETS, make_target, random_fields
+from symaudit.conservation._influence import linear_influence, linear_smse_gradients
 from symaudit.conservation._track import balancedness_drift, track
 from symaudit.conservation._train import train_full_batch
 from symaudit.datasets import channels_for
 from symaudit.equivariance import twirl_decomposition
 from symaudit.errors import UserError
+from symaudit.influence import SolveOptions, bra_influence, solve_kets
+from symaudit.influence._stage import resolve_settings
 from symaudit.models import TwoLayerLinearConv, build
 from symaudit.models._linear import twirl_kernel
 from symaudit.settings import CONSERVATION, resolve
@@ -66,6 +69,8 @@ BROKEN = 1e-3  # max_O d_O of an arm that does not
 RATIO = 1e-9  # relative error of ||K^perp_O|| against the first step's factor to the n
 ORACLE = 1e-12  # relative error of the measured first factor against the closed form
 TWIRL = 1e-10  # relative error of twirl_decomposition's L_equiv against the closed form
+INFLUENCE_RTOL = 1e-10  # the exact influence row's solve: per-ket true relative residual
+INFLUENCE = 100 * INFLUENCE_RTOL  # max |ΔΠ| / max |Π| of the solve against the closed form
 
 SCALAR = [{"name": "u", "kind": "scalar", "vector": None, "axis": None}]
 
@@ -189,6 +194,7 @@ def run_study(settings: Mapping | None = None) -> StudyResult:
                     )
                 )
     rows.extend(_vector_rows(s))
+    rows.extend(_influence_rows(x, seed))
     two_layer_rows, balanced = _two_layer_rows(s)
     rows.extend(two_layer_rows)
     return StudyResult(
@@ -343,6 +349,42 @@ def _vector_rows(s: Mapping) -> list[dict]:
             f"max rel. error < {TWIRL:g}",
             twirl_rel,
             twirl_rel < TWIRL,
+        ),
+    ]
+
+
+def _influence_rows(x: torch.Tensor, seed: int) -> list[dict]:
+    """Exact influence: the workflow's solve (its settings but ``rtol``, :func:`solve_kets`)
+    and bras (:func:`bra_influence`, the examples rotated by r) on the study's ``linear`` model
+    and batch ``x`` (metric batch = kets, advection targets), against the closed form per
+    wave-vector (:func:`linear_influence`) at the λ the solve used.  The a-posteriori bound
+    |ΔΠ_ij| ≤ ‖g_bra,i‖ ‖r_j‖ / λ that every stored Π carries must hold too."""
+    y = make_target(x, "advection")
+    model = _model("linear", x.shape[-1], seed)
+    options = SolveOptions.from_settings(resolve_settings({"rtol": INFLUENCE_RTOL}))
+    solution = solve_kets(model, x, x, y, options)
+    bx, by = groups.act("r", x, SCALAR), groups.act("r", y, SCALAR)
+    values, bound = bra_influence(model, solution, bx, by, channels=SCALAR, return_bounds=True)
+    kernel = model.kernel.detach()
+    bra, ket = (linear_smse_gradients(kernel, u, t) for u, t in ((bx, by), (x, y)))
+    exact = linear_influence(x, bra, ket, solution.damping)
+    diff = (values - exact).abs()
+    rel = float(diff.max() / exact.abs().max())
+    within = float((diff / bound).max())
+    lam = solution.damping / solution.lambda_max
+    tag = f"influence of the linear model, bras r . x, lambda/lambda_max = {lam:.0e}"
+    return [
+        _row(
+            f"{tag}: block CG (rtol {INFLUENCE_RTOL:g}) Pi = closed form per wave-vector",
+            f"max |dPi| / max |Pi| < {INFLUENCE:g} (max |Pi| = {float(exact.abs().max()):.3g})",
+            rel,
+            rel < INFLUENCE and solution.converged,
+        ),
+        _row(
+            f"{tag}: |dPi| within the a-posteriori bound |g_bra| |r| / lambda",
+            "max |dPi| / bound <= 1",
+            within,
+            within <= 1.0,
         ),
     ]
 
