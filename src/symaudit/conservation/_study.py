@@ -12,6 +12,9 @@ adam       orbit        adam      mse       not conserved
 logcosh    orbit        gd        logcosh   not conserved
 ========== ============ ========= ========= =========================================
 
+Besides the arms: the vector-channel and two-layer checks, and two exact influence rows (the
+workflow's solve and bras on the ``linear`` model against :func:`linear_influence`).
+
 Outputs (:func:`write_study`): ``tables/findings.csv`` (``case, expected, measured, holds``),
 ``tables/defects.csv`` (``arm, target, step, max_defect, orbits_above_floor, perp_norm_ratio,
 loss``), ``tables/orbits.csv.gz`` (the tracker's per-orbit table, ``step, orbit, size, norm,
