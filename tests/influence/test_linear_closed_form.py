@@ -51,7 +51,7 @@ def test_closed_form_gradients_and_lambda_max_are_exact(linear):
     assert abs(linear_lambda_max(x) - exact) / exact < ROUND_OFF
 
 
-@pytest.mark.parametrize("normalization", ["per_output", "none"])
+@pytest.mark.parametrize("normalization", ["per_output", "per_example", "none"])
 def test_closed_form_matches_dense_oracle(linear, normalization):
     model, x, bx, by = linear["model"], linear["x"], linear["bx"], linear["by"]
     M, _ = dense_metric(model, x, normalization)
