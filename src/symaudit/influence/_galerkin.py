@@ -70,6 +70,11 @@ class GalerkinResult:
         x = Qᵀ y in the model's dtype (only with ``return_vectors``).
     jvps, vjps : int
         Jacobian products spent on this call (the kets' were cached).
+    ket_values : Tensor (n_ket, n_ket) float64
+        The same subspace inverse between the kets: [i, j] = G_ket,iᵀ x_j (its diagonal is
+        the raw Galerkin self-influence Π_G(x_j, x_j); no Jacobian product).
+    damping, scale : float
+        λ added in the subspace and the factor of M = scale · JᵀJ used.
     """
 
     values: torch.Tensor
@@ -81,6 +86,14 @@ class GalerkinResult:
     vectors: torch.Tensor | None
     jvps: int
     vjps: int
+    ket_values: torch.Tensor | None = None
+    damping: float = float("nan")
+    scale: float = float("nan")
+
+    @property
+    def self_influence(self) -> np.ndarray:
+        """(n_ket,) float64 raw Π_G(x_j, x_j) = G_ket,jᵀ x_j (the diagonal of ``ket_values``)."""
+        return torch.diagonal(self.ket_values).numpy().copy()
 
     @property
     def relres_full_space(self) -> np.ndarray:
@@ -152,6 +165,7 @@ class GalerkinKets:
         full_residual: bool = True,
         return_vectors: bool = False,
         bra_in_span: bool = True,
+        scale: float | None = None,
     ) -> GalerkinResult:
         """Π for one bra set.
 
@@ -167,8 +181,36 @@ class GalerkinKets:
             Also compute the full-space residual (n_ket VJPs): information only.
         bra_in_span : bool
             Add the bras to the subspace (the reference); False uses span(G_ket) alone.
+        scale : float, optional
+            The factor of M = scale · JᵀJ (default the operator's normalisation;
+            ``op.scale_of(name)`` for another, e.g. the exact solve's).
         """
-        op, n, lam = self.op, self.n_ket, float(damping)
+        return self.influences(
+            bra_gradients,
+            [(damping, scale)],
+            energy=energy,
+            rank_tol=rank_tol,
+            full_residual=full_residual,
+            return_vectors=return_vectors,
+            bra_in_span=bra_in_span,
+        )[0]
+
+    def influences(
+        self,
+        bra_gradients: torch.Tensor | None,
+        dampings,
+        *,
+        energy: float = 1e-4,
+        rank_tol: float = 1e-6,
+        full_residual: bool = True,
+        return_vectors: bool = False,
+        bra_in_span: bool = True,
+    ) -> list[GalerkinResult]:
+        """:meth:`influence` for several (damping, scale) pairs (scale None: the operator's)
+        in the SAME subspace: the bras' Jacobian products and Gram matrices are computed once,
+        each pair adds a k × k solve (and n_ket VJPs with ``full_residual``).  The first
+        pair's JVP count is the call's; later pairs report 0."""
+        op = self.op
         Gb = bra_gradients if bra_gradients is not None else self.G[:0]
         jvps0 = op.jvps
         if bra_in_span and Gb.shape[0]:
@@ -182,7 +224,19 @@ class GalerkinKets:
             K, KJ = self.K, self.KJ
         jvps = op.jvps - jvps0
         W = _span_basis(K, energy, rank_tol)  # (k, m)
-        H = sym(op.scale * (W @ KJ @ W.T) + lam * (W @ K @ W.T))
+        bra_norms = row_norms(Gb).cpu().numpy()
+        out = []
+        for damping, scale in dampings:
+            lam = float(damping)
+            sc = op.scale if scale is None else float(scale)
+            res = self._solve(K, KJ, W, Gb, JGb, lam, sc, full_residual, return_vectors)
+            res.jvps, res.bra_norms = (jvps if not out else 0), bra_norms
+            out.append(res)
+        return out
+
+    def _solve(self, K, KJ, W, Gb, JGb, lam, scale, full_residual, return_vectors):
+        op, n = self.op, self.n_ket
+        H = sym(scale * (W @ KJ @ W.T) + lam * (W @ K @ W.T))
         C = K[:n] @ W.T  # (n, k): Q G_ket
         Y = spd_solve(H, C.T)  # (k, n)
         sub = (C.T - H @ Y).norm(dim=0) / C.norm(dim=1).clamp_min(torch.finfo(C.dtype).tiny)
@@ -204,7 +258,7 @@ class GalerkinKets:
             JX = Zk.to(self.JG.dtype) @ self.JG
             if JGb is not None:
                 JX += Zb.to(JGb.dtype) @ JGb
-            R = self.G - op.vjp_mm(JX).mul_(op.scale) - lam * X
+            R = self.G - op.vjp_mm(JX).mul_(scale) - lam * X
             vjps = n
             res = row_norms(R).cpu().numpy()
         else:
@@ -215,8 +269,20 @@ class GalerkinKets:
             relres_subspace=sub.cpu().numpy(),
             residual_norms=res,
             rhs_norms=self.rhs_norms,
-            bra_norms=row_norms(Gb).cpu().numpy(),
+            bra_norms=np.zeros(0),
             vectors=X if return_vectors else None,
-            jvps=jvps,
+            jvps=0,
             vjps=vjps,
+            ket_values=(K[:n] @ Z.T).cpu(),
+            damping=lam,
+            scale=scale,
         )
+
+    def self_influence(
+        self, damping: float, *, scale: float | None = None, energy: float = 1e-4
+    ) -> np.ndarray:
+        """(n_ket,) float64 raw Galerkin self-influence Π_G(x_j, x_j) = g_jᵀ Q(QᵀAQ)⁻¹Qᵀ g_j
+        with A = scale · JᵀJ + λ I and Q the energy-truncated span(G_ket) (the reference's
+        subspace for the identity element; no Jacobian product)."""
+        res = self.influence(None, damping, energy=energy, full_residual=False, scale=scale)
+        return res.self_influence

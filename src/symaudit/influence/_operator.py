@@ -286,15 +286,20 @@ class GaussNewtonOperator:
         self.output_shape = tuple(self.output.shape)
         self.num_outputs = int(self.output.numel())
         self.num_examples = int(inputs.shape[0])
-        self.scale = {
-            "per_output": 1.0 / self.num_outputs,
-            "per_example": 1.0 / self.num_examples,
-            "none": 1.0,
-        }[normalization]
+        self.scale = self.scale_of(normalization)
         self.linearize_check: float | None = None
         if self.mode == "linearize" and check:
             self.linearize_check = self._check_linearize()
         self.setup_seconds = time.perf_counter() - t0
+
+    def scale_of(self, normalization: str) -> float:
+        """The factor of M = scale · JᵀJ for ``normalization`` on this batch (1/D per output,
+        1/N per example, 1 for none): another normalisation of the same Jacobian products."""
+        return {
+            "per_output": 1.0 / self.num_outputs,
+            "per_example": 1.0 / self.num_examples,
+            "none": 1.0,
+        }[normalization]
 
     # -- construction helpers
 
