@@ -175,6 +175,36 @@ INFLUENCE = Format(
         Variable("damping_absolute", ("damping", "batch"), "absolute λ of the path", False),
         *_pi("pi_galerkin", "the reference's Galerkin influence (galerkin_reference)", False),
         Variable(
+            "pi_galerkin_primary_raw",
+            PI_DIMS,
+            "galerkin_reference's Π in the same subspaces at the primary λ and normalisation",
+            False,
+        ),
+        Variable(
+            "self_influence_raw",
+            KET_DIMS,
+            "galerkin_reference: raw Π(x, x) = g_jᵀ x_j of the primary solve (float64)",
+            False,
+        ),
+        Variable(
+            "self_influence_bound",
+            KET_DIMS,
+            "galerkin_reference: ‖g_j‖ ‖r_j‖ / λ, the primary solve's bound on Π(x, x)",
+            False,
+        ),
+        Variable(
+            "self_influence_galerkin_raw",
+            KET_DIMS,
+            "galerkin_reference: raw Galerkin Π_G(x, x) in span(G_ket) at the primary λ",
+            False,
+        ),
+        Variable(
+            "self_influence_galerkin_eps_raw",
+            KET_DIMS,
+            "galerkin_reference: raw Galerkin Π_G(x, x) in span(G_ket) at ε = 1e-6 on JᵀJ/D",
+            False,
+        ),
+        Variable(
             "ket_full_space_relres",
             ("element", *KET_DIMS),
             "Galerkin: full-space relative residual of the ket's solution",

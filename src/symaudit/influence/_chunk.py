@@ -19,6 +19,10 @@ divides each bra row by the std of its ket entries; unless ``include_unconverged
 solve did not converge are NaN there and left out of every row's std.  A damping path
 (``influence.damping.values``) stores every variable at the ``primary`` λ, and the SMSE
 influence at every λ as ``pi_path_*`` (dim ``damping`` = the configured values).
+``galerkin_reference`` (a Krylov study) adds the reference's Galerkin Π^g at ε = 1e-6
+(``pi_galerkin_*``) and, in the same subspaces at the primary λ and normalisation,
+``pi_galerkin_primary_raw`` and the raw float64 self-influences ``self_influence_*`` of both
+methods (docs/algorithms.md §6.4, the exact ordering Π_G(x, x) ≤ Π(x, x)).
 """
 
 from __future__ import annotations
@@ -37,6 +41,14 @@ __all__ = ["GALERKIN_EPS", "Bras", "measure_chunk", "read_solutions", "write_chu
 
 #: ε of the Galerkin comparison values (``galerkin_reference``): the reference code's, on JᵀJ/D
 GALERKIN_EPS = 1e-6
+#: ``galerkin_reference``'s raw self-influences per ket: key of :func:`_galerkin_reference` ->
+#: suffix of the ``self_influence*`` variable (:data:`symaudit.outputs.INFLUENCE`)
+SELF_INFLUENCE = {
+    "self_exact": "_raw",
+    "self_bound": "_bound",
+    "self_galerkin": "_galerkin_raw",
+    "self_galerkin_eps": "_galerkin_eps_raw",
+}
 
 
 def _moved(g, x, y, channels, geometry: dict):
@@ -87,19 +99,51 @@ def _galerkin_batch(model, solution, x, y, elements, channels, observables, geom
     return out, sub
 
 
-def _galerkin_reference(model, x, y, elements, channels, epsilon, geometry):
-    """(E * n, n) raw Π of the reference's Galerkin method (SMSE bras), for comparison with a
-    Krylov study: ket gradients and their products computed once per batch."""
+def _row_dots(a, b):
+    """fp64 Σ_p a[j, p] b[j, p] per row j, in column chunks (no fp64 copy of a block, ``b``
+    moved to ``a``'s device a chunk at a time)."""
+    import torch
+
+    out = torch.zeros(a.shape[0], dtype=torch.float64, device=a.device)
+    for start in range(0, a.shape[-1], 1 << 20):
+        sl = slice(start, start + (1 << 20))
+        out += (a[:, sl].double() * b[:, sl].to(device=a.device).double()).sum(dim=1)
+    return out.cpu().numpy()
+
+
+def _galerkin_reference(model, x, y, elements, channels, epsilon, geometry, solution=None):
+    """The reference's Galerkin method (SMSE bras) for comparison with a Krylov study: ket
+    gradients and their products computed once per batch.
+
+    Returns ``{"eps": (E * n, n)}`` raw Π at ε = ``epsilon`` on JᵀJ/D; with the primary
+    ``solution`` also, in the SAME subspaces (no extra Jacobian product), ``"primary"`` (E * n,
+    n) at the solve's λ and normalisation, and per ket (n,) float64 the raw self-influences
+    ``"self_exact"`` = g_jᵀ x_j of the solve, ``"self_bound"`` = ‖g_j‖ ‖r_j‖ / λ and
+    ``"self_galerkin"`` / ``"self_galerkin_eps"`` = g_jᵀ Q(QᵀAQ)⁻¹Qᵀ g_j in span(G_ket) at λ
+    / at ε (docs/algorithms.md §6.4)."""
     from symaudit.influence import GalerkinKets, GaussNewtonOperator, per_example_gradients
 
     op = GaussNewtonOperator(model, x)
     basis = GalerkinKets(op, per_example_gradients(model, x, y, space=op.space))
-    parts = []
+    pairs = [(epsilon, None)]
+    if solution is not None:
+        lam, scale = float(solution.damping), op.scale_of(solution.normalization)
+        pairs.append((lam, scale))
+    parts = [[] for _ in pairs]
     for g in elements:
         gx, gy = _moved(g, x, y, channels, geometry)
         Gb = per_example_gradients(model, gx, gy, space=op.space)
-        parts.append(basis.influence(Gb, epsilon, full_residual=False).values.numpy())
-    return np.concatenate(parts)
+        for part, res in zip(parts, basis.influences(Gb, pairs, full_residual=False), strict=True):
+            part.append(res.values.numpy())
+    out = {"eps": np.concatenate(parts[0])}
+    if solution is not None:
+        out["primary"] = np.concatenate(parts[1])
+        ket = basis.influences(None, pairs, full_residual=False)
+        out["self_galerkin_eps"] = ket[0].self_influence
+        out["self_galerkin"] = ket[1].self_influence
+        out["self_exact"] = _row_dots(basis.G, solution.vectors)
+        out["self_bound"] = basis.rhs_norms * solution.residual_norms.numpy() / lam
+    return out
 
 
 def read_solutions(directories) -> tuple[list[list], int]:
@@ -125,7 +169,8 @@ class Bras:
     ket_time, ket_class); ``bounds`` (E,); ``converged``, ``relres`` (ket_time, ket_class);
     Galerkin: ``full_relres`` (E, ket_time, ket_class), ``ranks`` (E,); a damping path:
     ``path_raw`` (damping, E, ...), ``path_conv`` (damping, ket_time, ket_class);
-    ``galerkin_reference``: ``gal_raw`` like ``results[""]``."""
+    ``galerkin_reference``: ``gal_raw`` like ``results[""]``, ``gal_primary_raw`` (the same at
+    the primary λ) and ``self_raw``: name -> (ket_time, ket_class) raw self-influences."""
 
     n_elements: int
     time_steps: int
@@ -139,6 +184,8 @@ class Bras:
     path_raw: list = field(default_factory=list)
     path_conv: list = field(default_factory=list)
     gal_raw: list = field(default_factory=list)
+    gal_primary_raw: list = field(default_factory=list)
+    self_raw: dict[str, list] = field(default_factory=dict)
 
     def grid(self, values):
         """(E * n, n) -> (E, bra_time, bra_class, ket_time, ket_class)."""
@@ -240,6 +287,10 @@ class Bras:
             raw = np.stack(self.gal_raw, axis=1)
             data["pi_galerkin_raw"] = (pi_dims, raw)
             data["pi_galerkin_std"] = (pi_dims, standardise(raw, ket_ndim=2))
+        if self.gal_primary_raw:
+            data["pi_galerkin_primary_raw"] = (pi_dims, np.stack(self.gal_primary_raw, axis=1))
+        for name, parts in self.self_raw.items():
+            data[f"self_influence{name}"] = (ket_dims, np.stack(parts))
         # absolute λ of the (primary) solve per batch; with a path, ``damping`` is the path's dim
         data["lambda_primary" if self.path_raw else "damping"] = (
             ("batch",),
@@ -301,8 +352,13 @@ def measure_chunk(trained, paths, primary: int, elements, settings, time_steps: 
         else:
             acc.add_krylov(model, path, primary, x, y, elements, channels, observables, geometry)
             if reference:
-                gal = _galerkin_reference(model, x, y, elements, channels, GALERKIN_EPS, geometry)
-                acc.gal_raw.append(acc.grid(gal))
+                gal = _galerkin_reference(
+                    model, x, y, elements, channels, GALERKIN_EPS, geometry, solution
+                )
+                acc.gal_raw.append(acc.grid(gal["eps"]))
+                acc.gal_primary_raw.append(acc.grid(gal["primary"]))
+                for key, name in SELF_INFLUENCE.items():
+                    acc.self_raw.setdefault(name, []).append(acc.ket(gal[key]))
         acc.converged.append(acc.ket([r.converged for r in solution.records]))
     return acc
 
