@@ -138,6 +138,7 @@ rule influence_robustness:
             category="Tables",
         ),
         medians=f"{RESULTS}/tables/influence_robustness_medians.csv",
+        ordering=f"{RESULTS}/tables/influence_galerkin_ordering.csv",
         status=f"{RESULTS}/tables/robustness_status.yaml",
         png=[
             report(

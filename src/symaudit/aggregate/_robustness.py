@@ -25,12 +25,14 @@ import pandas as pd
 import xarray as xr
 
 from symaudit.aggregate._bootstrap import Bootstrap, note, pooled_intervals
-from symaudit.aggregate._stores import discover, parse_files
+from symaudit.aggregate._stores import StoreFile, discover, parse_files
 from symaudit.aggregate._tables import element_order
 
 __all__ = [
+    "ORDERING_TABLE",
     "ROBUSTNESS_TABLE",
     "STABLE_TAU",
+    "galerkin_ordering",
     "kendall_tau",
     "robustness_figures",
     "robustness_medians",
@@ -39,6 +41,9 @@ __all__ = [
 ]
 
 ROBUSTNESS_TABLE = "influence_robustness"
+#: per run: the exact ordering Π_G(x, x) ≤ Π(x, x) at the primary λ and the matched and
+#: mismatched Galerkin gaps (:func:`galerkin_ordering`)
+ORDERING_TABLE = "influence_galerkin_ordering"
 #: below this τ a ranking is reported as not stable under the change of λ
 STABLE_TAU = 0.7
 GALERKIN = "galerkin"
@@ -156,6 +161,69 @@ def robustness_medians(
     frame["_order"] = frame["element"].map(element_order)
     frame = frame.sort_values(["dataset", "model", "element_set", "damping", "_order"])
     return frame.drop(columns="_order").reset_index(drop=True)
+
+
+NAN = float("nan")
+_ORDERING_COLUMNS = (
+    "dataset",
+    "model",
+    "seed",
+    "n_pairs",
+    "n_ordered",
+    "fraction_ordered",
+    "max_excess",
+    "gap_matched_median",
+    "gap_mismatched_median",
+)
+
+
+def galerkin_ordering(
+    study_dir: str | os.PathLike, inputs: list[str | os.PathLike] | None = None
+) -> pd.DataFrame:
+    """Per run (dataset, model, seed), from the raw self-influences of the influence stores
+    written with ``influence.galerkin_reference`` (``self_influence_*``; docs/algorithms.md
+    §6.4): over every self-influence pair (x, x) of the analysis batches (finite values; the
+    kets are the same in every chunk, so one file per run is read), ``n_ordered`` pairs with
+    Π_G(x, x) ≤ Π(x, x) + ‖g‖ ‖r‖ / λ at the primary λ (exact: all of them),
+    ``max_excess`` = max (Π_G − Π) / (‖g‖ ‖r‖ / λ) (≤ 1 when ordered), and the medians of
+    |Π_G − Π| / |Π| with Galerkin at the primary λ (``gap_matched_median``: the subspace
+    alone) and at the reference's ε (``gap_mismatched_median``: subspace and damping)."""
+    kinds = ("influence",)
+    files = discover(study_dir, kinds) if inputs is None else parse_files(study_dir, inputs, kinds)
+    first: dict[tuple, StoreFile] = {}
+    for f in sorted(files, key=lambda f: (f.element_set, f.chunk, str(f.path))):
+        first.setdefault((f.dataset, f.model, f.seed), f)
+    rows = []
+    for (dataset, model, seed), f in sorted(first.items()):
+        with xr.open_dataset(f.path) as ds:
+            if "self_influence_raw" not in ds:
+                continue
+            exact, bound, gal, eps = (
+                ds[f"self_influence{name}"].values.astype(np.float64).ravel()
+                for name in ("_raw", "_bound", "_galerkin_raw", "_galerkin_eps_raw")
+            )
+        ok = np.isfinite(exact) & np.isfinite(bound) & np.isfinite(gal)
+        exact, bound, gal, eps = exact[ok], bound[ok], gal[ok], eps[ok]
+        n = int(ok.sum())
+        ordered = int(np.count_nonzero(gal <= exact + bound))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            excess = (gal - exact) / bound
+            matched = np.abs(gal - exact) / np.abs(exact)
+            mismatched = np.abs(eps - exact) / np.abs(exact)
+        rows.append(
+            {
+                "dataset": dataset,
+                "model": model,
+                "seed": seed,
+                "n_pairs": n,
+                "n_ordered": ordered,
+                "fraction_ordered": ordered / n if n else NAN,
+                "max_excess": float(np.nanmax(excess)) if np.isfinite(excess).any() else NAN,
+                "gap_matched_median": float(np.nanmedian(matched)) if n else NAN,
+                "gap_mismatched_median": float(np.nanmedian(mismatched)) if n else NAN,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(_ORDERING_COLUMNS))
 
 
 def _ordered_dampings(values) -> list[str]:

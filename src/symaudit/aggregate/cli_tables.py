@@ -58,7 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--robustness-only",
         action="store_true",
-        help="only the damping-path robustness table (influence_robustness.csv, medians) and "
+        help="only the damping-path robustness table (influence_robustness.csv, medians, "
+        "influence_galerkin_ordering.csv) and "
         "figures (STUDY_DIR/figures/robustness_*.png)",
     )
     parser.add_argument("--primary", default="", help="the path's primary λ (figure ticks)")
@@ -127,8 +128,10 @@ def _robustness(
 
     from symaudit.aggregate._io import write_atomic
     from symaudit.aggregate._robustness import (
+        ORDERING_TABLE,
         ROBUSTNESS_TABLE,
         STABLE_TAU,
+        galerkin_ordering,
         robustness_figures,
         robustness_medians,
         robustness_status,
@@ -142,7 +145,13 @@ def _robustness(
         )
     table = robustness_table(medians)
     out.mkdir(parents=True, exist_ok=True)
-    for name, frame in ((ROBUSTNESS_TABLE, table), (f"{ROBUSTNESS_TABLE}_medians", medians)):
+    ordering = galerkin_ordering(study, inputs)  # header only without galerkin_reference
+    frames = (
+        (ROBUSTNESS_TABLE, table),
+        (f"{ROBUSTNESS_TABLE}_medians", medians),
+        (ORDERING_TABLE, ordering),
+    )
+    for name, frame in frames:
         print(write_atomic(out / f"{name}.csv", lambda p, f=frame: f.to_csv(p, index=False)))
     if status:
         text = yaml.safe_dump(robustness_status(table), sort_keys=False)
