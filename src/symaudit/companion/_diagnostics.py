@@ -75,11 +75,13 @@ class _Arrays:
             converged=np.zeros((earlier, batches, t, c), dtype=bool),
         )
 
-    def measure(self, i: int, epoch: int, model, trajectories, batches, influence) -> None:
+    def measure(
+        self, i: int, epoch: int, model, trajectories, batches, influence, mode: str
+    ) -> None:
         """Epoch row ``i`` from that checkpoint's ``model``: per analysis batch (``trajectories``
         of :func:`analysis_trajectories`) the gradient-span spectrum and, with ``influence``
         (the solve's keywords; None at the last epoch), the raw identity influence Π and which
-        kets converged."""
+        kets converged; ``mode``: the spectrum's operator mode (``influence.operator_mode``)."""
         import torch
 
         from symaudit.influence import influence_matrix
@@ -93,7 +95,7 @@ class _Arrays:
             x = traj[:, :t].reshape(-1, *traj.shape[2:])  # example n = t + T · class
             y = traj[:, 1:].reshape(-1, *traj.shape[2:])
             clock = time.perf_counter()
-            found = gradient_span_spectrum(model, x, y)
+            found = gradient_span_spectrum(model, x, y, mode=mode)
             _LOG.info(
                 f"epoch {epoch} batch {batches[k]}: spectrum (rank {found['rank']}) "
                 f"{time.perf_counter() - clock:.1f} s"
@@ -209,7 +211,8 @@ def run_diagnostics(
             clock = time.perf_counter()
             arrays.rollout = np.stack([rollout_errors(model, traj, t) for traj in trajectories])
             _LOG.info(f"epoch {epoch}: rollouts {time.perf_counter() - clock:.1f} s")
-        arrays.measure(i, epoch, model, trajectories, batches, None if last else solve)
+        mode = solve["operator_mode"]  # influence.operator_mode (the spectrum's operator too)
+        arrays.measure(i, epoch, model, trajectories, batches, None if last else solve, mode)
     classes = [Path(p).name.removesuffix(".zarr") for p in stores]
     return arrays.dataset(
         batches,

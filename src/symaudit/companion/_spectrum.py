@@ -13,7 +13,9 @@ __all__ = ["ENERGY", "gradient_span_spectrum"]
 ENERGY = 1e-4
 
 
-def gradient_span_spectrum(model, inputs, targets, energy: float = ENERGY) -> dict:
+def gradient_span_spectrum(
+    model, inputs, targets, energy: float = ENERGY, mode: str = "linearize"
+) -> dict:
     """Spectrum of M = Jᵀ J / D (D = the batch's scalar outputs) in the gradient span.
 
     ``inputs``, ``targets``: (N, channel, y, x) tensors of one analysis batch.  The per-example
@@ -36,7 +38,7 @@ def gradient_span_spectrum(model, inputs, targets, energy: float = ENERGY) -> di
     s2, vecs = torch.linalg.eigh(gram(grads, grads))  # ascending, fp64
     s2, vecs = s2.flip(0).clamp_min(0.0), vecs.flip(1)
     total = float(s2.sum())
-    op = GaussNewtonOperator(model, inputs, normalization="per_output")
+    op = GaussNewtonOperator(model, inputs, normalization="per_output", mode=mode)
     top, _ = lanczos_lambda_max(op.mm, op.size, dtype=op.dtype, device=op.device)
     if not total > 0.0:
         return {"eigenvalues": np.zeros(0), "rank": 0, "lambda_max": float(top)}

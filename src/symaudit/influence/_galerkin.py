@@ -141,11 +141,16 @@ class GalerkinKets:
         check_parameters: bool = True,
     ) -> GalerkinKets:
         """The basis of a deferred Galerkin :class:`KetSolution` (``kind="ket_gradients"``),
-        with M rebuilt on ``metric_inputs`` (N, C, H, W) — the untransformed batch."""
+        with M rebuilt on ``metric_inputs`` (N, C, H, W) — the untransformed batch — in the
+        operator mode the solve used (its ``setup["operator_mode"]``)."""
         if solution.kind != "ket_gradients":
             raise ValueError(f"GalerkinKets needs a ket-gradient solution, got {solution.kind!r}")
         op = GaussNewtonOperator(
-            model, metric_inputs, normalization=solution.normalization, chunk_size=chunk_size
+            model,
+            metric_inputs,
+            normalization=solution.normalization,
+            chunk_size=chunk_size,
+            mode=solution.setup.get("operator_mode", "linearize"),
         )
         if check_parameters:
             _check_parameters(op.space, solution)

@@ -50,6 +50,7 @@ SETTINGS_KEYS = (
     "max_iterations",
     "fail_on_unconverged",
     "galerkin_energy",
+    "operator_mode",
 )
 
 
@@ -109,6 +110,9 @@ class SolveOptions:
         Relative singular-value cut of the block-CG search block and the Galerkin basis.
     check_residual : bool
         Galerkin only: compute the true residuals (n extra products) for the records.
+    operator_mode : {"linearize", "jvp"}
+        How the operator forms J v (:class:`GaussNewtonOperator` ``mode``; config
+        ``influence.operator_mode``): ``jvp`` holds no traced graph (memory).
     operator : GaussNewtonOperator, optional
         Reuse an operator built for this model and metric batch.
     meta : dict, optional
@@ -132,6 +136,7 @@ class SolveOptions:
     x0: torch.Tensor | str | None = None
     extra_span: torch.Tensor | None = None
     galerkin_energy: float = INFLUENCE["galerkin_energy"]
+    operator_mode: str = INFLUENCE["operator_mode"]
     galerkin_defer: bool = False
     path_start: str = "cold"
     rank_tol: float = 1e-6
@@ -142,6 +147,8 @@ class SolveOptions:
     def __post_init__(self):
         if self.damping is None:
             raise ValueError("solve_kets needs a damping (a number, {mode, value} or a path)")
+        if self.operator_mode not in ("linearize", "jvp"):
+            raise ValueError(f"unknown operator_mode {self.operator_mode!r}: linearize | jvp")
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}: {' | '.join(METHODS)}")
         if self.block_size < 1:
@@ -197,7 +204,11 @@ def _prepare(
         raise ValueError("solve_kets needs metric_inputs (or a prebuilt operator)")
     t_start = time.perf_counter()
     op = o.operator or GaussNewtonOperator(
-        model, metric_inputs, normalization=o.normalization, chunk_size=o.chunk_size
+        model,
+        metric_inputs,
+        normalization=o.normalization,
+        chunk_size=o.chunk_size,
+        mode=o.operator_mode,
     )
     if o.operator is not None and o.operator.normalization != o.normalization:
         raise ValueError(
