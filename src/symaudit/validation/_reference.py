@@ -64,12 +64,10 @@ def ordering_rows(tables: Path) -> list[dict]:
         med = read_table(tables, "influence_robustness_medians.csv")
         if med is None or GALERKIN not in set(med.damping.astype(str)):
             return []
-        why = (
-            f"no {ORDERING_CSV}"
-            if table is None
-            else "no self_influence_* in the influence stores (rerun influence-bras)"
-        )
-        return [missing(label, ORDERING_EXPECTED, why)]
+        if table is None:
+            return [missing(label, ORDERING_EXPECTED, f"no {ORDERING_CSV}")]
+        stale = "no self_influence_* in the influence stores (rerun influence-bras)"
+        return [missing(label, ORDERING_EXPECTED, stale)]
     rows = []
     for r in table.itertuples(index=False):
         run = f"{r.dataset} {r.model} seed{int(r.seed)}"
