@@ -26,10 +26,15 @@ def test_boost_scale_and_lie_are_planned_and_scale_is_ce_only(tmp_path):
     cfg = yaml.safe_load((work / "tests/workflow/tiny.yaml").read_text())
     cfg["analysis"]["element_sets_by_dataset"] = {"CE": ["d4", "boost", "scale"], "NS": ["boost"]}
     cfg["analysis"]["lie"] = True
+    cfg["analysis"]["jobs"] = "per_chunk"  # one job per chunk: the counts below are chunks
     plan, _ = _plan(work, cfg)
     # 2 models x (CE: d4, boost, scale; NS: boost), one chunk each
     assert plan["equivariance_errors"] == 8 and plan["influence_bras"] == 8
     assert plan["lie_derivative"] == 4 and plan["lie_tables"] == 1
+    cfg["analysis"]["jobs"] = "per_run"  # the default: one job per run and stage
+    plan, _ = _plan(work, cfg)
+    assert plan["equivariance_CE"] == plan["influence_bras_CE"] == 2
+    assert plan["equivariance_NS"] == plan["influence_bras_NS"] == 2
     cfg["analysis"]["element_sets_by_dataset"]["NS"] = ["boost", "scale"]
     _, proc = _plan(work, cfg)
     assert proc.returncode != 0
