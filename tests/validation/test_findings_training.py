@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from symaudit import cli, groups
+from symaudit.aggregate._robustness import ORDERING_COLUMNS, ORDERING_TABLE
 from symaudit.validation import _augmentation, _findings, _reference
 
 TWIRL_COLS = [
@@ -244,18 +245,8 @@ def test_registered_in_the_findings_table_and_cli(tables, tmp_path, capsys):
 
 
 def _ordering(d, rows):
-    cols = [
-        "dataset",
-        "model",
-        "seed",
-        "n_pairs",
-        "n_ordered",
-        "fraction_ordered",
-        "max_excess",
-        "gap_matched_median",
-        "gap_mismatched_median",
-    ]
-    pd.DataFrame(rows, columns=cols).to_csv(d / "influence_galerkin_ordering.csv", index=False)
+    frame = pd.DataFrame(rows, columns=list(ORDERING_COLUMNS))
+    frame.to_csv(d / f"{ORDERING_TABLE}.csv", index=False)
 
 
 def test_case5_ordering_is_exact_and_the_gaps_descriptive(tables):

@@ -29,6 +29,7 @@ from symaudit.aggregate._stores import StoreFile, discover, parse_files
 from symaudit.aggregate._tables import element_order
 
 __all__ = [
+    "ORDERING_COLUMNS",
     "ORDERING_TABLE",
     "ROBUSTNESS_TABLE",
     "STABLE_TAU",
@@ -163,8 +164,8 @@ def robustness_medians(
     return frame.drop(columns="_order").reset_index(drop=True)
 
 
-NAN = float("nan")
-_ORDERING_COLUMNS = (
+#: the columns of ORDERING_TABLE, one row per run (:func:`galerkin_ordering`)
+ORDERING_COLUMNS = (
     "dataset",
     "model",
     "seed",
@@ -217,13 +218,13 @@ def galerkin_ordering(
                 "seed": seed,
                 "n_pairs": n,
                 "n_ordered": ordered,
-                "fraction_ordered": ordered / n if n else NAN,
-                "max_excess": float(np.nanmax(excess)) if np.isfinite(excess).any() else NAN,
-                "gap_matched_median": float(np.nanmedian(matched)) if n else NAN,
-                "gap_mismatched_median": float(np.nanmedian(mismatched)) if n else NAN,
+                "fraction_ordered": ordered / n if n else np.nan,
+                "max_excess": float(np.nanmax(excess)) if np.isfinite(excess).any() else np.nan,
+                "gap_matched_median": float(np.nanmedian(matched)) if n else np.nan,
+                "gap_mismatched_median": float(np.nanmedian(mismatched)) if n else np.nan,
             }
         )
-    return pd.DataFrame(rows, columns=list(_ORDERING_COLUMNS))
+    return pd.DataFrame(rows, columns=list(ORDERING_COLUMNS))
 
 
 def _ordered_dampings(values) -> list[str]:

@@ -123,7 +123,7 @@ def _galerkin_reference(model, x, y, elements, channels, epsilon, geometry, solu
     / at ε (docs/algorithms.md §6.4)."""
     from symaudit.influence import GalerkinKets, GaussNewtonOperator, per_example_gradients
 
-    mode = solution.setup.get("operator_mode", "linearize") if solution is not None else "linearize"
+    mode = solution.operator_mode if solution is not None else "linearize"
     op = GaussNewtonOperator(model, x, mode=mode)  # the solve's operator mode (memory)
     basis = GalerkinKets(op, per_example_gradients(model, x, y, space=op.space))
     pairs = [(epsilon, None)]

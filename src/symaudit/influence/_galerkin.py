@@ -142,7 +142,7 @@ class GalerkinKets:
     ) -> GalerkinKets:
         """The basis of a deferred Galerkin :class:`KetSolution` (``kind="ket_gradients"``),
         with M rebuilt on ``metric_inputs`` (N, C, H, W) — the untransformed batch — in the
-        operator mode the solve used (its ``setup["operator_mode"]``)."""
+        operator mode the solve used (:attr:`KetSolution.operator_mode`)."""
         if solution.kind != "ket_gradients":
             raise ValueError(f"GalerkinKets needs a ket-gradient solution, got {solution.kind!r}")
         op = GaussNewtonOperator(
@@ -150,7 +150,7 @@ class GalerkinKets:
             metric_inputs,
             normalization=solution.normalization,
             chunk_size=chunk_size,
-            mode=solution.setup.get("operator_mode", "linearize"),
+            mode=solution.operator_mode,
         )
         if check_parameters:
             _check_parameters(op.space, solution)

@@ -200,6 +200,10 @@ def _no_tf32(device: torch.device) -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32 = previous
 
 
+#: how :class:`GaussNewtonOperator` forms J v (config ``influence.operator_mode``)
+OPERATOR_MODES = ("linearize", "jvp")
+
+
 class GaussNewtonOperator:
     """Matrix-free M = Jᵀ J / D of one metric batch (see the module docstring).
 
@@ -253,7 +257,7 @@ class GaussNewtonOperator:
             raise ValueError(
                 f"unknown normalization {normalization!r}: {' | '.join(NORMALIZATIONS)}"
             )
-        if mode not in ("linearize", "jvp"):
+        if mode not in OPERATOR_MODES:
             raise ValueError(f"unknown operator mode {mode!r}: linearize | jvp")
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")

@@ -224,6 +224,12 @@ class KetSolution:
     def converged(self) -> bool:
         return all(r.converged for r in self.records)
 
+    @property
+    def operator_mode(self) -> str:
+        """The Gauss–Newton operator mode of the solve (``linearize`` for solutions written
+        before the mode was recorded: the only mode then); rebuilt operators reuse it."""
+        return self.setup.get("operator_mode", "linearize")
+
     def save(self, path: str | os.PathLike) -> Path:
         """Atomically write a ``torch.save`` file holding only plain data and tensors."""
         path = Path(path)

@@ -20,7 +20,7 @@ from torch import nn
 from symaudit.influence import _solver
 from symaudit.influence._galerkin import GalerkinKets
 from symaudit.influence._gradients import per_example_gradients
-from symaudit.influence._operator import GaussNewtonOperator, row_norms
+from symaudit.influence._operator import OPERATOR_MODES, GaussNewtonOperator, row_norms
 from symaudit.influence._solution import (
     DampingPath,
     InfluenceConvergenceError,
@@ -147,7 +147,7 @@ class SolveOptions:
     def __post_init__(self):
         if self.damping is None:
             raise ValueError("solve_kets needs a damping (a number, {mode, value} or a path)")
-        if self.operator_mode not in ("linearize", "jvp"):
+        if self.operator_mode not in OPERATOR_MODES:
             raise ValueError(f"unknown operator_mode {self.operator_mode!r}: linearize | jvp")
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}: {' | '.join(METHODS)}")
