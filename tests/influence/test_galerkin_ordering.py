@@ -115,8 +115,8 @@ def test_chunk_reference_stores_the_matched_self_influences(problem):
     net, x, y = problem["net"], problem["x"], problem["y"]
     sol, exact, bound = _exact_self(problem, 1e-3)
     elements = ["e", "r"]
-    old = _galerkin_reference(net, x, y, elements, NS_CHANNELS, 1e-6, {})
-    new = _galerkin_reference(net, x, y, elements, NS_CHANNELS, 1e-6, {}, sol)
+    old = _galerkin_reference(net, x, y, elements, NS_CHANNELS, 1e-6, {}, chunk=8)
+    new = _galerkin_reference(net, x, y, elements, NS_CHANNELS, 1e-6, {}, sol, chunk=8)
     assert set(old) == {"eps"} and np.array_equal(old["eps"], new["eps"])
     assert set(SELF_INFLUENCE) <= set(new) and new["primary"].shape == new["eps"].shape
     assert all(new[k].dtype == np.float64 for k in SELF_INFLUENCE)

@@ -76,12 +76,13 @@ class _Arrays:
         )
 
     def measure(
-        self, i: int, epoch: int, model, trajectories, batches, influence, mode: str
+        self, i: int, epoch: int, model, trajectories, batches, influence, mode: str, chunk: int
     ) -> None:
         """Epoch row ``i`` from that checkpoint's ``model``: per analysis batch (``trajectories``
         of :func:`analysis_trajectories`) the gradient-span spectrum and, with ``influence``
         (the solve's keywords; None at the last epoch), the raw identity influence Π and which
-        kets converged; ``mode``: the spectrum's operator mode (``influence.operator_mode``)."""
+        kets converged; ``mode``, ``chunk``: the spectrum's operator mode and vmap chunk
+        (``influence.operator_mode``, ``influence.vmap_chunk``)."""
         import torch
 
         from symaudit.influence import influence_matrix
@@ -95,7 +96,7 @@ class _Arrays:
             x = traj[:, :t].reshape(-1, *traj.shape[2:])  # example n = t + T · class
             y = traj[:, 1:].reshape(-1, *traj.shape[2:])
             clock = time.perf_counter()
-            found = gradient_span_spectrum(model, x, y, mode=mode)
+            found = gradient_span_spectrum(model, x, y, mode=mode, chunk_size=chunk)
             _LOG.info(
                 f"epoch {epoch} batch {batches[k]}: spectrum (rank {found['rank']}) "
                 f"{time.perf_counter() - clock:.1f} s"
@@ -211,8 +212,9 @@ def run_diagnostics(
             clock = time.perf_counter()
             arrays.rollout = np.stack([rollout_errors(model, traj, t) for traj in trajectories])
             _LOG.info(f"epoch {epoch}: rollouts {time.perf_counter() - clock:.1f} s")
-        mode = solve["operator_mode"]  # influence.operator_mode (the spectrum's operator too)
-        arrays.measure(i, epoch, model, trajectories, batches, None if last else solve, mode)
+        # influence.operator_mode and .vmap_chunk: the spectrum's operator too
+        mode, chunk = solve["operator_mode"], solve["chunk_size"]
+        arrays.measure(i, epoch, model, trajectories, batches, None if last else solve, mode, chunk)
     classes = [Path(p).name.removesuffix(".zarr") for p in stores]
     return arrays.dataset(
         batches,

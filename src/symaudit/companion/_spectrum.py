@@ -14,7 +14,7 @@ ENERGY = 1e-4
 
 
 def gradient_span_spectrum(
-    model, inputs, targets, energy: float = ENERGY, mode: str = "linearize"
+    model, inputs, targets, energy: float = ENERGY, mode: str = "linearize", chunk_size: int = 8
 ) -> dict:
     """Spectrum of M = Jᵀ J / D (D = the batch's scalar outputs) in the gradient span.
 
@@ -34,11 +34,13 @@ def gradient_span_spectrum(
         per_example_gradients,
     )
 
-    grads = per_example_gradients(model, inputs, targets)  # (N, P)
+    grads = per_example_gradients(model, inputs, targets, chunk_size=chunk_size)  # (N, P)
     s2, vecs = torch.linalg.eigh(gram(grads, grads))  # ascending, fp64
     s2, vecs = s2.flip(0).clamp_min(0.0), vecs.flip(1)
     total = float(s2.sum())
-    op = GaussNewtonOperator(model, inputs, normalization="per_output", mode=mode)
+    op = GaussNewtonOperator(
+        model, inputs, normalization="per_output", mode=mode, chunk_size=chunk_size
+    )
     top, _ = lanczos_lambda_max(op.mm, op.size, dtype=op.dtype, device=op.device)
     if not total > 0.0:
         return {"eigenvalues": np.zeros(0), "rank": 0, "lambda_max": float(top)}

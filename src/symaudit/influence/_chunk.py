@@ -58,14 +58,15 @@ def _moved(g, x, y, channels, geometry: dict):
     return groups.act_transition(g, x, y, channels, **geometry)
 
 
-def _galerkin_batch(model, solution, x, y, elements, channels, observables, geometry):
+def _galerkin_batch(model, solution, x, y, elements, channels, observables, geometry, chunk):
     """Per observable: (values (E * n, n), bounds (E,), full relres (E, n) | None, ranks (E,),
-    subspace relres (n,)) of the reference's per-element Galerkin influence."""
+    subspace relres (n,)) of the reference's per-element Galerkin influence (``chunk``:
+    ``influence.vmap_chunk``)."""
     import torch
 
     from symaudit.influence import GalerkinKets, per_example_gradients
 
-    basis = GalerkinKets.from_solution(model, solution, x)
+    basis = GalerkinKets.from_solution(model, solution, x, chunk_size=chunk)
     energy = float(solution.setup.get("galerkin_energy", 1e-4))
     out = {}
     sub = np.zeros(basis.n_ket)
@@ -75,7 +76,7 @@ def _galerkin_batch(model, solution, x, y, elements, channels, observables, geom
             gx, gy = _moved(g, x, y, channels, geometry)
             gy = gy if loss == "smse" else None
             Gb = per_example_gradients(
-                model, gx, gy, loss=loss, channels=channels, space=basis.op.space
+                model, gx, gy, loss=loss, channels=channels, chunk_size=chunk, space=basis.op.space
             )
             res = basis.influence(Gb, solution.damping, energy=energy, full_residual=loss == "smse")
             values.append(res.values.numpy())
@@ -111,7 +112,9 @@ def _row_dots(a, b):
     return out.cpu().numpy()
 
 
-def _galerkin_reference(model, x, y, elements, channels, epsilon, geometry, solution=None):
+def _galerkin_reference(
+    model, x, y, elements, channels, epsilon, geometry, solution=None, *, chunk: int
+):
     """The reference's Galerkin method (SMSE bras) for comparison with a Krylov study: ket
     gradients and their products computed once per batch.
 
@@ -120,12 +123,13 @@ def _galerkin_reference(model, x, y, elements, channels, epsilon, geometry, solu
     n) at the solve's λ and normalisation, and per ket (n,) float64 the raw self-influences
     ``"self_exact"`` = g_jᵀ x_j of the solve, ``"self_bound"`` = ‖g_j‖ ‖r_j‖ / λ and
     ``"self_galerkin"`` / ``"self_galerkin_eps"`` = g_jᵀ Q(QᵀAQ)⁻¹Qᵀ g_j in span(G_ket) at λ
-    / at ε (docs/algorithms.md §6.4)."""
+    / at ε (docs/algorithms.md §6.4).  Memory: the operator is used for J v alone (no vjp
+    closure); the peak is ``chunk`` (``influence.vmap_chunk``) examples' backward activations."""
     from symaudit.influence import GalerkinKets, GaussNewtonOperator, per_example_gradients
 
     mode = solution.operator_mode if solution is not None else "linearize"
-    op = GaussNewtonOperator(model, x, mode=mode)  # the solve's operator mode (memory)
-    basis = GalerkinKets(op, per_example_gradients(model, x, y, space=op.space))
+    op = GaussNewtonOperator(model, x, mode=mode, chunk_size=chunk)  # the solve's mode (memory)
+    basis = GalerkinKets(op, per_example_gradients(model, x, y, chunk_size=chunk, space=op.space))
     pairs = [(epsilon, None)]
     if solution is not None:
         lam, scale = float(solution.damping), op.scale_of(solution.normalization)
@@ -133,7 +137,7 @@ def _galerkin_reference(model, x, y, elements, channels, epsilon, geometry, solu
     parts = [[] for _ in pairs]
     for g in elements:
         gx, gy = _moved(g, x, y, channels, geometry)
-        Gb = per_example_gradients(model, gx, gy, space=op.space)
+        Gb = per_example_gradients(model, gx, gy, chunk_size=chunk, space=op.space)
         for part, res in zip(parts, basis.influences(Gb, pairs, full_residual=False), strict=True):
             part.append(res.values.numpy())
     out = {"eps": np.concatenate(parts[0])}
@@ -200,11 +204,11 @@ class Bras:
         return per_class(values, self.time_steps, self.n_classes, dtype=None)
 
     def add_galerkin(
-        self, model, solution, x, y, elements, channels, observables, geometry=None
+        self, model, solution, x, y, elements, channels, observables, geometry=None, *, chunk
     ) -> None:
         """The reference's per-element Galerkin influence of one batch."""
         per_obs, sub = _galerkin_batch(
-            model, solution, x, y, elements, channels, observables, geometry or {}
+            model, solution, x, y, elements, channels, observables, geometry or {}, chunk
         )
         for suffix, (values, bound, full, rank) in per_obs.items():
             self.results.setdefault(suffix, []).append(self.grid(values))
@@ -215,10 +219,11 @@ class Bras:
         self.relres.append(self.ket(sub))
 
     def add_krylov(
-        self, model, path, primary, x, y, elements, channels, observables, geometry=None
+        self, model, path, primary, x, y, elements, channels, observables, geometry=None, *, chunk
     ) -> None:
         """One batch's bras against its solved kets: SMSE at every λ of ``path`` (one gradient
-        per bra), the conservation drifts at the primary λ."""
+        per bra), the conservation drifts at the primary λ; ``chunk`` bras' gradients at a time
+        (``influence.vmap_chunk``: the job's peak memory)."""
         import torch
 
         from symaudit.influence import bra_influence
@@ -237,6 +242,7 @@ class Bras:
                 bra_y if smse else None,
                 loss=loss,
                 channels=channels,
+                chunk_size=chunk,
                 return_bounds=True,
             )
             values, bound = values.numpy(), bound.numpy()
@@ -346,15 +352,20 @@ def measure_chunk(trained, paths, primary: int, elements, settings, time_steps: 
     kinematic = any(not isinstance(groups.parse_transition(g), groups.Element) for g in elements)
     geometry = trained.frame_geometry() if kinematic else {}
     batches = [int(s.meta["batch"]) for s in solutions]
+    chunk = int(settings["vmap_chunk"])
     for path, (_, x, y) in zip(paths, trained.batches(batches, time_steps), strict=True):
         solution = path[primary]
         if galerkin:
-            acc.add_galerkin(model, solution, x, y, elements, channels, observables, geometry)
+            acc.add_galerkin(
+                model, solution, x, y, elements, channels, observables, geometry, chunk=chunk
+            )
         else:
-            acc.add_krylov(model, path, primary, x, y, elements, channels, observables, geometry)
+            acc.add_krylov(
+                model, path, primary, x, y, elements, channels, observables, geometry, chunk=chunk
+            )
             if reference:
                 gal = _galerkin_reference(
-                    model, x, y, elements, channels, GALERKIN_EPS, geometry, solution
+                    model, x, y, elements, channels, GALERKIN_EPS, geometry, solution, chunk=chunk
                 )
                 acc.gal_raw.append(acc.grid(gal["eps"]))
                 acc.gal_primary_raw.append(acc.grid(gal["primary"]))

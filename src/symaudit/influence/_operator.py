@@ -282,11 +282,13 @@ class GaussNewtonOperator:
             warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated")
             if mode == "linearize":
                 out, self._jvp_fn = linearize(self._f, theta)
-            else:
-                out = None
-                jvp(self._f, (theta,), (torch.zeros_like(theta),))  # loads them here, quietly
-        out_vjp, self._vjp_fn = vjp(self._f, theta)
-        self.output = (out if out is not None else out_vjp).detach()
+            else:  # (loads the decompositions here, quietly)
+                out = jvp(self._f, (theta,), (torch.zeros_like(theta),))[0]
+        # the vjp closure holds the metric batch's activations (ViT 128^2: ~0.65 GB per
+        # example): built on the first product that needs it, never by JVP-only users (the
+        # bras' Galerkin reference: Gram matrices of J v alone)
+        self._vjp_closure = None
+        self.output = out.detach()
         self.output_shape = tuple(self.output.shape)
         self.num_outputs = int(self.output.numel())
         self.num_examples = int(inputs.shape[0])
@@ -360,13 +362,21 @@ class GaussNewtonOperator:
 
     # -- products
 
+    def _vjp_fn(self) -> Callable:
+        """u -> (Jᵀ u,), the vjp closure of the metric batch (built once, on first use)."""
+        if self._vjp_closure is None:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Attempted to insert a get_attr Node")
+                _, self._vjp_closure = vjp(self._f, self.space.theta)
+        return self._vjp_closure
+
     def _jvp_single(self, v: torch.Tensor) -> torch.Tensor:
         if self._jvp_fn is not None:
             return self._jvp_fn(v)
         return jvp(self._f, (self.space.theta,), (v,))[1]
 
     def _mv_single(self, v: torch.Tensor) -> torch.Tensor:
-        return self._vjp_fn(self._jvp_single(v))[0]
+        return self._vjp_fn()(self._jvp_single(v))[0]
 
     def jvp(self, v: torch.Tensor) -> torch.Tensor:
         """J v for one flat vector (P,); returns the output-shaped tangent."""
@@ -375,7 +385,7 @@ class GaussNewtonOperator:
 
     def vjp(self, u: torch.Tensor) -> torch.Tensor:
         """Jᵀ u for one output-shaped cotangent; returns (P,)."""
-        return self._vjp_fn(u)[0]
+        return self._vjp_fn()(u)[0]
 
     def mv(self, v: torch.Tensor) -> torch.Tensor:
         """M v for one flat vector (P,)."""
@@ -424,8 +434,10 @@ class GaussNewtonOperator:
             return torch.empty(0, self.size, dtype=self.dtype, device=self.device)
         t0 = time.perf_counter()
 
+        vjp_fn = self._vjp_fn()
+
         def one(u):
-            return self._vjp_fn(u)[0]
+            return vjp_fn(u)[0]
 
         outs = []
         with torch.no_grad(), _no_tf32(self.device):

@@ -51,6 +51,7 @@ SETTINGS_KEYS = (
     "fail_on_unconverged",
     "galerkin_energy",
     "operator_mode",
+    "vmap_chunk",
 )
 
 
@@ -82,7 +83,8 @@ class SolveOptions:
     block_size : int
         Kets per block solve (larger sets are split).
     chunk_size : int
-        Vectors per vmap in products and examples per vmap in gradients.
+        Vectors per vmap in products and examples per vmap in gradients (config
+        ``influence.vmap_chunk``): peak memory grows with it.
     lambda_max : float, optional
         A known λ_max(M) (skips the Lanczos estimate).
     estimate_lambda_max : bool
@@ -128,7 +130,7 @@ class SolveOptions:
     max_restarts: int = 2
     fail_on_unconverged: bool = INFLUENCE["fail_on_unconverged"]
     block_size: int = 48
-    chunk_size: int = 8
+    chunk_size: int = INFLUENCE["vmap_chunk"]
     lambda_max: float | None = None
     estimate_lambda_max: bool = True
     lanczos_steps: int = 30
@@ -172,7 +174,9 @@ class SolveOptions:
             raise ValueError(
                 f"influence settings: {', '.join(missing)} missing (resolve them first)"
             )
-        return {k: settings[k] for k in SETTINGS_KEYS}
+        keywords = {k: settings[k] for k in SETTINGS_KEYS}
+        keywords["chunk_size"] = keywords.pop("vmap_chunk")  # the config's name for it
+        return keywords
 
     @classmethod
     def from_settings(cls, settings: Mapping, **overrides) -> SolveOptions:
