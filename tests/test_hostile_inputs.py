@@ -411,7 +411,52 @@ CASES = [
         _truncated_chunk,
         ["d4_chunk000.nc", "not a readable netCDF"],
     ),
+    # --- a study's config file (Snakemake refuses a broken --configfile before the workflow
+    # reads it, naming no file or line; check-config names both)
+    (
+        "check-config-broken-yaml",
+        lambda w: ["check-config", "--configfile", str(_config(w, "broken.yaml", BROKEN_YAML))],
+        ["broken.yaml:3", "not valid YAML", "expected ',' or ']'"],
+    ),
+    (
+        "check-config-lr-without-dot",
+        lambda w: [
+            "check-config",
+            "--configfile",
+            str(_config(w, "lr.yaml", "extends: config.yaml\ntrain:\n  lr: 5e-4\n")),
+        ],
+        ["lr.yaml", "train.lr", "write 5.0e-4"],
+    ),
+    (
+        "check-config-unknown-model",
+        lambda w: [
+            "check-config",
+            "--configfile",
+            str(_config(w, "m.yaml", "extends: config.yaml\nmodels: [unet, fno]\n")),
+        ],
+        ["m.yaml", "fno"],
+    ),
+    (
+        "check-config-missing-file",
+        lambda w: ["check-config", "--configfile", str(w.inp / "nowhere.yaml")],
+        ["nowhere.yaml", "cannot read"],
+    ),
+    (
+        "check-config-override-without-value",
+        lambda w: ["check-config", "--config", "train.epochs"],
+        ["--config 'train.epochs'", "KEY=VALUE"],
+    ),
 ]
+
+#: a flow sequence left open on line 2; the parser notices at the end of the file (line 3)
+BROKEN_YAML = "study: broken\ntrain: {epochs: [1, 2\n"
+
+
+def _config(w, name: str, text: str):
+    path = w.inp / name
+    if not path.exists():
+        path.write_text(text)
+    return path
 
 
 def test_at_least_fifty_cases():

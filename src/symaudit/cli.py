@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "companion": ("symaudit.companion.cli", "the companion paper's influence tables and figures"),
     "audit": ("symaudit.audit.cli", "audit a foreign model on foreign data (tables, report)"),
     "cost": ("symaudit.cost.cli", "a study's cost per rule from measured unit costs"),
+    "check-config": ("symaudit.cli_config", "check a study's config files (file and line)"),
 }
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "check_schema",
     "load_layers",
     "merge",
+    "parse_overrides",
     "resolve",
 ]
 
@@ -186,6 +187,22 @@ def resolve(
     for _, data in layers:
         config = merge(config, data)
     return Resolved(config, layers)
+
+
+def parse_overrides(items: Sequence[str]) -> dict:
+    """``--config`` items ``a.b=value`` (value read as YAML) as a nested mapping, as Snakemake
+    reads them."""
+    out: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--config {item!r}: expected KEY=VALUE (e.g. train.epochs=2)")
+        *parents, last = key.split(".")
+        node = out
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[last] = yaml.safe_load(value)
+    return out
 
 
 def _default_validator(schema: Mapping):

@@ -38,22 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="also write the table as CSV here")
 
 
-def _overrides(items) -> dict:
-    import yaml
-
-    out: dict = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--config {item!r}: expected KEY=VALUE")
-        *parents, last = key.split(".")
-        node = out
-        for name in parents:
-            node = node.setdefault(name, {})
-        node[last] = yaml.safe_load(value)
-    return out
-
-
 def format_table(rows) -> str:
     from symaudit.cost import COLUMNS
 
@@ -74,6 +58,7 @@ def _cell(value) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from symaudit.config import parse_overrides
     from symaudit.cost import (
         Plan,
         build_table,
@@ -83,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         write_csv,
     )
 
-    cfg = load_config(args.configfile, _overrides(args.config))
+    cfg = load_config(args.configfile, parse_overrides(args.config))
     units_path = Path(args.units)
     units = json.loads(units_path.read_text()) if units_path.is_file() else {"costs": {}}
     profile = load_profile(args.profile or None)
