@@ -30,7 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="*",
         default=[],
         metavar="KEY=VALUE",
-        help="overrides, merged last: a.b=value, values read as YAML (snakemake --config sets top-level keys)",
+        help=(
+            "overrides, merged last: a.b=value, values read as YAML "
+            "(snakemake --config sets top-level keys)"
+        ),
     )
 
 
