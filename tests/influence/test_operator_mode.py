@@ -53,3 +53,34 @@ def test_companion_spectrum_is_the_same_in_both_modes(problem):
     assert (
         rel_err(torch.as_tensor(b["eigenvalues"][:k]), torch.as_tensor(a["eigenvalues"][:k])) < 1e-8
     )
+
+
+def test_vmap_chunk_reaches_the_solve_and_changes_no_value(problem):
+    """``influence.vmap_chunk`` (default 8) is the solve's ``chunk_size``; per-example values
+    do not depend on it beyond rounding."""
+    from symaudit.influence._stage import resolve_settings
+
+    assert INFLUENCE["vmap_chunk"] == 8
+    assert SolveOptions.from_settings(resolve_settings({"vmap_chunk": 3})).chunk_size == 3
+    net, x, y, G = problem["net"], problem["x"], problem["y"], problem["G"]
+    pi = {
+        chunk: G @ solve_kets(net, x, x, y, damping=1e-3, rtol=1e-10, chunk_size=chunk).vectors.T
+        for chunk in (1, 8)
+    }
+    assert rel_err(pi[1], pi[8]) < 1e-8
+
+
+@pytest.mark.parametrize("mode", ["linearize", "jvp"])
+def test_the_vjp_closure_is_built_only_when_a_product_needs_it(problem, mode):
+    """J v alone (the bras' Galerkin reference) keeps no vjp closure (its activations); the
+    first M v builds it, and M stays the dense oracle's."""
+    from symaudit.influence import GaussNewtonOperator
+
+    net, x = problem["net"], problem["x"]
+    op = GaussNewtonOperator(net, x, mode=mode)
+    V = torch.randn(3, op.size, dtype=op.dtype)
+    op.jvp_mm(V)
+    assert op._vjp_closure is None
+    J = torch.func.jacrev(op._f)(op.space.theta).reshape(-1, op.size)
+    assert rel_err(op.mm(V), (J.T @ (J @ V.T)).T * op.scale) < 1e-10
+    assert op._vjp_closure is not None
