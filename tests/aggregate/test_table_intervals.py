@@ -53,7 +53,7 @@ def test_influence_interval_is_the_bootstrap_of_the_raw_diagonal(study, tables):
         pi = xr.concat(
             [xr.load_dataset(f)["pi_std"] for f in sorted(d.glob("d4_chunk*.nc"))], "element"
         )
-        nt, nb = pi.sizes["bra_time"], pi.sizes["bra_class"]
+        nt, nb = pi.sizes["bra_transition"], pi.sizes["bra_class"]
         t, b = np.meshgrid(np.arange(nt), np.arange(nb), indexing="ij")
         diag = pi.transpose("batch", "element", ...).values[:, :, t, b, t, b]
         parts.append(diag.reshape(BATCHES, pi.sizes["element"], -1))
