@@ -146,3 +146,67 @@ def test_aggregation_finds_files_by_path_but_identifies_them_by_attrs(tmp_path):
         ("equivariance", 0, 0, moved),
         ("influence", 0, 0, files[1]),
     ]
+
+
+#: the per-job dims as files written before the transition rename named them
+OLD_NAMES = {"transition": "time", "bra_transition": "bra_time", "ket_transition": "ket_time"}
+
+
+def _rewrite_in_old_naming(path: Path) -> None:
+    """``path`` rewritten as the writers wrote it before the rename: dims ``time``,
+    ``bra_time``, ``ket_time``, their coordinates bare integers without attributes."""
+    ds = xr.load_dataset(path)
+    ds = ds.rename({k: v for k, v in OLD_NAMES.items() if k in ds.dims})
+    for name in OLD_NAMES.values():
+        if name in ds.coords:
+            ds[name].attrs = {}
+    if "example_order" in ds.attrs:
+        ds.attrs["example_order"] = "n = time + time_steps * class"
+    ds.to_netcdf(path)
+
+
+def test_a_file_written_before_the_transition_rename_is_read_with_the_new_dims(tmp_path):
+    files = write_synthetic_study(
+        tmp_path / "s", datasets=["NS"], models=["vit"], seeds=[0], batches=2, time_steps=3,
+        resolution=8, element_sets=["d4"], chunk_size=8,
+    )  # fmt: skip
+    for path in files:
+        new = xr.load_dataset(path)
+        assert all(new[d].attrs == outputs.TRANSITION_DIMS[d] for d in OLD_NAMES if d in new.dims)
+        _rewrite_in_old_naming(path)
+        with xr.open_dataset(path) as raw:  # on disk: the old names
+            assert not set(OLD_NAMES) & set(raw.dims)
+            assert set(OLD_NAMES.values()) & set(raw.dims)
+        with outputs.read(path) as out:
+            ds = out.dataset
+            for name, var in out.format.dims.items():
+                if name in ds:
+                    assert ds[name].dims == var, (path, name)
+                    np.testing.assert_array_equal(ds[name].values, new[name].values)
+            assert not set(OLD_NAMES.values()) & set(ds.dims)
+        assert outputs.upgrade_dims(new) is new  # a current file: as it is
+    with outputs.read(files[1]) as out:
+        assert out.format is outputs.INFLUENCE and out.dataset["pi_std"].dims == outputs.PI_DIMS
+        assert out.dataset["ket_converged"].dims == outputs.KET_DIMS
+
+
+def test_an_old_study_aggregates_to_the_same_tables(tmp_path):
+    from symaudit.aggregate import aggregate
+
+    study = tmp_path / "s"
+    files = write_synthetic_study(
+        study, datasets=["CE"], models=["unet"], seeds=[0, 1], batches=2, time_steps=3,
+        resolution=8, element_sets=["d4", "shift_x"], chunk_size=8,
+        unconverged=[("CE", "unet", 1, 0)],
+    )  # fmt: skip
+    new = aggregate(study, tmp_path / "new")
+    for path in files:
+        _rewrite_in_old_naming(path)
+    old = aggregate(study, tmp_path / "old")
+    assert [p.name for p in old] == [p.name for p in new] and any(p.suffix == ".csv" for p in new)
+    for a, b in zip(new, old, strict=True):
+        if a.suffix == ".csv":
+            assert a.read_bytes() == b.read_bytes(), a.name
+        else:
+            with xr.open_dataset(a) as x, xr.open_dataset(b) as y:
+                assert x.identical(y), a.name

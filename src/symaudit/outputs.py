@@ -18,9 +18,15 @@ the file.  A file's identity (:class:`Identity`: dataset, model, seed, element s
 from its attributes, never from its path.  docs/architecture.md ("Files between stages") is
 generated from these declarations (:func:`markdown`; tests/test_outputs.py checks it).
 
-Analysis examples are ordered n = t + T · class (T time steps per class, C classes):
-:func:`per_class` turns ``(..., n)`` into ``(..., time, class)`` and :func:`to_grid` turns
-``(..., n, n)`` (bra rows, ket columns) into ``(..., bra_time, bra_class, ket_time, ket_class)``.
+Analysis examples are ordered n = t + T · class (T transitions per class, C classes):
+:func:`per_class` turns ``(..., n)`` into ``(..., transition, class)`` and :func:`to_grid` turns
+``(..., n, n)`` (bra rows, ket columns) into
+``(..., bra_transition, bra_class, ket_transition, ket_class)``.  ``transition`` (and its bra /
+ket twins) is the integer index t of an example's transition within the analysis window (input
+frame t -> t+1), not physical time: the data stores' ``time`` is physical.  Each writer gives
+these dims their coordinate (:func:`transition_coords`, attributes :data:`TRANSITION_DIMS`); a
+file written before they were named so (``time``, ``bra_time``, ``ket_time``) is renamed on
+read (:func:`upgrade_dims`).
 
 Torch-free (the workflow's helpers and the aggregation import it).
 """
@@ -47,6 +53,7 @@ __all__ = [
     "LIE",
     "NORMALISED",
     "PI_DIMS",
+    "TRANSITION_DIMS",
     "TWIRL",
     "Format",
     "Identity",
@@ -59,17 +66,60 @@ __all__ = [
     "per_class",
     "read",
     "to_grid",
+    "transition_coords",
+    "upgrade_dims",
 ]
 
-#: the influence matrix of one element set chunk: (element, batch, bra_time, bra_class,
-#: ket_time, ket_class); bra = the transformed example's loss, ket = the perturbing example
-PI_DIMS: tuple[str, ...] = ("element", "batch", "bra_time", "bra_class", "ket_time", "ket_class")
+_WINDOW = "within the analysis window (input frame t -> t+1)"
+#: the per-job files' transition dims and the attributes of their coordinates: the integer
+#: index t of an example's transition (not physical time, the stores' ``time``)
+TRANSITION_DIMS: dict[str, dict[str, str]] = {
+    "transition": {"long_name": f"transition index {_WINDOW}", "units": "1"},
+    "bra_transition": {"long_name": f"transition index of the bra example {_WINDOW}", "units": "1"},
+    "ket_transition": {"long_name": f"transition index of the ket example {_WINDOW}", "units": "1"},
+}
+#: the influence matrix of one element set chunk: (element, batch, bra_transition, bra_class,
+#: ket_transition, ket_class); bra = the transformed example's loss, ket = the perturbing example
+PI_DIMS: tuple[str, ...] = (
+    "element",
+    "batch",
+    "bra_transition",
+    "bra_class",
+    "ket_transition",
+    "ket_class",
+)
 #: one value per ket solve of an analysis batch
-KET_DIMS: tuple[str, ...] = ("batch", "ket_time", "ket_class")
-#: one value per analysis example (equivariance, twirl)
-EXAMPLE_DIMS: tuple[str, ...] = ("batch", "time", "class")
-#: the ``example_order`` attribute of the equivariance and influence files
-EXAMPLE_ORDER = "n = time + time_steps * class"
+KET_DIMS: tuple[str, ...] = ("batch", "ket_transition", "ket_class")
+#: one value per analysis example (equivariance, twirl, lie)
+EXAMPLE_DIMS: tuple[str, ...] = ("batch", "transition", "class")
+#: the ``example_order`` attribute of the equivariance, influence and lie files
+EXAMPLE_ORDER = "n = transition + time_steps * class"
+#: the per-job dims as files written before the transition rename name them -> their names now
+#: (:func:`upgrade_dims`, applied by :func:`read`: an old study's files still aggregate)
+_LEGACY_DIMS = {"time": "transition", "bra_time": "bra_transition", "ket_time": "ket_transition"}
+
+
+def transition_coords(time_steps: int, *dims: str) -> dict[str, tuple]:
+    """The coordinates of a per-job file's transition ``dims`` (default ``transition``; names
+    from :data:`TRANSITION_DIMS`): ``{dim: (dim, 0 .. time_steps - 1, its attributes)}``."""
+    return {
+        d: (d, np.arange(time_steps, dtype=np.int64), dict(TRANSITION_DIMS[d]))
+        for d in dims or ("transition",)
+    }
+
+
+def upgrade_dims(ds):
+    """``ds`` (a per-job ``xarray.Dataset``) with the dims of a file written before the
+    transition rename (``time``, ``bra_time``, ``ket_time``) renamed to theirs now
+    (``transition``, ...), closing the file it was opened from when closed; a current file is
+    returned as it is."""
+    old = {k: v for k, v in _LEGACY_DIMS.items() if k in ds.dims and v not in ds.variables}
+    if not old:
+        return ds
+    renamed = ds.rename(old)
+    renamed.set_close(ds.close)  # a renamed copy does not hold the file's closer by itself
+    return renamed
+
 
 #: the finished run's checkpoint in its run directory (``names.CHECKPOINT``)
 FINAL_CHECKPOINT = "final.pt"
@@ -306,7 +356,10 @@ TWIRL = Format(
     name="twirl",
     writer="equivariance --twirl-out",
     variables=(
-        *(Variable(k, ("batch", "class"), f"{v}, mean over time") for k, v in _TWIRL_PARTS.items()),
+        *(
+            Variable(k, ("batch", "class"), f"{v}, mean over transitions")
+            for k, v in _TWIRL_PARTS.items()
+        ),
         Variable("percent", ("batch", "class"), "100 mean(equiv) / mean(total)"),
         *(Variable(f"example_{k}", EXAMPLE_DIMS, v) for k, v in _TWIRL_PARTS.items()),
     ),
@@ -420,12 +473,14 @@ def read(path: str | os.PathLike, kind: str | None = None) -> Output:
     """Open the per-job file ``path`` (lazily), check it against its format (``kind``, a
     :data:`FORMATS` name; None: the one its variables fit) and return it with its identity from
     its attributes.  A missing, truncated, corrupt or foreign file is one :class:`UserError`
-    line naming it."""
+    line naming it.  A file written before the transition rename is read with today's dims
+    (:func:`upgrade_dims`)."""
     path = Path(path)
     if kind is not None and kind not in FORMATS:
         raise ValueError(f"unknown per-job format {kind!r}; known: {', '.join(FORMATS)}")
     ds = _open(path)
     try:
+        ds = upgrade_dims(ds)
         fmt = FORMATS[kind] if kind is not None else _guess(ds, path)
         fmt.check(ds, path)
         identity = _identity(fmt, ds.attrs, path)
@@ -442,7 +497,7 @@ def identify(path: str | os.PathLike, kind: str | None = None) -> Identity:
 
 
 def per_class(values, time_steps: int, n_classes: int, dtype=np.float64) -> np.ndarray:
-    """``(..., n)`` with n = t + time_steps * class -> ``(..., time, class)`` numpy (a torch
+    """``(..., n)`` with n = t + time_steps * class -> ``(..., transition, class)`` numpy (a torch
     tensor is detached and moved to the CPU); ``dtype`` None keeps the values' own."""
     if hasattr(values, "detach"):  # a torch tensor, without importing torch
         values = values.detach().cpu().numpy()
@@ -453,7 +508,7 @@ def per_class(values, time_steps: int, n_classes: int, dtype=np.float64) -> np.n
 
 def to_grid(values, time_steps: int, n_classes: int) -> np.ndarray:
     """``(..., n, n)`` (bra example rows, ket example columns, n = t + time_steps * class)
-    -> ``(..., bra_time, bra_class, ket_time, ket_class)``, a view of ``values``."""
+    -> ``(..., bra_transition, bra_class, ket_transition, ket_class)``, a view of ``values``."""
     v = np.asarray(values)
     grid = v.reshape(*v.shape[:-2], n_classes, time_steps, n_classes, time_steps)
     return np.swapaxes(np.swapaxes(grid, -4, -3), -2, -1)

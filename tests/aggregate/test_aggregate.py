@@ -39,7 +39,9 @@ def _raw_influence(root: Path, dataset, model, set_name):
         pi = xr.concat([p["pi_std"] for p in parts], "element")
         for k in range(BATCHES):
             out[seed, k] = (
-                pi.sel(batch=k).transpose("element", "bra_time", "bra_class", "ket_time", ...),
+                pi.sel(batch=k).transpose(
+                    "element", "bra_transition", "bra_class", "ket_transition", ...
+                ),
                 parts[0]["ket_converged"].sel(batch=k).values,
             )
     return out
@@ -192,7 +194,7 @@ def test_statistics_on_in_memory_arrays_match_numpy():
     gen = np.random.default_rng(3)
     rel = xr.DataArray(
         gen.lognormal(size=(3, 2, 2, 5, 3)),
-        dims=("seed", "element", "batch", "time", "class"),
+        dims=("seed", "element", "batch", "transition", "class"),
         coords={"element": ["e", "r"]},
     )
     summary, per_seed = agg.equivariance_statistics(rel)

@@ -30,7 +30,7 @@ def test_ordering_table_counts_pairs_once_per_run(tmp_path):
         for chunk in (0, 1):  # the same kets in every chunk: counted once
             path = tmp_path / "influence/CE/unet" / f"seed{seed}" / f"d4_chunk{chunk:03d}.nc"
             ds = xr.load_dataset(path)
-            dims = ("batch", "ket_time", "ket_class")
+            dims = ("batch", "ket_transition", "ket_class")
             ds["self_influence_raw"] = (dims, exact)
             ds["self_influence_bound"] = (dims, bound)
             ds["self_influence_galerkin_raw"] = (dims, violated if seed == SEEDS[-1] else gal)

@@ -29,7 +29,7 @@ def test_unconverged_kets_are_left_out_but_counted(tmp_path):
     diags = []
     for path in files:
         ds = xr.load_dataset(path)
-        keep = ds["ket_converged"].values.astype(bool)  # (batch, ket_time, ket_class)
+        keep = ds["ket_converged"].values.astype(bool)  # (batch, ket_transition, ket_class)
         assert (~keep).sum() == (1 if ds.attrs["seed"] == 1 else 0)
         pi = ds["pi_std"].values  # (element, batch, bra_t, bra_c, ket_t, ket_c)
         pi = np.where(keep[None, :, None, None], pi, np.nan)  # what influence-bras writes

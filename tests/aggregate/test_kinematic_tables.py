@@ -32,7 +32,7 @@ def _write(root, set_name, dataset, classes, divide):
             coords={
                 "element": names,
                 "batch": np.arange(B),
-                "time": np.arange(T),
+                "transition": np.arange(T),
                 "class": classes,
             },  # fmt: skip
             attrs={

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import xarray as xr
 
 from symaudit import aggregate as agg
@@ -53,7 +54,7 @@ def test_influence_interval_is_the_bootstrap_of_the_raw_diagonal(study, tables):
         pi = xr.concat(
             [xr.load_dataset(f)["pi_std"] for f in sorted(d.glob("d4_chunk*.nc"))], "element"
         )
-        nt, nb = pi.sizes["bra_time"], pi.sizes["bra_class"]
+        nt, nb = pi.sizes["bra_transition"], pi.sizes["bra_class"]
         t, b = np.meshgrid(np.arange(nt), np.arange(nb), indexing="ij")
         diag = pi.transpose("batch", "element", ...).values[:, :, t, b, t, b]
         parts.append(diag.reshape(BATCHES, pi.sizes["element"], -1))
@@ -98,9 +99,11 @@ def test_min_clusters_and_confidence_are_the_settings(study, tmp_path):
     assert w["median"].equals(n["median"])  # the statistic itself never depends on them
 
 
-def test_robustness_medians_carry_the_interval_of_each_pooled_median(tmp_path):
+@pytest.mark.parametrize("old_naming", [False, True])
+def test_robustness_medians_carry_the_interval_of_each_pooled_median(tmp_path, old_naming):
     """Damping-path stores (3 seeds x 2 batches, two λ, one chunk): each median is numpy's
-    over the pooled diagonal, its interval the bootstrap's on the same (seed, batch) arrays."""
+    over the pooled diagonal, its interval the bootstrap's on the same (seed, batch) arrays;
+    the same from stores written before the rename (dims bra_time, ket_time)."""
     from symaudit.aggregate._robustness import robustness_medians
 
     rng = np.random.default_rng(8)
@@ -115,6 +118,8 @@ def test_robustness_medians_carry_the_interval_of_each_pooled_median(tmp_path):
         ds = xr.load_dataset(path)
         pi = rng.normal(size=(2, *ds["pi_std"].shape))
         ds["pi_path_std"] = (("damping", *ds["pi_std"].dims), pi)
+        if old_naming:
+            ds = ds.rename(bra_transition="bra_time", ket_transition="ket_time")
         ds.assign_coords(damping=lams).to_netcdf(path)
         t, b = np.meshgrid(np.arange(nt), np.arange(nb), indexing="ij")
         diag[seed] = pi[..., t, b, t, b].reshape(2, 8, BATCHES, -1)  # (λ, element, batch, m)

@@ -8,7 +8,8 @@ from symaudit.aggregate._bootstrap import Bootstrap, ratio_intervals
 from symaudit.aggregate._twirl import twirl_table
 
 
-def test_twirl_table_matches_numpy(tmp_path):
+@pytest.mark.parametrize("example_dim", ["transition", "time"])  # time: written before the rename
+def test_twirl_table_matches_numpy(tmp_path, example_dim):
     rng = np.random.default_rng(3)
     pooled = {"total": [], "equiv": []}
     by_run = {"total": [], "equiv": []}
@@ -17,7 +18,7 @@ def test_twirl_table_matches_numpy(tmp_path):
         run.mkdir(parents=True)
         mean = rng.uniform(1, 2, (2, 4, 3))
         equiv = rng.uniform(0, 1, (2, 4, 3))
-        dims = ("batch", "time", "class")
+        dims = ("batch", example_dim, "class")
         example = {"total": mean + equiv, "mean": mean, "equiv": equiv, "twirled_loss": mean}
         example["plain"] = example["total"]
         per_class = {k: (("batch", "class"), v.mean(axis=1)) for k, v in example.items()}

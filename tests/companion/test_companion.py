@@ -117,7 +117,7 @@ def test_distance_bins_use_the_binned_distance():
 
 
 def test_bad_layout_is_named():
-    with pytest.raises(ValueError, match="sample, bra_time"):
+    with pytest.raises(ValueError, match="sample, bra_transition"):
         companion.two_time_map(np.zeros((T, B, T, B)))
 
 

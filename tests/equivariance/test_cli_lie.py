@@ -29,7 +29,7 @@ def test_lie_file_tables_and_figure(tiny_run, tmp_path, capsys):  # noqa: F811
     with outputs.read(out) as o:
         assert o.format.name == "lie" and o.identity.model == "unet"
         ds = o.dataset.load()
-    assert ds["lie_derivative"].dims == ("direction", "batch", "time", "class")
+    assert ds["lie_derivative"].dims == ("direction", "batch", "transition", "class")
     assert ds["subcell_profile"].shape == (2, 2, 1, 2, 3)
     model, _ = load_checkpoint(tiny_run["checkpoint"])
     x, y = analysis_batch(tiny_run["stores"], load_splits(tiny_run["run_dir"]), 1, time_steps=2)

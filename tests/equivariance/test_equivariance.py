@@ -371,10 +371,10 @@ def test_cli_writes_relative_errors_and_twirl(tiny_run, tmp_path, capsys):
     families = list(datasets.DATASETS["NS"])
     with xr.open_dataset(out) as ds:
         ds = ds.load()
-    assert ds["relative_error"].dims == ("element", "batch", "time", "class")
+    assert ds["relative_error"].dims == ("element", "batch", "transition", "class")
     assert ds["relative_error"].shape == (4, 2, 2, 3)
     assert list(ds["element"].values) == elements and list(ds["class"].values) == families
-    assert list(ds["batch"].values) == [0, 1] and list(ds["time"].values) == [0, 1]
+    assert list(ds["batch"].values) == [0, 1] and list(ds["transition"].values) == [0, 1]
     assert ds.attrs["dataset"] == "NS" and ds.attrs["model"] == "unet"
     # the seed as influence records it: an int, not the string of a directory name
     assert isinstance(ds.attrs["seed"], np.integer) and ds.attrs["seed"] == 3

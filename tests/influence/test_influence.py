@@ -159,7 +159,7 @@ def test_deferred_galerkin_per_element_equals_reference_formula(problem):
 
 def test_standardise_leaves_masked_kets_out():
     gen = np.random.default_rng(0)
-    raw = gen.normal(size=(3, 4, 2, 4, 2))  # (element, bra_time, bra_class, ket_time, ket_class)
+    raw = gen.normal(size=(3, 4, 2, 4, 2))  # (element, bra_tr., bra_class, ket_tr., ket_class)
     keep = np.ones((4, 2), dtype=bool)
     keep[1, 0] = keep[3, 1] = False
     out = standardise(raw, ket_ndim=2, ket_mask=keep)

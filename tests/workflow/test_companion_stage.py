@@ -15,6 +15,7 @@ import xarray as xr
 
 from symaudit import companion
 from symaudit.datasets import DATASETS
+from symaudit.outputs import PI_DIMS
 from symaudit.training import analysis_batch
 
 from .test_workflow import CFG
@@ -43,14 +44,8 @@ def _identity(tiny_study, dataset, model):
                 for b in ds["batch"].values:
                     if var == "pi_std":  # the raw values beside, for the rollout correlation
                         raw = ds["pi_raw"].sel(element=name, batch=b)
-                        out.setdefault("raw", []).append(
-                            raw.transpose("bra_time", "bra_class", "ket_time", "ket_class").values
-                        )
-                    grid = (
-                        da.sel(batch=b)
-                        .transpose("bra_time", "bra_class", "ket_time", "ket_class")
-                        .values
-                    )
+                        out.setdefault("raw", []).append(raw.transpose(*PI_DIMS[2:]).values)
+                    grid = da.sel(batch=b).transpose(*PI_DIMS[2:]).values
                     out.setdefault(obs, []).append((seed, int(b), grid))
     return out
 
@@ -212,8 +207,8 @@ def test_rollout_tables_recomputed_from_the_rollouts(tiny_study):
 def _raw_identity(path):
     with xr.open_dataset(path) as ds:
         assert str(ds["element"].values[0]) in ("e", "t(0,0)")
-        raw = ds["pi_raw"].isel(element=0).transpose("batch", "bra_time", "bra_class", ...)
-        return raw.values  # (batch, bra_time, bra_class, ket_time, ket_class)
+        raw = ds["pi_raw"].isel(element=0).transpose(*PI_DIMS[1:])
+        return raw.values  # (batch, bra_transition, bra_class, ket_transition, ket_class)
 
 
 def test_influence_dynamics_recomputed_from_each_epochs_influence(tiny_study):

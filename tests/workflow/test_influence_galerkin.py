@@ -75,7 +75,8 @@ def test_galerkin_stage_is_converged_and_equals_influence_matrix(galerkin_study)
         method="galerkin",
     )
     assert all(r.converged for r in ref.records)
-    # (E, batch, bra_time, bra_class, ket_time, ket_class) -> (n_bra, n_ket), n = t + T * class
+    # (E, batch, bra_transition, bra_class, ket_transition, ket_class) -> (n_bra, n_ket),
+    # n = t + T * class
     got = ds["pi_raw"].sel(element="r").isel(batch=0).values.transpose(1, 0, 3, 2)
     got = torch.from_numpy(got.reshape(3 * t, 3 * t))
     err = float((got - ref.values).norm() / ref.values.norm())

@@ -1,6 +1,7 @@
 """Every per-job file the tiny study writes matches its format as declared ONCE in
 symaudit.outputs: declared variables with their declared dims, every required variable, every
-attribute its writer records, and the identity its attributes give is the job's path."""
+attribute its writer records, the transition dims' coordinates (0 .. T-1, their long_name and
+units), and the identity its attributes give is the job's path."""
 
 from __future__ import annotations
 
@@ -26,6 +27,11 @@ def check_study_files(results: Path) -> dict[str, int]:
             with outputs.read(path, fmt.name) as out:  # declared dims, required variables
                 missing = [a for a in fmt.attrs if a not in out.dataset.attrs]
                 assert not missing, (path, missing)
+                for dim, attrs in outputs.TRANSITION_DIMS.items():  # indices, named as such
+                    if dim in out.dataset.dims:
+                        coord = out.dataset[dim]
+                        assert coord.attrs == attrs, (path, dim, coord.attrs)
+                        assert coord.values.tolist() == list(range(coord.size)), (path, dim)
                 who = out.identity
             fields = dict(dataset=who.dataset, model=who.model, seed=who.seed)
             if who.element_set is not None:

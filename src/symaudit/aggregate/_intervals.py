@@ -17,8 +17,8 @@ Q_NAMES = ("q1", "median", "q3")
 
 
 def _examples(da: xr.DataArray) -> np.ndarray:
-    """(seed, batch, element, time, class) -> numpy (seed, batch, element, example)."""
-    v = da.transpose("seed", "batch", "element", "time", "class").values
+    """(seed, batch, element, transition, class) -> numpy (seed, batch, element, example)."""
+    v = da.transpose("seed", "batch", "element", "transition", "class").values
     return v.reshape(*v.shape[:3], -1)
 
 

@@ -31,6 +31,7 @@ _SHARED = {"n", "n_seeds", "n_examples", "n_examples_per_seed_min", "n_clusters"
 
 
 def _normalised(ds):
+    ds = outputs.upgrade_dims(ds)
     dims = outputs.EQUIVARIANCE.dims["normalised_error"]
     return _require(ds, "normalised_error", dims).to_dataset(name="relative_error")
 

@@ -1,12 +1,12 @@
 """Does the element ranking survive a change of λ?  The damping-path robustness table/figures.
 
 Input: the influence stores of a study run with a damping path (``influence.damping.values``):
-``pi_path_std`` (damping, element, batch, bra_time, bra_class, ket_time, ket_class) and, with
-``influence.galerkin_reference``, ``pi_galerkin_std`` (element, batch, ...).  For every
-(dataset, model, element set) and every λ, the median of the standardised self-influence
-Π̃^g[t,b,t,b] is pooled over seeds × batches × examples (NaN — unconverged kets — left out),
-one value per element.  The ranking of the elements by that median is compared between
-neighbouring λ and between each λ and the Galerkin values by Kendall's τ-b.
+``pi_path_std`` (damping, element, batch, bra_transition, bra_class, ket_transition,
+ket_class) and, with ``influence.galerkin_reference``, ``pi_galerkin_std`` (element, batch,
+...).  For every (dataset, model, element set) and every λ, the median of the standardised
+self-influence Π̃^g[t,b,t,b] is pooled over seeds × batches × examples (NaN — unconverged
+kets — left out), one value per element.  The ranking of the elements by that median is
+compared between neighbouring λ and between each λ and the Galerkin values by Kendall's τ-b.
 
 Outputs: ``influence_robustness.csv`` (one row per comparison: ``tau``, ``n_elements``,
 ``stable`` = τ ≥ :data:`STABLE_TAU`) and ``influence_robustness_medians.csv`` (the medians, one
@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from symaudit import outputs
 from symaudit.aggregate._bootstrap import Bootstrap, note, pooled_intervals
 from symaudit.aggregate._stores import StoreFile, discover, parse_files
 from symaudit.aggregate._tables import element_order
@@ -70,7 +71,7 @@ def kendall_tau(a, b) -> float:
 
 def _self_influence(pi: xr.DataArray) -> np.ndarray:
     """(..., element, batch, t, b, t, b) -> (..., element, batch, values) of Π[g, t, b, t, b]."""
-    nt, nb = pi.sizes["bra_time"], pi.sizes["bra_class"]
+    nt, nb = pi.sizes["bra_transition"], pi.sizes["bra_class"]
     t, b = np.meshgrid(np.arange(nt), np.arange(nb), indexing="ij")
     v = pi.values[..., t, b, t, b]  # (..., element, batch, nt, nb)
     return v.reshape(*v.shape[:-2], -1)
@@ -132,7 +133,8 @@ def robustness_medians(
     for (dataset, model, element_set), members in sorted(groups.items()):
         pooled: dict[tuple[str, str], list[np.ndarray]] = {}
         for f in members:
-            with xr.open_dataset(f.path) as ds:
+            with xr.open_dataset(f.path) as opened:
+                ds = outputs.upgrade_dims(opened)  # an older file's bra_time, ket_time
                 if "pi_path_std" not in ds:
                     continue
                 elements = [str(e) for e in ds["element"].values]

@@ -5,8 +5,10 @@ attributes (:func:`symaudit.outputs.identify`, never from its path), and opening
 Inputs (one file per job; formats :data:`symaudit.outputs.EQUIVARIANCE` and
 :data:`symaudit.outputs.INFLUENCE`, paths :data:`symaudit.names.EQUIVARIANCE` and
 :data:`symaudit.names.INFLUENCE`): the aggregation reads ``relative_error`` (element, batch,
-time, class), ``pi_std`` (element, batch, bra_time, bra_class, ket_time, ket_class) and
-``ket_converged`` (batch, ket_time, ket_class).
+transition, class), ``pi_std`` (element, batch, bra_transition, bra_class, ket_transition,
+ket_class) and ``ket_converged`` (batch, ket_transition, ket_class); a file written before the
+transition dims were named so (``time``, ``bra_time``, ``ket_time``) is read with today's names
+(:func:`symaudit.outputs.upgrade_dims`).
 
 A seed missing a chunk is opened with NaN for that chunk's elements (an outer join), so the
 statistics of :mod:`._tables` skip them and their counts show it.
@@ -127,6 +129,7 @@ def _require(ds: xr.Dataset, var: str, dims: Iterable[str]) -> xr.DataArray:
 
 
 def _equivariance_preprocess(ds: xr.Dataset) -> xr.Dataset:
+    ds = outputs.upgrade_dims(ds)
     rel = _require(ds, "relative_error", outputs.EQUIVARIANCE.dims["relative_error"])
     return rel.to_dataset(name="relative_error")
 
@@ -135,10 +138,14 @@ def _influence_preprocess(ds: xr.Dataset) -> xr.Dataset:
     """Keep only the variables the tables need (per-file work is kept minimal on purpose:
     xarray's per-operation overhead, not arithmetic, dominates when there are thousands of
     small files, so the diagonal is taken once after concatenation)."""
+    ds = outputs.upgrade_dims(ds)
     pi = _require(ds, "pi_std", PI_DIMS)
     sizes = pi.sizes
-    if sizes["bra_time"] != sizes["ket_time"] or sizes["bra_class"] != sizes["ket_class"]:
-        raise ValueError(f"{_source(ds)}: pi_std is not square in (time, class): {dict(pi.sizes)}")
+    square = sizes["bra_transition"] == sizes["ket_transition"]
+    if not square or sizes["bra_class"] != sizes["ket_class"]:
+        raise ValueError(
+            f"{_source(ds)}: pi_std is not square in (transition, class): {dict(pi.sizes)}"
+        )
     conv = _require(ds, "ket_converged", KET_DIMS)
     # float, not bool: the outer join across runs fills missing elements with NaN
     return xr.Dataset({"pi_std": pi, "ket_unconverged": (~conv.astype(bool)).astype("float64")})
@@ -200,7 +207,7 @@ def _open_files(files: Sequence[StoreFile], preprocess, opened: list | None) -> 
 
 def open_equivariance(files: Sequence[StoreFile], opened: list | None = None) -> xr.DataArray:
     """Relative errors of one (dataset, model, element set), lazily: dims
-    ``(seed, element, batch, time, class)``.
+    ``(seed, element, batch, transition, class)``.
 
     ``opened``, if given, collects the underlying datasets; close them (:func:`close_all`)
     once the result is computed.  Keeping files open after use is not just a leak: with
@@ -216,7 +223,7 @@ def open_influence(files: Sequence[StoreFile], opened: list | None = None) -> xr
     Returns
     -------
     xr.Dataset
-        ``diag`` (seed, batch, element, time, class) = Pi_std[g, t, b, t, b];
+        ``diag`` (seed, batch, element, transition, class) = Pi_std[g, t, b, t, b];
         ``n_unconverged`` and ``n_kets`` (seed, batch, element): ket solves of that run that did
         not converge / in total.  NaN where a (seed, batch) lacks an element.
 
@@ -226,16 +233,18 @@ def open_influence(files: Sequence[StoreFile], opened: list | None = None) -> xr
     """
     ds = _open_files(files, _influence_preprocess, opened)
     pi = ds["pi_std"]
-    nt, nb = pi.sizes["bra_time"], pi.sizes["bra_class"]
+    nt, nb = pi.sizes["bra_transition"], pi.sizes["bra_class"]
     # Pointwise (vectorised) indexing with shared new dims picks Pi[g, t, b, t, b]: the
     # influence of example (t, b)'s update on the loss of its own transform g.(t, b).
-    t = xr.DataArray(np.arange(nt), dims="time")
+    t = xr.DataArray(np.arange(nt), dims="transition")
     b = xr.DataArray(np.arange(nb), dims="class")
-    diag = pi.isel(bra_time=t, ket_time=t, bra_class=b, ket_class=b)
-    time = pi["bra_time"].values if "bra_time" in pi.coords else np.arange(nt)
+    diag = pi.isel(bra_transition=t, ket_transition=t, bra_class=b, ket_class=b)
+    index = pi["bra_transition"].values if "bra_transition" in pi.coords else np.arange(nt)
     klass = pi["bra_class"].values if "bra_class" in pi.coords else np.arange(nb)
     diag = diag.drop_vars([c for c in diag.coords if c not in ("seed", "batch", "element")])
-    diag = diag.assign_coords(time=("time", np.asarray(time)), **{"class": ("class", klass)})
+    diag = diag.assign_coords(
+        transition=("transition", np.asarray(index)), **{"class": ("class", klass)}
+    )
 
     bad = ds["ket_unconverged"]
     ket_dims = [d for d in bad.dims if d not in ("seed", "batch", "element")]

@@ -18,7 +18,7 @@ import xarray as xr
 
 from symaudit import groups
 from symaudit.datasets import DATASETS
-from symaudit.outputs import EXAMPLE_DIMS, KET_DIMS, PI_DIMS
+from symaudit.outputs import EXAMPLE_DIMS, KET_DIMS, PI_DIMS, transition_coords
 
 from ._io import write_atomic
 
@@ -52,7 +52,7 @@ def _chunks(names: list[str], size: int) -> list[list[str]]:
 def _equivariance_chunk(
     gen, attrs: dict, chunk, strength, classes, batches: int, time_steps: int
 ) -> xr.Dataset:
-    """relative_error (element, batch, time, class): 1 + a strength-scaled excess, lognormal;
+    """relative_error (element, batch, transition, class): 1 + a strength-scaled excess, lognormal;
     its SMSEs (``smse`` 0.01, ``persistence_smse`` 0.02, ``smse_transformed`` their product)."""
     scale = 1e3 if attrs["dataset"] == "NS" else 0.2
     base = 1 + (scale if attrs["set_name"] == "d4" else 0.05) * strength
@@ -70,7 +70,7 @@ def _equivariance_chunk(
         coords={
             "element": chunk,
             "batch": np.arange(batches),
-            "time": np.arange(time_steps),
+            **transition_coords(time_steps),
             "class": classes,
         },
         attrs=attrs,
@@ -80,10 +80,10 @@ def _equivariance_chunk(
 def _influence_chunk(
     gen, attrs: dict, chunk, strength, classes, batches: int, time_steps: int, bad: set[int]
 ) -> xr.Dataset:
-    """pi_raw, pi_std (element, batch, bra_time, bra_class, ket_time, ket_class), the ket
-    solves' ket_converged, ket_true_relres (batch, ket_time, ket_class), pi_error_bound
-    (element, batch) and lambda_max (batch), as the influence stage writes them; the first ket
-    solve of each batch in ``bad`` is marked not converged."""
+    """pi_raw, pi_std (element, batch, bra_transition, bra_class, ket_transition, ket_class),
+    the ket solves' ket_converged, ket_true_relres (batch, ket_transition, ket_class),
+    pi_error_bound (element, batch) and lambda_max (batch), as the influence stage writes them;
+    the first ket solve of each batch in ``bad`` is marked not converged."""
     nb = len(classes)
     pi = gen.normal(0.3, 1.0, (len(chunk), batches, time_steps, nb, time_steps, nb))
     diag = 5.0 * (1 - strength)[:, None, None, None] + gen.normal(
@@ -106,8 +106,7 @@ def _influence_chunk(
         coords={
             "element": chunk,
             "batch": np.arange(batches),
-            "bra_time": np.arange(time_steps),
-            "ket_time": np.arange(time_steps),
+            **transition_coords(time_steps, "bra_transition", "ket_transition"),
             "bra_class": classes,
             "ket_class": classes,
         },

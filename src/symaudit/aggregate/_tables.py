@@ -4,7 +4,7 @@ Statistics (exactly those of the reference plotting scripts, docs/algorithms.md 
 quantiles are numpy's default type 7, ``method="linear"``):
 
 * **equivariance** (``err_eqv_*.jl``): for every seed, Q3 of the relative SMSE over all its
-  examples (batches x times x classes); the table holds Q1, median and Q3 of those per-seed Q3
+  examples (batches x transitions x classes); the table holds Q1, median and Q3 of those per-seed Q3
   values over seeds.  The per-seed Q1/median/Q3 are kept in a ``*_per_seed`` companion table.
 * **influence** (``influence_*.jl``): Q1, median and Q3 of the pooled standardised diagonal
   Pi-tilde^g[t, b, t, b] over seeds x batches x examples.
@@ -116,7 +116,8 @@ def equivariance_statistics(rel: xr.DataArray) -> tuple[xr.Dataset, xr.Dataset]:
     Parameters
     ----------
     rel
-        Relative SMSE, dims ``(seed, element, batch, time, class)`` (numpy- or dask-backed).
+        Relative SMSE, dims ``(seed, element, batch, transition, class)`` (numpy- or
+        dask-backed).
 
     Returns
     -------
@@ -162,14 +163,14 @@ def influence_statistics(ds: xr.Dataset) -> xr.Dataset:
         that did not converge, summed over those pairs), ``n_kets``, ``converged``, and
         ``min``/``max`` of the pooled values.
     """
-    stats = _quantiles(ds["diag"], ["seed", "batch", "time", "class"])
-    present = ds["diag"].notnull().any(["time", "class"])
+    stats = _quantiles(ds["diag"], ["seed", "batch", "transition", "class"])
+    present = ds["diag"].notnull().any(["transition", "class"])
     stats["n_seeds"] = present.any("batch").sum("seed")
     stats["n_batches"] = present.sum(["seed", "batch"])
     stats["n_unconverged"] = ds["n_unconverged"].where(present).sum(["seed", "batch"])
     stats["n_kets"] = ds["n_kets"].where(present).sum(["seed", "batch"])
     stats["converged"] = stats["n_unconverged"] == 0
-    return stats.assign(_extremes(ds["diag"], ["seed", "batch", "time", "class"]))
+    return stats.assign(_extremes(ds["diag"], ["seed", "batch", "transition", "class"]))
 
 
 # --- tables ---------------------------------------------------------------------------------

@@ -2,10 +2,10 @@
 
 Input: one ``twirl.nc`` per run (:data:`symaudit.names.TWIRL`, format
 :data:`symaudit.outputs.TWIRL`: the run from its attributes), per-example values
-``example_{total,mean,equiv,twirled_loss}`` of dims (batch, time, class).  Output: per (dataset,
-model), quantiles (numpy type 7) of the per-example percent 100 L_equiv / L pooled over seeds x
-batches x examples, and the pooled losses with percent = 100 sum L_equiv / sum L; beside each
-quantile and the pooled percent its cluster-bootstrap interval (``_lo``, ``_hi``; seeds, then
+``example_{total,mean,equiv,twirled_loss}`` of dims (batch, transition, class).  Output: per
+(dataset, model), quantiles (numpy type 7) of the per-example percent 100 L_equiv / L pooled over
+seeds x batches x examples, and the pooled losses with percent = 100 sum L_equiv / sum L; beside
+each quantile and the pooled percent its cluster-bootstrap interval (``_lo``, ``_hi``; seeds, then
 whole analysis batches, :mod:`._bootstrap`), ``n_clusters`` and ``ci_note``.
 """
 
@@ -125,6 +125,6 @@ def twirl_table(
 
 
 def _by_batch(da) -> np.ndarray:
-    """Per-example values, an xarray DataArray (batch, time, class), as (batch, example)."""
+    """Per-example values, an xarray DataArray (batch, transition, class), as (batch, example)."""
     v = da.transpose("batch", ...).values
     return v.reshape(v.shape[0], -1)

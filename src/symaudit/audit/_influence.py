@@ -96,13 +96,19 @@ def influence_diagonals(
 
 def influence_study(diag, unconverged, kets, elements, index) -> xr.Dataset:
     """The diagonals as the studies' influence Dataset (:func:`influence_statistics`'s input):
-    ``diag`` dims ``(seed, element, batch, time, class)``, counts ``(seed, batch)``."""
+    ``diag`` dims ``(seed, element, batch, transition, class)``, counts ``(seed, batch)``."""
     trajs, frames = np.unique(index[:, 0]), np.unique(index[:, 1])
     grid = diag.reshape(len(elements), len(trajs), len(frames))
-    coords = {"seed": [0], "element": list(elements), "batch": trajs, "time": frames, "class": [0]}
+    coords = {
+        "seed": [0],
+        "element": list(elements),
+        "batch": trajs,
+        "transition": frames,
+        "class": [0],
+    }
     return xr.Dataset(
         {
-            "diag": (("seed", "element", "batch", "time", "class"), grid[None, ..., None]),
+            "diag": (("seed", "element", "batch", "transition", "class"), grid[None, ..., None]),
             "n_unconverged": (("seed", "batch"), unconverged[None]),
             "n_kets": (("seed", "batch"), kets[None]),
         },

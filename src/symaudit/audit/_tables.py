@@ -1,8 +1,8 @@
 """The audit's tables, through the studies' own statistics (:mod:`symaudit.aggregate`).
 
 The relative errors of one model on one data set become the studies' array of dims
-``(seed, element, batch, time, class)`` with one seed and one class (batch = the file's
-trajectory, time = the input frame), so :func:`symaudit.aggregate.equivariance_statistics`
+``(seed, element, batch, transition, class)`` with one seed and one class (batch = the file's
+trajectory, transition = the input frame), so :func:`symaudit.aggregate.equivariance_statistics`
 computes exactly the columns of ``tables/equivariance_<set>.csv`` and its ``_per_seed``
 companion (with a single seed the summary's q1 = median = q3 = the per-seed Q3; the per-seed
 table holds the quartiles over the examples), with the studies' bootstrap interval columns
@@ -32,14 +32,20 @@ __all__ = ["equivariance_tables", "influence_table", "write_influence", "write_t
 
 
 def _as_study(relative: np.ndarray, elements: list[str], index: np.ndarray) -> xr.DataArray:
-    """``(E, n)`` -> dims ``(seed, element, batch, time, class)`` on the (trajectory, frame)
+    """``(E, n)`` -> dims ``(seed, element, batch, transition, class)`` on the (trajectory, frame)
     grid of ``index`` (every trajectory has the same frames)."""
     trajs, frames = np.unique(index[:, 0]), np.unique(index[:, 1])
     grid = relative.reshape(len(elements), len(trajs), len(frames))
     return xr.DataArray(
         grid[None, :, :, :, None],
-        dims=("seed", "element", "batch", "time", "class"),
-        coords={"seed": [0], "element": elements, "batch": trajs, "time": frames, "class": [0]},
+        dims=("seed", "element", "batch", "transition", "class"),
+        coords={
+            "seed": [0],
+            "element": elements,
+            "batch": trajs,
+            "transition": frames,
+            "class": [0],
+        },
     )
 
 

@@ -7,10 +7,11 @@ The NetCDF written by :func:`run_diagnostics` (``symaudit companion run``) holds
 * ``rollout_error`` (batch, class, start, horizon): :func:`rollout_errors` of final.pt;
 * ``eigenvalue`` (epoch, batch, mode), ``rank`` and ``lambda_max`` (epoch, batch):
   :func:`gradient_span_spectrum` of each epoch's checkpoint (NaN past the rank);
-* with earlier epochs: ``pi_raw`` (influence_epoch, batch, bra_time, bra_class, ket_time,
-  ket_class), the raw identity influence Π of those checkpoints (the influence stage's solve
-  and SMSE bras on the untransformed batch, :func:`symaudit.influence.influence_matrix`),
-  and ``ket_converged`` (influence_epoch, batch, ket_time, ket_class);
+* with earlier epochs: ``pi_raw`` (influence_epoch, batch, bra_transition, bra_class,
+  ket_transition, ket_class), the raw identity influence Π of those checkpoints (the influence
+  stage's solve and SMSE bras on the untransformed batch,
+  :func:`symaudit.influence.influence_matrix`), and ``ket_converged`` (influence_epoch, batch,
+  ket_transition, ket_class);
 * attrs ``dataset``, ``model``, ``seed`` (the run, from its final checkpoint),
   ``train_transitions`` (the training horizon) and ``last_epoch``.
 
@@ -28,7 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-from symaudit.outputs import FINAL_CHECKPOINT, PI_DIMS, checkpoint_name, per_class, to_grid
+from symaudit.outputs import (
+    FINAL_CHECKPOINT,
+    PI_DIMS,
+    checkpoint_name,
+    per_class,
+    to_grid,
+    transition_coords,
+)
 
 __all__ = ["checkpoint_path", "run_diagnostics"]
 
@@ -58,8 +66,8 @@ class _Arrays:
     eig: np.ndarray  # (epoch, batch, mode), NaN past the rank
     rank: np.ndarray  # (epoch, batch)
     top: np.ndarray  # (epoch, batch): lambda_max
-    pi_raw: np.ndarray  # (influence_epoch, batch, bra_time, bra_class, ket_time, ket_class)
-    converged: np.ndarray  # (influence_epoch, batch, ket_time, ket_class)
+    pi_raw: np.ndarray  # (influence_epoch, batch, bra_transition, bra_class, ket_tr., ket_class)
+    converged: np.ndarray  # (influence_epoch, batch, ket_transition, ket_class)
     rollout: np.ndarray | None = None  # (batch, class, start, horizon)
 
     @classmethod
@@ -152,8 +160,7 @@ class _Arrays:
             data["ket_converged"] = (dims[:2] + dims[4:], self.converged)
             coords.update(
                 influence_epoch=list(earlier),
-                bra_time=np.arange(t),
-                ket_time=np.arange(t),
+                **transition_coords(t, "bra_transition", "ket_transition"),
                 bra_class=class_names,
                 ket_class=class_names,
             )

@@ -35,8 +35,8 @@ class CompanionRun:
 def read_diagnostics(path: str | os.PathLike, batches: Sequence[int]) -> dict:
     """The arrays of one ``symaudit companion run`` output at the analysis ``batches``:
     {"rollout": (batch, class, start, horizon), "eigenvalue": (epoch, batch, mode),
-    "lambda_max": (epoch, batch), "epochs": [int], "earlier": {epoch: (batch, bra_time,
-    bra_class, ket_time, ket_class) raw Π}, "train_transitions", "last_epoch"}."""
+    "lambda_max": (epoch, batch), "epochs": [int], "earlier": {epoch: (batch, bra_transition,
+    bra_class, ket_transition, ket_class) raw Π}, "train_transitions", "last_epoch"}."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"diagnostics file {path} does not exist (run stage_companion)")
@@ -66,10 +66,9 @@ def read_diagnostics(path: str | os.PathLike, batches: Sequence[int]) -> dict:
 def read_identity_influence(path: str | os.PathLike) -> dict:
     """The identity element's standardised influence of one influence output.
 
-    Returns {"smse": (batch, bra_time, bra_class, ket_time, ket_class) float64, "raw": the
-    same unstandardised, "mass" /
-    "energy" likewise when present (CE), "batches": [int], "classes": [family],
-    "time_steps": T}."""
+    Returns {"smse": (batch, bra_transition, bra_class, ket_transition, ket_class) float64,
+    "raw": the same unstandardised, "mass" / "energy" likewise when present (CE), "batches":
+    [int], "classes": [family], "time_steps": T}."""
     from symaudit import groups
 
     path = Path(path)
@@ -91,5 +90,5 @@ def read_identity_influence(path: str | os.PathLike) -> dict:
                 out[obs] = var.values.astype(np.float64)
         out["batches"] = [int(b) for b in ds["batch"].values]
         out["classes"] = [str(c) for c in ds["bra_class"].values]
-        out["time_steps"] = int(ds.sizes["bra_time"])
+        out["time_steps"] = int(ds.sizes["bra_transition"])
     return out

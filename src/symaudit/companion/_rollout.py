@@ -54,7 +54,8 @@ def cross_time_ratio(pi_raw) -> np.ndarray:
     """Cross-time over equal-time raw influence per class (``pcs.jl``):
     Σ_{t ≠ t'} Π[t, b, t', b] / Σ_t Π[t, b, t, b].
 
-    ``pi_raw``: (..., bra_time, bra_class, ket_time, ket_class).  Returns (..., class)."""
+    ``pi_raw``: (..., bra_transition, bra_class, ket_transition, ket_class).  Returns
+    (..., class)."""
     pi = np.asarray(pi_raw, dtype=np.float64)
     classes = pi.shape[-1]
     intra = np.stack([pi[..., :, b, :, b] for b in range(classes)], axis=-3)  # (..., b, t, t')

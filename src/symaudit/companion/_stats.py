@@ -6,7 +6,7 @@
 Every function takes influence in the layout of the influence stage's outputs with a leading
 SAMPLE axis (one sample = one (seed, analysis batch))::
 
-    pi[sample, bra_time, bra_class, ket_time, ket_class]
+    pi[sample, bra_transition, bra_class, ket_transition, ket_class]
 
 bra = the response example (t₂, b₂), ket = the perturbing example (t₁, b₁); within a batch
 example n = t + T · class.  NaN entries (unconverged kets) are skipped by every quantile.
@@ -51,8 +51,8 @@ def _check(pi) -> np.ndarray:
     pi = np.asarray(pi, dtype=np.float64)
     if pi.ndim != 5 or pi.shape[1:3] != pi.shape[3:5]:
         raise ValueError(
-            "influence must be (sample, bra_time, bra_class, ket_time, ket_class) with equal "
-            f"bra and ket shapes, got {pi.shape}"
+            "influence must be (sample, bra_transition, bra_class, ket_transition, ket_class) "
+            f"with equal bra and ket shapes, got {pi.shape}"
         )
     return pi
 
@@ -61,7 +61,8 @@ def two_time_map(pi) -> np.ndarray:
     """Two-time influence map: ``out[:, t₂, t₁]`` = (q1, median, q3) over samples × classes b
     of Π[t₂, b, t₁, b] (intra-class pairs only; ``heatmap.jl``).
 
-    Returns (3, bra_time, ket_time): response time first, perturbation time second."""
+    Returns (3, bra_transition, ket_transition): response (bra) first, perturbation (ket)
+    second."""
     pi = _check(pi)
     classes = pi.shape[2]
     intra = np.stack([pi[:, :, b, :, b] for b in range(classes)], axis=1)  # (s, b, t₂, t₁)
@@ -109,8 +110,8 @@ def input_distances(inputs, time_steps: int) -> np.ndarray:
     """SMSE distance of every pair of a batch's inputs (``diffs.jl``: diff_smse):
     mean over (channel, y, x) of (x₁ − x₂)² / s_c with s_c = ½(RMS_c(x₁) + RMS_c(x₂)) + 1e-6.
 
-    ``inputs``: (3 · T, channel, y, x), example n = t + T · class.  Returns
-    (bra_time, bra_class, ket_time, ket_class), the layout of Π (symmetric, zero diagonal)."""
+    ``inputs``: (3 · T, channel, y, x), example n = t + T · class.  Returns (bra_transition,
+    bra_class, ket_transition, ket_class), the layout of Π (symmetric, zero diagonal)."""
     x = np.asarray(inputs, dtype=np.float64)
     n = x.shape[0]
     if n % time_steps:
@@ -143,8 +144,8 @@ def distance_bins(distances, pi, edges, overlap: int):
     per sample the mean Π̃ over the bin's pairs, then (q1, median, q3) over the samples that
     have any (empty samples skipped).
 
-    ``distances``, ``pi``: (sample, bra_time, bra_class, ket_time, ket_class).  Returns
-    (centres, lower, upper, n_samples, q) with q of shape (3, n_bins)."""
+    ``distances``, ``pi``: (sample, bra_transition, bra_class, ket_transition, ket_class).
+    Returns (centres, lower, upper, n_samples, q) with q of shape (3, n_bins)."""
     d = np.asarray(distances, dtype=np.float64)
     pi = _check(pi)
     if d.shape != pi.shape:

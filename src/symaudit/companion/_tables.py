@@ -1,7 +1,9 @@
 """The companion tables of a study, from each run's identity-element influence, its analysis
 inputs and its training metrics.
 
-Tables (one row per dataset × model × coordinate; q1/median/q3 numpy type 7, NaN skipped):
+Tables (one row per dataset × model × coordinate; q1/median/q3 numpy type 7, NaN skipped; the
+maps' columns ``bra_time`` and ``ket_time`` keep their names: they hold the influence files'
+``bra_transition`` t₂ and ``ket_transition`` t₁ indices):
 
 * ``two_time_map``: dataset, model, bra_time, ket_time, n, q1, median, q3 — Π̃[t₂, b, t₁, b]
   over seeds × batches × classes b;

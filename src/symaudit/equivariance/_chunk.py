@@ -4,7 +4,7 @@
 atomically (:func:`write_relative`, :func:`write_twirl`).
 
 Layouts: within an analysis batch, example n = t + T * class (:func:`symaudit.outputs.per_class`
-gives ``(..., time, class)``); the files' variables, dims and attributes are declared in
+gives ``(..., transition, class)``); the files' variables, dims and attributes are declared in
 :mod:`symaudit.outputs`.  Losses and ratios are float64.
 
 Boosts and scalings (the sets :data:`symaudit.groups.TRANSITION_SETS`) act on transitions
@@ -27,7 +27,13 @@ import torch
 
 from symaudit import groups
 from symaudit._io import write_atomic
-from symaudit.outputs import EXAMPLE_DIMS, EXAMPLE_ORDER, NORMALISED, per_class
+from symaudit.outputs import (
+    EXAMPLE_DIMS,
+    EXAMPLE_ORDER,
+    NORMALISED,
+    per_class,
+    transition_coords,
+)
 from symaudit.runs import TrainedRun
 
 __all__ = [
@@ -91,13 +97,13 @@ class Measured:
     NaN until :meth:`add` fills a batch."""
 
     shape: tuple[int, int, int, int]  # (E, B, T, C)
-    relative: np.ndarray = field(init=False)  # (element, batch, time, class)
-    normalised: np.ndarray = field(init=False)  # (element, batch, time, class)
-    transformed: np.ndarray = field(init=False)  # (element, batch, time, class)
-    baseline: np.ndarray = field(init=False)  # (batch, time, class)
-    persistence: np.ndarray = field(init=False)  # (batch, time, class)
-    tw_class: dict = field(init=False)  # key -> (batch, class), means over time
-    tw_example: dict = field(init=False)  # key -> (batch, time, class); no "percent"
+    relative: np.ndarray = field(init=False)  # (element, batch, transition, class)
+    normalised: np.ndarray = field(init=False)  # (element, batch, transition, class)
+    transformed: np.ndarray = field(init=False)  # (element, batch, transition, class)
+    baseline: np.ndarray = field(init=False)  # (batch, transition, class)
+    persistence: np.ndarray = field(init=False)  # (batch, transition, class)
+    tw_class: dict = field(init=False)  # key -> (batch, class), means over transitions
+    tw_example: dict = field(init=False)  # key -> (batch, transition, class); no "percent"
 
     def __post_init__(self):
         E, B, T, C = self.shape  # noqa: N806 (the paper's symbols)
@@ -192,7 +198,7 @@ def attrs_of(args, run: TrainedRun) -> dict:
 def write_relative(
     path: Path, measured: Measured, elements, chunk: int, coords: dict, attrs: dict
 ) -> None:
-    """``--out``: the relative errors and their SMSEs, dims (element,) batch, time, class, of
+    """``--out``: the relative errors and their SMSEs, dims (element,) batch, transition, class, of
     chunk ``chunk`` of the element set (attribute ``chunk``); a boost or scaling set adds the
     normalised error (``attrs`` then carry ``frame_dt`` and ``extent``)."""
     import xarray as xr
@@ -234,7 +240,7 @@ def write_twirl(path: Path, measured: Measured, group, coords: dict, attrs: dict
             **attrs,
             "twirl_elements": " ".join(group),
             "weights": "1 / (RMS(y) + 1e-6) of the untransformed target, per example+channel",
-            "aggregation": "(batch, class) values are means over time; percent = 100 * "
+            "aggregation": "(batch, class) values are means over transitions; percent = 100 * "
             "mean(equiv) / mean(total)",
         },
     )
@@ -250,7 +256,7 @@ def write_outputs(args, measured: Measured, run: TrainedRun, twirl_elements: lis
         attrs |= {"frame_dt": geometry["dt"], "extent": list(geometry["extent"])}
     coords = {
         "batch": np.asarray(args.batches, dtype=np.int64),
-        "time": np.arange(args.time_steps, dtype=np.int64),
+        **transition_coords(args.time_steps),
         "class": np.asarray(run.families, dtype=object),
     }
     if args.out is not None:

@@ -51,8 +51,8 @@ def _check_args(args) -> None:
 
 
 def measure(opened, batches, time_steps: int, shifts) -> dict[str, np.ndarray]:
-    """``lie`` (direction, batch, time, class) and ``profile`` (direction, shift, batch, time,
-    class), float64, for the opened run (:func:`symaudit.runs.open_run`)."""
+    """``lie`` (direction, batch, transition, class) and ``profile`` (direction, shift, batch,
+    transition, class), float64, for the opened run (:func:`symaudit.runs.open_run`)."""
     from symaudit.equivariance import lie_derivative, subcell_profile
     from symaudit.outputs import per_class
 
@@ -73,7 +73,7 @@ def write(path: Path, measured: dict, opened, batches, time_steps: int, shifts) 
 
     from symaudit import __version__
     from symaudit._io import write_atomic
-    from symaudit.outputs import EXAMPLE_DIMS, EXAMPLE_ORDER, LIE
+    from symaudit.outputs import EXAMPLE_DIMS, EXAMPLE_ORDER, LIE, transition_coords
 
     btc = EXAMPLE_DIMS
     ds = xr.Dataset(
@@ -85,7 +85,7 @@ def write(path: Path, measured: dict, opened, batches, time_steps: int, shifts) 
             "direction": np.asarray(["x", "y"], dtype=object),
             "shift": np.asarray(shifts, dtype=np.float64),
             "batch": np.asarray(batches, dtype=np.int64),
-            "time": np.arange(time_steps, dtype=np.int64),
+            **transition_coords(time_steps),
             "class": np.asarray(opened.families, dtype=object),
         },
         attrs={

@@ -12,13 +12,13 @@ the subspace span[G_ket, G_bra(g)] with the 1e-4 energy rule, the metric of the 
 batch (lanl/PDEHats ``scripts/HatMatrix/qr_eqv.jl``); the kets' gradients, Jacobian products
 and Gram matrices are computed once per batch and shared by every element of the chunk.
 
-Layouts: examples n = t + T * class within a batch (:func:`symaudit.outputs.to_grid`); raw Π
-of one batch ``(E * n, n)`` -> ``(E, bra_time, bra_class, ket_time, ket_class)``; the file's
+Layouts: examples n = t + T * class within a batch (:func:`symaudit.outputs.to_grid`); raw Π of one
+batch ``(E * n, n)`` -> ``(E, bra_transition, bra_class, ket_transition, ket_class)``; the file's
 variables, dims and attributes are declared in :data:`symaudit.outputs.INFLUENCE`.  ``pi_std``
-divides each bra row by the std of its ket entries; unless ``include_unconverged``, kets whose
-solve did not converge are NaN there and left out of every row's std.  A damping path
-(``influence.damping.values``) stores every variable at the ``primary`` λ, and the SMSE
-influence at every λ as ``pi_path_*`` (dim ``damping`` = the configured values).
+divides each bra row by the std of its ket entries; unless ``include_unconverged``, kets whose solve
+did not converge are NaN there and left out of every row's std.  A damping path
+(``influence.damping.values``) stores every variable at the ``primary`` λ, and the SMSE influence at
+every λ as ``pi_path_*`` (dim ``damping`` = the configured values).
 ``galerkin_reference`` (a Krylov study) adds the reference's Galerkin Π^g at ε = 1e-6
 (``pi_galerkin_*``) and, in the same subspaces at the primary λ and normalisation,
 ``pi_galerkin_primary_raw`` and the raw float64 self-influences ``self_influence_*`` of both
@@ -35,7 +35,14 @@ import numpy as np
 
 from symaudit import groups
 from symaudit._io import atomic_path
-from symaudit.outputs import EXAMPLE_ORDER, KET_DIMS, PI_DIMS, per_class, to_grid
+from symaudit.outputs import (
+    EXAMPLE_ORDER,
+    KET_DIMS,
+    PI_DIMS,
+    per_class,
+    to_grid,
+    transition_coords,
+)
 
 __all__ = ["GALERKIN_EPS", "Bras", "measure_chunk", "read_solutions", "write_chunk"]
 
@@ -170,12 +177,12 @@ def read_solutions(directories) -> tuple[list[list], int]:
 class Bras:
     """What every analysis batch adds: one entry per batch in each list (shapes per entry).
 
-    ``results``: observable suffix ("", "_mass", "_energy") -> raw Π (E, bra_time, bra_class,
-    ket_time, ket_class); ``bounds`` (E,); ``converged``, ``relres`` (ket_time, ket_class);
-    Galerkin: ``full_relres`` (E, ket_time, ket_class), ``ranks`` (E,); a damping path:
-    ``path_raw`` (damping, E, ...), ``path_conv`` (damping, ket_time, ket_class);
-    ``galerkin_reference``: ``gal_raw`` like ``results[""]``, ``gal_primary_raw`` (the same at
-    the primary λ) and ``self_raw``: name -> (ket_time, ket_class) raw self-influences."""
+    ``results``: observable suffix ("", "_mass", "_energy") -> raw Π (E, bra_transition, bra_class,
+    ket_transition, ket_class); ``bounds`` (E,); ``converged``, ``relres`` (ket_transition,
+    ket_class); Galerkin: ``full_relres`` (E, ket_transition, ket_class), ``ranks`` (E,); a damping
+    path: ``path_raw`` (damping, E, ...), ``path_conv`` (damping, ket_transition, ket_class);
+    ``galerkin_reference``: ``gal_raw`` like ``results[""]``, ``gal_primary_raw`` (the same at the
+    primary λ) and ``self_raw``: name -> (ket_transition, ket_class) raw self-influences."""
 
     n_elements: int
     time_steps: int
@@ -193,14 +200,14 @@ class Bras:
     self_raw: dict[str, list] = field(default_factory=dict)
 
     def grid(self, values):
-        """(E * n, n) -> (E, bra_time, bra_class, ket_time, ket_class)."""
+        """(E * n, n) -> (E, bra_transition, bra_class, ket_transition, ket_class)."""
         n = self.n_classes * self.time_steps
         return to_grid(
             np.asarray(values).reshape(self.n_elements, n, n), self.time_steps, self.n_classes
         )
 
     def ket(self, values):
-        """(n,) per ket, n = t + T * class -> (ket_time, ket_class)."""
+        """(n,) per ket, n = t + T * class -> (ket_transition, ket_class)."""
         return per_class(values, self.time_steps, self.n_classes, dtype=None)
 
     def add_galerkin(
@@ -261,7 +268,7 @@ class Bras:
         from symaudit.influence import standardise
 
         pi_dims, ket_dims = PI_DIMS, KET_DIMS
-        ket_conv = np.stack(self.converged)  # (batch, ket_time, ket_class)
+        ket_conv = np.stack(self.converged)  # (batch, ket_transition, ket_class)
         keep = None if settings["include_unconverged"] else ket_conv[None, :, None, None]
         data = {}
         for suffix, parts in self.results.items():
@@ -278,7 +285,7 @@ class Bras:
         if self.path_raw:
             # (damping, element, batch, ...): the SMSE influence at every λ of the path
             raw = np.stack(self.path_raw, axis=2)
-            conv = np.stack(self.path_conv, axis=1)  # (damping, batch, ket_time, ket_class)
+            conv = np.stack(self.path_conv, axis=1)  # (damping, batch, ket_transition, ket_class)
             mask = None if settings["include_unconverged"] else conv[:, None, :, None, None]
             data["pi_path_raw"] = (("damping",) + pi_dims, raw)
             data["pi_path_std"] = (
@@ -401,8 +408,7 @@ def write_chunk(
             **coords,
             "element": list(elements),
             "batch": [int(s.meta["batch"]) for s in solutions],
-            "bra_time": np.arange(t),
-            "ket_time": np.arange(t),
+            **transition_coords(t, "bra_transition", "ket_transition"),
             "bra_class": trained.families,
             "ket_class": trained.families,
         },

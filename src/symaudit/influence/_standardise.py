@@ -23,7 +23,7 @@ def standardise(values, *, ket_ndim: int = 1, eps: float = STANDARDISE_EPS, ket_
     ----------
     values : Tensor or ndarray, shape (..., *ket_shape)
         Raw influence; the LAST ``ket_ndim`` axes index the kets (1 for an (n_bra, n_ket)
-        matrix, 2 for a (bra_time, bra_class, ket_time, ket_class) array).
+        matrix, 2 for a (bra_transition, bra_class, ket_transition, ket_class) array).
     ket_ndim : int
         Number of trailing ket axes.
     eps : float
