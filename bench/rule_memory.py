@@ -34,7 +34,7 @@ BLOCK = re.compile(r"^\s*(?:local)?rule (\w+):$")
 
 
 def dry_run_jobs(workdir: Path, configfile: Path) -> list[dict]:
-    """Every job of the study (``snakemake -n -p --forceall``): rule, wildcards, benchmark, shell."""
+    """Every job of the study (``snakemake -n -p --forceall``): rule, wildcards, paths, shell."""
     env = {**os.environ, "SLURM_CONF": str(workdir / "workflow/profiles/local/no-slurm.conf")}
     cmd = [sys.executable, "-m", "snakemake", "all", "-n", "-p", "--forceall", "--cores", "1"]
     cmd += ["--configfile", str(configfile)]  # (nargs="+": the target goes before it)
@@ -81,9 +81,7 @@ def overlay(workdir: Path, configfile: Path, k: int) -> tuple[Path, str, str]:
     study = yaml.safe_load((workdir / configfile).read_text())["study"]
     name = f"{study}_t{k}"
     path = (workdir / configfile).with_name(f"{name}.yaml")
-    path.write_text(
-        f"extends: {configfile.name}\nstudy: {name}\nanalysis:\n  time_steps: {k}\n"
-    )
+    path.write_text(f"extends: {configfile.name}\nstudy: {name}\nanalysis:\n  time_steps: {k}\n")
     for part in ("data", "models"):
         link = workdir / "results" / name / part
         link.parent.mkdir(parents=True, exist_ok=True)
