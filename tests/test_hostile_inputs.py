@@ -50,6 +50,22 @@ def _truncated_chunk(w) -> list[str]:
     ]
 
 
+#: a flow sequence left open on line 2; the parser notices at the end of the file (line 3)
+BROKEN_YAML = "study: broken\ntrain: {epochs: [1, 2\n"
+
+
+def _check_config(name: str, text: str):
+    """The argv builder of ``check-config --configfile NAME``, NAME holding ``text``."""
+
+    def argv(w) -> list[str]:
+        path = w.inp / name
+        if not path.exists():
+            path.write_text(text)
+        return ["check-config", "--configfile", str(path)]
+
+    return argv
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     return make_world(tmp_path_factory.mktemp("hostile"))
@@ -415,25 +431,17 @@ CASES = [
     # reads it, naming no file or line; check-config names both)
     (
         "check-config-broken-yaml",
-        lambda w: ["check-config", "--configfile", str(_config(w, "broken.yaml", BROKEN_YAML))],
+        _check_config("broken.yaml", BROKEN_YAML),
         ["broken.yaml:3", "not valid YAML", "expected ',' or ']'"],
     ),
     (
         "check-config-lr-without-dot",
-        lambda w: [
-            "check-config",
-            "--configfile",
-            str(_config(w, "lr.yaml", "extends: config.yaml\ntrain:\n  lr: 5e-4\n")),
-        ],
+        _check_config("lr.yaml", "extends: config.yaml\ntrain:\n  lr: 5e-4\n"),
         ["lr.yaml", "train.lr", "write 5.0e-4"],
     ),
     (
         "check-config-unknown-model",
-        lambda w: [
-            "check-config",
-            "--configfile",
-            str(_config(w, "m.yaml", "extends: config.yaml\nmodels: [unet, fno]\n")),
-        ],
+        _check_config("m.yaml", "extends: config.yaml\nmodels: [unet, fno]\n"),
         ["m.yaml", "fno"],
     ),
     (
@@ -447,16 +455,6 @@ CASES = [
         ["--config 'train.epochs'", "KEY=VALUE"],
     ),
 ]
-
-#: a flow sequence left open on line 2; the parser notices at the end of the file (line 3)
-BROKEN_YAML = "study: broken\ntrain: {epochs: [1, 2\n"
-
-
-def _config(w, name: str, text: str):
-    path = w.inp / name
-    if not path.exists():
-        path.write_text(text)
-    return path
 
 
 def test_at_least_fifty_cases():
