@@ -44,7 +44,14 @@ from symaudit.outputs import (
     transition_coords,
 )
 
-__all__ = ["GALERKIN_EPS", "Bras", "measure_chunk", "read_solutions", "write_chunk"]
+__all__ = [
+    "GALERKIN_EPS",
+    "Bras",
+    "SolvedBatches",
+    "measure_chunk",
+    "read_solutions",
+    "write_chunk",
+]
 
 #: ε of the Galerkin comparison values (``galerkin_reference``): the reference code's, on JᵀJ/D
 GALERKIN_EPS = 1e-6
@@ -158,12 +165,29 @@ def _galerkin_reference(
     return out
 
 
-def read_solutions(directories) -> tuple[list[list], int]:
-    """Per batch, the solutions of every λ (:func:`load_solutions`), and the index of the
-    primary λ of a damping path (0 without a path)."""
-    from symaudit.influence._stage import load_solutions
+class SolvedBatches(list):
+    """Per analysis batch, the solutions of every λ, their vectors memory-mapped (only the
+    metadata is read); :meth:`load` reads one batch's vectors.  A bras job so holds one batch's
+    solutions at a time: the paper UNet's are 3 λ x 48 kets x 13.9 M floats = 8 GB per batch,
+    144 GB for all 18 batches."""
 
-    paths = [load_solutions(p) for p in directories]
+    def __init__(self, directories):
+        from symaudit.influence._stage import load_solutions
+
+        self.directories = [Path(d) for d in directories]
+        super().__init__(load_solutions(d, mmap=True) for d in self.directories)
+
+    def load(self, i: int) -> list:
+        """Batch ``i``'s solutions of every λ, vectors in memory."""
+        from symaudit.influence._stage import load_solutions
+
+        return load_solutions(self.directories[i])
+
+
+def read_solutions(directories) -> tuple[SolvedBatches, int]:
+    """Per batch, the solutions of every λ (:class:`SolvedBatches`), and the index of the
+    primary λ of a damping path (0 without a path)."""
+    paths = SolvedBatches(directories)
     lengths = {len(p) for p in paths}
     if len(lengths) > 1:
         raise ValueError(f"--solutions hold damping paths of different lengths {sorted(lengths)}")
@@ -342,9 +366,12 @@ def _attrs(identity: dict, set_name: str, chunk: int, solution, settings, refere
     }
 
 
-def measure_chunk(trained, paths, primary: int, elements, settings, time_steps: int) -> Bras:
+def measure_chunk(
+    trained, paths: SolvedBatches, primary: int, elements, settings, time_steps: int
+) -> Bras:
     """The bras of ``elements`` against every batch's solutions (``paths``, ``primary``:
-    :func:`read_solutions`) of the opened run ``trained`` (:func:`symaudit.runs.open_run`)."""
+    :func:`read_solutions`; read one batch at a time) of the opened run ``trained``
+    (:func:`symaudit.runs.open_run`)."""
     solutions = [p[primary] for p in paths]
     kinds = {s.kind for s in solutions}
     if len(kinds) > 1:
@@ -360,7 +387,8 @@ def measure_chunk(trained, paths, primary: int, elements, settings, time_steps: 
     geometry = trained.frame_geometry() if kinematic else {}
     batches = [int(s.meta["batch"]) for s in solutions]
     chunk = int(settings["vmap_chunk"])
-    for path, (_, x, y) in zip(paths, trained.batches(batches, time_steps), strict=True):
+    for i, (_, x, y) in enumerate(trained.batches(batches, time_steps)):
+        path = paths.load(i)  # this batch's vectors only (memory: SolvedBatches)
         solution = path[primary]
         if galerkin:
             acc.add_galerkin(

@@ -253,8 +253,10 @@ class KetSolution:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike, map_location="cpu") -> KetSolution:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+    def load(cls, path: str | os.PathLike, map_location="cpu", mmap: bool = False) -> KetSolution:
+        """Read a :meth:`save` file; ``mmap=True`` maps the vectors from the file instead of
+        reading them (metadata at no memory cost until the vectors are used)."""
+        payload = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
         if not isinstance(payload, dict) or payload.get("format") != SOLUTION_FORMAT:
             raise ValueError(f"{path}: not a symaudit ket solution")
         if payload.get("version") != SOLUTION_VERSION:

@@ -40,14 +40,15 @@ def resolve_settings(raw: str | Mapping | None) -> dict:
     return settings
 
 
-def load_solutions(directory) -> list:
+def load_solutions(directory, mmap: bool = False) -> list:
     """The :class:`KetSolution` files of one ``influence-solve`` output: ``[solution.pt]``,
-    or one per λ of a damping path (``solution_00.pt``, ... in the config's order)."""
+    or one per λ of a damping path (``solution_00.pt``, ... in the config's order);
+    ``mmap``: vectors mapped from the files, not read (:meth:`KetSolution.load`)."""
     from symaudit.influence import KetSolution
 
     directory = Path(directory)
     files = sorted(directory.glob("solution_[0-9][0-9].pt")) or [directory / "solution.pt"]
-    return [KetSolution.load(f) for f in files]
+    return [KetSolution.load(f, mmap=mmap) for f in files]
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
