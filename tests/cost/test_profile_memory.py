@@ -25,6 +25,9 @@ SAME_AS = {
     "influence_bras_NS": "influence_bras",
     "influence_bras_NSK": "influence_bras",
     "companion_run": "influence_solve",
+    "equivariance_CE": "twirl_decomposition",
+    "equivariance_NS": "twirl_decomposition",
+    "equivariance_NSK": "twirl_decomposition",
 }
 
 

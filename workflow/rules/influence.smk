@@ -4,8 +4,9 @@
 # operator): a job's peak grows with the batch's kets n, not with the elements: the solve holds
 # the metric batch's vjp closure (n examples' activations) and ~15 parameter-sized vectors per
 # ket (gradients, block-CG state, 3 λ of solutions); a bras job the solutions, the Galerkin
-# reference's ket and bra gradients and up to 64 bra gradients per block.  Measured at n = 3
-# and 6; the Slurm profile asks for the line at the paper's n = 48 plus 25 %.
+# reference's ket and bra gradients and up to 64 bra gradients per block, one analysis batch's
+# solutions at a time (SolvedBatches).  Measured at n = 3 and 6; the Slurm profile asks for
+# the line at the paper's n = 48 plus 25 %.
 
 
 rule influence_solve:
