@@ -30,6 +30,8 @@ from pathlib import Path
 
 import yaml
 
+from symaudit.datasets import DATASETS
+
 BLOCK = re.compile(r"^\s*(?:local)?rule (\w+):$")
 
 
@@ -94,7 +96,7 @@ def wanted(job: dict, rules, runs, sets) -> bool:
     w = job["wildcards"]
     if job["rule"] not in rules or f"{w.get('dataset')}/{w.get('model')}" not in runs:
         return False
-    return "set" not in w or w["set"] in sets and int(w.get("chunk", 0)) == 0
+    return "set" not in w or (w["set"] in sets and int(w.get("chunk", 0)) == 0)
 
 
 def main(argv=None) -> int:
@@ -110,14 +112,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     workdir = args.workdir.resolve()
     config, name, study = overlay(workdir, args.configfile, args.time_steps)
-    base = yaml.safe_load((workdir / args.configfile).read_text())
-    classes = 3  # every dataset group of the paper has 3 families
-    kets1 = classes * int(base["analysis"]["time_steps"])
-    kets2 = classes * args.time_steps
+    steps1 = int(yaml.safe_load((workdir / args.configfile).read_text())["analysis"]["time_steps"])
     order = {r: i for i, r in enumerate(args.rules)}
     jobs = [j for j in dry_run_jobs(workdir, config) if wanted(j, args.rules, args.runs, args.sets)]
     rows = []
     for job in sorted(jobs, key=lambda j: order[j["rule"]]):
+        classes = len(DATASETS[job["wildcards"]["dataset"]])  # kets = classes x time steps
+        kets1, kets2 = classes * steps1, classes * args.time_steps
         rss1 = max_rss_mb(workdir / job["benchmark"].replace(f"/{name}/", f"/{study}/"))
         for path in job.get("paths", []):
             (workdir / path).parent.mkdir(parents=True, exist_ok=True)

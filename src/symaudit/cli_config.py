@@ -11,10 +11,6 @@ file is not valid JSON or YAML".  Prints the dry run's first line (the resolved 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-#: the checkout whose config/ and workflow/schemas/ a study is resolved against
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,9 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from symaudit.config import parse_overrides
+    from symaudit.config import CHECKOUT, parse_overrides
     from symaudit.study import Study
 
-    study = Study.load(args.configfile, parse_overrides(args.config), ROOT)
+    study = Study.load(args.configfile, parse_overrides(args.config), CHECKOUT)
     print(study.summary())
     return 0

@@ -32,6 +32,7 @@ import yaml
 from symaudit.errors import UserError
 
 __all__ = [
+    "CHECKOUT",
     "DEFAULT_STUDY",
     "EXTENDS",
     "OVERRIDES",
@@ -52,6 +53,9 @@ DEFAULT_STUDY = "config.yaml"
 OVERRIDES = "--config"
 #: the workflow's schema (``workflow/schemas/config.schema.yaml``), as the package ships it
 SCHEMA = Path(__file__).with_name("config.schema.yaml")
+#: the checkout this package runs from (its ``config/``, ``workflow/``, ``bench/``), for the
+#: commands that read them outside a Snakemake run (``symaudit cost``, ``symaudit check-config``)
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 # a number that YAML 1.1 (PyYAML) reads as a string: an exponent without a dot in the mantissa
 _DOTLESS_FLOAT = re.compile(r"^([+-]?\d+)([eE][+-]?\d+)$")

@@ -30,3 +30,8 @@ def test_solutions_are_read_batch_by_batch_and_unchanged(problem, tmp_path):
         for got, want in zip(loaded, sols, strict=True):
             assert torch.equal(got.vectors, want.vectors)
             assert torch.equal(got.residual_norms, want.residual_norms)
+    # the batch read last is kept (a per-run job's chunks read it once), the one before is not
+    assert batches.load(1) is batches.load(1)
+    assert batches.load(0) is not loaded and torch.equal(
+        batches.load(0)[0].vectors, written[0][0].vectors
+    )

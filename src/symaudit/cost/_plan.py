@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from symaudit import datasets, groups
-from symaudit.config import load_layers, merge
+from symaudit.config import CHECKOUT, load_layers, merge
 from symaudit.settings import DEFAULTS
 
 #: samples per family in the real PDEGym files (docs/data.md §1.1)
@@ -36,7 +36,7 @@ LANCZOS_STEPS = 30
 
 
 #: where a config's ``extends`` is looked for when not beside the file: the checkout's config/
-CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
+CONFIG_DIR = CHECKOUT / "config"
 
 
 def load_config(files: Sequence[str | Path], overrides: Mapping | None = None) -> dict:

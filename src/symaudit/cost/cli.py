@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+from symaudit.config import CHECKOUT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,11 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--config", nargs="*", default=[], metavar="KEY=VALUE", help="overrides (a.b=value)"
     )
     parser.add_argument(
-        "--units", default=str(ROOT / "bench" / "unit_costs.json"), help="unit costs (JSON)"
+        "--units", default=str(CHECKOUT / "bench" / "unit_costs.json"), help="unit costs (JSON)"
     )
     parser.add_argument(
         "--profile",
-        default=str(ROOT / "workflow" / "profiles" / "slurm"),
+        default=str(CHECKOUT / "workflow" / "profiles" / "slurm"),
         help="Slurm profile whose requests to show ('' for none)",
     )
     parser.add_argument("--benchmarks", default=None, help="a run's benchmarks/{study} folder")

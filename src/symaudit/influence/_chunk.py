@@ -169,19 +169,24 @@ class SolvedBatches(list):
     """Per analysis batch, the solutions of every λ, their vectors memory-mapped (only the
     metadata is read); :meth:`load` reads one batch's vectors.  A bras job so holds one batch's
     solutions at a time: the paper UNet's are 3 λ x 48 kets x 13.9 M floats = 8 GB per batch,
-    144 GB for all 18 batches."""
+    144 GB for all 18 batches.  The batch read last is kept, so a per-run job's chunks of a
+    one-batch study read it once, not once per chunk."""
 
     def __init__(self, directories):
         from symaudit.influence._stage import load_solutions
 
         self.directories = [Path(d) for d in directories]
         super().__init__(load_solutions(d, mmap=True) for d in self.directories)
+        self._last: tuple[int, list] | None = None
 
     def load(self, i: int) -> list:
         """Batch ``i``'s solutions of every λ, vectors in memory."""
         from symaudit.influence._stage import load_solutions
 
-        return load_solutions(self.directories[i])
+        if self._last is None or self._last[0] != i:
+            self._last = None  # free the previous batch before reading the next
+            self._last = (i, load_solutions(self.directories[i]))
+        return self._last[1]
 
 
 def read_solutions(directories) -> tuple[SolvedBatches, int]:

@@ -362,7 +362,7 @@ class GaussNewtonOperator:
 
     # -- products
 
-    def _vjp_fn(self) -> Callable:
+    def _pullback(self) -> Callable:
         """u -> (Jᵀ u,), the vjp closure of the metric batch (built once, on first use)."""
         if self._vjp_closure is None:
             with warnings.catch_warnings():
@@ -376,7 +376,7 @@ class GaussNewtonOperator:
         return jvp(self._f, (self.space.theta,), (v,))[1]
 
     def _mv_single(self, v: torch.Tensor) -> torch.Tensor:
-        return self._vjp_fn()(self._jvp_single(v))[0]
+        return self._pullback()(self._jvp_single(v))[0]
 
     def jvp(self, v: torch.Tensor) -> torch.Tensor:
         """J v for one flat vector (P,); returns the output-shaped tangent."""
@@ -385,7 +385,7 @@ class GaussNewtonOperator:
 
     def vjp(self, u: torch.Tensor) -> torch.Tensor:
         """Jᵀ u for one output-shaped cotangent; returns (P,)."""
-        return self._vjp_fn()(u)[0]
+        return self._pullback()(u)[0]
 
     def mv(self, v: torch.Tensor) -> torch.Tensor:
         """M v for one flat vector (P,)."""
@@ -434,7 +434,7 @@ class GaussNewtonOperator:
             return torch.empty(0, self.size, dtype=self.dtype, device=self.device)
         t0 = time.perf_counter()
 
-        vjp_fn = self._vjp_fn()
+        vjp_fn = self._pullback()
 
         def one(u):
             return vjp_fn(u)[0]
