@@ -48,4 +48,6 @@ def test_the_lines_were_measured_with_the_paper_settings():
     rehearsal = yaml.safe_load((ROOT / "config/rehearsal.yaml").read_text())["influence"]
     for key in ("operator_mode", "vmap_chunk", "damping", "galerkin_reference"):
         assert paper[key] == rehearsal[key], key
+    # kets per block-CG solve: the schema's default in both (a smaller block is a memory lever)
+    assert "block_size" not in paper and "block_size" not in rehearsal
     assert MEASURED["study"] == "rehearsal" and all(r["paper_kets"] == 48 for r in MEASURED["rows"])

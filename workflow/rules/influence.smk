@@ -1,12 +1,13 @@
 # Influence stage: solve the kets of each analysis batch once (the expensive Krylov solve), then
 # fan out over chunks of group elements; each bra is a gradient and a dot product.
 # Memory (bench/rule_memory.json, CPU, paper presets at 128^2, influence.vmap_chunk 2, jvp
-# operator): a job's peak grows with the batch's kets n, not with the elements: the solve holds
-# the metric batch's vjp closure (n examples' activations) and ~15 parameter-sized vectors per
-# ket (gradients, block-CG state, 3 λ of solutions); a bras job the solutions, the Galerkin
-# reference's ket and bra gradients and up to 64 bra gradients per block, one analysis batch's
-# solutions at a time (SolvedBatches).  Measured at n = 3 and 6; the Slurm profile asks for
-# the line at the paper's n = 48 plus 25 %.
+# operator; docs/slurm.md): a job's peak grows with the batch's kets n, not with the elements.
+# The solve holds the metric batch's activations (vjp closure: ~0.22 GB UNet, 0.65 GB ViT per
+# example), the n ket gradients, ~6 parameter-sized vectors per ket of a block-CG block
+# (influence.block_size, default 48) and ONE λ of solutions (each λ is written as solved);
+# a bras job one analysis batch's solutions at a time (SolvedBatches), the Galerkin reference's
+# ket and bra gradients and up to 64 bra gradients per block.  Measured at n = 3 and 6; the
+# Slurm profile asks for the line at the paper's n = 48 plus 25 %.
 
 
 rule influence_solve:

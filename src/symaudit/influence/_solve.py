@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -52,6 +52,7 @@ SETTINGS_KEYS = (
     "galerkin_energy",
     "operator_mode",
     "vmap_chunk",
+    "block_size",
 )
 
 
@@ -81,7 +82,9 @@ class SolveOptions:
         Raise :class:`InfluenceConvergenceError` (one line; ``.solution`` attached) if any ket
         misses ``rtol``; otherwise only flag it in its record.
     block_size : int
-        Kets per block solve (larger sets are split).
+        Kets per block solve (config ``influence.block_size``): the kets are solved in blocks
+        of this size one after another, each ket to ``rtol``.  The block-CG state (~8
+        parameter-sized rows per ket of the block) grows with it, not with the batch.
     chunk_size : int
         Vectors per vmap in products and examples per vmap in gradients (config
         ``influence.vmap_chunk``): peak memory grows with it.
@@ -119,6 +122,10 @@ class SolveOptions:
         Reuse an operator built for this model and metric batch.
     meta : dict, optional
         Plain data stored with the solution.
+    sink : callable (index, KetSolution) -> None, optional
+        Called with each λ's solution as soon as it is solved (index in the path's order;
+        e.g. to write it), after which its ``vectors`` are released (set to None): a path
+        then holds one λ's n × P solutions at a time, not n_λ of them.
     """
 
     damping: object = None
@@ -129,7 +136,7 @@ class SolveOptions:
     max_iterations: int = INFLUENCE["max_iterations"]
     max_restarts: int = 2
     fail_on_unconverged: bool = INFLUENCE["fail_on_unconverged"]
-    block_size: int = 48
+    block_size: int = INFLUENCE["block_size"]
     chunk_size: int = INFLUENCE["vmap_chunk"]
     lambda_max: float | None = None
     estimate_lambda_max: bool = True
@@ -145,6 +152,7 @@ class SolveOptions:
     check_residual: bool = True
     operator: GaussNewtonOperator | None = None
     meta: Mapping | None = None
+    sink: Callable[[int, KetSolution], None] | None = None
 
     def __post_init__(self):
         if self.damping is None:
@@ -445,9 +453,16 @@ def solve_kets(
     solutions: list[KetSolution | None] = [None] * len(lams)
     previous = x0
     for i in sorted(range(len(lams)), key=lambda i: -lams[i]):
-        solutions[i] = _solve_one(p, o, lams[i], previous if o.path_start == "warm" else x0)
+        solution = _solve_one(p, o, lams[i], previous if o.path_start == "warm" else x0)
+        if path.is_path:
+            solution.meta["damping_path"] = [float(v) for v in lams]
+            solution.meta["damping_primary"] = float(lams[path.primary])
         if o.path_start == "warm" and o.method != "galerkin":
-            previous = solutions[i].vectors
+            previous = solution.vectors
+        if o.sink is not None:  # written out: one λ's vectors in memory at a time
+            o.sink(i, solution)
+            solution.vectors = None
+        solutions[i] = solution
     if o.fail_on_unconverged and o.method != "galerkin":
         for sol in solutions:
             if not sol.converged:
@@ -455,9 +470,4 @@ def solve_kets(
                     _unconverged_message(sol.records, o.rtol, o.max_iterations),
                     solutions if path.is_path else sol,
                 )
-    if path.is_path:
-        for sol in solutions:
-            sol.meta["damping_path"] = [float(v) for v in lams]
-            sol.meta["damping_primary"] = float(lams[path.primary])
-        return solutions
-    return solutions[0]
+    return solutions if path.is_path else solutions[0]

@@ -37,7 +37,12 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from symaudit.errors import UserError
-    from symaudit.influence import InfluenceConvergenceError, SolveOptions, solve_kets
+    from symaudit.influence import (
+        DampingPath,
+        InfluenceConvergenceError,
+        SolveOptions,
+        solve_kets,
+    )
     from symaudit.influence._stage import resolve_settings
     from symaudit.runs import open_run
 
@@ -46,22 +51,25 @@ def run(args: argparse.Namespace) -> int:
     trained = open_run(args.checkpoint, args.stores, args.run_dir, args.device)
     inputs, targets = trained.batch(args.batch, args.time_steps)
     identity = {**trained.identity.as_dict(), "batch": args.batch}
-    options = SolveOptions.from_settings(
-        settings,
-        galerkin_defer=True,  # Galerkin: the subspace is rebuilt per element in the bras
-        meta={**identity, "families": trained.families, "time_steps": args.time_steps},
-    )
-    try:
-        solution = solve_kets(trained.model, inputs, inputs, targets, options)
-    except InfluenceConvergenceError as err:
-        raise UserError(f"{identity}: {err}") from None
-    solutions = solution if isinstance(solution, list) else [solution]
+    path = DampingPath.parse(settings["damping"]).is_path  # one file per λ, config order
+    stored = []  # bytes of the vectors written, per λ
     with atomic_dir(Path(args.out)) as tmp:
-        if len(solutions) == 1 and not isinstance(solution, list):
-            solution.save(tmp / "solution.pt")
-        else:  # a damping path: one file per λ, in the config's order
-            for i, sol in enumerate(solutions):
-                sol.save(tmp / f"solution_{i:02d}.pt")
+
+        def write(i: int, sol) -> None:  # each λ as it is solved: one λ in memory at a time
+            sol.save(tmp / (f"solution_{i:02d}.pt" if path else "solution.pt"))
+            stored.append(sol.vectors.numel() * sol.vectors.element_size())
+
+        options = SolveOptions.from_settings(
+            settings,
+            galerkin_defer=True,  # Galerkin: the subspace is rebuilt per element in the bras
+            meta={**identity, "families": trained.families, "time_steps": args.time_steps},
+            sink=write,
+        )
+        try:
+            solution = solve_kets(trained.model, inputs, inputs, targets, options)
+        except InfluenceConvergenceError as err:
+            raise UserError(f"{identity}: {err}") from None
+        solutions = solution if isinstance(solution, list) else [solution]
         records = [r.as_dict() for sol in solutions for r in sol.records]
         pd.DataFrame(records).to_csv(tmp / "records.csv", index=False)
         (tmp / "settings.json").write_text(json.dumps({**settings, **identity}, indent=1))
@@ -81,6 +89,6 @@ def run(args: argparse.Namespace) -> int:
             f" (lambda_max~{sol.lambda_max or float('nan'):.3g}), max true relres {worst:.2e},"
             f" {mv} mat-vecs, converged={sol.converged}"
         )
-    size = sum(s.vectors.numel() * s.vectors.element_size() for s in solutions)
-    print(f"influence-solve: {len(solutions)} lambda(s), stored vectors {size / 2**20:.1f} MiB")
+    mib = sum(stored) / 2**20
+    print(f"influence-solve: {len(solutions)} lambda(s), stored vectors {mib:.1f} MiB")
     return 0
