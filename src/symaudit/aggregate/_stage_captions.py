@@ -149,6 +149,18 @@ OTHER_CAPTIONS: dict[str, str] = {
         " interval. Not a paper figure; no twirl over scalings. Table"
         " ``equivariance_scale.csv``."
     ),
+    "negation_error": (
+        quality_banner()
+        + "**Velocity negation** neg: u → −u (CE: momentum negated, density and energy kept) on"
+        " input and target alike, an involution commuting with D4 × translations but NOT a"
+        " symmetry of NS or Euler (advection keeps its sign while ∂u/∂t flips). Open markers:"
+        " the raw relative error, filled: the normalised one (equal here: the negation keeps"
+        " every RMS). Its expectation is the law R ≈ 1 + c_g/ρ with c_g = SMSE(Φ(g x), g Φ(x))"
+        " from the generating solver Φ (findings case 8, docs/validation.md); on velocity-only"
+        " data the wrong pairing p*g*p is g∘neg at r, r³, s, sr² (case 6). Median over seeds of"
+        " the per-seed Q3, bootstrap interval. Not a paper figure. Table"
+        " ``equivariance_negation.csv``."
+    ),
     "lie_derivative": (
         quality_banner() + "**Lie derivative along x and y translations** (Gruver et al. 2023;"
         " docs/algorithms.md §9.2): per test example ‖d/dε T₋ε f(T_ε x)‖ / ‖f(x)‖ at ε = 0,"
