@@ -173,6 +173,24 @@ OTHER_CAPTIONS: dict[str, str] = {
         " analysis batches; docs/algorithms.md §7.1), ``n``, ``min``, ``max``, ``n_seeds``,"
         " ``n_clusters``, ``ci_confidence``, ``ci_note``."
     ),
+    "commutator_law": (
+        quality_banner()
+        + "**The law R_g ≈ 1 + c_g/ρ** (docs/validation.md): per example, the measured relative"
+        " error R = SMSE(f(g x), g y) / SMSE(f(x), y) against R̂ = 1 + c_g / SMSE(f(x), y), with"
+        " c_g = SMSE(Φ(g x), g Φ(x)) from the data's generating solver Φ advanced one frame"
+        " interval (model-free: ``commutator/{dataset}/seed{s}/commutator.nc``). Approximate:"
+        " it assumes the model's error on g x is about its error on x and uncorrelated with the"
+        " solver's commutator. One row per dataset × model × element set × element whose c_g"
+        " was computed, pooled over seeds × analysis batches × examples: ``c_median``,"
+        " ``c_max`` (c_g / persistence SMSE; ``commutes`` where ≤ 1e-12), ``rho_median``"
+        " (SMSE(f)/persistence), ``beta2_median`` (c_g/SMSE(f) = R̂ − 1), ``R_median``,"
+        " ``Rhat_median``, ``ratio_median`` (median R/R̂, the findings' statistic),"
+        " ``excess_median`` ((R − 1)/(R̂ − 1)), ``slope``/``intercept`` (least squares of R on"
+        " R̂; the law: 1 and 0), each with its cluster-bootstrap interval ``_lo``/``_hi``"
+        " (seeds, then whole analysis batches); ``max_rel_diff_neg``: the largest relative difference of c_g and c_neg"
+        " (case 6: p*g*p = g∘neg at r, r³, s, sr²); ``note``: a run whose test trajectories"
+        " are not the commutator file's is not joined."
+    ),
     "lie_profile": (
         quality_banner()
         + "**Sub-cell profile** R(ε) = SMSE(f(T_ε x), T_ε y) / SMSE(f(x), y) for ε in [0, 1)"
