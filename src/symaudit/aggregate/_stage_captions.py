@@ -187,7 +187,8 @@ OTHER_CAPTIONS: dict[str, str] = {
         " ``Rhat_median``, ``ratio_median`` (median R/R̂, the findings' statistic),"
         " ``excess_median`` ((R − 1)/(R̂ − 1)), ``slope``/``intercept`` (least squares of R on"
         " R̂; the law: 1 and 0), each with its cluster-bootstrap interval ``_lo``/``_hi``"
-        " (seeds, then whole analysis batches); ``max_rel_diff_neg``: the largest relative difference of c_g and c_neg"
+        " (seeds, then whole analysis batches); ``max_rel_diff_neg``: the largest relative"
+        " difference of c_g and c_neg"
         " (case 6: p*g*p = g∘neg at r, r³, s, sr²); ``note``: a run whose test trajectories"
         " are not the commutator file's is not joined."
     ),
