@@ -14,6 +14,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/influence.smk"
 include: "workflow/rules/equivariance.smk"
 include: "workflow/rules/lie.smk"
+include: "workflow/rules/commutator.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/audit.smk"
 

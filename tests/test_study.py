@@ -59,8 +59,22 @@ def test_validation_runs_variants_and_pairs():
     assert aug["unet"] == {"d4": False, "shifts": False, "orbit": False}
     assert study.augmented_pairs() == [("unet-aug", "unet"), ("vit-aug", "vit")]
     assert study.sets("NSK") == ["d4", "kolmogorov"]
-    assert study.sets("CE") == ["d4", "shift_x", "shift_y", "shift_box", "boost", "scale"]
+    assert study.sets("CE") == [
+        "d4", "shift_x", "shift_y", "shift_box", "boost", "scale", "negation"
+    ]  # fmt: skip
     assert study.companion_epochs("NS", "unet") == [1]
+    # the law's commutator: one model-free job per dataset group and seed, the shift sets left
+    # out; none in the quick study (analysis.commutator off)
+    assert study.commutator_sets("NS") == ["d4", "d4_swapped", "boost", "negation"]
+    assert study.commutator_sets("NSK") == ["d4", "kolmogorov"]
+    assert study.commutator_files() == [
+        f"results/validation/commutator/{d}/seed0/commutator.nc" for d in ("CE", "NS", "NSK")
+    ]
+    args = study.commutator_arguments("NS", 0)
+    assert args.startswith("--split-train 0.65 --split-val 0.05 --set d4 e r")
+    assert args.endswith("--set negation e neg")
+    quick = Study.from_config(_config("config/config.yaml"))
+    assert quick.commutator_files() == [] and quick.commutator_sets("NS") == []
 
 
 def test_chunks_cover_each_set_in_order():

@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "write look-alike flows as PDEGym netCDF chunk files (rehearsals)",
     ),
     "check-solver": ("symaudit.data.cli_check", "check a generator's D4/shift equivariance"),
+    "commutator": (
+        "symaudit.data.cli_commutator",
+        "the generating solver's commutator c_g on a seed's analysis examples",
+    ),
     "model-info": ("symaudit.models.cli", "print a model's parameter count"),
     "train": ("symaudit.training.cli", "train one (dataset, model, seed) run"),
     "influence-solve": ("symaudit.influence.cli_solve", "solve the kets of one analysis batch"),
@@ -42,6 +46,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lie": ("symaudit.equivariance.cli_lie", "Lie derivatives and the sub-cell profile of a run"),
     "lie-tables": ("symaudit.aggregate.cli_lie", "Lie-derivative tables and sub-cell figure"),
     "aggregate": ("symaudit.aggregate.cli_tables", "quantile tables from per-job stores"),
+    "commutator-law": (
+        "symaudit.aggregate.cli_law",
+        "the law table: measured relative errors against 1 + c_g / SMSE(f)",
+    ),
     "figures": ("symaudit.aggregate.cli_figures", "the paper's figures from the tables"),
     "quality": ("symaudit.aggregate.cli_quality", "model-quality table: each run vs persistence"),
     "findings": ("symaudit.validation.cli", "validation findings from a study's tables"),

@@ -21,6 +21,7 @@ __all__ = [
     "ARCHITECTURES",
     "MODEL_LABELS",
     "CHECKPOINT",
+    "COMMUTATOR",
     "CORE_CODE",
     "DATASETS",
     "DIAGNOSTICS",
@@ -68,7 +69,8 @@ MODEL_LABELS: dict[str, str] = {
 PRESETS: tuple[str, ...] = ("paper", "small", "tiny", "quick")
 
 #: group element sets (``symaudit.groups.elements``): the grid's (``groups.ELEMENT_SETS``), then
-#: those acting on transitions only (``groups.TRANSITION_SETS``: boosts, CE mass scalings)
+#: those acting on transitions only (``groups.TRANSITION_SETS``: boosts, CE mass scalings, the
+#: velocity negation)
 ELEMENT_SETS: tuple[str, ...] = (
     "d4",
     "shift_x",
@@ -78,9 +80,10 @@ ELEMENT_SETS: tuple[str, ...] = (
     "d4_swapped",
     "boost",
     "scale",
+    "negation",
 )
 #: the sets whose elements act on (input, target) transitions: no twirl over them
-TRANSITION_SETS: tuple[str, ...] = ("boost", "scale")
+TRANSITION_SETS: tuple[str, ...] = ("boost", "scale", "negation")
 #: sets of the validation study only: tables and findings, no paper figure
 VALIDATION_SETS: tuple[str, ...] = ("kolmogorov", "d4_swapped")
 
@@ -119,6 +122,8 @@ TWIRL = "equivariance/{dataset}/{model}/seed{seed}/twirl.nc"
 #: Lie derivatives along x and y and the sub-cell profile (symaudit lie)
 LIE = "equivariance/{dataset}/{model}/seed{seed}/lie.nc"
 DIAGNOSTICS = "companion/{dataset}/{model}/seed{seed}/diagnostics.nc"
+#: the generating solver's commutator c_g on one seed's analysis examples (model-free)
+COMMUTATOR = "commutator/{dataset}/seed{seed}/commutator.nc"
 #: an external model's audit (`external_models`): tables/ and report.html
 EXTERNAL_DIR = "external/{external}"
 
@@ -148,6 +153,8 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
         "equivariance/*.py",
     ),
     "aggregate": (*CORE_CODE, "outputs.py", "aggregate/*.py"),
+    # the solvers, the analysis examples (runs.py) and the splits training makes
+    "commutator": (*CORE_CODE, "outputs.py", "runs.py", "data/*.py", "training/_data.py"),
     "audit": (
         *CORE_CODE,
         "baselines.py",

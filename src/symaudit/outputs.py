@@ -9,6 +9,10 @@ Per-job NetCDF files (paths: :mod:`symaudit.names`, under ``results/{study}/``):
     twirl         equivariance/{dataset}/{model}/seed{s}/twirl.nc         equivariance --twirl-out
     lie           equivariance/{dataset}/{model}/seed{s}/lie.nc           lie
     diagnostics   companion/{dataset}/{model}/seed{s}/diagnostics.nc      companion run
+    commutator    commutator/{dataset}/seed{s}/commutator.nc              commutator
+
+``commutator`` is model-free (the generating solver's c_g on a seed's analysis examples, the
+seed's splits): its identity is (dataset, seed), its ``model`` empty.
 
 Each format (:data:`FORMATS`) lists every variable a writer may write with its dims
 (:class:`Variable`; ``required=False``: only in some studies, e.g. CE's drift bras or a damping
@@ -42,6 +46,7 @@ import numpy as np
 from symaudit.errors import UserError
 
 __all__ = [
+    "COMMUTATOR",
     "DIAGNOSTICS",
     "EQUIVARIANCE",
     "EXAMPLE_DIMS",
@@ -391,14 +396,45 @@ DIAGNOSTICS = Format(
     attrs=("dataset", "model", "seed", "train_transitions", "last_epoch", "damping"),
 )
 
+COMMUTATOR = Format(
+    name="commutator",
+    writer="commutator",
+    variables=(
+        Variable(
+            "commutator",
+            ("element", *EXAMPLE_DIMS),
+            "c_g = SMSE(Φ(g x), g Φ(x)), Φ the store's generating solver over one frame interval",
+        ),
+        Variable("resolve_smse", EXAMPLE_DIMS, "SMSE(Φ(x), y): the store's own consistency"),
+        Variable("persistence_smse", EXAMPLE_DIMS, "SMSE(x, y): predicting no change"),
+        Variable("trajectory", ("batch", "class"), "the class store's trajectory of the batch"),
+    ),
+    attrs=(
+        "dataset",
+        "seed",
+        "element_sets",
+        "split",
+        "frame_dt",
+        "extent",
+        "solvers",
+        "example_order",
+        "symaudit_version",
+        "git_revision",
+    ),
+    identity=("dataset", "seed"),
+)
+
 #: every per-job format by name
-FORMATS: dict[str, Format] = {f.name: f for f in (INFLUENCE, EQUIVARIANCE, TWIRL, DIAGNOSTICS, LIE)}
+FORMATS: dict[str, Format] = {
+    f.name: f for f in (INFLUENCE, EQUIVARIANCE, TWIRL, DIAGNOSTICS, LIE, COMMUTATOR)
+}
 
 
 @dataclass(frozen=True, order=True)
 class Identity:
     """Which job wrote a file, from its attributes: ``kind`` (a :data:`FORMATS` name),
-    ``element_set`` and ``chunk`` None where the format has none (twirl, diagnostics)."""
+    ``element_set`` and ``chunk`` None where the format has none (twirl, diagnostics),
+    ``model`` empty where it has none (commutator: model-free)."""
 
     kind: str
     dataset: str
@@ -460,7 +496,7 @@ def _identity(fmt: Format, attrs: dict, path: Path) -> Identity:
         return Identity(
             kind=fmt.name,
             dataset=str(attrs["dataset"]),
-            model=str(attrs["model"]),
+            model=str(attrs["model"]) if "model" in fmt.identity else "",
             seed=int(attrs["seed"]),
             element_set=str(attrs["set_name"]) if "set_name" in fmt.identity else None,
             chunk=int(attrs["chunk"]) if "chunk" in fmt.identity else None,

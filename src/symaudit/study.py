@@ -264,6 +264,37 @@ class Study:
         """True when the study computes Lie derivatives and sub-cell profiles (``analysis.lie``)."""
         return bool(self.config["analysis"].get("lie", False))
 
+    def commutator_sets(self, dataset: str) -> list[str]:
+        """The element sets of ``dataset`` whose solver commutator is computed
+        (``analysis.commutator``): none unless enabled and the data are generated (the
+        generating solver known), else those of :meth:`sets` the config lists."""
+        settings_ = self.config["analysis"].get("commutator") or {}
+        if not settings_.get("enabled") or self.config["data"].get("source") != "generated":
+            return []
+        wanted = settings_.get("element_sets", [])
+        return [name for name in self.sets(dataset) if name in wanted]
+
+    def commutator_files(self) -> list[str]:
+        """The commutator stage's outputs: one per dataset group (with sets) and seed."""
+        return [
+            self.result(names.COMMUTATOR, dataset=d, seed=s)
+            for d in self.datasets
+            if self.commutator_sets(d)
+            for s in self.config["seeds"]
+        ]
+
+    def commutator_arguments(self, dataset: str, seed) -> str:
+        """``symaudit commutator``'s ``--split-train/--split-val`` (the split of the dataset's
+        first run of the seed: every run of a seed with the same fractions has the same test
+        trajectories; the findings check each run's splits.json) and ``--set NAME ELEMENT ...``
+        per set, shell-quoted."""
+        run = next(r for r in self.runs if r.dataset == dataset and r.seed == int(seed))
+        split = {**settings.TRAIN["split"], **run.train.get("split", {})}
+        args = ["--split-train", str(split["train"]), "--split-val", str(split["val"])]
+        for name in self.commutator_sets(dataset):
+            args += ["--set", name, *self.elements(name)]
+        return shlex.join(args)
+
     # --- files -----------------------------------------------------------------------------
 
     def result(self, template: str, **fields) -> str:

@@ -169,6 +169,7 @@ def test_absent_inputs_are_not_measured_rows(tmp_path, tables):
         "4 augmentation",
         "5 exact vs the reference's approximation",
         "6 NS pairing artefact",
+        "8 the law R ~ 1 + c/rho",
     ]
     # tables written before min/max existed: case 1 cannot be checked rigorously
     eq = pd.read_csv(tables / "equivariance_d4.csv").drop(columns=["min", "max"])

@@ -214,6 +214,7 @@ def test_registered_in_the_findings_table_and_cli(tables, tmp_path, capsys):
         "4 augmentation",
         "5 exact vs the reference's approximation",
         "6 NS pairing artefact",
+        "8 the law R ~ 1 + c/rho",
     ]
     assert _one(df, "4 augmentation | NS unet-aug vs unet | equivariance share").holds
     # cases 4 and 5 have no derived answer: descriptive, never counted as known answers; but

@@ -171,6 +171,7 @@ rule findings:
         quality=rules.model_quality.output.table,
         status=rules.model_quality.output.status,
         robustness=rules.influence_robustness.output if PLAN.damping_path() else [],
+        law=commutator_outputs(),
         code=stage_code("validation"),
     output:
         report(

@@ -145,6 +145,14 @@ def findings_augmented_argument():  # --augmented VARIANT=BASE ... (validation c
     return "--augmented " + " ".join(pairs) if pairs else ""
 
 
+def commutator_arguments(w):  # --split-train F --split-val F --set NAME ELEMENT ... (quoted)
+    return PLAN.commutator_arguments(w.dataset, w.seed)
+
+
+def commutator_outputs():  # the law table when analysis.commutator (the findings wait)
+    return [f"{RESULTS}/tables/commutator_law.csv"] if PLAN.commutator_files() else []
+
+
 def lie_outputs():  # the Lie-derivative tables and figure when analysis.lie (the report waits)
     tables = [f"{RESULTS}/tables/{name}.csv" for name in ("lie_derivative", "lie_profile")]
     return tables + [f"{RESULTS}/figures/subcell_profile.png"] if PLAN.lie_enabled() else []

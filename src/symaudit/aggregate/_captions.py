@@ -67,10 +67,13 @@ _SET_TEXT = {
     "(±1,±1) (input +U, target +U and rolled; docs/algorithms.md §4.1; no twirl)",
     "scale": "the compressible-Euler mass scalings scale(α), α = 1, 0.5, 2 (density, momentum "
     "and energy × α; docs/algorithms.md §4.1; no twirl)",
+    "negation": "e and the velocity negation neg, u → −u (CE: momentum; not a symmetry of the "
+    "equations: its expectation is the law R ≈ 1 + c_g/ρ, docs/validation.md; no twirl)",
 }
 _TRANSITION_COLUMNS = (
     "; the element is described by ``boost_x``, ``boost_y`` (the boost's (m, n), cells per "
-    "frame) or ``alpha`` (the scaling) instead of dx, dy, rotate, reflect; equivariance tables "
+    "frame), ``alpha`` (the scaling) or ``negate`` (1 for neg) instead of dx, dy, rotate, "
+    "reflect; equivariance tables "
     "add ``normalised_q1``, ``normalised_median``, ``normalised_q3`` (with their ``_lo``/``_hi`` "
     "from the same resamples), ``normalised_min``, ``normalised_max``, ``normalised_ci_note``: "
     "the same statistic of the normalised error SMSE(g⁻¹ f(g x), y) / SMSE(f(x), y), which an "

@@ -4,7 +4,7 @@ columns (``q1, median, q3`` over seeds of the per-seed Q3, their intervals, ``mi
 the same statistic of the NORMALISED relative error SMSE(g_out^-1 f(g_in x), y) / SMSE(f(x), y)
 beside it in columns prefixed ``normalised_`` (1 for an exactly equivariant model; raw R = alpha
 for scale(alpha)).  The element columns are ``boost_x, boost_y`` (the boost's (m, n), cells per
-frame) for boosts and ``alpha`` for scalings.
+frame) for boosts, ``alpha`` for scalings and ``negate`` (0 for e, 1 for neg) for the negation.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def _beside(raw: pd.DataFrame, normalised: pd.DataFrame, on: list[str]) -> pd.Da
     if raw.empty:
         return raw
     stats = [c for c in normalised.columns if c not in on and c not in _SHARED]
-    stats = [c for c in stats if c not in ("boost_x", "boost_y", "alpha")]
+    stats = [c for c in stats if c not in ("boost_x", "boost_y", "alpha", "negate")]
     right = normalised[on + stats].rename(columns={c: NORMALISED_PREFIX + c for c in stats})
     return raw.merge(right, on=on, how="left", validate="one_to_one")
 
@@ -83,7 +83,11 @@ def kinematic_tables(
 
 
 #: the figure of each boost / scale table: ``figures/{set}_error.png`` (and ``.pdf``)
-KINEMATIC_FIGURES: dict[str, str] = {"boost": "boost_error", "scale": "scale_error"}
+KINEMATIC_FIGURES: dict[str, str] = {
+    "boost": "boost_error",
+    "scale": "scale_error",
+    "negation": "negation_error",
+}
 
 
 def kinematic_figure(df: pd.DataFrame, element_set: str):

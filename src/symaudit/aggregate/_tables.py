@@ -72,6 +72,8 @@ def element_order(name: str) -> tuple[int, ...]:
     if isinstance(k, groups.Scale):
         listed = k.alpha in groups.SCALES
         return (0, 4, groups.SCALES.index(k.alpha) if listed else len(groups.SCALES), k.alpha)
+    if isinstance(k, groups.Negate):
+        return (0, 5)
     g = groups.parse(name)
     h = groups.D4.index(g.d4_name)
     if (g.dx, g.dy) == (0, 0):
@@ -189,8 +191,11 @@ _INT_COLUMNS = (
 
 def _element_columns(names) -> dict[str, list]:
     """The columns describing each element: dx, dy, rotate, reflect for D4 x translations;
-    boost_x, boost_y (the boost's m, n: cells per frame) for boosts; alpha for scalings."""
+    boost_x, boost_y (the boost's m, n: cells per frame) for boosts; alpha for scalings;
+    negate (0 for e, 1 for neg) for the negation set."""
     elements = [groups.parse_transition(e) for e in names]
+    if any(isinstance(g, groups.Negate) for g in elements):
+        return {"negate": [int(isinstance(g, groups.Negate)) for g in elements]}
     if elements and all(isinstance(g, groups.Boost) for g in elements):
         return {"boost_x": [g.m for g in elements], "boost_y": [g.n for g in elements]}
     if elements and all(isinstance(g, groups.Scale) for g in elements):

@@ -209,6 +209,13 @@ class Plan:
         if self.cfg["analysis"].get("lie"):  # workflow/rules/lie.smk
             jobs["lie_derivative"] = len(runs)
             jobs["lie_tables"] = 1
+        commutator = self.cfg["analysis"].get("commutator") or {}
+        if commutator.get("enabled") and self.cfg["data"]["source"] == "generated":
+            wanted = set(commutator.get("element_sets", []))
+            groups_ = [d for d in self.cfg["datasets"] if wanted & set(self.sets(d))]
+            if groups_:  # workflow/rules/commutator.smk: one job per dataset group and seed
+                jobs["commutator"] = len(groups_) * len(self.cfg["seeds"])
+                jobs["commutator_law"] = 1
         if self.cfg.get("companion", {}).get("enabled"):
             jobs["companion_run"] = len(runs)
             jobs["companion_tables"] = 1

@@ -18,6 +18,7 @@ LOCAL = {
     "report_html",
     "companion_tables",
     "lie_tables",
+    "commutator_law",
     "cost_table",
     "conservation",
     "conservation_report",

@@ -36,19 +36,17 @@ import numpy as np
 from .. import groups
 from ..datasets import channels_for
 from ._euler import primitive
+from .commutator import smse
 
 #: boosts checked for every family, (m, n) cells per frame; scalings for compressible Euler
 BOOST_CHECKS: tuple[tuple[int, int], ...] = ((1, 0), (0, -1), (1, 1))
 SCALE_CHECKS: tuple[float, ...] = (0.5, 2.0)
 #: relative round-off allowed for the CE boost's action on (rho, p, u)
 ACTION_TOLERANCE = 1e-12
-_EPS = 1e-6  # the SMSE's normaliser (docs/algorithms.md §3.1)
 
 
 def _smse(pred: np.ndarray, target: np.ndarray) -> float:
-    mse = ((target - pred) ** 2).mean(axis=(-2, -1))
-    rms = np.sqrt((target**2).mean(axis=(-2, -1)))
-    return float((mse / (rms + _EPS)).mean())
+    return float(smse(pred, target))  # the one numpy SMSE (symaudit.data.commutator)
 
 
 def _expected(g, frames: np.ndarray, channels, dt: float) -> np.ndarray:

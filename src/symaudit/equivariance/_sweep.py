@@ -44,7 +44,7 @@ def is_identity(element: str, shape: tuple[int, int]) -> bool:
     """True when ``element`` acts as the identity on a ``shape = (y, x)`` periodic grid (the
     wrong-pairing ``p*e*p`` included: P e P = e; boost(0,0) and scale(1))."""
     k = groups.parse_transition(element)
-    if isinstance(k, groups.Boost | groups.Scale):
+    if isinstance(k, groups.Boost | groups.Scale | groups.Negate):
         return k in (groups.Boost(0, 0), groups.Scale(1.0))
     g = _reduced(element, shape)
     return (g.rotate, g.reflect, g.dx, g.dy) == (0, 0, 0, 0)

@@ -42,7 +42,12 @@ Elements acting on transitions only (:func:`act_transition`; :func:`act` refuses
   alpha (input and target); refused for incompressible NS (no exact scaling at fixed viscosity
   and grid).
 
-Both read each channel's ROLE (``role``: :data:`ROLES`, density | momentum | energy |
+* ``neg``: the velocity negation u -> -u (velocity and momentum negated, density and energy
+  kept) on input and target alike; an involution commuting with D4 x translations, not a
+  symmetry of NS or Euler (:mod:`._kinematic`).  For velocity-only data ``p*g*p`` = g o neg at
+  r, r3, s, sr2 (P M P = -M there).
+
+All three read each channel's ROLE (``role``: :data:`ROLES`, density | momentum | energy |
 velocity), not only its kind.  Boosts form an infinite group (boost(m,n) o boost(m',n') =
 boost(m+m',n+n'), inverse boost(-m,-n)), scalings too (alpha multiplies): neither is an element
 of a finite group, so there is NO twirl over them (the twirl decomposition, the twirled models
@@ -61,7 +66,7 @@ from . import kolmogorov
 from ._action import act, act_transition, parse_transition
 from ._channels import KINDS
 from ._elements import D4, Element, commutes_with_exchange, compose, inverse, matrix, parse
-from ._kinematic import ROLES, Boost, Scale, frame_geometry
+from ._kinematic import NEGATE, ROLES, Boost, Negate, Scale, frame_geometry
 from ._sets import BOOSTS, ELEMENT_SETS, SCALES, TRANSITION_SETS, elements
 
 __all__ = [
@@ -69,11 +74,13 @@ __all__ = [
     "D4",
     "ELEMENT_SETS",
     "KINDS",
+    "NEGATE",
     "ROLES",
     "SCALES",
     "TRANSITION_SETS",
     "Boost",
     "Element",
+    "Negate",
     "Scale",
     "act",
     "act_transition",

@@ -10,7 +10,7 @@ import numpy as np
 
 from ._channels import channel_map, kinds
 from ._elements import Element, parse
-from ._kinematic import Boost, Scale, parse_kinematic, pointwise, velocity
+from ._kinematic import Boost, Negate, Scale, parse_kinematic, pointwise, velocity
 
 
 def act(element: str | Element, fields, channels: Sequence[Mapping | str]):
@@ -67,10 +67,11 @@ def act(element: str | Element, fields, channels: Sequence[Mapping | str]):
     return out.contiguous()
 
 
-def parse_transition(element) -> Element | Boost | Scale:
+def parse_transition(element) -> Element | Boost | Scale | Negate:
     """Any element name: an :class:`Element` of D4 x translations (:func:`parse`), or a
-    :class:`Boost` / :class:`Scale`, which act on transitions only (:func:`act_transition`)."""
-    if isinstance(element, Element | Boost | Scale):
+    :class:`Boost` / :class:`Scale` / :class:`Negate`, which act on transitions only
+    (:func:`act_transition`)."""
+    if isinstance(element, Element | Boost | Scale | Negate):
         return element
     found = parse_kinematic(str(element))
     return found if found is not None else parse(element)
@@ -99,6 +100,7 @@ def act_transition(
       channel-mixing, so the channels need ``role`` (:data:`ROLES`).
     * ``scale(alpha)``: density, momentum and energy times alpha on both (refused without a
       density channel: incompressible NS has no exact scaling at fixed viscosity and grid).
+    * ``neg``: velocity and momentum negated on both (density and energy kept).
 
     Boosts and scalings are not elements of a finite group: no twirl over them.
     """
@@ -111,7 +113,7 @@ def act_transition(
                 f"fields have {f.shape[-3]} channels (axis -3 of shape {tuple(f.shape)}) but "
                 f"the channel list names {len(channels)}"
             )
-    if isinstance(g, Scale):
+    if isinstance(g, Scale | Negate):
         return tuple(None if f is None else pointwise(g, f, channels) for f in (inputs, targets))
     shape = tuple((inputs if inputs is not None else targets).shape[-2:])
     u = velocity(g, shape, dt, extent)

@@ -1,5 +1,6 @@
-"""Elements whose action on a model's target differs from that on its input: Galilean boosts
-``boost(m,n)`` and the mass scaling ``scale(alpha)`` of compressible Euler.
+"""Elements that act on transitions by channel ROLE (not by kind alone): Galilean boosts
+``boost(m,n)`` (whose action on a model's target differs from that on its input), the mass scaling
+``scale(alpha)`` of compressible Euler and the velocity negation ``neg``.
 
 Neither belongs to a finite group (boosts form a copy of Z^2 acting by unbounded velocities,
 scalings the multiplicative group of positive reals), so there is no twirl over them; they act
@@ -14,6 +15,18 @@ on a transition (input s_t, target s_{t+1} one frame later) through
   E -> E + m . U + rho |U|^2 / 2 (with the unboosted m).
 * ``scale(alpha)``: density, momentum and energy times alpha (velocity unchanged, u = m / rho)
   on input and target alike; channels without a density (incompressible NS) are refused.
+* ``neg``: the velocity negation u -> -u on input and target alike: velocity and momentum
+  channels negated, density and energy kept (E = p / (gamma - 1) + rho |u|^2 / 2 is even in u).
+  An involution (neg o neg = e) that commutes with every element of D4 x translations (a D4
+  element maps a vector by a matrix M, and M (-w) = -(M w)).  It is NOT a symmetry of NS or
+  Euler (the advection u . grad u keeps its sign while d/dt u flips: negation is time reversal
+  without reversing time), so its relative error measures how well a model reproduces a
+  solver commutator c_g > 0 (docs/validation.md, "the law R_g ~ 1 + c_g / rho").  For a vector
+  field the wrong pairing of case 6 is g o neg at the four D4 elements whose matrix
+  anticommutes with the exchange P (P M P = -M for r, r3, s, sr2): ``p*g*p`` = g o ``neg`` on
+  velocity-only data.  A finite group {e, neg}, but evaluated through
+  :func:`symaudit.groups.act_transition` like the boosts (its action reads roles), so there is
+  no twirl over it either.
 
 Roles come from the store's channel list (key ``role``, :data:`ROLES`, written by
 :mod:`symaudit.datasets`); a boost or a scaling of channels without roles is refused.
@@ -31,6 +44,9 @@ import numpy as np
 #: channel roles the boost and the scaling read (key ``role`` of a channel)
 ROLES: tuple[str, ...] = ("density", "momentum", "energy", "velocity")
 _ROLE_KIND = {"density": "scalar", "energy": "scalar", "momentum": "vector", "velocity": "vector"}
+
+#: the name of the velocity negation
+NEGATE = "neg"
 
 _BOOST_RE = re.compile(r"^boost\((-?\d+),(-?\d+)\)$")
 _SCALE_RE = re.compile(r"^scale\(([^()]+)\)$")
@@ -60,12 +76,23 @@ class Scale:
         return f"scale({text.removesuffix('.0')})"
 
 
-Kinematic = Boost | Scale
+@dataclass(frozen=True)
+class Negate:
+    """The velocity negation u -> -u (module docstring)."""
+
+    @property
+    def name(self) -> str:
+        return NEGATE
+
+
+Kinematic = Boost | Scale | Negate
 
 
 def parse_kinematic(name: str) -> Kinematic | None:
-    """A :class:`Boost` or :class:`Scale` from its name, None for any other name."""
+    """A :class:`Boost`, :class:`Scale` or :class:`Negate` from its name, None for any other."""
     text = str(name).replace(" ", "")
+    if text == NEGATE:
+        return Negate()
     match = _BOOST_RE.match(text)
     if match:
         return Boost(int(match.group(1)), int(match.group(2)))
@@ -82,7 +109,9 @@ def parse_kinematic(name: str) -> Kinematic | None:
 
 
 def compose_kinematic(a: Kinematic, b: Kinematic) -> str:
-    """The name of a o b: boosts add (m, n), scalings multiply alpha."""
+    """The name of a o b: boosts add (m, n), scalings multiply alpha, neg o neg = e."""
+    if isinstance(a, Negate) and isinstance(b, Negate):
+        return "e"
     if isinstance(a, Boost) and isinstance(b, Boost):
         return Boost(a.m + b.m, a.n + b.n).name
     if isinstance(a, Scale) and isinstance(b, Scale):
@@ -91,12 +120,14 @@ def compose_kinematic(a: Kinematic, b: Kinematic) -> str:
 
 
 def inverse_kinematic(g: Kinematic) -> str:
-    """The name of g^-1: boost(-m,-n), scale(1/alpha)."""
+    """The name of g^-1: boost(-m,-n), scale(1/alpha), neg (an involution)."""
+    if isinstance(g, Negate):
+        return NEGATE
     return Boost(-g.m, -g.n).name if isinstance(g, Boost) else Scale(1.0 / g.alpha).name
 
 
 def is_trivial(g: Kinematic) -> bool:
-    """boost(0,0) and scale(1) act as the identity on input and target."""
+    """boost(0,0) and scale(1) act as the identity on input and target (neg never)."""
     return g == Boost(0, 0) or (isinstance(g, Scale) and g.alpha == 1.0)
 
 
@@ -161,9 +192,15 @@ def _stack(parts: list, like):
 
 
 def pointwise(g: Kinematic, fields, channels, u: tuple[float, float] = (0.0, 0.0)):
-    """The pointwise part of ``g`` (boost B_U by ``u`` = U, or the scaling), by role."""
+    """The pointwise part of ``g`` (boost B_U by ``u`` = U, the scaling or the negation), by
+    role."""
     found = roles(g, channels)
     parts = [fields[..., c, :, :] for c in range(fields.shape[-3])]
+    if isinstance(g, Negate):
+        for role in ("velocity", "momentum"):
+            for c in found.get(role, {}).values():
+                parts[c] = -parts[c]
+        return _stack(parts, fields)
     if isinstance(g, Scale):
         a = g.alpha
         for role in ("density", "energy"):

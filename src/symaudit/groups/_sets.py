@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 
 from . import kolmogorov
 from ._elements import D4
-from ._kinematic import Boost, Scale
+from ._kinematic import NEGATE, Boost, Scale
 
 
 def _shift(dx: int, dy: int) -> str:
@@ -63,6 +63,7 @@ SCALES: tuple[float, ...] = (1.0, 0.5, 2.0)
 TRANSITION_SETS: Mapping[str, Callable[[int, int | None], list[str]]] = {
     "boost": lambda n, k: [Boost(m, q).name for m, q in BOOSTS],
     "scale": lambda n, k: [Scale(a).name for a in SCALES],
+    "negation": lambda n, k: ["e", NEGATE],
 }
 
 
@@ -80,7 +81,8 @@ def elements(set_name: str, N: int, K: int | None = None) -> list[str]:  # noqa:
       vector components paired to the wrong axes (:mod:`symaudit.groups`);
     * :data:`TRANSITION_SETS` (applied by :func:`symaudit.groups.act_transition`): ``boost``,
       boost(m,n) for (m, n) in :data:`BOOSTS`, and ``scale``, scale(alpha) for alpha in
-      :data:`SCALES` (compressible Euler only).
+      :data:`SCALES` (compressible Euler only), and ``negation``, e and ``neg`` (the velocity
+      negation, not a symmetry: validation case 6 and the law R ~ 1 + c / rho).
     """
     make = ELEMENT_SETS.get(set_name) or TRANSITION_SETS.get(set_name)
     if make is None:

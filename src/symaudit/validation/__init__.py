@@ -21,7 +21,11 @@ derived rows by their interval ``lo``..``hi``; ``holds`` is the point comparison
 * case 5 (``_reference``): the exact influence against the reference's Galerkin approximation;
 * case 6 (``_pairing``): the NS pairing artefact ``p*g*p``;
 * case 7 (``_kinematic``, with ``--kinematic``): boosts, mass scaling and the Lie derivative,
-  small float64 computations of the findings step itself (not from the tables).
+  small float64 computations of the findings step itself (not from the tables);
+* case 8 (``_law``; its rows for the ``kolmogorov`` set under case 3, for ``d4_swapped`` and
+  ``negation`` under case 6): the law R_g ~ 1 + c_g / rho from ``commutator_law.csv``, the
+  generating solver's commutator joined with the measured errors (derived where the solver term
+  dominates), and the solver's own commutator rows (exact).
 
 A check whose input table (or model, or column) is absent gets ONE row with ``measured`` =
 ``not measured: <why>``, ``holds`` = False and verdict ``inconclusive`` (``descriptive`` for a

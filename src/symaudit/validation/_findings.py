@@ -18,6 +18,7 @@ from symaudit._io import write_atomic
 from ._augmentation import CASE4, case4_rows
 from ._exact import CASE1, CASE2, case1_rows, case2_rows
 from ._kinematic import CASE7, case7_rows
+from ._law import CASE8, law_rows
 from ._pairing import CASE6, case6_rows
 from ._physics import CASE3, case3_rows
 from ._quality import CASE as QUALITY
@@ -29,6 +30,9 @@ from ._rows import TOLERANCE, as_descriptive
 #: columns of ``findings.csv`` (``kind``, ``lo``, ``hi``, ``verdict``: ``_rows``)
 COLUMNS = ("case", "kind", "expected", "measured", "lo", "hi", "verdict", "holds")
 
+#: the label of the law rows of each case (symaudit.validation._law)
+_LAW_LABELS = {"3": CASE3, "6": CASE6, "8": CASE8}
+
 #: case label -> rows(tables, options), in the order of findings.csv.  The quality gate (a
 #: precondition) and cases 4 and 5 (expectations without a derivation, docs/validation.md)
 #: are descriptive as a whole (but case 5's ordering rows: exact); the other modules classify
@@ -38,15 +42,18 @@ CASES: Mapping[str, Callable[[Path, dict], list[dict]]] = {
     CASE1: lambda tables, o: case1_rows(tables, o["twirled_models"], o["tol"]),
     CASE2: lambda tables, o: case2_rows(tables, o["unet_models"], o["stride"], o["tol"]),
     CASE_R: lambda tables, o: symmetric_rows(tables, o.get("resolution")),
-    CASE3: lambda tables, o: case3_rows(tables),
+    CASE3: lambda tables, o: case3_rows(tables) + law_rows(tables, "3", _LAW_LABELS),
     CASE4: lambda tables, o: as_descriptive(case4_rows(tables, o.get("augmented"))),
     CASE5: lambda tables, o: (
         as_descriptive(case5_rows(tables, o.get("primary_damping"), o.get("resolution")))
         + ordering_rows(tables)
     ),  # method and damping separated: one exact row per run
-    CASE6: lambda tables, o: case6_rows(tables),
+    CASE6: lambda tables, o: case6_rows(tables) + law_rows(tables, "6", _LAW_LABELS),
     # computed by the findings step itself, only when asked (``kinematic``: about 20 s)
     CASE7: lambda tables, o: case7_rows() if o.get("kinematic") else [],
+    # the law R ~ 1 + c_g / rho from tables/commutator_law.csv (analysis.commutator): the
+    # solver's commutator rows and the law rows of the sets of no other case
+    CASE8: lambda tables, o: law_rows(tables, "8", _LAW_LABELS, o.get("resolution")),
 }
 
 
