@@ -107,6 +107,7 @@ CROSS_FIELD = [
     ({"analysis.time_steps": 9}, "analysis.time_steps 9: longer than the data"),
     ({"train.split": {"train": 0.9, "val": 0.2}}, "train.split: train 0.9 + val 0.2 = 1.1 excee"),
     ({"analysis.shift_box_K": 20}, "analysis.shift_box_K: shift_box K=20 must lie in 1..N=16"),
+    ({"analysis.influence_batches": 2}, "analysis.influence_batches 2: more than analysis.batc"),
     (
         {"data.resolution": 20, "models": ["vit"], "analysis.element_sets": ["d4", "kolmogorov"]},
         "analysis.element_sets: kolmogorov needs data.resolution divisible by 8",
@@ -228,3 +229,14 @@ def test_config_and_study_import_no_torch():
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_influence_takes_the_first_influence_batches_and_the_forward_stages_all():
+    cfg = _config()
+    _edit(cfg, "analysis.batches", 3)
+    study = Study.from_config(cfg)
+    assert study.analysis_batches() == study.influence_batches() == ["00", "01", "02"]
+    _edit(cfg, "analysis.influence_batches", 1)
+    study = Study.from_config(cfg)
+    assert study.analysis_batches() == ["00", "01", "02"]
+    assert study.influence_batches() == ["00"]

@@ -22,6 +22,7 @@ from symaudit.errors import UserError
 __all__ = [
     "GRID_MULTIPLE",
     "KOLMOGOROV_GRID_MULTIPLE",
+    "check_batches",
     "check_element_sets",
     "check_grid",
     "check_scale_sets",
@@ -137,6 +138,16 @@ def check_time_steps(cfg: Mapping, runs: Iterable) -> None:
         raise UserError(
             f"analysis.time_steps {analysed}: longer than the data (data.time_steps = {frames} "
             f"frames, {frames - 1} transitions)"
+        )
+
+
+def check_batches(analysis: Mapping) -> None:
+    """analysis.influence_batches is a subset of the analysis batches (their first ones)."""
+    wanted, batches = analysis.get("influence_batches"), analysis["batches"]
+    if wanted is not None and wanted > batches:
+        raise UserError(
+            f"analysis.influence_batches {wanted}: more than analysis.batches = {batches} "
+            "(the influence stage uses the first of the analysis batches)"
         )
 
 

@@ -94,6 +94,7 @@ class Study:
         for run in self.runs:  # resolves every run's epochs (a mapping may name no value)
             _study_checks.check_split(run, self.variants)
         _study_checks.check_time_steps(self.config, self.runs)
+        _study_checks.check_batches(self.config["analysis"])
         _study_checks.check_element_sets(self.resolution, self.study_sets(), self.elements)
         _study_checks.check_scale_sets(
             {d: self.sets(d) for d in self.datasets},
@@ -247,6 +248,12 @@ class Study:
 
     def analysis_batches(self) -> list[str]:
         return [f"{k:02d}" for k in range(self.config["analysis"]["batches"])]
+
+    def influence_batches(self) -> list[str]:
+        """The influence stage's batches: the first ``analysis.influence_batches`` (all when
+        null); the cheap forward-pass stages use every analysis batch."""
+        wanted = self.config["analysis"].get("influence_batches")
+        return self.analysis_batches()[: wanted or None]
 
     def damping_path(self) -> bool:
         """True when the study solves a damping path (``influence.damping.values``)."""

@@ -30,8 +30,12 @@ PAPER_RULES = {
 
 @pytest.mark.parametrize(
     "files",
-    [["config/rehearsal.yaml"], ["config/config.yaml", "tests/workflow/tiny.yaml"]],
-    ids=["rehearsal", "tiny"],
+    [
+        ["config/rehearsal.yaml"],
+        ["config/config.yaml", "tests/workflow/tiny.yaml"],
+        ["config/validation.yaml"],
+    ],
+    ids=["rehearsal", "tiny", "validation"],
 )
 def test_plan_counts_the_jobs_of_a_dry_run(tmp_path, files):
     work = copy_repo(tmp_path / "repo")

@@ -32,7 +32,7 @@ rule companion_run:
         gpu=1,
     params:
         run_dir=model_dir,
-        batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
+        batches=" ".join(str(int(b)) for b in PLAN.influence_batches()),
         time_steps=config["analysis"]["time_steps"],
         last=lambda w: PLAN.run_train(w.dataset, w.model)["epochs"],
         earlier=lambda w: " ".join(str(e) for e in PLAN.companion_epochs(w.dataset, w.model)),

@@ -46,7 +46,7 @@ if not PLAN.per_run_jobs():
         input:
             solutions=lambda w: expand(
                 rules.influence_solve.output.solution,
-                batch=PLAN.analysis_batches(),
+                batch=PLAN.influence_batches(),
                 allow_missing=True,
             ),
             model=f"{RESULTS}/{symaudit_names.CHECKPOINT}",
@@ -86,7 +86,7 @@ else:
             input:
                 solutions=lambda w: expand(
                     rules.influence_solve.output.solution,
-                    batch=PLAN.analysis_batches(),
+                    batch=PLAN.influence_batches(),
                     allow_missing=True,
                 ),
                 model=f"{RESULTS}/{symaudit_names.CHECKPOINT}",

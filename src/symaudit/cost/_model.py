@@ -143,7 +143,7 @@ class Costs:
         return setup + lanczos + self._solve(u, n, self.plan.dampings)
 
     def influence_bras(self, run: Run, elements: int) -> float | None:
-        u, n, b = self.unit(run), self.plan.examples, self.plan.batches
+        u, n, b = self.unit(run), self.plan.examples, self.plan.influence_batches
         if u is None:
             return None
         seconds = (
@@ -215,7 +215,7 @@ class Costs:
         if rule == "influence_bras":  # Π per element, batch, ket and bra (float64 variables)
             return (
                 elements
-                * p.batches
+                * p.influence_batches
                 * n
                 * n
                 * 8
@@ -243,7 +243,7 @@ def _per_job(costs: Costs, rule: str) -> list[tuple[float | None, float]]:
         return [(getattr(costs, rule)(r), costs.scratch(rule, r)) for r in plan.runs()]
     if rule == "influence_solve":
         one = [(costs.influence_solve(r), costs.scratch(rule, r)) for r in plan.runs()]
-        return one * plan.batches
+        return one * plan.influence_batches
     if rule in ("influence_bras", "equivariance_errors"):
         return [
             (getattr(costs, rule)(r, e), costs.scratch(rule, r, e))

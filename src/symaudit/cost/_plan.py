@@ -164,6 +164,11 @@ class Plan:
         return int(self.cfg["analysis"]["batches"])
 
     @property
+    def influence_batches(self) -> int:
+        """The influence stage's batches (``analysis.influence_batches``; null = all)."""
+        return int(self.cfg["analysis"].get("influence_batches") or self.batches)
+
+    @property
     def examples(self) -> int:
         """Examples per analysis batch: time_steps per class x 3 classes (runs.analysis_batch)."""
         return 3 * int(self.cfg["analysis"]["time_steps"])
@@ -196,7 +201,7 @@ class Plan:
             jobs["ingest_family"] = families
         jobs["study_config"] = 1
         jobs["train_model"] = len(runs)
-        jobs["influence_solve"] = len(runs) * self.batches
+        jobs["influence_solve"] = len(runs) * self.influence_batches
         if self.per_run:
             for dataset in self.cfg["datasets"]:
                 jobs[f"influence_bras_{dataset}"] = len(self.runs_of(dataset))
