@@ -60,13 +60,14 @@ def test_validation_runs_variants_and_pairs():
     assert study.augmented_pairs() == [("unet-aug", "unet"), ("vit-aug", "vit")]
     assert study.sets("NSK") == ["d4", "kolmogorov"]
     assert study.sets("CE") == [
-        "d4", "shift_x", "shift_y", "shift_box", "boost", "scale", "negation"
+        "d4", "shift_x", "shift_y", "shift_box", "d4_swapped", "boost", "scale", "negation"
     ]  # fmt: skip
     assert study.companion_epochs("NS", "unet") == [1]
     # the law's commutator: one model-free job per dataset group and seed, the shift sets left
     # out; none in the quick study (analysis.commutator off)
     assert study.commutator_sets("NS") == ["d4", "d4_swapped", "boost", "negation"]
     assert study.commutator_sets("NSK") == ["d4", "kolmogorov"]
+    assert study.commutator_sets("CE") == ["d4", "d4_swapped", "boost", "scale", "negation"]
     assert study.commutator_files() == [
         f"results/validation/commutator/{d}/seed0/commutator.nc" for d in ("CE", "NS", "NSK")
     ]

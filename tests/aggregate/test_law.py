@@ -5,6 +5,7 @@ median R / R_hat = 1, slope 1 and intercept 0), the c_neg comparison, and a refu
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -108,3 +109,15 @@ def test_a_run_with_other_test_trajectories_is_not_joined(study):
     df = law_table(comms, eqs, runs, BOOT)
     assert df["note"].str.contains("seed 1: test trajectory").all()
     assert (df["n_seeds"].dropna() == 1).all()
+
+
+def test_the_cli_writes_the_fingerprints_beside_the_law(study):
+    from symaudit.aggregate._fingerprints import FINGERPRINT_COLUMNS
+    from symaudit.aggregate._law import write_law
+
+    comms, eqs, runs, tmp = study
+    write_law(comms, eqs, runs, tmp / "law.csv", BOOT, fingerprints=tmp / "fp.csv")
+    fp = pd.read_csv(tmp / "fp.csv")
+    assert list(fp.columns) == list(FINGERPRINT_COLUMNS)
+    assert fp.empty  # these files hold only p*r*p of the four: no fingerprint rows
+    assert len(pd.read_csv(tmp / "law.csv")) == 5

@@ -149,8 +149,9 @@ def commutator_arguments(w):  # --split-train F --split-val F --set NAME ELEMENT
     return PLAN.commutator_arguments(w.dataset, w.seed)
 
 
-def commutator_outputs():  # the law table when analysis.commutator (the findings wait)
-    return [f"{RESULTS}/tables/commutator_law.csv"] if PLAN.commutator_files() else []
+def commutator_outputs():  # the law and fingerprint tables when analysis.commutator (findings wait)
+    tables = ("commutator_law", "pairing_fingerprints")
+    return [f"{RESULTS}/tables/{t}.csv" for t in tables] if PLAN.commutator_files() else []
 
 
 def lie_outputs():  # the Lie-derivative tables and figure when analysis.lie (the report waits)

@@ -1,7 +1,8 @@
 # The generating solver's commutator (config analysis.commutator): per dataset group and seed,
 # c_g = SMSE(Phi(g x), g Phi(x)) on the seed's analysis examples (symaudit commutator; model-free,
 # so it runs beside training), then the law table joining it with the equivariance errors
-# (symaudit commutator-law: tables/commutator_law.csv, read by the findings).
+# (symaudit commutator-law: tables/commutator_law.csv and case 6's pairing_fingerprints.csv,
+# read by the findings).
 
 
 localrules:
@@ -42,6 +43,11 @@ rule commutator_law:
             caption="../report/commutator_law.rst",
             category="Tables",
         ),
+        fingerprints=report(
+            f"{RESULTS}/tables/pairing_fingerprints.csv",
+            caption="../report/pairing_fingerprints.rst",
+            category="Tables",
+        ),
     log:
         f"logs/{STUDY}/aggregate/commutator_law.log",
     benchmark:
@@ -54,4 +60,5 @@ rule commutator_law:
     shell:
         "python -m symaudit commutator-law --commutator {input.commutator}"
         " --equivariance {input.equivariance} {params.runs} --out {output.table}"
+        " --fingerprints {output.fingerprints}"
         " --bootstrap '{params.bootstrap}' > {log} 2>&1"

@@ -213,7 +213,10 @@ def law_table(
     commutator_files: Sequence, equivariance_files: Sequence, runs: dict, boot: Bootstrap
 ) -> pd.DataFrame:
     """The law table (:data:`LAW_COLUMNS`); ``runs`` = {(dataset, model, seed): splits.json}."""
-    gathered, notes = _gather(commutator_files, equivariance_files, runs)
+    return _table(*_gather(commutator_files, equivariance_files, runs), boot)
+
+
+def _table(gathered: dict, notes: dict, boot: Bootstrap) -> pd.DataFrame:
     rows = []
     for (dataset, model, element_set), by_element in sorted(gathered.items()):
         for element, parts in by_element.items():
@@ -237,10 +240,19 @@ def law_table(
     return pd.DataFrame(rows, columns=list(LAW_COLUMNS))
 
 
-def write_law(commutator_files, equivariance_files, runs, out: Path, boot: Bootstrap) -> Path:
-    """Write :func:`law_table` to ``out`` (CSV, atomically)."""
+def write_law(
+    commutator_files, equivariance_files, runs, out: Path, boot: Bootstrap, fingerprints=None
+) -> Path:
+    """Write :func:`law_table` to ``out`` (CSV, atomically), and, given ``fingerprints`` (a
+    path), case 6's pairing fingerprints from the same per-example data
+    (:mod:`._fingerprints`)."""
     from ._io import write_atomic
 
-    table = law_table(commutator_files, equivariance_files, runs, boot)
+    gathered, notes = _gather(commutator_files, equivariance_files, runs)
+    table = _table(gathered, notes, boot)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
+    if fingerprints is not None:
+        from ._fingerprints import write_fingerprints
+
+        write_fingerprints(gathered, Path(fingerprints), boot)
     return write_atomic(Path(out), lambda p: table.to_csv(p, index=False))

@@ -192,6 +192,20 @@ OTHER_CAPTIONS: dict[str, str] = {
         " (case 6: p*g*p = g∘neg at r, r³, s, sr²); ``note``: a run whose test trajectories"
         " are not the commutator file's is not joined."
     ),
+    "pairing_fingerprints": (
+        quality_banner()
+        + "**Case 6: the fingerprints of a wrong vector pairing** (docs/validation.md, case 6),"
+        " on the ``d4_swapped`` set at r, r³, s, sr², where the wrong pairing p*g*p is g∘neg:"
+        " ``c_pair`` (model ``*``), the median of c_g / persistence SMSE there (= c_neg, model"
+        " free); per model ``beta2`` (median c_g/SMSE(f), the law's excess), ``kappa``, the"
+        " median of (R − 1)·ρ with ρ = SMSE(f)/persistence (the law: c_neg/persistence for every"
+        " model; R·ρ = κ + ρ), ``kappa_ratio`` (κ / c_pair), ``R_median`` per element and"
+        " ``failure_spread`` (max/min of the four median R: equal-sized failures);"
+        " ``kappa_spread`` (model ``*``): max/min of κ over the models.  Intervals ``lo``/``hi``:"
+        " one cluster bootstrap per dataset (seeds, then whole analysis batches) shared by its"
+        " models and elements, so the ratios are resampled jointly; NaN below the minimum"
+        " number of clusters."
+    ),
     "lie_profile": (
         quality_banner()
         + "**Sub-cell profile** R(ε) = SMSE(f(T_ε x), T_ε y) / SMSE(f(x), y) for ε in [0, 1)"

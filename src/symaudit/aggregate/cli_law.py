@@ -1,7 +1,8 @@
 """symaudit commutator-law: the measured relative error against the law R_hat = 1 + c_g/SMSE(f).
 
     symaudit commutator-law --commutator FILES --equivariance FILES \
-        --run DATASET MODEL SEED SPLITS [--run ...] --out tables/commutator_law.csv
+        --run DATASET MODEL SEED SPLITS [--run ...] --out tables/commutator_law.csv \
+        [--fingerprints tables/pairing_fingerprints.csv]
 
 The table and its columns: symaudit.aggregate._law.
 """
@@ -28,6 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a run and its splits.json (repeatable)",
     )
     add("--out", required=True, type=Path, help="results/{study}/tables/commutator_law.csv")
+    add(
+        "--fingerprints",
+        default=None,
+        type=Path,
+        help="also write case 6's pairing fingerprints (results/{study}/tables/"
+        "pairing_fingerprints.csv; symaudit.aggregate._fingerprints)",
+    )
     add("--bootstrap", default=None, metavar="JSON", help=BOOTSTRAP_HELP)
 
 
@@ -37,6 +45,6 @@ def run(args: argparse.Namespace) -> int:
 
     boot = bootstrap_settings(args.bootstrap)
     runs = {(d, m, int(s)): Path(p) for d, m, s, p in args.run}
-    path = write_law(args.commutator, args.equivariance, runs, args.out, boot)
+    path = write_law(args.commutator, args.equivariance, runs, args.out, boot, args.fingerprints)
     print(f"commutator-law: wrote {path}")
     return 0

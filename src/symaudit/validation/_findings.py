@@ -19,7 +19,7 @@ from ._augmentation import CASE4, case4_rows
 from ._exact import CASE1, CASE2, case1_rows, case2_rows
 from ._kinematic import CASE7, case7_rows
 from ._law import CASE8, law_rows
-from ._pairing import CASE6, case6_rows
+from ._pairing import CASE6, case6_rows, fingerprint_rows
 from ._physics import CASE3, case3_rows
 from ._quality import CASE as QUALITY
 from ._quality import quality_rows
@@ -48,7 +48,9 @@ CASES: Mapping[str, Callable[[Path, dict], list[dict]]] = {
         as_descriptive(case5_rows(tables, o.get("primary_damping"), o.get("resolution")))
         + ordering_rows(tables)
     ),  # method and damping separated: one exact row per run
-    CASE6: lambda tables, o: case6_rows(tables) + law_rows(tables, "6", _LAW_LABELS),
+    CASE6: lambda tables, o: (
+        case6_rows(tables) + law_rows(tables, "6", _LAW_LABELS) + fingerprint_rows(tables)
+    ),
     # computed by the findings step itself, only when asked (``kinematic``: about 20 s)
     CASE7: lambda tables, o: case7_rows() if o.get("kinematic") else [],
     # the law R ~ 1 + c_g / rho from tables/commutator_law.csv (analysis.commutator): the
