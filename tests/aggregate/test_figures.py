@@ -29,8 +29,9 @@ def figures(study, tmp_path_factory):
 
 def test_every_figure_is_written_as_nonempty_png(figures):
     out, written = figures
-    # the synthetic study has no boost/scale tables (tests/aggregate/test_kinematic_tables.py)
-    sets = [s for s in agg.ELEMENT_SETS if s not in ("boost", "scale")]
+    # the synthetic study has no boost/scale/negation tables (those acting on transitions:
+    # tests/aggregate/test_kinematic_tables.py)
+    sets = [s for s in agg.ELEMENT_SETS if s not in ("boost", "scale", "negation")]
     stems = agg.expected_figures(["CE", "NS"], ["unet", "vit"], sets)
     want = {f"{s}.png" for s in stems}
     assert {p.name for p in written} == want

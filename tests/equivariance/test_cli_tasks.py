@@ -13,13 +13,19 @@ def _equal(a, b) -> None:
         assert sorted(x.data_vars) == sorted(y.data_vars)
         for name in x.data_vars:
             np.testing.assert_array_equal(x[name].values, y[name].values, err_msg=name)
-        assert x.attrs == y.attrs
+        assert sorted(x.attrs) == sorted(y.attrs)
+        for key, value in x.attrs.items():  # (array-valued attrs, e.g. a transition set's)
+            np.testing.assert_array_equal(value, y.attrs[key], err_msg=key)
 
 
 def test_tasks_write_what_separate_invocations_write(tiny_run, tmp_path):  # noqa: F811
     one, many = tmp_path / "one", tmp_path / "many"
     one.mkdir(), many.mkdir()
-    chunks = [("d4", "0", ["e", "r", "sr2"]), ("shift_x", "1", ["t(1,0)", "t(3,0)"])]
+    chunks = [
+        ("d4", "0", ["e", "r", "sr2"]),
+        ("shift_x", "1", ["t(1,0)", "t(3,0)"]),
+        ("negation", "0", ["e", "neg"]),  # a set acting on transitions (groups.TRANSITION_SETS)
+    ]
     batches = ["--batches", "0", "1", "--elements-per-batch", "2"]
     assert _cli(tiny_run, *batches, "--set-name", "d4", "--elements", "e",
                 "--twirl-out", str(one / "twirl.nc")) == 0  # fmt: skip
@@ -29,7 +35,7 @@ def test_tasks_write_what_separate_invocations_write(tiny_run, tmp_path):  # noq
     tasks = [a for n, c, e in chunks for a in ("--task", n, c, str(many / f"{n}.nc"), *e)]
     assert _cli(tiny_run, *batches, "--set-name", "d4", "--elements", "e",
                 "--twirl-out", str(many / "twirl.nc"), *tasks) == 0  # fmt: skip
-    for name in ("twirl", "d4", "shift_x"):
+    for name in ("twirl", "d4", "shift_x", "negation"):
         _equal(one / f"{name}.nc", many / f"{name}.nc")
     with xr.open_dataset(many / "shift_x.nc") as ds:
         assert ds.attrs["set_name"] == "shift_x" and ds.attrs["chunk"] == 1

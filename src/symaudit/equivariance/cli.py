@@ -96,7 +96,7 @@ class _Task:
 def _tasks(args) -> list[_Task]:
     tasks = [_Task(s, c, Path(o), e) for s, c, o, e in parse_tasks(args.task)]
     for task in tasks:
-        if task.set_name not in groups.ELEMENT_SETS:
+        if task.set_name not in groups.ELEMENT_SETS and task.set_name not in groups.TRANSITION_SETS:
             raise ValueError(f"--task: unknown element set {task.set_name!r}")
     return tasks
 
