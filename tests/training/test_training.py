@@ -122,6 +122,57 @@ def test_settings_fill_defaults_and_reject_unknown_keys():
         resolve_settings({"deterministic": "yes"})
 
 
+def _seaborn_training_curve(rows, path, title):
+    """The training curve as seaborn drew it before: the oracle of the matplotlib one."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    import seaborn as sns
+
+    frame = pd.DataFrame(
+        [{"epoch": r["epoch"], "split": "train", "SMSE": r["train_smse"]} for r in rows]
+        + [{"epoch": r["epoch"], "split": "val", "SMSE": r["val_smse"]} for r in rows]
+    ).dropna()
+    fig, ax = plt.subplots(figsize=(5, 3.5), constrained_layout=True)
+    sns.lineplot(data=frame, x="epoch", y="SMSE", hue="split", marker="o", ax=ax)
+    baseline = [r.get("val_persistence_smse") for r in rows]
+    baseline = [b for b in baseline if b not in (None, "")]
+    if baseline:
+        ax.axhline(float(baseline[-1]), color="0.3", ls="--", lw=1, label="persistence (val)")
+        ax.legend()
+    ax.set_yscale("log")
+    ax.set_title(title)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("case", ["one_epoch", "epochs", "no_validation", "no_baseline"])
+def test_training_curve_is_the_seaborn_figure_byte_for_byte(case, tmp_path):
+    from symaudit.training._plot import plot_training_curve
+
+    rng = np.random.default_rng(0)
+    n = 1 if case == "one_epoch" else 19
+    rows = [
+        {
+            "epoch": e,
+            "train_smse": float(rng.uniform(0.005, 0.03)),
+            "val_smse": float(rng.uniform(0.005, 0.03)),
+            "val_persistence_smse": 0.025,
+        }
+        for e in range(1, n + 1)
+    ]
+    for row in rows:
+        if case == "no_validation":  # an empty validation split: NaN
+            row["val_smse"] = float("nan")
+        if case == "no_baseline":  # a history from before the persistence column
+            row["val_persistence_smse"] = None
+    plot_training_curve(rows, tmp_path / "new.png", "CE unet (quick), seed 0")
+    _seaborn_training_curve(rows, tmp_path / "old.png", "CE unet (quick), seed 0")
+    assert (tmp_path / "new.png").read_bytes() == (tmp_path / "old.png").read_bytes()
+
+
 # --- splits and analysis batches ---------------------------------------------------------------
 
 
