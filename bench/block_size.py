@@ -15,53 +15,25 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 
 import torch
 
-from symaudit import losses
-from symaudit.influence import GaussNewtonOperator, lanczos_lambda_max, solve_kets
-from symaudit.models import build, count_parameters
+from symaudit.influence import solve_kets
+from symaudit.models import count_parameters
 
 try:
-    from bench.influence import smooth_fields
-    from bench.influence_path import matvecs
+    from bench.influence_path import add_problem_arguments, fitted_problem, matvecs
 except ImportError:  # run as a script: bench/ is not a package on sys.path
-    from influence import smooth_fields
-    from influence_path import matvecs
-
-
-def trained_problem(args):
-    """A UNet fitted for a few steps to a shift map, its batch and metric operator."""
-    gen = torch.Generator().manual_seed(args.seed)
-    torch.manual_seed(args.seed)
-    model = build("unet", args.preset, 2)
-    x = smooth_fields(args.examples, 2, args.resolution, gen)
-    y = torch.roll(x, shifts=1, dims=-1) + 0.05 * torch.randn(x.shape, generator=gen)
-    opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=1e-4)
-    for _ in range(args.train_steps):
-        opt.zero_grad()
-        losses.smse(model(x), y).backward()
-        opt.step()
-    model.zero_grad(set_to_none=True)
-    return model, x, y, GaussNewtonOperator(model, x)
+    from influence_path import add_problem_arguments, fitted_problem, matvecs
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--preset", default="tiny")
-    ap.add_argument("--examples", type=int, default=48)
-    ap.add_argument("--resolution", type=int, default=16)
+    add_problem_arguments(ap, examples=48)
     ap.add_argument("--blocks", type=int, nargs="+", default=[48, 16, 8, 4])
     ap.add_argument("--damping", type=float, default=1e-3, help="λ / λ_max")
-    ap.add_argument("--rtol", type=float, default=1e-4)
-    ap.add_argument("--nystrom-rank", type=int, default=32)
-    ap.add_argument("--train-steps", type=int, default=100)
-    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    warnings.filterwarnings("ignore", category=UserWarning)
-    model, x, y, op = trained_problem(args)
-    lam_max, _ = lanczos_lambda_max(op.mm, op.size, dtype=op.dtype, device=op.device)
+    model, x, y, op, lam_max = fitted_problem(args)
     print(
         f"# unet/{args.preset}: P = {count_parameters(model)}, kets = {args.examples} x 2 x "
         f"{args.resolution}², λ/λ_max = {args.damping:g} (λ_max {lam_max:.4g}), rtol = "

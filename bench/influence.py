@@ -59,6 +59,26 @@ def smooth_fields(n: int, channels: int, res: int, gen: torch.Generator) -> torc
     return f / f.std(dim=(-2, -1), keepdim=True)
 
 
+def fitted_unet(preset: str, examples: int, resolution: int, train_steps: int, seed: int):
+    """The benchmarks' problem: a UNet ``preset`` (2 channels), ``examples`` smooth periodic
+    fields at ``resolution``² mapped to their one-cell shift plus noise, fitted by
+    ``train_steps`` AdamW steps on that batch (a random init has a degenerate spectrum);
+    returns ``(model, x, y, gen)``, ``gen`` the generator the fields were drawn from (its
+    state after them, for the caller's further draws)."""
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = build("unet", preset, 2)
+    x = smooth_fields(examples, 2, resolution, gen)
+    y = torch.roll(x, shifts=1, dims=-1) + 0.05 * torch.randn(x.shape, generator=gen)
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=1e-4)
+    for _ in range(train_steps):
+        opt.zero_grad()
+        losses.smse(model(x), y).backward()
+        opt.step()
+    model.zero_grad(set_to_none=True)
+    return model, x, y, gen
+
+
 def timed(fn) -> float:
     t0 = time.perf_counter()
     fn()
@@ -264,20 +284,10 @@ def main() -> int:
         from curvlinops import GGNLinearOperator  # only the head-to-head needs it
 
     t_all = time.perf_counter()
-    gen = torch.Generator().manual_seed(args.seed)
-    torch.manual_seed(args.seed)
-    model = build("unet", args.preset, 2)
     n, res = args.examples, args.resolution
-    x = smooth_fields(n, 2, res, gen)
-    y = torch.roll(x, shifts=1, dims=-1) + 0.05 * torch.randn(x.shape, generator=gen)
-    P = count_parameters(model)
     t0 = time.perf_counter()
-    opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=1e-4)
-    for _ in range(args.train_steps):
-        opt.zero_grad()
-        losses.smse(model(x), y).backward()
-        opt.step()
-    model.zero_grad(set_to_none=True)
+    model, x, y, gen = fitted_unet(args.preset, n, res, args.train_steps, args.seed)
+    P = count_parameters(model)
     with torch.no_grad():
         final_loss = float(losses.smse(model(x), y))
     print(

@@ -16,45 +16,49 @@ import warnings
 
 import torch
 
-from symaudit import losses
 from symaudit.influence import GaussNewtonOperator, lanczos_lambda_max, solve_kets
-from symaudit.models import build, count_parameters
+from symaudit.models import count_parameters
 
 try:
-    from bench.influence import smooth_fields
+    from bench.influence import fitted_unet
 except ImportError:  # run as a script: bench/ is not a package on sys.path
-    from influence import smooth_fields
+    from influence import fitted_unet
 
 
 def matvecs(sol) -> int:
     return sum({r.block: r.matvecs for r in sol.records}.values())
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_problem_arguments(ap: argparse.ArgumentParser, examples: int) -> None:
+    """The problem's options (:func:`fitted_problem`), shared with ``bench/block_size.py``."""
     ap.add_argument("--preset", default="tiny")
-    ap.add_argument("--examples", type=int, default=24)
+    ap.add_argument("--examples", type=int, default=examples)
     ap.add_argument("--resolution", type=int, default=16)
-    ap.add_argument("--path", type=float, nargs="+", default=[1e-2, 1e-3, 1e-4])
     ap.add_argument("--rtol", type=float, default=1e-4)
     ap.add_argument("--nystrom-rank", type=int, default=32)
     ap.add_argument("--train-steps", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+
+
+def fitted_problem(args):
+    """``(model, x, y, op, lam_max)``: the fitted UNet and its batch
+    (``bench/influence.py``'s :func:`fitted_unet`), the batch's metric operator and its
+    Lanczos λ_max."""
     warnings.filterwarnings("ignore", category=UserWarning)
-    gen = torch.Generator().manual_seed(args.seed)
-    torch.manual_seed(args.seed)
-    model = build("unet", args.preset, 2)
-    x = smooth_fields(args.examples, 2, args.resolution, gen)
-    y = torch.roll(x, shifts=1, dims=-1) + 0.05 * torch.randn(x.shape, generator=gen)
-    opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=1e-4)
-    for _ in range(args.train_steps):
-        opt.zero_grad()
-        losses.smse(model(x), y).backward()
-        opt.step()
-    model.zero_grad(set_to_none=True)
+    model, x, y, _ = fitted_unet(
+        args.preset, args.examples, args.resolution, args.train_steps, args.seed
+    )
     op = GaussNewtonOperator(model, x)
     lam_max, _ = lanczos_lambda_max(op.mm, op.size, dtype=op.dtype, device=op.device)
+    return model, x, y, op, lam_max
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_problem_arguments(ap, examples=24)
+    ap.add_argument("--path", type=float, nargs="+", default=[1e-2, 1e-3, 1e-4])
+    args = ap.parse_args()
+    model, x, y, op, lam_max = fitted_problem(args)
     print(
         f"# unet/{args.preset}: P = {count_parameters(model)}, kets = {args.examples} x 2 x "
         f"{args.resolution}², λ_max = {lam_max:.4g}, rtol = {args.rtol:g}, path λ/λ_max = "

@@ -17,6 +17,7 @@ from symaudit.aggregate import element_order
 from symaudit.datasets import CHANNELS
 from symaudit.equivariance import is_identity
 from symaudit.groups import kolmogorov as kol
+from symaudit.testing import exchange_vector_components
 
 NS = CHANNELS["incompressible_ns"]  # (velocity_x, velocity_y)
 CE = CHANNELS["compressible_euler"]  # (density, momentum_x, momentum_y, energy)
@@ -27,18 +28,7 @@ def _field(channels, n=8, seed=0):
     return np.random.default_rng(seed).standard_normal((3, len(channels), n, n))
 
 
-def _exchange(fields, channels):
-    """P: swap the x and y components of every vector channel, by hand."""
-    index = list(range(len(channels)))
-    for c, ch in enumerate(channels):
-        if ch["kind"] == "vector":
-            other = "y" if ch["axis"] == "x" else "x"
-            index[c] = next(
-                j
-                for j, d in enumerate(channels)
-                if d.get("vector") == ch["vector"] and d["axis"] == other
-            )
-    return fields[..., index, :, :]
+_exchange = exchange_vector_components  # the oracle P (symaudit.testing)
 
 
 @pytest.mark.parametrize("n", [16, 32])

@@ -9,7 +9,7 @@ import torch
 
 from symaudit import groups
 
-__all__ = ["assert_equivariant", "equivariance_deviation"]
+__all__ = ["assert_equivariant", "equivariance_deviation", "exchange_vector_components"]
 
 
 def equivariance_deviation(model, element: str, inputs: torch.Tensor, channels) -> float:
@@ -46,3 +46,19 @@ def assert_equivariant(
         detail = ", ".join(f"{g}: {d:.3g}" for g, d in failed.items())
         raise AssertionError(f"not equivariant to atol={atol:g}: {detail}")
     return deviations
+
+
+def exchange_vector_components(fields, channels):
+    """The exchange P by hand, an oracle independent of the ``p*g*p`` code path: every vector
+    channel's value read from its partner along the other axis (the x and y components of each
+    vector swapped); layout ``(..., channel, y, x)``, numpy or torch."""
+    index = list(range(len(channels)))
+    for c, ch in enumerate(channels):
+        if ch["kind"] == "vector":
+            other = "y" if ch["axis"] == "x" else "x"
+            index[c] = next(
+                j
+                for j, d in enumerate(channels)
+                if d.get("vector") == ch["vector"] and d["axis"] == other
+            )
+    return fields[..., index, :, :]

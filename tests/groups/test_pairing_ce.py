@@ -14,6 +14,7 @@ import torch
 
 from symaudit import groups
 from symaudit.datasets import DATASETS, channels_for
+from symaudit.testing import exchange_vector_components
 
 CE_FAMILIES = DATASETS["CE"]
 COMMUTING = ("e", "r2", "sr", "sr3")
@@ -26,18 +27,7 @@ def _transition(channels, n=8, seed=0):
     return rng.standard_normal(shape), rng.standard_normal(shape)
 
 
-def _exchange(fields, channels):
-    """P by hand: each vector component read from its partner along the other axis."""
-    index = list(range(len(channels)))
-    for c, ch in enumerate(channels):
-        if ch["kind"] == "vector":
-            other = "y" if ch["axis"] == "x" else "x"
-            index[c] = next(
-                j
-                for j, d in enumerate(channels)
-                if d.get("vector") == ch["vector"] and d["axis"] == other
-            )
-    return fields[..., index, :, :]
+_exchange = exchange_vector_components  # the oracle P (symaudit.testing)
 
 
 def test_ce_channels_carry_one_momentum_vector_and_two_scalars():
