@@ -42,6 +42,13 @@ def check_study_files(results: Path) -> dict[str, int]:
 
 def test_tiny_study_files_match_their_declared_formats(tiny_study):
     counts = check_study_files(tiny_study / "results/tiny")
-    # 2 datasets x 2 models x 1 seed; 4 element sets of one chunk each; no Lie derivatives
-    # (analysis.lie is off in the tiny study)
-    assert counts == {"influence": 16, "equivariance": 16, "twirl": 4, "diagnostics": 4, "lie": 0}
+    # 2 datasets x 2 models x 1 seed; 4 element sets of one chunk each; no Lie derivatives and
+    # no solver commutator (analysis.lie and analysis.commutator are off in the tiny study)
+    assert counts == {
+        "influence": 16,
+        "equivariance": 16,
+        "twirl": 4,
+        "diagnostics": 4,
+        "lie": 0,
+        "commutator": 0,
+    }
