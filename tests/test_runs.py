@@ -250,3 +250,20 @@ def test_influence_outputs_record_the_runs_identity(run, tmp_path):
             assert ds.attrs["seed"].dtype.kind == "i"  # an int, as training records it
             assert list(ds["batch"].values) == [1]
             assert ds["pi_raw"].shape == (2, 1, 2, 3, 2, 3)
+
+
+def test_frame_geometry_is_one_for_the_class_stores_or_names_the_store_that_differs():
+    """The check the analysis stages and the commutator job share (runs.frame_geometry)."""
+    from types import SimpleNamespace
+
+    from symaudit.runs import frame_geometry
+
+    def store(path, times, domain=((0.0, 1.0), (0.0, 1.0))):
+        return SimpleNamespace(path=path, attrs={"time": times, "grid": {"domain": domain}})
+
+    same = [store("a", [0.0, 0.05, 0.1]), store("b", [0.0, 0.05, 0.1])]
+    assert frame_geometry(same) == {"dt": 0.05, "extent": (1.0, 1.0)}
+    with pytest.raises(ValueError, match="store c: frame spacing/domain"):
+        frame_geometry([*same, store("c", [0.0, 0.1, 0.2])])
+    with pytest.raises(ValueError, match="store d: frame spacing/domain"):
+        frame_geometry([same[0], store("d", [0.0, 0.05, 0.1], ((0.0, 2.0), (0.0, 1.0)))])

@@ -37,6 +37,7 @@ __all__ = [
     "RunIdentity",
     "TrainedRun",
     "analysis_batch",
+    "frame_geometry",
     "load_splits",
     "open_run",
     "per_class",
@@ -163,6 +164,23 @@ def analysis_batch(
     return torch.cat(inputs), torch.cat(targets)
 
 
+def frame_geometry(stores: Sequence[Store]) -> dict:
+    """``{"dt", "extent"}`` of a dataset group's class stores
+    (:func:`symaudit.groups.frame_geometry`), the keywords a boost needs; every store must have
+    the first one's, or a boost would move the classes by different velocities (one line
+    naming the store that differs)."""
+    from symaudit import groups
+
+    found = [groups.frame_geometry(s.attrs) for s in stores]
+    for s, geometry in zip(stores[1:], found[1:], strict=True):
+        if geometry != found[0]:
+            raise ValueError(
+                f"store {s.path}: frame spacing/domain {geometry} differ from "
+                f"{stores[0].path}'s {found[0]}; a boost needs one frame geometry"
+            )
+    return found[0]
+
+
 @dataclass
 class TrainedRun:
     """A trained model with everything the analysis stages read from its run."""
@@ -189,19 +207,8 @@ class TrainedRun:
         return [s.family for s in self.stores]
 
     def frame_geometry(self) -> dict:
-        """``{"dt", "extent"}`` of the class stores (:func:`symaudit.groups.frame_geometry`),
-        the keywords a boost needs; every store must have the first one's, or a boost would
-        move the classes by different velocities."""
-        from symaudit import groups
-
-        found = [groups.frame_geometry(s.attrs) for s in self.stores]
-        for s, geometry in zip(self.stores[1:], found[1:], strict=True):
-            if geometry != found[0]:
-                raise ValueError(
-                    f"store {s.path}: frame spacing/domain {geometry} differ from "
-                    f"{self.stores[0].path}'s {found[0]}; a boost needs one frame geometry"
-                )
-        return found[0]
+        """The class stores' :func:`frame_geometry`."""
+        return frame_geometry(self.stores)
 
     def batch(self, k: int, time_steps: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Analysis batch ``k``: ``(classes * time_steps, channel, y, x)`` inputs and targets on the

@@ -81,6 +81,7 @@ def run(args) -> int:
     from symaudit.equivariance._chunk import open_stores
     from symaudit.errors import UserError
     from symaudit.outputs import EXAMPLE_DIMS, EXAMPLE_ORDER, transition_coords
+    from symaudit.runs import frame_geometry
     from symaudit.store import git_revision
     from symaudit.training import make_splits
 
@@ -97,10 +98,7 @@ def run(args) -> int:
         if gen is None:
             raise UserError(f"{store.path}: no commutator: {why}")
         solvers.append(gen)
-    geometry = groups.frame_geometry(stores[0].attrs)
-    for store in stores[1:]:
-        if groups.frame_geometry(store.attrs) != geometry:
-            raise UserError(f"{store.path}: frame spacing/domain differ from {stores[0].path}")
+    geometry = frame_geometry(stores)  # the one check the analysis stages make too
     splits = make_splits(
         [s.family for s in stores],
         [s.shape[0] for s in stores],
