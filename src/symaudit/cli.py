@@ -53,6 +53,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "figures": ("symaudit.aggregate.cli_figures", "the paper's figures from the tables"),
     "quality": ("symaudit.aggregate.cli_quality", "model-quality table: each run vs persistence"),
     "findings": ("symaudit.validation.cli", "validation findings from a study's tables"),
+    "findings-compare": (
+        "symaudit.validation.cli_compare",
+        "two runs' findings.csv, known answer by known answer",
+    ),
     "conservation": ("symaudit.conservation.cli", "the conservation study: findings and figure"),
     "companion": ("symaudit.companion.cli", "the companion paper's influence tables and figures"),
     "audit": ("symaudit.audit.cli", "audit a foreign model on foreign data (tables, report)"),
