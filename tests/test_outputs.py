@@ -36,6 +36,29 @@ def test_per_class_and_to_grid_follow_n_equals_t_plus_T_class():
     assert flags.dtype == bool and not flags[T - 1, C - 1] and flags.sum() == n - 1
 
 
+def test_transition_frames_are_t_times_the_stride():
+    assert outputs.transition_frames(4).tolist() == [0, 1, 2, 3]  # stride 1: today's window
+    assert outputs.transition_frames(4, 1).tolist() == [0, 1, 2, 3]
+    assert outputs.transition_frames(3, 4).tolist() == [0, 4, 8]  # last target frame 9
+    assert outputs.transition_frames(1, 7).tolist() == [0]
+    assert outputs.transition_frames(3, 2).dtype == np.int64
+    for bad in ((0, 1), (3, 0), (3, -2), (3, 1.5), (3, True)):
+        with pytest.raises(ValueError, match="must be an integer >= 1"):
+            outputs.transition_frames(*bad)
+
+
+def test_transition_coords_record_the_stride_only_when_there_is_one():
+    for stride in ({}, {"time_stride": 1}):
+        plain = outputs.transition_coords(3, "bra_transition", "ket_transition", **stride)
+        for d, (dim, values, attrs) in plain.items():
+            assert dim == d and values.tolist() == [0, 1, 2]
+            assert attrs == outputs.TRANSITION_DIMS[d]  # the files of every study before the key
+    dim, values, attrs = outputs.transition_coords(3, time_stride=4)["transition"]
+    assert values.tolist() == [0, 1, 2]  # the index, not the frame
+    assert attrs["time_stride"] == 4 and attrs["input_frame"].tolist() == [0, 4, 8]
+    assert attrs["units"] == "1" and "(input frame 4t -> 4t+1)" in attrs["long_name"]
+
+
 def test_checkpoint_names_round_trip():
     assert outputs.checkpoint_name(7) == "ckpt_epoch0007.pt"
     assert outputs.checkpoint_epoch("ckpt_epoch0007.pt") == 7

@@ -267,3 +267,119 @@ def test_frame_geometry_is_one_for_the_class_stores_or_names_the_store_that_diff
         frame_geometry([*same, store("c", [0.0, 0.1, 0.2])])
     with pytest.raises(ValueError, match="store d: frame spacing/domain"):
         frame_geometry([same[0], store("d", [0.0, 0.05, 0.1], ((0.0, 2.0), (0.0, 1.0)))])
+
+
+# --- analysis.time_stride: transition t from frame t * stride ---------------------------------
+
+
+def _today(stores, splits, k, time_steps):
+    """analysis_batch as it was before analysis.time_stride: frames 0..T-1 -> 1..T."""
+    from symaudit.store import open_store
+
+    inputs, targets = [], []
+    for path in stores:
+        store = open_store(path)
+        block = store.read([splits[store.family]["test"][k]], slice(0, time_steps + 1))
+        traj = torch.from_numpy(np.ascontiguousarray(block[0], dtype=np.float32))
+        inputs.append(traj[:time_steps])
+        targets.append(traj[1 : time_steps + 1])
+    return torch.cat(inputs), torch.cat(targets)
+
+
+def test_analysis_batch_reads_frames_t_times_the_stride(run):
+    from symaudit.store import open_store
+
+    stores, splits = run["stores"], run["splits"]
+    for k in (0, 1):
+        for time_steps in (1, 3, T_STORE - 1):  # stride 1: exactly today's arrays
+            want = _today(stores, splits, k, time_steps)
+            for got in (
+                runs.analysis_batch(stores, splits, k, time_steps),
+                runs.analysis_batch(stores, splits, k, time_steps, time_stride=1),
+            ):
+                assert all(torch.equal(a, b) for a, b in zip(got, want, strict=True))
+        x, y = runs.analysis_batch(stores, splits, k, 2, time_stride=3)  # frames 0->1, 3->4
+        assert x.shape == y.shape == (3 * 2, 2, 16, 16)
+        for c, path in enumerate(stores):
+            store = open_store(path)
+            traj = store.read()[splits[store.family]["test"][k]]  # direct reads of the store
+            for t, frame in enumerate((0, 3)):
+                n = t + 2 * c
+                assert torch.equal(x[n], torch.from_numpy(traj[frame].astype(np.float32)))
+                assert torch.equal(y[n], torch.from_numpy(traj[frame + 1].astype(np.float32)))
+    opened = runs.open_run(run["checkpoint"], stores, device="cpu")
+    x1, y1 = opened.batch(1, 2, 3)
+    ((k, x2, y2),) = list(opened.batches([1], 2, 3))
+    want = runs.analysis_batch(stores, splits, 1, 2, time_stride=3)
+    assert k == 1 and torch.equal(x1, want[0]) and torch.equal(y2, want[1])
+    assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    # the last target frame (T-1)*S+1 must exist: frame 6 of a 6-frame store does not
+    with pytest.raises(ValueError, match="batch needs 7 \\(2 transitions at time_stride 5\\)"):
+        runs.analysis_batch(stores, splits, 0, 2, time_stride=5)
+
+
+def test_stages_follow_the_stride(run, tmp_path):
+    """Equivariance, influence and the companion's diagnostics at stride 2 (frames 0->1, 2->3)
+    measure what stride 1 measures at transitions 0 and 2 of frames 0..3, and record it."""
+    import json
+
+    import xarray as xr
+
+    from symaudit.cli import main
+    from symaudit.companion._diagnostics import run_diagnostics
+    from symaudit.companion.cli import influence_settings
+
+    stores = [str(s) for s in run["stores"]]
+    common = ["--checkpoint", str(run["checkpoint"]), "--run-dir", str(run["run_dir"])]
+    common += ["--stores", *stores, "--device", "cpu"]
+    files = {}
+    for steps, stride in ((3, 1), (2, 2)):
+        out = tmp_path / f"eq_{stride}.nc"
+        times = ["--time-steps", str(steps), "--time-stride", str(stride)]
+        argv = ["equivariance", *common, "--batches", "0", *times, "--set-name", "d4"]
+        assert main([*argv, "--elements", "e", "r", "--out", str(out)]) == 0
+        files[stride] = xr.load_dataset(out)
+    one, two = files[1], files[2]
+    assert int(one.attrs["time_stride"]) == 1 and int(two.attrs["time_stride"]) == 2
+    assert two["transition"].values.tolist() == [0, 1]
+    assert two["transition"].attrs["input_frame"].tolist() == [0, 2]
+    assert "time_stride" not in one["transition"].attrs  # stride 1: today's coordinate
+    for name in ("persistence_smse", "smse", "relative_error"):
+        np.testing.assert_allclose(
+            two[name].values, one[name].isel(transition=[0, 2]).values, rtol=1e-5
+        )
+    # influence: the solve and the bras at stride 2; bras at another stride are refused
+    settings = ["--settings", json.dumps({"damping": {"mode": "relative", "value": 0.1}})]
+    stride2 = ["--time-steps", "2", "--time-stride", "2", *settings]
+    solution = tmp_path / "solution"
+    assert main(["influence-solve", *common, *stride2, "--batch", "0", "--out", str(solution)]) == 0
+    bras = ["influence-bras", "--solutions", str(solution), *common]
+    task = ["--set-name", "d4", "--elements", "e", "--out", str(tmp_path / "pi.nc")]
+    assert main([*bras, *stride2, *task]) == 0
+    with xr.open_dataset(tmp_path / "pi.nc") as ds:
+        assert int(ds.attrs["time_stride"]) == 2
+        assert ds["ket_transition"].attrs["input_frame"].tolist() == [0, 2]
+    assert main([*bras, "--time-steps", "2", *settings, *task]) == 2  # solved at stride 2
+    # the companion's diagnostics: rollouts from the input frames, spectra of those examples
+    diags = {
+        stride: run_diagnostics(
+            run["run_dir"], stores, [0], steps, 2, [], influence_settings(None), 5, "cpu", stride
+        )
+        for steps, stride in ((3, 1), (2, 2))
+    }
+    assert diags[2]["start"].values.tolist() == [0, 2] and diags[2].attrs["time_stride"] == 2
+    np.testing.assert_allclose(
+        diags[2]["rollout_error"].values,
+        diags[1]["rollout_error"].isel(start=[0, 2]).values,
+        rtol=1e-5,
+    )
+    from symaudit.companion._spectrum import gradient_span_spectrum
+    from symaudit.influence import SolveOptions
+
+    opened = runs.open_run(run["checkpoint"], stores, device="cpu")
+    x, y = opened.batch(0, 2, 2)
+    solve = SolveOptions.keywords(influence_settings(None))
+    mode, chunk = solve["operator_mode"], solve["chunk_size"]
+    found = gradient_span_spectrum(opened.model, x, y, mode=mode, chunk_size=chunk)
+    eig = diags[2]["eigenvalue"].values[0, 0]
+    np.testing.assert_allclose(eig[: found["rank"]], found["eigenvalues"], rtol=1e-6)

@@ -106,6 +106,11 @@ CROSS_FIELD = [
     ),
     ({"train.time_steps": 12}, "train.time_steps 12: longer than the data (data.time_steps = 9"),
     ({"analysis.time_steps": 9}, "analysis.time_steps 9: longer than the data"),
+    (
+        {"analysis.time_steps": 3, "analysis.time_stride": 4},
+        "analysis.time_stride 4 with analysis.time_steps 3: the last transition's target is "
+        "frame 9, beyond the data (data.time_steps = 9 frames, 0 .. 8)",
+    ),
     ({"train.split": {"train": 0.9, "val": 0.2}}, "train.split: train 0.9 + val 0.2 = 1.1 excee"),
     ({"analysis.shift_box_K": 20}, "analysis.shift_box_K: shift_box K=20 must lie in 1..N=16"),
     ({"analysis.influence_batches": 2}, "analysis.influence_batches 2: more than analysis.batc"),

@@ -121,7 +121,8 @@ def check_split(run, variants: Mapping) -> None:
 
 def check_time_steps(cfg: Mapping, runs: Iterable) -> None:
     """train.time_steps (frames read) and analysis.time_steps (transitions, so one frame more)
-    fit the generated data's data.time_steps frames (PDEGym files are checked on ingest)."""
+    at analysis.time_stride (the last target frame (time_steps - 1) * time_stride + 1) fit the
+    generated data's data.time_steps frames (PDEGym files are checked on ingest)."""
     data = cfg["data"]
     if data.get("source", "generated") != "generated":
         return
@@ -133,11 +134,18 @@ def check_time_steps(cfg: Mapping, runs: Iterable) -> None:
                 f"train.time_steps {read}: longer than the data (data.time_steps = {frames} "
                 f"frames, {frames - 1} transitions) for {run.dataset} {run.model}"
             )
-    analysed = cfg["analysis"]["time_steps"]
-    if analysed > frames - 1:
+    analysed, stride = cfg["analysis"]["time_steps"], cfg["analysis"].get("time_stride", 1)
+    if stride == 1 and analysed > frames - 1:
         raise UserError(
             f"analysis.time_steps {analysed}: longer than the data (data.time_steps = {frames} "
             f"frames, {frames - 1} transitions)"
+        )
+    last = (analysed - 1) * stride + 1  # the last target frame (outputs.transition_frames)
+    if last > frames - 1:
+        raise UserError(
+            f"analysis.time_stride {stride} with analysis.time_steps {analysed}: the last "
+            f"transition's target is frame {last}, beyond the data (data.time_steps = {frames} "
+            f"frames, 0 .. {frames - 1})"
         )
 
 

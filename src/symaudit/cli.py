@@ -8,7 +8,7 @@ exit with status 2.  Every line on stderr is a ``logging`` record with a UTC tim
 with the running command (``--log-level`` or ``SYMAUDIT_LOG_LEVEL`` sets the threshold).
 
 A flag several commands take has one spelling and one help text, from the ``add_*`` helpers
-below (``--device``, ``--settings``, ``--no-progress``; the quality gate's
+below (``--device``, ``--settings``, ``--no-progress``, ``--time-stride``; the quality gate's
 ``--max-persistence-ratio`` from :func:`symaudit.baselines.add_gate_argument`).  Help is plain
 text: RST markup of the modules' docstrings is removed (:func:`plain_help`).
 """
@@ -94,6 +94,22 @@ def options(args: argparse.Namespace, *names: str) -> dict:
 def add_device(parser) -> None:
     """``--device`` (None = auto, see :func:`symaudit._device.choose_device`)."""
     parser.add_argument("--device", default=None, metavar="DEVICE", help=DEVICE_HELP)
+
+
+def add_time_stride(parser) -> None:
+    """``--time-stride`` (``args.time_stride``): the config's ``analysis.time_stride``, the frames
+    between consecutive analysis transitions (:func:`symaudit.outputs.transition_frames`)."""
+    from symaudit.settings import ANALYSIS
+
+    s = ANALYSIS["time_stride"]
+    parser.add_argument(
+        "--time-stride",
+        type=int,
+        default=s,
+        metavar="S",
+        help="frames between consecutive analysis transitions: transition t goes from frame "
+        f"t*S to t*S+1 (config analysis.time_stride; default {s})",
+    )
 
 
 def add_settings(parser, section: str, flag: str = "--settings") -> None:

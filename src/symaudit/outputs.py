@@ -26,11 +26,14 @@ Analysis examples are ordered n = t + T · class (T transitions per class, C cla
 :func:`per_class` turns ``(..., n)`` into ``(..., transition, class)`` and :func:`to_grid` turns
 ``(..., n, n)`` (bra rows, ket columns) into
 ``(..., bra_transition, bra_class, ket_transition, ket_class)``.  ``transition`` (and its bra /
-ket twins) is the integer index t of an example's transition within the analysis window (input
-frame t -> t+1), not physical time: the data stores' ``time`` is physical.  Each writer gives
-these dims their coordinate (:func:`transition_coords`, attributes :data:`TRANSITION_DIMS`); a
-file written before they were named so (``time``, ``bra_time``, ``ket_time``) is renamed on
-read (:func:`upgrade_dims`).
+ket twins) is the integer index t of an example's transition within the analysis window, not
+physical time (the data stores' ``time`` is physical): its input frame is t · s and its target
+frame t · s + 1, s = ``analysis.time_stride`` (default 1: frames t -> t+1;
+:func:`transition_frames`, the one place the frames are computed).  Each writer gives these
+dims their coordinate (:func:`transition_coords`, attributes :data:`TRANSITION_DIMS`, with a
+stride s > 1 also ``time_stride`` and ``input_frame``) and records ``time_stride`` in the file's
+attributes; a file written before they were named so (``time``, ``bra_time``, ``ket_time``) is
+renamed on read (:func:`upgrade_dims`).
 
 Torch-free (the workflow's helpers and the aggregation import it).
 """
@@ -72,6 +75,7 @@ __all__ = [
     "read",
     "to_grid",
     "transition_coords",
+    "transition_frames",
     "upgrade_dims",
 ]
 
@@ -104,12 +108,37 @@ EXAMPLE_ORDER = "n = transition + time_steps * class"
 _LEGACY_DIMS = {"time": "transition", "bra_time": "bra_transition", "ket_time": "ket_transition"}
 
 
-def transition_coords(time_steps: int, *dims: str) -> dict[str, tuple]:
+def transition_frames(time_steps: int, time_stride: int = 1) -> np.ndarray:
+    """The input frames of the analysis window's transitions: transition t (0 .. time_steps - 1)
+    goes from frame t · time_stride to frame t · time_stride + 1 (``analysis.time_stride``; 1:
+    frames 0 .. time_steps - 1, the window of every study before the key).  The ONE place the
+    frames are computed (the analysis batches, the commutator, the companion's rollouts and
+    input distances).  int64 numpy; the last target frame is ``frames[-1] + 1``."""
+    for name, value in (("time_steps", time_steps), ("time_stride", time_stride)):
+        if isinstance(value, bool) or int(value) != value or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return np.arange(int(time_steps), dtype=np.int64) * int(time_stride)
+
+
+def transition_coords(time_steps: int, *dims: str, time_stride: int = 1) -> dict[str, tuple]:
     """The coordinates of a per-job file's transition ``dims`` (default ``transition``; names
-    from :data:`TRANSITION_DIMS`): ``{dim: (dim, 0 .. time_steps - 1, its attributes)}``."""
+    from :data:`TRANSITION_DIMS`): ``{dim: (dim, 0 .. time_steps - 1, its attributes)}``.  With
+    ``time_stride`` s > 1 the attributes say so: the ``long_name`` names the frames t·s ->
+    t·s+1 and ``time_stride`` and ``input_frame`` (the :func:`transition_frames`) are added; at
+    s = 1 they are :data:`TRANSITION_DIMS`' own (the files of every study before the key)."""
+    frames = transition_frames(time_steps, time_stride)
+
+    def attrs(d: str) -> dict:
+        out = dict(TRANSITION_DIMS[d])
+        if time_stride != 1:
+            s = int(time_stride)
+            window = f"(input frame {s}t -> {s}t+1)"
+            out["long_name"] = out["long_name"].replace("(input frame t -> t+1)", window)
+            out |= {"time_stride": s, "input_frame": frames}
+        return out
+
     return {
-        d: (d, np.arange(time_steps, dtype=np.int64), dict(TRANSITION_DIMS[d]))
-        for d in dims or ("transition",)
+        d: (d, np.arange(time_steps, dtype=np.int64), attrs(d)) for d in dims or ("transition",)
     }
 
 
@@ -282,6 +311,7 @@ INFLUENCE = Format(
         "damping_primary",
         "galerkin_reference_epsilon",
         "example_order",
+        "time_stride",
     ),
     identity=("dataset", "model", "seed", "set_name", "chunk"),
 )
@@ -299,6 +329,7 @@ _RUN_ATTRS = (
     "device",
     "elements_per_batch",
     "example_order",
+    "time_stride",
     "symaudit_version",
     "git_revision",
 )
@@ -345,6 +376,7 @@ LIE = Format(
         "model_dtype",
         "device",
         "example_order",
+        "time_stride",
         "symaudit_version",
     ),
 )
@@ -393,7 +425,15 @@ DIAGNOSTICS = Format(
             "ket_converged", ("influence_epoch", *KET_DIMS), "the earlier epochs' ket solves", False
         ),
     ),
-    attrs=("dataset", "model", "seed", "train_transitions", "last_epoch", "damping"),
+    attrs=(
+        "dataset",
+        "model",
+        "seed",
+        "train_transitions",
+        "last_epoch",
+        "damping",
+        "time_stride",
+    ),
 )
 
 COMMUTATOR = Format(
@@ -418,6 +458,7 @@ COMMUTATOR = Format(
         "extent",
         "solvers",
         "example_order",
+        "time_stride",
         "symaudit_version",
         "git_revision",
     ),

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from symaudit._device import choose_device
-from symaudit.outputs import per_class
+from symaudit.outputs import per_class, transition_frames
 from symaudit.store import Store, check_finite_frames, open_store
 
 __all__ = [
@@ -118,11 +118,14 @@ def analysis_batch(
     splits: Mapping[str, Mapping[str, Sequence[int]]],
     k: int,
     time_steps: int = 16,
+    time_stride: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Analysis mini-batch ``k`` (0-based) of a run, docs/algorithms.md §1.5.
 
-    Batch k is the k-th TEST trajectory of each of the 3 classes: inputs are its frames
-    ``0 .. time_steps - 1``, targets frames ``1 .. time_steps``.
+    Batch k is the k-th TEST trajectory of each of the 3 classes: transition t = 0 ..
+    time_steps - 1 has input frame ``t * time_stride`` and target frame ``t * time_stride + 1``
+    (:func:`symaudit.outputs.transition_frames`; stride 1: inputs frames ``0 .. time_steps -
+    1``, targets frames ``1 .. time_steps``).
 
     Parameters
     ----------
@@ -134,6 +137,8 @@ def analysis_batch(
         Which test trajectory, 0-based (the reference's batches 1..18 are k = 0..17).
     time_steps : int
         Transitions per trajectory (16 in the reference).
+    time_stride : int
+        Frames between consecutive transitions' inputs (``analysis.time_stride``, default 1).
 
     Returns
     -------
@@ -141,6 +146,8 @@ def analysis_batch(
         float32, ``(time_steps * 3, channel, y, x)``, example ``n = t + time_steps * class``
         (t fastest).
     """
+    frames = transition_frames(time_steps, time_stride)
+    needed = int(frames[-1]) + 2  # frames 0 .. the last target frame
     inputs, targets = [], []
     for item in stores:
         store = item if isinstance(item, Store) else open_store(item)
@@ -151,16 +158,19 @@ def analysis_batch(
             raise ValueError(
                 f"analysis batch k={k}: class {store.family} has {len(test)} test trajectories"
             )
-        if store.shape[1] < time_steps + 1:
+        if store.shape[1] < needed:
+            stride = f" at time_stride {time_stride}" if time_stride != 1 else ""
             raise ValueError(
-                f"store {store.path} has {store.shape[1]} time steps; batch needs {time_steps + 1}"
+                f"store {store.path} has {store.shape[1]} time steps; batch needs {needed}"
+                f" ({time_steps} transitions{stride})"
             )
-        block = store.read([test[k]], slice(0, time_steps + 1))
+        block = store.read([test[k]], slice(0, needed))
         check_finite_frames(store, [test[k]], 0, block)
         traj = block[0]  # (time, channel, y, x)
         traj = torch.from_numpy(np.ascontiguousarray(traj, dtype=np.float32))
-        inputs.append(traj[:time_steps])
-        targets.append(traj[1 : time_steps + 1])
+        index = torch.from_numpy(frames)
+        inputs.append(traj[index])
+        targets.append(traj[index + 1])
     return torch.cat(inputs), torch.cat(targets)
 
 
@@ -210,19 +220,22 @@ class TrainedRun:
         """The class stores' :func:`frame_geometry`."""
         return frame_geometry(self.stores)
 
-    def batch(self, k: int, time_steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(
+        self, k: int, time_steps: int, time_stride: int = 1
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Analysis batch ``k``: ``(classes * time_steps, channel, y, x)`` inputs and targets on the
-        run's device in the model's dtype, example n = t + time_steps * class."""
-        inputs, targets = analysis_batch(self.stores, self.splits, int(k), time_steps)
+        run's device in the model's dtype, example n = t + time_steps * class (input frame
+        t * time_stride: :func:`analysis_batch`)."""
+        inputs, targets = analysis_batch(self.stores, self.splits, int(k), time_steps, time_stride)
         to = {"device": self.device, "dtype": self.dtype}
         return inputs.to(**to), targets.to(**to)
 
     def batches(
-        self, ks: Sequence[int], time_steps: int
+        self, ks: Sequence[int], time_steps: int, time_stride: int = 1
     ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
         """``(k, inputs, targets)`` for each analysis batch ``k`` in ``ks``."""
         for k in ks:
-            yield (int(k), *self.batch(k, time_steps))
+            yield (int(k), *self.batch(k, time_steps, time_stride))
 
 
 def open_run(

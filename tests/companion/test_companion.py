@@ -151,6 +151,10 @@ def test_rollout_errors_of_persistence_match_the_formula():
     assert np.isfinite(err[:, 0]).all()
     with pytest.raises(ValueError, match="start times"):
         rollout_errors(Persistence(), traj, starts=6)
+    # start frames (analysis.time_stride 2: the analysis inputs 0, 2): those rows exactly
+    np.testing.assert_array_equal(rollout_errors(Persistence(), traj, [0, 2]), err[:, [0, 2]])
+    with pytest.raises(ValueError, match="start frames"):
+        rollout_errors(Persistence(), traj, [0, 5])  # frame 5 is the last: no step from it
 
 
 def test_cross_time_ratio_and_pearson():

@@ -30,10 +30,10 @@ def stores(tmp_path_factory):
     return paths
 
 
-def _run(stores, out, *sets):
+def _run(stores, out, *sets, times=("--time-steps", "2")):
     args = ["--stores", *map(str, stores), "--dataset", "NS", "--seed", "1"]
     args += ["--split-train", "0.4", "--split-val", "0.2", "--batches", "0", "1"]
-    args += ["--time-steps", "2", "--out", str(out)]
+    args += [*times, "--out", str(out)]
     for s in sets:
         args += ["--set", *s]
     return subprocess.run(
@@ -71,6 +71,48 @@ def test_commutator_file(stores, tmp_path):
         np.testing.assert_allclose(c.sel(element=g), c.sel(element="neg"), rtol=1e-9)
     assert float(c.sel(element="neg").min()) > 1e-3
     assert float((ds["resolve_smse"] / ds["persistence_smse"]).max()) < 1e-6
+
+
+def test_the_examples_follow_the_time_stride(stores, tmp_path):
+    """--time-stride 2: transitions 0 -> 1 and 2 -> 3 of the 4-frame stores (direct reads), the
+    stride recorded; stride 1 (the default) is today's file, frames 0 -> 1, 1 -> 2."""
+    from symaudit.data import commutator as cm
+    from symaudit.store import open_store
+
+    done = {}
+    for stride in ("1", "2"):
+        out = tmp_path / f"c{stride}.nc"
+        times = ("--time-steps", "2", "--time-stride", stride)
+        proc = _run(stores, out, ["d4", "e", "r"], times=times)
+        assert proc.returncode == 0, proc.stderr
+        with outputs.read(out) as found:
+            done[int(stride)] = found.dataset.load()
+    default = tmp_path / "default.nc"
+    assert _run(stores, default, ["d4", "e", "r"]).returncode == 0
+    with outputs.read(default) as found:
+        same = found.dataset.load()
+    for name in ("commutator", "persistence_smse", "resolve_smse", "trajectory"):
+        np.testing.assert_array_equal(same[name].values, done[1][name].values)
+    assert int(same.attrs["time_stride"]) == 1 and same["transition"].attrs == dict(
+        outputs.TRANSITION_DIMS["transition"]
+    )
+    ds = done[2]
+    assert int(ds.attrs["time_stride"]) == 2
+    assert ds["transition"].attrs["input_frame"].tolist() == [0, 2]
+    for i in range(2):
+        for c, path in enumerate(stores):
+            traj = open_store(path).read()[int(ds["trajectory"][i, c])].astype(np.float32)
+            for t, frame in enumerate((0, 2)):  # direct reads: frame 2t -> 2t + 1
+                want = cm.smse(traj[frame : frame + 1], traj[frame + 1 : frame + 2])
+                got = ds["persistence_smse"].values[i, t, c]
+                np.testing.assert_allclose(got, np.ravel(want)[0], rtol=1e-12)
+    # transition 0 is frames 0 -> 1 at either stride; transition 1 is 1 -> 2 vs 2 -> 3
+    np.testing.assert_array_equal(
+        ds["persistence_smse"][:, 0].values, done[1]["persistence_smse"][:, 0].values
+    )
+    assert not np.allclose(
+        ds["persistence_smse"][:, 1].values, done[1]["persistence_smse"][:, 1].values
+    )
 
 
 def test_ingested_data_is_refused(stores, tmp_path):

@@ -24,10 +24,12 @@ rule commutator:
     params:
         batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
         time_steps=config["analysis"]["time_steps"],
+        time_stride=config["analysis"]["time_stride"],
         sets=commutator_arguments,
     shell:
         "python -m symaudit commutator --stores {input.stores} --dataset {wildcards.dataset}"
         " --seed {wildcards.seed} --batches {params.batches} --time-steps {params.time_steps}"
+        " --time-stride {params.time_stride}"
         " {params.sets} --out {output} > {log} 2>&1"
 
 

@@ -34,6 +34,7 @@ rule companion_run:
         run_dir=model_dir,
         batches=" ".join(str(int(b)) for b in PLAN.influence_batches()),
         time_steps=config["analysis"]["time_steps"],
+        time_stride=config["analysis"]["time_stride"],
         last=lambda w: PLAN.run_train(w.dataset, w.model)["epochs"],
         earlier=lambda w: " ".join(str(e) for e in PLAN.companion_epochs(w.dataset, w.model)),
         train_transitions=config["train"]["time_steps"] - 1,
@@ -41,6 +42,7 @@ rule companion_run:
     shell:
         "python -m symaudit companion run --run-dir {params.run_dir} --stores {input.stores}"
         " --batches {params.batches} --time-steps {params.time_steps}"
+        " --time-stride {params.time_stride}"
         " --last-epoch {params.last} --earlier-epochs {params.earlier}"
         " --train-transitions {params.train_transitions} --influence '{params.influence}'"
         " --out {output} > {log} 2>&1"

@@ -31,9 +31,11 @@ if not PLAN.per_run_jobs():
             batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
             run_dir=model_dir,
             time_steps=config["analysis"]["time_steps"],
+            time_stride=config["analysis"]["time_stride"],
         shell:
             "python -m symaudit equivariance --checkpoint {input.model} --run-dir {params.run_dir}"
             " --stores {input.stores} --batches {params.batches} --time-steps {params.time_steps}"
+            " --time-stride {params.time_stride}"
             " --set-name {wildcards.set} --chunk {wildcards.chunk} --elements {params.elements}"
             " --out {output}"
             " > {log} 2>&1"
@@ -60,9 +62,11 @@ if not PLAN.per_run_jobs():
             batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
             run_dir=model_dir,
             time_steps=config["analysis"]["time_steps"],
+            time_stride=config["analysis"]["time_stride"],
         shell:
             "python -m symaudit equivariance --checkpoint {input.model} --run-dir {params.run_dir}"
             " --stores {input.stores} --batches {params.batches} --time-steps {params.time_steps}"
+            " --time-stride {params.time_stride}"
             " --set-name d4 --elements e --twirl-out {output} > {log} 2>&1"
 
 else:
@@ -94,10 +98,12 @@ else:
                 batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
                 run_dir=model_dir,
                 time_steps=config["analysis"]["time_steps"],
+                time_stride=config["analysis"]["time_stride"],
             shell:
                 "python -m symaudit equivariance --checkpoint {input.model}"
                 " --run-dir {params.run_dir} --stores {input.stores} --batches {params.batches}"
-                " --time-steps {params.time_steps} --set-name d4 --elements e"
+                " --time-steps {params.time_steps}"
+                " --time-stride {params.time_stride} --set-name d4 --elements e"
                 " --twirl-out {output.twirl} {params.tasks} > {log} 2>&1"
 
 

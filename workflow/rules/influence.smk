@@ -30,9 +30,11 @@ rule influence_solve:
         settings=section("influence"),
         run_dir=model_dir,
         time_steps=config["analysis"]["time_steps"],
+        time_stride=config["analysis"]["time_stride"],
     shell:
         "python -m symaudit influence-solve --checkpoint {input.model} --run-dir {params.run_dir}"
         " --stores {input.stores} --batch {wildcards.batch} --time-steps {params.time_steps}"
+        " --time-stride {params.time_stride}"
         " --settings '{params.settings}' --out {output.solution} > {log} 2>&1"
 
 
@@ -70,10 +72,12 @@ if not PLAN.per_run_jobs():
             elements=chunk_elements,
             run_dir=model_dir,
             time_steps=config["analysis"]["time_steps"],
+            time_stride=config["analysis"]["time_stride"],
         shell:
             "python -m symaudit influence-bras --solutions {input.solutions}"
             " --checkpoint {input.model} --run-dir {params.run_dir} --stores {input.stores}"
-            " --time-steps {params.time_steps} --set-name {wildcards.set} --chunk {wildcards.chunk}"
+            " --time-steps {params.time_steps} --time-stride {params.time_stride}"
+            " --set-name {wildcards.set} --chunk {wildcards.chunk}"
             " --elements {params.elements} --settings '{params.settings}' --out {output}"
             " > {log} 2>&1"
 
@@ -110,10 +114,12 @@ else:
                 tasks=lambda w, output: PLAN.task_arguments(w.dataset, output.chunks),
                 run_dir=model_dir,
                 time_steps=config["analysis"]["time_steps"],
+                time_stride=config["analysis"]["time_stride"],
             shell:
                 "python -m symaudit influence-bras --solutions {input.solutions}"
                 " --checkpoint {input.model} --run-dir {params.run_dir} --stores {input.stores}"
-                " --time-steps {params.time_steps} {params.tasks}"
+                " --time-steps {params.time_steps} --time-stride {params.time_stride}"
+                " {params.tasks}"
                 " --settings '{params.settings}' > {log} 2>&1"
 
 

@@ -76,6 +76,8 @@ def _mismatch(comm, eq, test: dict) -> str:
         return "analysis batches differ"
     if comm.sizes["transition"] != eq.sizes["transition"]:
         return "time steps differ"
+    if comm.attrs.get("time_stride", 1) != eq.attrs.get("time_stride", 1):  # absent: 1
+        return "time strides differ (other frames)"
     if list(comm["class"].values) != list(eq["class"].values):
         return "classes differ"
     for i, k in enumerate(comm["batch"].values):

@@ -11,6 +11,10 @@ _PI = (
     " response row Π[t₂, b₂, ·, ·] divided by the sample std of its ket entries, so 1 is the"
     " noise baseline; unconverged kets left out), bra = response example (t₂, b₂), ket ="
     " perturbing example (t₁, b₁) of one analysis batch (Amarel et al., companion paper)."
+    " Times t₁, t₂ (and lags t₂ − t₁) are transition indices: transition t goes from frame"
+    " t · S to t · S + 1, S = analysis.time_stride ="
+    ' {{ snakemake.config.get("analysis", {}).get("time_stride", 1) }}, so one index is S'
+    " frames."
 )
 _Q = " Quantiles are numpy type 7, NaN skipped; ``n`` counts the values behind each row."
 
@@ -93,8 +97,10 @@ COMPANION_CAPTIONS: dict[str, str] = {
     ),
     "rollout_error": (
         "**Rollout error vs horizon** (lanl/PDEHats ``scripts/Benchmark/plot_rollout.jl``):"
-        " from the true state at every start time t₀ < T of each analysis trajectory (T ="
-        ' {{ snakemake.config.get("analysis", {}).get("time_steps", "?") }}), dt'
+        " from the true state at the input frame t₀ = t · S of every analysis transition"
+        " t < T of each analysis trajectory (T ="
+        ' {{ snakemake.config.get("analysis", {}).get("time_steps", "?") }}, S ='
+        ' {{ snakemake.config.get("analysis", {}).get("time_stride", 1) }}), dt'
         " autoregressive steps q_(k+1) = f(q_k); the error is the SUM of the dt one-step"
         " SMSEs against the true states, as far as the stores' frames reach. Q1/median/Q3"
         " pooled over seeds × analysis batches × classes × start times (``n``);"
@@ -104,9 +110,11 @@ COMPANION_CAPTIONS: dict[str, str] = {
     "rollout_correlation": (
         "**Cross-time influence vs rollout error** (lanl/PDEHats ``pcs.jl``). One point per"
         " seed × analysis batch × class b: the cross-time ratio of the RAW identity influence,"
-        " Σ_(t≠t') Π[t, b, t', b] / Σ_t Π[t, b, t, b], and the median over start times t₀"
-        " with t₀ + dt ≤ T of the rollout error (table ``rollout_error.csv``); ``pearson_r``"
-        " is Pearson's r over the ``n`` points for each horizon dt = 1..T (NaN with fewer"
+        " Σ_(t≠t') Π[t, b, t', b] / Σ_t Π[t, b, t, b], and the median over start frames t₀"
+        " with t₀ + dt ≤ W of the rollout error (table ``rollout_error.csv``), W = (T − 1) · S"
+        " + 1 the analysis window's last frame (T at S = analysis.time_stride = 1); dt in"
+        " frames (model steps); ``pearson_r``"
+        " is Pearson's r over the ``n`` points for each horizon dt = 1..W (NaN with fewer"
         " than 3 points or a constant side). The reference's recorded values were negative"
         " (more cross-time influence, smaller rollout error)."
     ),

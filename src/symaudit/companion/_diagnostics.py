@@ -4,7 +4,9 @@ influence at the epochs before the last (whose influence the influence stage com
 
 The NetCDF written by :func:`run_diagnostics` (``symaudit companion run``) holds
 
-* ``rollout_error`` (batch, class, start, horizon): :func:`rollout_errors` of final.pt;
+* ``rollout_error`` (batch, class, start, horizon): :func:`rollout_errors` of final.pt from
+  the analysis transitions' input frames (coordinate ``start``: frame t · time_stride,
+  :func:`symaudit.outputs.transition_frames`; ``horizon``: model steps = frames);
 * ``eigenvalue`` (epoch, batch, mode), ``rank`` and ``lambda_max`` (epoch, batch):
   :func:`gradient_span_spectrum` of each epoch's checkpoint (NaN past the rank);
 * with earlier epochs: ``pi_raw`` (influence_epoch, batch, bra_transition, bra_class,
@@ -13,7 +15,8 @@ The NetCDF written by :func:`run_diagnostics` (``symaudit companion run``) holds
   :func:`symaudit.influence.influence_matrix`), and ``ket_converged`` (influence_epoch, batch,
   ket_transition, ket_class);
 * attrs ``dataset``, ``model``, ``seed`` (the run, from its final checkpoint),
-  ``train_transitions`` (the training horizon) and ``last_epoch``.
+  ``train_transitions`` (the training horizon), ``last_epoch`` and ``time_stride`` (the
+  analysis frames: the spectrum and influence examples are the influence stage's).
 
 The format is declared in :data:`symaudit.outputs.DIAGNOSTICS`.
 """
@@ -36,6 +39,7 @@ from symaudit.outputs import (
     per_class,
     to_grid,
     transition_coords,
+    transition_frames,
 )
 
 __all__ = ["checkpoint_path", "run_diagnostics"]
@@ -59,7 +63,7 @@ def checkpoint_path(run_dir: str | os.PathLike, epoch: int, last_epoch: int) -> 
 @dataclass
 class _Arrays:
     """The diagnostics' arrays of one run, filled checkpoint by checkpoint (layouts: module
-    docstring); ``time_steps`` T and ``classes`` C of the analysis batches."""
+    docstring); ``time_steps`` T, ``classes`` C and ``time_stride`` of the analysis batches."""
 
     time_steps: int
     classes: int
@@ -69,9 +73,12 @@ class _Arrays:
     pi_raw: np.ndarray  # (influence_epoch, batch, bra_transition, bra_class, ket_tr., ket_class)
     converged: np.ndarray  # (influence_epoch, batch, ket_transition, ket_class)
     rollout: np.ndarray | None = None  # (batch, class, start, horizon)
+    time_stride: int = 1  # transition t: input frame t * time_stride (transition_frames)
 
     @classmethod
-    def empty(cls, epochs: int, earlier: int, batches: int, time_steps: int, classes: int):
+    def empty(
+        cls, epochs: int, earlier: int, batches: int, time_steps: int, classes: int, stride=1
+    ):
         t, c = time_steps, classes
         return cls(
             time_steps=t,
@@ -81,6 +88,7 @@ class _Arrays:
             top=np.zeros((epochs, batches)),
             pi_raw=np.zeros((earlier, batches, t, c, t, c)),
             converged=np.zeros((earlier, batches, t, c), dtype=bool),
+            time_stride=int(stride),
         )
 
     def measure(
@@ -98,11 +106,13 @@ class _Arrays:
         from ._spectrum import gradient_span_spectrum
 
         t, c = self.time_steps, self.classes
+        frames = torch.from_numpy(transition_frames(t, self.time_stride))
         param = next(model.parameters())
         for k, traj in enumerate(trajectories):
-            traj = torch.as_tensor(traj[:, : t + 1]).to(device=param.device, dtype=param.dtype)
-            x = traj[:, :t].reshape(-1, *traj.shape[2:])  # example n = t + T · class
-            y = traj[:, 1:].reshape(-1, *traj.shape[2:])
+            traj = torch.as_tensor(traj[:, : int(frames[-1]) + 2])
+            traj = traj.to(device=param.device, dtype=param.dtype)
+            x = traj[:, frames].reshape(-1, *traj.shape[2:])  # example n = t + T · class
+            y = traj[:, frames + 1].reshape(-1, *traj.shape[2:])
             clock = time.perf_counter()
             found = gradient_span_spectrum(model, x, y, mode=mode, chunk_size=chunk)
             _LOG.info(
@@ -149,7 +159,7 @@ class _Arrays:
         coords = {
             "batch": list(batches),
             "class": class_names,
-            "start": np.arange(t),
+            "start": transition_frames(t, self.time_stride),
             "horizon": np.arange(1, self.rollout.shape[3] + 1),
             "epoch": epochs,
             "mode": np.arange(self.classes * t),
@@ -160,7 +170,9 @@ class _Arrays:
             data["ket_converged"] = (dims[:2] + dims[4:], self.converged)
             coords.update(
                 influence_epoch=list(earlier),
-                **transition_coords(t, "bra_transition", "ket_transition"),
+                **transition_coords(
+                    t, "bra_transition", "ket_transition", time_stride=self.time_stride
+                ),
                 bra_class=class_names,
                 ket_class=class_names,
             )
@@ -169,11 +181,12 @@ class _Arrays:
             "train_transitions": int(train_transitions),
             "last_epoch": int(last_epoch),
             "rollout_error": "cumulative one-step SMSE of final.pt's rollout from the true "
-            "state at `start` (NaN past the stores' frames)",
+            "state at frame `start` (NaN past the stores' frames)",
             "eigenvalue": "of Q (J^T J / D) Q^T, Q the span of the per-example SMSE "
             f"gradients (energy rule {ENERGY:g}), descending, NaN past the rank",
             "pi_raw": "raw identity influence of the earlier epochs' checkpoints",
             "damping": damping,
+            "time_stride": self.time_stride,
         }
         return xr.Dataset(data, coords=coords, attrs=attrs)
 
@@ -188,11 +201,13 @@ def run_diagnostics(
     influence: Mapping,
     train_transitions: int,
     device=None,
+    time_stride: int = 1,
 ):
     """The diagnostics of one run as an ``xarray.Dataset`` (see the module docstring).
 
     ``influence``: the influence settings resolved by the influence stage
-    (``symaudit.influence._stage.resolve_settings``), one damping value."""
+    (``symaudit.influence._stage.resolve_settings``), one damping value; ``time_stride``: the
+    analysis frames (``analysis.time_stride``), those of the influence stage."""
     from symaudit._device import choose_device
     from symaudit.influence import SolveOptions
     from symaudit.models import load_checkpoint
@@ -208,7 +223,10 @@ def run_diagnostics(
     solve = SolveOptions.keywords(influence)
     trajectories = [analysis_trajectories(run_dir, stores, b) for b in batches]
     epochs = [*earlier_epochs, last_epoch]
-    arrays = _Arrays.empty(len(epochs), len(earlier_epochs), len(batches), t, len(stores))
+    arrays = _Arrays.empty(
+        len(epochs), len(earlier_epochs), len(batches), t, len(stores), time_stride
+    )
+    starts = transition_frames(t, time_stride)  # rollouts from the analysis input frames
     for i, epoch in enumerate(epochs):
         path = checkpoint_path(run_dir, epoch, last_epoch)
         model, meta = load_checkpoint(path)
@@ -217,7 +235,9 @@ def run_diagnostics(
         if last:
             identity = run_identity(meta, path).as_dict()
             clock = time.perf_counter()
-            arrays.rollout = np.stack([rollout_errors(model, traj, t) for traj in trajectories])
+            arrays.rollout = np.stack(
+                [rollout_errors(model, traj, starts) for traj in trajectories]
+            )
             _LOG.info(f"epoch {epoch}: rollouts {time.perf_counter() - clock:.1f} s")
         # influence.operator_mode and .vmap_chunk: the spectrum's operator too
         mode, chunk = solve["operator_mode"], solve["chunk_size"]

@@ -34,9 +34,10 @@ class CompanionRun:
 
 def read_diagnostics(path: str | os.PathLike, batches: Sequence[int]) -> dict:
     """The arrays of one ``symaudit companion run`` output at the analysis ``batches``:
-    {"rollout": (batch, class, start, horizon), "eigenvalue": (epoch, batch, mode),
-    "lambda_max": (epoch, batch), "epochs": [int], "earlier": {epoch: (batch, bra_transition,
-    bra_class, ket_transition, ket_class) raw Π}, "train_transitions", "last_epoch"}."""
+    {"rollout": (batch, class, start, horizon), "starts": the rollouts' start frames,
+    "eigenvalue": (epoch, batch, mode), "lambda_max": (epoch, batch), "epochs": [int],
+    "earlier": {epoch: (batch, bra_transition, bra_class, ket_transition, ket_class) raw Π},
+    "train_transitions", "last_epoch", "time_stride" (absent: 1)}."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"diagnostics file {path} does not exist (run stage_companion)")
@@ -48,12 +49,14 @@ def read_diagnostics(path: str | os.PathLike, batches: Sequence[int]) -> dict:
         ds = ds.sel(batch=list(batches))
         out = {
             "rollout": ds["rollout_error"].values,
+            "starts": ds["start"].values.astype(np.int64),
             "eigenvalue": ds["eigenvalue"].values,
             "lambda_max": ds["lambda_max"].values,
             "epochs": [int(e) for e in ds["epoch"].values],
             "earlier": {},
             "train_transitions": int(ds.attrs["train_transitions"]),
             "last_epoch": int(ds.attrs["last_epoch"]),
+            "time_stride": int(ds.attrs.get("time_stride", 1)),
         }
         if "pi_raw" in ds:
             for e in ds["influence_epoch"].values:
@@ -68,7 +71,8 @@ def read_identity_influence(path: str | os.PathLike) -> dict:
 
     Returns {"smse": (batch, bra_transition, bra_class, ket_transition, ket_class) float64,
     "raw": the same unstandardised, "mass" / "energy" likewise when present (CE), "batches":
-    [int], "classes": [family], "time_steps": T}."""
+    [int], "classes": [family], "time_steps": T, "time_stride": the analysis frames' stride
+    (absent: 1)}."""
     from symaudit import groups
 
     path = Path(path)
@@ -91,4 +95,5 @@ def read_identity_influence(path: str | os.PathLike) -> dict:
         out["batches"] = [int(b) for b in ds["batch"].values]
         out["classes"] = [str(c) for c in ds["bra_class"].values]
         out["time_steps"] = int(ds.sizes["bra_transition"])
+        out["time_stride"] = int(ds.attrs.get("time_stride", 1))
     return out

@@ -9,35 +9,46 @@ import numpy as np
 __all__ = ["cross_time_ratio", "pearson", "rollout_errors"]
 
 
-def rollout_errors(model, trajectories, starts: int) -> np.ndarray:
+def rollout_errors(model, trajectories, starts) -> np.ndarray:
     """Cumulative one-step SMSE of autoregressive rollouts q_{k+1} = f(q_k) from the true state.
 
-    ``trajectories``: (class, frames, channel, y, x).  For every class b, start time t₀ <
-    ``starts`` and horizon dt = 1 .. frames − 1: error[b, t₀, dt − 1] = Σ_{k=1..dt}
+    ``trajectories``: (class, frames, channel, y, x); ``starts``: the start frames t₀ (a
+    sequence: the analysis transitions' input frames, :func:`symaudit.outputs.transition_frames`)
+    or an int n for t₀ = 0 .. n − 1.  For every class b, start t₀ (its index i) and horizon
+    dt = 1 .. frames − 1 (model steps = frames): error[b, i, dt − 1] = Σ_{k=1..dt}
     SMSE(q_k, s_{t₀+k}) with q₀ = s_{t₀} (SMSE: squared error over the per-channel RMS of the
     target + 1e-6, averaged over channel, y, x: :func:`symaudit.losses.smse`); NaN where
     t₀ + dt ≥ frames.
 
-    Returns (class, starts, frames − 1) float64."""
+    Returns (class, len(starts), frames − 1) float64."""
     import torch
 
     with torch.no_grad():
         return _rollout_errors(model, torch.as_tensor(np.asarray(trajectories)), starts)
 
 
-def _rollout_errors(model, x, starts: int) -> np.ndarray:
+def _rollout_errors(model, x, starts) -> np.ndarray:
+    import torch
+
     from symaudit.losses import smse
 
     param = next(model.parameters())
     x = x.to(device=param.device, dtype=param.dtype)
     classes, frames = x.shape[:2]
-    if not 1 <= starts < frames:
-        raise ValueError(f"rollouts from {starts} start times need more than {frames} frames")
-    out = np.full((classes, starts, frames - 1), np.nan)
-    q = x[:, :starts].reshape(classes * starts, *x.shape[2:])  # (b, t₀) flattened
-    t0 = np.tile(np.arange(starts), classes)
-    b = np.repeat(np.arange(classes), starts)
-    total = np.zeros(classes * starts)
+    if np.ndim(starts) == 0:
+        if not 1 <= starts < frames:
+            raise ValueError(f"rollouts from {starts} start times need more than {frames} frames")
+        starts = np.arange(starts)
+    starts = np.asarray(starts, dtype=np.int64)
+    if not starts.size or starts.min() < 0 or starts.max() >= frames - 1:
+        raise ValueError(f"rollouts from start frames {starts.tolist()}: {frames} frames")
+    n = starts.size
+    out = np.full((classes, n, frames - 1), np.nan)
+    q = x[:, torch.from_numpy(starts)].reshape(classes * n, *x.shape[2:])  # (b, t₀) flattened
+    t0 = np.tile(starts, classes)
+    i0 = np.tile(np.arange(n), classes)
+    b = np.repeat(np.arange(classes), n)
+    total = np.zeros(classes * n)
     for dt in range(1, frames):
         live = t0 + dt < frames
         if not live.any():
@@ -46,7 +57,7 @@ def _rollout_errors(model, x, starts: int) -> np.ndarray:
         target = x[b, np.minimum(t0 + dt, frames - 1)]
         step = smse(q, target, reduction="per_example").double().cpu().numpy()
         total = total + step
-        out[b[live], t0[live], dt - 1] = total[live]
+        out[b[live], i0[live], dt - 1] = total[live]
     return out
 
 

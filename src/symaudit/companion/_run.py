@@ -21,7 +21,8 @@ def analysis_trajectories(
     """The trajectories of analysis batch ``batch`` of a run (the k-th test trajectory of each
     class, from the run's persisted ``splits.json``): (class, frames, channel, y, x) float32,
     frames ``0 .. frames - 1`` (None: every frame of the stores).  The influence stage's
-    inputs are frames ``0 .. T - 1``: example n = t + T · class is ``[class, t]``."""
+    inputs are frames t · S (:func:`symaudit.outputs.transition_frames`): example n = t + T ·
+    class is ``[class, t · S]``."""
     from symaudit.runs import analysis_batch, load_splits  # torch: not at workflow parse time
     from symaudit.store import open_store
 

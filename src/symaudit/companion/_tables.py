@@ -3,7 +3,10 @@ inputs and its training metrics.
 
 Tables (one row per dataset × model × coordinate; q1/median/q3 numpy type 7, NaN skipped; the
 maps' columns ``bra_time`` and ``ket_time`` keep their names: they hold the influence files'
-``bra_transition`` t₂ and ``ket_transition`` t₁ indices):
+``bra_transition`` t₂ and ``ket_transition`` t₁ indices, and ``time_lag``'s ``lag`` their
+difference, in transition indices: transition t's input is frame t · S, S =
+``analysis.time_stride`` (the influence files' attribute ``time_stride``), so one index is S
+frames; the rollout horizons dt are model steps = frames):
 
 * ``two_time_map``: dataset, model, bra_time, ket_time, n, q1, median, q3 — Π̃[t₂, b, t₁, b]
   over seeds × batches × classes b;
@@ -21,13 +24,14 @@ maps' columns ``bra_time`` and ``ket_time`` keep their names: they hold the infl
 * ``training_curves``: dataset, model, epoch, n, q1, median, q3 — validation SMSE over seeds;
 * ``rollout_error``: dataset, model, horizon dt, beyond_training (dt above the training
   horizon, train.time_steps − 1 transitions), n, q1, median, q3 — cumulative SMSE of dt
-  autoregressive steps from the true state at every start time t₀ < T of the analysis
-  trajectories (as far as the stores reach), pooled over seeds × batches × classes × t₀
-  (lanl/PDEHats ``scripts/Benchmark/plot_rollout.jl``);
-* ``rollout_correlation``: dataset, model, horizon dt = 1..T, n (points), pearson_r — over
-  the points (seed, batch, class), Pearson's r between the cross-time ratio of the raw
-  influence Σ_{t≠t'} Π[t,b,t',b] / Σ_t Π[t,b,t,b] and the median over t₀ (t₀ + dt ≤ T) of
-  the rollout error (``pcs.jl``);
+  autoregressive steps from the true state at every analysis transition's input frame
+  t₀ = t · S, t < T, of the analysis trajectories (as far as the stores reach), pooled over
+  seeds × batches × classes × t₀ (lanl/PDEHats ``scripts/Benchmark/plot_rollout.jl``);
+* ``rollout_correlation``: dataset, model, horizon dt = 1..W frames, W = (T − 1) · S + 1 the
+  analysis window's last frame (T at S = 1), n (points), pearson_r — over the points (seed,
+  batch, class), Pearson's r between the cross-time ratio of the raw influence
+  Σ_{t≠t'} Π[t,b,t',b] / Σ_t Π[t,b,t,b] and the median over t₀ (t₀ + dt ≤ W) of the rollout
+  error (``pcs.jl``);
 * ``influence_dynamics``: dataset, model, epoch, kind (diagonal | off_diagonal), n, q1,
   median, q3 — per (seed, batch) the mean of the raw Π's diagonal Π[t,b,t,b] and of its
   off-diagonal entries, quantiles over the (seed, batch) samples, at each configured epoch
@@ -50,6 +54,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from symaudit.outputs import transition_frames
 
 from . import _stats
 from ._readers import (
@@ -137,9 +143,11 @@ TABLES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _inputs(run: CompanionRun, batch: int, time_steps: int) -> np.ndarray:
-    """Analysis inputs (3 · T, channel, y, x), example n = t + T · class."""
-    x = analysis_trajectories(run.run_dir, run.stores, batch, time_steps + 1)[:, :time_steps]
+def _inputs(run: CompanionRun, batch: int, time_steps: int, time_stride: int = 1) -> np.ndarray:
+    """Analysis inputs (3 · T, channel, y, x), example n = t + T · class: input frame t · S
+    (:func:`symaudit.outputs.transition_frames`)."""
+    frames = transition_frames(time_steps, time_stride)
+    x = analysis_trajectories(run.run_dir, run.stores, batch, int(frames[-1]) + 2)[:, frames]
     return x.reshape(-1, *x.shape[2:])
 
 
@@ -240,13 +248,21 @@ def _rollout_rows(base: dict, loaded: Sequence[dict], diags: Sequence[dict]):
         err = diag["rollout"]  # (batch, class, start, dt)
         errors.append(err)
         t = item["time_steps"]
-        if err.shape[2] < t or err.shape[3] < t:
-            raise ValueError(f"rollouts of {base}: fewer than {t} starts / horizons")
-        # median over t₀ with t₀ + dt ≤ T, dt = 1..T (the analysis trajectories' own horizon)
-        inside = np.arange(t)[:, None] + np.arange(1, t + 1)[None, :] <= t  # (t₀, dt)
+        starts = transition_frames(t, item["time_stride"])  # the influence's input frames
+        if err.shape[2] < t or not np.array_equal(diag["starts"][:t], starts):
+            raise ValueError(
+                f"rollouts of {base}: fewer than {t} starts or not from the influence's input "
+                f"frames {starts.tolist()} (time_stride {diag['time_stride']}, influence "
+                f"{item['time_stride']})"
+            )
+        w = int(starts[-1]) + 1  # the analysis window's last frame: T at stride 1
+        if err.shape[3] < w:
+            raise ValueError(f"rollouts of {base}: fewer than {w} horizons")
+        # median over t₀ with t₀ + dt ≤ W, dt = 1..W frames (the analysis window's own horizon)
+        inside = starts[:, None] + np.arange(1, w + 1)[None, :] <= w  # (t₀, dt)
         with np.errstate(all="ignore"):
-            med = np.nanmedian(np.where(inside, err[:, :, :t, :t], np.nan), axis=2)
-        within.append(med.reshape(-1, t))  # (batch · class, dt)
+            med = np.nanmedian(np.where(inside, err[:, :, :t, :w], np.nan), axis=2)
+        within.append(med.reshape(-1, w))  # (batch · class, dt)
         ratios.append(cross_time_ratio(item["raw"]).reshape(-1))  # (batch · class)
     pooled = np.concatenate([e.transpose(3, 0, 1, 2).reshape(e.shape[3], -1) for e in errors], 1)
     q = _stats.quantiles(pooled, axis=1)
@@ -324,7 +340,10 @@ def _distance_rows(
         [
             np.stack(
                 [
-                    _stats.input_distances(_inputs(run, b, item["time_steps"]), item["time_steps"])
+                    _stats.input_distances(
+                        _inputs(run, b, item["time_steps"], item["time_stride"]),
+                        item["time_steps"],
+                    )
                     for b in item["batches"]
                 ]
             )
@@ -349,14 +368,16 @@ def _distance_rows(
 
 def _load_group(members: Sequence[CompanionRun]) -> list[dict]:
     """The identity influence of each run of one (dataset, model); every seed must share the
-    classes and times."""
+    classes and times (the number of transitions and their stride)."""
     loaded = [read_identity_influence(r.influence) for r in members]
     classes = loaded[0]["classes"]
+    times = (loaded[0]["time_steps"], loaded[0]["time_stride"])
     for run, item in zip(members, loaded, strict=True):
-        if item["classes"] != classes or item["time_steps"] != loaded[0]["time_steps"]:
+        if item["classes"] != classes or (item["time_steps"], item["time_stride"]) != times:
             raise ValueError(
                 f"influence file {run.influence}: classes {item['classes']} / "
-                f"{item['time_steps']} times differ from the other seeds' {classes}"
+                f"{item['time_steps']} times at time_stride {item['time_stride']} differ from "
+                f"the other seeds' {classes} / {times[0]} at {times[1]}"
             )
     return loaded
 

@@ -1,7 +1,8 @@
 """``symaudit companion``: the companion paper's diagnostics of a study.
 
     symaudit companion run --run-dir MODELS/CE/unet/seed0 --stores DATA/CE-RP.zarr \\
-        DATA/CE-CRP.zarr DATA/CE-RPUI.zarr --batches 0 1 --time-steps 16 --last-epoch 150 \\
+        DATA/CE-CRP.zarr DATA/CE-RPUI.zarr --batches 0 1 --time-steps 16 --time-stride 1 \\
+        --last-epoch 150 \\
         --earlier-epochs 1 50 --train-transitions 16 --influence '{"rtol": 1e-4, ...}' \\
         --out COMPANION/CE/unet/seed0/diagnostics.nc
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from symaudit.cli import add_device, add_settings
+from symaudit.cli import add_device, add_settings, add_time_stride
 from symaudit.settings import read_settings
 
 
@@ -40,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     one.add_argument("--batches", nargs="+", type=int, required=True, help="analysis batches")
     one.add_argument("--time-steps", type=int, required=True, help="transitions per class")
+    add_time_stride(one)
     one.add_argument("--last-epoch", type=int, required=True, help="the run's last epoch")
     one.add_argument(
         "--earlier-epochs", nargs="*", type=int, default=[], help="kept epochs before the last"
@@ -99,6 +101,7 @@ def _run(args: argparse.Namespace) -> int:
         influence_settings(args.influence),
         args.train_transitions,
         args.device,
+        args.time_stride,
     )
     write_atomic(args.out, lambda p: ds.to_netcdf(p))
     print(f"companion run: epochs {[int(e) for e in ds['epoch'].values]} -> {args.out}")

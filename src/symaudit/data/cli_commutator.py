@@ -1,14 +1,15 @@
 """``symaudit commutator``: the generating solver's commutator c_g on one seed's analysis examples.
 
     symaudit commutator --stores NS-BB.zarr NS-Gauss.zarr NS-Sines.zarr --dataset NS --seed 0 \\
-        --split-train 0.65 --split-val 0.05 --batches 0 --time-steps 4 \\
+        --split-train 0.65 --split-val 0.05 --batches 0 --time-steps 4 --time-stride 1 \\
         --set d4 e r r2 r3 s sr sr2 sr3 --set negation e neg --out commutator.nc
 
 The examples are the equivariance stage's (:func:`symaudit.runs.analysis_batch`: the k-th test
-trajectory of each class, frames 0..T-1 and 1..T) under the splits a run of this seed makes
-(:func:`symaudit.training.make_splits` with the seed and the split fractions; every run of the
-seed with those fractions has them, and the findings check each run's ``splits.json`` against
-the file's ``trajectory`` before joining).  Per example and element:
+trajectory of each class, input frames t·S and targets t·S+1 for t = 0..T-1, S the
+``--time-stride``: :func:`symaudit.outputs.transition_frames`) under the splits a run of this
+seed makes (:func:`symaudit.training.make_splits` with the seed and the split fractions;
+every run of the seed with those fractions has them, and the findings check each run's
+``splits.json`` against the file's ``trajectory`` before joining).  Per example and element:
 c_g = SMSE(Phi(g x), g Phi(x)) (:mod:`symaudit.data.commutator`), Phi the store's generating
 solver over one frame interval.  Model-free: one job per (dataset, seed).  Refused (one line)
 for a store whose generating solver is not known (ingested or external data).
@@ -23,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from symaudit.cli import add_time_stride
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__.splitlines()[0]
@@ -34,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--split-val", required=True, type=float, help="train.split.val of the runs")
     add("--batches", required=True, nargs="+", type=int, help="analysis batch indices (0-based)")
     add("--time-steps", required=True, type=int, help="transitions per class and batch")
+    add_time_stride(parser)
     add(
         "--set",
         action="append",
@@ -46,9 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--out", required=True, type=Path, help="the NetCDF file")
 
 
-def measure(stores, splits, batches, time_steps, elements, dataset_solvers, geometry):
+def measure(
+    stores, splits, batches, time_steps, elements, dataset_solvers, geometry, time_stride=1
+):
     """(commutator (E, B, T, C), resolve (B, T, C), persistence (B, T, C), trajectory (B, C))
-    over the analysis batches; ``dataset_solvers`` the generator of each class store."""
+    over the analysis batches (:func:`symaudit.runs.analysis_batch` at ``time_stride``: the
+    analysis stages' examples); ``dataset_solvers`` the generator of each class store."""
     from symaudit.data import commutator as cm
     from symaudit.runs import analysis_batch
 
@@ -58,7 +65,7 @@ def measure(stores, splits, batches, time_steps, elements, dataset_solvers, geom
     trajectory = np.zeros((B, C), dtype=np.int64)
     channels = stores[0].channels
     for i, k in enumerate(batches):
-        inputs, targets = analysis_batch(stores, splits, int(k), T)
+        inputs, targets = analysis_batch(stores, splits, int(k), T, time_stride)
         x, y = inputs.numpy(), targets.numpy()
         for c, (store, gen) in enumerate(zip(stores, dataset_solvers, strict=True)):
             trajectory[i, c] = splits[store.family]["test"][int(k)]
@@ -85,8 +92,8 @@ def run(args) -> int:
     from symaudit.store import git_revision
     from symaudit.training import make_splits
 
-    if args.time_steps < 1 or any(k < 0 for k in args.batches):
-        raise ValueError("--time-steps must be >= 1 and --batches non-negative")
+    if args.time_steps < 1 or args.time_stride < 1 or any(k < 0 for k in args.batches):
+        raise ValueError("--time-steps and --time-stride must be >= 1, --batches non-negative")
     sets = {name: list(elements) for name, *elements in args.set}
     elements = list(dict.fromkeys(g for names in sets.values() for g in names))
     for g in elements:
@@ -108,7 +115,14 @@ def run(args) -> int:
     )
     tic = time.perf_counter()
     comm, resolve, persistence, trajectory = measure(
-        stores, splits, args.batches, args.time_steps, elements, solvers, geometry
+        stores,
+        splits,
+        args.batches,
+        args.time_steps,
+        elements,
+        solvers,
+        geometry,
+        args.time_stride,
     )
     btc = EXAMPLE_DIMS
     ds = xr.Dataset(
@@ -121,7 +135,7 @@ def run(args) -> int:
         coords={
             "element": np.asarray(elements, dtype=object),
             "batch": np.asarray(args.batches, dtype=np.int64),
-            **transition_coords(args.time_steps),
+            **transition_coords(args.time_steps, time_stride=args.time_stride),
             "class": np.asarray([s.family for s in stores], dtype=object),
         },
         attrs={
@@ -133,6 +147,7 @@ def run(args) -> int:
             "extent": list(geometry["extent"]),
             "solvers": " ".join(f"{g.family}={g.name}" for g in solvers),
             "example_order": EXAMPLE_ORDER,
+            "time_stride": int(args.time_stride),
             "symaudit_version": __version__,
             "git_revision": git_revision(),
         },

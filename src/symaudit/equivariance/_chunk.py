@@ -155,7 +155,7 @@ def measure(args, run: TrainedRun, wanted: list[str], twirl_elements: list[str])
     T, C = args.time_steps, len(run.stores)  # noqa: N806 (the paper's symbols)
     measured = Measured((len(args.elements), len(args.batches), T, C))
     n_forward = len(dict.fromkeys(wanted + twirl_elements))
-    for i, (k, inputs, targets) in enumerate(run.batches(args.batches, T)):
+    for i, (k, inputs, targets) in enumerate(run.batches(args.batches, T, args.time_stride)):
         tic = time.perf_counter()
         result = sweep(
             run.model,
@@ -190,6 +190,7 @@ def attrs_of(args, run: TrainedRun) -> dict:
         "device": str(run.device),
         "elements_per_batch": args.elements_per_batch,
         "example_order": EXAMPLE_ORDER,
+        "time_stride": int(args.time_stride),
         "symaudit_version": __version__,
         "git_revision": git_revision(),
     }
@@ -256,7 +257,7 @@ def write_outputs(args, measured: Measured, run: TrainedRun, twirl_elements: lis
         attrs |= {"frame_dt": geometry["dt"], "extent": list(geometry["extent"])}
     coords = {
         "batch": np.asarray(args.batches, dtype=np.int64),
-        **transition_coords(args.time_steps),
+        **transition_coords(args.time_steps, time_stride=args.time_stride),
         "class": np.asarray(run.families, dtype=object),
     }
     if args.out is not None:

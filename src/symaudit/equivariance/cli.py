@@ -23,7 +23,7 @@ from pathlib import Path
 
 from symaudit import groups
 from symaudit.baselines import add_gate_argument, warn_if_failed
-from symaudit.cli import add_device, add_task, parse_tasks
+from symaudit.cli import add_device, add_task, add_time_stride, parse_tasks
 from symaudit.settings import ANALYSIS
 
 __all__ = ["add_arguments", "add_run_inputs", "check_run_inputs", "run"]
@@ -76,6 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     t = ANALYSIS["time_steps"]
     add("--time-steps", type=int, default=t, help=f"transitions per class and batch (default {t})")
+    add_time_stride(parser)
     per = "transformed copies of a batch per forward pass (default 8)"
     add("--elements-per-batch", type=int, default=8, help=per)
     add_task(parser)
@@ -109,7 +110,7 @@ def _task_args(args, task: _Task) -> argparse.Namespace:
 def _check_args(args) -> None:
     if args.out is None and args.twirl_out is None and not args.task:
         raise ValueError("nothing to do: give --out, --twirl-out and/or --task")
-    for flag in ("time_steps", "elements_per_batch"):
+    for flag in ("time_steps", "time_stride", "elements_per_batch"):
         if getattr(args, flag) < 1:
             raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
     if args.chunk < 0:

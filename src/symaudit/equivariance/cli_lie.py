@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from symaudit.baselines import add_gate_argument, warn_if_failed
-from symaudit.cli import add_device
+from symaudit.cli import add_device, add_time_stride
 from symaudit.equivariance.cli import add_run_inputs, check_run_inputs
 from symaudit.settings import ANALYSIS
 
@@ -38,28 +38,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"sub-cell shifts of the profile, in cells (default {shifts})")  # fmt: skip
     t = ANALYSIS["time_steps"]
     add("--time-steps", type=int, default=t, help=f"transitions per class and batch (default {t})")
+    add_time_stride(parser)
     add_device(parser)
     add_gate_argument(parser)
 
 
 def _check_args(args) -> None:
-    if args.time_steps < 1:
-        raise ValueError(f"--time-steps must be >= 1, got {args.time_steps}")
+    for flag in ("time_steps", "time_stride"):
+        if getattr(args, flag) < 1:
+            raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
     if not all(np.isfinite(args.shifts)) or len(set(args.shifts)) != len(args.shifts):
         raise ValueError(f"--shifts must be distinct finite numbers, got {args.shifts}")
     check_run_inputs(args)
 
 
-def measure(opened, batches, time_steps: int, shifts) -> dict[str, np.ndarray]:
+def measure(opened, batches, time_steps: int, shifts, time_stride: int = 1) -> dict:
     """``lie`` (direction, batch, transition, class) and ``profile`` (direction, shift, batch,
-    transition, class), float64, for the opened run (:func:`symaudit.runs.open_run`)."""
+    transition, class), float64, for the opened run (:func:`symaudit.runs.open_run`) on the
+    analysis frames of ``time_stride``."""
     from symaudit.equivariance import lie_derivative, subcell_profile
     from symaudit.outputs import per_class
 
     T, C = time_steps, len(opened.stores)  # noqa: N806 (the paper's symbols)
     lie = np.full((2, len(batches), T, C), np.nan)
     profile = np.full((2, len(shifts), len(batches), T, C), np.nan)
-    for i, (_, x, y) in enumerate(opened.batches(batches, T)):
+    for i, (_, x, y) in enumerate(opened.batches(batches, T, time_stride)):
         for d, direction in enumerate(("x", "y")):
             lie[d, i] = per_class(lie_derivative(opened.model, x, opened.channels, direction), T, C)
             prof = subcell_profile(opened.model, x, y, opened.channels, direction, shifts)
@@ -67,7 +70,9 @@ def measure(opened, batches, time_steps: int, shifts) -> dict[str, np.ndarray]:
     return {"lie": lie, "profile": profile}
 
 
-def write(path: Path, measured: dict, opened, batches, time_steps: int, shifts) -> None:
+def write(
+    path: Path, measured: dict, opened, batches, time_steps: int, shifts, time_stride: int = 1
+) -> None:
     """The :data:`symaudit.outputs.LIE` file, written atomically."""
     import xarray as xr
 
@@ -85,7 +90,7 @@ def write(path: Path, measured: dict, opened, batches, time_steps: int, shifts) 
             "direction": np.asarray(["x", "y"], dtype=object),
             "shift": np.asarray(shifts, dtype=np.float64),
             "batch": np.asarray(batches, dtype=np.int64),
-            **transition_coords(time_steps),
+            **transition_coords(time_steps, time_stride=time_stride),
             "class": np.asarray(opened.families, dtype=object),
         },
         attrs={
@@ -94,6 +99,7 @@ def write(path: Path, measured: dict, opened, batches, time_steps: int, shifts) 
             "model_dtype": str(opened.dtype).removeprefix("torch."),
             "device": str(opened.device),
             "example_order": EXAMPLE_ORDER,
+            "time_stride": int(time_stride),
             "symaudit_version": __version__,
         },
     )
@@ -109,8 +115,8 @@ def run(args) -> int:
     warn_if_failed(args.run_dir, args.max_persistence_ratio)
     opened = open_run(args.checkpoint, args.stores, args.run_dir, args.device)
     start = time.perf_counter()
-    measured = measure(opened, args.batches, args.time_steps, args.shifts)
-    write(args.out, measured, opened, args.batches, args.time_steps, args.shifts)
+    measured = measure(opened, args.batches, args.time_steps, args.shifts, args.time_stride)
+    write(args.out, measured, opened, args.batches, args.time_steps, args.shifts, args.time_stride)
     seconds = time.perf_counter() - start
     print(f"wrote {args.out}: Lie derivatives and {len(args.shifts)} sub-cell shifts x "
           f"{len(args.batches)} batches in {seconds:.1f} s")  # fmt: skip

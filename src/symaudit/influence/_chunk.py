@@ -216,6 +216,7 @@ class Bras:
     n_elements: int
     time_steps: int
     n_classes: int
+    time_stride: int = 1  # frames between the transitions (outputs.transition_frames)
     results: dict[str, list] = field(default_factory=dict)
     bounds: list = field(default_factory=list)
     converged: list = field(default_factory=list)
@@ -372,12 +373,26 @@ def _attrs(identity: dict, set_name: str, chunk: int, solution, settings, refere
 
 
 def measure_chunk(
-    trained, paths: SolvedBatches, primary: int, elements, settings, time_steps: int
+    trained,
+    paths: SolvedBatches,
+    primary: int,
+    elements,
+    settings,
+    time_steps: int,
+    time_stride: int = 1,
 ) -> Bras:
     """The bras of ``elements`` against every batch's solutions (``paths``, ``primary``:
     :func:`read_solutions`; read one batch at a time) of the opened run ``trained``
-    (:func:`symaudit.runs.open_run`)."""
+    (:func:`symaudit.runs.open_run`), on the analysis frames of ``time_stride`` (the solve's:
+    a solution recording another stride is refused)."""
     solutions = [p[primary] for p in paths]
+    for s in solutions:
+        solved = int(s.meta.get("time_stride", 1))  # solutions written before the key: 1
+        if solved != time_stride:
+            raise ValueError(
+                f"--solutions of batch {s.meta.get('batch')}: solved at time_stride {solved}, "
+                f"not --time-stride {time_stride} (rerun influence-solve)"
+            )
     kinds = {s.kind for s in solutions}
     if len(kinds) > 1:
         raise ValueError(f"--solutions mix kinds {sorted(kinds)} (rerun influence-solve)")
@@ -387,12 +402,12 @@ def measure_chunk(
     observables = {"": "smse"}
     if any(c["name"] == "density" for c in channels):  # CE: the conservation drifts too
         observables.update({"_mass": "mass", "_energy": "energy"})
-    acc = Bras(len(elements), time_steps, len(trained.stores))
+    acc = Bras(len(elements), time_steps, len(trained.stores), int(time_stride))
     kinematic = any(not isinstance(groups.parse_transition(g), groups.Element) for g in elements)
     geometry = trained.frame_geometry() if kinematic else {}
     batches = [int(s.meta["batch"]) for s in solutions]
     chunk = int(settings["vmap_chunk"])
-    for i, (_, x, y) in enumerate(trained.batches(batches, time_steps)):
+    for i, (_, x, y) in enumerate(trained.batches(batches, time_steps, time_stride)):
         path = paths.load(i)  # this batch's vectors only (memory: SolvedBatches)
         solution = path[primary]
         if galerkin:
@@ -441,11 +456,14 @@ def write_chunk(
             **coords,
             "element": list(elements),
             "batch": [int(s.meta["batch"]) for s in solutions],
-            **transition_coords(t, "bra_transition", "ket_transition"),
+            **transition_coords(t, "bra_transition", "ket_transition", time_stride=acc.time_stride),
             "bra_class": trained.families,
             "ket_class": trained.families,
         },
-        attrs=_attrs(identity, set_name, chunk, solutions[0], settings, reference),
+        attrs={
+            **_attrs(identity, set_name, chunk, solutions[0], settings, reference),
+            "time_stride": acc.time_stride,
+        },
     )
     out = Path(out)
     with atomic_path(out) as tmp:

@@ -8,7 +8,7 @@ import argparse
 from collections.abc import Mapping
 from pathlib import Path
 
-from symaudit.cli import add_device, add_settings
+from symaudit.cli import add_device, add_settings, add_time_stride
 from symaudit.settings import (
     ANALYSIS,
     DAMPING_BY_METHOD,
@@ -52,12 +52,13 @@ def load_solutions(directory, mmap: bool = False) -> list:
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments both commands take: the trained run, its analysis batches' length, the
-    config's influence section and the device."""
+    """The arguments both commands take: the trained run, its analysis batches' length and
+    frame stride, the config's influence section and the device."""
     add = parser.add_argument
     add("--checkpoint", required=True, help="the model checkpoint (final.pt)")
     add("--run-dir", required=True, help="the model's run directory (splits)")
     add("--stores", nargs="+", required=True, metavar="STORE", help="class stores, in class order")
     add("--time-steps", type=int, default=ANALYSIS["time_steps"], help="transitions per class")
+    add_time_stride(parser)
     add_settings(parser, "influence")
     add_device(parser)

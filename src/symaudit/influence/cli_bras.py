@@ -61,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     paths, primary = read_solutions(args.solutions)
     trained = open_run(args.checkpoint, args.stores, args.run_dir, args.device)
     for set_name, chunk, out, elements in tasks:
-        acc = measure_chunk(trained, paths, primary, elements, settings, args.time_steps)
+        acc = measure_chunk(
+            trained, paths, primary, elements, settings, args.time_steps, args.time_stride
+        )
         out = write_chunk(out, acc, paths, primary, trained, elements, set_name, chunk, settings)
         print(f"influence-bras: {len(elements)} elements x {len(paths)} batches -> {out}")
     return 0

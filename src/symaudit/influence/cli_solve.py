@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     settings = resolve_settings(args.settings)
     warn_if_failed(args.run_dir, args.max_persistence_ratio)
     trained = open_run(args.checkpoint, args.stores, args.run_dir, args.device)
-    inputs, targets = trained.batch(args.batch, args.time_steps)
+    inputs, targets = trained.batch(args.batch, args.time_steps, args.time_stride)
     identity = {**trained.identity.as_dict(), "batch": args.batch}
     path = DampingPath.parse(settings["damping"]).is_path  # one file per λ, config order
     stored = []  # bytes of the vectors written, per λ
@@ -62,7 +62,12 @@ def run(args: argparse.Namespace) -> int:
         options = SolveOptions.from_settings(
             settings,
             galerkin_defer=True,  # Galerkin: the subspace is rebuilt per element in the bras
-            meta={**identity, "families": trained.families, "time_steps": args.time_steps},
+            meta={
+                **identity,
+                "families": trained.families,
+                "time_steps": args.time_steps,
+                "time_stride": args.time_stride,
+            },
             sink=write,
         )
         try:
