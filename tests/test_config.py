@@ -15,6 +15,7 @@ CONFIG_DIR = ROOT / "config"
 SHIPPED = [
     "config/config.yaml",
     "config/validation.yaml",
+    "config/augmentation.yaml",
     "config/conservation.yaml",
     "config/paper.yaml",
     "tests/workflow/tiny.yaml",

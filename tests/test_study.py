@@ -78,6 +78,21 @@ def test_validation_runs_variants_and_pairs():
     assert quick.commutator_files() == [] and quick.commutator_sets("NS") == []
 
 
+def test_augmentation_study_pairs_the_few_trajectory_variants():
+    """config/augmentation.yaml: unet-few-aug is paired with unet-few (not with the
+    architecture, which the study does not train), both on the same first K train
+    trajectories and the same epochs (optimiser steps), five seeds, D4 only."""
+    study = Study.from_config(_config("config/augmentation.yaml"))
+    assert study.augmented_pairs() == [("unet-few-aug", "unet-few")]
+    assert sorted({r.seed for r in study.runs}) == [0, 1, 2, 3, 4]
+    train = {r.model: r.train for r in study.runs}
+    assert train["unet-few"]["epochs"] == train["unet-few-aug"]["epochs"]
+    k = train["unet-few"]["max_trajectories"]
+    assert k is not None and train["unet-few-aug"]["max_trajectories"] == k
+    assert train["unet-few-aug"]["augment"] == {"d4": True, "shifts": True, "orbit": False}
+    assert not train["unet-few"]["augment"]["d4"] and study.sets("NS") == ["d4"]
+
+
 def test_chunks_cover_each_set_in_order():
     study = Study.from_config(_config("config/config.yaml"))  # 32^2, chunk_size 40, K = 4
     assert [len(c) for c in study.chunks("d4")] == [8]
@@ -155,7 +170,8 @@ def test_cross_field_mistakes_are_one_line_naming_the_key(edits, message):
 
 
 def test_shipped_studies_pass_every_rule():
-    for path in ("config/config.yaml", "config/validation.yaml", "config/conservation.yaml"):
+    shipped = ("config.yaml", "validation.yaml", "augmentation.yaml", "conservation.yaml")
+    for path in (f"config/{name}" for name in shipped):
         Study.from_config(_config(path))
     Study.from_config(_config("config/paper.yaml", pdegym_dir="/x"))
 

@@ -183,15 +183,19 @@ class Study:
         return list(dict.fromkeys(m for d in self.datasets for m in self.models[d]))
 
     def augmented_pairs(self) -> list[tuple[str, str]]:
-        """(variant, architecture) for the study's augmented variants (validation case 4):
-        those whose train section switches on ``augment.d4`` or ``augment.shifts``."""
+        """(variant, base) for the study's augmented variants (validation case 4): those whose
+        train section switches on ``augment.d4`` or ``augment.shifts``; the base of ``X-aug``
+        is the study's model ``X`` when it has one (``unet-few-aug`` -> the variant
+        ``unet-few``), else the variant's architecture (``unet-aug`` -> ``unet``)."""
         used = self.model_names()
-        return [
-            (name, variant["model"])
-            for name, variant in self.variants.items()
-            if name in used
-            and any(variant.get("train", {}).get("augment", {}).get(k) for k in ("d4", "shifts"))
-        ]
+        pairs = []
+        for name, variant in self.variants.items():
+            augment = variant.get("train", {}).get("augment", {})
+            if name not in used or not any(augment.get(k) for k in ("d4", "shifts")):
+                continue
+            stem = name.removesuffix("-aug")
+            pairs.append((name, stem if stem != name and stem in used else variant["model"]))
+        return pairs
 
     def companion_epochs(self, dataset: str, model: str) -> list[int]:
         """The configured ``companion.epochs`` measured for a run: those before its last epoch

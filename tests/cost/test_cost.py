@@ -116,6 +116,20 @@ def test_table_matches_a_hand_computation(tiny):
     assert rows["simulate_family"].scratch_gb_per_job * 1e9 == pytest.approx(10 * 5 * 2 * 1024 * 4)
 
 
+def test_max_trajectories_prices_the_first_k_train_trajectories(tmp_path):
+    """A variant with train.max_trajectories k trains on k trajectories per class: 3*2*2 = 12
+    transitions per epoch instead of the split's 36 (the val transitions unchanged)."""
+    cfg = {
+        **TINY,
+        "models": ["unet-few"],
+        "variants": {"unet-few": {"model": "unet", "train": {"max_trajectories": 2}}},
+    }
+    path = tmp_path / "few.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    rows = {r.rule: r for r in build_table(Plan(load_config([path])), UNITS, PROFILE)}
+    assert rows["train_model"].total_hours * 3600 == pytest.approx(2 * (12 * 10 + 6 * 1))
+
+
 def test_per_run_jobs_cost_the_sum_of_their_chunks(tmp_path):
     """analysis.jobs per_run: one bras and one equivariance job per run, each the sum of the
     per-chunk jobs it replaces (every chunk is measured as its own invocation would)."""
@@ -178,6 +192,7 @@ def test_cli_prints_and_writes_the_table(tiny, tmp_path, capsys):
     [
         "config/config.yaml",
         "config/validation.yaml",
+        "config/augmentation.yaml",
         "config/rehearsal.yaml",
         "config/external.yaml",
     ],

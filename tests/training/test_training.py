@@ -492,3 +492,35 @@ def test_variant_name_is_recorded_and_labels_the_run(stores, tmp_path):
     # a name is part of the run: the same directory refuses another name
     with pytest.raises(ValueError, match="different run"):
         run(stores, named.parent, settings, name="unet-other")
+
+
+def test_max_trajectories_trains_on_the_first_k_of_the_train_split(stores, tmp_path, monkeypatch):
+    """``train.max_trajectories`` k: the transitions read for training are those of the first k
+    trajectories of each class's seeded train split; the split persisted, val (and so the val
+    persistence) and test unchanged; null reads the whole train split; k above a class's train
+    count is one line naming the key."""
+    import symaudit.training._loop as loop
+    from symaudit.errors import UserError
+
+    seen = []
+    real = loop.load_transitions
+
+    def spy(stores_, splits, parts, *args, **kwargs):
+        seen.append({f: {p: list(v[p]) for p in v} for f, v in splits.items()})
+        return real(stores_, splits, parts, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "load_transitions", spy)
+    one = {**FAST, "epochs": 1}
+    run(stores, tmp_path / "all", one)
+    run(stores, tmp_path / "two", {**one, "max_trajectories": 2})
+    full, two = load_splits(tmp_path / "all"), load_splits(tmp_path / "two")
+    assert full == two  # the seeded split itself is unchanged
+    assert seen[0] == full  # null: the whole train split
+    for fam, parts in full.items():
+        assert seen[1][fam]["train"] == parts["train"][:2]
+        assert seen[1][fam]["val"] == parts["val"] and len(parts["train"]) > 2
+    assert resolve_settings({})["max_trajectories"] is None
+    with pytest.raises(ValueError, match="'max_trajectories': expected an integer >= 1"):
+        resolve_settings({"max_trajectories": 0})
+    with pytest.raises(UserError, match=r"^train.max_trajectories = 6 exceeds the train split"):
+        run(stores, tmp_path / "six", {**one, "max_trajectories": 6})

@@ -1,9 +1,8 @@
-"""Findings of cases 4 (augmentation) and 5 (exact vs Galerkin influence): synthetic tables with
-known answers, true and false.
+"""Findings of case 5 (exact vs Galerkin influence; case 4, augmentation, reads the runs' files:
+tests/validation/test_findings_augmentation.py): synthetic tables with known answers, true and
+false.
 
-twirl_d4.csv: NS unet 20 % of the loss from equivariance error, unet-aug 5 % (holds); NS vit 10 %,
-vit-aug 15 % (does not).  influence_d4.csv: unet medians 1,1,1,1,1,1,1,3 (spread (3-1)/1.25 =
-1.6), unet-aug all 2 except r = 2.5 (spread 0.5/2.0625); vit-aug lacks r (not measured).
+twirl_d4.csv and influence_d4.csv: the tables of the other cases (case 4 no longer reads them).
 influence_robustness_medians.csv: NS unet Galerkin = 1.1 x the λ = 1e-3 medians (gap 0.1, τ 1);
 NS vit Galerkin reverses the ranking (τ -1); NSK unet: inside G (e, r2) 1, outside 0.5 at λ but 2
 under Galerkin (the conclusion changes); NSK vit: outside 0.25 of inside under both.
@@ -136,31 +135,6 @@ def test_spread():
     assert pd.isna(_augmentation.d4_spread([1.0, float("nan")]))
 
 
-def test_case4_known_answers(tables):
-    rows = pd.DataFrame(_augmentation.case4_rows(tables))
-    head = "4 augmentation | NS"
-    share = _one(rows, f"{head} unet-aug vs unet | equivariance share")
-    assert share.holds and "pooled 5 % vs 20 %" in share.measured
-    spread = _one(rows, f"{head} unet-aug vs unet | influence spread")
-    assert spread.holds
-    assert spread.measured == f"spread {0.5 / 2.0625:.9g} vs {2.0 / 1.25:.9g}"
-    assert not _one(rows, f"{head} vit-aug vs vit | equivariance share").holds  # 15 % > 10 %
-    missing = _one(rows, f"{head} vit-aug vs vit | influence spread")
-    assert not missing.holds
-    assert missing.measured == "not measured: vit-aug lacks r in influence_d4.csv"
-    # CE has no augmented model: no CE rows; an explicit pairing replaces the suffix rule
-    assert not rows.case.str.contains("| CE", regex=False).any()
-    rows = pd.DataFrame(_augmentation.case4_rows(tables, {"vit": "unet"}))
-    assert list(rows.case) == [
-        "4 augmentation | NS vit vs unet | equivariance share",
-        "4 augmentation | NS vit vs unet | influence spread",
-    ]
-    assert _one(rows, "4 augmentation | NS vit vs unet | influence spread").measured == (
-        f"spread {7 / 4.5:.9g} vs {2.0 / 1.25:.9g}"
-    )
-    assert _one(rows, "4 augmentation | NS vit vs unet | equivariance share").holds  # 10 < 20
-
-
 def test_case5_known_answers(tables):
     rows = pd.DataFrame(_reference.case5_rows(tables, primary=1e-3))
     head = "5 exact vs the reference's approximation"
@@ -197,7 +171,7 @@ def test_case5_not_measured(tables, tmp_path):
         "not measured: no influence_robustness_medians.csv"
     )
     assert _augmentation.case4_rows(empty)[0]["measured"] == (
-        "not measured: neither twirl_d4.csv nor influence_d4.csv"
+        f"not measured: neither twirl.nc nor d4 influence stores under {tmp_path}"
     )
 
 
@@ -216,11 +190,12 @@ def test_registered_in_the_findings_table_and_cli(tables, tmp_path, capsys):
         "6 NS pairing artefact",
         "8 the law R ~ 1 + c/rho",
     ]
-    assert _one(df, "4 augmentation | NS unet-aug vs unet | equivariance share").holds
-    # cases 4 and 5 have no derived answer: descriptive, never counted as known answers; but
-    # case 5's ordering at matched damping is exact (not measured here: no ordering table)
+    # case 4 reads the runs' files beside the tables (tests/validation/test_findings_augmentation)
+    assert _one(df, "4 augmentation").measured.startswith("not measured: neither twirl.nc")
+    # case 5 has no derived answer: descriptive, never counted as known answers; but its
+    # ordering at matched damping is exact (not measured here: no ordering table)
     ordering = df.case.str.contains("Π_G ≤ Π", regex=False)
-    assert (df[df.case.str.match(r"^[45] ") & ~ordering].verdict == "descriptive").all()
+    assert (df[df.case.str.match(r"^5 ") & ~ordering].verdict == "descriptive").all()
     assert list(df[ordering].kind) == ["exact"] and list(df[ordering].verdict) == ["inconclusive"]
     out = tmp_path / "findings.csv"
     argv = [
@@ -238,7 +213,6 @@ def test_registered_in_the_findings_table_and_cli(tables, tmp_path, capsys):
     ]
     assert cli.main(argv) == 0
     written = pd.read_csv(out)
-    assert not written.case.str.contains("vit-aug").any()
     assert _one(written, "5 exact vs the reference's approximation | NS unet").holds
     capsys.readouterr()
     assert cli.main([*argv[:-2], "--augmented", "unet-aug"]) != 0

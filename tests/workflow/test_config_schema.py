@@ -29,6 +29,7 @@ CONFIGS = [
     "config/config.yaml",
     "config/paper.yaml",
     "config/validation.yaml",  # overlays of config.yaml (`extends`), resolved first
+    "config/augmentation.yaml",
     "config/conservation.yaml",
     "config/rehearsal.yaml",
     "tests/workflow/tiny.yaml",

@@ -195,10 +195,12 @@ rule findings:
             else ""
         ),
         resolution=config["data"]["resolution"],
+        bootstrap=json.dumps(config["analysis"]["bootstrap"], sort_keys=True),
     shell:
         "python -m symaudit findings --tables {params.tables} --out {output}"
         " --max-persistence-ratio {params.max_ratio} {params.augmented} {params.primary}"
-        " --resolution {params.resolution} --kinematic > {log} 2>&1"
+        " --resolution {params.resolution} --bootstrap '{params.bootstrap}' --kinematic"
+        " > {log} 2>&1"
 
 
 rule report_html:

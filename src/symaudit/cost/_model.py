@@ -121,6 +121,8 @@ class Costs:
             return None
         train = p.cfg["train"]
         n_train, n_val = p.split(run.dataset)
+        if run.max_trajectories is not None:  # the first k of the train split
+            n_train = min(n_train, int(run.max_trajectories))
         per_traj = int(train["time_steps"]) - 1
         transitions = 3 * n_train * per_traj
         steps = math.ceil(transitions / int(train["batch_size"]))

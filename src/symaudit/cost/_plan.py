@@ -60,6 +60,8 @@ class Run:
     seed: int
     architecture: str
     epochs: int
+    #: train.max_trajectories of the run (a variant's, else the study's; None = all)
+    max_trajectories: int | None = None
 
 
 class Plan:
@@ -96,8 +98,9 @@ class Plan:
                 variant = self.cfg.get("variants", {}).get(m, {})
                 train = merge(self.cfg["train"], variant.get("train", {}))
                 epochs = self._epochs(train["epochs"], d, m)
+                k = train.get("max_trajectories")
                 for s in self.cfg["seeds"]:
-                    out.append(Run(d, m, int(s), self.architecture(m), epochs))
+                    out.append(Run(d, m, int(s), self.architecture(m), epochs, k))
         return out
 
     def families(self) -> list[str]:

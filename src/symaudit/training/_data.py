@@ -19,6 +19,7 @@ import torch
 from symaudit import groups
 from symaudit._io import write_atomic
 from symaudit.datasets import ALL_DATASETS
+from symaudit.errors import UserError
 from symaudit.runs import SPLITS_FILE, analysis_batch, load_splits  # re-exported
 from symaudit.store import Store, check_finite_frames, open_store  # re-exported
 
@@ -29,6 +30,7 @@ __all__ = [
     "check_finite_frames",
     "load_splits",
     "make_splits",
+    "first_train_trajectories",
     "open_class_stores",
     "orbit_complete",
     "write_splits",
@@ -95,6 +97,22 @@ def make_splits(
             "val": perm[n_train : n_train + n_val],
             "test": perm[n_train + n_val :],
         }
+    return out
+
+
+def first_train_trajectories(splits: Mapping, k: int) -> dict[str, dict[str, list[int]]]:
+    """``splits`` with each class's train list cut to its first ``k`` trajectories (config
+    ``train.max_trajectories``); val and test unchanged, so the analysis examples are those of
+    the full split.  One-line :class:`~symaudit.errors.UserError` when a class has fewer."""
+    out = {}
+    for family, parts in splits.items():
+        n = len(parts["train"])
+        if k > n:
+            raise UserError(
+                f"train.max_trajectories = {k} exceeds the train split of class {family} "
+                f"({n} trajectories)"
+            )
+        out[family] = {**parts, "train": list(parts["train"][:k])}
     return out
 
 

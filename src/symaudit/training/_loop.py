@@ -52,6 +52,7 @@ from symaudit.outputs import FINAL_CHECKPOINT, checkpoint_name
 from symaudit.store import git_revision
 from symaudit.training._data import (
     SPLITS_FILE,
+    first_train_trajectories,
     load_splits,
     load_transitions,
     make_splits,
@@ -305,9 +306,10 @@ def _run_splits(run: _Run) -> dict:
 def _training_data(run: _Run, splits: Mapping):
     """(train transitions, val transitions, val persistence SMSE, optimiser steps per epoch)."""
     s, stores, batch = run.s, run.stores, run.batch
-    data = load_transitions(
-        stores, splits, ("train", "val"), s["time_steps"], s["in_memory_max_gb"]
-    )
+    used = splits  # the whole train split, or its first max_trajectories per class
+    if s["max_trajectories"] is not None:
+        used = first_train_trajectories(splits, s["max_trajectories"])
+    data = load_transitions(stores, used, ("train", "val"), s["time_steps"], s["in_memory_max_gb"])
     train_set, val_set = data["train"], data["val"]
     # the baseline every epoch is judged against: predicting no change (s_{t+1} = s_t)
     persistence = split_persistence(stores, splits, "val", s["time_steps"])

@@ -84,6 +84,8 @@ def resolve_settings(raw: Mapping | None = None) -> dict:
     s["in_memory_max_gb"] = _float("in_memory_max_gb", s["in_memory_max_gb"], 0.0, strict=False)
     if s["max_batches_per_epoch"] is not None:
         s["max_batches_per_epoch"] = _int("max_batches_per_epoch", s["max_batches_per_epoch"], 1)
+    if s["max_trajectories"] is not None:
+        s["max_trajectories"] = _int("max_trajectories", s["max_trajectories"], 1)
     split = s["split"]
     split["train"] = _float("split.train", split["train"], 0.0, strict=True)
     split["val"] = _float("split.val", split["val"], 0.0, strict=False)

@@ -2,7 +2,8 @@
 
 :data:`CASES` is the registry: case label -> ``rows(tables, options)``, in the order of
 ``findings.csv``; ``options`` are :func:`build_findings`' keyword arguments.  Each case family
-lives in its own module and imports only :mod:`._rows`.
+lives in its own module and imports only :mod:`._rows` (case 4 also the aggregation's readers
+of the runs' files and its bootstrap: its statistic is paired by seed, which the tables pool).
 """
 
 from __future__ import annotations
@@ -34,16 +35,17 @@ COLUMNS = ("case", "kind", "expected", "measured", "lo", "hi", "verdict", "holds
 _LAW_LABELS = {"3": CASE3, "6": CASE6, "8": CASE8}
 
 #: case label -> rows(tables, options), in the order of findings.csv.  The quality gate (a
-#: precondition) and cases 4 and 5 (expectations without a derivation, docs/validation.md)
-#: are descriptive as a whole (but case 5's ordering rows: exact); the other modules classify
-#: their rows themselves.
+#: precondition) and case 5 (expectations without a derivation, docs/validation.md) are
+#: descriptive as a whole (but case 5's ordering rows: exact); the other modules classify
+#: their rows themselves (case 4: derived where paired over seeds, else descriptive).
 CASES: Mapping[str, Callable[[Path, dict], list[dict]]] = {
     QUALITY: lambda tables, o: as_descriptive(quality_rows(tables, o["max_persistence_ratio"])),
     CASE1: lambda tables, o: case1_rows(tables, o["twirled_models"], o["tol"]),
     CASE2: lambda tables, o: case2_rows(tables, o["unet_models"], o["stride"], o["tol"]),
     CASE_R: lambda tables, o: symmetric_rows(tables, o.get("resolution")),
     CASE3: lambda tables, o: case3_rows(tables) + law_rows(tables, "3", _LAW_LABELS),
-    CASE4: lambda tables, o: as_descriptive(case4_rows(tables, o.get("augmented"))),
+    # the runs' own per-seed files under tables/.. (the tables pool the seeds)
+    CASE4: lambda tables, o: case4_rows(tables, o.get("augmented"), o.get("bootstrap")),
     CASE5: lambda tables, o: (
         as_descriptive(case5_rows(tables, o.get("primary_damping"), o.get("resolution")))
         + ordering_rows(tables)
@@ -85,6 +87,8 @@ def build_findings(
         Relative tolerance of the exact cases 1 and 2.
     **settings
         ``augmented`` (case 4: augmented model -> its base; default ``X-aug`` -> ``X``),
+        ``bootstrap`` (case 4: the interval settings, config ``analysis.bootstrap``, a
+        :class:`~symaudit.aggregate._bootstrap.Bootstrap`; default its defaults),
         ``primary_damping`` (case 5: the primary λ), ``resolution`` (case 5: the grid of
         G(N, k); default 32) and ``kinematic`` (case 7: compute the boost, scaling and Lie
         derivative rows; default off).

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from symaudit.aggregate.cli_tables import BOOTSTRAP_HELP
 from symaudit.baselines import add_gate_argument
 
 
@@ -42,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="VARIANT=BASE",
         help="case 4 pairs, e.g. unet-aug=unet (default: every X-aug model with X)",
     )
+    parser.add_argument("--bootstrap", default=None, help=f"case 4: {BOOTSTRAP_HELP}")
     parser.add_argument(
         "--primary-damping",
         type=float,
@@ -59,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from symaudit.aggregate.cli_tables import bootstrap_settings
     from symaudit.validation import build_findings, family_tally, tally_line, write_findings
 
     if args.stride is not None and args.stride < 1:
@@ -78,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         twirled_models=args.twirled,
         unet_models=args.unet,
         augmented=augmented,
+        bootstrap=bootstrap_settings(args.bootstrap),
         kinematic=args.kinematic,
         **options,
     )
