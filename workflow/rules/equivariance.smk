@@ -31,11 +31,12 @@ if not PLAN.per_run_jobs():
             batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
             run_dir=model_dir,
             time_steps=config["analysis"]["time_steps"],
+            dtype=config["analysis"]["dtype"],
         shell:
             "python -m symaudit equivariance --checkpoint {input.model} --run-dir {params.run_dir}"
             " --stores {input.stores} --batches {params.batches} --time-steps {params.time_steps}"
             " --set-name {wildcards.set} --chunk {wildcards.chunk} --elements {params.elements}"
-            " --out {output}"
+            " --dtype {params.dtype} --out {output}"
             " > {log} 2>&1"
 
     rule twirl_decomposition:
@@ -60,10 +61,12 @@ if not PLAN.per_run_jobs():
             batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
             run_dir=model_dir,
             time_steps=config["analysis"]["time_steps"],
+            dtype=config["analysis"]["dtype"],
         shell:
             "python -m symaudit equivariance --checkpoint {input.model} --run-dir {params.run_dir}"
             " --stores {input.stores} --batches {params.batches} --time-steps {params.time_steps}"
-            " --set-name d4 --elements e --twirl-out {output} > {log} 2>&1"
+            " --set-name d4 --elements e --dtype {params.dtype} --twirl-out {output}"
+            " > {log} 2>&1"
 
 else:
     for _dataset in PLAN.datasets:
@@ -94,11 +97,12 @@ else:
                 batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
                 run_dir=model_dir,
                 time_steps=config["analysis"]["time_steps"],
+                dtype=config["analysis"]["dtype"],
             shell:
                 "python -m symaudit equivariance --checkpoint {input.model}"
                 " --run-dir {params.run_dir} --stores {input.stores} --batches {params.batches}"
                 " --time-steps {params.time_steps} --set-name d4 --elements e"
-                " --twirl-out {output.twirl} {params.tasks} > {log} 2>&1"
+                " --dtype {params.dtype} --twirl-out {output.twirl} {params.tasks} > {log} 2>&1"
 
 
 rule stage_equivariance:

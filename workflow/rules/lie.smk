@@ -28,10 +28,11 @@ rule lie_derivative:
         batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
         run_dir=model_dir,
         time_steps=config["analysis"]["time_steps"],
+        dtype=config["analysis"]["dtype"],
     shell:
         "python -m symaudit lie --checkpoint {input.model} --run-dir {params.run_dir}"
         " --stores {input.stores} --batches {params.batches} --time-steps {params.time_steps}"
-        " --out {output} > {log} 2>&1"
+        " --dtype {params.dtype} --out {output} > {log} 2>&1"
 
 
 rule lie_tables:
