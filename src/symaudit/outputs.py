@@ -326,6 +326,7 @@ _RUN_ATTRS = (
     "set_name",
     "checkpoint",
     "model_dtype",
+    "analysis_dtype",
     "device",
     "elements_per_batch",
     "example_order",
@@ -374,6 +375,7 @@ LIE = Format(
         "seed",
         "checkpoint",
         "model_dtype",
+        "analysis_dtype",
         "device",
         "example_order",
         "time_stride",
@@ -565,6 +567,13 @@ def read(path: str | os.PathLike, kind: str | None = None) -> Output:
         ds.close()
         raise
     return Output(path, fmt, identity, ds)
+
+
+def analysis_precision(attrs) -> str:
+    """The precision a per-job file's forward passes ran in: its ``analysis_dtype`` attribute
+    (config ``analysis.dtype``), else its ``model_dtype`` (files written before the record: the
+    model computed in its own dtype), else float32."""
+    return str(attrs.get("analysis_dtype", attrs.get("model_dtype", "float32")))
 
 
 def identify(path: str | os.PathLike, kind: str | None = None) -> Identity:

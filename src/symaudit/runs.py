@@ -9,7 +9,8 @@ this module is the one place that reads them:
   checkpoints made outside training;
 * the persisted splits (:func:`load_splits`) and the analysis mini-batches built from the test
   trajectories (:func:`analysis_batch`, example order n = t + T·class, docs/algorithms.md §1.5);
-* the device (:func:`symaudit._device.choose_device`) and the model's dtype;
+* the device (:func:`symaudit._device.choose_device`) and the model's dtype, cast up to the
+  analysis precision (``analysis.dtype``, :func:`analysis_dtype`; here, and nowhere else);
 * :func:`per_class` (:mod:`symaudit.outputs`, the example order's home): ``(..., n)`` values
   back to ``(..., time, class)``.
 
@@ -36,7 +37,9 @@ __all__ = [
     "SPLITS_FILE",
     "RunIdentity",
     "TrainedRun",
+    "ANALYSIS_DTYPES",
     "analysis_batch",
+    "analysis_dtype",
     "frame_geometry",
     "load_splits",
     "open_run",
@@ -45,6 +48,25 @@ __all__ = [
 ]
 
 SPLITS_FILE = "splits.json"
+
+#: the precisions of the forward-pass analysis stages (config ``analysis.dtype``)
+ANALYSIS_DTYPES = ("float32", "float64")
+
+
+def analysis_dtype(trained: torch.dtype, requested: str | torch.dtype | None) -> torch.dtype:
+    """The precision a model trained in ``trained`` is analysed in: ``requested`` (config
+    ``analysis.dtype``: a name of :data:`ANALYSIS_DTYPES` or a torch dtype; None: ``trained``)
+    when it is wider, else ``trained`` -- a model is cast up, never down (float32 on a
+    float32-trained model: no cast, the numbers of a float32 study unchanged; float64: the
+    float32 weights and batch exactly representable, the arithmetic float64)."""
+    if requested is None:
+        return trained
+    if isinstance(requested, str):
+        if requested not in ANALYSIS_DTYPES:
+            raise ValueError(f"analysis dtype must be one of {ANALYSIS_DTYPES}, got {requested!r}")
+        requested = getattr(torch, requested)
+    wider = torch.finfo(requested).bits > torch.finfo(trained).bits
+    return requested if wider else trained
 
 
 @dataclass(frozen=True)
@@ -197,16 +219,30 @@ class TrainedRun:
 
     checkpoint: Path
     run_dir: Path
-    model: torch.nn.Module  # eval mode, on ``device``, in the checkpoint's dtype
+    model: torch.nn.Module  # eval mode, on ``device``, in the analysis precision (:attr:`dtype`)
     meta: dict
     identity: RunIdentity
     splits: dict
     stores: list[Store]
     device: torch.device
+    #: the checkpoint's dtype (the precision it was trained in); :attr:`dtype` may be wider
+    trained_dtype: torch.dtype | None = None
 
     @property
     def dtype(self) -> torch.dtype:
+        """The precision the model computes in (and :meth:`batch` delivers): the analysis
+        precision, :func:`analysis_dtype`."""
         return next(self.model.parameters()).dtype
+
+    def precision_attrs(self) -> dict[str, str]:
+        """The per-job files' record of precision: ``model_dtype``, the checkpoint's (as
+        trained), and ``analysis_dtype``, the forward passes' (:attr:`dtype`; the findings
+        judge the exact rows by it, :func:`symaudit.validation.exact_tolerance`)."""
+        trained = self.trained_dtype or self.dtype
+        return {
+            "model_dtype": str(trained).removeprefix("torch."),
+            "analysis_dtype": str(self.dtype).removeprefix("torch."),
+        }
 
     @property
     def channels(self) -> list:
@@ -243,10 +279,13 @@ def open_run(
     stores: Sequence[str | os.PathLike | Store],
     run_dir: str | os.PathLike | None = None,
     device: str | torch.device | None = "auto",
+    dtype: str | torch.dtype | None = None,
 ) -> TrainedRun:
     """Open a trained run: the model of ``checkpoint`` on ``device``, its identity, the splits
     of ``run_dir`` (default: the checkpoint's directory) and the class ``stores`` (in class
-    order)."""
+    order).  ``dtype`` (config ``analysis.dtype``; None: the checkpoint's): the precision of
+    the forward passes, the one place a model is cast (:func:`analysis_dtype`: up, never
+    down); :meth:`TrainedRun.batch` casts the analysis batch to it."""
     from symaudit.models import load_checkpoint
 
     checkpoint = Path(checkpoint)
@@ -255,6 +294,10 @@ def open_run(
     run_dir = Path(run_dir) if run_dir is not None else checkpoint.parent
     device = choose_device(device)
     model, meta = load_checkpoint(checkpoint)
+    trained = next(model.parameters()).dtype
+    precision = analysis_dtype(trained, dtype)
+    if precision != trained:
+        model = model.to(precision)
     opened = [s if isinstance(s, Store) else open_store(s) for s in stores]
     return TrainedRun(
         checkpoint=checkpoint,
@@ -265,4 +308,5 @@ def open_run(
         splits=load_splits(run_dir),
         stores=opened,
         device=device,
+        trained_dtype=trained,
     )

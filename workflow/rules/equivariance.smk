@@ -32,12 +32,14 @@ if not PLAN.per_run_jobs():
             run_dir=model_dir,
             time_steps=config["analysis"]["time_steps"],
             time_stride=config["analysis"]["time_stride"],
+            dtype=config["analysis"]["dtype"],
+            malloc=analysis_malloc(),
         shell:
-            "python -m symaudit equivariance --checkpoint {input.model} --run-dir {params.run_dir}"
-            " --stores {input.stores} --batches {params.batches} --time-steps {params.time_steps}"
-            " --time-stride {params.time_stride}"
+            "{params.malloc}python -m symaudit equivariance --checkpoint {input.model}"
+            " --run-dir {params.run_dir} --stores {input.stores} --batches {params.batches}"
+            " --time-steps {params.time_steps} --time-stride {params.time_stride}"
             " --set-name {wildcards.set} --chunk {wildcards.chunk} --elements {params.elements}"
-            " --out {output}"
+            " --dtype {params.dtype} --out {output}"
             " > {log} 2>&1"
 
     rule twirl_decomposition:
@@ -63,11 +65,14 @@ if not PLAN.per_run_jobs():
             run_dir=model_dir,
             time_steps=config["analysis"]["time_steps"],
             time_stride=config["analysis"]["time_stride"],
+            dtype=config["analysis"]["dtype"],
+            malloc=analysis_malloc(),
         shell:
-            "python -m symaudit equivariance --checkpoint {input.model} --run-dir {params.run_dir}"
-            " --stores {input.stores} --batches {params.batches} --time-steps {params.time_steps}"
-            " --time-stride {params.time_stride}"
-            " --set-name d4 --elements e --twirl-out {output} > {log} 2>&1"
+            "{params.malloc}python -m symaudit equivariance --checkpoint {input.model}"
+            " --run-dir {params.run_dir} --stores {input.stores} --batches {params.batches}"
+            " --time-steps {params.time_steps} --time-stride {params.time_stride}"
+            " --set-name d4 --elements e --dtype {params.dtype} --twirl-out {output}"
+            " > {log} 2>&1"
 
 else:
     for _dataset in PLAN.datasets:
@@ -99,11 +104,13 @@ else:
                 run_dir=model_dir,
                 time_steps=config["analysis"]["time_steps"],
                 time_stride=config["analysis"]["time_stride"],
+                dtype=config["analysis"]["dtype"],
+                malloc=analysis_malloc(),
             shell:
-                "python -m symaudit equivariance --checkpoint {input.model}"
+                "{params.malloc}python -m symaudit equivariance --checkpoint {input.model}"
                 " --run-dir {params.run_dir} --stores {input.stores} --batches {params.batches}"
-                " --time-steps {params.time_steps}"
-                " --time-stride {params.time_stride} --set-name d4 --elements e"
+                " --time-steps {params.time_steps} --time-stride {params.time_stride}"
+                " --set-name d4 --elements e --dtype {params.dtype}"
                 " --twirl-out {output.twirl} {params.tasks} > {log} 2>&1"
 
 

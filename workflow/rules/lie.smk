@@ -29,11 +29,13 @@ rule lie_derivative:
         run_dir=model_dir,
         time_steps=config["analysis"]["time_steps"],
         time_stride=config["analysis"]["time_stride"],
+        dtype=config["analysis"]["dtype"],
+        malloc=analysis_malloc(),
     shell:
-        "python -m symaudit lie --checkpoint {input.model} --run-dir {params.run_dir}"
-        " --stores {input.stores} --batches {params.batches} --time-steps {params.time_steps}"
-        " --time-stride {params.time_stride}"
-        " --out {output} > {log} 2>&1"
+        "{params.malloc}python -m symaudit lie --checkpoint {input.model}"
+        " --run-dir {params.run_dir} --stores {input.stores} --batches {params.batches}"
+        " --time-steps {params.time_steps} --time-stride {params.time_stride}"
+        " --dtype {params.dtype} --out {output} > {log} 2>&1"
 
 
 rule lie_tables:

@@ -222,11 +222,13 @@ _TABLE_COLUMNS = {
     "equivariance": (
         "``q1``, ``median``, ``q3``: quantiles over seeds of the per-seed Q3 of the relative "
         "SMSE; ``n_seeds``: seeds with a value; ``n_examples``: relative errors behind the row "
-        "(all seeds); ``n_examples_per_seed_min``: the smallest per-seed count"
+        "(all seeds); ``n_examples_per_seed_min``: the smallest per-seed count; "
+        "``analysis_dtype``: the precision of the forward passes (``analysis.dtype``)"
     ),
     "equivariance_per_seed": (
         "``seed``; ``q1``, ``median``, ``q3``: quantiles of the relative SMSE over that seed's "
-        "examples (batches × times × classes); ``n``: how many"
+        "examples (batches × times × classes); ``n``: how many; ``analysis_dtype``: as the "
+        "summary table's"
     ),
     "influence": (
         "``q1``, ``median``, ``q3``: pooled quantiles of the standardised diagonal Π̃\\ "

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -64,14 +64,24 @@ class StoreFile:
     seed: int
     chunk: int
     path: Path
+    #: the precision of its forward passes (:func:`symaudit.outputs.analysis_precision`)
+    analysis_dtype: str = field(default="float32", compare=False)
 
     @classmethod
     def read(cls, path: str | os.PathLike, kind: str | None = None) -> StoreFile:
-        """The file at ``path``, its job from its attributes (:func:`symaudit.outputs.identify`,
+        """The file at ``path``, its job from its attributes (:func:`symaudit.outputs.read`,
         which refuses a missing, corrupt or foreign file with one line naming it)."""
-        who = outputs.identify(path, kind)
+        with outputs.read(path, kind) as out:
+            who, precision = out.identity, outputs.analysis_precision(out.dataset.attrs)
         return cls(
-            who.kind, who.dataset, who.model, who.element_set, who.seed, who.chunk, Path(path)
+            who.kind,
+            who.dataset,
+            who.model,
+            who.element_set,
+            who.seed,
+            who.chunk,
+            Path(path),
+            precision,
         )
 
 

@@ -262,19 +262,32 @@ def _and_view(statistic: Callable) -> Callable:
     return lambda view: (statistic(view), view)
 
 
+def _precisions(files: Iterable[StoreFile], element_set: str) -> dict[tuple[str, str], str]:
+    """(dataset, model) -> the precision of its equivariance files' forward passes; files of
+    mixed precision: the lowest (the findings' tolerance must hold for every file)."""
+    found: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for f in files:
+        if f.kind == "equivariance" and f.element_set == element_set:
+            found[f.dataset, f.model].add(f.analysis_dtype)
+    bits = {"float64": 64, "float32": 32}
+    return {k: min(v, key=lambda p: bits.get(p, 0)) for k, v in found.items()}
+
+
 def equivariance_tables(
     files: Sequence[StoreFile], element_set: str, boot: Bootstrap | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(summary, per-seed) tables of one element set over every (dataset, model) in ``files``,
-    with bootstrap intervals (``boot``; default settings if None)."""
+    with bootstrap intervals (``boot``; default settings if None) and ``analysis_dtype``, the
+    precision of the forward passes (config ``analysis.dtype``; :func:`_precisions`)."""
     boot = boot or Bootstrap()
     results = _by_group(files, "equivariance", element_set, _and_view(equivariance_statistics))
+    precision = _precisions(files, element_set)
     summaries, per_seeds = [], []
     for (d, m), ((summary, per_seed), rel) in results:
         key = f"equivariance/{element_set}/{d}/{m}"
         summary, per_seed = equivariance_intervals(rel, summary, per_seed, boot, key)
-        summaries.append(_frame(summary, d, m, element_set))
-        per_seeds.append(_frame(per_seed, d, m, element_set))
+        summaries.append(_frame(summary, d, m, element_set).assign(analysis_dtype=precision[d, m]))
+        per_seeds.append(_frame(per_seed, d, m, element_set).assign(analysis_dtype=precision[d, m]))
     return _stack(summaries), _stack(per_seeds, by=["seed"])
 
 

@@ -24,17 +24,25 @@ from ._tables import element_order, equivariance_tables, influence_table
 __all__ = ["aggregate"]
 
 
+#: the ``analysis_dtype`` column, described in the tables' netCDF attributes
+_PRECISION = (
+    "precision of the forward passes (config analysis.dtype; the lowest of the model's files), "
+    "by which the findings judge the exact rows"
+)
+
 _ATTRS = {
     "equivariance": {
         "statistic": "Q1/median/Q3 over seeds of the per-seed Q3 of the relative SMSE "
         "SMSE(f(g.x), g.y) / SMSE(f(x), y) over all examples (batches x times x classes)",
         "quantile_method": "numpy type 7 (linear)",
         "extremes": "min/max of the relative SMSE over all seeds x examples",
+        "analysis_dtype": _PRECISION,
     },
     "equivariance_per_seed": {
         "statistic": "per-seed Q1/median/Q3 (and min/max) of the relative SMSE over the seed's "
         "examples",
         "quantile_method": "numpy type 7 (linear)",
+        "analysis_dtype": _PRECISION,
     },
     "influence": {
         "statistic": "Q1/median/Q3 of the pooled standardised diagonal influence "
@@ -64,8 +72,9 @@ def _to_netcdf(
     for name in ds.data_vars:
         if name == "n" or name.startswith("n_") or name == "converged":  # counts: 0 if missing
             ds[name] = ds[name].fillna(0).astype("int64" if name != "converged" else "int8")
-    if "ci_note" in ds:  # text: a missing combination has no note (NaN is not a string)
-        ds["ci_note"] = ds["ci_note"].fillna("").astype(str)
+    for text in ("ci_note", "analysis_dtype"):  # a missing combination: "" (NaN is no string)
+        if text in ds:
+            ds[text] = ds[text].fillna("").astype(str)
     ds.attrs = {"element_set": element_set, **_ATTRS[kind], **(boot.attrs() if boot else {})}
     ds.to_netcdf(path)
 

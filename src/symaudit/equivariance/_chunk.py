@@ -186,7 +186,7 @@ def attrs_of(args, run: TrainedRun) -> dict:
         **run.identity.as_dict(),
         "set_name": args.set_name,
         "checkpoint": str(args.checkpoint),
-        "model_dtype": str(run.dtype).removeprefix("torch."),
+        **run.precision_attrs(),
         "device": str(run.device),
         "elements_per_batch": args.elements_per_batch,
         "example_order": EXAMPLE_ORDER,

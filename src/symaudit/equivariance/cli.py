@@ -36,6 +36,14 @@ def add_run_inputs(parser: argparse.ArgumentParser) -> None:
     add("--stores", required=True, nargs="+", type=Path, help="the class stores, in class order")
     add("--run-dir", required=True, type=Path, help="the run directory (holds the data splits)")
     add("--batches", required=True, nargs="+", type=int, help="analysis batch indices (0-based)")
+    dtype = ANALYSIS["dtype"]
+    add(
+        "--dtype",
+        choices=("float32", "float64"),
+        default=dtype,
+        help="precision of the forward passes (config analysis.dtype): the model and the batch "
+        f"cast up to it, never down (default {dtype}: the float32 model as it is)",
+    )
 
 
 def check_run_inputs(args: argparse.Namespace) -> None:
@@ -148,7 +156,7 @@ def run(args) -> int:
     warn_if_failed(args.run_dir, args.max_persistence_ratio)
     stores = _chunk.open_stores(args.stores)
     twirl_elements = _chunk.twirl_group(args, stores[0].shape[-1])
-    opened = open_run(args.checkpoint, stores, args.run_dir, args.device)
+    opened = open_run(args.checkpoint, stores, args.run_dir, args.device, args.dtype)
     if args.out is not None or twirl_elements:
         _measure_and_write(args, opened, twirl_elements)
     for task in tasks:  # each as its own invocation: the same sweeps, the same numbers

@@ -96,7 +96,7 @@ def write(
         attrs={
             **opened.identity.as_dict(),
             "checkpoint": str(opened.checkpoint),
-            "model_dtype": str(opened.dtype).removeprefix("torch."),
+            **opened.precision_attrs(),
             "device": str(opened.device),
             "example_order": EXAMPLE_ORDER,
             "time_stride": int(time_stride),
@@ -113,7 +113,7 @@ def run(args) -> int:
 
     _check_args(args)
     warn_if_failed(args.run_dir, args.max_persistence_ratio)
-    opened = open_run(args.checkpoint, args.stores, args.run_dir, args.device)
+    opened = open_run(args.checkpoint, args.stores, args.run_dir, args.device, args.dtype)
     start = time.perf_counter()
     measured = measure(opened, args.batches, args.time_steps, args.shifts, args.time_stride)
     write(args.out, measured, opened, args.batches, args.time_steps, args.shifts, args.time_stride)

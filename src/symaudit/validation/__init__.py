@@ -30,8 +30,9 @@ derived rows by their interval ``lo``..``hi``; ``holds`` is the point comparison
 A check whose input table (or model, or column) is absent gets ONE row with ``measured`` =
 ``not measured: <why>``, ``holds`` = False and verdict ``inconclusive`` (``descriptive`` for a
 descriptive row): a finding is never silently missing.  Row
-helpers and the tolerances (:data:`TOLERANCE`, :data:`INSIDE_TOL`, :data:`LARGE`) have one home,
-``_rows``.
+helpers and the tolerances (:data:`TOLERANCE`, :data:`FORWARD_TOLERANCE` with
+:func:`exact_tolerance`, the exact forward rows' by the precision a table records,
+:data:`INSIDE_TOL`, :data:`LARGE`) have one home, ``_rows``.
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ from __future__ import annotations
 from ._findings import CASES, COLUMNS, build_findings, write_findings
 from ._rows import (
     EQUAL_TOL,
+    FORWARD_TOLERANCE,
     INSIDE_TOL,
     KINDS,
     LARGE,
     TOLERANCE,
     VERDICTS,
+    exact_tolerance,
     family_tally,
     tally,
     tally_line,
@@ -53,12 +56,14 @@ __all__ = [
     "CASES",
     "COLUMNS",
     "EQUAL_TOL",
+    "FORWARD_TOLERANCE",
     "INSIDE_TOL",
     "KINDS",
     "LARGE",
     "TOLERANCE",
     "VERDICTS",
     "build_findings",
+    "exact_tolerance",
     "family_tally",
     "tally",
     "tally_line",

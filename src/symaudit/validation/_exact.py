@@ -1,9 +1,11 @@
 """Cases 1 and 2: symmetries that hold exactly by construction.
 
 * case 1, exact control: a D4-twirled model (``twirled-*``) has relative equivariance error
-  1 +- ``tol`` for EVERY example and every D4 element (columns ``min``/``max`` of
-  ``equivariance_d4.csv``), and the median standardised self-influence of every D4 element
-  equals e's within ``tol`` relative (``influence_d4.csv``).
+  1 +- the exact tolerance of the table's precision for EVERY example and every D4 element
+  (columns ``min``/``max`` of ``equivariance_d4.csv``; ``tol`` in float32, 1e-12 in float64:
+  :func:`._rows.exact_tolerance`), and the median standardised self-influence of every D4
+  element equals e's within ``tol`` relative (``influence_d4.csv``; whatever the precision of
+  the forward passes: the influence is the solve's).
 * case 2, architecture-exact translations: the UNet commutes with periodic shifts that are
   multiples of its total down-sampling factor (``symaudit.models.UNet.stride``), so there the
   relative error is 1 for every example and the influence median equals the identity's; every
@@ -24,7 +26,7 @@ import numpy as np
 from symaudit import groups
 
 from ._reciprocity import grid_size, period_rows
-from ._rows import TOLERANCE, by_element, missing, num, read_table, row
+from ._rows import TOLERANCE, by_element, exact_tolerance, missing, num, read_table, row
 
 CASE1 = "1 exact control"
 CASE2 = "2 architecture-exact translations"
@@ -39,7 +41,10 @@ def _rel(a: float, b: float) -> float:
 
 
 def _equivariance_row(case: str, r, tol: float) -> dict:
-    expected = f"relative error 1 +- {tol:g} for every example"
+    """An exact forward row: R = 1 for every example, judged at the tolerance of the precision
+    the table records (:func:`._rows.exact_tolerance`; ``tol``: float32's)."""
+    tol, precision = exact_tolerance(r, tol)
+    expected = f"relative error 1 +- {tol:g} for every example ({precision} forward passes)"
     if not {"min", "max"} <= set(r._fields):
         return missing(case, expected, "the table has no min/max columns (rerun aggregate)")
     lo, hi = float(r.min), float(r.max)
@@ -90,7 +95,9 @@ def _twirled_rows(label: str, eqs: dict, infs: dict, inf_absent: bool, tol: floa
 
 
 def case1_rows(tables: Path, models: Iterable[str] | None = None, tol: float = TOLERANCE):
-    """Case 1 rows: every twirled model (or ``models``) on every dataset, every D4 element."""
+    """Case 1 rows: every twirled model (or ``models``) on every dataset, every D4 element;
+    ``tol``: the influence rows' tolerance and the error rows' in float32
+    (:func:`._rows.exact_tolerance`)."""
     eq, inf = read_table(tables, "equivariance_d4.csv"), read_table(tables, "influence_d4.csv")
     if eq is None:
         return [missing(CASE1, "twirled model exactly D4-equivariant", "no equivariance_d4.csv")]
@@ -163,7 +170,8 @@ def case2_rows(
     stride: int | None = None,
     tol: float = TOLERANCE,
 ):
-    """Case 2 rows: shifts that are multiples of the UNet's stride are exact; others beside."""
+    """Case 2 rows: shifts that are multiples of the UNet's stride are exact; others beside.
+    ``tol`` as :func:`case1_rows`' (the error rows in float64: :func:`._rows.exact_tolerance`)."""
     stride = _stride() if stride is None else int(stride)
     expected = f"UNet exactly equivariant for shifts that are multiples of its stride {stride}"
     rows: list[dict] = []

@@ -22,7 +22,19 @@ from pathlib import Path
 import pandas as pd
 
 #: relative tolerance of the exact checks (cases 1, 2 and 6: equalities that hold by algebra)
+#: computed in float32 (and of every influence row: their precision is the solve's business)
 TOLERANCE = 1e-6
+#: relative tolerance of the exact FORWARD rows (cases 1 and 2: R = 1, the UNet's period) by the
+#: precision their forward passes ran in (config ``analysis.dtype``, the equivariance tables'
+#: column ``analysis_dtype``; a table without it: float32).  float32: :data:`TOLERANCE`
+#: (~8 eps32; the worst measured deviation, 9e-7, lies close to it).  float64: 1e-12 (~4500
+#: eps64, not 8: R's ratio of SMSEs amplifies the round-off of f, whose prediction error is
+#: much smaller than the fields); measured in float64 at most 2.2e-15 (a few eps64,
+#: docs/validation.md cases 1 and 2), so 1e-12 keeps a factor >= 450, and it lies 1e5 below
+#: float32 round-off: a forward pass that silently ran in float32 fails it
+FORWARD_TOLERANCE = {"float32": TOLERANCE, "float64": 1e-12}
+#: the precision of a table that does not record one (tables written before analysis.dtype)
+DEFAULT_PRECISION = "float32"
 #: case 3: "error ~ 1 inside G" means the median over members of the element medians lies in
 #: 1 +- INSIDE_TOL (a trained, not an exactly equivariant, model: the UNet alone is off by a few
 #: percent at shifts that are not multiples of its stride, docs/validation.md case 2)
@@ -40,6 +52,23 @@ KNOWN = ("exact", "derived")
 #: the verdicts (``descriptive`` only for descriptive rows)
 VERDICTS = ("holds", "fails", "inconclusive", "descriptive")
 NAN = float("nan")
+
+
+def precision(r) -> str:
+    """The precision of a table row's forward passes: its ``analysis_dtype`` column
+    (:data:`FORWARD_TOLERANCE`'s keys), else :data:`DEFAULT_PRECISION` (a table without the
+    column, or an unknown value: judged at the looser float32 tolerance)."""
+    value = getattr(r, "analysis_dtype", None)
+    return value if isinstance(value, str) and value in FORWARD_TOLERANCE else DEFAULT_PRECISION
+
+
+def exact_tolerance(r, tol: float = TOLERANCE) -> tuple[float, str]:
+    """(tolerance, precision) of an exact forward row computed from table row ``r``: ``tol``
+    (default :data:`TOLERANCE`) when ``r``'s forward passes ran in float32, else
+    :data:`FORWARD_TOLERANCE` of their precision (:func:`precision`).  The one home of the
+    rule; influence rows keep ``tol``."""
+    p = precision(r)
+    return (tol if p == "float32" else FORWARD_TOLERANCE[p]), p
 
 
 def _finite(*xs) -> bool:
