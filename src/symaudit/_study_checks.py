@@ -27,6 +27,7 @@ __all__ = [
     "check_grid",
     "check_scale_sets",
     "check_sources",
+    "check_max_trajectories",
     "check_split",
     "check_time_steps",
     "check_variants",
@@ -117,6 +118,31 @@ def check_split(run, variants: Mapping) -> None:
             f"{where}: train {split.get('train')} + val {split.get('val')} = {total:g} "
             "exceeds 1 (the rest are the test trajectories the analysis batches come from)"
         )
+
+
+def check_max_trajectories(cfg: Mapping, runs: Iterable, variants: Mapping) -> None:
+    """train.max_trajectories (or a variant's) of each run fits the train split of the
+    generated data's data.trajectories per class (PDEGym files: checked when training starts)."""
+    from symaudit.datasets import split_sizes
+    from symaudit.settings import TRAIN
+
+    data = cfg["data"]
+    if data.get("source", "generated") != "generated":
+        return
+    for run in runs:
+        k = run.train.get("max_trajectories")
+        if k is None:
+            continue
+        split = {**TRAIN["split"], **run.train.get("split", {})}
+        n_train, _ = split_sizes(int(data["trajectories"]), split["train"], split["val"])
+        if k > n_train:
+            variant = variants.get(run.model, {}).get("train", {})
+            where = "variants." + run.model + ".train" if "max_trajectories" in variant else "train"
+            raise UserError(
+                f"{where}.max_trajectories {k}: more than the {n_train} train trajectories per "
+                f"class of the split (data.trajectories {data['trajectories']}, train.split "
+                f"{split['train']:g}) for {run.dataset} {run.model}"
+            )
 
 
 def check_time_steps(cfg: Mapping, runs: Iterable) -> None:

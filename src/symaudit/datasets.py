@@ -131,3 +131,15 @@ def channels_for(name: str) -> list[dict]:
     if name in ALL_DATASETS:
         return family(ALL_DATASETS[name][0]).channels
     return family(name).channels
+
+
+def split_sizes(n: int, train: float, val: float) -> tuple[int, int]:
+    """(train, val) trajectories of a class of ``n`` for the split fractions ``train`` and
+    ``val`` (config ``train.split``; the rest are the test trajectories).  Rounds half to even
+    like Julia's round (MLUtils.splitobs); keeps at least one training trajectory, and one
+    validation trajectory when ``val > 0`` and there are enough to spare."""
+    n_train = min(n, max(1, round(train * n)))
+    n_val = min(n - n_train, round(val * n))
+    if val > 0 and n_val == 0 and n - n_train >= 2:
+        n_val = 1
+    return n_train, n_val

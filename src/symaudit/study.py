@@ -94,6 +94,7 @@ class Study:
         for run in self.runs:  # resolves every run's epochs (a mapping may name no value)
             _study_checks.check_split(run, self.variants)
         _study_checks.check_time_steps(self.config, self.runs)
+        _study_checks.check_max_trajectories(self.config, self.runs, self.variants)
         _study_checks.check_batches(self.config["analysis"])
         _study_checks.check_element_sets(self.resolution, self.study_sets(), self.elements)
         _study_checks.check_scale_sets(

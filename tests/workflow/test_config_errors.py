@@ -45,6 +45,7 @@ CASES = [
     (_set("train.time_steps", 12), "train.time_steps 12: longer than the data"),
     (_set("analysis.time_steps", 9), "analysis.time_steps 9: longer than the data"),
     (_set("train.split", {"train": 0.9, "val": 0.2}), "train.split: train 0.9 + val 0.2"),
+    (_set("train.max_trajectories", 1000), "train.max_trajectories 1000: more than the"),
     (_set("analysis.shift_box_K", 17), "analysis.shift_box_K: shift_box K=17 must lie in 1..N=16"),
     (
         _set("influence.damping", {"mode": "relative", "values": [1e-2, 1e-3], "primary": 1e-4}),

@@ -116,14 +116,9 @@ class Plan:
         return PDEGYM_SAMPLES[dataset]
 
     def split(self, dataset: str) -> tuple[int, int]:
-        """(train, val) trajectories per family (training._data._split_sizes)."""
-        n = self.trajectories(dataset)
+        """(train, val) trajectories per family (:func:`symaudit.datasets.split_sizes`)."""
         frac = self.cfg["train"]["split"]
-        n_train = min(n, max(1, round(frac["train"] * n)))
-        n_val = min(n - n_train, round(frac["val"] * n))
-        if frac["val"] > 0 and n_val == 0 and n - n_train >= 2:
-            n_val = 1
-        return n_train, n_val
+        return datasets.split_sizes(self.trajectories(dataset), frac["train"], frac["val"])
 
     # -- analysis
 

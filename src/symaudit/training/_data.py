@@ -18,7 +18,7 @@ import torch
 
 from symaudit import groups
 from symaudit._io import write_atomic
-from symaudit.datasets import ALL_DATASETS
+from symaudit.datasets import ALL_DATASETS, split_sizes
 from symaudit.errors import UserError
 from symaudit.runs import SPLITS_FILE, analysis_batch, load_splits  # re-exported
 from symaudit.store import Store, check_finite_frames, open_store  # re-exported
@@ -67,16 +67,6 @@ def open_class_stores(dataset: str, paths: Sequence[str | os.PathLike]) -> list[
     return stores
 
 
-def _split_sizes(n: int, train: float, val: float) -> tuple[int, int]:
-    # round half to even like Julia's round (MLUtils.splitobs); keep at least one training
-    # trajectory, and one validation trajectory when val > 0 and there are enough to spare
-    n_train = min(n, max(1, round(train * n)))
-    n_val = min(n - n_train, round(val * n))
-    if val > 0 and n_val == 0 and n - n_train >= 2:
-        n_val = 1
-    return n_train, n_val
-
-
 def make_splits(
     families: Sequence[str], sizes: Sequence[int], seed: int, train: float, val: float
 ) -> dict[str, dict[str, list[int]]]:
@@ -91,7 +81,7 @@ def make_splits(
     out: dict[str, dict[str, list[int]]] = {}
     for family, n in zip(families, sizes, strict=True):
         perm = torch.randperm(int(n), generator=gen).tolist()
-        n_train, n_val = _split_sizes(int(n), train, val)
+        n_train, n_val = split_sizes(int(n), train, val)
         out[family] = {
             "train": perm[:n_train],
             "val": perm[n_train : n_train + n_val],
