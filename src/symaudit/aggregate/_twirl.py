@@ -71,6 +71,11 @@ _COLUMNS = (
 )
 
 
+def twirl_paths(study_dir) -> list[Path]:
+    """Every run's ``twirl.nc`` under ``study_dir`` (= ``results/{study}``), sorted."""
+    return sorted(Path(study_dir).glob(names.TWIRL.format(dataset="*", model="*", seed="*")))
+
+
 def twirl_table(
     study_dir: str | os.PathLike,
     inputs: list[str | os.PathLike] | None = None,
@@ -80,7 +85,7 @@ def twirl_table(
     ``study_dir``); intervals with ``bootstrap`` (default settings if None)."""
     boot = bootstrap or Bootstrap()
     if inputs is None:
-        paths = sorted(Path(study_dir).glob(names.TWIRL.format(dataset="*", model="*", seed="*")))
+        paths = twirl_paths(study_dir)
     else:
         paths = sorted(Path(p) for p in inputs if Path(p).name == Path(names.TWIRL).name)
     rows = []

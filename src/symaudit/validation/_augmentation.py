@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from symaudit import groups, names, outputs
+from symaudit import groups, outputs
 from symaudit.aggregate._bootstrap import (
     Bootstrap,
     distinct_resamples,
@@ -50,7 +50,8 @@ from symaudit.aggregate._bootstrap import (
     replicate_weights,
     weighted_quantiles,
 )
-from symaudit.aggregate._stores import StoreFile, close_all, open_influence
+from symaudit.aggregate._stores import close_all, discover, open_influence
+from symaudit.aggregate._twirl import twirl_paths
 
 from ._rows import NAN, missing, num, row, verdict
 
@@ -80,17 +81,12 @@ def d4_spread(medians) -> float:
     return float((v.max() - v.min()) / v.mean())
 
 
-def _files(study: Path, template: str, **fields) -> list[Path]:
-    pattern = template.format(**{"dataset": "*", "model": "*", "seed": "*", "chunk": "*", **fields})
-    return sorted(p for p in study.glob(pattern) if not p.name.startswith("."))
-
-
 def twirl_losses(study: Path) -> pd.DataFrame:
     """Per run (dataset, model, seed): ``loss_total`` and ``loss_equiv``, the means over the
     run's analysis examples of L and L_equiv in its ``twirl.nc`` (for one seed the
     ``loss_total``/``loss_equiv`` of ``twirl_d4.csv``)."""
     rows = []
-    for path in _files(study, names.TWIRL):
+    for path in twirl_paths(study):
         with outputs.read(path, "twirl") as out:
             ds, run = out.dataset, out.identity
             rows.append(
@@ -109,8 +105,7 @@ def influence_spreads(study: Path) -> pd.DataFrame:
     """Per run (dataset, model, seed): ``spread``, :func:`d4_spread` of the per-element medians
     of the run's standardised self-influence over its analysis examples (its ``d4`` influence
     stores, read as the tables read them; NaN when an element is missing)."""
-    found = [StoreFile.read(p, "influence") for p in _files(study, names.INFLUENCE, set="d4")]
-    found = [f for f in found if f.element_set == "d4"]
+    found = [f for f in discover(study, ["influence"]) if f.element_set == "d4"]
     rows = []
     for dataset, model in sorted({(f.dataset, f.model) for f in found}):
         opened: list = []
