@@ -112,6 +112,22 @@ def add_time_stride(parser) -> None:
     )
 
 
+def add_dtype(parser, what: str = "the forward passes") -> None:
+    """``--dtype`` (``args.dtype``): the config's ``analysis.dtype``, the precision of
+    ``what``; the float32-trained model and the batch are cast up to it, never down
+    (:func:`symaudit.runs.open_run`)."""
+    from symaudit.settings import ANALYSIS
+
+    dtype = ANALYSIS["dtype"]
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default=dtype,
+        help=f"precision of {what} (config analysis.dtype): the model and the batch "
+        f"cast up to it, never down (default {dtype}: the float32 model as it is)",
+    )
+
+
 def add_settings(parser, section: str, flag: str = "--settings") -> None:
     """``--settings`` (or ``flag``): the config section ``section``, read by
     :func:`symaudit.settings.read_settings`."""

@@ -312,6 +312,8 @@ INFLUENCE = Format(
         "galerkin_reference_epsilon",
         "example_order",
         "time_stride",
+        "model_dtype",
+        "analysis_dtype",
     ),
     identity=("dataset", "model", "seed", "set_name", "chunk"),
 )

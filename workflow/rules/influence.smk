@@ -73,12 +73,15 @@ if not PLAN.per_run_jobs():
             run_dir=model_dir,
             time_steps=config["analysis"]["time_steps"],
             time_stride=config["analysis"]["time_stride"],
+            dtype=config["analysis"]["dtype"],
+            malloc=analysis_malloc(),
         shell:
-            "python -m symaudit influence-bras --solutions {input.solutions}"
+            "{params.malloc}python -m symaudit influence-bras --solutions {input.solutions}"
             " --checkpoint {input.model} --run-dir {params.run_dir} --stores {input.stores}"
             " --time-steps {params.time_steps} --time-stride {params.time_stride}"
             " --set-name {wildcards.set} --chunk {wildcards.chunk}"
-            " --elements {params.elements} --settings '{params.settings}' --out {output}"
+            " --elements {params.elements} --dtype {params.dtype}"
+            " --settings '{params.settings}' --out {output}"
             " > {log} 2>&1"
 
 else:
@@ -115,11 +118,13 @@ else:
                 run_dir=model_dir,
                 time_steps=config["analysis"]["time_steps"],
                 time_stride=config["analysis"]["time_stride"],
+                dtype=config["analysis"]["dtype"],
+                malloc=analysis_malloc(),
             shell:
-                "python -m symaudit influence-bras --solutions {input.solutions}"
+                "{params.malloc}python -m symaudit influence-bras --solutions {input.solutions}"
                 " --checkpoint {input.model} --run-dir {params.run_dir} --stores {input.stores}"
                 " --time-steps {params.time_steps} --time-stride {params.time_stride}"
-                " {params.tasks}"
+                " --dtype {params.dtype} {params.tasks}"
                 " --settings '{params.settings}' > {log} 2>&1"
 
 

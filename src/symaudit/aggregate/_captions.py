@@ -234,7 +234,9 @@ _TABLE_COLUMNS = {
         "``q1``, ``median``, ``q3``: pooled quantiles of the standardised diagonal Π̃\\ "
         ":sup:`g`\\ [t,b,t,b]; ``n``: pooled values; ``n_seeds``; ``n_batches``: (seed, batch) "
         "runs holding the element; ``n_kets``: ket solves behind them; ``n_unconverged``: of "
-        "those, how many did not converge; ``converged``: ``True`` when none failed"
+        "those, how many did not converge; ``converged``: ``True`` when none failed; "
+        "``analysis_dtype``: the precision of the bras (``analysis.dtype``; the kets stay "
+        "as solved)"
     ),
 }
 

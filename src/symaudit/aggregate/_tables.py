@@ -262,12 +262,15 @@ def _and_view(statistic: Callable) -> Callable:
     return lambda view: (statistic(view), view)
 
 
-def _precisions(files: Iterable[StoreFile], element_set: str) -> dict[tuple[str, str], str]:
-    """(dataset, model) -> the precision of its equivariance files' forward passes; files of
-    mixed precision: the lowest (the findings' tolerance must hold for every file)."""
+def _precisions(
+    files: Iterable[StoreFile], kind: str, element_set: str
+) -> dict[tuple[str, str], str]:
+    """(dataset, model) -> the precision of its ``kind`` files' forward passes (influence:
+    the bras'); files of mixed precision: the lowest (the findings' tolerance must hold for
+    every file)."""
     found: dict[tuple[str, str], set[str]] = defaultdict(set)
     for f in files:
-        if f.kind == "equivariance" and f.element_set == element_set:
+        if f.kind == kind and f.element_set == element_set:
             found[f.dataset, f.model].add(f.analysis_dtype)
     bits = {"float64": 64, "float32": 32}
     return {k: min(v, key=lambda p: bits.get(p, 0)) for k, v in found.items()}
@@ -281,7 +284,7 @@ def equivariance_tables(
     precision of the forward passes (config ``analysis.dtype``; :func:`_precisions`)."""
     boot = boot or Bootstrap()
     results = _by_group(files, "equivariance", element_set, _and_view(equivariance_statistics))
-    precision = _precisions(files, element_set)
+    precision = _precisions(files, "equivariance", element_set)
     summaries, per_seeds = [], []
     for (d, m), ((summary, per_seed), rel) in results:
         key = f"equivariance/{element_set}/{d}/{m}"
@@ -295,13 +298,15 @@ def influence_table(
     files: Sequence[StoreFile], element_set: str, boot: Bootstrap | None = None
 ) -> pd.DataFrame:
     """Pooled-diagonal influence table of one element set over every (dataset, model), with
-    bootstrap intervals (``boot``; default settings if None)."""
+    bootstrap intervals (``boot``; default settings if None) and ``analysis_dtype``, the
+    precision of the bras (config ``analysis.dtype``; :func:`_precisions`)."""
     boot = boot or Bootstrap()
     results = _by_group(files, "influence", element_set, _and_view(influence_statistics))
+    precision = _precisions(files, "influence", element_set)
     frames = [
         _frame(
             influence_intervals(ds, s, boot, f"influence/{element_set}/{d}/{m}"), d, m, element_set
-        )
+        ).assign(analysis_dtype=precision[d, m])
         for (d, m), (s, ds) in results
     ]
     df = _stack(frames)

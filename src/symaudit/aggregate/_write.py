@@ -29,6 +29,7 @@ _PRECISION = (
     "precision of the forward passes (config analysis.dtype; the lowest of the model's files), "
     "by which the findings judge the exact rows"
 )
+_BRA_PRECISION = _PRECISION.replace("forward passes", "bras (their gradients and dot products)")
 
 _ATTRS = {
     "equivariance": {
@@ -50,6 +51,7 @@ _ATTRS = {
         "quantile_method": "numpy type 7 (linear)",
         "converged": "1 when every ket solve behind the element converged, else 0",
         "extremes": "min/max of the pooled standardised diagonal",
+        "analysis_dtype": _BRA_PRECISION,
     },
 }
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from symaudit import groups
 from symaudit.baselines import add_gate_argument, warn_if_failed
-from symaudit.cli import add_device, add_task, add_time_stride, parse_tasks
+from symaudit.cli import add_device, add_dtype, add_task, add_time_stride, parse_tasks
 from symaudit.settings import ANALYSIS
 
 __all__ = ["add_arguments", "add_run_inputs", "check_run_inputs", "run"]
@@ -36,14 +36,7 @@ def add_run_inputs(parser: argparse.ArgumentParser) -> None:
     add("--stores", required=True, nargs="+", type=Path, help="the class stores, in class order")
     add("--run-dir", required=True, type=Path, help="the run directory (holds the data splits)")
     add("--batches", required=True, nargs="+", type=int, help="analysis batch indices (0-based)")
-    dtype = ANALYSIS["dtype"]
-    add(
-        "--dtype",
-        choices=("float32", "float64"),
-        default=dtype,
-        help="precision of the forward passes (config analysis.dtype): the model and the batch "
-        f"cast up to it, never down (default {dtype}: the float32 model as it is)",
-    )
+    add_dtype(parser)
 
 
 def check_run_inputs(args: argparse.Namespace) -> None:

@@ -462,6 +462,7 @@ def write_chunk(
         },
         attrs={
             **_attrs(identity, set_name, chunk, solutions[0], settings, reference),
+            **trained.precision_attrs(),
             "time_stride": acc.time_stride,
         },
     )

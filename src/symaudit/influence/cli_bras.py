@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from symaudit.cli import add_task, parse_tasks
+from symaudit.cli import add_dtype, add_task, parse_tasks
 from symaudit.influence._stage import add_run_arguments
 
 
@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--chunk", type=int, default=0, help="the chunk's index in its set (recorded; default 0)")
     add("--elements", nargs="+", help="the chunk's elements (symaudit.groups names)")
     add("--out", help="output NetCDF")
+    add_dtype(parser, "the bra gradients and their dot products (the kets stay as solved)")
     add_task(parser)
 
 
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     settings = resolve_settings(args.settings)
     tasks = _tasks(args)
     paths, primary = read_solutions(args.solutions)
-    trained = open_run(args.checkpoint, args.stores, args.run_dir, args.device)
+    trained = open_run(args.checkpoint, args.stores, args.run_dir, args.device, args.dtype)
     for set_name, chunk, out, elements in tasks:
         acc = measure_chunk(
             trained, paths, primary, elements, settings, args.time_steps, args.time_stride

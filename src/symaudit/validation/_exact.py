@@ -66,7 +66,8 @@ def _influence_row(case: str, r, ref, identity: str, tol: float, equal: bool = T
         f"Q1/Q3 up to {quart:.3g}; converged {bool(r.converged)})"
     )
     if equal:
-        expected = f"median influence = {identity}'s within {tol:g} relative"
+        tol, precision = exact_tolerance(r, tol)
+        expected = f"median influence = {identity}'s within {tol:g} relative ({precision} bras)"
         holds = bool(np.isfinite(dev) and dev <= tol and r.converged and ref.converged)
     else:  # descriptive: "different" is no known answer
         expected = f"reported: median influence differs from {identity}'s by > {tol:g} relative"

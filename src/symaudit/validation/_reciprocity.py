@@ -202,8 +202,8 @@ def _same_quantiles(what: str, ra, rb) -> tuple[float, str]:
 
 def period_rows(label, eq_seed, inf, dataset, model, elements, stride, n, tol=TOLERANCE):
     """Exact rows: R and Pi at t(k) and t(k + stride) (each axis) have the same quantiles
-    (per-seed error quantiles from ``eq_seed``, within the tolerance of the precision it
-    records, :func:`._rows.exact_tolerance`; influence quantiles from ``inf``, within ``tol``)."""
+    (per-seed error quantiles from ``eq_seed``, influence quantiles from ``inf``, each within
+    the tolerance of the precision its table records, :func:`._rows.exact_tolerance`)."""
     if eq_seed is None:
         why = "no equivariance per-seed table (the period is compared per seed)"
         return [missing(f"{label} | period", f"R(k + {stride}) = R(k)", why)]
@@ -219,7 +219,7 @@ def period_rows(label, eq_seed, inf, dataset, model, elements, stride, n, tol=TO
             h = by_sig.get(_product_signature(step, g, n))
             if h is None or elements.index(h) < elements.index(g):
                 continue
-            excess, texts, error_tol = [], [], {}  # deviation / its tolerance
+            excess, texts, error_tol, bra_tol = [], [], {}, {}  # deviation / its tolerance
             for seed in sorted(eq_seed.seed.unique()):
                 per = by_element(eq_seed, dataset=dataset, model=model, seed=seed)
                 if g in per and h in per:
@@ -230,17 +230,21 @@ def period_rows(label, eq_seed, inf, dataset, model, elements, stride, n, tol=TO
                     texts.append(text)
             if g in infs and h in infs:
                 dev, text = _same_quantiles("influence", infs[g], infs[h])
-                excess.append(dev / tol)
+                limit, precision = exact_tolerance(infs[g], tol)
+                bra_tol[precision] = limit
+                excess.append(dev / limit)
                 texts.append(text)
             if not excess:
                 continue
             worst = max(excess)
             errors = ", ".join(f"{t:g} ({p} forward passes)" for p, t in error_tol.items())
+            errors = errors or f"{tol:g}"
+            bras = ", ".join(f"{t:g} ({p} bras)" for p, t in bra_tol.items()) or f"{tol:g}"
             rows.append(
                 row(
                     f"{label} | period {g} = {h}",
                     f"R and Pi at {h} = at {g} per example (stride {stride}): every quantile "
-                    f"equal, R's within {errors or f'{tol:g}'} relative, Pi's within {tol:g}",
+                    f"equal, R's within {errors} relative, Pi's within {bras}",
                     "; ".join(texts),
                     bool(np.isfinite(worst) and worst <= 1.0),
                 )

@@ -22,16 +22,19 @@ from pathlib import Path
 import pandas as pd
 
 #: relative tolerance of the exact checks (cases 1, 2 and 6: equalities that hold by algebra)
-#: computed in float32 (and of every influence row: their precision is the solve's business)
+#: computed in float32
 TOLERANCE = 1e-6
-#: relative tolerance of the exact FORWARD rows (cases 1 and 2: R = 1, the UNet's period) by the
-#: precision their forward passes ran in (config ``analysis.dtype``, the equivariance tables'
-#: column ``analysis_dtype``; a table without it: float32).  float32: :data:`TOLERANCE`
-#: (~8 eps32; the worst measured deviation, 9e-7, lies close to it).  float64: 1e-12 (~4500
-#: eps64, not 8: R's ratio of SMSEs amplifies the round-off of f, whose prediction error is
-#: much smaller than the fields); measured in float64 at most 2.2e-15 (a few eps64,
-#: docs/validation.md cases 1 and 2), so 1e-12 keeps a factor >= 450, and it lies 1e5 below
-#: float32 round-off: a forward pass that silently ran in float32 fails it
+#: relative tolerance of the exact FORWARD and INFLUENCE rows (cases 1 and 2: R = 1, Π^g = Π^e,
+#: the UNet's period) by the precision their forward passes or bras ran in (config
+#: ``analysis.dtype``, the tables' column ``analysis_dtype``; a table without it: float32).
+#: Both sides of an exact influence equality are dotted with the SAME solved kets, so the
+#: solve's error cancels and only the bras' round-off is left.  float32: :data:`TOLERANCE`
+#: (~8 eps32; the worst measured deviations, 9e-7 for R and 1.05-2.4e-6 for Π's period on a
+#: second machine, lie on it).  float64: 1e-12 (~4500 eps64, not 8: R's ratio of SMSEs
+#: amplifies the round-off of f, whose prediction error is much smaller than the fields, and Π
+#: sums many cancelling terms); measured in float64 at most 2.2e-15 for R and 1.8e-15 for Π
+#: (docs/validation.md cases 1 and 2), so 1e-12 keeps a factor >= 450, and it lies 1e5 below
+#: float32 round-off: a forward pass or bra that silently ran in float32 fails it
 FORWARD_TOLERANCE = {"float32": TOLERANCE, "float64": 1e-12}
 #: the precision of a table that does not record one (tables written before analysis.dtype)
 DEFAULT_PRECISION = "float32"
@@ -63,10 +66,10 @@ def precision(r) -> str:
 
 
 def exact_tolerance(r, tol: float = TOLERANCE) -> tuple[float, str]:
-    """(tolerance, precision) of an exact forward row computed from table row ``r``: ``tol``
-    (default :data:`TOLERANCE`) when ``r``'s forward passes ran in float32, else
-    :data:`FORWARD_TOLERANCE` of their precision (:func:`precision`).  The one home of the
-    rule; influence rows keep ``tol``."""
+    """(tolerance, precision) of an exact row computed from table row ``r`` (an equivariance
+    or influence table's): ``tol`` (default :data:`TOLERANCE`) when ``r``'s forward passes or
+    bras ran in float32, else :data:`FORWARD_TOLERANCE` of their precision (:func:`precision`).
+    The one home of the rule."""
     p = precision(r)
     return (tol if p == "float32" else FORWARD_TOLERANCE[p]), p
 
