@@ -117,12 +117,70 @@ def test_lie_records_its_precision(tiny_run, tmp_path):  # noqa: F811
         assert ds.attrs["analysis_dtype"] == "float64" and ds.attrs["model_dtype"] == "float32"
 
 
+#: shifts and their partners one UNet stride (16) on: Pi(t(k + 16)) = Pi(t(k)) per example
+PERIOD = ["t(0,0)", "t(1,0)", "t(5,0)", "t(16,0)", "t(17,0)", "t(21,0)"]
+
+
+def _bras(run, tmp_path, solution, dtype):
+    """Pi of the tiny run's shift_x bras against ``solution``, in ``dtype`` (None: default)."""
+    from symaudit.cli import main
+
+    out = tmp_path / (dtype or "default") / "influence" / "NS" / "unet" / "seed3"
+    out = out / "shift_x_chunk000.nc"
+    extra = [] if dtype is None else ["--dtype", dtype]
+    argv = ["influence-bras", "--solutions", str(solution), *_influence_run(run),
+            "--set-name", "shift_x", "--elements", *PERIOD, "--out", str(out),
+            *extra]  # fmt: skip
+    assert main(argv) == 0
+    return out
+
+
+def _influence_run(run) -> list[str]:
+    import json
+
+    settings = {"damping": {"mode": "relative", "value": 1e-3}}
+    return ["--checkpoint", str(run["checkpoint"]), "--run-dir", str(run["run_dir"]),
+            "--stores", *map(str, run["stores"]), "--time-steps", "2", "--device", "cpu",
+            "--settings", json.dumps(settings)]  # fmt: skip
+
+
+def test_float64_bras_make_the_influence_period_exact(tiny_run, tmp_path):  # noqa: F811
+    """The bras in float64 against the same float32-solved kets: Pi(t(k+16)) = Pi(t(k)) per
+    example to 1e-12 (float32: round-off, ~1e-7); the precision reaches the file and the
+    influence table, and the findings' period rows are judged by it."""
+    import xarray as xr
+
+    from symaudit.aggregate._write import aggregate
+    from symaudit.cli import main
+    from symaudit.validation._rows import FORWARD_TOLERANCE
+
+    solution = tmp_path / "solution"
+    argv = ["influence-solve", *_influence_run(tiny_run), "--batch", "0", "--out", str(solution)]
+    assert main(argv) == 0
+    period = {}
+    for dtype in (None, "float32", "float64"):
+        out = _bras(tiny_run, tmp_path, solution, dtype)
+        with xr.open_dataset(out) as ds:
+            assert ds.attrs["analysis_dtype"] == (dtype or "float32")
+            assert ds.attrs["model_dtype"] == "float32"
+            pi = ds["pi_raw"].values  # (element, batch, bra t, bra class, ket t, ket class)
+        half = len(PERIOD) // 2  # t(k) against t(k + 16)
+        period[dtype] = np.abs(pi[:half] - pi[half:]).max() / np.abs(pi).max(), pi
+        aggregate(out.parents[4], out.parents[4] / "tables", kinds=["influence"], inputs=[out])
+        table = pd.read_csv(out.parents[4] / "tables" / "influence_shift_x.csv")
+        assert set(table.analysis_dtype) == {dtype or "float32"}
+    np.testing.assert_array_equal(period[None][1], period["float32"][1])  # nothing cast
+    assert period["float64"][0] <= FORWARD_TOLERANCE["float64"]
+    assert period["float32"][0] > FORWARD_TOLERANCE["float64"]  # float32 round-off is visible
+
+
 def test_workflow_threads_analysis_dtype():
-    """The equivariance and Lie rules pass config analysis.dtype to the stages' --dtype."""
+    """The equivariance, Lie and influence-bras rules pass config analysis.dtype to the
+    stages' --dtype (the solve keeps the trained precision)."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2] / "workflow" / "rules"
-    for name, rules in (("equivariance.smk", 3), ("lie.smk", 1)):
+    for name, rules in (("equivariance.smk", 3), ("lie.smk", 1), ("influence.smk", 2)):
         text = (root / name).read_text()
         assert text.count('dtype=config["analysis"]["dtype"]') == rules, name
         assert text.count("--dtype {params.dtype}") == rules, name

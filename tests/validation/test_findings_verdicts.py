@@ -203,6 +203,41 @@ def test_period_rows_are_exact(tmp_path):
     assert bad.case.str.endswith("period t(3,0) = t(19,0)").tolist() == [True]
 
 
+def _influence_shift_table(d, off: float, precision: str | None):
+    """influence_shift_x.csv of the UNet: Pi at t(19,0) off t(3,0)'s by ``off`` relative."""
+    rows = []
+    for k in range(32):
+        value = (1.0 + 0.01 * (k % 16)) * ((1 + off) if k == 19 else 1.0)
+        row = {"dataset": "NS", "model": "unet", "element_set": "shift_x", "element": f"t({k},0)",
+               "q1": 0.5 * value, "median": value, "q3": 2 * value, "converged": True}  # fmt: skip
+        if precision is not None:
+            row["analysis_dtype"] = precision
+        rows.append(row)
+    pd.DataFrame(rows).to_csv(d / "influence_shift_x.csv", index=False)
+
+
+@pytest.mark.parametrize(
+    "precision, off, fails",
+    [
+        (None, 5e-7, False),  # a table without the record: float32 bras, 1e-6
+        ("float32", 5e-7, False),
+        ("float64", 5e-7, True),  # float64 bras: 1e-12
+        ("float64", 1e-14, False),
+        ("float32", 2e-6, True),
+    ],
+)
+def test_period_rows_judge_pi_at_the_bras_precision(tmp_path, precision, off, fails):
+    _shift_tables(tmp_path, 0.0)
+    _influence_shift_table(tmp_path, off, precision)
+    df = pd.DataFrame(_exact.case2_rows(tmp_path, stride=16))
+    period = df[df.case.str.contains("| period ", regex=False)]
+    assert len(period) == 15
+    bad = period[period.verdict == "fails"]
+    assert bad.case.str.endswith("t(3,0) = t(19,0)").tolist() == ([True] if fails else [])
+    tol = "1e-12 (float64 bras)" if precision == "float64" else "1e-06 (float32 bras)"
+    assert period.expected.str.contains(f"Pi's within {tol}", regex=False).all()
+
+
 def test_family_tally():
     df = pd.DataFrame(
         {
