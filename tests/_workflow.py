@@ -22,6 +22,7 @@ COPIED = [
     "envs",
     "bench/unit_costs.json",
     "tests/workflow/tiny.yaml",
+    "tests/workflow/by_model.yaml",
 ]
 
 

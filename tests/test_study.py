@@ -93,6 +93,27 @@ def test_augmentation_study_pairs_the_few_trajectory_variants():
     assert not train["unet-few"]["augment"]["d4"] and study.sets("NS") == ["d4"]
 
 
+def test_element_sets_by_model_narrows_a_models_runs():
+    """analysis.element_sets_by_model keeps a model's runs to the listed sets of its group (in
+    the group's order); the other models keep the group's; each group of runs with the same
+    sets is one per-run rule (named by the dataset, then dataset_model)."""
+    narrowed = {"analysis": {"element_sets_by_model": {"vit": ["shift_x", "d4"]}}}
+    study = Study.from_config(_config(**narrowed))  # tiny: CE and NS, unet and vit
+    assert study.sets("NS") == study.sets("NS", "unet") == ["d4", "shift_x", "shift_y", "shift_box"]
+    assert study.sets("NS", "vit") == ["d4", "shift_x"]  # the group's order, not the list's
+    assert study.set_groups() == [
+        ("CE", "CE", ["unet"]), ("CE", "CE_vit", ["vit"]),
+        ("NS", "NS", ["unet"]), ("NS", "NS_vit", ["vit"]),
+    ]  # fmt: skip
+    assert not any("vit" in f and "shift_y" in f for f in study.influence_files())
+    assert len(study.influence_files()) == 2 * (4 + 2)  # unet: 4 sets, vit: 2 (one chunk each)
+    tasks = study.task_arguments("NS", ["a.nc", "b.nc"], "vit")
+    assert tasks.startswith("--task d4 000 a.nc e r") and "--task shift_x 000 b.nc" in tasks
+    assert study.model_pattern(["twirled-unet"]) == "twirled\\-unet"
+    plain = Study.from_config(_config())
+    assert plain.set_groups() == [("CE", "CE", ["unet", "vit"]), ("NS", "NS", ["unet", "vit"])]
+
+
 def test_chunks_cover_each_set_in_order():
     study = Study.from_config(_config("config/config.yaml"))  # 32^2, chunk_size 40, K = 4
     assert [len(c) for c in study.chunks("d4")] == [8]
@@ -142,6 +163,18 @@ CROSS_FIELD = [
         "analysis.element_sets_by_dataset.NS: element set 'scale' for dataset 'NS'",
     ),
     ({"train.epochs": {"unet": 3}}, "train.epochs names no value for dataset CE / model vit"),
+    (
+        {"analysis.element_sets_by_model": {"resnet": ["d4"]}},
+        "analysis.element_sets_by_model.resnet: 'resnet' is no model of this study",
+    ),
+    (
+        {"analysis.element_sets_by_model": {"vit": ["d4", "boost"]}},
+        "analysis.element_sets_by_model.vit: element set 'boost' is analysed by none of its",
+    ),
+    (
+        {"analysis.element_sets_by_model": {"vit": ["shift_x"]}},
+        "analysis.element_sets_by_model.vit: must keep 'd4', the first element set of CE",
+    ),
     ({"models": ["unet", "resnet"]}, "models: unknown model 'resnet'"),
     (
         {"models": {"CE": ["unet"]}},

@@ -206,6 +206,35 @@ def check_element_sets(
             raise UserError(f"{key}: {err}") from None
 
 
+def check_model_sets(
+    by_model: Mapping[str, Sequence[str]],
+    sets: Mapping[str, Sequence[str]],
+    models: Mapping[str, Sequence[str]],
+) -> None:
+    """``analysis.element_sets_by_model``: every model it names is one of the study's, every
+    set it lists is analysed by a dataset group the model runs on, and the group's first set
+    (the identity and the SMSEs the quality gate reads) is kept.  ``sets`` = dataset -> the
+    group's element sets, ``models`` = dataset -> its models."""
+    for model, wanted in by_model.items():
+        key = f"analysis.element_sets_by_model.{model}"
+        datasets = [d for d, ms in models.items() if model in ms]
+        if not datasets:
+            known = sorted({m for ms in models.values() for m in ms})
+            raise UserError(f"{key}: {model!r} is no model of this study (models: {known})")
+        for name in wanted:
+            if not any(name in sets[d] for d in datasets):
+                raise UserError(
+                    f"{key}: element set {name!r} is analysed by none of its dataset groups "
+                    f"({', '.join(f'{d}: {list(sets[d])}' for d in datasets)})"
+                )
+        for d in datasets:
+            if sets[d][0] not in wanted:
+                raise UserError(
+                    f"{key}: must keep {sets[d][0]!r}, the first element set of {d} (it holds "
+                    "the identity and the SMSEs the quality gate reads)"
+                )
+
+
 def check_scale_sets(sets: Mapping[str, Sequence[str]], by_dataset: Mapping) -> None:
     """``scale`` (mass scaling) only for compressible Euler: ``sets`` = dataset -> its element
     sets; ``by_dataset`` = ``analysis.element_sets_by_dataset`` (names the key at fault)."""

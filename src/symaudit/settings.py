@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib.resources import files
 from pathlib import Path
 
@@ -212,3 +212,36 @@ def _json(text: str, where: str):
         return json.loads(text)
     except json.JSONDecodeError as err:
         raise UserError(f"{where}: invalid JSON ({err.msg} at char {err.pos})") from None
+
+
+# --- element sets per run (config ``analysis``) ------------------------------------------------
+
+
+def analysed_sets(analysis: Mapping, dataset: str, model: str | None = None) -> list[str]:
+    """The element sets the runs of (``dataset``, ``model``) analyse, from the config's
+    ``analysis`` section: ``element_sets_by_dataset``'s list when it names the group, else
+    ``element_sets``; with ``model``, that list kept only where ``element_sets_by_model``
+    names the model's sets (in the group's order; a model it does not name: the group's)."""
+    group = analysis.get("element_sets_by_dataset", {}).get(dataset, analysis["element_sets"])
+    narrowed = (analysis.get("element_sets_by_model") or {}).get(model)
+    return list(group) if narrowed is None else [s for s in group if s in narrowed]
+
+
+def set_groups(
+    analysis: Mapping, models: Mapping[str, Sequence[str]]
+) -> list[tuple[str, str, list[str]]]:
+    """(dataset, group name, models): each dataset's models (``models``: dataset -> its
+    models, config order) grouped by the element sets their runs analyse
+    (:func:`analysed_sets`); the group's own sets first, named ``dataset``, then one group
+    per ``element_sets_by_model`` choice, named ``dataset_model`` (``-`` as ``_``).  The
+    workflow has one per-run analysis rule per group (``equivariance_{name}``,
+    ``influence_bras_{name}``): a rule's outputs cannot depend on its ``model`` wildcard."""
+    out = []
+    for d, names_ in models.items():
+        by_sets: dict[tuple[str, ...], list[str]] = {tuple(analysed_sets(analysis, d)): []}
+        for m in names_:
+            by_sets.setdefault(tuple(analysed_sets(analysis, d, m)), []).append(m)
+        for i, members in enumerate(by_sets.values()):
+            if members:
+                out.append((d, d if i == 0 else f"{d}_{members[0].replace('-', '_')}", members))
+    return out

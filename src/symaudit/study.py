@@ -15,6 +15,7 @@ Torch-free: the workflow's helpers import it.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -100,6 +101,11 @@ class Study:
         _study_checks.check_scale_sets(
             {d: self.sets(d) for d in self.datasets},
             self.config["analysis"].get("element_sets_by_dataset", {}),
+        )
+        _study_checks.check_model_sets(
+            self.config["analysis"].get("element_sets_by_model", {}),
+            {d: self.sets(d) for d in self.datasets},
+            self.models,
         )
         for run in self.runs:
             self.companion_epochs(run.dataset, run.model)
@@ -220,15 +226,28 @@ class Study:
 
     # --- element sets and chunks -----------------------------------------------------------
 
-    def sets(self, dataset: str) -> list[str]:
-        """The element sets analysed for one dataset group: ``analysis.element_sets_by_dataset``'s
-        list when it names the group, else ``analysis.element_sets``."""
-        analysis = self.config["analysis"]
-        return analysis.get("element_sets_by_dataset", {}).get(dataset, analysis["element_sets"])
+    def sets(self, dataset: str, model: str | None = None) -> list[str]:
+        """The element sets analysed by the runs of ``dataset`` (and ``model``):
+        :func:`symaudit.settings.analysed_sets` of the config's ``analysis`` section."""
+        return settings.analysed_sets(self.config["analysis"], dataset, model)
 
     def study_sets(self) -> list[str]:
-        """Every element set some dataset group of the study analyses (first appearance order)."""
-        return list(dict.fromkeys(name for d in self.datasets for name in self.sets(d)))
+        """Every element set some run of the study analyses (first appearance order)."""
+        return list(
+            dict.fromkeys(name for d in self.datasets for m in self.models[d]
+                          for name in self.sets(d, m))
+        )  # fmt: skip
+
+    def set_groups(self) -> list[tuple[str, str, list[str]]]:
+        """(dataset, group name, models) of the per-run analysis rules
+        (:func:`symaudit.settings.set_groups`; :meth:`model_pattern` constrains a rule's
+        ``model`` wildcard to its group's models)."""
+        return settings.set_groups(self.config["analysis"], self.models)
+
+    @staticmethod
+    def model_pattern(models: Sequence[str]) -> str:
+        """The ``model`` wildcard's constraint for exactly ``models`` (a regex alternation)."""
+        return "|".join(re.escape(m) for m in models)
 
     def elements(self, set_name: str) -> list[str]:
         """The element names of a set on the study's grid (:func:`symaudit.groups.elements`); a
@@ -336,32 +355,36 @@ class Study:
         return [
             self.result(template, dataset=d, model=m, seed=s, set=name, chunk=c)
             for d, m, s in self.run_keys()
-            for name in self.sets(d)
+            for name in self.sets(d, m)
             for c in self.chunk_ids(name)
         ]
 
-    def run_chunks(self, dataset: str) -> list[tuple[str, str, list[str]]]:
-        """(set, chunk id, elements) of every chunk a run of ``dataset`` analyses, in
-        :meth:`chunk_files` order (a per-run job's ``--task`` list)."""
+    def run_chunks(
+        self, dataset: str, model: str | None = None
+    ) -> list[tuple[str, str, list[str]]]:
+        """(set, chunk id, elements) of every chunk a run of (``dataset``, ``model``) analyses,
+        in :meth:`chunk_files` order (a per-run job's ``--task`` list)."""
         return [
             (name, c, chunk)
-            for name in self.sets(dataset)
+            for name in self.sets(dataset, model)
             for c, chunk in zip(self.chunk_ids(name), self.chunks(name), strict=True)
         ]
 
-    def run_chunk_files(self, template: str, dataset: str) -> list[str]:
+    def run_chunk_files(self, template: str, dataset: str, model: str | None = None) -> list[str]:
         """A per-run job's outputs: ``template`` (INFLUENCE or EQUIVARIANCE) for every chunk of
         :meth:`run_chunks`, set and chunk filled, ``{dataset}``/``{model}``/``{seed}`` left as
-        the rule's wildcards."""
+        the rule's wildcards (``model``: any model of the rule's :meth:`set_groups` group)."""
         keep = {"dataset": "{dataset}", "model": "{model}", "seed": "{seed}"}
         return [
-            self.result(template, **keep, set=s, chunk=c) for s, c, _ in self.run_chunks(dataset)
+            self.result(template, **keep, set=s, chunk=c)
+            for s, c, _ in self.run_chunks(dataset, model)
         ]
 
-    def task_arguments(self, dataset: str, files: Sequence[str]) -> str:
-        """``--task SET CHUNK OUT ELEMENT ...`` per chunk of a run of ``dataset``, shell-quoted
-        (element names such as ``t(3,0)`` need quotes); ``files`` in :meth:`run_chunks` order."""
-        chunks = self.run_chunks(dataset)
+    def task_arguments(self, dataset: str, files: Sequence[str], model: str | None = None) -> str:
+        """``--task SET CHUNK OUT ELEMENT ...`` per chunk of a run of (``dataset``, ``model``),
+        shell-quoted (element names such as ``t(3,0)`` need quotes); ``files`` in
+        :meth:`run_chunks` order."""
+        chunks = self.run_chunks(dataset, model)
         return " ".join(
             f"--task {shlex.join([name, c, out, *elements])}"
             for (name, c, elements), out in zip(chunks, files, strict=True)
@@ -382,7 +405,7 @@ class Study:
     def first_chunk(self, template: str, dataset: str, model: str, seed) -> str:
         """Chunk 0 of the dataset's first element set: it holds the identity (every set lists
         it, e or t(0,0), first) and the analysis-batch SMSEs."""
-        first = self.sets(dataset)[0]
+        first = self.sets(dataset, model)[0]
         return self.result(
             template, dataset=dataset, model=model, seed=seed, set=first, chunk="000"
         )
@@ -426,7 +449,7 @@ class Study:
             f"robustness_{name}_{m}_{d}"
             for d in self.datasets
             for m in self.models[d]
-            for name in self.sets(d)
+            for name in self.sets(d, m)
         ]
 
     # --- external models (symaudit audit as workflow jobs, docs/audit.md §9) ----------------

@@ -34,8 +34,9 @@ PAPER_RULES = {
         ["config/rehearsal.yaml"],
         ["config/config.yaml", "tests/workflow/tiny.yaml"],
         ["config/validation.yaml"],
+        ["tests/workflow/by_model.yaml"],
     ],
-    ids=["rehearsal", "tiny", "validation"],
+    ids=["rehearsal", "tiny", "validation", "by_model"],
 )
 def test_plan_counts_the_jobs_of_a_dry_run(tmp_path, files):
     work = copy_repo(tmp_path / "repo")
@@ -45,3 +46,5 @@ def test_plan_counts_the_jobs_of_a_dry_run(tmp_path, files):
     if files == ["config/rehearsal.yaml"]:
         assert PAPER_RULES <= set(planned)
         assert planned["pdegym_lookalike"] == 12  # 6 families x 2 chunk files
+    if files == ["tests/workflow/by_model.yaml"]:  # the ViT's runs: their own rules
+        assert planned["influence_bras_NS_vit"] == planned["equivariance_CE_vit"] == 1

@@ -24,10 +24,14 @@ SAME_AS = {
     "influence_bras_CE": "influence_bras",
     "influence_bras_NS": "influence_bras",
     "influence_bras_NSK": "influence_bras",
+    "influence_bras_CE_twirled_unet": "influence_bras",
+    "influence_bras_NS_twirled_unet": "influence_bras",
     "companion_run": "influence_solve",
     "equivariance_CE": "twirl_decomposition",
     "equivariance_NS": "twirl_decomposition",
     "equivariance_NSK": "twirl_decomposition",
+    "equivariance_CE_twirled_unet": "twirl_decomposition",
+    "equivariance_NS_twirled_unet": "twirl_decomposition",
 }
 
 

@@ -136,10 +136,11 @@ def twirl_tables():  # the D4 twirl-decomposition table (CSV only), when the stu
     return ["twirl_d4"] if "d4" in PLAN.study_sets() else []
 
 
-def expected_figures():  # figure stems per dataset with its own models and element sets
+def expected_figures():  # figure stems per dataset and model with its own element sets
     stems = (
-        symaudit_aggregate.expected_figures([d], PLAN.models[d], PLAN.sets(d))
+        symaudit_aggregate.expected_figures([d], [m], PLAN.sets(d, m))
         for d in PLAN.datasets
+        for m in PLAN.models[d]
     )
     return sorted({stem for per_dataset in stems for stem in per_dataset})
 

@@ -75,18 +75,18 @@ if not PLAN.per_run_jobs():
             " > {log} 2>&1"
 
 else:
-    for _dataset in PLAN.datasets:
+    for _dataset, _group, _models in PLAN.set_groups():
 
         rule:
             name:
-                f"equivariance_{_dataset}"
+                f"equivariance_{_group}"
             input:
                 model=f"{RESULTS}/{symaudit_names.CHECKPOINT}",
                 splits=f"{RESULTS}/{symaudit_names.SPLITS}",
                 stores=family_stores,
                 code=stage_code("equivariance"),
             output:
-                chunks=PLAN.run_chunk_files(symaudit_names.EQUIVARIANCE, _dataset),
+                chunks=PLAN.run_chunk_files(symaudit_names.EQUIVARIANCE, _dataset, _models[0]),
                 twirl=f"{RESULTS}/{symaudit_names.TWIRL}",
             log:
                 f"logs/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}.log",
@@ -94,12 +94,13 @@ else:
                 f"benchmarks/{STUDY}/equivariance/{{dataset}}_{{model}}_seed{{seed}}.tsv"
             wildcard_constraints:
                 dataset=_dataset,
+                model=PLAN.model_pattern(_models),
             conda:
                 "../../envs/torch.yaml"
             resources:
                 gpu=1,
             params:
-                tasks=lambda w, output: PLAN.task_arguments(w.dataset, output.chunks),
+                tasks=lambda w, output: PLAN.task_arguments(w.dataset, output.chunks, w.model),
                 batches=" ".join(str(int(b)) for b in PLAN.analysis_batches()),
                 run_dir=model_dir,
                 time_steps=config["analysis"]["time_steps"],

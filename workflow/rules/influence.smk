@@ -85,11 +85,11 @@ if not PLAN.per_run_jobs():
             " > {log} 2>&1"
 
 else:
-    for _dataset in PLAN.datasets:
+    for _dataset, _group, _models in PLAN.set_groups():
 
         rule:
             name:
-                f"influence_bras_{_dataset}"
+                f"influence_bras_{_group}"
             input:
                 solutions=lambda w: expand(
                     rules.influence_solve.output.solution,
@@ -101,20 +101,21 @@ else:
                 stores=family_stores,
                 code=stage_code("influence"),
             output:
-                chunks=PLAN.run_chunk_files(symaudit_names.INFLUENCE, _dataset),
+                chunks=PLAN.run_chunk_files(symaudit_names.INFLUENCE, _dataset, _models[0]),
             log:
                 f"logs/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_bras.log",
             benchmark:
                 f"benchmarks/{STUDY}/influence/{{dataset}}_{{model}}_seed{{seed}}_bras.tsv"
             wildcard_constraints:
                 dataset=_dataset,
+                model=PLAN.model_pattern(_models),
             conda:
                 "../../envs/torch.yaml"
             resources:
                 gpu=1,
             params:
                 settings=section("influence"),
-                tasks=lambda w, output: PLAN.task_arguments(w.dataset, output.chunks),
+                tasks=lambda w, output: PLAN.task_arguments(w.dataset, output.chunks, w.model),
                 run_dir=model_dir,
                 time_steps=config["analysis"]["time_steps"],
                 time_stride=config["analysis"]["time_stride"],

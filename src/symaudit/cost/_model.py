@@ -172,7 +172,7 @@ class Costs:
         """(seconds, scratch bytes) of one per-run job: ``stage`` is ``influence_bras`` or
         ``equivariance`` (its chunks and the twirl)."""
         chunk_rule = "influence_bras" if stage == "influence_bras" else "equivariance_errors"
-        chunks = [e for s in self.plan.sets(run.dataset) for e in self.plan.chunks(s)]
+        chunks = [e for s in self.plan.sets(run.dataset, run.model) for e in self.plan.chunks(s)]
         parts = [getattr(self, chunk_rule)(run, e) for e in chunks]
         scratch = sum(self.scratch(chunk_rule, run, e) for e in chunks)
         if stage == "equivariance":
@@ -238,8 +238,8 @@ def _per_job(costs: Costs, rule: str) -> list[tuple[float | None, float]]:
     plan = costs.plan
     split = plan.per_run_rule(rule)
     if split is not None:
-        stage, dataset = split
-        return [costs.run_analysis(stage, r) for r in plan.runs_of(dataset)]
+        stage, runs = split
+        return [costs.run_analysis(stage, r) for r in runs]
     per_run = {"train_model", "twirl_decomposition", "companion_run"}
     if rule in per_run:
         return [(getattr(costs, rule)(r), costs.scratch(rule, r)) for r in plan.runs()]
@@ -250,7 +250,7 @@ def _per_job(costs: Costs, rule: str) -> list[tuple[float | None, float]]:
         return [
             (getattr(costs, rule)(r, e), costs.scratch(rule, r, e))
             for r in plan.runs()
-            for s in plan.sets(r.dataset)
+            for s in plan.sets(r.dataset, r.model)
             for e in plan.chunks(s)
         ]
     return [(None, costs.scratch(rule))] * plan.jobs()[rule]

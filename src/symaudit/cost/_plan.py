@@ -15,7 +15,7 @@ from pathlib import Path
 
 from symaudit import datasets, groups
 from symaudit.config import CHECKOUT, load_layers, merge
-from symaudit.settings import DEFAULTS
+from symaudit.settings import DEFAULTS, analysed_sets, set_groups
 
 #: samples per family in the real PDEGym files (docs/data.md §1.1)
 PDEGYM_SAMPLES = {"CE": 10_000, "NS": 20_000}
@@ -122,11 +122,12 @@ class Plan:
 
     # -- analysis
 
-    def sets(self, dataset: str) -> list[str]:
-        analysis = self.cfg["analysis"]
-        return list(
-            analysis.get("element_sets_by_dataset", {}).get(dataset, analysis["element_sets"])
-        )
+    def sets(self, dataset: str, model: str | None = None) -> list[str]:
+        return analysed_sets(self.cfg["analysis"], dataset, model)
+
+    def set_groups(self) -> list[tuple[str, str, list[str]]]:
+        """(dataset, group name, models) of the per-run analysis rules (the workflow's)."""
+        return set_groups(self.cfg["analysis"], {d: self._models(d) for d in self.cfg["datasets"]})
 
     def elements(self, set_name: str) -> list[str]:
         names = groups.elements(set_name, self.resolution, self.cfg["analysis"].get("shift_box_K"))
@@ -143,19 +144,18 @@ class Plan:
     @property
     def per_run(self) -> bool:
         """``analysis.jobs: per_run``: one bras and one equivariance job per run, named per
-        dataset group (``influence_bras_{dataset}``, ``equivariance_{dataset}``)."""
+        group of runs with the same element sets (``influence_bras_{group}``,
+        ``equivariance_{group}``: :meth:`set_groups`)."""
         return self.cfg["analysis"].get("jobs", "per_run") == "per_run"
 
-    def per_run_rule(self, rule: str) -> tuple[str, str] | None:
-        """(``influence_bras`` or ``equivariance``, dataset) of a per-run analysis rule."""
+    def per_run_rule(self, rule: str) -> tuple[str, list[Run]] | None:
+        """(``influence_bras`` or ``equivariance``, its runs) of a per-run analysis rule."""
         for stage in ("influence_bras", "equivariance"):
-            dataset = rule.removeprefix(f"{stage}_")
-            if dataset != rule and dataset in self.cfg["datasets"]:
-                return stage, dataset
+            for dataset, name, models in self.set_groups():
+                if rule == f"{stage}_{name}":
+                    return stage, [r for r in self.runs() if r.dataset == dataset
+                                   and r.model in models]  # fmt: skip
         return None
-
-    def runs_of(self, dataset: str) -> list[Run]:
-        return [r for r in self.runs() if r.dataset == dataset]
 
     @property
     def batches(self) -> int:
@@ -186,7 +186,7 @@ class Plan:
     def jobs(self) -> dict[str, int]:
         """Jobs per rule, as a dry run of ``all`` plans them (target rules left out)."""
         runs = self.runs()
-        analysed = sum(len(self.chunks(s)) for r in runs for s in self.sets(r.dataset))
+        analysed = sum(len(self.chunks(s)) for r in runs for s in self.sets(r.dataset, r.model))
         jobs: dict[str, int] = {}
         families = len(self.families())
         if self.cfg["data"]["source"] == "generated":
@@ -201,10 +201,9 @@ class Plan:
         jobs["train_model"] = len(runs)
         jobs["influence_solve"] = len(runs) * self.influence_batches
         if self.per_run:
-            for dataset in self.cfg["datasets"]:
-                jobs[f"influence_bras_{dataset}"] = len(self.runs_of(dataset))
-            for dataset in self.cfg["datasets"]:
-                jobs[f"equivariance_{dataset}"] = len(self.runs_of(dataset))
+            for stage in ("influence_bras", "equivariance"):
+                for name in (name for _, name, _ in self.set_groups()):
+                    jobs[f"{stage}_{name}"] = len(self.per_run_rule(f"{stage}_{name}")[1])
         else:
             jobs["influence_bras"] = analysed
             jobs["equivariance_errors"] = analysed
@@ -233,4 +232,4 @@ class Plan:
         return {rule: n for rule, n in jobs.items() if n}
 
     def study_sets(self) -> list[str]:
-        return list(dict.fromkeys(s for d in self.cfg["datasets"] for s in self.sets(d)))
+        return list(dict.fromkeys(s for r in self.runs() for s in self.sets(r.dataset, r.model)))
