@@ -16,6 +16,7 @@ import pytest
 
 from symaudit import datasets, groups
 from symaudit.data import _ic, generators
+from symaudit.data._kinematic_check import check_kinematic
 
 FAMILY = "NS-Diagonal"
 CHANNELS = datasets.channels_for("NSD")
@@ -133,3 +134,7 @@ def test_the_solver_is_the_ns_families_and_commutes_with_all_of_d4():
     assert diag.solver(16) is gauss.solver(16) and not diag.forcing_k
     info = generators.generator_info(FAMILY)
     assert info["initial_condition"]["beta"] == BETA and "symmetry" not in info
+    # Galilean boosts, as for the NS families (case 7 checks the solver on those)
+    rows = check_kinematic(diag, 16, seed=0, t_end=0.05, frames=2)
+    assert {r["expect"] for r in rows} == {"exact"} and len(rows) >= 3
+    assert max(r["deviation"] for r in rows) <= generators.TOLERANCE["incompressible_ns"]
