@@ -17,7 +17,7 @@ PROPS = SCHEMA["properties"]
 
 def test_schema_enums_are_the_modules_lists():
     datasets, architectures = list(names.DATASETS), list(names.ARCHITECTURES)
-    assert datasets == ["CE", "NS", "NSK"]
+    assert datasets == ["CE", "NS", "NSK", "NSD"]
     assert PROPS["datasets"]["items"]["enum"] == datasets
     assert PROPS["models"]["oneOf"][1]["propertyNames"]["enum"] == datasets
     variant = PROPS["variants"]["additionalProperties"]["properties"]["model"]

@@ -1,7 +1,9 @@
 """The dataset registry: the six flow families, their PDE, group (CE | NS) and channels.
 
 Beside them, :data:`VALIDATION_FAMILIES` holds generated-only families of the validation study
-(group ``NSK``: ``NS-Kolmogorov``), which never join the paper's two groups.
+(group ``NSK``: ``NS-Kolmogorov``; group ``NSD``: ``NS-Diagonal``, case 6's control), which
+never join the paper's two groups.  :data:`DATA_SUBGROUP` names the groups whose DATA are not
+D4-invariant although their solver is (NSD), with the D4 elements that keep their distribution.
 
 A channel is ``{"name", "kind", "vector", "axis", "role"}`` (kind: ``scalar`` | ``vector`` |
 ``pseudoscalar``; ``vector`` and ``axis`` only for vector components; role: ``density`` |
@@ -19,6 +21,7 @@ __all__ = [
     "CHANNELS",
     "ALL_DATASETS",
     "DATASETS",
+    "DATA_SUBGROUP",
     "FAMILIES",
     "VALIDATION_DATASETS",
     "VALIDATION_FAMILIES",
@@ -104,13 +107,26 @@ FAMILIES: dict[str, Family] = {
 #: generated-only families of the validation study (no PDEGym counterpart), kept apart from
 #: DATASETS/FAMILIES so the paper's two groups and their three classes never change.
 #: NSK: Kolmogorov-forced NS (symaudit.data._kolmogorov), equivariant only under a subgroup.
-VALIDATION_DATASETS: dict[str, tuple[str, ...]] = {"NSK": ("NS-Kolmogorov",)}
+#: NSD: unforced NS from initial conditions with a preferred diagonal (symaudit.data._ic.
+#: ns_diagonal; docs/validation.md case 6, "The control"): the solver commutes with all of D4,
+#: the data distribution only with the diagonal's stabiliser (:data:`DATA_SUBGROUP`).
+VALIDATION_DATASETS: dict[str, tuple[str, ...]] = {
+    "NSK": ("NS-Kolmogorov",),
+    "NSD": ("NS-Diagonal",),
+}
 
 VALIDATION_FAMILIES: dict[str, Family] = {
     name: Family(name, group, "incompressible_ns", "velocity")
     for group, names in VALIDATION_DATASETS.items()
     for name in names
 }
+
+
+#: dataset group -> the D4 elements that keep its DATA distribution, for the groups whose data
+#: are not D4-invariant although their generating solver commutes with all of D4 (NSD: the
+#: stabiliser {e, r2, sr, sr3} of the diagonal x = y; r, r3, s, sr2 mirror the distribution).
+#: NSK is not here: there the solver itself breaks the symmetry (symaudit.groups.kolmogorov).
+DATA_SUBGROUP: dict[str, tuple[str, ...]] = {"NSD": ("e", "r2", "sr", "sr3")}
 
 
 #: every dataset group a study can train on: the paper's two, then the validation study's
@@ -127,7 +143,7 @@ def family(name: str) -> Family:
 
 
 def channels_for(name: str) -> list[dict]:
-    """Channel list of a dataset group (``CE``/``NS``/``NSK``) or a family (``CE-RP``...)."""
+    """Channel list of a dataset group (``CE``, ``NS``, ``NSK``, ``NSD``) or a family."""
     if name in ALL_DATASETS:
         return family(ALL_DATASETS[name][0]).channels
     return family(name).channels

@@ -48,7 +48,7 @@ __all__ = [
     "stage_files",
 ]
 
-#: dataset groups (``CE``, ``NS``: the paper's; ``NSK``: the validation study's)
+#: dataset groups (``CE``, ``NS``: the paper's; ``NSK``, ``NSD``: the validation study's)
 DATASETS: tuple[str, ...] = tuple(ALL_DATASETS)
 PAPER_DATASETS: tuple[str, ...] = tuple(_PAPER_GROUPS)
 VALIDATION_DATASETS: tuple[str, ...] = tuple(_VALIDATION_GROUPS)

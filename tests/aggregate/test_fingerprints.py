@@ -3,14 +3,20 @@ data: a model that obeys the law exactly has (R - 1) rho = c / persistence examp
 so kappa = c_pair, kappa_ratio = 1 and kappa_spread = 1 with degenerate intervals, whatever its
 accuracy; equal failures give failure_spread 1; a model whose excess does not scale with 1/rho
 (an extrapolation error, as a data anisotropy would give) moves kappa_ratio off 1; too few
-clusters give NaN intervals; the CLI path writes the table beside the law table."""
+clusters give NaN intervals; the CLI path writes the table beside the law table; only the
+control dataset (NSD, its data not D4-invariant) gets the correct action's statistics."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from symaudit.aggregate._bootstrap import Bootstrap
-from symaudit.aggregate._fingerprints import FINGERPRINT_COLUMNS, FOUR, fingerprint_table
+from symaudit.aggregate._fingerprints import (
+    CORRECT,
+    FINGERPRINT_COLUMNS,
+    FOUR,
+    fingerprint_table,
+)
 
 BOOT = Bootstrap(resamples=300, min_clusters=5)
 S, B, M = 2, 3, 8  # seeds, analysis batches per seed, examples per batch
@@ -106,3 +112,47 @@ def test_without_the_four_elements_no_rows():
     del gathered["NS", "unet", "d4_swapped"]["p*s*p"]
     assert fingerprint_table(gathered, BOOT).empty
     assert isinstance(fingerprint_table({}, BOOT), pd.DataFrame)
+
+
+def _with_correct(gathered: dict, dataset: str, rule) -> dict:
+    """``gathered`` moved to ``dataset`` with a d4 set beside its d4_swapped one: the correct
+    action at the four D4 elements, c_g = 0 there (the solver commutes), R by ``rule``(k)."""
+    out = {}
+    for (_, model, _), by_element in gathered.items():
+        out[dataset, model, "d4_swapped"] = by_element
+        d4 = {}
+        for k, g in enumerate(("e", *CORRECT)):
+            d4[g] = [
+                (s, np.full_like(R, rule(k)) * (k > 0) + (k == 0), smse, persist, 0 * c, c_neg)
+                for s, R, smse, persist, c, c_neg in by_element["e" if k == 0 else FOUR[k - 1]]
+            ]
+        out[dataset, model, "d4"] = d4
+    return out
+
+
+def test_the_control_gets_the_correct_actions_statistics_and_no_other_dataset_does():
+    # an anisotropic dataset (NSD): with the correct pairing c_g = 0 and the model fails by
+    # extrapolation, R = 3 at r, r3, s, sr2 whatever its accuracy
+    gathered = _with_correct(_gathered({"unet": _law, "vit": _law}), "NSD", lambda k: 3.0)
+    df = _table(gathered)
+    assert df.loc[("*", "c_correct", "")].value == 0.0  # the solver commutes
+    c_pair = df.loc[("*", "c_pair", "")].value
+    for model in ("unet", "vit"):
+        parts = gathered["NSD", model, "d4"]
+        rho = np.concatenate([p[2] / p[3] for g in CORRECT for p in parts[g]], axis=None)
+        kappa = df.loc[(model, "kappa_correct", "")]
+        assert kappa.value == pytest.approx(np.median(2.0 * rho))  # (R - 1) rho, by hand
+        ratio = df.loc[(model, "kappa_ratio_correct", "")]
+        assert ratio.value == pytest.approx(kappa.value / c_pair) and ratio.hi < 0.75
+        assert ratio.lo <= ratio.value <= ratio.hi
+        for g in CORRECT:
+            assert df.loc[(model, "R_median", g)].value == pytest.approx(3.0)
+        # the wrong pairing's statistics are those of the same data without the d4 set
+        assert df.loc[(model, "kappa_ratio", "")].value == pytest.approx(1.0)
+    # the same per-example data on NS (D4-invariant data): no correct-action rows at all
+    plain = _with_correct(_gathered({"unet": _law, "vit": _law}), "NS", lambda k: 3.0)
+    ns = fingerprint_table(plain, BOOT)
+    assert set(ns.statistic) == {
+        "c_pair", "beta2", "kappa", "kappa_ratio", "R_median", "failure_spread", "kappa_spread"
+    }  # fmt: skip
+    assert ns.equals(fingerprint_table(_gathered({"unet": _law, "vit": _law}), BOOT))

@@ -30,6 +30,7 @@ CONFIGS = [
     "config/paper.yaml",
     "config/validation.yaml",  # overlays of config.yaml (`extends`), resolved first
     "config/augmentation.yaml",
+    "config/anisotropy.yaml",
     "config/conservation.yaml",
     "config/rehearsal.yaml",
     "tests/workflow/tiny.yaml",

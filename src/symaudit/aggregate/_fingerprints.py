@@ -14,7 +14,14 @@ model-free number (R rho = that + rho).  Rows (``statistic``):
   (kappa / c_pair), ``R_median`` per element of FOUR (``element``), ``failure_spread`` (max / min
   over FOUR of the median R: "equal-sized failures");
 * ``kappa_spread`` (model ``*``): max / min over the models of kappa ("the same for every
-  model").
+  model");
+* only for a dataset whose DATA are not D4-invariant (:data:`symaudit.datasets.DATA_SUBGROUP`,
+  case 6's control NSD), the same statistics of the CORRECT action at the four D4 elements
+  themselves (:data:`CORRECT`, the ``d4`` set): ``c_correct`` (model ``*``: median c_g /
+  persistence, 0 to round-off where the solver commutes), per model ``kappa_correct`` (median
+  (R - 1) rho over :data:`CORRECT`), ``kappa_ratio_correct`` (kappa_correct / c_pair) and
+  ``R_median`` per element of :data:`CORRECT` (``element`` r, r3, s, sr2).  Other datasets get
+  none of these rows (their tables are unchanged).
 
 Intervals: ONE set of cluster-bootstrap replicates per dataset (seeds, then whole analysis
 batches, :mod:`._bootstrap`), shared by every model and element of it, so a ratio across models
@@ -30,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from symaudit import groups
+from symaudit.datasets import DATA_SUBGROUP
 
 from ._bootstrap import (
     Bootstrap,
@@ -40,11 +48,13 @@ from ._bootstrap import (
     replicate_weights,
 )
 
-__all__ = ["FINGERPRINT_COLUMNS", "FINGERPRINT_TABLE", "FOUR", "fingerprint_table"]
+__all__ = ["CORRECT", "FINGERPRINT_COLUMNS", "FINGERPRINT_TABLE", "FOUR", "fingerprint_table"]
 
 FINGERPRINT_TABLE = "pairing_fingerprints"
 #: the wrong pairing's elements where it is g o neg (P anticommutes with g's matrix)
 FOUR = tuple(f"p*{g}*p" for g in groups.D4 if not groups.commutes_with_exchange(g))
+#: the same four D4 elements under the correct action (the d4 set)
+CORRECT = tuple(g for g in groups.D4 if not groups.commutes_with_exchange(g))
 FINGERPRINT_COLUMNS = (
     "dataset", "model", "statistic", "element", "value", "lo", "hi", "n_clusters", "ci_note",
     "note",
@@ -97,14 +107,20 @@ def _row(dataset, model, statistic, point, reps, boot, n_clusters, element="", w
     }
 
 
-def _dataset_rows(dataset: str, models: dict, boot: Bootstrap) -> list[dict]:
-    """Rows of one dataset; ``models`` = {model: {element: parts}} of its d4_swapped set."""
+def _four(models: dict, elements: tuple[str, ...]) -> dict:
+    """{model: [arrays per element of ``elements``]} of the models that have all of them."""
     arrays = {
-        m: [_arrays(by_element[g]) for g in FOUR]
+        m: [_arrays(by_element[g]) for g in elements]
         for m, by_element in sorted(models.items())
-        if all(g in by_element for g in FOUR)
+        if all(g in by_element for g in elements)
     }
-    arrays = {m: a for m, a in arrays.items() if all(x is not None for x in a)}
+    return {m: a for m, a in arrays.items() if all(x is not None for x in a)}
+
+
+def _dataset_rows(dataset: str, models: dict, boot: Bootstrap, correct=None) -> list[dict]:
+    """Rows of one dataset; ``models`` = {model: {element: parts}} of its d4_swapped set;
+    ``correct`` the same of its d4 set, for a dataset of :data:`DATA_SUBGROUP` (else None)."""
+    arrays = _four(models, FOUR)
     if not arrays:
         return []
     seeds = {a[0]["seeds"] for a in arrays.values()}
@@ -146,6 +162,9 @@ def _dataset_rows(dataset: str, models: dict, boot: Bootstrap) -> list[dict]:
             spread_pt = pts.max() / pts.min()
             spread_rep = reps.max(0) / reps.min(0)
         rows.append(_row(dataset, model, "failure_spread", spread_pt, spread_rep, boot, n))
+    if correct is not None:
+        shape = first[0]["R"].shape
+        rows += _correct_rows(dataset, _four(correct, CORRECT), shape, both, boot, (c_pt, c_rep))
     if len(kappas) >= 2:
         pts = np.array([k[0] for k in kappas.values()])
         reps = np.stack([k[1] for k in kappas.values()])
@@ -162,16 +181,43 @@ def _dataset_rows(dataset: str, models: dict, boot: Bootstrap) -> list[dict]:
     return rows
 
 
+def _correct_rows(dataset: str, arrays: dict, shape: tuple, both, boot: Bootstrap, c_pair):
+    """The correct action's statistics at :data:`CORRECT` (module docstring), resampled with
+    the swapped set's replicates (``both``; ``c_pair`` = its (point, replicates)): the same
+    examples, the same clusters.  A model whose d4 examples are not laid out as the swapped
+    set's (another shape) gets none."""
+    arrays = {m: a for m, a in arrays.items() if all(x["R"].shape == shape for x in a)}
+    if not arrays:
+        return []
+    c = _pooled(next(iter(arrays.values())), "c")
+    n_c = int(np.isfinite(c).any(-1).sum())
+    rows = [_row(dataset, "*", "c_correct", *both(c), boot, n_c)]
+    for model, per_element in arrays.items():
+        kappa = _pooled(per_element, "kappa")
+        n = int(np.isfinite(kappa).any(-1).sum())
+        k_pt, k_rep = both(kappa)
+        rows.append(_row(dataset, model, "kappa_correct", k_pt, k_rep, boot, n))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = (k_pt / c_pair[0], k_rep / c_pair[1])
+        rows.append(_row(dataset, model, "kappa_ratio_correct", *ratio, boot, n))
+        for g, a in zip(CORRECT, per_element, strict=True):
+            rows.append(_row(dataset, model, "R_median", *both(a["R"]), boot, n, element=g))
+    return rows
+
+
 def fingerprint_table(gathered: dict, boot: Bootstrap) -> pd.DataFrame:
     """The fingerprint table (:data:`FINGERPRINT_COLUMNS`) from the law table's gathered
     per-example data (:func:`symaudit.aggregate._law._gather`)."""
     by_dataset: dict = {}
+    correct: dict = {}
     for (dataset, model, element_set), by_element in gathered.items():
         if element_set == "d4_swapped":
             by_dataset.setdefault(dataset, {})[model] = by_element
+        elif element_set == "d4" and dataset in DATA_SUBGROUP:
+            correct.setdefault(dataset, {})[model] = by_element
     rows = []
     for dataset in sorted(by_dataset):
-        rows += _dataset_rows(dataset, by_dataset[dataset], boot)
+        rows += _dataset_rows(dataset, by_dataset[dataset], boot, correct.get(dataset))
     return pd.DataFrame(rows, columns=list(FINGERPRINT_COLUMNS))
 
 

@@ -30,7 +30,9 @@ import time
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__.splitlines()[0]
     parser.add_argument(
-        "family", metavar="FAMILY", help="CE-RP, CE-CRP, CE-RPUI, NS-BB, ..., NS-Kolmogorov"
+        "family",
+        metavar="FAMILY",
+        help="CE-RP, CE-CRP, CE-RPUI, NS-BB, ..., NS-Kolmogorov, NS-Diagonal",
     )
     parser.add_argument("--resolution", "-N", type=int, required=True, help="grid side N")
     parser.add_argument("--seed", type=int, default=0, help="initial-condition seed (default 0)")

@@ -7,7 +7,8 @@ LAST axis, channels as in :func:`symaudit.datasets.channels_for`):
   :data:`symaudit.datasets.FAMILIES`);
 * :data:`VALIDATION_GENERATORS` -- the generated-only families of
   :data:`symaudit.datasets.VALIDATION_FAMILIES` (``NS-Kolmogorov``: forced NS, equivariant only
-  under the subgroup :func:`symaudit.groups.kolmogorov.subgroup`);
+  under the subgroup :func:`symaudit.groups.kolmogorov.subgroup`; ``NS-Diagonal``: the unforced
+  NS solver, equivariant under all of D4, on initial conditions with a preferred diagonal);
 * :func:`initial_condition` ``(family, resolution, seed) -> (C, N, N)``;
 * :func:`solve` ``(family, x0, times) -> (T, C, N, N)``;
 * :func:`simulate` ``(family, resolution, seed, time_steps=21) -> (T, C, N, N)`` on [0, 1];
@@ -243,7 +244,26 @@ VALIDATION_GENERATORS: dict[str, Generator] = {
         ic=_ic.IC_FAMILIES["NS-Gauss"],
         ic_parameters={"as": "NS-Gauss", **_IC_PARAMETERS["NS-Gauss"]},
         forcing_k=_kolmogorov.KOLMOGOROV_K,
-    )
+    ),
+    # case 6's control: the unforced NS solver (D4-equivariant) on data with a preferred diagonal
+    "NS-Diagonal": Generator(
+        family="NS-Diagonal",
+        pde=VALIDATION_FAMILIES["NS-Diagonal"].pde,
+        name="symaudit.ns_spectral",
+        scheme=_NS_SCHEME,
+        parameters=dict(_NS_PARAMS),
+        ic=_ic.VALIDATION_IC_FAMILIES["NS-Diagonal"],
+        ic_parameters={
+            "as": "NS-Gauss",
+            **_IC_PARAMETERS["NS-Gauss"],
+            "anisotropy": "vorticity spectrum times exp(-beta kx ky / |k|^2) / I0(beta)^(1/2)",
+            "beta": _ic.DIAGONAL_BETA,
+            "distribution_symmetry": (
+                "{e, r2, sr, sr3} x translations (the stabiliser of the diagonal x = y); "
+                "r, r3, s, sr2 map it to the mirrored family (<u_x u_y> < 0)"
+            ),
+        },
+    ),
 }
 
 

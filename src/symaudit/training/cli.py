@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         metavar="STORE",
         help="the group's class stores, in class order (e.g. CE-RP CE-CRP CE-RPUI; NSK: "
-        "NS-Kolmogorov alone)",
+        "NS-Kolmogorov alone; NSD: NS-Diagonal alone)",
     )
     parser.add_argument("--out", required=True, help="run directory")
     add_settings(parser, "train")

@@ -19,7 +19,8 @@ derived rows by their interval ``lo``..``hi``; ``holds`` is the point comparison
 * case 3 (``_physics``): the Kolmogorov forcing breaks D4 x translations to G(N, k);
 * case 4 (``_augmentation``): augmentation against its base model;
 * case 5 (``_reference``): the exact influence against the reference's Galerkin approximation;
-* case 6 (``_pairing``): the NS pairing artefact ``p*g*p``;
+* case 6 (``_pairing``): the NS pairing artefact ``p*g*p``; its control (``_control``,
+  descriptive): a diagonal anisotropy of the data (NSD) under the correct pairing;
 * case 7 (``_kinematic``, with ``--kinematic``): boosts, mass scaling and the Lie derivative,
   small float64 computations of the findings step itself (not from the tables);
 * case 8 (``_law``; its rows for the ``kolmogorov`` set under case 3, for ``d4_swapped`` and

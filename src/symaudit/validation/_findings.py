@@ -17,6 +17,7 @@ import pandas as pd
 from symaudit._io import write_atomic
 
 from ._augmentation import CASE4, case4_rows
+from ._control import control_rows
 from ._exact import CASE1, CASE2, case1_rows, case2_rows
 from ._kinematic import CASE7, case7_rows
 from ._law import CASE8, law_rows
@@ -50,8 +51,13 @@ CASES: Mapping[str, Callable[[Path, dict], list[dict]]] = {
         as_descriptive(case5_rows(tables, o.get("primary_damping"), o.get("resolution")))
         + ordering_rows(tables)
     ),  # method and damping separated: one exact row per run
+    # the control (a diagonal anisotropy of the data, correct pairing; NSD): descriptive rows,
+    # none in a study without such a dataset
     CASE6: lambda tables, o: (
-        case6_rows(tables) + law_rows(tables, "6", _LAW_LABELS) + fingerprint_rows(tables)
+        case6_rows(tables)
+        + law_rows(tables, "6", _LAW_LABELS)
+        + fingerprint_rows(tables)
+        + control_rows(tables)
     ),
     # computed by the findings step itself, only when asked (``kinematic``: about 20 s)
     CASE7: lambda tables, o: case7_rows() if o.get("kinematic") else [],

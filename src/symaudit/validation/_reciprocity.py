@@ -1,7 +1,8 @@
 """Reciprocity on symmetric data (derived rows) and the UNet's period (exact rows).
 
 **Reciprocity.**  Let g preserve the distribution of the data (D4 x translations on the
-look-alike families, docs/data.md §2; only the members of G(N, k) on Kolmogorov flow).  The
+look-alike families, docs/data.md §2; only the members of G(N, k) on Kolmogorov flow, their
+reciprocity rows in case 3; only {e, r2, sr, sr3} x translations on NS-Diagonal, NSD).  The
 per-example relative error R_g(x) = SMSE(f(g x), g y) / SMSE(f(x), y) then satisfies
 R_{g^-1}(g x) = 1 / R_g(x), and g x is distributed as x, so R_{g^-1} is distributed as 1/R_g:
 Q_p(R_{g^-1}) = 1 / Q_{1-p}(R_g) for the population quantiles.  Hence median R_g = 1 for an
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from symaudit import groups
+from symaudit import datasets, groups
 
 from ._rows import (
     EQUAL_TOL,
@@ -51,6 +52,10 @@ CASE_R = "2r reciprocity on symmetric data"
 SYMMETRIC_SETS = ("d4", "shift_x", "shift_y", "shift_box")
 #: datasets whose data are not D4 x translation symmetric (their reciprocity rows: case 3)
 BROKEN = ("NSK",)
+#: datasets whose data keep only a subgroup of D4 (x translations): dataset -> its D4 elements
+#: (NSD, case 6's control: the diagonal's stabiliser e, r2, sr, sr3); reciprocity is stated
+#: for those elements alone
+DATA_SUBGROUP = datasets.DATA_SUBGROUP
 QUANTILES = ("q1", "median", "q3", "min", "max")
 
 
@@ -58,6 +63,12 @@ def _signature(g: str, n: int) -> bytes:
     """The index permutation of ``g`` on an n x n grid (a scalar field of distinct values)."""
     x = np.arange(n * n, dtype=np.float64).reshape(1, n, n)
     return np.asarray(groups.act(g, x, ["scalar"])).tobytes()
+
+
+def _d4_part(g: str) -> str:
+    """The name of g's D4 part (a translation keeps every family's distribution)."""
+    e = groups.parse(g)
+    return groups.Element(e.rotate, e.reflect).name
 
 
 def _product_signature(a: str, b: str, n: int) -> bytes:
@@ -180,6 +191,8 @@ def symmetric_rows(tables: Path, resolution: int | None = None) -> list[dict]:
             if dataset in BROKEN:
                 continue
             elements = list(dict.fromkeys(sub.element))
+            if dataset in DATA_SUBGROUP:  # only the elements that keep the data distribution
+                elements = [g for g in elements if _d4_part(g) in DATA_SUBGROUP[dataset]]
             label = f"{CASE_R} | {dataset} {model} {set_name}"
             rows += reciprocity_rows(tables, set_name, dataset, model, elements, label, n)
     if not rows:
