@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from symaudit import config
+from symaudit import config, datasets
 from symaudit._study_checks import GRID_MULTIPLE, KOLMOGOROV_GRID_MULTIPLE
 from symaudit.errors import UserError
 from symaudit.study import Study
@@ -112,6 +112,17 @@ def test_element_sets_by_model_narrows_a_models_runs():
     assert study.model_pattern(["twirled-unet"]) == "twirled\\-unet"
     plain = Study.from_config(_config())
     assert plain.set_groups() == [("CE", "CE", ["unet", "vit"]), ("NS", "NS", ["unet", "vit"])]
+
+
+def test_every_store_is_written_before_any_training():
+    """A store job needs data.cluster.workers cores: its priority is above every training
+    job's (else it waits until both cores are free), the stores of the longest runs first."""
+    study = Study.from_config(_config("config/validation.yaml"))
+    train = {(r.dataset, r.model): study.train_priority(r.dataset, r.model) for r in study.runs}
+    data = {f: study.data_priority(f) for d in study.datasets for f in datasets.ALL_DATASETS[d]}
+    assert min(data.values()) > max(train.values())
+    # NS (its ViTs: 30 epochs) before NSK (12 UNet epochs) before CE (16 ViT epochs)
+    assert data["NS-Gauss"] > data["NS-Kolmogorov"] > data["CE-RP"]
 
 
 def test_chunks_cover_each_set_in_order():

@@ -178,8 +178,15 @@ class Study:
         return max(1, round(epochs * cost))
 
     def data_priority(self, family: str) -> int:
-        """A store's job priority: the highest of the training jobs that read it."""
-        return max(
+        """A store's job priority: above every training job's (every store before any
+        training), then the highest of the training jobs that read it.  Not merely the
+        latter: a store job takes ``data.cluster.workers`` cores, so once a training job holds
+        one of two cores it cannot start, and the stores of the groups trained last waited
+        for every training and analysis job before them (the validation study's CE and NSK
+        stores were written 27 min into a 46-min run, the quick study's CE stores after 5 of
+        its 10)."""
+        top = max((self.train_priority(r.dataset, r.model) for r in self.runs), default=0)
+        return top + max(
             (self.train_priority(r.dataset, r.model) for r in self.runs
              if family in ALL_DATASETS[r.dataset]),
             default=0,

@@ -12,7 +12,7 @@ if config["data"]["source"] == "generated":
             f"logs/{STUDY}/data/{{family}}.log",
         benchmark:
             f"benchmarks/{STUDY}/data/{{family}}.tsv"
-        # the stores of the longest training runs first (symaudit.study.data_priority)
+        # every store before any training, those of the longest runs first (study.data_priority)
         priority: lambda w: PLAN.data_priority(w.family)
         conda:
             "../../envs/data.yaml"
@@ -76,7 +76,7 @@ else:
             f"logs/{STUDY}/data/{{family}}.log",
         benchmark:
             f"benchmarks/{STUDY}/data/{{family}}.tsv"
-        # the stores of the longest training runs first (symaudit.study.data_priority)
+        # every store before any training, those of the longest runs first (study.data_priority)
         priority: lambda w: PLAN.data_priority(w.family)
         conda:
             "../../envs/data.yaml"
