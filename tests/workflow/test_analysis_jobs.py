@@ -46,7 +46,8 @@ def test_quick_study_jobs_per_run_and_per_chunk(tmp_path):
 
 def test_training_first_longest_first(tmp_path):
     """Priorities in the quick study's dry run: every training job above every analysis job,
-    the NS ViT (19 epochs) above the CE ViT (7) above the UNets (2); its stores first."""
+    the NS ViT (19 epochs) above the CE ViT (7) above the UNets (2); every store above every
+    training job, those of the longest runs first."""
     work = copy_repo(tmp_path / "repo")
     out = snakemake(work, "-n", "all").stdout
     prio = {}
@@ -63,6 +64,9 @@ def test_training_first_longest_first(tmp_path):
     others = [p for (r, _), p in prio.items() if r not in ("train_model", "simulate_family")]
     assert max(others) == 0
     assert prio[("simulate_family", "family=NS-BB")] > prio[("simulate_family", "family=CE-RP")]
+    # every store before any training: a store job takes 2 cores, so it cannot start beside one
+    data = [p for (r, _), p in prio.items() if r == "simulate_family"]
+    assert min(data) > max(train.values())
 
 
 def _same(a, b) -> None:
