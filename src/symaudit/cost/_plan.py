@@ -148,14 +148,19 @@ class Plan:
         ``equivariance_{group}``: :meth:`set_groups`)."""
         return self.cfg["analysis"].get("jobs", "per_run") == "per_run"
 
+    def per_run_rules(self) -> dict[str, tuple[str, list[Run]]]:
+        """Every per-run analysis rule: name -> (``influence_bras`` or ``equivariance``, its
+        runs), one rule per stage and :meth:`set_groups` group."""
+        runs = self.runs()
+        return {
+            f"{stage}_{name}": (stage, [r for r in runs if r.dataset == d and r.model in models])
+            for stage in ("influence_bras", "equivariance")
+            for d, name, models in self.set_groups()
+        }
+
     def per_run_rule(self, rule: str) -> tuple[str, list[Run]] | None:
         """(``influence_bras`` or ``equivariance``, its runs) of a per-run analysis rule."""
-        for stage in ("influence_bras", "equivariance"):
-            for dataset, name, models in self.set_groups():
-                if rule == f"{stage}_{name}":
-                    return stage, [r for r in self.runs() if r.dataset == dataset
-                                   and r.model in models]  # fmt: skip
-        return None
+        return self.per_run_rules().get(rule)
 
     @property
     def batches(self) -> int:
@@ -201,9 +206,7 @@ class Plan:
         jobs["train_model"] = len(runs)
         jobs["influence_solve"] = len(runs) * self.influence_batches
         if self.per_run:
-            for stage in ("influence_bras", "equivariance"):
-                for name in (name for _, name, _ in self.set_groups()):
-                    jobs[f"{stage}_{name}"] = len(self.per_run_rule(f"{stage}_{name}")[1])
+            jobs.update({rule: len(runs_) for rule, (_, runs_) in self.per_run_rules().items()})
         else:
             jobs["influence_bras"] = analysed
             jobs["equivariance_errors"] = analysed
