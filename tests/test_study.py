@@ -121,8 +121,26 @@ def test_every_store_is_written_before_any_training():
     train = {(r.dataset, r.model): study.train_priority(r.dataset, r.model) for r in study.runs}
     data = {f: study.data_priority(f) for d in study.datasets for f in datasets.ALL_DATASETS[d]}
     assert min(data.values()) > max(train.values())
-    # NS (its ViTs: 30 epochs) before NSK (12 UNet epochs) before CE (16 ViT epochs)
-    assert data["NS-Gauss"] > data["NS-Kolmogorov"] > data["CE-RP"]
+    # a group's stores by its longest run: NS's and CE's twirled UNet (2 x 96 s) before NSK's
+    # 12 UNet epochs (12 x 13 s)
+    assert data["NS-Gauss"] == data["CE-RP"] > data["NS-Kolmogorov"]
+    assert data["NS-Gauss"] - max(train.values()) == train[("NS", "twirled-unet")] == 192
+
+
+def test_train_values_per_model_or_dataset():
+    """train.epochs and train.dtype: one value, or keyed by model (then its architecture, so a
+    variant takes its architecture's) or dataset; a run the mapping does not name is one line."""
+    study = Study.from_config(_config("config/validation.yaml"))
+    dtypes = {(r.dataset, r.model): r.train["dtype"] for r in study.runs}
+    assert dtypes[("NS", "unet-aug")] == dtypes[("CE", "vit")] == "float64"  # by architecture
+    assert dtypes[("NS", "twirled-unet")] == dtypes[("CE", "twirled-unet")] == "float32"
+    assert study.run_train("NSK", "unet")["epochs"] == 12
+    by_dataset = Study.from_config(_config(train={"dtype": {"NS": "float64", "CE": "float32"}}))
+    assert {r.train["dtype"] for r in by_dataset.runs if r.dataset == "NS"} == {"float64"}
+    assert {r.train["dtype"] for r in by_dataset.runs if r.dataset == "CE"} == {"float32"}
+    message = r"^train.dtype names no value for dataset CE / model unet$"
+    with pytest.raises(UserError, match=message):
+        Study.from_config(_config(train={"dtype": {"vit": "float64"}}))
 
 
 def test_chunks_cover_each_set_in_order():

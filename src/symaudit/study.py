@@ -33,9 +33,13 @@ __all__ = ["Run", "Study"]
 
 
 #: CPU-seconds per training epoch at the quick preset, one thread (docs/training.md; the
-#: twirled ViT's not measured: 8 forward passes, 8 x the ViT's); only the ORDER of the training
-#: jobs uses them (:meth:`Study.train_priority`), never a number of the study
-EPOCH_SECONDS: dict[str, float] = {"unet": 13, "vit": 5.3, "twirled-unet": 71, "twirled-vit": 42}
+#: twirled UNet's measured at 7.4 x the UNet's at 32^2, 145 vs 19.5 s; the twirled ViT's not
+#: measured: 8 forward passes, 8 x the ViT's); only the ORDER of the training jobs uses them
+#: (:meth:`Study.train_priority`), never a number of the study
+EPOCH_SECONDS: dict[str, float] = {"unet": 13, "vit": 5.3, "twirled-unet": 96, "twirled-vit": 42}
+
+#: the ``train`` keys that may be given per model or dataset (:meth:`Study.per_run`)
+PER_RUN_TRAIN_KEYS: tuple[str, ...] = ("epochs", "dtype")
 
 #: the element sets an external model is audited on by default: ``symaudit.audit.DEFAULT_SETS``,
 #: stated here because the audit package imports torch (tests/workflow/test_external.py checks)
@@ -139,24 +143,26 @@ class Study:
         """The architecture a run's model name builds (a variant's ``model``, else the name)."""
         return self.variants.get(model, {}).get("model", model)
 
-    def run_epochs(self, epochs, dataset: str, model: str, key: str = "train.epochs") -> int:
-        """``train.epochs`` for one run: an integer, or a mapping keyed by model or dataset (the
-        model's key first, then a variant's architecture: ``unet-aug`` takes the UNet's epochs,
-        so both take the same optimiser steps), nested at most twice."""
-        if not isinstance(epochs, dict):
-            return epochs
+    def per_run(self, value, dataset: str, model: str, key: str):
+        """A ``train`` value given per run (``train.epochs``, ``train.dtype``): the value itself,
+        or a mapping keyed by model or dataset (the model's key first, then a variant's
+        architecture: ``unet-aug`` takes the UNet's epochs, so both take the same optimiser
+        steps), nested at most twice."""
+        if not isinstance(value, dict):
+            return value
         for name in dict.fromkeys((model, self.architecture(model), dataset)):
-            if name in epochs:
-                return self.run_epochs(epochs[name], dataset, model, f"{key}.{name}")
+            if name in value:
+                return self.per_run(value[name], dataset, model, f"{key}.{name}")
         raise UserError(f"{key} names no value for dataset {dataset} / model {model}")
 
     def run_train(self, dataset: str, model: str) -> dict:
         """The train section for one run: a variant's ``train`` merged into the study's, then
-        ``epochs`` resolved to the run's value."""
+        the per-run values (``epochs``, ``dtype``) resolved to the run's."""
         variant = self.variants.get(model, {}).get("train", {})
         train = merge(self.config.get("train", {}), variant)
-        if "epochs" in train:
-            train["epochs"] = self.run_epochs(train["epochs"], dataset, model)
+        for name in PER_RUN_TRAIN_KEYS:
+            if name in train:
+                train[name] = self.per_run(train[name], dataset, model, f"train.{name}")
         return train
 
     @cached_property

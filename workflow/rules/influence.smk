@@ -31,8 +31,9 @@ rule influence_solve:
         run_dir=model_dir,
         time_steps=config["analysis"]["time_steps"],
         time_stride=config["analysis"]["time_stride"],
+        malloc=train_malloc,
     shell:
-        "python -m symaudit influence-solve --checkpoint {input.model} --run-dir {params.run_dir}"
+        "{params.malloc}python -m symaudit influence-solve --checkpoint {input.model} --run-dir {params.run_dir}"
         " --stores {input.stores} --batch {wildcards.batch} --time-steps {params.time_steps}"
         " --time-stride {params.time_stride}"
         " --settings '{params.settings}' --out {output.solution} > {log} 2>&1"

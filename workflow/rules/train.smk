@@ -37,11 +37,12 @@ rule train_model:
         architecture=lambda wildcards: PLAN.architecture(wildcards.model),
         settings=train_settings,
         out=model_dir,
+        malloc=train_malloc,
     shell:
         "if [ {resources.gpu} -gt 1 ]; then"
         " launch='torchrun --standalone --nproc_per_node={resources.gpu}';"
         " else launch=python; fi;"
-        " $launch -m symaudit train --dataset {wildcards.dataset} --model {params.architecture}"
+        " {params.malloc}$launch -m symaudit train --dataset {wildcards.dataset} --model {params.architecture}"
         " --name {wildcards.model}"
         " --preset {params.preset} --seed {wildcards.seed} --stores {input.stores}"
         " --out {params.out} --settings '{params.settings}' --restart-on-change"
