@@ -217,6 +217,24 @@ def _json(text: str, where: str):
 # --- element sets per run (config ``analysis``) ------------------------------------------------
 
 
+#: the ``train`` keys that may be given per model or dataset (:func:`per_run`)
+PER_RUN_TRAIN_KEYS: tuple[str, ...] = ("epochs", "dtype")
+
+
+def per_run(value, names: Sequence[str], key: str):
+    """A ``train`` value given per run (``train.epochs``, ``train.dtype``): the value itself, or
+    a mapping keyed by model or dataset, nested at most twice.  ``names`` are the run's keys in
+    the order they are looked up: its model, then a variant's architecture (``unet-aug`` takes
+    the UNet's epochs, so both take the same optimiser steps), then its dataset; ``names[0]``
+    and ``names[-1]`` are the model and dataset the one-line error names."""
+    if not isinstance(value, Mapping):
+        return value
+    for name in dict.fromkeys(names):
+        if name in value:
+            return per_run(value[name], names, f"{key}.{name}")
+    raise UserError(f"{key} names no value for dataset {names[-1]} / model {names[0]}")
+
+
 def analysed_sets(analysis: Mapping, dataset: str, model: str | None = None) -> list[str]:
     """The element sets the runs of (``dataset``, ``model``) analyse, from the config's
     ``analysis`` section: ``element_sets_by_dataset``'s list when it names the group, else

@@ -38,9 +38,6 @@ __all__ = ["Run", "Study"]
 #: (:meth:`Study.train_priority`), never a number of the study
 EPOCH_SECONDS: dict[str, float] = {"unet": 13, "vit": 5.3, "twirled-unet": 96, "twirled-vit": 42}
 
-#: the ``train`` keys that may be given per model or dataset (:meth:`Study.per_run`)
-PER_RUN_TRAIN_KEYS: tuple[str, ...] = ("epochs", "dtype")
-
 #: the element sets an external model is audited on by default: ``symaudit.audit.DEFAULT_SETS``,
 #: stated here because the audit package imports torch (tests/workflow/test_external.py checks)
 AUDIT_DEFAULT_SETS: tuple[str, ...] = ("d4", "shift_x", "shift_y")
@@ -143,26 +140,16 @@ class Study:
         """The architecture a run's model name builds (a variant's ``model``, else the name)."""
         return self.variants.get(model, {}).get("model", model)
 
-    def per_run(self, value, dataset: str, model: str, key: str):
-        """A ``train`` value given per run (``train.epochs``, ``train.dtype``): the value itself,
-        or a mapping keyed by model or dataset (the model's key first, then a variant's
-        architecture: ``unet-aug`` takes the UNet's epochs, so both take the same optimiser
-        steps), nested at most twice."""
-        if not isinstance(value, dict):
-            return value
-        for name in dict.fromkeys((model, self.architecture(model), dataset)):
-            if name in value:
-                return self.per_run(value[name], dataset, model, f"{key}.{name}")
-        raise UserError(f"{key} names no value for dataset {dataset} / model {model}")
-
     def run_train(self, dataset: str, model: str) -> dict:
         """The train section for one run: a variant's ``train`` merged into the study's, then
-        the per-run values (``epochs``, ``dtype``) resolved to the run's."""
+        the per-run values (``epochs``, ``dtype``: :func:`symaudit.settings.per_run`) resolved
+        to the run's."""
         variant = self.variants.get(model, {}).get("train", {})
         train = merge(self.config.get("train", {}), variant)
-        for name in PER_RUN_TRAIN_KEYS:
+        names = (model, self.architecture(model), dataset)
+        for name in settings.PER_RUN_TRAIN_KEYS:
             if name in train:
-                train[name] = self.per_run(train[name], dataset, model, f"train.{name}")
+                train[name] = settings.per_run(train[name], names, f"train.{name}")
         return train
 
     @cached_property

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from symaudit import datasets, groups
 from symaudit.config import CHECKOUT, load_layers, merge
-from symaudit.settings import DEFAULTS, analysed_sets, set_groups
+from symaudit.settings import DEFAULTS, analysed_sets, per_run, set_groups
 
 #: samples per family in the real PDEGym files (docs/data.md §1.1)
 PDEGYM_SAMPLES = {"CE": 10_000, "NS": 20_000}
@@ -83,21 +83,14 @@ class Plan:
     def architecture(self, model: str) -> str:
         return self.cfg.get("variants", {}).get(model, {}).get("model", model)
 
-    def _epochs(self, epochs, dataset: str, model: str) -> int:
-        if not isinstance(epochs, Mapping):
-            return int(epochs)
-        for name in dict.fromkeys((model, self.architecture(model), dataset)):
-            if name in epochs:
-                return self._epochs(epochs[name], dataset, model)
-        raise ValueError(f"train.epochs names no value for {dataset} / {model}")
-
     def runs(self) -> list[Run]:
         out = []
         for d in self.cfg["datasets"]:
             for m in self._models(d):
                 variant = self.cfg.get("variants", {}).get(m, {})
                 train = merge(self.cfg["train"], variant.get("train", {}))
-                epochs = self._epochs(train["epochs"], d, m)
+                names = (m, self.architecture(m), d)
+                epochs = int(per_run(train["epochs"], names, "train.epochs"))
                 k = train.get("max_trajectories")
                 for s in self.cfg["seeds"]:
                     out.append(Run(d, m, int(s), self.architecture(m), epochs, k))
