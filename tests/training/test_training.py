@@ -444,6 +444,37 @@ def test_ddp_two_gloo_processes_match_single_process(stores, tmp_path):
         assert abs(float(r["val_smse"]) - float(s["val_smse"])) < 1e-9
 
 
+def test_float64_training_is_the_same_on_another_instruction_set_and_thread_count(stores, tmp_path):
+    """train.dtype float64 (the validation study's UNets and ViTs): the CPU kernels of another
+    machine (AVX2 instead of this one's, two threads instead of one) train the same weights to
+    round-off, where float32 training amplifies the kernels' different summation orders into
+    other models (docs/training.md, "Precision and machines")."""
+    settings = {**FAST, "epochs": 2, "dtype": "float64", "augment": {"d4": True, "shifts": True}}
+    here = run(stores, tmp_path / "here", settings)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "2",
+        "ATEN_CPU_CAPABILITY": "avx2",
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+        "PYTHONPATH": str(Path(__file__).parents[2] / "src"),
+    }
+    cmd = [
+        sys.executable, "-m", "symaudit", "train", "--dataset", "CE", "--model", "unet",
+        "--preset", "tiny", "--seed", "0", "--stores", *stores, "--out", str(tmp_path / "there"),
+        "--settings", json.dumps(settings), "--device", "cpu",
+    ]  # fmt: skip
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    a, b = state(here), state(tmp_path / "there" / "final.pt")
+    assert (
+        max(((a[k] - b[k]).abs().max() / a[k].abs().max().clamp(min=1e-30)).item() for k in a)
+        < 1e-12
+    )
+    for r, s in zip(metrics(tmp_path / "here"), metrics(tmp_path / "there"), strict=True):
+        assert float(r["val_smse"]) == pytest.approx(float(s["val_smse"]), rel=1e-12)
+
+
 # --- user errors through the CLI ------------------------------------------------------------
 
 
