@@ -214,7 +214,7 @@ def _json(text: str, where: str):
         raise UserError(f"{where}: invalid JSON ({err.msg} at char {err.pos})") from None
 
 
-# --- element sets per run (config ``analysis``) ------------------------------------------------
+# --- train values per run (config ``train``) ----------------------------------------------------
 
 
 #: the ``train`` keys that may be given per model or dataset (:func:`per_run`)
@@ -233,6 +233,9 @@ def per_run(value, names: Sequence[str], key: str):
         if name in value:
             return per_run(value[name], names, f"{key}.{name}")
     raise UserError(f"{key} names no value for dataset {names[-1]} / model {names[0]}")
+
+
+# --- element sets per run (config ``analysis``) ------------------------------------------------
 
 
 def analysed_sets(analysis: Mapping, dataset: str, model: str | None = None) -> list[str]:

@@ -89,11 +89,11 @@ class Plan:
             for m in self._models(d):
                 variant = self.cfg.get("variants", {}).get(m, {})
                 train = merge(self.cfg["train"], variant.get("train", {}))
-                names = (m, self.architecture(m), d)
-                epochs = int(per_run(train["epochs"], names, "train.epochs"))
+                arch = self.architecture(m)
+                epochs = int(per_run(train["epochs"], (m, arch, d), "train.epochs"))
                 k = train.get("max_trajectories")
                 for s in self.cfg["seeds"]:
-                    out.append(Run(d, m, int(s), self.architecture(m), epochs, k))
+                    out.append(Run(d, m, int(s), arch, epochs, k))
         return out
 
     def families(self) -> list[str]:
