@@ -111,6 +111,10 @@ def analysis_malloc():  # the forward-pass rules' environment prefix (float64 on
     return MALLOC_KEEP if config["analysis"]["dtype"] == "float64" else ""
 
 
+def train_threads(w):  # train.threads: part of a CPU run's numbers, so the config's, not a default
+    return PLAN.run_train(w.dataset, w.model)["threads"]
+
+
 def train_malloc(w):  # the same for a run trained in float64: its training and its solves
     return MALLOC_KEEP if PLAN.run_train(w.dataset, w.model)["dtype"] == "float64" else ""
 

@@ -30,6 +30,7 @@ rule train_model:
     priority: lambda w: PLAN.train_priority(w.dataset, w.model)
     conda:
         "../../envs/torch.yaml"
+    threads: train_threads
     resources:
         gpu=1,
     params:

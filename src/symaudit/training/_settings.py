@@ -69,6 +69,7 @@ def resolve_settings(raw: Mapping | None = None) -> dict:
     s["weight_decay"] = _float("weight_decay", s["weight_decay"], 0.0, strict=False)
     s["time_steps"] = _int("time_steps", s["time_steps"], 2)
     s["checkpoint_every"] = _int("checkpoint_every", s["checkpoint_every"], 1)
+    s["threads"] = _int("threads", s["threads"], 1)
     for key in ("track_equivariance", "deterministic"):
         s[key] = _bool(key, s[key])
     for key in ("d4", "shifts", "orbit"):
