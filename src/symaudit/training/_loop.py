@@ -157,7 +157,7 @@ def _determinism(enabled: bool, threads: int, device: torch.device):
 
     The thread count is part of a CPU run's numbers: reductions split over another number of
     threads round differently, and training amplifies that into another model (docs/training.md,
-    "Precision and machines"), so it comes from the settings, not from the job's allocation.
+    "Precision, threads and machines"), so it comes from the settings, not from the job's allocation.
     """
     before_threads = torch.get_num_threads()
     if device.type == "cpu":
