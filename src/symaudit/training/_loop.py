@@ -151,17 +151,27 @@ def _write_yaml(data: Mapping, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _determinism(enabled: bool, threads: int, device: torch.device):
-    """Deterministic kernels and, on a CPU, the run's thread count (``train.threads``) for the
-    duration of the run; both are global, so restored afterwards.
+def _cpu_threads(threads: int, device: torch.device):
+    """On a CPU, torch's thread count for the duration of the run (``train.threads``; global,
+    so restored afterwards).
 
     The thread count is part of a CPU run's numbers: reductions split over another number of
     threads round differently, and training amplifies that into another model (docs/training.md,
-    "Precision, threads and machines"), so it comes from the settings, not from the job's allocation.
+    "Precision, threads and machines"), so it comes from the settings, not from the job's
+    allocation.  A GPU run keeps the process's count.
     """
-    before_threads = torch.get_num_threads()
+    before = torch.get_num_threads()
     if device.type == "cpu":
         torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def _determinism(enabled: bool):
+    """Deterministic kernels for the duration of the run (restored afterwards: it is global)."""
     before = torch.are_deterministic_algorithms_enabled()
     before_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     before_cudnn = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
@@ -176,7 +186,6 @@ def _determinism(enabled: bool, threads: int, device: torch.device):
     finally:
         torch.use_deterministic_algorithms(before, warn_only=before_warn)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before_cudnn
-        torch.set_num_threads(before_threads)
 
 
 def train(
@@ -240,7 +249,7 @@ def train(
     d = setup(device)
     say = log if (log is not None and d.is_main) else (lambda _msg: None)
     try:
-        with _determinism(s["deterministic"], s["threads"], d.device):
+        with _determinism(s["deterministic"]), _cpu_threads(s["threads"], d.device):
             return _train(
                 dataset,
                 model,
